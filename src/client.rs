@@ -1,0 +1,351 @@
+//! The client: one tokio runtime, the session manager and the event bus, with a safe Rust API that the C ABI wraps.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::events::bus::{lock, EventBus, EventsSince};
+use crate::events::dispatch::EventSink;
+use crate::events::{Event, StopReason};
+use crate::manager::policy::{RestartOptions, RestartPolicy};
+use crate::manager::Manager;
+use crate::session::state::PromptOutcome;
+use crate::session::transcript::{ContentPart, Level};
+use crate::session::Status;
+
+/// The client configuration JSON. Unknown keys are rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Conversation store directory; `null` disables persistence. Reserved: the store is not written yet.
+    #[serde(default, deserialize_with = "nullable")]
+    pub store_dir: Option<Option<String>>,
+    /// Tokio worker threads (default 2, 1 to 64).
+    pub worker_threads: Option<usize>,
+    /// Soft capacity of each event queue (default 65536).
+    pub event_queue_capacity: Option<usize>,
+    /// Events kept per session for `events_since` (default 1024).
+    pub event_history_capacity: Option<usize>,
+    /// Keep events for `next_event` (default true; hosts that only subscribe can turn it off).
+    pub pull_events: Option<bool>,
+    /// Restart policy for every session.
+    pub restart: Option<RestartOptions>,
+    /// Session options merged under each start.
+    pub session_defaults: Option<Value>,
+}
+
+fn nullable<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl Config {
+    /// Parses the config JSON (`None` = defaults).
+    pub fn parse(json: Option<&str>) -> Result<Config> {
+        let Some(text) = json else {
+            return Ok(Config::default());
+        };
+        let v: Value = Error::parse_json("config_json", text)?;
+        if !v.is_object() {
+            return Err(Error::invalid("config_json must be a JSON object"));
+        }
+        let c: Config =
+            serde_json::from_value(v).map_err(|e| Error::invalid(format!("config_json: {e}")))?;
+        if c.worker_threads.is_some_and(|n| !(1..=64).contains(&n)) {
+            return Err(Error::invalid("worker_threads must be between 1 and 64"));
+        }
+        if c.event_queue_capacity
+            .is_some_and(|n| !(16..=1 << 24).contains(&n))
+        {
+            return Err(Error::invalid(
+                "event_queue_capacity must be between 16 and 16777216",
+            ));
+        }
+        if c.event_history_capacity
+            .is_some_and(|n| !(1..=1 << 20).contains(&n))
+        {
+            return Err(Error::invalid(
+                "event_history_capacity must be between 1 and 1048576",
+            ));
+        }
+        if c.session_defaults.as_ref().is_some_and(|d| !d.is_object()) {
+            return Err(Error::invalid("session_defaults must be an object"));
+        }
+        if let Some(Some(dir)) = &c.store_dir {
+            if dir.is_empty() {
+                return Err(Error::invalid(
+                    "store_dir must not be empty (use null to disable persistence)",
+                ));
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// A tandem client: sessions, their runtime and their events.
+pub struct Client {
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    manager: Arc<Manager>,
+    bus: Arc<EventBus>,
+    pid: u32,
+    shut_down: AtomicBool,
+}
+
+impl Client {
+    /// Creates a client from its config JSON (`None` = defaults).
+    pub fn new(config_json: Option<&str>) -> Result<Client> {
+        let config = Config::parse(config_json)?;
+        let restart = match &config.restart {
+            Some(r) => r.apply(&RestartPolicy::default())?,
+            None => RestartPolicy::default(),
+        };
+        let defaults = config
+            .session_defaults
+            .clone()
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        // Validate the defaults once, so a bad default fails here rather than on every start.
+        crate::session::options::resolve(None, &defaults, &restart)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads.unwrap_or(2))
+            .thread_name("tandem-worker")
+            .enable_time()
+            .build()
+            .map_err(|e| Error::Io(format!("cannot start the runtime: {e}")))?;
+        let bus = EventBus::new(
+            config.event_queue_capacity.unwrap_or(65_536),
+            config.event_history_capacity.unwrap_or(1024),
+            config.pull_events.unwrap_or(true),
+        );
+        let manager = Manager::new(runtime.handle().clone(), bus.clone(), defaults, restart);
+        Ok(Client {
+            runtime: Mutex::new(Some(runtime)),
+            manager,
+            bus,
+            pid: std::process::id(),
+            shut_down: AtomicBool::new(false),
+        })
+    }
+
+    /// Fails in a forked child and after shutdown.
+    fn live(&self) -> Result<&Manager> {
+        self.check_process()?;
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(Error::ShuttingDown);
+        }
+        Ok(&self.manager)
+    }
+
+    /// `Forked` when called in a process other than the one that created the client.
+    pub fn check_process(&self) -> Result<()> {
+        let now = std::process::id();
+        if now != self.pid {
+            return Err(Error::Forked(self.pid));
+        }
+        Ok(())
+    }
+
+    /// Whether the current thread is running one of this client's callbacks.
+    pub fn in_callback(&self) -> bool {
+        self.bus.dispatcher().on_dispatcher_thread()
+    }
+
+    /// Stops every session (flushing it), delivers queued callbacks, wakes `next_event` waiters, and stops the
+    /// runtime within `timeout`. Idempotent.
+    pub fn shutdown(&self, timeout: Duration) -> Result<()> {
+        self.check_process()?;
+        if self.in_callback() {
+            return Err(Error::ReentrantCall(
+                "tandem_client_shutdown cannot be called from an event callback".into(),
+            ));
+        }
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.manager.stop_all(StopReason::Shutdown);
+        self.bus.shutdown();
+        if let Some(rt) = lock(&self.runtime).take() {
+            rt.shutdown_timeout(timeout);
+        }
+        Ok(())
+    }
+
+    /// Next event of the pull queue, waiting up to `timeout`.
+    pub fn next_event(&self, timeout: Duration) -> Result<Arc<Event>> {
+        self.check_process()?;
+        self.bus.next_event(timeout)
+    }
+
+    /// Adds a subscription (optionally for one session); returns its ID.
+    pub fn subscribe(&self, session_id: Option<&str>, sink: Box<dyn EventSink>) -> Result<u64> {
+        if let Err(e) = self.live() {
+            sink.release();
+            return Err(e);
+        }
+        self.bus.dispatcher().subscribe(session_id, sink)
+    }
+
+    /// Ends a subscription; see [`crate::events::dispatch::Dispatcher::unsubscribe`].
+    pub fn unsubscribe(&self, id: u64) -> Result<()> {
+        self.check_process()?;
+        self.bus.dispatcher().unsubscribe(id)
+    }
+
+    /// Starts a session from options JSON; returns its ID.
+    pub fn start_session(&self, options_json: Option<&str>) -> Result<String> {
+        self.live()?.start(options_json)
+    }
+
+    /// Returns live session `id` or starts it.
+    pub fn start_or_get_session(&self, id: &str, options_json: Option<&str>) -> Result<String> {
+        self.live()?.start_or_get(id, options_json)
+    }
+
+    /// Stops a session.
+    pub fn stop_session(&self, id: &str) -> Result<()> {
+        self.live()?.stop(id, StopReason::Stopped)
+    }
+
+    /// Metadata of every live session.
+    pub fn list_sessions(&self) -> Result<Vec<Value>> {
+        Ok(self.live()?.list())
+    }
+
+    /// Sends a prompt made of content parts.
+    pub fn send_prompt(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
+        self.live()?.prompt(id, parts)
+    }
+
+    /// Aborts the running turn.
+    pub fn abort(&self, id: &str) -> Result<()> {
+        self.live()?.abort(id)
+    }
+
+    /// The session's token.
+    pub fn token(&self, id: &str) -> Result<String> {
+        self.live()?.token(id)
+    }
+
+    /// Starts a background sub-agent; returns its handle.
+    pub fn start_subagent(
+        &self,
+        parent: Option<&str>,
+        task: &str,
+        options_json: Option<&str>,
+    ) -> Result<Value> {
+        self.live()?.start_subagent(parent, task, options_json)
+    }
+
+    /// Sub-agent handles, oldest first.
+    pub fn list_subagents(&self, parent: Option<&str>) -> Result<Value> {
+        Ok(serde_json::to_value(self.live()?.subagents(parent)).expect("handles serialize"))
+    }
+
+    /// The session's status.
+    pub fn status(&self, id: &str) -> Result<Status> {
+        self.live()?.with_state(id, |s| s.status())
+    }
+
+    /// All messages.
+    pub fn messages(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| {
+            serde_json::to_value(s.transcript().messages()).expect("messages serialize")
+        })
+    }
+
+    /// A newest-first window of messages with IDs below `before_id` (0 = newest).
+    pub fn messages_page(&self, id: &str, before_id: u64, limit: u32) -> Result<Value> {
+        if limit == 0 {
+            return Err(Error::invalid("limit must be at least 1"));
+        }
+        self.live()?.with_state(id, |s| {
+            let (page, has_more) = s.transcript().page(before_id, limit as usize);
+            serde_json::json!({"messages": page, "has_more": has_more})
+        })
+    }
+
+    /// Accumulated usage.
+    pub fn usage(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| {
+            serde_json::to_value(s.usage()).expect("usage serializes")
+        })
+    }
+
+    /// Metadata.
+    pub fn metadata(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| s.metadata())
+    }
+
+    /// The editor snapshot.
+    pub fn snapshot(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| s.snapshot())
+    }
+
+    /// Events of session `id` after `seq`, from its bounded history.
+    pub fn events_since(&self, id: &str, seq: u64) -> Result<EventsSince> {
+        let log = self.live()?.log(id)?;
+        Ok(self.bus.events_since(&log, seq))
+    }
+
+    /// Appends a system message.
+    pub fn add_system_message(&self, id: &str, text: &str, level: Level) -> Result<()> {
+        self.live()?.add_system_message(id, text.into(), level)
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if self.check_process().is_err() {
+            // In a forked child the runtime's threads do not exist; leak rather than touch them.
+            if let Some(rt) = lock(&self.runtime).take() {
+                std::mem::forget(rt);
+            }
+            return;
+        }
+        let _ = self.shutdown(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_validation() {
+        assert!(Config::parse(None).is_ok());
+        assert!(
+            Config::parse(Some(r#"{"store_dir": null}"#))
+                .unwrap()
+                .store_dir
+                == Some(None)
+        );
+        assert!(matches!(
+            Config::parse(Some("{")),
+            Err(Error::InvalidJson(..))
+        ));
+        assert!(matches!(
+            Config::parse(Some("3")),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            Config::parse(Some(r#"{"worker_threads": 0}"#)),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            Config::parse(Some(r#"{"bogus": 1}"#)),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            Config::parse(Some(r#"{"session_defaults": 1}"#)),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            Client::new(Some(r#"{"session_defaults": {"provider": "nope"}}"#)),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}

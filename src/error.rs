@@ -1,0 +1,120 @@
+//! The crate's error type and its mapping onto the C `tandem_status` codes.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in a tandem call.
+///
+/// Each variant maps onto exactly one `tandem_status` code (see [`Error::code`]); the `Display` text becomes the
+/// thread's last-error message at the C boundary.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A required pointer argument was NULL.
+    #[error("{0} must not be NULL")]
+    NullArgument(&'static str),
+    /// A string argument was not valid UTF-8.
+    #[error("{0} is not valid UTF-8: {1}")]
+    InvalidUtf8(&'static str, String),
+    /// A JSON argument did not parse.
+    #[error("{0} is not valid JSON: {1}")]
+    InvalidJson(&'static str, String),
+    /// An argument was well-formed but not acceptable.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// No live session (or other object) has that ID.
+    #[error("{0}")]
+    NotFound(String),
+    /// The ID is already taken.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The session crashed and its restart is scheduled; try again shortly.
+    #[error("session {0} is restarting")]
+    RestartPending(String),
+    /// The session's provider is not running.
+    #[error("{0}")]
+    ProviderNotReady(String),
+    /// The operation is not supported by this session or build.
+    #[error("{0}")]
+    NotSupported(String),
+    /// `respond_to_approval` was called with nothing pending (or a stale approval ID).
+    #[error("{0}")]
+    NoPendingApproval(String),
+    /// The resource is in use.
+    #[error("{0}")]
+    Busy(String),
+    /// A blocking call timed out.
+    #[error("{0}")]
+    Timeout(String),
+    /// The call would wait for the thread it was made on (from inside an event callback).
+    #[error("{0}")]
+    ReentrantCall(String),
+    /// The client is shutting down or has shut down.
+    #[error("the client is shut down")]
+    ShuttingDown,
+    /// The client was created in another process (the caller is a forked child).
+    #[error("the client was created in process {0}; it cannot be used after fork()")]
+    Forked(u32),
+    /// A filesystem operation failed.
+    #[error("{0}")]
+    Io(String),
+    /// The model provider reported an error.
+    #[error("{0}")]
+    Provider(String),
+    /// A panic was caught at the C boundary.
+    #[error("internal panic: {0}")]
+    Panic(String),
+    /// A bug in tandem: an invariant did not hold.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Result alias used throughout tandem.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Shorthand for [`Error::InvalidArgument`].
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::InvalidArgument(msg.into())
+    }
+
+    /// The error for an unknown or stopped session ID.
+    pub fn no_session(id: &str) -> Self {
+        Error::NotFound(format!("no live session with id {id:?}"))
+    }
+
+    /// The `tandem_status` of this error.
+    pub fn code(&self) -> crate::ffi::types::tandem_status {
+        use crate::ffi::types::tandem_status::*;
+        match self {
+            Error::NullArgument(_) => TANDEM_ERR_NULL_ARGUMENT,
+            Error::InvalidUtf8(..) => TANDEM_ERR_INVALID_UTF8,
+            Error::InvalidJson(..) => TANDEM_ERR_INVALID_JSON,
+            Error::InvalidArgument(_) => TANDEM_ERR_INVALID_ARGUMENT,
+            Error::NotFound(_) => TANDEM_ERR_NOT_FOUND,
+            Error::AlreadyExists(_) => TANDEM_ERR_ALREADY_EXISTS,
+            Error::RestartPending(_) => TANDEM_ERR_RESTART_PENDING,
+            Error::ProviderNotReady(_) => TANDEM_ERR_PROVIDER_NOT_READY,
+            Error::NotSupported(_) => TANDEM_ERR_NOT_SUPPORTED,
+            Error::NoPendingApproval(_) => TANDEM_ERR_NO_PENDING_APPROVAL,
+            Error::Busy(_) => TANDEM_ERR_BUSY,
+            Error::Timeout(_) => TANDEM_ERR_TIMEOUT,
+            Error::ReentrantCall(_) => TANDEM_ERR_REENTRANT_CALL,
+            Error::ShuttingDown => TANDEM_ERR_SHUTTING_DOWN,
+            Error::Forked(_) => TANDEM_ERR_FORKED,
+            Error::Io(_) => TANDEM_ERR_IO,
+            Error::Provider(_) => TANDEM_ERR_PROVIDER,
+            Error::Panic(_) => TANDEM_ERR_PANIC,
+            Error::Internal(_) => TANDEM_ERR_INTERNAL,
+        }
+    }
+
+    /// Parses JSON for the argument `what`, reporting line and column on failure.
+    pub fn parse_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T> {
+        serde_json::from_str(text).map_err(|e| {
+            if e.is_data() {
+                Error::InvalidArgument(format!("{what}: {e}"))
+            } else {
+                Error::InvalidJson(what, e.to_string())
+            }
+        })
+    }
+}

@@ -1,0 +1,398 @@
+//! The dispatcher thread that runs subscription callbacks, one at a time, in sequence order.
+
+use std::cell::Cell;
+use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+use super::bus::lock;
+use super::queue::{EventQueue, Popped};
+use super::{Event, Payload};
+use crate::error::{Error, Result};
+
+/// An event ready for delivery: JSON rendered once, as C strings, whatever the number of subscribers.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The event itself.
+    pub event: Arc<Event>,
+    /// NUL-terminated session ID, if any.
+    pub session_id: Option<CString>,
+    /// NUL-terminated JSON document.
+    pub json: CString,
+}
+
+/// Receives events on the dispatcher thread.
+pub trait EventSink: Send + Sync {
+    /// Called for each event, never concurrently with itself and never while tandem holds a lock.
+    fn deliver(&self, event: &Prepared);
+    /// Called exactly once, when the subscription ends; nothing is delivered afterwards.
+    fn release(&self);
+}
+
+struct Subscription {
+    id: u64,
+    filter: Option<Arc<str>>,
+    sink: Box<dyn EventSink>,
+    /// Cleared (under the subscription lock) when the subscription ends; checked before every delivery.
+    active: AtomicBool,
+}
+
+struct Subs {
+    list: Arc<Vec<Arc<Subscription>>>,
+    running: Option<u64>,
+    next_id: u64,
+    closed: bool,
+}
+
+struct Work {
+    queue: EventQueue,
+    stop: bool,
+}
+
+static NEXT_DISPATCHER: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// On a dispatcher thread: (dispatcher id, subscription whose callback is running).
+    static CURRENT: Cell<Option<(u64, u64)>> = const { Cell::new(None) };
+}
+
+/// Owns the dispatcher thread and the subscription list of one client.
+pub struct Dispatcher {
+    id: u64,
+    work: Mutex<Work>,
+    work_cv: Condvar,
+    subs: Mutex<Subs>,
+    subs_cv: Condvar,
+    has_subs: AtomicBool,
+    client_seq: Arc<AtomicU64>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Dispatcher {
+    /// Starts the dispatcher thread.
+    pub fn start(capacity: usize, client_seq: Arc<AtomicU64>) -> Arc<Self> {
+        let d = Arc::new(Dispatcher {
+            id: NEXT_DISPATCHER.fetch_add(1, Ordering::Relaxed),
+            work: Mutex::new(Work {
+                queue: EventQueue::new(capacity),
+                stop: false,
+            }),
+            work_cv: Condvar::new(),
+            subs: Mutex::new(Subs {
+                list: Arc::new(Vec::new()),
+                running: None,
+                next_id: 1,
+                closed: false,
+            }),
+            subs_cv: Condvar::new(),
+            has_subs: AtomicBool::new(false),
+            client_seq,
+            thread: Mutex::new(None),
+        });
+        let runner = d.clone();
+        let handle = std::thread::Builder::new()
+            .name("tandem-dispatch".into())
+            .spawn(move || runner.run())
+            .expect("spawning the dispatcher thread");
+        *lock(&d.thread) = Some(handle);
+        d
+    }
+
+    /// True when called from inside one of this dispatcher's callbacks.
+    pub fn on_dispatcher_thread(&self) -> bool {
+        CURRENT.with(|c| matches!(c.get(), Some((id, _)) if id == self.id))
+    }
+
+    /// Queues an event for subscribers (a no-op while there are none).
+    pub fn enqueue(&self, event: Arc<Event>) {
+        if !self.has_subs.load(Ordering::Acquire) {
+            return;
+        }
+        let mut work = lock(&self.work);
+        if work.stop {
+            return;
+        }
+        work.queue.push(event);
+        drop(work);
+        self.work_cv.notify_one();
+    }
+
+    /// Adds a subscription; `filter` limits it to one session's events (plus client-level ones).
+    pub fn subscribe(&self, filter: Option<&str>, sink: Box<dyn EventSink>) -> Result<u64> {
+        let mut subs = lock(&self.subs);
+        if subs.closed {
+            drop(subs);
+            sink.release();
+            return Err(Error::ShuttingDown);
+        }
+        let id = subs.next_id;
+        subs.next_id += 1;
+        let mut list = (*subs.list).clone();
+        list.push(Arc::new(Subscription {
+            id,
+            filter: filter.map(Into::into),
+            sink,
+            active: AtomicBool::new(true),
+        }));
+        subs.list = Arc::new(list);
+        self.has_subs.store(true, Ordering::Release);
+        Ok(id)
+    }
+
+    /// Ends a subscription. On return its callback is not running and never runs again, and its sink was released.
+    pub fn unsubscribe(&self, id: u64) -> Result<()> {
+        if CURRENT.with(|c| c.get()) == Some((self.id, id)) {
+            return Err(Error::ReentrantCall(
+                "a callback cannot unsubscribe its own subscription; unsubscribe from another thread or after it returns"
+                    .into(),
+            ));
+        }
+        let mut subs = lock(&self.subs);
+        let Some(sub) = subs.list.iter().find(|s| s.id == id).cloned() else {
+            return Err(Error::NotFound(format!("no subscription {id}")));
+        };
+        let list: Vec<_> = subs.list.iter().filter(|s| s.id != id).cloned().collect();
+        self.has_subs.store(!list.is_empty(), Ordering::Release);
+        subs.list = Arc::new(list);
+        sub.active.store(false, Ordering::Release);
+        while subs.running == Some(id) {
+            subs = self.subs_cv.wait(subs).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(subs);
+        sub.sink.release();
+        Ok(())
+    }
+
+    /// Delivers everything queued, stops the thread, and releases every remaining subscription.
+    /// Must not be called from a callback (the caller checks [`Dispatcher::on_dispatcher_thread`]).
+    pub fn shutdown(&self) {
+        {
+            let mut work = lock(&self.work);
+            work.stop = true;
+        }
+        self.work_cv.notify_all();
+        if let Some(handle) = lock(&self.thread).take() {
+            // Dropping the last client reference inside a callback must not make the thread join itself.
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+        let remaining = {
+            let mut subs = lock(&self.subs);
+            subs.closed = true;
+            let list = std::mem::take(&mut subs.list);
+            for s in list.iter() {
+                s.active.store(false, Ordering::Release);
+            }
+            self.has_subs.store(false, Ordering::Release);
+            list
+        };
+        for s in remaining.iter() {
+            s.sink.release();
+        }
+    }
+
+    fn run(&self) {
+        let mut batch = Vec::new();
+        loop {
+            {
+                let mut work = lock(&self.work);
+                while work.queue.is_empty() && !work.stop {
+                    work = self.work_cv.wait(work).unwrap_or_else(|e| e.into_inner());
+                }
+                if work.queue.is_empty() && work.stop {
+                    return;
+                }
+                while let Some(item) = work.queue.pop() {
+                    batch.push(item);
+                    if batch.len() == 256 {
+                        break;
+                    }
+                }
+            }
+            for item in batch.drain(..) {
+                let event = match item {
+                    Popped::Event(e) => e,
+                    Popped::Dropped(count) => {
+                        let seq = self.client_seq.fetch_add(1, Ordering::Relaxed);
+                        Arc::new(Event {
+                            seq,
+                            session_id: None,
+                            payload: Payload::EventsDropped { count },
+                        })
+                    }
+                };
+                self.deliver(event);
+            }
+        }
+    }
+
+    fn deliver(&self, event: Arc<Event>) {
+        let prepared = Prepared {
+            session_id: event
+                .session_id
+                .as_deref()
+                .map(|s| CString::new(s).expect("session IDs have no NUL")),
+            json: CString::new(event.to_json()).expect("JSON escapes NUL"),
+            event,
+        };
+        let list = lock(&self.subs).list.clone();
+        for sub in list.iter() {
+            let wanted = match (&sub.filter, &prepared.event.session_id) {
+                (Some(f), Some(s)) => f == s,
+                _ => true,
+            };
+            if !wanted {
+                continue;
+            }
+            {
+                let mut subs = lock(&self.subs);
+                if !sub.active.load(Ordering::Acquire) {
+                    continue;
+                }
+                subs.running = Some(sub.id);
+            }
+            CURRENT.with(|c| c.set(Some((self.id, sub.id))));
+            // A panicking Rust sink must not kill the dispatcher; C callbacks cannot unwind into us.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                sub.sink.deliver(&prepared)
+            }));
+            CURRENT.with(|c| c.set(None));
+            lock(&self.subs).running = None;
+            self.subs_cv.notify_all();
+        }
+    }
+}
+
+/// A sink backed by a Rust closure, for the safe API and tests.
+pub struct FnSink<F: Fn(&Prepared) + Send + Sync>(pub F);
+
+impl<F: Fn(&Prepared) + Send + Sync> EventSink for FnSink<F> {
+    fn deliver(&self, event: &Prepared) {
+        (self.0)(event)
+    }
+    fn release(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::bus::EventBus;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    struct Probe {
+        tx: Mutex<mpsc::Sender<String>>,
+        released: Arc<AtomicU64>,
+    }
+    impl EventSink for Probe {
+        fn deliver(&self, e: &Prepared) {
+            let _ = lock(&self.tx).send(e.json.to_str().unwrap().to_string());
+        }
+        fn release(&self) {
+            self.released.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn subscribers_get_events_in_order_and_release_exactly_once() {
+        let bus = EventBus::new(64, 8, false);
+        let (tx, rx) = mpsc::channel();
+        let released = Arc::new(AtomicU64::new(0));
+        let id = bus
+            .dispatcher()
+            .subscribe(
+                Some("a"),
+                Box::new(Probe {
+                    tx: Mutex::new(tx),
+                    released: released.clone(),
+                }),
+            )
+            .unwrap();
+        let a = bus.new_log("a");
+        let b = bus.new_log("b");
+        for _ in 0..3 {
+            bus.publish(&a, Payload::MessagesChanged);
+            bus.publish(&b, Payload::MessagesChanged);
+        }
+        let seqs: Vec<u64> = (0..3)
+            .map(|_| {
+                let v: serde_json::Value =
+                    serde_json::from_str(&rx.recv_timeout(Duration::from_secs(5)).unwrap())
+                        .unwrap();
+                assert_eq!(v["session_id"], "a");
+                v["seq"].as_u64().unwrap()
+            })
+            .collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        bus.dispatcher().unsubscribe(id).unwrap();
+        assert_eq!(released.load(Ordering::SeqCst), 1);
+        assert!(matches!(
+            bus.dispatcher().unsubscribe(id),
+            Err(Error::NotFound(_))
+        ));
+        bus.shutdown();
+        assert_eq!(released.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_callback_cannot_unsubscribe_itself_but_can_unsubscribe_others() {
+        let bus = EventBus::new(64, 8, false);
+        let d = bus.dispatcher().clone();
+        let other = d.subscribe(None, Box::new(FnSink(|_| {}))).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let d2 = d.clone();
+        let me = Arc::new(AtomicU64::new(0));
+        let me2 = me.clone();
+        let id = d
+            .subscribe(
+                None,
+                Box::new(FnSink(move |_| {
+                    let own = d2.unsubscribe(me2.load(Ordering::SeqCst));
+                    let theirs = d2.unsubscribe(other);
+                    let _ = lock(&tx).send((own.err().map(|e| e.code()), theirs.is_ok()));
+                })),
+            )
+            .unwrap();
+        me.store(id, Ordering::SeqCst);
+        let log = bus.new_log("s");
+        bus.publish(&log, Payload::MessagesChanged);
+        let (own, theirs) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            own,
+            Some(crate::ffi::types::tandem_status::TANDEM_ERR_REENTRANT_CALL)
+        );
+        assert!(theirs);
+        bus.shutdown();
+    }
+
+    #[test]
+    fn shutdown_delivers_what_was_queued_first() {
+        let bus = EventBus::new(64, 8, false);
+        let count = Arc::new(AtomicU64::new(0));
+        let c = count.clone();
+        bus.dispatcher()
+            .subscribe(
+                None,
+                Box::new(FnSink(move |_| {
+                    std::thread::sleep(Duration::from_millis(1));
+                    c.fetch_add(1, Ordering::SeqCst);
+                })),
+            )
+            .unwrap();
+        let log = bus.new_log("s");
+        for _ in 0..20 {
+            bus.publish(
+                &log,
+                Payload::TurnEnded {
+                    usage: None,
+                    reason: crate::events::TurnEnd::Completed,
+                },
+            );
+        }
+        bus.shutdown();
+        assert_eq!(count.load(Ordering::SeqCst), 20);
+    }
+}

@@ -1,0 +1,397 @@
+//! Events: the typed payloads sessions and the manager emit, their JSON form, and delivery (queue, bus, dispatcher).
+
+pub mod bus;
+pub mod dispatch;
+pub mod queue;
+
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+
+use crate::session::transcript::Usage;
+
+/// One event as hosts see it: a per-session sequence number, the session it belongs to, and its payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Monotonic per session, starting at 1; events without a session count on the client's own sequence.
+    pub seq: u64,
+    /// The session this event belongs to, or `None` for client-level events.
+    pub session_id: Option<Arc<str>>,
+    /// What happened.
+    pub payload: Payload,
+}
+
+#[derive(Serialize)]
+struct EventJson<'a> {
+    seq: u64,
+    session_id: Option<&'a str>,
+    #[serde(flatten)]
+    payload: &'a Payload,
+}
+
+impl Event {
+    /// The event's JSON document: `{"seq", "session_id", "kind", ...payload}`.
+    pub fn to_json(&self) -> String {
+        let doc = EventJson {
+            seq: self.seq,
+            session_id: self.session_id.as_deref(),
+            payload: &self.payload,
+        };
+        serde_json::to_string(&doc).expect("event payloads always serialize")
+    }
+
+    /// The event's kind.
+    pub fn kind(&self) -> EventKind {
+        self.payload.kind()
+    }
+}
+
+/// Why a session stopped, as reported in `session_stopped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Stopped by the host.
+    Stopped,
+    /// Reclaimed while idle.
+    Idle,
+    /// Crashed more often than the restart policy allows.
+    RestartExhausted,
+    /// The client shut down.
+    Shutdown,
+}
+
+/// How a turn ended, as reported in `turn_ended`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnEnd {
+    /// The model gave its final answer.
+    Completed,
+    /// The turn ended with an error (reported by an `error` event before this one).
+    Error,
+    /// The host aborted the turn.
+    Aborted,
+    /// The session crashed mid-turn; the turn was marked interrupted on restart.
+    Interrupted,
+}
+
+/// Every event payload. The JSON tag `kind` is the snake_case variant name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Payload {
+    /// A session came up for the first time in this client.
+    SessionStarted {
+        /// `provider:model`.
+        model: String,
+        /// Provider kind (`native`, ...).
+        provider: String,
+        /// Whether it is a background sub-agent.
+        background: bool,
+    },
+    /// A session went away for good.
+    SessionStopped {
+        /// Why.
+        reason: StopReason,
+        /// The last crash reason, for `restart_exhausted`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// A crashed session was restarted and its state restored.
+    SessionRestarted {
+        /// What the previous incarnation died of.
+        reason: String,
+        /// Attempt number within the current restart window (1-based).
+        attempt: u32,
+    },
+    /// A background sub-agent was started.
+    SubagentStarted {
+        /// The sub-agent handle.
+        handle: Value,
+    },
+    /// The session's status changed.
+    StatusChanged {
+        /// The new status.
+        status: crate::session::Status,
+    },
+    /// The transcript changed in a way other than a streamed delta.
+    MessagesChanged,
+    /// Streamed assistant text.
+    TextDelta {
+        /// The assistant message it extends.
+        message_id: u64,
+        /// The new text.
+        delta: String,
+    },
+    /// Streamed thinking text.
+    ThinkingDelta {
+        /// The thinking message it extends.
+        message_id: u64,
+        /// The new text.
+        delta: String,
+    },
+    /// A tool call started.
+    ToolStarted {
+        /// The tool call's ID.
+        tool_call_id: String,
+        /// The tool's name.
+        name: String,
+        /// Its arguments.
+        args: Value,
+        /// The transcript message that shows it.
+        message_id: u64,
+    },
+    /// Partial output of a running tool.
+    ToolUpdate {
+        /// The tool call's ID.
+        tool_call_id: String,
+        /// The tool's name.
+        name: String,
+        /// Output so far (replaces earlier partial results).
+        partial_result: String,
+    },
+    /// A tool call finished.
+    ToolEnded {
+        /// The tool call's ID.
+        tool_call_id: String,
+        /// The tool's name.
+        name: String,
+        /// Its result text.
+        result: String,
+        /// Whether it failed.
+        is_error: bool,
+    },
+    /// The model's context size was estimated before a model call.
+    ContextUsage {
+        /// Estimated tokens in the context.
+        estimated_tokens: u64,
+        /// The model's context window, when known.
+        context_limit: Option<u64>,
+    },
+    /// The agent loop hit `max_turns`.
+    TurnLimitReached {
+        /// Model calls made in this turn.
+        current: u32,
+        /// The limit.
+        limit: u32,
+    },
+    /// A prompt was queued because a turn is running.
+    PromptQueued {
+        /// `steering` or `follow_up`.
+        queue: &'static str,
+        /// The queued content parts.
+        content: Value,
+    },
+    /// A turn ended. Exactly one per accepted prompt, whatever happened.
+    TurnEnded {
+        /// Usage reported for the turn, if any.
+        usage: Option<Usage>,
+        /// How it ended.
+        reason: TurnEnd,
+    },
+    /// Something failed; the text is meant for the user.
+    Error {
+        /// Human-readable message.
+        message: String,
+    },
+    /// Events were coalesced or dropped because a queue was full.
+    EventsDropped {
+        /// How many events were lost.
+        count: u64,
+    },
+}
+
+impl Payload {
+    /// The payload's kind.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Payload::SessionStarted { .. } => EventKind::SessionStarted,
+            Payload::SessionStopped { .. } => EventKind::SessionStopped,
+            Payload::SessionRestarted { .. } => EventKind::SessionRestarted,
+            Payload::SubagentStarted { .. } => EventKind::SubagentStarted,
+            Payload::StatusChanged { .. } => EventKind::StatusChanged,
+            Payload::MessagesChanged => EventKind::MessagesChanged,
+            Payload::TextDelta { .. } => EventKind::TextDelta,
+            Payload::ThinkingDelta { .. } => EventKind::ThinkingDelta,
+            Payload::ToolStarted { .. } => EventKind::ToolStarted,
+            Payload::ToolUpdate { .. } => EventKind::ToolUpdate,
+            Payload::ToolEnded { .. } => EventKind::ToolEnded,
+            Payload::ContextUsage { .. } => EventKind::ContextUsage,
+            Payload::TurnLimitReached { .. } => EventKind::TurnLimitReached,
+            Payload::PromptQueued { .. } => EventKind::PromptQueued,
+            Payload::TurnEnded { .. } => EventKind::TurnEnded,
+            Payload::Error { .. } => EventKind::Error,
+            Payload::EventsDropped { .. } => EventKind::EventsDropped,
+        }
+    }
+
+    /// Whether a full queue may drop this event. Turn ends, approvals, status changes, errors, tool boundaries and
+    /// lifecycle events are never dropped.
+    pub fn droppable(&self) -> bool {
+        matches!(
+            self,
+            Payload::TextDelta { .. }
+                | Payload::ThinkingDelta { .. }
+                | Payload::ToolUpdate { .. }
+                | Payload::MessagesChanged
+                | Payload::ContextUsage { .. }
+        )
+    }
+
+    /// Merges `next` into `self` when both are deltas of the same message; returns whether it did.
+    pub fn coalesce(&mut self, next: &Payload) -> bool {
+        match (self, next) {
+            (
+                Payload::TextDelta {
+                    message_id: a,
+                    delta,
+                },
+                Payload::TextDelta {
+                    message_id: b,
+                    delta: more,
+                },
+            )
+            | (
+                Payload::ThinkingDelta {
+                    message_id: a,
+                    delta,
+                },
+                Payload::ThinkingDelta {
+                    message_id: b,
+                    delta: more,
+                },
+            ) if a == b => {
+                delta.push_str(more);
+                true
+            }
+            (
+                Payload::ToolUpdate {
+                    tool_call_id: a,
+                    partial_result,
+                    ..
+                },
+                Payload::ToolUpdate {
+                    tool_call_id: b,
+                    partial_result: newer,
+                    ..
+                },
+            ) if a == b => {
+                partial_result.clone_from(newer);
+                true
+            }
+            (Payload::MessagesChanged, Payload::MessagesChanged) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Numeric event kinds, as `tandem_event.kind` carries them. Values are fixed forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum EventKind {
+    /// `session_started`
+    SessionStarted = 1,
+    /// `session_stopped`
+    SessionStopped = 2,
+    /// `session_restarted`
+    SessionRestarted = 3,
+    /// `subagent_started`
+    SubagentStarted = 4,
+    /// `status_changed`
+    StatusChanged = 5,
+    /// `messages_changed`
+    MessagesChanged = 6,
+    /// `text_delta`
+    TextDelta = 7,
+    /// `thinking_delta`
+    ThinkingDelta = 8,
+    /// `tool_started`
+    ToolStarted = 9,
+    /// `tool_update`
+    ToolUpdate = 10,
+    /// `tool_ended`
+    ToolEnded = 11,
+    /// `tool_auto_approved`
+    ToolAutoApproved = 12,
+    /// `approval_pending`
+    ApprovalPending = 13,
+    /// `approval_resolved`
+    ApprovalResolved = 14,
+    /// `file_changed`
+    FileChanged = 15,
+    /// `prompt_queued`
+    PromptQueued = 16,
+    /// `queues_recalled`
+    QueuesRecalled = 17,
+    /// `context_usage`
+    ContextUsage = 18,
+    /// `turn_limit_reached`
+    TurnLimitReached = 19,
+    /// `turn_ended`
+    TurnEnded = 20,
+    /// `error`
+    Error = 21,
+    /// `events_dropped`
+    EventsDropped = 22,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_flat_with_kind_seq_and_session() {
+        let ev = Event {
+            seq: 7,
+            session_id: Some("session-1".into()),
+            payload: Payload::TextDelta {
+                message_id: 3,
+                delta: "hi".into(),
+            },
+        };
+        let v: Value = serde_json::from_str(&ev.to_json()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"seq": 7, "session_id": "session-1", "kind": "text_delta", "message_id": 3, "delta": "hi"})
+        );
+        let ev = Event {
+            seq: 1,
+            session_id: None,
+            payload: Payload::EventsDropped { count: 2 },
+        };
+        let v: Value = serde_json::from_str(&ev.to_json()).unwrap();
+        assert_eq!(v["session_id"], Value::Null);
+        assert_eq!(v["kind"], "events_dropped");
+    }
+
+    #[test]
+    fn deltas_coalesce_only_within_one_message() {
+        let mut a = Payload::TextDelta {
+            message_id: 1,
+            delta: "a".into(),
+        };
+        assert!(a.coalesce(&Payload::TextDelta {
+            message_id: 1,
+            delta: "b".into()
+        }));
+        assert_eq!(
+            a,
+            Payload::TextDelta {
+                message_id: 1,
+                delta: "ab".into()
+            }
+        );
+        assert!(!a.coalesce(&Payload::TextDelta {
+            message_id: 2,
+            delta: "c".into()
+        }));
+        assert!(!a.coalesce(&Payload::ThinkingDelta {
+            message_id: 1,
+            delta: "c".into()
+        }));
+        let mut end = Payload::TurnEnded {
+            usage: None,
+            reason: TurnEnd::Completed,
+        };
+        assert!(!end.coalesce(&end.clone()));
+        assert!(!end.droppable());
+    }
+}

@@ -1,0 +1,134 @@
+//! Exported event functions: the pull API, subscriptions with C callbacks, and per-session history.
+
+use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::boundary::{arg_str, client as client_ref, guard, opt_str, Out};
+use super::types::{
+    tandem_client, tandem_event, tandem_event_callback, tandem_status, tandem_userdata_free,
+};
+use crate::error::Error;
+use crate::events::dispatch::{EventSink, Prepared};
+
+/// Waits up to `timeout_ms` for the next event and returns it as JSON: `{"seq", "session_id", "kind", ...}`.
+///
+/// On success `*out` is owned by the caller; free it with `tandem_string_free`. `TANDEM_ERR_TIMEOUT` when nothing
+/// arrived in time, `TANDEM_ERR_SHUTTING_DOWN` once the client is shut down and the queue is drained.
+/// Events are kept for this call only while the client's `pull_events` option is on (the default). Any number of
+/// threads may wait; each event goes to one of them.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_client_next_event(
+    client: *mut tandem_client,
+    timeout_ms: u32,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let event = client_ref(client)?.next_event(Duration::from_millis(timeout_ms.into()))?;
+        out.write_string(event.to_json())
+    })
+}
+
+struct CallbackSink {
+    callback: unsafe extern "C" fn(*mut c_void, *const tandem_event),
+    userdata: *mut c_void,
+    userdata_free: tandem_userdata_free,
+    released: AtomicBool,
+}
+
+// SAFETY: the host hands `userdata` to tandem's dispatcher thread by subscribing; C-ABI.md documents that the
+// callback and `userdata_free` run on that thread (or the unsubscribing thread), never concurrently.
+unsafe impl Send for CallbackSink {}
+// SAFETY: as above; the sink is only ever used by one thread at a time.
+unsafe impl Sync for CallbackSink {}
+
+impl EventSink for CallbackSink {
+    fn deliver(&self, p: &Prepared) {
+        let event = tandem_event {
+            seq: p.event.seq,
+            kind: p.event.kind() as u32,
+            session_id: p
+                .session_id
+                .as_ref()
+                .map_or(std::ptr::null(), |s| s.as_ptr()),
+            json: p.json.as_ptr(),
+        };
+        // SAFETY: the host registered this callback for exactly this use; the event is valid during the call.
+        unsafe { (self.callback)(self.userdata, &event) }
+    }
+
+    fn release(&self) {
+        if !self.released.swap(true, Ordering::AcqRel) {
+            if let Some(free) = self.userdata_free {
+                // SAFETY: called exactly once, after the last delivery, as documented.
+                unsafe { free(self.userdata) }
+            }
+        }
+    }
+}
+
+/// Subscribes `callback` to events: all of them, or only session `session_id_or_null`'s (client-level events such as
+/// `events_dropped` reach every subscription).
+///
+/// The callback runs on a dispatcher thread tandem owns, one event at a time, in sequence order, never while tandem
+/// holds a lock. The `tandem_event` it gets is borrowed for the call. It may call any tandem function except
+/// `tandem_client_unsubscribe` of its own subscription, `tandem_client_shutdown` and `tandem_client_free`, which
+/// return `TANDEM_ERR_REENTRANT_CALL` there. A slow callback delays delivery to every subscription; when queues fill,
+/// deltas are coalesced and an `events_dropped` event reports what was lost.
+///
+/// `userdata_free` (may be NULL) is called exactly once with `userdata` when the subscription ends: at unsubscribe,
+/// shutdown, free, or right away if this call fails after its arguments were checked. On success
+/// `*out_subscription` receives the subscription's ID.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_client_subscribe(
+    client: *mut tandem_client,
+    session_id_or_null: *const c_char,
+    callback: tandem_event_callback,
+    userdata: *mut c_void,
+    userdata_free: tandem_userdata_free,
+    out_subscription: *mut u64,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out_subscription, "out_subscription")?;
+        let c = client_ref(client)?;
+        let callback = callback.ok_or(Error::NullArgument("callback"))?;
+        let filter = opt_str(session_id_or_null, "session_id")?;
+        let sink = CallbackSink {
+            callback,
+            userdata,
+            userdata_free,
+            released: AtomicBool::new(false),
+        };
+        out.write(c.subscribe(filter, Box::new(sink))?);
+        Ok(())
+    })
+}
+
+/// Ends a subscription. When it returns, the callback is not running and will not run again, and `userdata_free`
+/// has been called. `TANDEM_ERR_NOT_FOUND` for unknown or already ended subscriptions; `TANDEM_ERR_REENTRANT_CALL`
+/// when a callback unsubscribes itself (it may unsubscribe others). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_client_unsubscribe(
+    client: *mut tandem_client,
+    subscription: u64,
+) -> tandem_status {
+    guard(|| client_ref(client)?.unsubscribe(subscription))
+}
+
+/// The events of session `id` with sequence numbers above `seq`, from a bounded per-session history:
+/// `{"events": [...], "latest_seq": n, "truncated": bool}` (`truncated` when some of the asked-for events are no
+/// longer kept). On success `*out` is owned by the caller; free it with `tandem_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_events_since(
+    client: *mut tandem_client,
+    id: *const c_char,
+    seq: u64,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&client_ref(client)?.events_since(id, seq)?)
+    })
+}

@@ -1,0 +1,296 @@
+//! Exported session functions: the manager (start, stop, list, prompt, abort, tokens, sub-agents) and session
+//! queries (status, messages, usage, metadata, snapshot, system messages).
+//!
+//! Every function here is thread-safe, may be called from event callbacks, and answers `TANDEM_ERR_NOT_FOUND` for
+//! unknown or stopped session IDs and `TANDEM_ERR_RESTART_PENDING` while a crashed session is being restarted.
+
+use std::ffi::c_char;
+
+use super::boundary::{arg_str, client as client_ref, guard, opt_str, OptOut, Out};
+use super::types::{
+    message_level, tandem_client, tandem_prompt_result, tandem_session_status, tandem_status,
+    RawMessageLevel,
+};
+use crate::session::transcript::{parse_parts, ContentPart};
+
+/// Starts a session. `options_json` may be NULL. Keys (all optional): `session_id`, `provider` (`native`), `model`
+/// (`provider:model`; default `scripted:echo`), `base_url`, `api_key_env`, `workdir`, `persist`, `thinking_level`,
+/// `approval`, `tool_permissions`, `tools`, `max_turns` (100), `max_cost`, `system_prompt`, `script`, `restart`.
+/// Unknown keys are rejected. The session's ID is `session-N` unless `session_id` is given; a `session_id` that is
+/// taken is `TANDEM_ERR_ALREADY_EXISTS`.
+///
+/// On success `*out_id` is the session's ID, a plain string the caller owns (free with `tandem_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_start(
+    client: *mut tandem_client,
+    options_json: *const c_char,
+    out_id: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out_id, "out_id")?;
+        let options = opt_str(options_json, "options_json")?;
+        out.write_string(client_ref(client)?.start_session(options)?)
+    })
+}
+
+/// Returns the live session `id`, or starts it with `options_json` (which may be NULL). `TANDEM_ERR_RESTART_PENDING`
+/// while that session restarts. On success `*out_id` is the ID, owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_start_or_get(
+    client: *mut tandem_client,
+    id: *const c_char,
+    options_json: *const c_char,
+    out_id: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out_id, "out_id")?;
+        let id = arg_str(id, "id")?;
+        let options = opt_str(options_json, "options_json")?;
+        out.write_string(client_ref(client)?.start_or_get_session(id, options)?)
+    })
+}
+
+/// Stops a session: a running turn is closed as aborted, and `session_stopped` with reason `stopped` is emitted.
+/// Blocks until the session has stopped.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_stop(
+    client: *mut tandem_client,
+    id: *const c_char,
+) -> tandem_status {
+    guard(|| {
+        let id = arg_str(id, "id")?;
+        client_ref(client)?.stop_session(id)
+    })
+}
+
+/// Metadata of every live session, in start order, as a JSON array. `*out` is owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_list(
+    client: *mut tandem_client,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        out.write_json(&client_ref(client)?.list_sessions()?)
+    })
+}
+
+fn send(
+    client: *mut tandem_client,
+    id: &str,
+    parts: Vec<ContentPart>,
+    out: OptOut<tandem_prompt_result>,
+) -> crate::Result<()> {
+    // SAFETY: forwarded from the exported function's contract.
+    let c = unsafe { client_ref(client)? };
+    out.write(c.send_prompt(id, parts)?.into());
+    Ok(())
+}
+
+/// Sends a plain-text prompt. If no turn is running a turn starts (`TANDEM_PROMPT_RESULT_SENT`); otherwise the
+/// prompt is queued as steering (`TANDEM_PROMPT_RESULT_QUEUED_STEERING`) and sent between tool calls or when the
+/// turn ends. `out_or_null` may be NULL. Every sent prompt ends with exactly one `turn_ended` event.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_send_prompt(
+    client: *mut tandem_client,
+    id: *const c_char,
+    prompt: *const c_char,
+    out_or_null: *mut tandem_prompt_result,
+) -> tandem_status {
+    guard(|| {
+        let id = arg_str(id, "id")?;
+        let text = arg_str(prompt, "prompt")?;
+        send(
+            client,
+            id,
+            vec![ContentPart::Text { text: text.into() }],
+            OptOut::new(out_or_null),
+        )
+    })
+}
+
+/// Like `tandem_session_send_prompt` with a JSON array of content parts:
+/// `{"type":"text","text":...}` and `{"type":"image","media_type":"image/png","data":<base64>}`.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_send_prompt_parts(
+    client: *mut tandem_client,
+    id: *const c_char,
+    parts_json: *const c_char,
+    out_or_null: *mut tandem_prompt_result,
+) -> tandem_status {
+    guard(|| {
+        let id = arg_str(id, "id")?;
+        let parts = parse_parts(arg_str(parts_json, "parts_json")?)?;
+        send(client, id, parts, OptOut::new(out_or_null))
+    })
+}
+
+/// Aborts the running turn: running tool calls are marked aborted, an "Aborted" notice is added, and `turn_ended`
+/// with reason `aborted` is emitted. Queued prompts are kept. A no-op when no turn is running.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_abort(
+    client: *mut tandem_client,
+    id: *const c_char,
+) -> tandem_status {
+    guard(|| {
+        let id = arg_str(id, "id")?;
+        client_ref(client)?.abort(id)
+    })
+}
+
+/// The session's token: 43 characters of base64url (256 bits from the OS RNG), stable across restarts.
+/// `*out` is a plain string owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_token(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_string(client_ref(client)?.token(id)?)
+    })
+}
+
+/// Starts a background sub-agent session (options as for `tandem_session_start`) and sends it `task` once it is
+/// ready, retrying while it is not. `parent_id_or_null` must name a live session when given. `*out` is the handle
+/// JSON `{session_id, parent_session_id, task, model, started_at}`, owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_subagent_start(
+    client: *mut tandem_client,
+    parent_id_or_null: *const c_char,
+    task: *const c_char,
+    options_json: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let parent = opt_str(parent_id_or_null, "parent_id")?;
+        let task = arg_str(task, "task")?;
+        let options = opt_str(options_json, "options_json")?;
+        out.write_json(&client_ref(client)?.start_subagent(parent, task, options)?)
+    })
+}
+
+/// Background sub-agent handles, oldest first: all of them, or those of `parent_id_or_null`. `*out` is a JSON array
+/// owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_subagent_list(
+    client: *mut tandem_client,
+    parent_id_or_null: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let parent = opt_str(parent_id_or_null, "parent_id")?;
+        out.write_json(&client_ref(client)?.list_subagents(parent)?)
+    })
+}
+
+/// The session's status.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_get_status(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut tandem_session_status,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write(client_ref(client)?.status(id)?.into());
+        Ok(())
+    })
+}
+
+/// All messages as a JSON array, oldest first; each has a stable `id` and a `kind` (`user`, `assistant`,
+/// `thinking`, `tool_call`, `system`, `usage`). `*out` is owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_messages(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&client_ref(client)?.messages(id)?)
+    })
+}
+
+/// Up to `limit` (at least 1) messages with IDs below `before_id` (0 = start from the newest), newest first:
+/// `{"messages": [...], "has_more": bool}`. Page backwards by passing the last ID you got. `*out` is owned by the
+/// caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_messages_page(
+    client: *mut tandem_client,
+    id: *const c_char,
+    before_id: u64,
+    limit: u32,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&client_ref(client)?.messages_page(id, before_id, limit)?)
+    })
+}
+
+/// Accumulated usage: `{"input", "output", "cache_read", "cache_write", "cost"}`. `*out` is owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_usage(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&client_ref(client)?.usage(id)?)
+    })
+}
+
+/// Metadata: `{id, title, model, provider, created_at, last_message_at, message_count, turn_count, first_prompt,
+/// cost, status, workdir, background, parent_session_id}`. `*out` is owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_metadata(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&client_ref(client)?.metadata(id)?)
+    })
+}
+
+/// What an editor shows: `{status, pending_approval, error, active_tool_name}`. `*out` is owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_snapshot(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&client_ref(client)?.snapshot(id)?)
+    })
+}
+
+/// Appends a system message with `level` (a `tandem_message_level`; other values are `TANDEM_ERR_INVALID_ARGUMENT`).
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_add_system_message(
+    client: *mut tandem_client,
+    id: *const c_char,
+    text: *const c_char,
+    level: RawMessageLevel,
+) -> tandem_status {
+    guard(|| {
+        let id = arg_str(id, "id")?;
+        let text = arg_str(text, "text")?;
+        let level = message_level(level)?;
+        client_ref(client)?.add_system_message(id, text, level)
+    })
+}

@@ -1,0 +1,324 @@
+//! C-visible types: status and enum values, the event struct, callback types and the opaque client.
+
+use std::ffi::{c_char, c_void, CStr};
+
+use crate::error::{Error, Result};
+
+/// Major version (kept equal to Cargo.toml by a test).
+pub const TANDEM_VERSION_MAJOR: u32 = 0;
+/// Minor version.
+pub const TANDEM_VERSION_MINOR: u32 = 1;
+/// Patch version.
+pub const TANDEM_VERSION_PATCH: u32 = 0;
+
+/// Result of every fallible tandem function. `TANDEM_OK` is 0; the values never change.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tandem_status {
+    /// Success.
+    TANDEM_OK = 0,
+    /// A required pointer argument was NULL.
+    TANDEM_ERR_NULL_ARGUMENT = 1,
+    /// A string argument was not valid UTF-8.
+    TANDEM_ERR_INVALID_UTF8 = 2,
+    /// A JSON argument did not parse; the last-error message has line and column.
+    TANDEM_ERR_INVALID_JSON = 3,
+    /// An argument was well-formed but not acceptable (unknown enum value, bad option, ...).
+    TANDEM_ERR_INVALID_ARGUMENT = 4,
+    /// No live session (or subscription, ...) with that ID.
+    TANDEM_ERR_NOT_FOUND = 5,
+    /// The ID is taken.
+    TANDEM_ERR_ALREADY_EXISTS = 6,
+    /// The session crashed and is being restarted; retry shortly.
+    TANDEM_ERR_RESTART_PENDING = 7,
+    /// The session's provider is not running.
+    TANDEM_ERR_PROVIDER_NOT_READY = 8,
+    /// Not supported by this session or build.
+    TANDEM_ERR_NOT_SUPPORTED = 9,
+    /// No approval is pending (or the approval ID is stale).
+    TANDEM_ERR_NO_PENDING_APPROVAL = 10,
+    /// The resource is in use.
+    TANDEM_ERR_BUSY = 11,
+    /// Nothing happened within the timeout.
+    TANDEM_ERR_TIMEOUT = 12,
+    /// The call would wait for the callback it is made from.
+    TANDEM_ERR_REENTRANT_CALL = 13,
+    /// The client is shut down.
+    TANDEM_ERR_SHUTTING_DOWN = 14,
+    /// The client belongs to the parent process; it cannot be used after fork().
+    TANDEM_ERR_FORKED = 15,
+    /// A filesystem operation failed.
+    TANDEM_ERR_IO = 16,
+    /// The model provider failed.
+    TANDEM_ERR_PROVIDER = 17,
+    /// tandem panicked; the call was contained.
+    TANDEM_ERR_PANIC = 18,
+    /// A bug in tandem.
+    TANDEM_ERR_INTERNAL = 19,
+}
+
+const ALL_STATUSES: [tandem_status; 20] = {
+    use tandem_status::*;
+    [
+        TANDEM_OK,
+        TANDEM_ERR_NULL_ARGUMENT,
+        TANDEM_ERR_INVALID_UTF8,
+        TANDEM_ERR_INVALID_JSON,
+        TANDEM_ERR_INVALID_ARGUMENT,
+        TANDEM_ERR_NOT_FOUND,
+        TANDEM_ERR_ALREADY_EXISTS,
+        TANDEM_ERR_RESTART_PENDING,
+        TANDEM_ERR_PROVIDER_NOT_READY,
+        TANDEM_ERR_NOT_SUPPORTED,
+        TANDEM_ERR_NO_PENDING_APPROVAL,
+        TANDEM_ERR_BUSY,
+        TANDEM_ERR_TIMEOUT,
+        TANDEM_ERR_REENTRANT_CALL,
+        TANDEM_ERR_SHUTTING_DOWN,
+        TANDEM_ERR_FORKED,
+        TANDEM_ERR_IO,
+        TANDEM_ERR_PROVIDER,
+        TANDEM_ERR_PANIC,
+        TANDEM_ERR_INTERNAL,
+    ]
+};
+
+impl tandem_status {
+    /// The status for a raw value from C, if it is one.
+    pub fn from_raw(raw: u32) -> Option<Self> {
+        ALL_STATUSES.get(raw as usize).copied()
+    }
+
+    /// Its static name, e.g. `TANDEM_ERR_NOT_FOUND`.
+    pub fn name(self) -> &'static CStr {
+        use tandem_status::*;
+        match self {
+            TANDEM_OK => c"TANDEM_OK",
+            TANDEM_ERR_NULL_ARGUMENT => c"TANDEM_ERR_NULL_ARGUMENT",
+            TANDEM_ERR_INVALID_UTF8 => c"TANDEM_ERR_INVALID_UTF8",
+            TANDEM_ERR_INVALID_JSON => c"TANDEM_ERR_INVALID_JSON",
+            TANDEM_ERR_INVALID_ARGUMENT => c"TANDEM_ERR_INVALID_ARGUMENT",
+            TANDEM_ERR_NOT_FOUND => c"TANDEM_ERR_NOT_FOUND",
+            TANDEM_ERR_ALREADY_EXISTS => c"TANDEM_ERR_ALREADY_EXISTS",
+            TANDEM_ERR_RESTART_PENDING => c"TANDEM_ERR_RESTART_PENDING",
+            TANDEM_ERR_PROVIDER_NOT_READY => c"TANDEM_ERR_PROVIDER_NOT_READY",
+            TANDEM_ERR_NOT_SUPPORTED => c"TANDEM_ERR_NOT_SUPPORTED",
+            TANDEM_ERR_NO_PENDING_APPROVAL => c"TANDEM_ERR_NO_PENDING_APPROVAL",
+            TANDEM_ERR_BUSY => c"TANDEM_ERR_BUSY",
+            TANDEM_ERR_TIMEOUT => c"TANDEM_ERR_TIMEOUT",
+            TANDEM_ERR_REENTRANT_CALL => c"TANDEM_ERR_REENTRANT_CALL",
+            TANDEM_ERR_SHUTTING_DOWN => c"TANDEM_ERR_SHUTTING_DOWN",
+            TANDEM_ERR_FORKED => c"TANDEM_ERR_FORKED",
+            TANDEM_ERR_IO => c"TANDEM_ERR_IO",
+            TANDEM_ERR_PROVIDER => c"TANDEM_ERR_PROVIDER",
+            TANDEM_ERR_PANIC => c"TANDEM_ERR_PANIC",
+            TANDEM_ERR_INTERNAL => c"TANDEM_ERR_INTERNAL",
+        }
+    }
+}
+
+/// A session's status.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tandem_session_status {
+    /// Waiting for a prompt.
+    TANDEM_SESSION_STATUS_IDLE = 0,
+    /// The model is working.
+    TANDEM_SESSION_STATUS_THINKING = 1,
+    /// Tools are running.
+    TANDEM_SESSION_STATUS_TOOL_EXECUTING = 2,
+    /// The last turn failed; prompts are accepted.
+    TANDEM_SESSION_STATUS_ERROR = 3,
+    /// Plan mode.
+    TANDEM_SESSION_STATUS_PLAN = 4,
+}
+
+impl From<crate::session::Status> for tandem_session_status {
+    fn from(s: crate::session::Status) -> Self {
+        use crate::session::Status::*;
+        match s {
+            Idle => tandem_session_status::TANDEM_SESSION_STATUS_IDLE,
+            Thinking => tandem_session_status::TANDEM_SESSION_STATUS_THINKING,
+            ToolExecuting => tandem_session_status::TANDEM_SESSION_STATUS_TOOL_EXECUTING,
+            Error => tandem_session_status::TANDEM_SESSION_STATUS_ERROR,
+            Plan => tandem_session_status::TANDEM_SESSION_STATUS_PLAN,
+        }
+    }
+}
+
+/// What happened to a prompt.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tandem_prompt_result {
+    /// A turn started with it.
+    TANDEM_PROMPT_RESULT_SENT = 0,
+    /// A turn is running; it was queued as steering.
+    TANDEM_PROMPT_RESULT_QUEUED_STEERING = 1,
+    /// A turn is running; it was queued as a follow-up.
+    TANDEM_PROMPT_RESULT_QUEUED_FOLLOW_UP = 2,
+}
+
+impl From<crate::session::state::PromptOutcome> for tandem_prompt_result {
+    fn from(o: crate::session::state::PromptOutcome) -> Self {
+        use crate::session::state::PromptOutcome::*;
+        match o {
+            Sent => tandem_prompt_result::TANDEM_PROMPT_RESULT_SENT,
+            QueuedSteering => tandem_prompt_result::TANDEM_PROMPT_RESULT_QUEUED_STEERING,
+            QueuedFollowUp => tandem_prompt_result::TANDEM_PROMPT_RESULT_QUEUED_FOLLOW_UP,
+        }
+    }
+}
+
+/// Severity of a system message.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tandem_message_level {
+    /// Informational.
+    TANDEM_MESSAGE_LEVEL_INFO = 0,
+    /// An error.
+    TANDEM_MESSAGE_LEVEL_ERROR = 1,
+}
+
+/// A `tandem_status` as C passes it: any integer, checked before use.
+pub type RawStatus = u32;
+
+/// A `tandem_message_level` as C passes it: any integer, checked before use.
+pub type RawMessageLevel = u32;
+
+/// Converts a raw level, rejecting unknown values.
+pub fn message_level(raw: RawMessageLevel) -> Result<crate::session::transcript::Level> {
+    match raw {
+        0 => Ok(crate::session::transcript::Level::Info),
+        1 => Ok(crate::session::transcript::Level::Error),
+        other => Err(Error::invalid(format!(
+            "unknown tandem_message_level {other}"
+        ))),
+    }
+}
+
+/// Event kinds, as carried in `tandem_event.kind`. The values never change; new kinds get new values.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tandem_event_kind {
+    /// `session_started`
+    TANDEM_EVENT_KIND_SESSION_STARTED = 1,
+    /// `session_stopped`
+    TANDEM_EVENT_KIND_SESSION_STOPPED = 2,
+    /// `session_restarted`
+    TANDEM_EVENT_KIND_SESSION_RESTARTED = 3,
+    /// `subagent_started`
+    TANDEM_EVENT_KIND_SUBAGENT_STARTED = 4,
+    /// `status_changed`
+    TANDEM_EVENT_KIND_STATUS_CHANGED = 5,
+    /// `messages_changed`
+    TANDEM_EVENT_KIND_MESSAGES_CHANGED = 6,
+    /// `text_delta`
+    TANDEM_EVENT_KIND_TEXT_DELTA = 7,
+    /// `thinking_delta`
+    TANDEM_EVENT_KIND_THINKING_DELTA = 8,
+    /// `tool_started`
+    TANDEM_EVENT_KIND_TOOL_STARTED = 9,
+    /// `tool_update`
+    TANDEM_EVENT_KIND_TOOL_UPDATE = 10,
+    /// `tool_ended`
+    TANDEM_EVENT_KIND_TOOL_ENDED = 11,
+    /// `tool_auto_approved`
+    TANDEM_EVENT_KIND_TOOL_AUTO_APPROVED = 12,
+    /// `approval_pending`
+    TANDEM_EVENT_KIND_APPROVAL_PENDING = 13,
+    /// `approval_resolved`
+    TANDEM_EVENT_KIND_APPROVAL_RESOLVED = 14,
+    /// `file_changed`
+    TANDEM_EVENT_KIND_FILE_CHANGED = 15,
+    /// `prompt_queued`
+    TANDEM_EVENT_KIND_PROMPT_QUEUED = 16,
+    /// `queues_recalled`
+    TANDEM_EVENT_KIND_QUEUES_RECALLED = 17,
+    /// `context_usage`
+    TANDEM_EVENT_KIND_CONTEXT_USAGE = 18,
+    /// `turn_limit_reached`
+    TANDEM_EVENT_KIND_TURN_LIMIT_REACHED = 19,
+    /// `turn_ended`
+    TANDEM_EVENT_KIND_TURN_ENDED = 20,
+    /// `error`
+    TANDEM_EVENT_KIND_ERROR = 21,
+    /// `events_dropped`
+    TANDEM_EVENT_KIND_EVENTS_DROPPED = 22,
+}
+
+/// An event delivered to a callback. Borrowed: every pointer is valid only during the callback.
+#[repr(C)]
+pub struct tandem_event {
+    /// Sequence number: per session, from 1; client-level events (session_id NULL) count separately.
+    pub seq: u64,
+    /// A `tandem_event_kind` value.
+    pub kind: u32,
+    /// The session's ID, or NULL for client-level events.
+    pub session_id: *const c_char,
+    /// The event as JSON (the same document `tandem_client_next_event` returns).
+    pub json: *const c_char,
+}
+
+/// An event callback. Runs on tandem's dispatcher thread, one event at a time per subscription, in order.
+pub type tandem_event_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const tandem_event)>;
+
+/// Frees a subscription's userdata; called exactly once when the subscription ends.
+pub type tandem_userdata_free = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
+
+/// A tandem client: a runtime, its sessions and their events. Opaque; create with `tandem_client_new`.
+pub struct tandem_client {
+    pub(crate) inner: crate::client::Client,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_values_are_dense_and_named() {
+        for (i, s) in ALL_STATUSES.iter().enumerate() {
+            assert_eq!(*s as usize, i, "statuses are numbered densely from 0");
+            assert_eq!(tandem_status::from_raw(i as u32), Some(*s));
+            assert_eq!(s.name().to_str().unwrap(), format!("{s:?}"));
+        }
+        assert!(tandem_status::from_raw(20).is_none());
+        assert_eq!(
+            Error::ShuttingDown.code(),
+            tandem_status::TANDEM_ERR_SHUTTING_DOWN
+        );
+    }
+
+    #[test]
+    fn event_kind_values_match_the_rust_kinds() {
+        use crate::events::EventKind;
+        assert_eq!(
+            EventKind::TurnEnded as u32,
+            tandem_event_kind::TANDEM_EVENT_KIND_TURN_ENDED as u32
+        );
+        assert_eq!(
+            EventKind::EventsDropped as u32,
+            tandem_event_kind::TANDEM_EVENT_KIND_EVENTS_DROPPED as u32
+        );
+        assert_eq!(
+            EventKind::SessionStarted as u32,
+            tandem_event_kind::TANDEM_EVENT_KIND_SESSION_STARTED as u32
+        );
+    }
+
+    #[test]
+    fn version_macros_match_cargo() {
+        assert_eq!(
+            TANDEM_VERSION_MAJOR.to_string(),
+            env!("CARGO_PKG_VERSION_MAJOR")
+        );
+        assert_eq!(
+            TANDEM_VERSION_MINOR.to_string(),
+            env!("CARGO_PKG_VERSION_MINOR")
+        );
+        assert_eq!(
+            TANDEM_VERSION_PATCH.to_string(),
+            env!("CARGO_PKG_VERSION_PATCH")
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! tandem: an embeddable runtime for AI coding-agent sessions.
+//!
+//! A [`Client`] owns a tokio runtime, a session manager and an event bus. Sessions are addressed by string ID;
+//! each runs a native agent loop (model call, tool calls, results, next call) over a model backend, and reports
+//! everything it does as events. The C ABI in [`ffi`] (header `include/tandem.h`) wraps the safe API here.
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod client;
+pub mod error;
+pub mod events;
+#[allow(unsafe_code)]
+pub mod ffi;
+pub mod ids;
+pub mod manager;
+pub mod provider;
+pub mod session;
+pub mod time;
+pub mod tools;
+
+pub use client::Client;
+pub use error::{Error, Result};
+
+/// Library version, as in Cargo.toml.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,402 @@
+//! The session manager: starts sessions by ID, supervises and restarts them, stops them, and runs background
+//! sub-agents. Its rules live in [`registry`] and [`policy`]; this module wires them to the runtime.
+
+pub mod policy;
+pub mod registry;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::events::bus::{lock, EventBus, SessionLog};
+use crate::events::{Payload, StopReason};
+use crate::provider::native::Native;
+use crate::session::options::{resolve, Resolved};
+use crate::session::state::{Command, Identity, Input, PromptOutcome, Reply, SessionState};
+use crate::session::transcript::{ContentPart, Level};
+use crate::session::{self, read, Exit, SessionHandle, SharedState};
+use crate::tools::ToolSet;
+use policy::RestartPolicy;
+use registry::{subagent_prompt_step, CrashOutcome, Registry, RetryStep, Slot, SubagentHandle};
+
+/// What outlives a session's incarnations: its token, options, state, event stream and script position.
+pub struct Seed {
+    token: String,
+    options: Resolved,
+    state: SharedState,
+    log: Arc<SessionLog>,
+    cursor: Arc<AtomicUsize>,
+    order: u64,
+}
+
+/// Starts, finds, supervises and stops sessions.
+pub struct Manager {
+    reg: Mutex<Registry<SessionHandle, Seed>>,
+    bus: Arc<EventBus>,
+    rt: tokio::runtime::Handle,
+    defaults: Value,
+    restart: RestartPolicy,
+    me: Weak<Manager>,
+    order: std::sync::atomic::AtomicU64,
+}
+
+/// Whether a start may return a live session with the same ID.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IfExists {
+    Fail,
+    Return,
+}
+
+impl Manager {
+    /// A manager spawning on `rt`, publishing on `bus`, with session defaults and a client-wide restart policy.
+    pub fn new(
+        rt: tokio::runtime::Handle,
+        bus: Arc<EventBus>,
+        defaults: Value,
+        restart: RestartPolicy,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Manager {
+            reg: Mutex::new(Registry::default()),
+            bus,
+            rt,
+            defaults,
+            restart,
+            me: me.clone(),
+            order: Default::default(),
+        })
+    }
+
+    /// Starts a session; an explicit `session_id` that is taken is `AlreadyExists`.
+    pub fn start(&self, options_json: Option<&str>) -> Result<String> {
+        let opts = resolve(options_json, &self.defaults, &self.restart)?;
+        self.start_resolved(opts, IfExists::Fail, None)
+    }
+
+    /// Returns the live session `id`, or starts it with `options_json`.
+    pub fn start_or_get(&self, id: &str, options_json: Option<&str>) -> Result<String> {
+        crate::ids::validate_id("session id", id)?;
+        let mut opts = resolve(options_json, &self.defaults, &self.restart)?;
+        if opts.session_id.as_deref().is_some_and(|given| given != id) {
+            return Err(Error::invalid(
+                "options_json carries a session_id different from id",
+            ));
+        }
+        opts.session_id = Some(id.into());
+        self.start_resolved(opts, IfExists::Return, None)
+    }
+
+    /// `background` is `Some(parent)` for sub-agents.
+    fn start_resolved(
+        &self,
+        opts: Resolved,
+        if_exists: IfExists,
+        background: Option<Option<String>>,
+    ) -> Result<String> {
+        let mut reg = lock(&self.reg);
+        let id = match &opts.session_id {
+            Some(id) => {
+                if reg.existing(id)?.is_some() {
+                    return match if_exists {
+                        IfExists::Return => Ok(id.clone()),
+                        IfExists::Fail => Err(Error::AlreadyExists(format!(
+                            "a session with id {id:?} is already running"
+                        ))),
+                    };
+                }
+                id.clone()
+            }
+            None => reg.generate_id(|_| false),
+        };
+        let now = crate::time::now();
+        let ident = Identity {
+            id: id.clone(),
+            model: opts.model.clone(),
+            provider: opts.provider.clone(),
+            workdir: opts.workdir.as_ref().map(|p| p.display().to_string()),
+            background: background.is_some(),
+            parent_session_id: background.flatten(),
+        };
+        let seed = Seed {
+            token: crate::ids::new_token()?,
+            state: Arc::new(Mutex::new(SessionState::new(ident, now))),
+            log: self.bus.new_log(&id),
+            cursor: Arc::new(AtomicUsize::new(0)),
+            order: self.order.fetch_add(1, Ordering::Relaxed),
+            options: opts,
+        };
+        let handle = self.spawn_incarnation(&id, &seed, 1)?;
+        let ident = read(&seed.state).identity().clone();
+        // Published under the registry lock so it is the session's first event, whatever other threads do.
+        self.bus.publish(
+            &seed.log,
+            Payload::SessionStarted {
+                model: ident.model,
+                provider: ident.provider,
+                background: ident.background,
+            },
+        );
+        reg.insert(&id, handle, seed);
+        Ok(id)
+    }
+
+    fn spawn_incarnation(&self, id: &str, seed: &Seed, generation: u64) -> Result<SessionHandle> {
+        let o = &seed.options;
+        let tools = Arc::new(ToolSet::new(o.workdir.clone(), o.tools.as_deref()));
+        let native = Arc::new(Native::new(
+            &o.model,
+            o.script.clone(),
+            seed.cursor.clone(),
+            tools,
+            o.system_prompt.clone(),
+            o.max_turns,
+        )?);
+        let (handle, join) = session::spawn(
+            &self.rt,
+            seed.state.clone(),
+            seed.log.clone(),
+            self.bus.clone(),
+            native,
+        );
+        let me = self.me.clone();
+        let id = id.to_string();
+        self.rt.spawn(async move {
+            let reason = match join.await {
+                Ok(Exit::Stopped) => return,
+                Ok(Exit::Crashed(reason)) => reason,
+                Err(e) if e.is_panic() => session::panic_message(e.into_panic()),
+                Err(_) => return,
+            };
+            if let Some(m) = me.upgrade() {
+                m.crashed(&id, generation, reason);
+            }
+        });
+        Ok(handle)
+    }
+
+    fn crashed(&self, id: &str, generation: u64, reason: String) {
+        let mut reg = lock(&self.reg);
+        let policy = match reg.get(id) {
+            Some(e) => e.seed.options.restart.clone(),
+            None => return,
+        };
+        let log = reg.get(id).map(|e| e.seed.log.clone());
+        match reg.crashed(id, generation, &reason, crate::time::mono_ms(), &policy) {
+            CrashOutcome::Ignored => {}
+            CrashOutcome::Exhausted => {
+                if let Some(log) = log {
+                    self.bus.publish(
+                        &log,
+                        Payload::SessionStopped {
+                            reason: StopReason::RestartExhausted,
+                            detail: Some(reason),
+                        },
+                    );
+                }
+            }
+            CrashOutcome::Restart {
+                timer,
+                delay_ms,
+                attempt,
+            } => {
+                let me = self.me.clone();
+                let id = id.to_string();
+                self.rt.spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                    if let Some(m) = me.upgrade() {
+                        m.restart(&id, timer, attempt);
+                    }
+                });
+            }
+        }
+    }
+
+    fn restart(&self, id: &str, timer: u64, attempt: u32) {
+        let mut reg = lock(&self.reg);
+        let Some(entry) = reg.take_timer(id, timer) else {
+            return;
+        };
+        let reason = entry.last_crash.clone().unwrap_or_else(|| "crash".into());
+        entry.generation += 1;
+        let generation = entry.generation;
+        // The state is restored before anyone hears of the restart: the interrupted turn is closed first.
+        session::apply_and_publish(
+            &entry.seed.state,
+            &entry.seed.log,
+            &self.bus,
+            Input::Restarted {
+                reason: reason.clone(),
+            },
+        );
+        let log = entry.seed.log.clone();
+        match self.spawn_incarnation(id, &reg.get(id).expect("entry exists").seed, generation) {
+            Ok(handle) => {
+                if let Some(e) = reg.take_timer(id, timer) {
+                    e.slot = Slot::Active(handle);
+                }
+                self.bus
+                    .publish(&log, Payload::SessionRestarted { reason, attempt });
+            }
+            Err(e) => {
+                reg.remove(id);
+                self.bus.publish(
+                    &log,
+                    Payload::SessionStopped {
+                        reason: StopReason::RestartExhausted,
+                        detail: Some(e.to_string()),
+                    },
+                );
+            }
+        }
+    }
+
+    fn handle(&self, id: &str) -> Result<SessionHandle> {
+        lock(&self.reg).active(id).map(|(h, _)| h.clone())
+    }
+
+    /// Runs `f` on the live state of session `id`.
+    pub fn with_state<T>(&self, id: &str, f: impl FnOnce(&SessionState) -> T) -> Result<T> {
+        let state = self.handle(id)?.state;
+        let guard = read(&state);
+        Ok(f(&guard))
+    }
+
+    /// The session's event stream.
+    pub fn log(&self, id: &str) -> Result<Arc<SessionLog>> {
+        lock(&self.reg).active(id).map(|(_, s)| s.log.clone())
+    }
+
+    /// The session's token.
+    pub fn token(&self, id: &str) -> Result<String> {
+        lock(&self.reg).active(id).map(|(_, s)| s.token.clone())
+    }
+
+    /// Sends a prompt.
+    pub fn prompt(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
+        match self.handle(id)?.call(Command::Prompt(parts))? {
+            Reply::Prompt(outcome) => Ok(outcome),
+            Reply::Ok => Err(Error::Internal("prompt answered without an outcome".into())),
+        }
+    }
+
+    /// Aborts the running turn (a no-op when idle).
+    pub fn abort(&self, id: &str) -> Result<()> {
+        self.handle(id)?.call(Command::Abort).map(drop)
+    }
+
+    /// Appends a system message.
+    pub fn add_system_message(&self, id: &str, text: String, level: Level) -> Result<()> {
+        self.handle(id)?
+            .call(Command::AddSystemMessage(text, level))
+            .map(drop)
+    }
+
+    /// Stops session `id` (live or restart-pending) and announces it with `reason`.
+    pub fn stop(&self, id: &str, reason: StopReason) -> Result<()> {
+        let entry = lock(&self.reg)
+            .remove(id)
+            .ok_or_else(|| Error::no_session(id))?;
+        if let Slot::Active(handle) = &entry.slot {
+            handle.stop();
+        }
+        self.bus.publish(
+            &entry.seed.log,
+            Payload::SessionStopped {
+                reason,
+                detail: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Stops every session.
+    pub fn stop_all(&self, reason: StopReason) {
+        let ids = lock(&self.reg).ids();
+        for id in ids {
+            let _ = self.stop(&id, reason);
+        }
+    }
+
+    /// Metadata of every live session, in start order.
+    pub fn list(&self) -> Vec<Value> {
+        let mut rows: Vec<(u64, SharedState)> = lock(&self.reg)
+            .iter_active()
+            .map(|(_, h, s)| (s.order, h.state.clone()))
+            .collect();
+        rows.sort_by_key(|(order, _)| *order);
+        rows.iter().map(|(_, st)| read(st).metadata()).collect()
+    }
+
+    /// Starts a background sub-agent and delivers `task` to it asynchronously.
+    pub fn start_subagent(
+        &self,
+        parent: Option<&str>,
+        task: &str,
+        options_json: Option<&str>,
+    ) -> Result<Value> {
+        if let Some(p) = parent {
+            self.handle(p)?;
+        }
+        if task.trim().is_empty() {
+            return Err(Error::invalid("task must not be empty"));
+        }
+        let opts = resolve(options_json, &self.defaults, &self.restart)?;
+        let model = opts.model.clone();
+        let id = self.start_resolved(opts, IfExists::Fail, Some(parent.map(Into::into)))?;
+        let handle = SubagentHandle {
+            session_id: id.clone(),
+            parent_session_id: parent.map(Into::into),
+            task: task.into(),
+            model,
+            started_at: crate::time::rfc3339(crate::time::wall_ms()),
+        };
+        let json = serde_json::to_value(&handle).expect("handles serialize");
+        let log = {
+            let mut reg = lock(&self.reg);
+            reg.add_subagent(handle);
+            reg.active(&id)?.1.log.clone()
+        };
+        self.bus.publish(
+            &log,
+            Payload::SubagentStarted {
+                handle: json.clone(),
+            },
+        );
+        let me = self.me.clone();
+        let task = task.to_string();
+        self.rt.spawn(async move {
+            let parts = vec![ContentPart::Text { text: task }];
+            for attempt in 0.. {
+                let Some(m) = me.upgrade() else { return };
+                let handle = lock(&m.reg).active(&id).map(|(h, _)| h.clone());
+                let result = match handle {
+                    Ok(h) => h.call_async(Command::Prompt(parts.clone())).await.map(drop),
+                    Err(e) => Err(e),
+                };
+                match subagent_prompt_step(attempt, &result) {
+                    RetryStep::Done => return,
+                    RetryStep::RetryAfter(ms) => {
+                        tokio::time::sleep(Duration::from_millis(ms)).await
+                    }
+                    RetryStep::GiveUp(msg) => {
+                        let handle = lock(&m.reg).active(&id).map(|(h, _)| h.clone());
+                        if let Ok(h) = handle {
+                            let _ = h
+                                .call_async(Command::AddSystemMessage(msg, Level::Error))
+                                .await;
+                        }
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(json)
+    }
+
+    /// Sub-agent handles, oldest first.
+    pub fn subagents(&self, parent: Option<&str>) -> Vec<SubagentHandle> {
+        lock(&self.reg).subagents(parent)
+    }
+}

@@ -1,0 +1,252 @@
+//! The provider contract (events a provider sends its session) and the model context built from a transcript.
+
+pub mod native;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::session::transcript::{Body, ContentPart, Level, Message, ToolStatus, Usage};
+
+/// What a provider reports while it runs a turn. Every accepted prompt yields `AgentStart`, then deltas and tool
+/// events, and exactly one `AgentEnd` (an error is an `Error` followed by `AgentEnd`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProviderEvent {
+    /// The turn started.
+    AgentStart,
+    /// Assistant text.
+    TextDelta(String),
+    /// Thinking text.
+    ThinkingDelta(String),
+    /// A tool call started.
+    ToolStart {
+        /// Tool call ID.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// Arguments.
+        args: Value,
+    },
+    /// Partial tool output.
+    ToolUpdate {
+        /// Tool call ID.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// Output so far.
+        partial: String,
+    },
+    /// A tool call finished.
+    ToolEnd {
+        /// Tool call ID.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// Result text.
+        result: String,
+        /// Whether it failed.
+        is_error: bool,
+    },
+    /// A notice for the transcript.
+    SystemMessage {
+        /// The text.
+        text: String,
+        /// Severity.
+        level: Level,
+    },
+    /// Estimated context size before a model call.
+    ContextUsage {
+        /// Estimated tokens.
+        estimated_tokens: u64,
+        /// The model's window, if known.
+        context_limit: Option<u64>,
+    },
+    /// `max_turns` was reached.
+    TurnLimitReached {
+        /// Model calls made.
+        current: u32,
+        /// The limit.
+        limit: u32,
+    },
+    /// The turn failed.
+    Error(String),
+    /// The turn is over.
+    AgentEnd {
+        /// Usage summed over the turn's model calls, if any was reported.
+        usage: Option<Usage>,
+    },
+}
+
+/// A tool call the model asked for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolCallRequest {
+    /// Call ID (echoed back with the result).
+    pub id: String,
+    /// Tool name.
+    pub name: String,
+    /// Arguments object.
+    pub args: Value,
+}
+
+/// A message of the model's context.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelMessage {
+    /// User content.
+    User(Vec<ContentPart>),
+    /// An assistant response: text and the tool calls it made.
+    Assistant {
+        /// Text.
+        text: String,
+        /// Tool calls.
+        tool_calls: Vec<ToolCallRequest>,
+    },
+    /// The result of a tool call.
+    ToolResult {
+        /// The call it answers.
+        tool_call_id: String,
+        /// Tool name.
+        name: String,
+        /// Result text.
+        content: String,
+        /// Whether the call failed.
+        is_error: bool,
+    },
+}
+
+/// The model context for a transcript: user prompts, assistant responses with their tool calls, and tool results.
+/// System notices, thinking and usage entries are the host's, not the model's.
+pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
+    let mut out = Vec::new();
+    let mut pending: Option<(String, Vec<ToolCallRequest>)> = None;
+    let mut results: Vec<ModelMessage> = Vec::new();
+    let flush = |out: &mut Vec<ModelMessage>,
+                 pending: &mut Option<(String, Vec<ToolCallRequest>)>,
+                 results: &mut Vec<ModelMessage>| {
+        if let Some((text, tool_calls)) = pending.take() {
+            out.push(ModelMessage::Assistant { text, tool_calls });
+        }
+        out.append(results);
+    };
+    for m in messages {
+        match &m.body {
+            Body::User { parts, .. } => {
+                flush(&mut out, &mut pending, &mut results);
+                out.push(ModelMessage::User(parts.clone()));
+            }
+            Body::Assistant { text } => {
+                if pending.as_ref().is_some_and(|(_, calls)| !calls.is_empty()) {
+                    flush(&mut out, &mut pending, &mut results);
+                }
+                pending
+                    .get_or_insert_with(Default::default)
+                    .0
+                    .push_str(text);
+            }
+            Body::ToolCall {
+                tool_call_id,
+                name,
+                args,
+                status,
+                result,
+                is_error,
+                ..
+            } => {
+                pending
+                    .get_or_insert_with(Default::default)
+                    .1
+                    .push(ToolCallRequest {
+                        id: tool_call_id.clone(),
+                        name: name.clone(),
+                        args: args.clone(),
+                    });
+                let content = if *status == ToolStatus::Running {
+                    "aborted".to_string()
+                } else {
+                    result.clone()
+                };
+                results.push(ModelMessage::ToolResult {
+                    tool_call_id: tool_call_id.clone(),
+                    name: name.clone(),
+                    content,
+                    is_error: *is_error || *status == ToolStatus::Running,
+                });
+            }
+            Body::Thinking { .. } | Body::System { .. } | Body::Usage(_) => {}
+        }
+    }
+    flush(&mut out, &mut pending, &mut results);
+    out
+}
+
+/// A rough token estimate (characters / 3.5 + 4 per message), as the seed computes it.
+pub fn estimate_tokens(context: &[ModelMessage], system_prompt: Option<&str>) -> u64 {
+    let chars = |s: &str| s.chars().count() as f64;
+    let mut total = system_prompt.map_or(0.0, |s| chars(s) / 3.5 + 12.0);
+    for m in context {
+        total += 4.0
+            + match m {
+                ModelMessage::User(parts) => parts
+                    .iter()
+                    .map(|p| match p {
+                        ContentPart::Text { text } => chars(text),
+                        ContentPart::Image { .. } => 0.0,
+                    })
+                    .sum::<f64>(),
+                ModelMessage::Assistant { text, tool_calls } => {
+                    chars(text)
+                        + tool_calls
+                            .iter()
+                            .map(|c| chars(&c.args.to_string()) + chars(&c.name))
+                            .sum::<f64>()
+                }
+                ModelMessage::ToolResult { content, .. } => chars(content),
+            } / 3.5;
+    }
+    total.round() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::transcript::Transcript;
+
+    #[test]
+    fn context_groups_tool_calls_with_their_assistant_turn() {
+        let mut t = Transcript::default();
+        t.push(Body::system("Session started", Level::Info));
+        t.push(Body::user(vec![ContentPart::Text { text: "hi".into() }]));
+        t.push(Body::Thinking {
+            text: "hmm".into(),
+            collapsed: true,
+        });
+        t.push(Body::Assistant {
+            text: "Looking.".into(),
+        });
+        t.push(Body::ToolCall {
+            tool_call_id: "c1".into(),
+            name: "read_file".into(),
+            args: serde_json::json!({"path": "a"}),
+            status: ToolStatus::Complete,
+            result: "A".into(),
+            is_error: false,
+            collapsed: true,
+            auto_approved_scope: None,
+            duration_ms: Some(1),
+            started_ms: 0,
+        });
+        t.push(Body::Assistant {
+            text: "Done.".into(),
+        });
+        t.push(Body::Usage(Usage::default()));
+        let ctx = context_from_transcript(t.messages());
+        assert_eq!(ctx.len(), 4);
+        assert!(matches!(&ctx[0], ModelMessage::User(p) if p.len() == 1));
+        assert!(
+            matches!(&ctx[1], ModelMessage::Assistant { text, tool_calls } if text == "Looking." && tool_calls.len() == 1)
+        );
+        assert!(matches!(&ctx[2], ModelMessage::ToolResult { content, .. } if content == "A"));
+        assert!(
+            matches!(&ctx[3], ModelMessage::Assistant { text, tool_calls } if text == "Done." && tool_calls.is_empty())
+        );
+        assert!(estimate_tokens(&ctx, None) > 0);
+    }
+}

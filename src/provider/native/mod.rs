@@ -1,0 +1,139 @@
+//! The native agent loop: model call, tool calls, results, next call, until a final answer or a limit.
+
+pub mod model;
+pub mod scripted;
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use model::{Chunk, Model, ModelRequest};
+
+use crate::error::{Error, Result};
+use crate::provider::{estimate_tokens, ModelMessage, ProviderEvent, ToolCallRequest};
+use crate::session::transcript::Usage;
+use crate::tools::ToolSet;
+
+/// Where a turn's provider events go.
+pub type Emit = Arc<dyn Fn(ProviderEvent) + Send + Sync>;
+
+/// The native provider: a model, the session's tools, and the loop's limits.
+pub struct Native {
+    model: Arc<dyn Model>,
+    tools: Arc<ToolSet>,
+    system_prompt: Option<String>,
+    max_turns: u32,
+}
+
+impl Native {
+    /// Builds the provider for `model` (`provider:name`).
+    ///
+    /// `cursor` is the scripted model's position, owned by the supervisor so it survives restarts.
+    pub fn new(
+        model: &str,
+        script: Option<scripted::Script>,
+        cursor: Arc<AtomicUsize>,
+        tools: Arc<ToolSet>,
+        system_prompt: Option<String>,
+        max_turns: u32,
+    ) -> Result<Self> {
+        let (backend, name) = model.split_once(':').ok_or_else(|| {
+            Error::invalid(format!("model {model:?} is missing a provider prefix; expected \"provider:model\", e.g. \"scripted:echo\""))
+        })?;
+        let model: Arc<dyn Model> = match backend {
+            "scripted" => Arc::new(scripted::ScriptedModel::new(name, script, cursor)?),
+            "anthropic" | "openai" | "ollama" => {
+                return Err(Error::NotSupported(format!(
+                    "the {backend} backend is not available in this build of tandem yet; use a scripted: model"
+                )))
+            }
+            other => return Err(Error::invalid(format!("unknown model provider {other:?} in {model:?}"))),
+        };
+        Ok(Native {
+            model,
+            tools,
+            system_prompt,
+            max_turns,
+        })
+    }
+
+    /// Runs one turn over `context`, reporting through `emit`: `AgentStart`, deltas and tool events, then exactly
+    /// one `AgentEnd`. Cancellation (dropping the future) emits nothing further.
+    pub async fn run_turn(self: Arc<Self>, mut context: Vec<ModelMessage>, emit: Emit) {
+        emit(ProviderEvent::AgentStart);
+        let mut usage: Option<Usage> = None;
+        let mut tool_rounds: u32 = 0;
+        let specs = self.tools.specs();
+        loop {
+            if tool_rounds >= self.max_turns {
+                emit(ProviderEvent::TurnLimitReached {
+                    current: tool_rounds,
+                    limit: self.max_turns,
+                });
+                emit(ProviderEvent::Error(format!(
+                    "Turn limit reached ({tool_rounds}/{}). Send another prompt to let the agent continue.",
+                    self.max_turns
+                )));
+                break;
+            }
+            emit(ProviderEvent::ContextUsage {
+                estimated_tokens: estimate_tokens(&context, self.system_prompt.as_deref()),
+                context_limit: self.model.context_limit(),
+            });
+            let mut text = String::new();
+            let mut calls: Vec<ToolCallRequest> = Vec::new();
+            let request = ModelRequest {
+                system_prompt: self.system_prompt.as_deref(),
+                messages: &context,
+                tools: &specs,
+            };
+            let result = self
+                .model
+                .stream(&request, &mut |chunk| match chunk {
+                    Chunk::Text(t) => {
+                        text.push_str(&t);
+                        emit(ProviderEvent::TextDelta(t));
+                    }
+                    Chunk::Thinking(t) => emit(ProviderEvent::ThinkingDelta(t)),
+                    Chunk::ToolCall(c) => calls.push(c),
+                    Chunk::Usage(u) => usage.get_or_insert_with(Usage::default).add(&u),
+                })
+                .await;
+            if let Err(e) = result {
+                emit(ProviderEvent::Error(e.to_string()));
+                break;
+            }
+            if calls.is_empty() {
+                break;
+            }
+            context.push(ModelMessage::Assistant {
+                text,
+                tool_calls: calls.clone(),
+            });
+            for call in calls {
+                emit(ProviderEvent::ToolStart {
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    args: call.args.clone(),
+                });
+                let (result, is_error) = match self.tools.execute(&call.name, &call.args).await {
+                    Ok(out) => (out, false),
+                    Err(err) => (err, true),
+                };
+                emit(ProviderEvent::ToolEnd {
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    result: result.clone(),
+                    is_error,
+                });
+                context.push(ModelMessage::ToolResult {
+                    tool_call_id: call.id,
+                    name: call.name,
+                    content: result,
+                    is_error,
+                });
+            }
+            tool_rounds += 1;
+        }
+        emit(ProviderEvent::AgentEnd { usage });
+    }
+}

@@ -1,0 +1,83 @@
+//! The `Model` trait the native agent loop drives: one streamed model call per invocation.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::Value;
+
+use crate::provider::{ModelMessage, ToolCallRequest};
+use crate::session::transcript::Usage;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A tool as the model sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    /// Name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// JSON Schema of its arguments.
+    pub input_schema: Value,
+}
+
+/// One model call's input.
+#[derive(Debug)]
+pub struct ModelRequest<'a> {
+    /// System prompt.
+    pub system_prompt: Option<&'a str>,
+    /// Conversation so far.
+    pub messages: &'a [ModelMessage],
+    /// Tools the model may call.
+    pub tools: &'a [ToolSpec],
+}
+
+/// A piece of a streamed response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Chunk {
+    /// Assistant text.
+    Text(String),
+    /// Thinking text.
+    Thinking(String),
+    /// A complete tool call.
+    ToolCall(ToolCallRequest),
+    /// Usage of this call.
+    Usage(Usage),
+}
+
+/// A failed model call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelError {
+    /// HTTP-like status, when there is one.
+    pub status: Option<u16>,
+    /// What went wrong.
+    pub message: String,
+    /// Server-suggested delay before retrying.
+    pub retry_after_ms: Option<u64>,
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.status {
+            Some(s) => write!(f, "HTTP {s}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// A language model the native loop can call.
+pub trait Model: Send + Sync {
+    /// The model's context window in tokens, if known.
+    fn context_limit(&self) -> Option<u64> {
+        None
+    }
+
+    /// Streams one response to `req`, passing each chunk to `out` as it arrives.
+    fn stream<'a>(
+        &'a self,
+        req: &'a ModelRequest<'a>,
+        out: &'a mut (dyn FnMut(Chunk) + Send),
+    ) -> BoxFuture<'a, Result<(), ModelError>>;
+}

@@ -1,0 +1,230 @@
+//! The session actor: one tokio task per session incarnation that feeds host commands and provider events into the
+//! pure [`state::SessionState`] and executes the effects it returns.
+
+pub mod options;
+pub mod state;
+pub mod transcript;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use state::Status;
+use state::{Command, Effect, Input, Reply, SessionState};
+
+use crate::error::{Error, Result};
+use crate::events::bus::{lock, EventBus, SessionLog};
+use crate::provider::native::{Emit, Native};
+
+/// A session's state, shared by its actor (which mutates it) and host queries (which read it under the lock).
+/// It belongs to the supervisor's entry, so it survives restarts of the actor.
+pub type SharedState = Arc<Mutex<SessionState>>;
+
+/// Locks a session's state.
+pub fn read(state: &SharedState) -> MutexGuard<'_, SessionState> {
+    lock(state)
+}
+
+/// A reply channel: a blocking host thread or an async task waits on the other end.
+pub type ReplyTo = Box<dyn FnOnce(Reply) + Send>;
+
+enum Msg {
+    Command(Command, ReplyTo),
+    Provider {
+        turn_id: u64,
+        event: crate::provider::ProviderEvent,
+    },
+    Stop(Box<dyn FnOnce() + Send>),
+}
+
+/// How an actor ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Stopped on request.
+    Stopped,
+    /// Its provider task panicked (the message says how).
+    Crashed(String),
+}
+
+/// The sending side of a running actor.
+#[derive(Clone)]
+pub struct SessionHandle {
+    tx: mpsc::UnboundedSender<Msg>,
+    /// The shared state.
+    pub state: SharedState,
+}
+
+impl SessionHandle {
+    fn gone() -> Error {
+        Error::RestartPending("the session crashed and is restarting".into())
+    }
+
+    /// Sends `cmd` and blocks the calling (non-runtime) thread for the reply.
+    pub fn call(&self, cmd: Command) -> Result<Reply> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.tx
+            .send(Msg::Command(cmd, Box::new(move |r| drop(tx.send(r)))))
+            .map_err(|_| Self::gone())?;
+        rx.recv().map_err(|_| Self::gone())
+    }
+
+    /// Sends `cmd` and awaits the reply (for tasks on the runtime).
+    pub async fn call_async(&self, cmd: Command) -> Result<Reply> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Msg::Command(cmd, Box::new(move |r| drop(tx.send(r)))))
+            .map_err(|_| Self::gone())?;
+        rx.await.map_err(|_| Self::gone())
+    }
+
+    /// Asks the actor to close any running turn and exit; blocks until it did (or was already gone).
+    pub fn stop(&self) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        if self
+            .tx
+            .send(Msg::Stop(Box::new(move || {
+                let _ = tx.send(());
+            })))
+            .is_ok()
+        {
+            let _ = rx.recv();
+        }
+    }
+}
+
+/// Executes effects: events go to the bus, turns to the provider.
+struct Actor {
+    rx: mpsc::UnboundedReceiver<Msg>,
+    tx: mpsc::UnboundedSender<Msg>,
+    state: SharedState,
+    log: Arc<SessionLog>,
+    bus: Arc<EventBus>,
+    native: Arc<Native>,
+    turn: Option<(u64, JoinHandle<()>)>,
+}
+
+/// Applies `input` to `state` and publishes the resulting events; returns the reply and the non-event effects.
+pub fn apply_and_publish(
+    state: &SharedState,
+    log: &SessionLog,
+    bus: &EventBus,
+    input: Input,
+) -> (Reply, Vec<Effect>) {
+    let (reply, effects) = lock(state).apply(input, crate::time::now());
+    let mut rest = Vec::new();
+    for fx in effects {
+        match fx {
+            Effect::Emit(payload) => {
+                bus.publish(log, payload);
+            }
+            other => rest.push(other),
+        }
+    }
+    (reply, rest)
+}
+
+/// Starts the actor of one incarnation on the current runtime.
+pub fn spawn(
+    rt: &tokio::runtime::Handle,
+    state: SharedState,
+    log: Arc<SessionLog>,
+    bus: Arc<EventBus>,
+    native: Arc<Native>,
+) -> (SessionHandle, JoinHandle<Exit>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let actor = Actor {
+        rx,
+        tx: tx.clone(),
+        state: state.clone(),
+        log,
+        bus,
+        native,
+        turn: None,
+    };
+    let join = rt.spawn(actor.run());
+    (SessionHandle { tx, state }, join)
+}
+
+impl Actor {
+    async fn run(mut self) -> Exit {
+        loop {
+            let finished = async {
+                match self.turn.as_mut() {
+                    Some((_, handle)) => handle.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                msg = self.rx.recv() => match msg {
+                    Some(Msg::Command(cmd, reply)) => {
+                        let r = self.apply(Input::Command(cmd));
+                        reply(r);
+                    }
+                    Some(Msg::Provider { turn_id, event }) => {
+                        self.apply(Input::Provider { turn_id, event });
+                    }
+                    Some(Msg::Stop(done)) => {
+                        self.apply(Input::Command(Command::Abort));
+                        self.cancel_turn();
+                        done();
+                        return Exit::Stopped;
+                    }
+                    None => return Exit::Stopped,
+                },
+                joined = finished => {
+                    self.turn = None;
+                    if let Err(e) = joined {
+                        if e.is_panic() {
+                            return Exit::Crashed(panic_message(e.into_panic()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, input: Input) -> Reply {
+        let (reply, effects) = apply_and_publish(&self.state, &self.log, &self.bus, input);
+        for fx in effects {
+            match fx {
+                Effect::StartTurn { turn_id, context } => {
+                    self.cancel_turn();
+                    let tx = self.tx.clone();
+                    let emit: Emit = Arc::new(move |event| {
+                        let _ = tx.send(Msg::Provider { turn_id, event });
+                    });
+                    let task = tokio::spawn(self.native.clone().run_turn(context, emit));
+                    self.turn = Some((turn_id, task));
+                }
+                Effect::CancelTurn { turn_id } => {
+                    if self.turn.as_ref().is_some_and(|(id, _)| *id == turn_id) {
+                        self.cancel_turn();
+                    }
+                }
+                Effect::Emit(payload) => {
+                    self.bus.publish(&self.log, payload);
+                }
+            }
+        }
+        reply
+    }
+
+    fn cancel_turn(&mut self) {
+        if let Some((_, task)) = self.turn.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        format!("panic: {s}")
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        format!("panic: {s}")
+    } else {
+        "panic".into()
+    }
+}

@@ -1,0 +1,270 @@
+//! Session options: the JSON hosts pass to `tandem_session_start`, merged over the client's defaults and validated.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::manager::policy::{RestartOptions, RestartPolicy};
+use crate::provider::native::scripted::{parse_script, Script};
+
+/// `off`, `low`, `medium` or `high`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThinkingLevel {
+    /// No reasoning.
+    Off,
+    /// Low effort.
+    Low,
+    /// Medium effort.
+    Medium,
+    /// High effort.
+    High,
+}
+
+/// Which tool calls need the host's approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalMode {
+    /// Destructive tools ask (default).
+    Destructive,
+    /// Every tool asks.
+    All,
+    /// Nothing asks.
+    None,
+}
+
+/// A per-tool permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Run without asking.
+    Allow,
+    /// Never run.
+    Deny,
+    /// Always ask.
+    Ask,
+}
+
+/// The options JSON as written by the host. Unknown keys are rejected so typos do not pass silently.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionOptions {
+    /// Explicit session ID.
+    pub session_id: Option<String>,
+    /// `native` (default), `pi` or `host`.
+    pub provider: Option<String>,
+    /// `provider:model`.
+    pub model: Option<String>,
+    /// Base URL of an HTTP model backend.
+    pub base_url: Option<String>,
+    /// Environment variable holding the API key.
+    pub api_key_env: Option<String>,
+    /// The directory the session's tools work in.
+    pub workdir: Option<String>,
+    /// Persist the conversation (default true).
+    pub persist: Option<bool>,
+    /// Thinking level.
+    pub thinking_level: Option<ThinkingLevel>,
+    /// Approval mode.
+    pub approval: Option<ApprovalMode>,
+    /// Per-tool permissions.
+    pub tool_permissions: Option<BTreeMap<String, Permission>>,
+    /// Allow-list of tool names.
+    pub tools: Option<Vec<String>>,
+    /// Model calls with tool use per prompt (default 100).
+    pub max_turns: Option<u32>,
+    /// Cost limit in USD.
+    pub max_cost: Option<f64>,
+    /// System prompt.
+    pub system_prompt: Option<String>,
+    /// Scripted model responses.
+    pub script: Option<Value>,
+    /// Per-session restart policy.
+    pub restart: Option<RestartOptions>,
+}
+
+/// Options after validation, ready to start a session from.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Explicit session ID, validated.
+    pub session_id: Option<String>,
+    /// `provider:model`.
+    pub model: String,
+    /// Provider kind.
+    pub provider: String,
+    /// Canonical absolute workdir.
+    pub workdir: Option<PathBuf>,
+    /// Parsed script.
+    pub script: Option<Script>,
+    /// Tool allow-list.
+    pub tools: Option<Vec<String>>,
+    /// System prompt.
+    pub system_prompt: Option<String>,
+    /// Loop limit.
+    pub max_turns: u32,
+    /// Restart policy.
+    pub restart: RestartPolicy,
+}
+
+/// Overlays `top` on `base`, key by key (objects only).
+pub fn merge(base: &Value, top: &Value) -> Value {
+    match (base, top) {
+        (Value::Object(b), Value::Object(t)) => {
+            let mut out = b.clone();
+            for (k, v) in t {
+                out.insert(k.clone(), v.clone());
+            }
+            Value::Object(out)
+        }
+        (_, t) => t.clone(),
+    }
+}
+
+/// Parses `json` (NULL means `{}`) over `defaults`, and validates everything that can be checked before starting.
+pub fn resolve(
+    json: Option<&str>,
+    defaults: &Value,
+    client_restart: &RestartPolicy,
+) -> Result<Resolved> {
+    let given: Value = match json {
+        Some(text) => Error::parse_json("options_json", text)?,
+        None => Value::Object(Default::default()),
+    };
+    if !given.is_object() {
+        return Err(Error::invalid("options_json must be a JSON object"));
+    }
+    let opts: SessionOptions = serde_json::from_value(merge(defaults, &given))
+        .map_err(|e| Error::invalid(format!("options_json: {e}")))?;
+    if let Some(id) = &opts.session_id {
+        crate::ids::validate_id("session id", id)?;
+    }
+    let provider = opts.provider.clone().unwrap_or_else(|| "native".into());
+    match provider.as_str() {
+        "native" => {}
+        "pi" | "host" => {
+            return Err(Error::NotSupported(format!(
+                "the {provider} provider is not available in this build of tandem yet"
+            )))
+        }
+        other => {
+            return Err(Error::invalid(format!(
+                "unknown provider {other:?}; expected native, pi or host"
+            )))
+        }
+    }
+    let script = opts.script.as_ref().map(parse_script).transpose()?;
+    let model = opts.model.clone().unwrap_or_else(|| {
+        if script.is_some() {
+            "scripted:script".into()
+        } else {
+            "scripted:echo".into()
+        }
+    });
+    let workdir = opts
+        .workdir
+        .as_deref()
+        .map(|w| {
+            let expanded = crate::ids::expand_path(w)?;
+            let real = expanded
+                .canonicalize()
+                .map_err(|e| Error::invalid(format!("workdir {w:?}: {e}")))?;
+            if !real.is_dir() {
+                return Err(Error::invalid(format!("workdir {w:?} is not a directory")));
+            }
+            Ok(real)
+        })
+        .transpose()?;
+    if let Some(c) = opts.max_cost {
+        if !(c.is_finite() && c > 0.0) {
+            return Err(Error::invalid("max_cost must be a positive number of USD"));
+        }
+    }
+    let max_turns = opts.max_turns.unwrap_or(100);
+    if max_turns == 0 {
+        return Err(Error::invalid("max_turns must be at least 1"));
+    }
+    let restart = match &opts.restart {
+        Some(r) => r.apply(client_restart)?,
+        None => client_restart.clone(),
+    };
+    Ok(Resolved {
+        session_id: opts.session_id,
+        model,
+        provider,
+        workdir,
+        script,
+        tools: opts.tools,
+        system_prompt: opts.system_prompt,
+        max_turns,
+        restart,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn r(j: &str) -> Result<Resolved> {
+        resolve(Some(j), &json!({}), &RestartPolicy::default())
+    }
+
+    #[test]
+    fn defaults_and_merging() {
+        let o = resolve(None, &json!({"max_turns": 7}), &RestartPolicy::default()).unwrap();
+        assert_eq!(o.model, "scripted:echo");
+        assert_eq!(o.max_turns, 7);
+        let o = resolve(
+            Some(r#"{"max_turns": 3}"#),
+            &json!({"max_turns": 7}),
+            &RestartPolicy::default(),
+        )
+        .unwrap();
+        assert_eq!(o.max_turns, 3);
+    }
+
+    #[test]
+    fn bad_options_are_rejected_with_reasons() {
+        assert!(matches!(r("{"), Err(Error::InvalidJson(..))));
+        assert!(matches!(r("[]"), Err(Error::InvalidArgument(_))));
+        assert!(r(r#"{"modle": "x"}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("modle"));
+        assert!(matches!(
+            r(r#"{"session_id": "../etc"}"#),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            r(r#"{"provider": "pi"}"#),
+            Err(Error::NotSupported(_))
+        ));
+        assert!(matches!(
+            r(r#"{"provider": "nope"}"#),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            r(r#"{"workdir": "/definitely/not/here"}"#),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            r(r#"{"thinking_level": "extreme"}"#),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            r(r#"{"max_turns": 0}"#),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            r(r#"{"script": [[{"bogus": 1}]]}"#),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            r(r#"{"restart": {"max_attempts": "3"}}"#),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}

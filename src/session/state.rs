@@ -1,0 +1,610 @@
+//! The session's pure state machine: `apply(input) -> effects`, no I/O, no runtime.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::transcript::{
+    parts_text, Body, ContentPart, Level, Message, ToolStatus, Transcript, Usage,
+};
+use crate::events::{Payload, TurnEnd};
+use crate::provider::{context_from_transcript, ModelMessage, ProviderEvent};
+
+/// A session's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting for a prompt.
+    Idle,
+    /// The model is working.
+    Thinking,
+    /// Tools are running (stays so until the turn ends).
+    ToolExecuting,
+    /// The last turn ended with an error; prompts are accepted.
+    Error,
+    /// Plan mode: destructive tools are refused.
+    Plan,
+}
+
+/// The outcome of a prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptOutcome {
+    /// A turn started with it.
+    Sent,
+    /// A turn is running; it was queued as steering.
+    QueuedSteering,
+    /// A turn is running; it was queued as a follow-up.
+    QueuedFollowUp,
+}
+
+/// What the host asks of a session.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Send a prompt (queued as steering while a turn runs).
+    Prompt(Vec<ContentPart>),
+    /// Stop the running turn.
+    Abort,
+    /// Append a system message.
+    AddSystemMessage(String, Level),
+}
+
+/// Everything that drives the state machine.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A host command.
+    Command(Command),
+    /// An event from the provider for turn `turn_id` (events of other turns are stale and ignored).
+    Provider {
+        /// The turn the event belongs to.
+        turn_id: u64,
+        /// The event.
+        event: ProviderEvent,
+    },
+    /// The session was restarted after `reason`; whatever was in flight did not survive.
+    Restarted {
+        /// What the previous incarnation died of.
+        reason: String,
+    },
+}
+
+/// What the actor must do after an input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Publish an event.
+    Emit(Payload),
+    /// Ask the provider to run a turn over `context`.
+    StartTurn {
+        /// The new turn's ID.
+        turn_id: u64,
+        /// The model context: the transcript as the model sees it, ending with the prompt.
+        context: Vec<ModelMessage>,
+    },
+    /// Cancel the provider's turn `turn_id`.
+    CancelTurn {
+        /// The turn to cancel.
+        turn_id: u64,
+    },
+}
+
+/// The reply to a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Done.
+    Ok,
+    /// A prompt's outcome.
+    Prompt(PromptOutcome),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Turn {
+    id: u64,
+    had_error: bool,
+}
+
+/// Wall-clock and monotonic time of an input, both in milliseconds (supplied by the caller: the machine is pure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Now {
+    /// Milliseconds since the Unix epoch.
+    pub wall_ms: u64,
+    /// Milliseconds on a monotonic clock.
+    pub mono_ms: u64,
+}
+
+/// Identity and configuration fixed at start.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Identity {
+    /// Session ID.
+    pub id: String,
+    /// `provider:model`.
+    pub model: String,
+    /// Provider kind, e.g. `native`.
+    pub provider: String,
+    /// Absolute workdir, if any.
+    pub workdir: Option<String>,
+    /// A background sub-agent.
+    pub background: bool,
+    /// Its parent, for sub-agents.
+    pub parent_session_id: Option<String>,
+}
+
+/// The whole state of one session.
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    ident: Identity,
+    status: Status,
+    transcript: Transcript,
+    usage: Usage,
+    error_message: Option<String>,
+    turn: Option<Turn>,
+    next_turn_id: u64,
+    active_tools: Vec<(String, String)>,
+    steering: Vec<Vec<ContentPart>>,
+    follow_up: Vec<Vec<ContentPart>>,
+    created_at_ms: u64,
+    last_message_at_ms: u64,
+}
+
+impl SessionState {
+    /// A fresh session whose transcript starts with a "Session started" notice.
+    pub fn new(ident: Identity, now: Now) -> Self {
+        let mut transcript = Transcript::default();
+        transcript.push(Body::system(
+            format!("Session started · {}", crate::time::hms_utc(now.wall_ms)),
+            Level::Info,
+        ));
+        SessionState {
+            ident,
+            status: Status::Idle,
+            transcript,
+            usage: Usage::default(),
+            error_message: None,
+            turn: None,
+            next_turn_id: 1,
+            active_tools: Vec::new(),
+            steering: Vec::new(),
+            follow_up: Vec::new(),
+            created_at_ms: now.wall_ms,
+            last_message_at_ms: now.wall_ms,
+        }
+    }
+
+    /// Identity and configuration.
+    pub fn identity(&self) -> &Identity {
+        &self.ident
+    }
+
+    /// Current status.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The transcript.
+    pub fn transcript(&self) -> &Transcript {
+        &self.transcript
+    }
+
+    /// Accumulated usage.
+    pub fn usage(&self) -> Usage {
+        self.usage
+    }
+
+    /// Whether a turn is running.
+    pub fn turn_active(&self) -> bool {
+        self.turn.is_some()
+    }
+
+    /// The editor snapshot: status, pending approval, last error, active tool.
+    pub fn snapshot(&self) -> Value {
+        json!({
+            "status": self.status,
+            "pending_approval": Value::Null,
+            "error": self.error_message,
+            "active_tool_name": self.active_tools.last().map(|(_, name)| name),
+        })
+    }
+
+    /// Session metadata as hosts see it.
+    pub fn metadata(&self) -> Value {
+        let first_prompt = self
+            .transcript
+            .messages()
+            .iter()
+            .find_map(|m| match &m.body {
+                Body::User { text, .. } => Some(text.clone()),
+                _ => None,
+            });
+        let turn_count = self
+            .transcript
+            .messages()
+            .iter()
+            .filter(|m| matches!(m.body, Body::User { .. }))
+            .count();
+        json!({
+            "id": self.ident.id,
+            "title": first_prompt.as_deref().and_then(title_from),
+            "model": self.ident.model,
+            "provider": self.ident.provider,
+            "created_at": crate::time::rfc3339(self.created_at_ms),
+            "last_message_at": crate::time::rfc3339(self.last_message_at_ms),
+            "message_count": self.transcript.len(),
+            "turn_count": turn_count,
+            "first_prompt": first_prompt,
+            "cost": self.usage.cost,
+            "status": self.status,
+            "workdir": self.ident.workdir,
+            "background": self.ident.background,
+            "parent_session_id": self.ident.parent_session_id,
+        })
+    }
+
+    /// Applies one input, returning the host reply (for commands) and the effects to execute, in order.
+    pub fn apply(&mut self, input: Input, now: Now) -> (Reply, Vec<Effect>) {
+        let mut fx = Vec::new();
+        let reply = match input {
+            Input::Command(cmd) => self.command(cmd, now, &mut fx),
+            Input::Provider { turn_id, event } => {
+                if self.turn.is_some_and(|t| t.id == turn_id) {
+                    self.provider_event(event, now, &mut fx);
+                }
+                Reply::Ok
+            }
+            Input::Restarted { reason } => {
+                self.interrupt(&reason, now, &mut fx);
+                Reply::Ok
+            }
+        };
+        (reply, fx)
+    }
+
+    fn command(&mut self, cmd: Command, now: Now, fx: &mut Vec<Effect>) -> Reply {
+        match cmd {
+            Command::Prompt(parts) => {
+                if self.turn.is_some() {
+                    fx.push(Effect::Emit(Payload::PromptQueued {
+                        queue: "steering",
+                        content: parts_json(&parts),
+                    }));
+                    self.steering.push(parts);
+                    return Reply::Prompt(PromptOutcome::QueuedSteering);
+                }
+                self.start_turn(parts, now, fx);
+                Reply::Prompt(PromptOutcome::Sent)
+            }
+            Command::Abort => {
+                if let Some(turn) = self.turn.take() {
+                    fx.push(Effect::CancelTurn { turn_id: turn.id });
+                    self.abort_running_tools();
+                    self.transcript.push(Body::system("Aborted", Level::Info));
+                    self.messages_changed(now, fx);
+                    self.settle_status(fx);
+                    fx.push(Effect::Emit(Payload::TurnEnded {
+                        usage: None,
+                        reason: TurnEnd::Aborted,
+                    }));
+                }
+                Reply::Ok
+            }
+            Command::AddSystemMessage(text, level) => {
+                self.transcript.push(Body::system(text, level));
+                self.messages_changed(now, fx);
+                Reply::Ok
+            }
+        }
+    }
+
+    fn start_turn(&mut self, parts: Vec<ContentPart>, now: Now, fx: &mut Vec<Effect>) {
+        self.transcript.push(Body::user(parts));
+        self.messages_changed(now, fx);
+        let turn_id = self.next_turn_id;
+        self.next_turn_id += 1;
+        self.turn = Some(Turn {
+            id: turn_id,
+            had_error: false,
+        });
+        fx.push(Effect::StartTurn {
+            turn_id,
+            context: context_from_transcript(self.transcript.messages()),
+        });
+    }
+
+    fn provider_event(&mut self, event: ProviderEvent, now: Now, fx: &mut Vec<Effect>) {
+        match event {
+            ProviderEvent::AgentStart => {
+                self.error_message = None;
+                self.set_working(Status::Thinking, fx);
+            }
+            ProviderEvent::TextDelta(delta) => {
+                let message_id = match self.transcript.last_mut() {
+                    Some(Message {
+                        id,
+                        body: Body::Assistant { text },
+                    }) => {
+                        text.push_str(&delta);
+                        *id
+                    }
+                    _ => self.transcript.push(Body::Assistant {
+                        text: delta.clone(),
+                    }),
+                };
+                fx.push(Effect::Emit(Payload::TextDelta { message_id, delta }));
+            }
+            ProviderEvent::ThinkingDelta(delta) => {
+                let message_id = match self.transcript.last_mut() {
+                    Some(Message {
+                        id,
+                        body: Body::Thinking { text, collapsed },
+                    }) => {
+                        text.push_str(&delta);
+                        *collapsed = false;
+                        *id
+                    }
+                    _ => self.transcript.push(Body::Thinking {
+                        text: delta.clone(),
+                        collapsed: false,
+                    }),
+                };
+                fx.push(Effect::Emit(Payload::ThinkingDelta { message_id, delta }));
+            }
+            ProviderEvent::ToolStart { id, name, args } => {
+                let message_id = self.transcript.push(Body::ToolCall {
+                    tool_call_id: id.clone(),
+                    name: name.clone(),
+                    args: args.clone(),
+                    status: ToolStatus::Running,
+                    result: String::new(),
+                    is_error: false,
+                    collapsed: true,
+                    auto_approved_scope: None,
+                    duration_ms: None,
+                    started_ms: now.mono_ms,
+                });
+                self.active_tools.push((id.clone(), name.clone()));
+                self.set_working(Status::ToolExecuting, fx);
+                fx.push(Effect::Emit(Payload::ToolStarted {
+                    tool_call_id: id,
+                    name,
+                    args,
+                    message_id,
+                }));
+                self.messages_changed(now, fx);
+            }
+            ProviderEvent::ToolUpdate { id, name, partial } => {
+                for body in self.transcript.bodies_mut() {
+                    if let Body::ToolCall {
+                        tool_call_id,
+                        result,
+                        collapsed,
+                        ..
+                    } = body
+                    {
+                        if *tool_call_id == id {
+                            result.clone_from(&partial);
+                            *collapsed = false;
+                        }
+                    }
+                }
+                fx.push(Effect::Emit(Payload::ToolUpdate {
+                    tool_call_id: id,
+                    name,
+                    partial_result: partial,
+                }));
+            }
+            ProviderEvent::ToolEnd {
+                id,
+                name,
+                result,
+                is_error,
+            } => {
+                for body in self.transcript.bodies_mut() {
+                    if let Body::ToolCall {
+                        tool_call_id,
+                        status,
+                        result: r,
+                        is_error: e,
+                        collapsed,
+                        duration_ms,
+                        started_ms,
+                        ..
+                    } = body
+                    {
+                        if *tool_call_id == id {
+                            *status = if is_error {
+                                ToolStatus::Error
+                            } else {
+                                ToolStatus::Complete
+                            };
+                            r.clone_from(&result);
+                            *e = is_error;
+                            *collapsed = true;
+                            *duration_ms = Some(now.mono_ms.saturating_sub(*started_ms));
+                        }
+                    }
+                }
+                self.active_tools.retain(|(tid, _)| *tid != id);
+                fx.push(Effect::Emit(Payload::ToolEnded {
+                    tool_call_id: id,
+                    name,
+                    result,
+                    is_error,
+                }));
+                self.messages_changed(now, fx);
+            }
+            ProviderEvent::SystemMessage { text, level } => {
+                self.transcript.push(Body::system(text, level));
+                self.messages_changed(now, fx);
+            }
+            ProviderEvent::ContextUsage {
+                estimated_tokens,
+                context_limit,
+            } => {
+                fx.push(Effect::Emit(Payload::ContextUsage {
+                    estimated_tokens,
+                    context_limit,
+                }));
+            }
+            ProviderEvent::TurnLimitReached { current, limit } => {
+                fx.push(Effect::Emit(Payload::TurnLimitReached { current, limit }));
+            }
+            ProviderEvent::Error(message) => {
+                if let Some(t) = self.turn.as_mut() {
+                    t.had_error = true;
+                }
+                self.error_message = Some(message.clone());
+                self.transcript
+                    .push(Body::system(message.clone(), Level::Error));
+                self.set_status(
+                    if self.status == Status::Plan {
+                        Status::Plan
+                    } else {
+                        Status::Error
+                    },
+                    fx,
+                );
+                fx.push(Effect::Emit(Payload::Error { message }));
+                self.messages_changed(now, fx);
+            }
+            ProviderEvent::AgentEnd { usage } => self.end_turn(usage, now, fx),
+        }
+    }
+
+    fn end_turn(&mut self, usage: Option<Usage>, now: Now, fx: &mut Vec<Effect>) {
+        let Some(turn) = self.turn.take() else { return };
+        for body in self.transcript.bodies_mut() {
+            if let Body::Thinking { collapsed, .. } = body {
+                *collapsed = true;
+            }
+        }
+        self.abort_running_tools();
+        if let Some(u) = usage {
+            self.usage.add(&u);
+            self.transcript.push(Body::Usage(u));
+        }
+        self.messages_changed(now, fx);
+        let pending: Vec<Vec<ContentPart>> = self
+            .steering
+            .drain(..)
+            .chain(self.follow_up.drain(..))
+            .collect();
+        if pending.is_empty() {
+            self.settle_status(fx);
+        }
+        let reason = if turn.had_error {
+            TurnEnd::Error
+        } else {
+            TurnEnd::Completed
+        };
+        fx.push(Effect::Emit(Payload::TurnEnded { usage, reason }));
+        if !pending.is_empty() {
+            self.start_turn(combine_entries(pending), now, fx);
+        }
+    }
+
+    /// After a crash: the turn in flight is gone, so it is closed as interrupted in the transcript and for the host.
+    fn interrupt(&mut self, reason: &str, now: Now, fx: &mut Vec<Effect>) {
+        let Some(_) = self.turn.take() else { return };
+        self.abort_running_tools();
+        self.transcript.push(Body::system(
+            format!("The session restarted after a crash ({reason}); the turn in progress was interrupted."),
+            Level::Error,
+        ));
+        self.messages_changed(now, fx);
+        self.settle_status(fx);
+        fx.push(Effect::Emit(Payload::TurnEnded {
+            usage: None,
+            reason: TurnEnd::Interrupted,
+        }));
+    }
+
+    fn abort_running_tools(&mut self) {
+        for body in self.transcript.bodies_mut() {
+            if let Body::ToolCall {
+                status,
+                result,
+                is_error,
+                ..
+            } = body
+            {
+                if *status == ToolStatus::Running {
+                    *status = ToolStatus::Error;
+                    *result = "aborted".into();
+                    *is_error = true;
+                }
+            }
+        }
+        self.active_tools.clear();
+    }
+
+    /// The status at rest: plan stays plan, an error stays visible until the next turn, otherwise idle.
+    fn settle_status(&mut self, fx: &mut Vec<Effect>) {
+        let next = match self.status {
+            Status::Plan => Status::Plan,
+            _ if self.error_message.is_some() => Status::Error,
+            _ => Status::Idle,
+        };
+        self.set_status(next, fx);
+    }
+
+    fn set_working(&mut self, status: Status, fx: &mut Vec<Effect>) {
+        if self.status != Status::Plan {
+            self.set_status(status, fx);
+        }
+    }
+
+    fn set_status(&mut self, status: Status, fx: &mut Vec<Effect>) {
+        if self.status != status {
+            self.status = status;
+            fx.push(Effect::Emit(Payload::StatusChanged { status }));
+        }
+    }
+
+    fn messages_changed(&mut self, now: Now, fx: &mut Vec<Effect>) {
+        self.last_message_at_ms = now.wall_ms;
+        fx.push(Effect::Emit(Payload::MessagesChanged));
+    }
+}
+
+/// A title from the first prompt: first line, trimmed, at most 80 characters.
+fn title_from(prompt: &str) -> Option<String> {
+    let line = prompt.lines().map(str::trim).find(|l| !l.is_empty())?;
+    if line.chars().count() <= 80 {
+        Some(line.to_string())
+    } else {
+        Some(line.chars().take(77).collect::<String>() + "...")
+    }
+}
+
+fn parts_json(parts: &[ContentPart]) -> Value {
+    serde_json::to_value(parts).expect("content parts serialize")
+}
+
+/// Joins queued entries into one prompt: entries separated by a blank line, images kept in place.
+pub fn combine_entries(entries: Vec<Vec<ContentPart>>) -> Vec<ContentPart> {
+    let mut out: Vec<ContentPart> = Vec::new();
+    for entry in entries
+        .into_iter()
+        .filter(|e| !e.is_empty() && !(parts_text(e).is_empty() && e.iter().all(is_text)))
+    {
+        if !out.is_empty() {
+            out.push(ContentPart::Text {
+                text: "\n\n".into(),
+            });
+        }
+        out.extend(entry);
+    }
+    // Adjacent text parts read better (and cost fewer parts) merged.
+    let mut merged: Vec<ContentPart> = Vec::new();
+    for part in out {
+        match (merged.last_mut(), part) {
+            (Some(ContentPart::Text { text: a }), ContentPart::Text { text: b }) => a.push_str(&b),
+            (_, p) => merged.push(p),
+        }
+    }
+    merged
+}
+
+fn is_text(p: &ContentPart) -> bool {
+    matches!(p, ContentPart::Text { .. })
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;
