@@ -1,0 +1,98 @@
+//! Source-level checks of the C ABI conventions: every export goes through the panic boundary and is documented,
+//! and the header stays plain C that every binding can consume.
+
+use std::fs;
+
+fn ffi_sources() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir("src/ffi").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            out.push((path.display().to_string(), fs::read_to_string(&path).unwrap()));
+        }
+    }
+    out
+}
+
+/// (file, function name, body text up to the first statement) for every `#[no_mangle]` function.
+fn exports() -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for (file, src) in ffi_sources() {
+        let mut rest = src.as_str();
+        while let Some(pos) = rest.find("#[no_mangle]") {
+            rest = &rest[pos + 12..];
+            let sig_end = rest.find('{').expect("function body");
+            let sig = &rest[..sig_end];
+            let name = sig.split("fn ").nth(1).unwrap().split('(').next().unwrap().trim().to_string();
+            let body = rest[sig_end + 1..].trim_start();
+            out.push((file.clone(), name, body.chars().take(60).collect()));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_export_runs_inside_the_panic_boundary() {
+    let all = exports();
+    assert!(all.len() >= 29, "found only {} exports", all.len());
+    for (file, name, body) in &all {
+        assert!(
+            body.starts_with("guard(") || body.starts_with("guard_value("),
+            "{file}: {name} does not start with guard(...) / guard_value(...): {body:?}"
+        );
+        assert!(name.starts_with("tandem_"), "{file}: {name} lacks the tandem_ prefix");
+    }
+}
+
+#[test]
+fn unsafe_code_lives_only_in_ffi() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(std::path::Path::new("src"), &mut files);
+    for f in files {
+        if f.starts_with("src/ffi") {
+            continue;
+        }
+        let text = fs::read_to_string(&f).unwrap();
+        assert!(!text.contains("unsafe "), "{} contains unsafe code", f.display());
+    }
+}
+
+#[test]
+fn the_header_is_plain_portable_c() {
+    let h = fs::read_to_string("include/tandem.h").unwrap();
+    let includes: Vec<&str> = h.lines().filter(|l| l.starts_with("#include")).collect();
+    assert_eq!(includes, vec!["#include <stdint.h>", "#include <stddef.h>", "#include <stdbool.h>"]);
+    for line in h.lines().filter(|l| l.starts_with("#define")) {
+        let name = line.split_whitespace().nth(1).unwrap();
+        assert!(!name.contains('('), "function-like macro: {line}");
+        assert!(name.starts_with("TANDEM_"), "unprefixed macro: {line}");
+    }
+    assert!(h.contains("extern \"C\" {"), "missing extern \"C\" guard");
+    // Every prototype is preceded by a doc comment.
+    let lines: Vec<&str> = h.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        let is_proto = (l.starts_with("tandem_status tandem_") || l.starts_with("const char *tandem_") || l.starts_with("void tandem_"))
+            && l.contains('(');
+        if is_proto {
+            assert_eq!(lines[i - 1].trim(), "*/", "undocumented prototype: {l}");
+        }
+    }
+}
+
+#[test]
+fn every_export_is_in_the_header() {
+    let h = fs::read_to_string("include/tandem.h").unwrap();
+    for (_, name, _) in exports() {
+        assert!(h.contains(&format!(" {name}(")) || h.contains(&format!("*{name}(")), "{name} missing from include/tandem.h");
+    }
+}

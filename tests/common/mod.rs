@@ -1,0 +1,57 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tandem::{Client, Error};
+
+/// A client with small restart delays and no persistence.
+pub fn client() -> Client {
+    Client::new(Some(r#"{"store_dir": null}"#)).expect("client starts")
+}
+
+/// Pulls events until one matches `pred` (returning it) or `timeout` passes (panicking with what was seen).
+pub fn wait_for(c: &Client, timeout: Duration, mut pred: impl FnMut(&Value) -> bool) -> (Value, Vec<Value>) {
+    let deadline = Instant::now() + timeout;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match c.next_event(left) {
+            Ok(e) => {
+                let v: Value = serde_json::from_str(&e.to_json()).unwrap();
+                seen.push(v.clone());
+                if pred(&v) {
+                    return (v, seen);
+                }
+            }
+            Err(Error::Timeout(_)) => panic!("timed out; saw {:#?}", seen),
+            Err(e) => panic!("next_event failed: {e}; saw {seen:#?}"),
+        }
+    }
+}
+
+/// Waits for `turn_ended` of session `id`.
+pub fn turn_end(c: &Client, id: &str) -> (Value, Vec<Value>) {
+    wait_for(c, Duration::from_secs(10), |e| e["kind"] == "turn_ended" && e["session_id"] == id)
+}
+
+/// The concatenated text deltas of session `id` in `events`.
+pub fn text_of(events: &[Value], id: &str) -> String {
+    events
+        .iter()
+        .filter(|e| e["kind"] == "text_delta" && e["session_id"] == id)
+        .map(|e| e["delta"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Retries `f` while the session is restarting.
+pub fn retry_pending<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+    for _ in 0..500 {
+        match f() {
+            Err(Error::RestartPending(_)) => std::thread::sleep(Duration::from_millis(5)),
+            other => return other,
+        }
+    }
+    f()
+}
