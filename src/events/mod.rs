@@ -236,6 +236,15 @@ impl Payload {
         )
     }
 
+    /// Whether merging this event away loses nothing a host cannot get back by querying state (it is a pure
+    /// notification, or a partial result that a newer one replaces).
+    pub fn superseded_by_state(&self) -> bool {
+        matches!(
+            self,
+            Payload::MessagesChanged | Payload::ContextUsage { .. }
+        )
+    }
+
     /// Merges `next` into `self` when both are deltas of the same message; returns whether it did.
     pub fn coalesce(&mut self, next: &Payload) -> bool {
         match (self, next) {

@@ -58,6 +58,10 @@ impl EventQueue {
         if self.coalesce_into_tail(&event) {
             return;
         }
+        if self.make_room_losslessly() {
+            self.items.push_back(event);
+            return;
+        }
         if let Some(pos) = self.items.iter().position(|e| e.payload.droppable()) {
             self.items.remove(pos);
             self.dropped += 1;
@@ -94,6 +98,39 @@ impl EventQueue {
             }
             None => false,
         }
+    }
+
+    /// Frees one slot without losing content: drops the oldest pure notification, or merges the oldest delta into
+    /// the next event of its session when that is a delta of the same message. Counts it as dropped either way.
+    fn make_room_losslessly(&mut self) -> bool {
+        if let Some(pos) = self
+            .items
+            .iter()
+            .position(|e| e.payload.superseded_by_state())
+        {
+            self.items.remove(pos);
+            self.dropped += 1;
+            return true;
+        }
+        for i in 0..self.items.len() {
+            if !self.items[i].payload.droppable() {
+                continue;
+            }
+            let session = self.items[i].session_id.clone();
+            let Some(j) = (i + 1..self.items.len()).find(|&j| self.items[j].session_id == session)
+            else {
+                continue;
+            };
+            let mut merged = (*self.items[i]).clone();
+            if merged.payload.coalesce(&self.items[j].payload) {
+                merged.seq = self.items[j].seq;
+                self.items[j] = Arc::new(merged);
+                self.items.remove(i);
+                self.dropped += 1;
+                return true;
+            }
+        }
+        false
     }
 
     /// Takes the next item: a pending drop count first, then the oldest event.
@@ -192,6 +229,33 @@ mod tests {
             })
             .collect();
         assert_eq!(seqs, vec![2, 3]);
+    }
+
+    #[test]
+    fn a_full_queue_merges_old_deltas_before_dropping_any_text() {
+        let mut q = EventQueue::new(3);
+        q.push(delta(1, "s", 1, "a"));
+        q.push(delta(2, "s", 1, "b"));
+        q.push(end(3, "s"));
+        q.push(end(4, "s"));
+        let out: Vec<Payload> = drain(&mut q)
+            .into_iter()
+            .filter_map(|p| match p {
+                Popped::Event(e) => Some(e.payload.clone()),
+                Popped::Dropped(n) => {
+                    assert_eq!(n, 1);
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(
+            out[0],
+            Payload::TextDelta {
+                message_id: 1,
+                delta: "ab".into()
+            }
+        );
+        assert_eq!(out.len(), 3);
     }
 
     #[test]

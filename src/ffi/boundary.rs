@@ -172,7 +172,10 @@ mod tests {
 
     fn last() -> String {
         // SAFETY: the pointer is this thread's live last-error string.
-        unsafe { CStr::from_ptr(last_error_ptr()) }.to_str().unwrap().to_string()
+        unsafe { CStr::from_ptr(last_error_ptr()) }
+            .to_str()
+            .unwrap()
+            .to_string()
     }
 
     #[test]
@@ -186,7 +189,10 @@ mod tests {
 
     #[test]
     fn errors_set_the_message_and_success_keeps_the_last_failure() {
-        assert_eq!(guard(|| Err(Error::no_session("x"))), tandem_status::TANDEM_ERR_NOT_FOUND);
+        assert_eq!(
+            guard(|| Err(Error::no_session("x"))),
+            tandem_status::TANDEM_ERR_NOT_FOUND
+        );
         assert!(last().contains("\"x\""));
         assert_eq!(guard(|| Ok(())), tandem_status::TANDEM_OK);
         assert!(last().contains("\"x\""));
@@ -196,11 +202,20 @@ mod tests {
     fn arguments_are_checked() {
         // SAFETY: NULL and valid NUL-terminated literals.
         unsafe {
-            assert!(matches!(arg_str(std::ptr::null(), "id"), Err(Error::NullArgument("id"))));
-            assert!(matches!(arg_str(c"\xff\xfe".as_ptr(), "id"), Err(Error::InvalidUtf8("id", _))));
+            assert!(matches!(
+                arg_str(std::ptr::null(), "id"),
+                Err(Error::NullArgument("id"))
+            ));
+            assert!(matches!(
+                arg_str(c"\xff\xfe".as_ptr(), "id"),
+                Err(Error::InvalidUtf8("id", _))
+            ));
             assert_eq!(arg_str(c"ok".as_ptr(), "id").unwrap(), "ok");
             assert_eq!(opt_str(std::ptr::null(), "id").unwrap(), None);
         }
-        assert!(matches!(Out::<u32>::new(std::ptr::null_mut(), "out"), Err(Error::NullArgument("out"))));
+        assert!(matches!(
+            Out::<u32>::new(std::ptr::null_mut(), "out"),
+            Err(Error::NullArgument("out"))
+        ));
     }
 }

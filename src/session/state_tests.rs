@@ -3,10 +3,21 @@
 use super::*;
 use crate::session::transcript::ToolStatus;
 
-const T0: Now = Now { wall_ms: 1_795_215_165_000, mono_ms: 1000 };
+const T0: Now = Now {
+    wall_ms: 1_795_215_165_000,
+    mono_ms: 1000,
+};
 
 fn session() -> SessionState {
-    SessionState::new(Identity { id: "s".into(), model: "scripted:echo".into(), provider: "native".into(), ..Default::default() }, T0)
+    SessionState::new(
+        Identity {
+            id: "s".into(),
+            model: "scripted:echo".into(),
+            provider: "native".into(),
+            ..Default::default()
+        },
+        T0,
+    )
 }
 
 fn text(t: &str) -> Vec<ContentPart> {
@@ -54,7 +65,9 @@ fn a_fresh_session_is_idle_with_a_started_notice() {
     let m = s.transcript().messages();
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].id, 1);
-    assert!(matches!(&m[0].body, Body::System { text, .. } if text.starts_with("Session started · ") && text.ends_with(" UTC")));
+    assert!(
+        matches!(&m[0].body, Body::System { text, .. } if text.starts_with("Session started · ") && text.ends_with(" UTC"))
+    );
 }
 
 #[test]
@@ -62,7 +75,11 @@ fn a_prompt_starts_a_turn_over_the_transcript_context() {
     let mut s = session();
     let (reply, fx) = prompt(&mut s, "hi");
     assert_eq!(reply, Reply::Prompt(PromptOutcome::Sent));
-    assert_eq!(s.status(), Status::Idle, "status changes on AgentStart, not on send");
+    assert_eq!(
+        s.status(),
+        Status::Idle,
+        "status changes on AgentStart, not on send"
+    );
     let start = fx.iter().find_map(|e| match e {
         Effect::StartTurn { turn_id, context } => Some((*turn_id, context.clone())),
         _ => None,
@@ -77,15 +94,41 @@ fn a_prompt_starts_a_turn_over_the_transcript_context() {
 fn a_streamed_turn_builds_the_transcript_with_stable_ids() {
     let mut s = session();
     prompt(&mut s, "hi");
-    assert_eq!(statuses(&ev(&mut s, 1, ProviderEvent::AgentStart)), vec![Status::Thinking]);
+    assert_eq!(
+        statuses(&ev(&mut s, 1, ProviderEvent::AgentStart)),
+        vec![Status::Thinking]
+    );
     let fx = ev(&mut s, 1, ProviderEvent::ThinkingDelta("hm".into()));
-    assert_eq!(emitted(&fx), vec![Payload::ThinkingDelta { message_id: 3, delta: "hm".into() }]);
+    assert_eq!(
+        emitted(&fx),
+        vec![Payload::ThinkingDelta {
+            message_id: 3,
+            delta: "hm".into()
+        }]
+    );
     ev(&mut s, 1, ProviderEvent::ThinkingDelta("m".into()));
     let fx = ev(&mut s, 1, ProviderEvent::TextDelta("Hel".into()));
-    assert_eq!(emitted(&fx), vec![Payload::TextDelta { message_id: 4, delta: "Hel".into() }]);
+    assert_eq!(
+        emitted(&fx),
+        vec![Payload::TextDelta {
+            message_id: 4,
+            delta: "Hel".into()
+        }]
+    );
     let fx = ev(&mut s, 1, ProviderEvent::TextDelta("lo".into()));
-    assert_eq!(emitted(&fx), vec![Payload::TextDelta { message_id: 4, delta: "lo".into() }]);
-    let usage = Usage { input: 5, output: 2, cost: 0.25, ..Default::default() };
+    assert_eq!(
+        emitted(&fx),
+        vec![Payload::TextDelta {
+            message_id: 4,
+            delta: "lo".into()
+        }]
+    );
+    let usage = Usage {
+        input: 5,
+        output: 2,
+        cost: 0.25,
+        ..Default::default()
+    };
     let fx = ev(&mut s, 1, ProviderEvent::AgentEnd { usage: Some(usage) });
     assert_eq!(statuses(&fx), vec![Status::Idle]);
     assert_eq!(turn_end(&fx), Some(TurnEnd::Completed));
@@ -108,8 +151,18 @@ fn a_streamed_turn_builds_the_transcript_with_stable_ids() {
             Body::ToolCall { .. } => "tool",
         })
         .collect();
-    assert_eq!(kinds, vec!["system", "user", "thinking", "assistant", "usage"]);
-    assert_eq!(s.transcript().messages().iter().map(|m| m.id).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(
+        kinds,
+        vec!["system", "user", "thinking", "assistant", "usage"]
+    );
+    assert_eq!(
+        s.transcript()
+            .messages()
+            .iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
     assert_eq!(s.usage(), usage);
     assert!(!s.turn_active());
 }
@@ -119,8 +172,15 @@ fn status_changed_is_emitted_only_on_change() {
     let mut s = session();
     prompt(&mut s, "go");
     ev(&mut s, 1, ProviderEvent::AgentStart);
-    let start = |id: &str| ProviderEvent::ToolStart { id: id.into(), name: "read_file".into(), args: serde_json::json!({}) };
-    assert_eq!(statuses(&ev(&mut s, 1, start("a"))), vec![Status::ToolExecuting]);
+    let start = |id: &str| ProviderEvent::ToolStart {
+        id: id.into(),
+        name: "read_file".into(),
+        args: serde_json::json!({}),
+    };
+    assert_eq!(
+        statuses(&ev(&mut s, 1, start("a"))),
+        vec![Status::ToolExecuting]
+    );
     assert!(statuses(&ev(&mut s, 1, start("b"))).is_empty());
     assert!(statuses(&ev(&mut s, 1, ProviderEvent::TextDelta("x".into()))).is_empty());
 }
@@ -130,20 +190,52 @@ fn tool_calls_run_and_finish_with_duration() {
     let mut s = session();
     prompt(&mut s, "go");
     ev(&mut s, 1, ProviderEvent::AgentStart);
-    let fx = ev(&mut s, 1, ProviderEvent::ToolStart { id: "c1".into(), name: "read_file".into(), args: serde_json::json!({"path": "a"}) });
-    assert!(emitted(&fx).iter().any(|p| matches!(p, Payload::ToolStarted { message_id: 3, .. })));
+    let fx = ev(
+        &mut s,
+        1,
+        ProviderEvent::ToolStart {
+            id: "c1".into(),
+            name: "read_file".into(),
+            args: serde_json::json!({"path": "a"}),
+        },
+    );
+    assert!(emitted(&fx)
+        .iter()
+        .any(|p| matches!(p, Payload::ToolStarted { message_id: 3, .. })));
     assert_eq!(s.snapshot()["active_tool_name"], "read_file");
-    ev(&mut s, 1, ProviderEvent::ToolUpdate { id: "c1".into(), name: "read_file".into(), partial: "par".into() });
-    let later = Now { mono_ms: T0.mono_ms + 42, ..T0 };
+    ev(
+        &mut s,
+        1,
+        ProviderEvent::ToolUpdate {
+            id: "c1".into(),
+            name: "read_file".into(),
+            partial: "par".into(),
+        },
+    );
+    let later = Now {
+        mono_ms: T0.mono_ms + 42,
+        ..T0
+    };
     s.apply(
         Input::Provider {
             turn_id: 1,
-            event: ProviderEvent::ToolEnd { id: "c1".into(), name: "read_file".into(), result: "done".into(), is_error: false },
+            event: ProviderEvent::ToolEnd {
+                id: "c1".into(),
+                name: "read_file".into(),
+                result: "done".into(),
+                is_error: false,
+            },
         },
         later,
     );
     match &s.transcript().messages()[2].body {
-        Body::ToolCall { status, result, duration_ms, collapsed, .. } => {
+        Body::ToolCall {
+            status,
+            result,
+            duration_ms,
+            collapsed,
+            ..
+        } => {
             assert_eq!(*status, ToolStatus::Complete);
             assert_eq!(result, "done");
             assert_eq!(*duration_ms, Some(42));
@@ -170,10 +262,19 @@ fn a_prompt_during_a_turn_is_queued_as_steering_and_sent_at_turn_end() {
     ev(&mut s, 1, ProviderEvent::AgentStart);
     let (reply, fx) = prompt(&mut s, "second");
     assert_eq!(reply, Reply::Prompt(PromptOutcome::QueuedSteering));
-    assert!(matches!(&emitted(&fx)[..], [Payload::PromptQueued { queue: "steering", .. }]));
+    assert!(matches!(
+        &emitted(&fx)[..],
+        [Payload::PromptQueued {
+            queue: "steering",
+            ..
+        }]
+    ));
     assert!(!fx.iter().any(|e| matches!(e, Effect::StartTurn { .. })));
     let fx = ev(&mut s, 1, ProviderEvent::AgentEnd { usage: None });
-    assert!(statuses(&fx).is_empty(), "no idle flicker between the turn and its queued successor");
+    assert!(
+        statuses(&fx).is_empty(),
+        "no idle flicker between the turn and its queued successor"
+    );
     assert_eq!(turn_end(&fx), Some(TurnEnd::Completed));
     let next = fx.iter().find_map(|e| match e {
         Effect::StartTurn { turn_id, context } => Some((*turn_id, context.last().cloned())),
@@ -185,11 +286,27 @@ fn a_prompt_during_a_turn_is_queued_as_steering_and_sent_at_turn_end() {
 
 #[test]
 fn combining_queued_entries_keeps_images() {
-    let img = ContentPart::Image { media_type: "image/png".into(), data: "aGk=".into() };
-    let combined = combine_entries(vec![text("a"), vec![ContentPart::Text { text: "b ".into() }, img.clone()], text(""), text("c")]);
+    let img = ContentPart::Image {
+        media_type: "image/png".into(),
+        data: "aGk=".into(),
+    };
+    let combined = combine_entries(vec![
+        text("a"),
+        vec![ContentPart::Text { text: "b ".into() }, img.clone()],
+        text(""),
+        text("c"),
+    ]);
     assert_eq!(
         combined,
-        vec![ContentPart::Text { text: "a\n\nb ".into() }, img, ContentPart::Text { text: "\n\nc".into() }]
+        vec![
+            ContentPart::Text {
+                text: "a\n\nb ".into()
+            },
+            img,
+            ContentPart::Text {
+                text: "\n\nc".into()
+            }
+        ]
     );
     assert!(combine_entries(vec![]).is_empty());
 }
@@ -201,16 +318,31 @@ fn an_error_leaves_the_session_in_error_until_the_next_turn_starts() {
     ev(&mut s, 1, ProviderEvent::AgentStart);
     let fx = ev(&mut s, 1, ProviderEvent::Error("HTTP 500: boom".into()));
     assert_eq!(statuses(&fx), vec![Status::Error]);
-    assert!(emitted(&fx).contains(&Payload::Error { message: "HTTP 500: boom".into() }));
+    assert!(emitted(&fx).contains(&Payload::Error {
+        message: "HTTP 500: boom".into()
+    }));
     let fx = ev(&mut s, 1, ProviderEvent::AgentEnd { usage: None });
     assert!(statuses(&fx).is_empty());
     assert_eq!(turn_end(&fx), Some(TurnEnd::Error));
     assert_eq!(s.status(), Status::Error);
     assert_eq!(s.snapshot()["error"], "HTTP 500: boom");
-    assert!(matches!(s.transcript().messages().last().map(|m| &m.body), Some(Body::System { level: Level::Error, .. })));
+    assert!(matches!(
+        s.transcript().messages().last().map(|m| &m.body),
+        Some(Body::System {
+            level: Level::Error,
+            ..
+        })
+    ));
     let (reply, _) = prompt(&mut s, "again");
-    assert_eq!(reply, Reply::Prompt(PromptOutcome::Sent), "prompts are accepted in error status");
-    assert_eq!(statuses(&ev(&mut s, 2, ProviderEvent::AgentStart)), vec![Status::Thinking]);
+    assert_eq!(
+        reply,
+        Reply::Prompt(PromptOutcome::Sent),
+        "prompts are accepted in error status"
+    );
+    assert_eq!(
+        statuses(&ev(&mut s, 2, ProviderEvent::AgentStart)),
+        vec![Status::Thinking]
+    );
     assert_eq!(s.snapshot()["error"], serde_json::Value::Null);
 }
 
@@ -229,17 +361,33 @@ fn abort_mid_turn_cancels_marks_tools_and_keeps_queues() {
     let mut s = session();
     prompt(&mut s, "go");
     ev(&mut s, 1, ProviderEvent::AgentStart);
-    ev(&mut s, 1, ProviderEvent::ToolStart { id: "c".into(), name: "shell".into(), args: serde_json::json!({}) });
+    ev(
+        &mut s,
+        1,
+        ProviderEvent::ToolStart {
+            id: "c".into(),
+            name: "shell".into(),
+            args: serde_json::json!({}),
+        },
+    );
     prompt(&mut s, "queued");
     let (_, fx) = s.apply(Input::Command(Command::Abort), T0);
     assert!(fx.contains(&Effect::CancelTurn { turn_id: 1 }));
     assert_eq!(turn_end(&fx), Some(TurnEnd::Aborted));
     assert_eq!(statuses(&fx), vec![Status::Idle]);
     let msgs = s.transcript().messages();
-    assert!(matches!(&msgs[2].body, Body::ToolCall { status: ToolStatus::Error, result, is_error: true, .. } if result == "aborted"));
+    assert!(
+        matches!(&msgs[2].body, Body::ToolCall { status: ToolStatus::Error, result, is_error: true, .. } if result == "aborted")
+    );
     assert!(matches!(&msgs.last().unwrap().body, Body::System { text, .. } if text == "Aborted"));
-    assert!(!fx.iter().any(|e| matches!(e, Effect::StartTurn { .. })), "queued prompts wait for the host");
-    assert!(ev(&mut s, 1, ProviderEvent::AgentEnd { usage: None }).is_empty(), "the aborted turn's end is stale");
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::StartTurn { .. })),
+        "queued prompts wait for the host"
+    );
+    assert!(
+        ev(&mut s, 1, ProviderEvent::AgentEnd { usage: None }).is_empty(),
+        "the aborted turn's end is stale"
+    );
 }
 
 #[test]
@@ -247,8 +395,21 @@ fn a_restart_closes_the_interrupted_turn() {
     let mut s = session();
     prompt(&mut s, "go");
     ev(&mut s, 1, ProviderEvent::AgentStart);
-    ev(&mut s, 1, ProviderEvent::ToolStart { id: "c".into(), name: "read_file".into(), args: serde_json::json!({}) });
-    let (_, fx) = s.apply(Input::Restarted { reason: "panic: boom".into() }, T0);
+    ev(
+        &mut s,
+        1,
+        ProviderEvent::ToolStart {
+            id: "c".into(),
+            name: "read_file".into(),
+            args: serde_json::json!({}),
+        },
+    );
+    let (_, fx) = s.apply(
+        Input::Restarted {
+            reason: "panic: boom".into(),
+        },
+        T0,
+    );
     assert_eq!(turn_end(&fx), Some(TurnEnd::Interrupted));
     assert_eq!(s.status(), Status::Idle);
     assert!(s
@@ -256,8 +417,19 @@ fn a_restart_closes_the_interrupted_turn() {
         .messages()
         .iter()
         .any(|m| matches!(&m.body, Body::System { text, level: Level::Error } if text.contains("panic: boom"))));
-    assert!(s.transcript().messages().iter().all(|m| !matches!(m.body, Body::ToolCall { status: ToolStatus::Running, .. })));
-    let (_, fx) = s.apply(Input::Restarted { reason: "again".into() }, T0);
+    assert!(s.transcript().messages().iter().all(|m| !matches!(
+        m.body,
+        Body::ToolCall {
+            status: ToolStatus::Running,
+            ..
+        }
+    )));
+    let (_, fx) = s.apply(
+        Input::Restarted {
+            reason: "again".into(),
+        },
+        T0,
+    );
     assert!(fx.is_empty(), "nothing in flight, nothing to close");
 }
 
@@ -278,7 +450,12 @@ fn metadata_titles_come_from_the_first_prompt() {
 #[test]
 fn system_messages_append_and_notify() {
     let mut s = session();
-    let (_, fx) = s.apply(Input::Command(Command::AddSystemMessage("note".into(), Level::Error)), T0);
+    let (_, fx) = s.apply(
+        Input::Command(Command::AddSystemMessage("note".into(), Level::Error)),
+        T0,
+    );
     assert_eq!(emitted(&fx), vec![Payload::MessagesChanged]);
-    assert!(matches!(&s.transcript().messages()[1].body, Body::System { text, level: Level::Error } if text == "note"));
+    assert!(
+        matches!(&s.transcript().messages()[1].body, Body::System { text, level: Level::Error } if text == "note")
+    );
 }

@@ -353,7 +353,10 @@ fn demo(messages: &[ModelMessage]) -> Vec<Step> {
             demo_usage(calls as u64),
         ],
         (_, Some(("read_file", content, false))) => {
-            let body = content.strip_prefix('[').and_then(|c| c.split_once("]\n")).map_or(*content, |(_, rest)| rest);
+            let body = content
+                .strip_prefix('[')
+                .and_then(|c| c.split_once("]\n"))
+                .map_or(*content, |(_, rest)| rest);
             let lines: Vec<&str> = body.lines().filter(|l| !l.trim().is_empty()).collect();
             let first = lines.first().map_or("(empty)", |l| l.trim());
             vec![

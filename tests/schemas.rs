@@ -1,0 +1,195 @@
+//! Every JSON document tandem returns validates against schemas/tandem.schema.json, and the documented inputs do too.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use tandem::session::transcript::ContentPart;
+
+fn validator(def: &str) -> jsonschema::Validator {
+    let mut root: Value =
+        serde_json::from_str(&std::fs::read_to_string("schemas/tandem.schema.json").unwrap())
+            .unwrap();
+    root["$ref"] = json!(format!("#/$defs/{def}"));
+    jsonschema::validator_for(&root)
+        .unwrap_or_else(|e| panic!("schema {def} does not compile: {e}"))
+}
+
+fn check(def: &str, doc: &Value) {
+    let v = validator(def);
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{def} rejects {doc:#}:\n{}",
+        errors.join("\n")
+    );
+}
+
+fn text(t: &str) -> Vec<ContentPart> {
+    vec![ContentPart::Text { text: t.into() }]
+}
+
+#[test]
+fn real_outputs_validate() {
+    let dir = std::env::temp_dir().join(format!("tandem-schema-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "hello\n").unwrap();
+    let c = client();
+    let mut events = Vec::new();
+
+    let demo = c
+        .start_session(Some(
+            &json!({"model": "scripted:demo", "workdir": dir}).to_string(),
+        ))
+        .unwrap();
+    c.send_prompt(&demo, text("tour")).unwrap();
+    c.send_prompt(&demo, text("and then?")).unwrap();
+    events.extend(turn_end(&c, &demo).1);
+    events.extend(turn_end(&c, &demo).1);
+
+    let failing = json!({"max_turns": 1, "script": [[{"tool_call": {"name": "nope"}}], [{"error": {"status": 500}}]]});
+    let s = c.start_session(Some(&failing.to_string())).unwrap();
+    c.send_prompt(&s, text("x")).unwrap();
+    events.extend(turn_end(&c, &s).1);
+    c.send_prompt(&s, text("y")).unwrap();
+    events.extend(turn_end(&c, &s).1);
+
+    let crashy = c
+        .start_session(Some(
+            r#"{"script": [[{"panic": "p"}], [{"stall_ms": 60000}]]}"#,
+        ))
+        .unwrap();
+    c.send_prompt(&crashy, text("x")).unwrap();
+    events.extend(
+        wait_for(&c, Duration::from_secs(10), |e| {
+            e["kind"] == "session_restarted"
+        })
+        .1,
+    );
+    retry_pending(|| c.send_prompt(&crashy, text("y"))).unwrap();
+    events.extend(
+        wait_for(&c, Duration::from_secs(10), |e| {
+            e["kind"] == "context_usage" && e["session_id"] == crashy.as_str()
+        })
+        .1,
+    );
+    c.abort(&crashy).unwrap();
+    events.extend(turn_end(&c, &crashy).1);
+
+    let h = c.start_subagent(Some(&demo), "sub task", None).unwrap();
+    check("subagent_handle", &h);
+    events.extend(turn_end(&c, h["session_id"].as_str().unwrap()).1);
+    check("subagent_handles", &c.list_subagents(None).unwrap());
+
+    for id in [&demo, &s, &crashy] {
+        check("messages", &c.messages(id).unwrap());
+        check("messages_page", &c.messages_page(id, 0, 3).unwrap());
+        check("metadata", &c.metadata(id).unwrap());
+        check("snapshot", &c.snapshot(id).unwrap());
+        check("usage", &c.usage(id).unwrap());
+        check(
+            "events_since",
+            &serde_json::to_value(c.events_since(id, 2).unwrap()).unwrap(),
+        );
+    }
+    check("session_list", &Value::Array(c.list_sessions().unwrap()));
+    c.stop_session(&s).unwrap();
+    c.shutdown(Duration::from_secs(5)).unwrap();
+    while let Ok(e) = c.next_event(Duration::from_millis(100)) {
+        events.push(serde_json::from_str(&e.to_json()).unwrap());
+    }
+
+    let mut kinds = BTreeSet::new();
+    for e in &events {
+        check("event", e);
+        kinds.insert(e["kind"].as_str().unwrap().to_string());
+    }
+    let expected = [
+        "context_usage",
+        "error",
+        "messages_changed",
+        "prompt_queued",
+        "session_restarted",
+        "session_started",
+        "session_stopped",
+        "status_changed",
+        "subagent_started",
+        "text_delta",
+        "thinking_delta",
+        "tool_ended",
+        "tool_started",
+        "turn_ended",
+        "turn_limit_reached",
+    ];
+    for k in expected {
+        assert!(
+            kinds.contains(k),
+            "no {k} event was produced; saw {kinds:?}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn dropped_events_are_reported_in_schema() {
+    let c =
+        tandem::Client::new(Some(r#"{"store_dir": null, "event_queue_capacity": 16}"#)).unwrap();
+    let steps: Vec<Value> = (0..200).map(|i| json!({"text": format!("{i} ")})).collect();
+    let id = c
+        .start_session(Some(&json!({"script": [steps]}).to_string()))
+        .unwrap();
+    c.send_prompt(&id, text("go")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, events) = turn_end(&c, &id);
+    let dropped = events
+        .iter()
+        .find(|e| e["kind"] == "events_dropped")
+        .expect("an events_dropped event");
+    check("event", dropped);
+    let streamed = text_of(&events, &id);
+    assert_eq!(
+        streamed,
+        (0..200).map(|i| format!("{i} ")).collect::<String>(),
+        "coalescing keeps every character"
+    );
+}
+
+#[test]
+fn documented_inputs_validate_and_bad_ones_do_not() {
+    check(
+        "client_config",
+        &json!({"store_dir": null, "worker_threads": 2, "restart": {"max_attempts": 5}, "session_defaults": {"model": "scripted:echo"}}),
+    );
+    check(
+        "session_options",
+        &json!({"session_id": "s-1", "model": "scripted:demo", "workdir": "/tmp", "thinking_level": "low", "approval": "all",
+            "tool_permissions": {"shell": "deny"}, "max_turns": 3, "max_cost": 1.5,
+            "script": [[{"text": "a"}, {"tool_call": {"name": "t", "args": {}}}, {"error": {"status": 429, "retry_after_ms": 5}}]]}),
+    );
+    check(
+        "content_parts",
+        &json!([{"type": "text", "text": "hi"}, {"type": "image", "media_type": "image/png", "data": "aGk="}]),
+    );
+    let v = validator("session_options");
+    for bad in [
+        json!({"modle": "x"}),
+        json!({"session_id": "../x"}),
+        json!({"max_turns": 0}),
+        json!({"script": [[{"text": "a", "panic": "b"}]]}),
+    ] {
+        assert!(!v.is_valid(&bad), "schema accepts {bad}");
+        assert!(
+            tandem::Client::new(None)
+                .unwrap()
+                .start_session(Some(&bad.to_string()))
+                .is_err(),
+            "library accepts {bad}"
+        );
+    }
+}
