@@ -8,7 +8,10 @@ fn ffi_sources() -> Vec<(String, String)> {
     for entry in fs::read_dir("src/ffi").unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "rs") {
-            out.push((path.display().to_string(), fs::read_to_string(&path).unwrap()));
+            out.push((
+                path.display().to_string(),
+                fs::read_to_string(&path).unwrap(),
+            ));
         }
     }
     out
@@ -23,7 +26,15 @@ fn exports() -> Vec<(String, String, String)> {
             rest = &rest[pos + 12..];
             let sig_end = rest.find('{').expect("function body");
             let sig = &rest[..sig_end];
-            let name = sig.split("fn ").nth(1).unwrap().split('(').next().unwrap().trim().to_string();
+            let name = sig
+                .split("fn ")
+                .nth(1)
+                .unwrap()
+                .split('(')
+                .next()
+                .unwrap()
+                .trim()
+                .to_string();
             let body = rest[sig_end + 1..].trim_start();
             out.push((file.clone(), name, body.chars().take(60).collect()));
         }
@@ -40,7 +51,10 @@ fn every_export_runs_inside_the_panic_boundary() {
             body.starts_with("guard(") || body.starts_with("guard_value("),
             "{file}: {name} does not start with guard(...) / guard_value(...): {body:?}"
         );
-        assert!(name.starts_with("tandem_"), "{file}: {name} lacks the tandem_ prefix");
+        assert!(
+            name.starts_with("tandem_"),
+            "{file}: {name} lacks the tandem_ prefix"
+        );
     }
 }
 
@@ -63,7 +77,11 @@ fn unsafe_code_lives_only_in_ffi() {
             continue;
         }
         let text = fs::read_to_string(&f).unwrap();
-        assert!(!text.contains("unsafe "), "{} contains unsafe code", f.display());
+        assert!(
+            !text.contains("unsafe "),
+            "{} contains unsafe code",
+            f.display()
+        );
     }
 }
 
@@ -71,7 +89,14 @@ fn unsafe_code_lives_only_in_ffi() {
 fn the_header_is_plain_portable_c() {
     let h = fs::read_to_string("include/tandem.h").unwrap();
     let includes: Vec<&str> = h.lines().filter(|l| l.starts_with("#include")).collect();
-    assert_eq!(includes, vec!["#include <stdint.h>", "#include <stddef.h>", "#include <stdbool.h>"]);
+    assert_eq!(
+        includes,
+        vec![
+            "#include <stdint.h>",
+            "#include <stddef.h>",
+            "#include <stdbool.h>"
+        ]
+    );
     for line in h.lines().filter(|l| l.starts_with("#define")) {
         let name = line.split_whitespace().nth(1).unwrap();
         assert!(!name.contains('('), "function-like macro: {line}");
@@ -81,7 +106,9 @@ fn the_header_is_plain_portable_c() {
     // Every prototype is preceded by a doc comment.
     let lines: Vec<&str> = h.lines().collect();
     for (i, l) in lines.iter().enumerate() {
-        let is_proto = (l.starts_with("tandem_status tandem_") || l.starts_with("const char *tandem_") || l.starts_with("void tandem_"))
+        let is_proto = (l.starts_with("tandem_status tandem_")
+            || l.starts_with("const char *tandem_")
+            || l.starts_with("void tandem_"))
             && l.contains('(');
         if is_proto {
             assert_eq!(lines[i - 1].trim(), "*/", "undocumented prototype: {l}");
@@ -93,6 +120,9 @@ fn the_header_is_plain_portable_c() {
 fn every_export_is_in_the_header() {
     let h = fs::read_to_string("include/tandem.h").unwrap();
     for (_, name, _) in exports() {
-        assert!(h.contains(&format!(" {name}(")) || h.contains(&format!("*{name}(")), "{name} missing from include/tandem.h");
+        assert!(
+            h.contains(&format!(" {name}(")) || h.contains(&format!("*{name}(")),
+            "{name} missing from include/tandem.h"
+        );
     }
 }

@@ -18,20 +18,47 @@ fn text(t: &str) -> Vec<ContentPart> {
 #[test]
 fn an_echo_turn_streams_in_order_and_ends_idle() {
     let c = client();
-    let id = c.start_session(Some(r#"{"model": "scripted:echo"}"#)).unwrap();
+    let id = c
+        .start_session(Some(r#"{"model": "scripted:echo"}"#))
+        .unwrap();
     assert_eq!(id, "session-1");
-    assert_eq!(c.send_prompt(&id, text("hello big world")).unwrap(), PromptOutcome::Sent);
+    assert_eq!(
+        c.send_prompt(&id, text("hello big world")).unwrap(),
+        PromptOutcome::Sent
+    );
     let (end, events) = turn_end(&c, &id);
     assert_eq!(end["reason"], "completed");
     assert_eq!(text_of(&events, &id), "hello big world");
-    let seqs: Vec<u64> = events.iter().filter(|e| e["session_id"] == id.as_str()).map(|e| e["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "per-session sequence numbers are dense from 1");
+    let seqs: Vec<u64> = events
+        .iter()
+        .filter(|e| e["session_id"] == id.as_str())
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "per-session sequence numbers are dense from 1"
+    );
     assert_eq!(events[0]["kind"], "session_started");
     assert_eq!(c.status(&id).unwrap(), Status::Idle);
-    let status_events: Vec<&Value> = events.iter().filter(|e| e["kind"] == "status_changed").collect();
-    assert_eq!(status_events.iter().map(|e| e["status"].as_str().unwrap()).collect::<Vec<_>>(), vec!["thinking", "idle"]);
+    let status_events: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "status_changed")
+        .collect();
+    assert_eq!(
+        status_events
+            .iter()
+            .map(|e| e["status"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        vec!["thinking", "idle"]
+    );
     let msgs = c.messages(&id).unwrap();
-    let kinds: Vec<&str> = msgs.as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = msgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, vec!["system", "user", "assistant", "usage"]);
     assert_eq!(msgs[2]["text"], "hello big world");
     assert_eq!(c.usage(&id).unwrap()["input"], 3);
@@ -45,19 +72,40 @@ fn the_demo_lists_reads_and_summarizes_its_workdir() {
     let c = client();
     let opts = json!({"model": "scripted:demo", "workdir": dir}).to_string();
     let id = c.start_session(Some(&opts)).unwrap();
-    c.send_prompt(&id, text("Tell me about this project.")).unwrap();
+    c.send_prompt(&id, text("Tell me about this project."))
+        .unwrap();
     let (end, events) = turn_end(&c, &id);
     assert_eq!(end["reason"], "completed");
     let tools: Vec<(String, bool)> = events
         .iter()
         .filter(|e| e["kind"] == "tool_ended")
-        .map(|e| (e["name"].as_str().unwrap().to_string(), e["is_error"].as_bool().unwrap()))
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e["is_error"].as_bool().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(tools, vec![("list_directory".into(), false), ("read_file".into(), false)]);
+    assert_eq!(
+        tools,
+        vec![
+            ("list_directory".into(), false),
+            ("read_file".into(), false)
+        ]
+    );
     assert!(events.iter().any(|e| e["kind"] == "thinking_delta"));
-    assert!(text_of(&events, &id).contains("\"# Widget\""), "{}", text_of(&events, &id));
+    assert!(
+        text_of(&events, &id).contains("\"# Widget\""),
+        "{}",
+        text_of(&events, &id)
+    );
     let msgs = c.messages(&id).unwrap();
-    let listing = msgs.as_array().unwrap().iter().find(|m| m["kind"] == "tool_call").unwrap();
+    let listing = msgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "tool_call")
+        .unwrap();
     assert_eq!(listing["result"], "src/\nREADME.md");
     assert_eq!(listing["status"], "complete");
     assert!(c.usage(&id).unwrap()["cost"].as_f64().unwrap() > 0.0);
@@ -72,8 +120,15 @@ fn unknown_tools_and_missing_workdirs_are_error_results_not_crashes() {
     c.send_prompt(&id, text("go")).unwrap();
     let (end, events) = turn_end(&c, &id);
     assert_eq!(end["reason"], "completed");
-    let results: Vec<&str> = events.iter().filter(|e| e["kind"] == "tool_ended").map(|e| e["result"].as_str().unwrap()).collect();
-    assert_eq!(results, vec!["Tool 'nope' not found", "Tool 'read_file' not found"]);
+    let results: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "tool_ended")
+        .map(|e| e["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results,
+        vec!["Tool 'nope' not found", "Tool 'read_file' not found"]
+    );
     assert_eq!(text_of(&events, &id), "ok");
 }
 
@@ -86,11 +141,24 @@ fn max_turns_ends_the_turn_cleanly_with_an_error() {
     c.send_prompt(&id, text("go")).unwrap();
     let (end, events) = turn_end(&c, &id);
     assert_eq!(end["reason"], "error");
-    let limit = events.iter().find(|e| e["kind"] == "turn_limit_reached").expect("turn_limit_reached");
-    assert_eq!((limit["current"].as_u64(), limit["limit"].as_u64()), (Some(2), Some(2)));
-    assert!(events.iter().any(|e| e["kind"] == "error" && e["message"].as_str().unwrap().contains("Turn limit reached (2/2)")));
+    let limit = events
+        .iter()
+        .find(|e| e["kind"] == "turn_limit_reached")
+        .expect("turn_limit_reached");
+    assert_eq!(
+        (limit["current"].as_u64(), limit["limit"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert!(events.iter().any(|e| e["kind"] == "error"
+        && e["message"]
+            .as_str()
+            .unwrap()
+            .contains("Turn limit reached (2/2)")));
     assert_eq!(c.status(&id).unwrap(), Status::Error);
-    assert!(c.snapshot(&id).unwrap()["error"].as_str().unwrap().contains("Turn limit"));
+    assert!(c.snapshot(&id).unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .contains("Turn limit"));
 }
 
 #[test]
@@ -101,7 +169,9 @@ fn a_model_error_ends_the_turn_and_the_session_stays_usable() {
     c.send_prompt(&id, text("go")).unwrap();
     let (end, events) = turn_end(&c, &id);
     assert_eq!(end["reason"], "error");
-    assert!(events.iter().any(|e| e["kind"] == "error" && e["message"] == "HTTP 529: overloaded"));
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "error" && e["message"] == "HTTP 529: overloaded"));
     assert_eq!(c.status(&id).unwrap(), Status::Error);
     c.send_prompt(&id, text("again")).unwrap();
     let (end, events) = turn_end(&c, &id);
@@ -113,7 +183,11 @@ fn a_model_error_ends_the_turn_and_the_session_stays_usable() {
 #[test]
 fn abort_stops_a_stalled_turn_promptly() {
     let c = client();
-    let id = c.start_session(Some(r#"{"script": [[{"text": "a"}, {"stall_ms": 60000}, {"text": "never"}]]}"#)).unwrap();
+    let id = c
+        .start_session(Some(
+            r#"{"script": [[{"text": "a"}, {"stall_ms": 60000}, {"text": "never"}]]}"#,
+        ))
+        .unwrap();
     c.send_prompt(&id, text("go")).unwrap();
     wait_for(&c, Duration::from_secs(5), |e| e["kind"] == "text_delta");
     let t = std::time::Instant::now();
@@ -126,7 +200,11 @@ fn abort_stops_a_stalled_turn_promptly() {
     let msgs = c.messages(&id).unwrap();
     assert_eq!(msgs.as_array().unwrap().last().unwrap()["text"], "Aborted");
     c.abort(&id).unwrap();
-    assert_eq!(c.messages(&id).unwrap().as_array().unwrap().len(), msgs.as_array().unwrap().len(), "idle abort is a no-op");
+    assert_eq!(
+        c.messages(&id).unwrap().as_array().unwrap().len(),
+        msgs.as_array().unwrap().len(),
+        "idle abort is a no-op"
+    );
 }
 
 #[test]
@@ -134,10 +212,18 @@ fn prompts_during_a_turn_are_steering_and_run_next() {
     let c = client();
     let opts = json!({"script": [[{"delay_ms": 200}, {"text": "one"}], [{"text": "two"}]]});
     let id = c.start_session(Some(&opts.to_string())).unwrap();
-    assert_eq!(c.send_prompt(&id, text("first")).unwrap(), PromptOutcome::Sent);
-    assert_eq!(c.send_prompt(&id, text("second")).unwrap(), PromptOutcome::QueuedSteering);
+    assert_eq!(
+        c.send_prompt(&id, text("first")).unwrap(),
+        PromptOutcome::Sent
+    );
+    assert_eq!(
+        c.send_prompt(&id, text("second")).unwrap(),
+        PromptOutcome::QueuedSteering
+    );
     let (_, first) = turn_end(&c, &id);
-    assert!(first.iter().any(|e| e["kind"] == "prompt_queued" && e["queue"] == "steering"));
+    assert!(first
+        .iter()
+        .any(|e| e["kind"] == "prompt_queued" && e["queue"] == "steering"));
     let (end, second) = turn_end(&c, &id);
     assert_eq!(end["reason"], "completed");
     assert_eq!(text_of(&second, &id), "two");
@@ -162,20 +248,32 @@ fn a_panicking_session_restarts_with_its_conversation_and_token() {
     c.send_prompt(&id, text("one")).unwrap();
     turn_end(&c, &id);
     c.send_prompt(&id, text("two")).unwrap();
-    let (restarted, events) = wait_for(&c, Duration::from_secs(10), |e| e["kind"] == "session_restarted");
+    let (restarted, events) = wait_for(&c, Duration::from_secs(10), |e| {
+        e["kind"] == "session_restarted"
+    });
     assert_eq!(restarted["attempt"], 1);
     assert!(restarted["reason"].as_str().unwrap().contains("boom"));
-    let interrupted = events.iter().find(|e| e["kind"] == "turn_ended").expect("the interrupted turn is closed first");
+    let interrupted = events
+        .iter()
+        .find(|e| e["kind"] == "turn_ended")
+        .expect("the interrupted turn is closed first");
     assert_eq!(interrupted["reason"], "interrupted");
     assert_eq!(retry_pending(|| c.token(&id)).unwrap(), token);
     let msgs = retry_pending(|| c.messages(&id)).unwrap();
-    assert!(msgs.as_array().unwrap().iter().any(|m| m["kind"] == "assistant" && m["text"] == "before"));
+    assert!(msgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["kind"] == "assistant" && m["text"] == "before"));
     retry_pending(|| c.send_prompt(&id, text("three"))).unwrap();
     let (end, events) = turn_end(&c, &id);
     assert_eq!(end["reason"], "completed");
     assert_eq!(text_of(&events, &id), "after");
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
-    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "sequence numbers continue across the restart");
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "sequence numbers continue across the restart"
+    );
 }
 
 #[test]
@@ -187,7 +285,9 @@ fn repeated_crashes_exhaust_the_restart_policy() {
     let mut restarts = 0;
     for _ in 0..4 {
         retry_pending(|| c.send_prompt(&id, text("go"))).unwrap();
-        let (e, _) = wait_for(&c, Duration::from_secs(10), |e| e["kind"] == "session_restarted" || e["kind"] == "session_stopped");
+        let (e, _) = wait_for(&c, Duration::from_secs(10), |e| {
+            e["kind"] == "session_restarted" || e["kind"] == "session_stopped"
+        });
         if e["kind"] == "session_stopped" {
             assert_eq!(e["reason"], "restart_exhausted");
             assert!(e["detail"].as_str().unwrap().contains("again"));
@@ -205,16 +305,40 @@ fn repeated_crashes_exhaust_the_restart_policy() {
 fn ids_are_generated_unique_and_explicit_ids_are_checked() {
     let c = client();
     assert_eq!(c.start_session(None).unwrap(), "session-1");
-    assert_eq!(c.start_session(Some(r#"{"session_id": "session-2"}"#)).unwrap(), "session-2");
-    assert_eq!(c.start_session(None).unwrap(), "session-3", "generated IDs skip live ones");
-    assert!(matches!(c.start_session(Some(r#"{"session_id": "session-1"}"#)), Err(Error::AlreadyExists(_))));
-    assert_eq!(c.start_or_get_session("session-1", None).unwrap(), "session-1");
-    assert_eq!(c.start_or_get_session("workdir-abc", None).unwrap(), "workdir-abc");
-    assert!(matches!(c.start_or_get_session("../x", None), Err(Error::InvalidArgument(_))));
+    assert_eq!(
+        c.start_session(Some(r#"{"session_id": "session-2"}"#))
+            .unwrap(),
+        "session-2"
+    );
+    assert_eq!(
+        c.start_session(None).unwrap(),
+        "session-3",
+        "generated IDs skip live ones"
+    );
+    assert!(matches!(
+        c.start_session(Some(r#"{"session_id": "session-1"}"#)),
+        Err(Error::AlreadyExists(_))
+    ));
+    assert_eq!(
+        c.start_or_get_session("session-1", None).unwrap(),
+        "session-1"
+    );
+    assert_eq!(
+        c.start_or_get_session("workdir-abc", None).unwrap(),
+        "workdir-abc"
+    );
+    assert!(matches!(
+        c.start_or_get_session("../x", None),
+        Err(Error::InvalidArgument(_))
+    ));
     let list = c.list_sessions().unwrap();
     let ids: Vec<&str> = list.iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, vec!["session-1", "session-2", "session-3", "workdir-abc"]);
-    let tokens: std::collections::HashSet<String> = ids.iter().map(|id| c.token(id).unwrap()).collect();
+    assert_eq!(
+        ids,
+        vec!["session-1", "session-2", "session-3", "workdir-abc"]
+    );
+    let tokens: std::collections::HashSet<String> =
+        ids.iter().map(|id| c.token(id).unwrap()).collect();
     assert_eq!(tokens.len(), 4);
     assert!(tokens.iter().all(|t| t.len() == 43));
 }
@@ -225,14 +349,30 @@ fn stop_and_shutdown_are_announced() {
     let a = c.start_session(None).unwrap();
     let b = c.start_session(None).unwrap();
     c.stop_session(&a).unwrap();
-    let (e, _) = wait_for(&c, Duration::from_secs(5), |e| e["kind"] == "session_stopped");
-    assert_eq!((e["session_id"].as_str(), e["reason"].as_str()), (Some(a.as_str()), Some("stopped")));
+    let (e, _) = wait_for(&c, Duration::from_secs(5), |e| {
+        e["kind"] == "session_stopped"
+    });
+    assert_eq!(
+        (e["session_id"].as_str(), e["reason"].as_str()),
+        (Some(a.as_str()), Some("stopped"))
+    );
     assert!(matches!(c.stop_session(&a), Err(Error::NotFound(_))));
-    assert!(matches!(c.send_prompt(&a, text("x")), Err(Error::NotFound(_))));
+    assert!(matches!(
+        c.send_prompt(&a, text("x")),
+        Err(Error::NotFound(_))
+    ));
     c.shutdown(Duration::from_secs(5)).unwrap();
-    let (e, _) = wait_for(&c, Duration::from_secs(5), |e| e["kind"] == "session_stopped");
-    assert_eq!((e["session_id"].as_str(), e["reason"].as_str()), (Some(b.as_str()), Some("shutdown")));
-    assert!(matches!(c.next_event(Duration::from_secs(5)), Err(Error::ShuttingDown)));
+    let (e, _) = wait_for(&c, Duration::from_secs(5), |e| {
+        e["kind"] == "session_stopped"
+    });
+    assert_eq!(
+        (e["session_id"].as_str(), e["reason"].as_str()),
+        (Some(b.as_str()), Some("shutdown"))
+    );
+    assert!(matches!(
+        c.next_event(Duration::from_secs(5)),
+        Err(Error::ShuttingDown)
+    ));
     assert!(matches!(c.start_session(None), Err(Error::ShuttingDown)));
     c.shutdown(Duration::from_secs(1)).unwrap();
 }
@@ -241,22 +381,54 @@ fn stop_and_shutdown_are_announced() {
 fn subagents_run_their_task_and_track_their_parent() {
     let c = client();
     let parent = c.start_session(None).unwrap();
-    let h = c.start_subagent(Some(&parent), "count the files", Some(r#"{"model": "scripted:echo"}"#)).unwrap();
+    let h = c
+        .start_subagent(
+            Some(&parent),
+            "count the files",
+            Some(r#"{"model": "scripted:echo"}"#),
+        )
+        .unwrap();
     let sub = h["session_id"].as_str().unwrap().to_string();
     assert_eq!(h["parent_session_id"], parent.as_str());
     assert_eq!(h["task"], "count the files");
     let (_, events) = turn_end(&c, &sub);
-    assert!(events.iter().any(|e| e["kind"] == "subagent_started" && e["handle"]["session_id"] == sub.as_str()));
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "subagent_started" && e["handle"]["session_id"] == sub.as_str()));
     assert_eq!(text_of(&events, &sub), "count the files");
     let meta = c.metadata(&sub).unwrap();
-    assert_eq!((meta["background"].as_bool(), meta["parent_session_id"].as_str()), (Some(true), Some(parent.as_str())));
+    assert_eq!(
+        (
+            meta["background"].as_bool(),
+            meta["parent_session_id"].as_str()
+        ),
+        (Some(true), Some(parent.as_str()))
+    );
     let orphan = c.start_subagent(None, "alone", None).unwrap();
-    assert_eq!(c.list_subagents(Some(&parent)).unwrap().as_array().unwrap().len(), 1);
+    assert_eq!(
+        c.list_subagents(Some(&parent))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(c.list_subagents(None).unwrap().as_array().unwrap().len(), 2);
-    assert!(matches!(c.start_subagent(Some("nobody"), "x", None), Err(Error::NotFound(_))));
-    assert!(matches!(c.start_subagent(None, "  ", None), Err(Error::InvalidArgument(_))));
-    c.stop_session(orphan["session_id"].as_str().unwrap()).unwrap();
-    assert_eq!(c.list_subagents(None).unwrap().as_array().unwrap().len(), 1, "stopping removes the handle");
+    assert!(matches!(
+        c.start_subagent(Some("nobody"), "x", None),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        c.start_subagent(None, "  ", None),
+        Err(Error::InvalidArgument(_))
+    ));
+    c.stop_session(orphan["session_id"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        c.list_subagents(None).unwrap().as_array().unwrap().len(),
+        1,
+        "stopping removes the handle"
+    );
 }
 
 #[test]
@@ -284,11 +456,19 @@ fn message_pages_walk_backwards() {
         turn_end(&c, &id);
     }
     let page = c.messages_page(&id, 0, 3).unwrap();
-    let ids: Vec<u64> = page["messages"].as_array().unwrap().iter().map(|m| m["id"].as_u64().unwrap()).collect();
+    let ids: Vec<u64> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_u64().unwrap())
+        .collect();
     assert_eq!(ids, vec![7, 6, 5]);
     assert_eq!(page["has_more"], true);
     let page = c.messages_page(&id, 5, 10).unwrap();
     assert_eq!(page["messages"].as_array().unwrap().len(), 4);
     assert_eq!(page["has_more"], false);
-    assert!(matches!(c.messages_page(&id, 0, 0), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        c.messages_page(&id, 0, 0),
+        Err(Error::InvalidArgument(_))
+    ));
 }

@@ -12,7 +12,11 @@ pub fn client() -> Client {
 }
 
 /// Pulls events until one matches `pred` (returning it) or `timeout` passes (panicking with what was seen).
-pub fn wait_for(c: &Client, timeout: Duration, mut pred: impl FnMut(&Value) -> bool) -> (Value, Vec<Value>) {
+pub fn wait_for(
+    c: &Client,
+    timeout: Duration,
+    mut pred: impl FnMut(&Value) -> bool,
+) -> (Value, Vec<Value>) {
     let deadline = Instant::now() + timeout;
     let mut seen = Vec::new();
     loop {
@@ -33,7 +37,9 @@ pub fn wait_for(c: &Client, timeout: Duration, mut pred: impl FnMut(&Value) -> b
 
 /// Waits for `turn_ended` of session `id`.
 pub fn turn_end(c: &Client, id: &str) -> (Value, Vec<Value>) {
-    wait_for(c, Duration::from_secs(10), |e| e["kind"] == "turn_ended" && e["session_id"] == id)
+    wait_for(c, Duration::from_secs(10), |e| {
+        e["kind"] == "turn_ended" && e["session_id"] == id
+    })
 }
 
 /// The concatenated text deltas of session `id` in `events`.
