@@ -3,9 +3,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::transcript::{
-    parts_text, Body, ContentPart, Level, Message, ToolStatus, Transcript, Usage,
-};
+use super::transcript::{Body, ContentPart, Level, Message, ToolStatus, Transcript, Usage};
 use crate::events::{Payload, TurnEnd};
 use crate::provider::{context_from_transcript, ModelMessage, ProviderEvent};
 
@@ -579,10 +577,7 @@ fn parts_json(parts: &[ContentPart]) -> Value {
 /// Joins queued entries into one prompt: entries separated by a blank line, images kept in place.
 pub fn combine_entries(entries: Vec<Vec<ContentPart>>) -> Vec<ContentPart> {
     let mut out: Vec<ContentPart> = Vec::new();
-    for entry in entries
-        .into_iter()
-        .filter(|e| !e.is_empty() && !(parts_text(e).is_empty() && e.iter().all(is_text)))
-    {
+    for entry in entries.into_iter().filter(|e| e.iter().any(has_content)) {
         if !out.is_empty() {
             out.push(ContentPart::Text {
                 text: "\n\n".into(),
@@ -601,8 +596,8 @@ pub fn combine_entries(entries: Vec<Vec<ContentPart>>) -> Vec<ContentPart> {
     merged
 }
 
-fn is_text(p: &ContentPart) -> bool {
-    matches!(p, ContentPart::Text { .. })
+fn has_content(p: &ContentPart) -> bool {
+    !matches!(p, ContentPart::Text { text } if text.is_empty())
 }
 
 #[cfg(test)]
