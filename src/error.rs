@@ -107,14 +107,30 @@ impl Error {
         }
     }
 
-    /// Parses JSON for the argument `what`, reporting line and column on failure.
+    /// Parses JSON for the argument `what`: a syntax error is `InvalidJson` (with line and column), a well-formed
+    /// document of the wrong shape is `InvalidArgument`.
     pub fn parse_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T> {
-        serde_json::from_str(text).map_err(|e| {
-            if e.is_data() {
-                Error::InvalidArgument(format!("{what}: {e}"))
-            } else {
-                Error::InvalidJson(what, e.to_string())
-            }
-        })
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::InvalidJson(what, e.to_string()))?;
+        serde_json::from_value(value).map_err(|e| Error::InvalidArgument(format!("{what}: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_win_over_shape_errors() {
+        let e = Error::parse_json::<Vec<u32>>("x", "[\"a\",").unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidJson("x", m) if m.contains("line 1")),
+            "{e:?}"
+        );
+        assert!(matches!(
+            Error::parse_json::<Vec<u32>>("x", "[\"a\"]"),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert_eq!(Error::parse_json::<Vec<u32>>("x", "[1]").unwrap(), vec![1]);
     }
 }

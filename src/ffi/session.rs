@@ -173,8 +173,8 @@ pub unsafe extern "C" fn tandem_subagent_start(
     })
 }
 
-/// Background sub-agent handles, oldest first: all of them, or those of `parent_id_or_null`. `*out` is a JSON array
-/// owned by the caller.
+/// Background sub-agent handles, oldest first: all of them, or those whose parent is `parent_id_or_null` (a parent
+/// that has stopped still lists its sub-agents; an unknown one lists none). `*out` is a JSON array owned by the caller.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_subagent_list(
     client: *mut tandem_client,

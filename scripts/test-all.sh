@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Runs every test of tandem, stopping at the first failure: Rust formatting, lints and tests, the committed header's
+# freshness, the C ABI tests, and the C examples (the README quickstart and one non-interactive demo run, both also
+# under valgrind). Works from a fresh clone on Debian with rustup's cargo and gcc: missing rustfmt and clippy are
+# added with rustup, missing make and valgrind with apt-get when running as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -t 1 ]; then
+    bold=$'\033[1m' red=$'\033[31m' green=$'\033[32m' dim=$'\033[2m' reset=$'\033[0m'
+else
+    bold='' red='' green='' dim='' reset=''
+fi
+started=$SECONDS
+steps=0
+step=''
+skipped=()
+trap 'rc=$?; [ "$rc" = 0 ] || printf "\n%sFAILED%s at step %d (%s) after %ds\n" "$red" "$reset" "$steps" "$step" $((SECONDS - started))' EXIT
+
+section() {
+    steps=$((steps + 1))
+    step=$1
+    printf '\n%s==> [%d] %s%s\n' "$bold" "$steps" "$step" "$reset"
+}
+fail() {
+    printf '%s%s%s\n' "$red" "$*" "$reset" >&2
+    exit 1
+}
+skip() {
+    printf '%sskipped: %s%s\n' "$dim" "$*" "$reset"
+    skipped+=("$step")
+}
+
+section "prerequisites"
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+missing=()
+for tool in make valgrind; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v make >/dev/null || fail "make is missing: install it (apt-get install make) and run again"
+echo "cargo $(cargo --version | cut -d' ' -f2), $(cc --version | head -n 1), make $(make --version | head -n 1 | cut -d' ' -f3)"
+
+section "cargo fmt --check"
+cargo fmt --check
+
+section "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+section "cargo test"
+cargo test
+
+section "include/tandem.h is up to date"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    # The build above regenerated the header; any difference from the committed one means it is stale.
+    git diff --exit-code -- include/tandem.h || fail "include/tandem.h is out of date: commit the regenerated header"
+    echo "include/tandem.h matches the sources"
+else
+    skip "not a git checkout"
+fi
+
+section "C ABI tests (scripts/test-c.sh)"
+if [ -f scripts/test-c.sh ]; then
+    bash scripts/test-c.sh
+else
+    skip "scripts/test-c.sh does not exist yet"
+fi
+
+section "C quickstart (examples/c/quickstart.c, also shown in README.md)"
+sed -n '/^```c$/,/^```$/{/^```/d;p;}' README.md | diff -u - examples/c/quickstart.c ||
+    fail "the C example in README.md differs from examples/c/quickstart.c"
+make --no-print-directory build/quickstart
+out=$(./build/quickstart </dev/null) || fail "build/quickstart exited with status $?"
+echo "$out"
+[ "$out" = "hello from C" ] || fail "build/quickstart printed \"$out\", expected \"hello from C\""
+
+section "C demo, non-interactive (./build/demo --yes)"
+make --no-print-directory build/demo
+# Without API keys the demo runs the offline scripted model, so its output is deterministic.
+out=$(env -u ANTHROPIC_API_KEY -u OPENAI_API_KEY ./build/demo --yes </dev/null) ||
+    fail "build/demo exited with status $?"
+echo "$out"
+grep -q "Here's what I found" <<<"$out" || fail "the demo's answer has no summary (\"Here's what I found ...\")"
+grep -q "── tokens: [0-9,]* in · [0-9,]* out · \\$" <<<"$out" || fail "the demo printed no usage line"
+! grep -q $'\033' <<<"$out" || fail "the demo wrote ANSI escapes to a pipe"
+
+section "C examples under valgrind"
+if command -v valgrind >/dev/null; then
+    for run in "./build/quickstart" "./build/demo --yes"; do
+        echo "valgrind $run"
+        # shellcheck disable=SC2086 # $run is a command line
+        env -u ANTHROPIC_API_KEY -u OPENAI_API_KEY valgrind --quiet --error-exitcode=1 --leak-check=full \
+            --errors-for-leak-kinds=definite,indirect,possible --suppressions=scripts/valgrind.supp \
+            $run </dev/null >/dev/null || fail "valgrind reports errors or leaks in $run"
+    done
+    echo "no errors, no leaks"
+else
+    skip "valgrind is not installed (run as root to install it, or apt-get install valgrind)"
+fi
+
+summary="PASSED: $((steps - ${#skipped[@]})) of $steps steps in $((SECONDS - started))s"
+for s in "${skipped[@]}"; do summary="$summary; skipped: $s"; done
+printf '\n%s%s%s\n' "$green" "$summary" "$reset"
+# The plain closing line CI reads: every step that ran passed.
+echo "steps: $((steps - ${#skipped[@]})) passed, 0 failed"
