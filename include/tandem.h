@@ -565,8 +565,8 @@ tandem_status tandem_subagent_start(tandem_client *client,
                                     char **out);
 
 /**
- * Background sub-agent handles, oldest first: all of them, or those of `parent_id_or_null`. `*out` is a JSON array
- * owned by the caller.
+ * Background sub-agent handles, oldest first: all of them, or those whose parent is `parent_id_or_null` (a parent
+ * that has stopped still lists its sub-agents; an unknown one lists none). `*out` is a JSON array owned by the caller.
  */
 tandem_status tandem_subagent_list(tandem_client *client,
                                    const char *parent_id_or_null,
