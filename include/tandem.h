@@ -486,6 +486,50 @@ tandem_status tandem_session_events_since(tandem_client *client,
                                           char **out);
 
 /**
+ * Same as `tandem_session_send_prompt`: starts a turn when idle, otherwise queues `prompt` as steering, which the
+ * agent sees after its current tool calls (one user message combining every queued entry).
+ */
+tandem_status tandem_session_queue_steering(tandem_client *client,
+                                            const char *id,
+                                            const char *prompt,
+                                            tandem_prompt_result *out_or_null);
+
+/**
+ * Starts a turn with `prompt` when idle (`TANDEM_PROMPT_RESULT_SENT`); while a turn runs, queues it as a follow-up
+ * (`TANDEM_PROMPT_RESULT_QUEUED_FOLLOW_UP`), sent when the turn ends together with any pending steering.
+ */
+tandem_status tandem_session_queue_follow_up(tandem_client *client,
+                                             const char *id,
+                                             const char *prompt,
+                                             tandem_prompt_result *out_or_null);
+
+/**
+ * Takes back the queued steering entries (follow-ups stay): `*out` is a JSON array of entries, each an array of
+ * content parts, owned by the caller. Emits `queues_recalled` when something was taken.
+ */
+tandem_status tandem_session_dequeue_steering(tandem_client *client,
+                                              const char *id,
+                                              char **out);
+
+/**
+ * The queues, unchanged: `{"steering": [entry...], "follow_up": [entry...]}`, owned by the caller.
+ */
+tandem_status tandem_session_queued_messages(tandem_client *client, const char *id, char **out);
+
+/**
+ * Takes back both queues: `*out` is `{"steering": [...], "follow_up": [...]}`, owned by the caller; the queues are
+ * empty afterwards and `queues_recalled` is emitted.
+ */
+tandem_status tandem_session_recall_queues(tandem_client *client,
+                                           const char *id,
+                                           char **out);
+
+/**
+ * Empties both queues and emits `queues_recalled`.
+ */
+tandem_status tandem_session_clear_queues(tandem_client *client, const char *id);
+
+/**
  * Starts a session. `options_json` may be NULL. Keys (all optional): `session_id`, `provider` (`native`), `model`
  * (`provider:model`; default `scripted:echo`), `base_url`, `api_key_env`, `workdir`, `persist`, `thinking_level`,
  * `approval`, `tool_permissions`, `tools`, `max_turns` (100), `max_cost`, `system_prompt`, `script`, `restart`.

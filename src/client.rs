@@ -13,7 +13,7 @@ use crate::events::dispatch::EventSink;
 use crate::events::{Event, StopReason};
 use crate::manager::policy::{RestartOptions, RestartPolicy};
 use crate::manager::Manager;
-use crate::session::state::PromptOutcome;
+use crate::session::state::{Command, PromptOutcome, QueueOp, Reply};
 use crate::session::transcript::{ContentPart, Level};
 use crate::session::Status;
 
@@ -215,9 +215,22 @@ impl Client {
         Ok(self.live()?.list())
     }
 
-    /// Sends a prompt made of content parts.
+    /// Sends a prompt made of content parts; while a turn runs it is queued as steering.
     pub fn send_prompt(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
-        self.live()?.prompt(id, parts)
+        self.live()?.prompt(id, parts, false)
+    }
+
+    /// Like [`Client::send_prompt`], but while a turn runs the prompt waits for the turn's end as a follow-up.
+    pub fn queue_follow_up(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
+        self.live()?.prompt(id, parts, true)
+    }
+
+    /// A queue operation: show, dequeue steering, recall or clear. Returns the queue contents it concerns.
+    pub fn queues(&self, id: &str, op: QueueOp) -> Result<Value> {
+        match self.live()?.call(id, Command::Queue(op))? {
+            Reply::Json(v) => Ok(v),
+            _ => Ok(Value::Null),
+        }
     }
 
     /// Aborts the running turn.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
+use tandem::session::state::QueueOp;
 use tandem::session::transcript::ContentPart;
 
 fn validator(def: &str) -> jsonschema::Validator {
@@ -49,9 +50,25 @@ fn real_outputs_validate() {
         ))
         .unwrap();
     c.send_prompt(&demo, text("tour")).unwrap();
-    c.send_prompt(&demo, text("and then?")).unwrap();
     events.extend(turn_end(&c, &demo).1);
-    events.extend(turn_end(&c, &demo).1);
+
+    // A prompt sent while a turn runs is queued (prompt_queued) and answered in a turn of its own.
+    let slow = c
+        .start_session(Some(
+            r#"{"script": [[{"delay_ms": 300}, {"text": "a"}], [{"text": "b"}]]}"#,
+        ))
+        .unwrap();
+    c.send_prompt(&slow, text("first")).unwrap();
+    c.send_prompt(&slow, text("queued")).unwrap();
+    c.queue_follow_up(&slow, text("follow")).unwrap();
+    check("queued_messages", &c.queues(&slow, QueueOp::Show).unwrap());
+    check(
+        "queue_entries",
+        &c.queues(&slow, QueueOp::DequeueSteering).unwrap(),
+    );
+    c.send_prompt(&slow, text("queued again")).unwrap();
+    events.extend(turn_end(&c, &slow).1);
+    events.extend(turn_end(&c, &slow).1);
 
     let failing = json!({"max_turns": 1, "script": [[{"tool_call": {"name": "nope"}}], [{"error": {"status": 500}}]]});
     let s = c.start_session(Some(&failing.to_string())).unwrap();

@@ -472,3 +472,54 @@ fn message_pages_walk_backwards() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+#[test]
+fn steering_reaches_the_agent_between_tool_calls_in_the_same_turn() {
+    let c = client();
+    let opts = json!({"script": [[{"tool_call": {"name": "nope", "args": {}}}, {"delay_ms": 300}], [{"text": "adjusted"}]]});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    c.send_prompt(&id, text("start")).unwrap();
+    wait_for(&c, Duration::from_secs(5), |e| {
+        e["kind"] == "status_changed" && e["status"] == "thinking"
+    });
+    assert_eq!(
+        c.send_prompt(&id, text("use tabs")).unwrap(),
+        PromptOutcome::QueuedSteering
+    );
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed");
+    assert_eq!(text_of(&events, &id), "adjusted");
+    let kinds: Vec<String> = c
+        .messages(&id)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{}:{}",
+                m["kind"].as_str().unwrap(),
+                m["text"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        &kinds[1..],
+        [
+            "user:start",
+            "tool_call:",
+            "user:use tabs",
+            "assistant:adjusted"
+        ]
+    );
+    assert_eq!(
+        c.queues(&id, tandem::session::state::QueueOp::Show)
+            .unwrap(),
+        json!({"steering": [], "follow_up": []})
+    );
+    // Only one turn: the steering did not start another.
+    assert!(matches!(
+        c.next_event(Duration::from_millis(200)),
+        Err(Error::Timeout(_))
+    ));
+}

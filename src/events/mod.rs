@@ -180,6 +180,8 @@ pub enum Payload {
         /// The queued content parts.
         content: Value,
     },
+    /// Queued prompts were taken back or cleared by the host.
+    QueuesRecalled,
     /// A turn ended. Exactly one per accepted prompt, whatever happened.
     TurnEnded {
         /// Usage reported for the turn, if any.
@@ -217,6 +219,7 @@ impl Payload {
             Payload::ContextUsage { .. } => EventKind::ContextUsage,
             Payload::TurnLimitReached { .. } => EventKind::TurnLimitReached,
             Payload::PromptQueued { .. } => EventKind::PromptQueued,
+            Payload::QueuesRecalled => EventKind::QueuesRecalled,
             Payload::TurnEnded { .. } => EventKind::TurnEnded,
             Payload::Error { .. } => EventKind::Error,
             Payload::EventsDropped { .. } => EventKind::EventsDropped,

@@ -8,5 +8,6 @@
 pub mod boundary;
 pub mod client;
 pub mod events;
+pub mod queues;
 pub mod session;
 pub mod types;

@@ -273,11 +273,26 @@ impl Manager {
         lock(&self.reg).active(id).map(|(_, s)| s.token.clone())
     }
 
-    /// Sends a prompt.
-    pub fn prompt(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
-        match self.handle(id)?.call(Command::Prompt(parts))? {
+    /// Sends `cmd` to session `id` and waits for the reply.
+    pub fn call(&self, id: &str, cmd: Command) -> Result<Reply> {
+        self.handle(id)?.call(cmd)
+    }
+
+    /// Sends a prompt (`follow_up` queues it as a follow-up while a turn runs instead of as steering).
+    pub fn prompt(
+        &self,
+        id: &str,
+        parts: Vec<ContentPart>,
+        follow_up: bool,
+    ) -> Result<PromptOutcome> {
+        let cmd = if follow_up {
+            Command::FollowUp(parts)
+        } else {
+            Command::Prompt(parts)
+        };
+        match self.call(id, cmd)? {
             Reply::Prompt(outcome) => Ok(outcome),
-            Reply::Ok => Err(Error::Internal("prompt answered without an outcome".into())),
+            other => Err(Error::Internal(format!("prompt answered with {other:?}"))),
         }
     }
 

@@ -2,6 +2,7 @@
 //! pure [`state::SessionState`] and executes the effects it returns.
 
 pub mod options;
+pub mod queues;
 pub mod state;
 pub mod transcript;
 
@@ -15,7 +16,10 @@ use state::{Command, Effect, Input, Reply, SessionState};
 
 use crate::error::{Error, Result};
 use crate::events::bus::{lock, EventBus, SessionLog};
-use crate::provider::native::{Emit, Native};
+use crate::provider::native::model::BoxFuture;
+use crate::provider::native::{Native, TurnLink};
+use crate::provider::ProviderEvent;
+use crate::session::transcript::ContentPart;
 
 /// A session's state, shared by its actor (which mutates it) and host queries (which read it under the lock).
 /// It belongs to the supervisor's entry, so it survives restarts of the actor.
@@ -31,10 +35,8 @@ pub type ReplyTo = Box<dyn FnOnce(Reply) + Send>;
 
 enum Msg {
     Command(Command, ReplyTo),
-    Provider {
-        turn_id: u64,
-        event: crate::provider::ProviderEvent,
-    },
+    Provider { turn_id: u64, event: ProviderEvent },
+    Steering { turn_id: u64, reply: ReplyTo },
     Stop(Box<dyn FnOnce() + Send>),
 }
 
@@ -165,6 +167,10 @@ impl Actor {
                     Some(Msg::Provider { turn_id, event }) => {
                         self.apply(Input::Provider { turn_id, event });
                     }
+                    Some(Msg::Steering { turn_id, reply }) => {
+                        let r = self.apply(Input::TakeSteering { turn_id });
+                        reply(r);
+                    }
                     Some(Msg::Stop(done)) => {
                         self.apply(Input::Command(Command::Abort));
                         self.cancel_turn();
@@ -191,11 +197,11 @@ impl Actor {
             match fx {
                 Effect::StartTurn { turn_id, context } => {
                     self.cancel_turn();
-                    let tx = self.tx.clone();
-                    let emit: Emit = Arc::new(move |event| {
-                        let _ = tx.send(Msg::Provider { turn_id, event });
+                    let link = Arc::new(ActorLink {
+                        tx: self.tx.clone(),
+                        turn_id,
                     });
-                    let task = tokio::spawn(self.native.clone().run_turn(context, emit));
+                    let task = tokio::spawn(self.native.clone().run_turn(context, link));
                     self.turn = Some((turn_id, task));
                 }
                 Effect::CancelTurn { turn_id } => {
@@ -215,6 +221,45 @@ impl Actor {
         if let Some((_, task)) = self.turn.take() {
             task.abort();
         }
+    }
+}
+
+/// A turn's link to its actor: events and steering requests go through the actor's channel, tagged with the turn.
+struct ActorLink {
+    tx: mpsc::UnboundedSender<Msg>,
+    turn_id: u64,
+}
+
+/// How long the loop waits for the session to hand over steering (the session answers at once unless busy).
+const STEERING_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl TurnLink for ActorLink {
+    fn emit(&self, event: ProviderEvent) {
+        let _ = self.tx.send(Msg::Provider {
+            turn_id: self.turn_id,
+            event,
+        });
+    }
+
+    fn take_steering(&self) -> BoxFuture<'_, Vec<Vec<ContentPart>>> {
+        Box::pin(async move {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let reply: ReplyTo = Box::new(move |r| drop(tx.send(r)));
+            if self
+                .tx
+                .send(Msg::Steering {
+                    turn_id: self.turn_id,
+                    reply,
+                })
+                .is_err()
+            {
+                return Vec::new();
+            }
+            match tokio::time::timeout(STEERING_WAIT, rx).await {
+                Ok(Ok(Reply::Steering(entries))) => entries,
+                _ => Vec::new(),
+            }
+        })
     }
 }
 

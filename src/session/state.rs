@@ -43,6 +43,23 @@ pub enum Command {
     Abort,
     /// Append a system message.
     AddSystemMessage(String, Level),
+    /// Queue a follow-up (sent as a turn right away when idle).
+    FollowUp(Vec<ContentPart>),
+    /// Look at or take back the queues.
+    Queue(QueueOp),
+}
+
+/// Host operations on the prompt queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueOp {
+    /// Take back the queued steering entries.
+    DequeueSteering,
+    /// Both queues, unchanged.
+    Show,
+    /// Take back both queues.
+    Recall,
+    /// Empty both queues.
+    Clear,
 }
 
 /// Everything that drives the state machine.
@@ -56,6 +73,11 @@ pub enum Input {
         turn_id: u64,
         /// The event.
         event: ProviderEvent,
+    },
+    /// The provider of turn `turn_id` takes the pending steering between tool batches.
+    TakeSteering {
+        /// The asking turn (a stale turn gets nothing).
+        turn_id: u64,
     },
     /// The session was restarted after `reason`; whatever was in flight did not survive.
     Restarted {
@@ -84,18 +106,22 @@ pub enum Effect {
 }
 
 /// The reply to a command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// Done.
     Ok,
     /// A prompt's outcome.
     Prompt(PromptOutcome),
+    /// A JSON document (queue contents and other queries).
+    Json(Value),
+    /// Steering entries handed to the provider between tool batches.
+    Steering(Vec<Vec<ContentPart>>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Turn {
-    id: u64,
-    had_error: bool,
+pub(super) struct Turn {
+    pub(super) id: u64,
+    pub(super) had_error: bool,
 }
 
 /// Wall-clock and monotonic time of an input, both in milliseconds (supplied by the caller: the machine is pure).
@@ -127,18 +153,18 @@ pub struct Identity {
 /// The whole state of one session.
 #[derive(Debug, Clone)]
 pub struct SessionState {
-    ident: Identity,
-    status: Status,
-    transcript: Transcript,
-    usage: Usage,
-    error_message: Option<String>,
-    turn: Option<Turn>,
-    next_turn_id: u64,
-    active_tools: Vec<(String, String)>,
-    steering: Vec<Vec<ContentPart>>,
-    follow_up: Vec<Vec<ContentPart>>,
-    created_at_ms: u64,
-    last_message_at_ms: u64,
+    pub(super) ident: Identity,
+    pub(super) status: Status,
+    pub(super) transcript: Transcript,
+    pub(super) usage: Usage,
+    pub(super) error_message: Option<String>,
+    pub(super) turn: Option<Turn>,
+    pub(super) next_turn_id: u64,
+    pub(super) active_tools: Vec<(String, String)>,
+    pub(super) steering: Vec<Vec<ContentPart>>,
+    pub(super) follow_up: Vec<Vec<ContentPart>>,
+    pub(super) created_at_ms: u64,
+    pub(super) last_message_at_ms: u64,
 }
 
 impl SessionState {
@@ -245,6 +271,7 @@ impl SessionState {
                 }
                 Reply::Ok
             }
+            Input::TakeSteering { turn_id } => self.take_steering(turn_id, now, &mut fx),
             Input::Restarted { reason } => {
                 self.interrupt(&reason, now, &mut fx);
                 Reply::Ok
@@ -286,10 +313,23 @@ impl SessionState {
                 self.messages_changed(now, fx);
                 Reply::Ok
             }
+            Command::FollowUp(parts) => {
+                if self.turn.is_some() {
+                    fx.push(Effect::Emit(Payload::PromptQueued {
+                        queue: "follow_up",
+                        content: parts_json(&parts),
+                    }));
+                    self.follow_up.push(parts);
+                    return Reply::Prompt(PromptOutcome::QueuedFollowUp);
+                }
+                self.start_turn(parts, now, fx);
+                Reply::Prompt(PromptOutcome::Sent)
+            }
+            Command::Queue(op) => self.queue_command(op, fx),
         }
     }
 
-    fn start_turn(&mut self, parts: Vec<ContentPart>, now: Now, fx: &mut Vec<Effect>) {
+    pub(super) fn start_turn(&mut self, parts: Vec<ContentPart>, now: Now, fx: &mut Vec<Effect>) {
         self.transcript.push(Body::user(parts));
         self.messages_changed(now, fx);
         let turn_id = self.next_turn_id;
@@ -554,7 +594,7 @@ impl SessionState {
         }
     }
 
-    fn messages_changed(&mut self, now: Now, fx: &mut Vec<Effect>) {
+    pub(super) fn messages_changed(&mut self, now: Now, fx: &mut Vec<Effect>) {
         self.last_message_at_ms = now.wall_ms;
         fx.push(Effect::Emit(Payload::MessagesChanged));
     }
@@ -570,7 +610,7 @@ fn title_from(prompt: &str) -> Option<String> {
     }
 }
 
-fn parts_json(parts: &[ContentPart]) -> Value {
+pub(super) fn parts_json(parts: &[ContentPart]) -> Value {
     serde_json::to_value(parts).expect("content parts serialize")
 }
 

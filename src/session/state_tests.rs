@@ -459,3 +459,109 @@ fn system_messages_append_and_notify() {
         matches!(&s.transcript().messages()[1].body, Body::System { text, level: Level::Error } if text == "note")
     );
 }
+
+#[test]
+fn follow_ups_wait_for_the_turn_end_and_run_after_steering() {
+    let mut s = session();
+    let (reply, fx) = s.apply(
+        Input::Command(Command::FollowUp(text("idle follow-up"))),
+        T0,
+    );
+    assert_eq!(
+        reply,
+        Reply::Prompt(PromptOutcome::Sent),
+        "a follow-up while idle is sent at once"
+    );
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::StartTurn { turn_id: 1, .. })));
+    ev(&mut s, 1, ProviderEvent::AgentStart);
+    let (reply, fx) = s.apply(Input::Command(Command::FollowUp(text("later"))), T0);
+    assert_eq!(reply, Reply::Prompt(PromptOutcome::QueuedFollowUp));
+    assert!(matches!(
+        &emitted(&fx)[..],
+        [Payload::PromptQueued {
+            queue: "follow_up",
+            ..
+        }]
+    ));
+    prompt(&mut s, "steer");
+    let (reply, _) = s.apply(Input::Command(Command::Queue(QueueOp::Show)), T0);
+    assert_eq!(
+        reply,
+        Reply::Json(
+            serde_json::json!({"steering": [[{"type": "text", "text": "steer"}]], "follow_up": [[{"type": "text", "text": "later"}]]})
+        )
+    );
+    let fx = ev(&mut s, 1, ProviderEvent::AgentEnd { usage: None });
+    let next = fx.iter().find_map(|e| match e {
+        Effect::StartTurn { context, .. } => context.last().cloned(),
+        _ => None,
+    });
+    assert_eq!(
+        next,
+        Some(ModelMessage::User(text("steer\n\nlater"))),
+        "steering first, then follow-ups"
+    );
+}
+
+#[test]
+fn steering_is_taken_between_tool_batches_one_message_per_entry() {
+    let mut s = session();
+    prompt(&mut s, "go");
+    ev(&mut s, 1, ProviderEvent::AgentStart);
+    prompt(&mut s, "a");
+    prompt(&mut s, "b");
+    let before = s.transcript().len();
+    let (reply, fx) = s.apply(Input::TakeSteering { turn_id: 1 }, T0);
+    assert_eq!(reply, Reply::Steering(vec![text("a"), text("b")]));
+    assert_eq!(emitted(&fx), vec![Payload::MessagesChanged]);
+    assert_eq!(s.transcript().len(), before + 2);
+    let (reply, fx) = s.apply(Input::TakeSteering { turn_id: 1 }, T0);
+    assert_eq!(reply, Reply::Steering(vec![]));
+    assert!(fx.is_empty());
+    prompt(&mut s, "c");
+    assert_eq!(
+        s.apply(Input::TakeSteering { turn_id: 9 }, T0).0,
+        Reply::Steering(vec![]),
+        "stale turns get nothing"
+    );
+}
+
+#[test]
+fn queues_can_be_dequeued_recalled_and_cleared() {
+    let mut s = session();
+    prompt(&mut s, "go");
+    ev(&mut s, 1, ProviderEvent::AgentStart);
+    prompt(&mut s, "s1");
+    s.apply(Input::Command(Command::FollowUp(text("f1"))), T0);
+    let (reply, fx) = s.apply(Input::Command(Command::Queue(QueueOp::DequeueSteering)), T0);
+    assert_eq!(
+        reply,
+        Reply::Json(serde_json::json!([[{"type": "text", "text": "s1"}]]))
+    );
+    assert_eq!(emitted(&fx), vec![Payload::QueuesRecalled]);
+    let (_, fx) = s.apply(Input::Command(Command::Queue(QueueOp::DequeueSteering)), T0);
+    assert!(fx.is_empty(), "nothing to dequeue, nothing to announce");
+    prompt(&mut s, "s2");
+    let (reply, fx) = s.apply(Input::Command(Command::Queue(QueueOp::Recall)), T0);
+    assert_eq!(
+        reply,
+        Reply::Json(
+            serde_json::json!({"steering": [[{"type": "text", "text": "s2"}]], "follow_up": [[{"type": "text", "text": "f1"}]]})
+        )
+    );
+    assert_eq!(emitted(&fx), vec![Payload::QueuesRecalled]);
+    prompt(&mut s, "s3");
+    s.apply(Input::Command(Command::Queue(QueueOp::Clear)), T0);
+    assert_eq!(
+        s.queued(),
+        serde_json::json!({"steering": [], "follow_up": []})
+    );
+    let fx = ev(&mut s, 1, ProviderEvent::AgentEnd { usage: None });
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::StartTurn { .. })),
+        "nothing left to send"
+    );
+    assert_eq!(statuses(&fx), vec![Status::Idle]);
+}

@@ -10,11 +10,17 @@ use model::{Chunk, Model, ModelRequest};
 
 use crate::error::{Error, Result};
 use crate::provider::{estimate_tokens, ModelMessage, ProviderEvent, ToolCallRequest};
-use crate::session::transcript::Usage;
+use crate::session::state::combine_entries;
+use crate::session::transcript::{ContentPart, Usage};
 use crate::tools::ToolSet;
 
-/// Where a turn's provider events go.
-pub type Emit = Arc<dyn Fn(ProviderEvent) + Send + Sync>;
+/// The running turn's line to its session.
+pub trait TurnLink: Send + Sync {
+    /// Reports an event of this turn.
+    fn emit(&self, event: ProviderEvent);
+    /// Takes the steering queued since the last call (empty when there is none or the session does not answer).
+    fn take_steering(&self) -> model::BoxFuture<'_, Vec<Vec<ContentPart>>>;
+}
 
 /// The native provider: a model, the session's tools, and the loop's limits.
 pub struct Native {
@@ -58,7 +64,12 @@ impl Native {
 
     /// Runs one turn over `context`, reporting through `emit`: `AgentStart`, deltas and tool events, then exactly
     /// one `AgentEnd`. Cancellation (dropping the future) emits nothing further.
-    pub async fn run_turn(self: Arc<Self>, mut context: Vec<ModelMessage>, emit: Emit) {
+    pub async fn run_turn(
+        self: Arc<Self>,
+        mut context: Vec<ModelMessage>,
+        link: Arc<dyn TurnLink>,
+    ) {
+        let emit = |e| link.emit(e);
         emit(ProviderEvent::AgentStart);
         let mut usage: Option<Usage> = None;
         let mut tool_rounds: u32 = 0;
@@ -131,6 +142,11 @@ impl Native {
                     content: result,
                     is_error,
                 });
+            }
+            // Steering reaches the model between tool batches, as one user message.
+            let steering = link.take_steering().await;
+            if !steering.is_empty() {
+                context.push(ModelMessage::User(combine_entries(steering)));
             }
             tool_rounds += 1;
         }

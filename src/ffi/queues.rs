@@ -1,0 +1,113 @@
+//! Exported prompt-queue functions: steering and follow-ups, and the host's view of the queues.
+//!
+//! Thread-safe; callable from callbacks. Queue entries are JSON arrays of content parts, as accepted by
+//! `tandem_session_send_prompt_parts`.
+
+use std::ffi::c_char;
+
+use super::boundary::{arg_str, client as client_ref, guard, OptOut, Out};
+use super::types::{tandem_client, tandem_prompt_result, tandem_status};
+use crate::session::state::QueueOp;
+use crate::session::transcript::ContentPart;
+
+/// Same as `tandem_session_send_prompt`: starts a turn when idle, otherwise queues `prompt` as steering, which the
+/// agent sees after its current tool calls (one user message combining every queued entry).
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_queue_steering(
+    client: *mut tandem_client,
+    id: *const c_char,
+    prompt: *const c_char,
+    out_or_null: *mut tandem_prompt_result,
+) -> tandem_status {
+    guard(|| {
+        let id = arg_str(id, "id")?;
+        let text = arg_str(prompt, "prompt")?;
+        let outcome =
+            client_ref(client)?.send_prompt(id, vec![ContentPart::Text { text: text.into() }])?;
+        OptOut::new(out_or_null).write(outcome.into());
+        Ok(())
+    })
+}
+
+/// Starts a turn with `prompt` when idle (`TANDEM_PROMPT_RESULT_SENT`); while a turn runs, queues it as a follow-up
+/// (`TANDEM_PROMPT_RESULT_QUEUED_FOLLOW_UP`), sent when the turn ends together with any pending steering.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_queue_follow_up(
+    client: *mut tandem_client,
+    id: *const c_char,
+    prompt: *const c_char,
+    out_or_null: *mut tandem_prompt_result,
+) -> tandem_status {
+    guard(|| {
+        let id = arg_str(id, "id")?;
+        let text = arg_str(prompt, "prompt")?;
+        let outcome = client_ref(client)?
+            .queue_follow_up(id, vec![ContentPart::Text { text: text.into() }])?;
+        OptOut::new(out_or_null).write(outcome.into());
+        Ok(())
+    })
+}
+
+unsafe fn queue_op(
+    client: *mut tandem_client,
+    id: *const c_char,
+    op: QueueOp,
+    out: Option<Out<*mut c_char>>,
+) -> crate::Result<()> {
+    let id = arg_str(id, "id")?;
+    let value = client_ref(client)?.queues(id, op)?;
+    match out {
+        Some(out) => out.write_json(&value),
+        None => Ok(()),
+    }
+}
+
+/// Takes back the queued steering entries (follow-ups stay): `*out` is a JSON array of entries, each an array of
+/// content parts, owned by the caller. Emits `queues_recalled` when something was taken.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_dequeue_steering(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        queue_op(client, id, QueueOp::DequeueSteering, Some(out))
+    })
+}
+
+/// The queues, unchanged: `{"steering": [entry...], "follow_up": [entry...]}`, owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_queued_messages(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        queue_op(client, id, QueueOp::Show, Some(out))
+    })
+}
+
+/// Takes back both queues: `*out` is `{"steering": [...], "follow_up": [...]}`, owned by the caller; the queues are
+/// empty afterwards and `queues_recalled` is emitted.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_recall_queues(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        queue_op(client, id, QueueOp::Recall, Some(out))
+    })
+}
+
+/// Empties both queues and emits `queues_recalled`.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_clear_queues(
+    client: *mut tandem_client,
+    id: *const c_char,
+) -> tandem_status {
+    guard(|| queue_op(client, id, QueueOp::Clear, None))
+}
