@@ -672,6 +672,84 @@ tandem_status tandem_session_add_system_message(tandem_client *client,
                                                 const char *text,
                                                 tandem_message_level level);
 
+/**
+ * Saves the whole transcript as a new branch (`branch-N`) and cuts the transcript after message `message_id`.
+ * `*out` is `{"number", "name", "message_count"}` (the count kept), owned by the caller. The next turn's context is
+ * the cut transcript.
+ */
+tandem_status tandem_session_branch_at(tandem_client *client,
+                                       const char *id,
+                                       uint64_t message_id,
+                                       char **out);
+
+/**
+ * The branches as a JSON array of `{"number", "name", "message_count", "created_at"}` (numbers from 1), owned by
+ * the caller.
+ */
+tandem_status tandem_session_list_branches(tandem_client *client,
+                                           const char *id,
+                                           char **out);
+
+/**
+ * Replaces the transcript with branch `branch_number` (1-based; 0 and numbers past the last branch are
+ * `TANDEM_ERR_NOT_FOUND`). Messages keep their IDs. The current transcript is not saved: branch it first to keep it.
+ */
+tandem_status tandem_session_switch_branch(tandem_client *client,
+                                           const char *id,
+                                           uint32_t branch_number);
+
+/**
+ * Toggles whether tool call or thinking message `message_id` is collapsed (`TANDEM_ERR_INVALID_ARGUMENT` for other
+ * kinds of message).
+ */
+tandem_status tandem_session_toggle_tool_collapse(tandem_client *client,
+                                                  const char *id,
+                                                  uint64_t message_id);
+
+/**
+ * Expands every tool call and thinking block if any is collapsed; otherwise collapses them all.
+ */
+tandem_status tandem_session_toggle_all_tool_collapses(tandem_client *client, const char *id);
+
+/**
+ * Limits edits of `path` to lines `start_line..=end_line` (0-based, inclusive; `start_line > end_line` is
+ * `TANDEM_ERR_INVALID_ARGUMENT`). Relative paths are taken from the session's workdir. Edits above or inside the
+ * range move it as lines are added or removed.
+ */
+tandem_status tandem_session_set_boundary(tandem_client *client,
+                                          const char *id,
+                                          const char *path,
+                                          uint32_t start_line,
+                                          uint32_t end_line);
+
+/**
+ * Removes the boundary of `path` (a no-op when it has none).
+ */
+tandem_status tandem_session_clear_boundary(tandem_client *client,
+                                            const char *id,
+                                            const char *path);
+
+/**
+ * Removes every boundary of the session.
+ */
+tandem_status tandem_session_clear_all_boundaries(tandem_client *client, const char *id);
+
+/**
+ * The boundary of `path`: `null` or `{"start_line", "end_line"}`, owned by the caller.
+ */
+tandem_status tandem_session_boundary_for(tandem_client *client,
+                                          const char *id,
+                                          const char *path,
+                                          char **out);
+
+/**
+ * Files the session's tools created, modified or deleted: `[{"path", "action", "timestamp_ms"}]`, newest first,
+ * one entry per path (its latest change). Owned by the caller.
+ */
+tandem_status tandem_session_touched_files(tandem_client *client,
+                                           const char *id,
+                                           char **out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

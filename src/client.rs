@@ -13,7 +13,7 @@ use crate::events::dispatch::EventSink;
 use crate::events::{Event, StopReason};
 use crate::manager::policy::{RestartOptions, RestartPolicy};
 use crate::manager::Manager;
-use crate::session::state::{Command, PromptOutcome, QueueOp, Reply};
+use crate::session::state::{Command, EditOp, PromptOutcome, QueueOp, Reply};
 use crate::session::transcript::{ContentPart, Level};
 use crate::session::Status;
 
@@ -256,6 +256,68 @@ impl Client {
     /// Sub-agent handles, oldest first.
     pub fn list_subagents(&self, parent: Option<&str>) -> Result<Value> {
         Ok(serde_json::to_value(self.live()?.subagents(parent)).expect("handles serialize"))
+    }
+
+    /// Applies a transcript or boundary edit; returns its JSON result (`null` when it has none).
+    pub fn edit(&self, id: &str, op: EditOp) -> Result<Value> {
+        match self.live()?.call(id, Command::Edit(op))? {
+            Reply::Json(v) => Ok(v),
+            _ => Ok(Value::Null),
+        }
+    }
+
+    /// The branches of session `id`.
+    pub fn list_branches(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| s.list_branches())
+    }
+
+    /// The absolute path a boundary for `path` is keyed by: relative paths are taken from the session's workdir
+    /// (the process's cwd without one), `.`/`..` are resolved, and existing paths are canonicalized like the tools do.
+    fn boundary_path(&self, id: &str, path: &str) -> Result<String> {
+        if path.is_empty() {
+            return Err(Error::invalid("path must not be empty"));
+        }
+        let workdir = self
+            .live()?
+            .with_state(id, |s| s.identity().workdir.clone())?;
+        let joined = match workdir {
+            Some(w) if !std::path::Path::new(path).is_absolute() => format!("{w}/{path}"),
+            _ => path.to_string(),
+        };
+        let expanded = crate::ids::expand_path(&joined)?;
+        let real = expanded.canonicalize().unwrap_or(expanded);
+        Ok(real.display().to_string())
+    }
+
+    /// Sets the edit boundary of `path`: lines `start_line..=end_line` (0-based).
+    pub fn set_boundary(&self, id: &str, path: &str, start_line: u32, end_line: u32) -> Result<()> {
+        let path = self.boundary_path(id, path)?;
+        self.edit(
+            id,
+            EditOp::SetBoundary {
+                path,
+                start_line,
+                end_line,
+            },
+        )
+        .map(drop)
+    }
+
+    /// Removes the edit boundary of `path`.
+    pub fn clear_boundary(&self, id: &str, path: &str) -> Result<()> {
+        let path = self.boundary_path(id, path)?;
+        self.edit(id, EditOp::ClearBoundary(path)).map(drop)
+    }
+
+    /// The edit boundary of `path`, or `null`.
+    pub fn boundary_for(&self, id: &str, path: &str) -> Result<Value> {
+        let path = self.boundary_path(id, path)?;
+        self.live()?.with_state(id, |s| s.boundary_for(&path))
+    }
+
+    /// Files the session's tools changed, newest first.
+    pub fn touched_files(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| s.touched_files())
     }
 
     /// The session's status.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
-use tandem::session::state::QueueOp;
+use tandem::session::state::{EditOp, QueueOp};
 use tandem::session::transcript::ContentPart;
 
 fn validator(def: &str) -> jsonschema::Validator {
@@ -116,6 +116,15 @@ fn real_outputs_validate() {
         );
     }
     check("session_list", &Value::Array(c.list_sessions().unwrap()));
+    check(
+        "branch_created",
+        &c.edit(&demo, EditOp::BranchAt(2)).unwrap(),
+    );
+    check("branches", &c.list_branches(&demo).unwrap());
+    c.set_boundary(&demo, "notes.txt", 1, 2).unwrap();
+    check("boundary", &c.boundary_for(&demo, "notes.txt").unwrap());
+    check("boundary", &c.boundary_for(&demo, "other.txt").unwrap());
+    check("touched_files", &c.touched_files(&demo).unwrap());
     c.stop_session(&s).unwrap();
     c.shutdown(Duration::from_secs(5)).unwrap();
     while let Ok(e) = c.next_event(Duration::from_millis(100)) {

@@ -523,3 +523,46 @@ fn steering_reaches_the_agent_between_tool_calls_in_the_same_turn() {
         Err(Error::Timeout(_))
     ));
 }
+
+#[test]
+fn branches_and_boundaries_through_the_client() {
+    use tandem::session::state::EditOp;
+    let dir = std::env::temp_dir().join(format!("tandem-bounds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.rs"), "fn main() {}\n").unwrap();
+    let c = client();
+    let id = c
+        .start_session(Some(&json!({"workdir": dir}).to_string()))
+        .unwrap();
+    c.send_prompt(&id, text("one")).unwrap();
+    turn_end(&c, &id);
+    let b = c.edit(&id, EditOp::BranchAt(2)).unwrap();
+    assert_eq!(b["message_count"], 2);
+    assert_eq!(c.messages(&id).unwrap().as_array().unwrap().len(), 2);
+    assert_eq!(c.list_branches(&id).unwrap().as_array().unwrap().len(), 1);
+    c.edit(&id, EditOp::SwitchBranch(1)).unwrap();
+    assert_eq!(c.messages(&id).unwrap().as_array().unwrap().len(), 4);
+    assert!(matches!(
+        c.edit(&id, EditOp::SwitchBranch(0)),
+        Err(Error::NotFound(_))
+    ));
+
+    c.set_boundary(&id, "a.rs", 0, 3).unwrap();
+    let abs = dir.canonicalize().unwrap().join("a.rs");
+    assert_eq!(
+        c.boundary_for(&id, abs.to_str().unwrap()).unwrap(),
+        json!({"start_line": 0, "end_line": 3})
+    );
+    assert_eq!(
+        c.boundary_for(&id, "./x/../a.rs").unwrap(),
+        json!({"start_line": 0, "end_line": 3})
+    );
+    assert!(matches!(
+        c.set_boundary(&id, "a.rs", 4, 3),
+        Err(Error::InvalidArgument(_))
+    ));
+    c.clear_boundary(&id, "a.rs").unwrap();
+    assert_eq!(c.boundary_for(&id, "a.rs").unwrap(), Value::Null);
+    assert_eq!(c.touched_files(&id).unwrap(), json!([]));
+    std::fs::remove_dir_all(dir).unwrap();
+}

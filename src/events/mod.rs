@@ -159,6 +159,23 @@ pub enum Payload {
         /// Whether it failed.
         is_error: bool,
     },
+    /// A tool changed a file.
+    FileChanged {
+        /// The tool call.
+        tool_call_id: String,
+        /// Its tool.
+        tool_name: String,
+        /// Absolute path.
+        path: String,
+        /// `created`, `modified` or `deleted`.
+        action: crate::session::boundaries::FileAction,
+        /// Content before ("" when created).
+        before: String,
+        /// Content after ("" when deleted).
+        after: String,
+        /// Whether before or after were cut to the size cap.
+        truncated: bool,
+    },
     /// The model's context size was estimated before a model call.
     ContextUsage {
         /// Estimated tokens in the context.
@@ -216,6 +233,7 @@ impl Payload {
             Payload::ToolStarted { .. } => EventKind::ToolStarted,
             Payload::ToolUpdate { .. } => EventKind::ToolUpdate,
             Payload::ToolEnded { .. } => EventKind::ToolEnded,
+            Payload::FileChanged { .. } => EventKind::FileChanged,
             Payload::ContextUsage { .. } => EventKind::ContextUsage,
             Payload::TurnLimitReached { .. } => EventKind::TurnLimitReached,
             Payload::PromptQueued { .. } => EventKind::PromptQueued,

@@ -10,4 +10,5 @@ pub mod client;
 pub mod events;
 pub mod queues;
 pub mod session;
+pub mod transcript;
 pub mod types;

@@ -273,9 +273,12 @@ impl Manager {
         lock(&self.reg).active(id).map(|(_, s)| s.token.clone())
     }
 
-    /// Sends `cmd` to session `id` and waits for the reply.
+    /// Sends `cmd` to session `id` and waits for the reply; a refused command is its error.
     pub fn call(&self, id: &str, cmd: Command) -> Result<Reply> {
-        self.handle(id)?.call(cmd)
+        match self.handle(id)?.call(cmd)? {
+            Reply::Failed(e) => Err(e),
+            other => Ok(other),
+        }
     }
 
     /// Sends a prompt (`follow_up` queues it as a follow-up while a turn runs instead of as steering).

@@ -53,6 +53,8 @@ pub enum ProviderEvent {
         /// Severity.
         level: Level,
     },
+    /// A tool changed a file.
+    FileChanged(FileChange),
     /// Estimated context size before a model call.
     ContextUsage {
         /// Estimated tokens.
@@ -74,6 +76,21 @@ pub enum ProviderEvent {
         /// Usage summed over the turn's model calls, if any was reported.
         usage: Option<Usage>,
     },
+}
+
+/// A file change made by a tool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileChange {
+    /// The tool call that made it.
+    pub tool_call_id: String,
+    /// Absolute path.
+    pub path: String,
+    /// Content before (`None`: the file did not exist).
+    pub before: Option<String>,
+    /// Content after (`None`: the file no longer exists).
+    pub after: Option<String>,
+    /// Whether before or after were cut to the size cap.
+    pub truncated: bool,
 }
 
 /// A tool call the model asked for.

@@ -1,6 +1,8 @@
 //! The session actor: one tokio task per session incarnation that feeds host commands and provider events into the
 //! pure [`state::SessionState`] and executes the effects it returns.
 
+pub mod boundaries;
+pub mod branches;
 pub mod options;
 pub mod queues;
 pub mod state;

@@ -47,6 +47,34 @@ pub enum Command {
     FollowUp(Vec<ContentPart>),
     /// Look at or take back the queues.
     Queue(QueueOp),
+    /// Change the transcript's shape or the session's file rules.
+    Edit(EditOp),
+}
+
+/// Host edits of the transcript and of edit boundaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditOp {
+    /// Save the transcript as a branch and cut it after this message.
+    BranchAt(u64),
+    /// Restore branch N (1-based).
+    SwitchBranch(u32),
+    /// Toggle one tool call's or thinking block's collapsed flag.
+    ToggleCollapse(u64),
+    /// Expand all if any is collapsed, else collapse all.
+    ToggleAllCollapses,
+    /// Set a boundary for an absolute path.
+    SetBoundary {
+        /// Normalized absolute path.
+        path: String,
+        /// First line (0-based).
+        start_line: u32,
+        /// Last line (inclusive).
+        end_line: u32,
+    },
+    /// Remove one path's boundary.
+    ClearBoundary(String),
+    /// Remove every boundary.
+    ClearAllBoundaries,
 }
 
 /// Host operations on the prompt queues.
@@ -116,6 +144,8 @@ pub enum Reply {
     Json(Value),
     /// Steering entries handed to the provider between tool batches.
     Steering(Vec<Vec<ContentPart>>),
+    /// The command was refused.
+    Failed(crate::error::Error),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +195,8 @@ pub struct SessionState {
     pub(super) follow_up: Vec<Vec<ContentPart>>,
     pub(super) created_at_ms: u64,
     pub(super) last_message_at_ms: u64,
+    pub(super) branches: Vec<super::branches::Branch>,
+    pub(super) files: super::boundaries::FileState,
 }
 
 impl SessionState {
@@ -188,6 +220,8 @@ impl SessionState {
             follow_up: Vec::new(),
             created_at_ms: now.wall_ms,
             last_message_at_ms: now.wall_ms,
+            branches: Vec::new(),
+            files: Default::default(),
         }
     }
 
@@ -326,6 +360,35 @@ impl SessionState {
                 Reply::Prompt(PromptOutcome::Sent)
             }
             Command::Queue(op) => self.queue_command(op, fx),
+            Command::Edit(op) => {
+                let result = match op {
+                    EditOp::BranchAt(id) => self.branch_at(id, now, fx).map(Reply::Json),
+                    EditOp::SwitchBranch(n) => self.switch_branch(n, now, fx).map(|()| Reply::Ok),
+                    EditOp::ToggleCollapse(id) => {
+                        self.toggle_collapse(id, now, fx).map(|()| Reply::Ok)
+                    }
+                    EditOp::ToggleAllCollapses => {
+                        self.toggle_all_collapses(now, fx);
+                        Ok(Reply::Ok)
+                    }
+                    EditOp::SetBoundary {
+                        path,
+                        start_line,
+                        end_line,
+                    } => self
+                        .set_boundary(path, start_line, end_line)
+                        .map(|()| Reply::Ok),
+                    EditOp::ClearBoundary(path) => {
+                        self.clear_boundary(&path);
+                        Ok(Reply::Ok)
+                    }
+                    EditOp::ClearAllBoundaries => {
+                        self.clear_all_boundaries();
+                        Ok(Reply::Ok)
+                    }
+                };
+                result.unwrap_or_else(Reply::Failed)
+            }
         }
     }
 
@@ -470,6 +533,7 @@ impl SessionState {
                 self.transcript.push(Body::system(text, level));
                 self.messages_changed(now, fx);
             }
+            ProviderEvent::FileChanged(change) => self.file_changed(change, now, fx),
             ProviderEvent::ContextUsage {
                 estimated_tokens,
                 context_limit,

@@ -274,6 +274,28 @@ impl Transcript {
         self.messages.is_empty()
     }
 
+    /// Position of message `id`.
+    pub fn position(&self, id: u64) -> Option<usize> {
+        self.messages.binary_search_by_key(&id, |m| m.id).ok()
+    }
+
+    /// Mutable access to message `id`'s content.
+    pub fn body_mut(&mut self, id: u64) -> Option<&mut Body> {
+        self.position(id).map(|i| &mut self.messages[i].body)
+    }
+
+    /// Keeps the first `len` messages (IDs already handed out are never reused).
+    pub fn truncate(&mut self, len: usize) {
+        self.messages.truncate(len);
+    }
+
+    /// Replaces the messages, keeping their IDs; later messages get IDs above every ID seen so far.
+    pub fn replace(&mut self, messages: Vec<Message>) {
+        let max = messages.iter().map(|m| m.id).max().unwrap_or(0);
+        self.next_id = self.next_id.max(max + 1);
+        self.messages = messages;
+    }
+
     /// Up to `limit` messages with IDs below `before_id` (0 = from the newest), newest first.
     pub fn page(&self, before_id: u64, limit: usize) -> (Vec<&Message>, bool) {
         let end = if before_id == 0 {

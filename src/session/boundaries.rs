@@ -1,0 +1,217 @@
+//! Edit boundaries (line ranges an agent may edit, per file) and the files a session's tools touched.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::state::{Effect, Now, SessionState};
+use crate::error::{Error, Result};
+
+/// An inclusive, 0-based line range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Boundary {
+    /// First line an edit may touch.
+    pub start_line: u32,
+    /// Last line an edit may touch.
+    pub end_line: u32,
+}
+
+impl Boundary {
+    /// A boundary, if `start <= end`.
+    pub fn new(start_line: u32, end_line: u32) -> Result<Boundary> {
+        if start_line > end_line {
+            return Err(Error::invalid(format!(
+                "invalid boundary: start_line ({start_line}) must be <= end_line ({end_line})"
+            )));
+        }
+        Ok(Boundary {
+            start_line,
+            end_line,
+        })
+    }
+
+    /// Whether lines `start..=end` lie inside.
+    pub fn contains_range(&self, start: u32, end: u32) -> bool {
+        start >= self.start_line && end <= self.end_line
+    }
+
+    /// The boundary after an edit at `edit_line` changed the line count by `delta`: edits below leave it, edits
+    /// above shift it, edits inside stretch or shrink its end (never below its start). `None` when it vanished.
+    pub fn adjust(&self, edit_line: u32, delta: i64) -> Option<Boundary> {
+        let shift = |v: u32| (i64::from(v) + delta).clamp(0, i64::from(u32::MAX)) as u32;
+        if edit_line > self.end_line {
+            Some(*self)
+        } else if edit_line < self.start_line {
+            let (s, e) = (shift(self.start_line), shift(self.end_line));
+            (e >= s).then_some(Boundary {
+                start_line: s,
+                end_line: e,
+            })
+        } else {
+            Some(Boundary {
+                start_line: self.start_line,
+                end_line: shift(self.end_line).max(self.start_line),
+            })
+        }
+    }
+}
+
+/// What a tool did to a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileAction {
+    /// It did not exist before.
+    Created,
+    /// It changed.
+    Modified,
+    /// It no longer exists.
+    Deleted,
+}
+
+impl FileAction {
+    /// Classifies a change from its before and after content (`None` = the file did not exist).
+    pub fn of(before: Option<&str>, after: Option<&str>) -> FileAction {
+        match (before, after) {
+            (None, _) => FileAction::Created,
+            (Some(_), None) => FileAction::Deleted,
+            _ => FileAction::Modified,
+        }
+    }
+}
+
+/// A file the session's tools changed, latest change only.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Touched {
+    /// Absolute path.
+    pub path: String,
+    /// The latest change.
+    pub action: FileAction,
+    /// When (wall-clock ms).
+    pub timestamp_ms: u64,
+}
+
+/// Boundaries by absolute path, and touched files by path.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileState {
+    pub(super) boundaries: BTreeMap<String, Boundary>,
+    pub(super) touched: BTreeMap<String, Touched>,
+}
+
+impl SessionState {
+    /// Sets the boundary for `path` (absolute, already normalized by the caller).
+    pub fn set_boundary(&mut self, path: String, start_line: u32, end_line: u32) -> Result<()> {
+        let b = Boundary::new(start_line, end_line)?;
+        self.files.boundaries.insert(path, b);
+        Ok(())
+    }
+
+    /// Removes the boundary for `path` (a no-op when there is none).
+    pub fn clear_boundary(&mut self, path: &str) {
+        self.files.boundaries.remove(path);
+    }
+
+    /// Removes every boundary.
+    pub fn clear_all_boundaries(&mut self) {
+        self.files.boundaries.clear();
+    }
+
+    /// The boundary for `path`: `null` or `{start_line, end_line}`.
+    pub fn boundary_for(&self, path: &str) -> Value {
+        self.files
+            .boundaries
+            .get(path)
+            .map_or(Value::Null, |b| json!(b))
+    }
+
+    /// Adjusts `path`'s boundary after an edit (used by the file tools).
+    pub fn adjust_boundary(&mut self, path: &str, edit_line: u32, delta: i64) {
+        if let Some(b) = self.files.boundaries.get(path).copied() {
+            match b.adjust(edit_line, delta) {
+                Some(nb) => self.files.boundaries.insert(path.to_string(), nb),
+                None => self.files.boundaries.remove(path),
+            };
+        }
+    }
+
+    /// Touched files, newest first.
+    pub fn touched_files(&self) -> Value {
+        let mut all: Vec<&Touched> = self.files.touched.values().collect();
+        all.sort_by(|a, b| {
+            b.timestamp_ms
+                .cmp(&a.timestamp_ms)
+                .then_with(|| a.path.cmp(&b.path))
+        });
+        serde_json::to_value(all).expect("touched files serialize")
+    }
+
+    /// Records a file change reported by a tool, and emits `file_changed`.
+    pub(super) fn file_changed(
+        &mut self,
+        change: crate::provider::FileChange,
+        now: Now,
+        fx: &mut Vec<Effect>,
+    ) {
+        let action = FileAction::of(change.before.as_deref(), change.after.as_deref());
+        let tool_name = self
+            .active_tools
+            .iter()
+            .find(|(id, _)| *id == change.tool_call_id)
+            .map_or_else(|| "unknown".to_string(), |(_, n)| n.clone());
+        self.files.touched.insert(
+            change.path.clone(),
+            Touched {
+                path: change.path.clone(),
+                action,
+                timestamp_ms: now.wall_ms,
+            },
+        );
+        fx.push(Effect::Emit(crate::events::Payload::FileChanged {
+            tool_call_id: change.tool_call_id,
+            tool_name,
+            path: change.path,
+            action,
+            before: change.before.unwrap_or_default(),
+            after: change.after.unwrap_or_default(),
+            truncated: change.truncated,
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: u32, e: u32) -> Boundary {
+        Boundary::new(s, e).unwrap()
+    }
+
+    #[test]
+    fn adjusts_like_the_seed() {
+        assert_eq!(b(10, 20).adjust(5, 3), Some(b(13, 23)));
+        assert_eq!(b(10, 20).adjust(5, -3), Some(b(7, 17)));
+        assert_eq!(b(10, 20).adjust(15, 2), Some(b(10, 22)));
+        assert_eq!(b(10, 20).adjust(10, -2), Some(b(10, 18)));
+        assert_eq!(b(10, 20).adjust(21, 5), Some(b(10, 20)));
+        assert_eq!(b(5, 5).adjust(5, -1), Some(b(5, 5)));
+        assert_eq!(b(2, 3).adjust(0, -10), Some(b(0, 0)), "clamped at line 0");
+    }
+
+    #[test]
+    fn validates_and_contains() {
+        assert!(Boundary::new(3, 2)
+            .unwrap_err()
+            .to_string()
+            .contains("start_line (3) must be <= end_line (2)"));
+        assert!(b(2, 4).contains_range(2, 4));
+        assert!(!b(2, 4).contains_range(1, 3));
+        assert!(!b(2, 4).contains_range(3, 5));
+    }
+
+    #[test]
+    fn classifies_file_actions() {
+        assert_eq!(FileAction::of(None, Some("x")), FileAction::Created);
+        assert_eq!(FileAction::of(Some("x"), None), FileAction::Deleted);
+        assert_eq!(FileAction::of(Some(""), Some("x")), FileAction::Modified);
+    }
+}
