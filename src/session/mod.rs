@@ -8,6 +8,7 @@ pub mod queues;
 pub mod state;
 pub mod transcript;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::mpsc;
@@ -57,11 +58,19 @@ pub struct SessionHandle {
     tx: mpsc::UnboundedSender<Msg>,
     /// The shared state.
     pub state: SharedState,
+    id: Arc<str>,
+    /// Set by the actor before it stops on request, so calls that lose the race against a stop report the session
+    /// as gone rather than as crashed.
+    stopped: Arc<AtomicBool>,
 }
 
 impl SessionHandle {
-    fn gone() -> Error {
-        Error::RestartPending("the session crashed and is restarting".into())
+    fn gone(&self) -> Error {
+        if self.stopped.load(Ordering::Acquire) {
+            Error::no_session(&self.id)
+        } else {
+            Error::RestartPending(self.id.to_string())
+        }
     }
 
     /// Sends `cmd` and blocks the calling (non-runtime) thread for the reply.
@@ -69,8 +78,8 @@ impl SessionHandle {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.tx
             .send(Msg::Command(cmd, Box::new(move |r| drop(tx.send(r)))))
-            .map_err(|_| Self::gone())?;
-        rx.recv().map_err(|_| Self::gone())
+            .map_err(|_| self.gone())?;
+        rx.recv().map_err(|_| self.gone())
     }
 
     /// Sends `cmd` and awaits the reply (for tasks on the runtime).
@@ -78,8 +87,8 @@ impl SessionHandle {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.tx
             .send(Msg::Command(cmd, Box::new(move |r| drop(tx.send(r)))))
-            .map_err(|_| Self::gone())?;
-        rx.await.map_err(|_| Self::gone())
+            .map_err(|_| self.gone())?;
+        rx.await.map_err(|_| self.gone())
     }
 
     /// Asks the actor to close any running turn and exit; blocks until it did (or was already gone).
@@ -106,6 +115,7 @@ struct Actor {
     bus: Arc<EventBus>,
     native: Arc<Native>,
     turn: Option<(u64, JoinHandle<()>)>,
+    stopped: Arc<AtomicBool>,
 }
 
 /// Applies `input` to `state` and publishes the resulting events; returns the reply and the non-event effects.
@@ -137,6 +147,8 @@ pub fn spawn(
     native: Arc<Native>,
 ) -> (SessionHandle, JoinHandle<Exit>) {
     let (tx, rx) = mpsc::unbounded_channel();
+    let stopped = Arc::new(AtomicBool::new(false));
+    let id: Arc<str> = log.id().into();
     let actor = Actor {
         rx,
         tx: tx.clone(),
@@ -145,9 +157,10 @@ pub fn spawn(
         bus,
         native,
         turn: None,
+        stopped: stopped.clone(),
     };
     let join = rt.spawn(actor.run());
-    (SessionHandle { tx, state }, join)
+    (SessionHandle { tx, state, id, stopped }, join)
 }
 
 impl Actor {
@@ -176,10 +189,14 @@ impl Actor {
                     Some(Msg::Stop(done)) => {
                         self.apply(Input::Command(Command::Abort));
                         self.cancel_turn();
+                        self.stopped.store(true, Ordering::Release);
                         done();
                         return Exit::Stopped;
                     }
-                    None => return Exit::Stopped,
+                    None => {
+                        self.stopped.store(true, Ordering::Release);
+                        return Exit::Stopped;
+                    }
                 },
                 joined = finished => {
                     self.turn = None;

@@ -1,0 +1,704 @@
+/* test_bad_input.c: bad input on every exported function.
+ *
+ * One test case per function of include/tandem.h (tests/c/header_check.sh fails if a function of the header is not
+ * named in this file). Each case gives NULL for every required pointer (TANDEM_ERR_NULL_ARGUMENT), invalid UTF-8 for
+ * every string (TANDEM_ERR_INVALID_UTF8), malformed JSON for every JSON argument (TANDEM_ERR_INVALID_JSON), unknown
+ * IDs (TANDEM_ERR_NOT_FOUND) and unknown enum values (TANDEM_ERR_INVALID_ARGUMENT). CHECK_STATUS also requires a
+ * non-empty tandem_last_error_message() after each failure, and every case checks that failed calls leave their
+ * out-parameters untouched. */
+#include "check.h"
+#include "helpers.h"
+
+#define BAD "\xff\xfe"                            /* not UTF-8 at all */
+#define BAD_SURROGATE "a\xed\xa0\x80z"            /* an encoded UTF-16 surrogate */
+#define BAD_OVERLONG "\xc0\xaf"                   /* an overlong "/" */
+#define BAD_TRUNCATED "euro \xe2\x82"             /* a sequence cut short */
+#define UNKNOWN "no-such-session"
+#define SENTINEL_STR ((char *)(uintptr_t)0x5e17)  /* never dereferenced: only compared */
+
+/* A client with one live, idle session. */
+typedef struct {
+    tandem_client *c;
+    char *id;
+} fixture;
+
+static bool fixture_up(fixture *f)
+{
+    f->c = NULL;
+    f->id = NULL;
+    if (tandem_client_new(TEST_CONFIG, &f->c) != TANDEM_OK)
+        return false;
+    return tandem_session_start(f->c, NULL, &f->id) == TANDEM_OK;
+}
+
+static void fixture_down(fixture *f)
+{
+    tandem_string_free(f->id);
+    tandem_client_free(f->c);
+}
+
+/* A JSON document nested deeper than any parser should recurse: must be refused, not crash. */
+static char *deep_json(void)
+{
+    size_t n = 100000;
+    char *s = malloc(n + 1);
+    if (s == NULL)
+        abort();
+    memset(s, '[', n);
+    s[n] = '\0';
+    return s;
+}
+
+static void test_infallible_functions(void)
+{
+    /* tandem_version, tandem_status_name, tandem_last_error_message and tandem_string_free take nothing that can be
+     * malformed; they never return NULL. */
+    CHECK(tandem_version() != NULL);
+    CHECK_STREQ(tandem_status_name((tandem_status)12345), "TANDEM_UNKNOWN_STATUS");
+    CHECK(tandem_last_error_message() != NULL);
+    tandem_string_free(NULL);
+    tandem_client_free(NULL);
+}
+
+static void test_bad_tandem_workdir_session_id(void)
+{
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_workdir_session_id(NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_workdir_session_id("/tmp", NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_workdir_session_id(BAD, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_workdir_session_id(BAD_SURROGATE, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_workdir_session_id("", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(out == SENTINEL_STR);
+}
+
+static void test_bad_tandem_client_new(void)
+{
+    tandem_client *out = (tandem_client *)(uintptr_t)0x5e17;
+    CHECK_STATUS(tandem_client_new(NULL, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_new(TEST_CONFIG, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_new(BAD, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_client_new("{\"store_dir\":\"" BAD_OVERLONG "\"}", &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_client_new("{\"store_dir\":", &out), TANDEM_ERR_INVALID_JSON);
+    CHECK_STATUS(tandem_client_new("{'store_dir': null}", &out), TANDEM_ERR_INVALID_JSON);
+    char *deep = deep_json();
+    CHECK_STATUS(tandem_client_new(deep, &out), TANDEM_ERR_INVALID_JSON);
+    free(deep);
+    CHECK_STATUS(tandem_client_new("{\"unknown_key\":true}", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(out == (tandem_client *)(uintptr_t)0x5e17);
+}
+
+static void test_bad_tandem_client_shutdown(void)
+{
+    CHECK_STATUS(tandem_client_shutdown(NULL, 0), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_shutdown(NULL, 1000), TANDEM_ERR_NULL_ARGUMENT);
+}
+
+static void test_bad_tandem_client_free(void)
+{
+    tandem_client_free(NULL); /* no-op, no crash */
+}
+
+static void test_bad_tandem_client_next_event(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_client_next_event(NULL, 0, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_next_event(f.c, 0, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK(out == SENTINEL_STR);
+    fixture_down(&f);
+}
+
+static void count_free(void *userdata)
+{
+    atomic_fetch_add((atomic_int *)userdata, 1);
+}
+
+static void never_called(void *userdata, const tandem_event *event)
+{
+    (void)userdata;
+    (void)event;
+}
+
+static void test_bad_tandem_client_subscribe(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    atomic_int frees = 0;
+    uint64_t sub = 0x5e17;
+    CHECK_STATUS(tandem_client_subscribe(NULL, NULL, never_called, &frees, count_free, &sub), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_subscribe(f.c, NULL, NULL, &frees, count_free, &sub), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_subscribe(f.c, NULL, never_called, &frees, count_free, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_subscribe(f.c, BAD, never_called, &frees, count_free, &sub), TANDEM_ERR_INVALID_UTF8);
+    CHECK(sub == 0x5e17);
+    /* Argument errors are reported before the subscription takes the userdata: it stays the caller's. */
+    CHECK(atomic_load(&frees) == 0);
+    /* userdata and userdata_free may be NULL. */
+    CHECK_STATUS(tandem_client_subscribe(f.c, f.id, never_called, NULL, NULL, &sub), TANDEM_OK);
+    CHECK(sub != 0x5e17);
+    CHECK_STATUS(tandem_client_unsubscribe(f.c, sub), TANDEM_OK);
+    fixture_down(&f);
+    CHECK(atomic_load(&frees) == 0);
+}
+
+static void test_bad_tandem_client_unsubscribe(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_client_unsubscribe(NULL, 1), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_unsubscribe(f.c, 0), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_client_unsubscribe(f.c, 1), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_client_unsubscribe(f.c, 999999), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_client_unsubscribe(f.c, UINT64_MAX), TANDEM_ERR_NOT_FOUND);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_events_since(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_session_events_since(NULL, f.id, 0, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_events_since(f.c, NULL, 0, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_events_since(f.c, f.id, 0, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_events_since(f.c, BAD, 0, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_events_since(f.c, UNKNOWN, 0, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK(out == SENTINEL_STR);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_start(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_session_start(NULL, NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_start(f.c, NULL, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_start(f.c, BAD, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_start(f.c, "{\"system_prompt\":\"" BAD_TRUNCATED "\"}", &out),
+                 TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_start(f.c, "{\"model\":", &out), TANDEM_ERR_INVALID_JSON);
+    const char *msg = tandem_last_error_message();
+    CHECK(strstr(msg, "line") != NULL && strstr(msg, "column") != NULL);
+    CHECK_STATUS(tandem_session_start(f.c, "{\"model\":\"scripted:echo\"}}", &out), TANDEM_ERR_INVALID_JSON);
+    char *deep = deep_json();
+    CHECK_STATUS(tandem_session_start(f.c, deep, &out), TANDEM_ERR_INVALID_JSON);
+    free(deep);
+    CHECK_STATUS(tandem_session_start(f.c, "{\"no_such_option\":1}", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_start(f.c, "{\"thinking_level\":\"extreme\"}", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_start(f.c, "{\"approval\":\"sometimes\"}", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_start(f.c, "{\"provider\":\"nope\"}", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_start(f.c, "\"just a string\"", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(out == SENTINEL_STR);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_start_or_get(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_session_start_or_get(NULL, "x", NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_start_or_get(f.c, NULL, NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_start_or_get(f.c, "x", NULL, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_start_or_get(f.c, BAD, NULL, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_start_or_get(f.c, "x", BAD, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_start_or_get(f.c, "x", "{", &out), TANDEM_ERR_INVALID_JSON);
+    CHECK_STATUS(tandem_session_start_or_get(f.c, "x", "{\"no_such_option\":1}", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_start_or_get(f.c, "has space", NULL, &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(out == SENTINEL_STR);
+    /* None of the failed calls started "x". */
+    CHECK_STATUS(tandem_session_stop(f.c, "x"), TANDEM_ERR_NOT_FOUND);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_stop(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_session_stop(NULL, f.id), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_stop(f.c, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_stop(f.c, BAD), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_stop(f.c, UNKNOWN), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_stop(f.c, ""), TANDEM_ERR_NOT_FOUND);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_list(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_session_list(NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_list(f.c, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK(out == SENTINEL_STR);
+    fixture_down(&f);
+}
+
+/* The functions shaped (client, id, const char *prompt, tandem_prompt_result *out_or_null). */
+typedef tandem_status (*prompt_fn)(tandem_client *, const char *, const char *, tandem_prompt_result *);
+
+static void check_prompt_function(const char *name, prompt_fn fn)
+{
+    check_context = name;
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    tandem_prompt_result r = (tandem_prompt_result)77;
+    CHECK_STATUS(fn(NULL, f.id, "hi", &r), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, NULL, "hi", &r), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, f.id, NULL, &r), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, BAD, "hi", &r), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(fn(f.c, f.id, BAD, &r), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(fn(f.c, f.id, BAD_SURROGATE, &r), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(fn(f.c, f.id, BAD_OVERLONG, &r), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(fn(f.c, f.id, BAD_TRUNCATED, &r), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(fn(f.c, UNKNOWN, "hi", &r), TANDEM_ERR_NOT_FOUND);
+    CHECK(r == (tandem_prompt_result)77);
+    /* None of them reached the transcript. */
+    char *m = messages_of(f.c, f.id);
+    CHECK(m != NULL && count_messages(m, "user") == 0);
+    tandem_string_free(m);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_send_prompt(void)
+{
+    check_prompt_function("tandem_session_send_prompt", tandem_session_send_prompt);
+}
+
+static void test_bad_tandem_session_queue_steering(void)
+{
+    check_prompt_function("tandem_session_queue_steering", tandem_session_queue_steering);
+}
+
+static void test_bad_tandem_session_queue_follow_up(void)
+{
+    check_prompt_function("tandem_session_queue_follow_up", tandem_session_queue_follow_up);
+}
+
+static void test_bad_tandem_session_send_prompt_parts(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    const char *ok = "[{\"type\":\"text\",\"text\":\"hi\"}]";
+    tandem_prompt_result r = (tandem_prompt_result)77;
+    CHECK_STATUS(tandem_session_send_prompt_parts(NULL, f.id, ok, &r), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, NULL, ok, &r), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, NULL, &r), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, BAD, ok, &r), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, BAD, &r), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "[{\"type\":\"text\",\"text\":\"" BAD "\"}]", &r),
+                 TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "[{\"type\":\"text\",", &r), TANDEM_ERR_INVALID_JSON);
+    const char *msg = tandem_last_error_message();
+    CHECK(strstr(msg, "line") != NULL && strstr(msg, "column") != NULL);
+    /* Malformed documents whose first element also has the wrong shape are still malformed JSON. */
+    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "[1,", &r), TANDEM_ERR_INVALID_JSON);
+    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "{\"x\":", &r), TANDEM_ERR_INVALID_JSON);
+    char *deep = deep_json();
+    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, deep, &r), TANDEM_ERR_INVALID_JSON);
+    free(deep);
+    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "[{\"type\":\"text\"}]", &r),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "[{\"type\":\"text\",\"text\":\"a\",\"x\":1}]", &r),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "\"hi\"", &r), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, UNKNOWN, ok, &r), TANDEM_ERR_NOT_FOUND);
+    CHECK(r == (tandem_prompt_result)77);
+    char *m = messages_of(f.c, f.id);
+    CHECK(m != NULL && count_messages(m, "user") == 0);
+    tandem_string_free(m);
+    fixture_down(&f);
+}
+
+/* The functions shaped (client, id). */
+typedef tandem_status (*id_fn)(tandem_client *, const char *);
+
+static void check_id_function(const char *name, id_fn fn)
+{
+    check_context = name;
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(fn(NULL, f.id), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, BAD), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(fn(f.c, UNKNOWN), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(fn(f.c, ""), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(fn(f.c, f.id), TANDEM_OK); /* and the good call works */
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_abort(void)
+{
+    check_id_function("tandem_session_abort", tandem_session_abort);
+}
+
+static void test_bad_tandem_session_clear_queues(void)
+{
+    check_id_function("tandem_session_clear_queues", tandem_session_clear_queues);
+}
+
+/* The functions shaped (client, id, char **out). */
+typedef tandem_status (*id_out_fn)(tandem_client *, const char *, char **);
+
+static void check_id_out_function(const char *name, id_out_fn fn, bool json_result)
+{
+    check_context = name;
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(fn(NULL, f.id, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, f.id, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, BAD, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(fn(f.c, UNKNOWN, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(fn(f.c, "", &out), TANDEM_ERR_NOT_FOUND);
+    CHECK(out == SENTINEL_STR);
+    /* And the good call works. */
+    CHECK_STATUS(fn(f.c, f.id, &out), TANDEM_OK);
+    CHECK(out != SENTINEL_STR && out != NULL);
+    if (out != SENTINEL_STR && out != NULL) {
+        CHECK(!json_result || json_valid(out));
+        tandem_string_free(out);
+    }
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_token(void)
+{
+    check_id_out_function("tandem_session_token", tandem_session_token, false);
+}
+
+static void test_bad_tandem_session_messages(void)
+{
+    check_id_out_function("tandem_session_messages", tandem_session_messages, true);
+}
+
+static void test_bad_tandem_session_usage(void)
+{
+    check_id_out_function("tandem_session_usage", tandem_session_usage, true);
+}
+
+static void test_bad_tandem_session_metadata(void)
+{
+    check_id_out_function("tandem_session_metadata", tandem_session_metadata, true);
+}
+
+static void test_bad_tandem_session_snapshot(void)
+{
+    check_id_out_function("tandem_session_snapshot", tandem_session_snapshot, true);
+}
+
+static void test_bad_tandem_session_dequeue_steering(void)
+{
+    check_id_out_function("tandem_session_dequeue_steering", tandem_session_dequeue_steering, true);
+}
+
+static void test_bad_tandem_session_queued_messages(void)
+{
+    check_id_out_function("tandem_session_queued_messages", tandem_session_queued_messages, true);
+}
+
+static void test_bad_tandem_session_recall_queues(void)
+{
+    check_id_out_function("tandem_session_recall_queues", tandem_session_recall_queues, true);
+}
+
+static void test_bad_tandem_session_list_branches(void)
+{
+    check_id_out_function("tandem_session_list_branches", tandem_session_list_branches, true);
+}
+
+static void test_bad_tandem_session_touched_files(void)
+{
+    check_id_out_function("tandem_session_touched_files", tandem_session_touched_files, true);
+}
+
+static void test_bad_tandem_session_toggle_all_tool_collapses(void)
+{
+    check_id_function("tandem_session_toggle_all_tool_collapses", tandem_session_toggle_all_tool_collapses);
+}
+
+static void test_bad_tandem_session_clear_all_boundaries(void)
+{
+    check_id_function("tandem_session_clear_all_boundaries", tandem_session_clear_all_boundaries);
+}
+
+static void test_bad_tandem_session_branch_at(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_session_branch_at(NULL, f.id, 1, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_branch_at(f.c, NULL, 1, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_branch_at(f.c, f.id, 1, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_branch_at(f.c, BAD, 1, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_branch_at(f.c, UNKNOWN, 1, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_branch_at(f.c, f.id, 0, &out), TANDEM_ERR_NOT_FOUND);         /* no message 0 */
+    CHECK_STATUS(tandem_session_branch_at(f.c, f.id, 999, &out), TANDEM_ERR_NOT_FOUND);       /* nor 999 */
+    CHECK_STATUS(tandem_session_branch_at(f.c, f.id, UINT64_MAX, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK(out == SENTINEL_STR);
+    char *list = NULL; /* nothing was branched */
+    CHECK_STATUS(tandem_session_list_branches(f.c, f.id, &list), TANDEM_OK);
+    CHECK_STREQ(list, "[]");
+    tandem_string_free(list);
+    CHECK_STATUS(tandem_session_branch_at(f.c, f.id, 1, &out), TANDEM_OK); /* message 1: "Session started" */
+    CHECK(out != SENTINEL_STR && out != NULL && json_valid(out));
+    if (out != SENTINEL_STR)
+        tandem_string_free(out);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_switch_branch(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_session_switch_branch(NULL, f.id, 1), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_switch_branch(f.c, NULL, 1), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_switch_branch(f.c, BAD, 1), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_switch_branch(f.c, UNKNOWN, 1), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_switch_branch(f.c, f.id, 1), TANDEM_ERR_NOT_FOUND); /* no branches yet */
+    char *b = NULL;
+    REQUIRE_STATUS(tandem_session_branch_at(f.c, f.id, 1, &b), TANDEM_OK);
+    tandem_string_free(b);
+    CHECK_STATUS(tandem_session_switch_branch(f.c, f.id, 0), TANDEM_ERR_NOT_FOUND); /* 1-based */
+    CHECK_STATUS(tandem_session_switch_branch(f.c, f.id, 2), TANDEM_ERR_NOT_FOUND); /* past the last */
+    CHECK_STATUS(tandem_session_switch_branch(f.c, f.id, UINT32_MAX), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_switch_branch(f.c, f.id, 1), TANDEM_OK);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_toggle_tool_collapse(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_session_toggle_tool_collapse(NULL, f.id, 1), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_toggle_tool_collapse(f.c, NULL, 1), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_toggle_tool_collapse(f.c, BAD, 1), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_toggle_tool_collapse(f.c, UNKNOWN, 1), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_toggle_tool_collapse(f.c, f.id, 0), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_toggle_tool_collapse(f.c, f.id, 999), TANDEM_ERR_NOT_FOUND);
+    /* Message 1 is the "Session started" system message: not a tool call or thinking block. */
+    CHECK_STATUS(tandem_session_toggle_tool_collapse(f.c, f.id, 1), TANDEM_ERR_INVALID_ARGUMENT);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_set_boundary(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_session_set_boundary(NULL, f.id, "a.txt", 1, 2), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_set_boundary(f.c, NULL, "a.txt", 1, 2), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_set_boundary(f.c, f.id, NULL, 1, 2), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_set_boundary(f.c, BAD, "a.txt", 1, 2), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_set_boundary(f.c, f.id, BAD, 1, 2), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_set_boundary(f.c, UNKNOWN, "a.txt", 1, 2), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_set_boundary(f.c, f.id, "a.txt", 5, 2), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_set_boundary(f.c, f.id, "a.txt", UINT32_MAX, 0), TANDEM_ERR_INVALID_ARGUMENT);
+    char *out = NULL; /* none of them set anything */
+    CHECK_STATUS(tandem_session_boundary_for(f.c, f.id, "a.txt", &out), TANDEM_OK);
+    CHECK_STREQ(out, "null");
+    tandem_string_free(out);
+    CHECK_STATUS(tandem_session_set_boundary(f.c, f.id, "a.txt", 2, 2), TANDEM_OK); /* one line is fine */
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_clear_boundary(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_session_clear_boundary(NULL, f.id, "a.txt"), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_clear_boundary(f.c, NULL, "a.txt"), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_clear_boundary(f.c, f.id, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_clear_boundary(f.c, BAD, "a.txt"), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_clear_boundary(f.c, f.id, BAD), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_clear_boundary(f.c, UNKNOWN, "a.txt"), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_clear_boundary(f.c, f.id, "a.txt"), TANDEM_OK); /* none set: a no-op */
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_boundary_for(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_session_boundary_for(NULL, f.id, "a.txt", &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_boundary_for(f.c, NULL, "a.txt", &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_boundary_for(f.c, f.id, NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_boundary_for(f.c, f.id, "a.txt", NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_boundary_for(f.c, BAD, "a.txt", &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_boundary_for(f.c, f.id, BAD, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_boundary_for(f.c, UNKNOWN, "a.txt", &out), TANDEM_ERR_NOT_FOUND);
+    CHECK(out == SENTINEL_STR);
+    /* Round trip. */
+    CHECK_STATUS(tandem_session_set_boundary(f.c, f.id, "a.txt", 3, 7), TANDEM_OK);
+    out = NULL;
+    CHECK_STATUS(tandem_session_boundary_for(f.c, f.id, "a.txt", &out), TANDEM_OK);
+    uint64_t lo = 0, hi = 0;
+    CHECK(out != NULL && json_get_u64(out, "start_line", &lo) && lo == 3 && json_get_u64(out, "end_line", &hi) &&
+          hi == 7);
+    tandem_string_free(out);
+    CHECK_STATUS(tandem_session_clear_boundary(f.c, f.id, "a.txt"), TANDEM_OK);
+    CHECK_STATUS(tandem_session_boundary_for(f.c, f.id, "a.txt", &out), TANDEM_OK);
+    CHECK_STREQ(out, "null");
+    tandem_string_free(out);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_subagent_start(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_subagent_start(NULL, f.id, "task", NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_subagent_start(f.c, f.id, NULL, NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_subagent_start(f.c, f.id, "task", NULL, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_subagent_start(f.c, BAD, "task", NULL, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_subagent_start(f.c, f.id, BAD, NULL, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_subagent_start(f.c, f.id, "task", BAD, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_subagent_start(f.c, f.id, "task", "{\"model\"", &out), TANDEM_ERR_INVALID_JSON);
+    CHECK_STATUS(tandem_subagent_start(f.c, f.id, "task", "{\"no_such_option\":1}", &out),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_subagent_start(f.c, f.id, "", NULL, &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_subagent_start(f.c, UNKNOWN, "task", NULL, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK(out == SENTINEL_STR);
+    /* No sub-agent came of any of it. */
+    char *list = NULL;
+    CHECK_STATUS(tandem_subagent_list(f.c, NULL, &list), TANDEM_OK);
+    CHECK_STREQ(list, "[]");
+    tandem_string_free(list);
+    CHECK_STATUS(tandem_session_list(f.c, &list), TANDEM_OK);
+    CHECK(list != NULL && json_len(list) == 1);
+    tandem_string_free(list);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_subagent_list(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_subagent_list(NULL, NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_subagent_list(f.c, NULL, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_subagent_list(f.c, BAD, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK(out == SENTINEL_STR);
+    /* Documented exception to "unknown IDs are NOT_FOUND": an unknown parent lists no sub-agents (a stopped parent
+     * still lists its own; see test_subagents). */
+    CHECK_STATUS(tandem_subagent_list(f.c, UNKNOWN, &out), TANDEM_OK);
+    CHECK(out != SENTINEL_STR);
+    if (out != SENTINEL_STR) {
+        CHECK_STREQ(out, "[]");
+        tandem_string_free(out);
+    }
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_get_status(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    tandem_session_status st = (tandem_session_status)77;
+    CHECK_STATUS(tandem_session_get_status(NULL, f.id, &st), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_get_status(f.c, NULL, &st), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_get_status(f.c, f.id, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_get_status(f.c, BAD, &st), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_get_status(f.c, UNKNOWN, &st), TANDEM_ERR_NOT_FOUND);
+    CHECK(st == (tandem_session_status)77);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_messages_page(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_session_messages_page(NULL, f.id, 0, 10, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_messages_page(f.c, NULL, 0, 10, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_messages_page(f.c, f.id, 0, 10, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_messages_page(f.c, BAD, 0, 10, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_messages_page(f.c, UNKNOWN, 0, 10, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_messages_page(f.c, f.id, 0, 0, &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(out == SENTINEL_STR);
+    /* Extreme but valid values. */
+    CHECK_STATUS(tandem_session_messages_page(f.c, f.id, UINT64_MAX, UINT32_MAX, &out), TANDEM_OK);
+    CHECK(out != SENTINEL_STR && out != NULL && json_valid(out));
+    if (out != SENTINEL_STR)
+        tandem_string_free(out);
+    out = NULL;
+    CHECK_STATUS(tandem_session_messages_page(f.c, f.id, 1, 5, &out), TANDEM_OK); /* nothing below the first ID */
+    CHECK(out != NULL && json_len(json_get(out, "messages")) == 0);
+    tandem_string_free(out);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_add_system_message(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    const tandem_message_level info = TANDEM_MESSAGE_LEVEL_INFO;
+    CHECK_STATUS(tandem_session_add_system_message(NULL, f.id, "t", info), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_add_system_message(f.c, NULL, "t", info), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_add_system_message(f.c, f.id, NULL, info), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_add_system_message(f.c, BAD, "t", info), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_add_system_message(f.c, f.id, BAD, info), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_add_system_message(f.c, f.id, "t", (tandem_message_level)99),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_add_system_message(f.c, f.id, "t", (tandem_message_level)2),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_add_system_message(f.c, f.id, "t", (tandem_message_level)UINT32_MAX),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_add_system_message(f.c, UNKNOWN, "t", info), TANDEM_ERR_NOT_FOUND);
+    /* The transcript only has its "Session started" notice. */
+    char *m = messages_of(f.c, f.id);
+    CHECK(m != NULL && json_len(m) == 1);
+    tandem_string_free(m);
+    fixture_down(&f);
+}
+
+int main(int argc, char **argv)
+{
+    check_init(argc, argv);
+    RUN(test_infallible_functions);
+    RUN(test_bad_tandem_workdir_session_id);
+    RUN(test_bad_tandem_client_new);
+    RUN(test_bad_tandem_client_shutdown);
+    RUN(test_bad_tandem_client_free);
+    RUN(test_bad_tandem_client_next_event);
+    RUN(test_bad_tandem_client_subscribe);
+    RUN(test_bad_tandem_client_unsubscribe);
+    RUN(test_bad_tandem_session_events_since);
+    RUN(test_bad_tandem_session_start);
+    RUN(test_bad_tandem_session_start_or_get);
+    RUN(test_bad_tandem_session_stop);
+    RUN(test_bad_tandem_session_list);
+    RUN(test_bad_tandem_session_send_prompt);
+    RUN(test_bad_tandem_session_send_prompt_parts);
+    RUN(test_bad_tandem_session_queue_steering);
+    RUN(test_bad_tandem_session_queue_follow_up);
+    RUN(test_bad_tandem_session_dequeue_steering);
+    RUN(test_bad_tandem_session_queued_messages);
+    RUN(test_bad_tandem_session_recall_queues);
+    RUN(test_bad_tandem_session_clear_queues);
+    RUN(test_bad_tandem_session_abort);
+    RUN(test_bad_tandem_session_branch_at);
+    RUN(test_bad_tandem_session_list_branches);
+    RUN(test_bad_tandem_session_switch_branch);
+    RUN(test_bad_tandem_session_toggle_tool_collapse);
+    RUN(test_bad_tandem_session_toggle_all_tool_collapses);
+    RUN(test_bad_tandem_session_set_boundary);
+    RUN(test_bad_tandem_session_clear_boundary);
+    RUN(test_bad_tandem_session_clear_all_boundaries);
+    RUN(test_bad_tandem_session_boundary_for);
+    RUN(test_bad_tandem_session_touched_files);
+    RUN(test_bad_tandem_session_token);
+    RUN(test_bad_tandem_subagent_start);
+    RUN(test_bad_tandem_subagent_list);
+    RUN(test_bad_tandem_session_get_status);
+    RUN(test_bad_tandem_session_messages);
+    RUN(test_bad_tandem_session_messages_page);
+    RUN(test_bad_tandem_session_usage);
+    RUN(test_bad_tandem_session_metadata);
+    RUN(test_bad_tandem_session_snapshot);
+    RUN(test_bad_tandem_session_add_system_message);
+    return check_summary();
+}
