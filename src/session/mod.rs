@@ -160,7 +160,15 @@ pub fn spawn(
         stopped: stopped.clone(),
     };
     let join = rt.spawn(actor.run());
-    (SessionHandle { tx, state, id, stopped }, join)
+    (
+        SessionHandle {
+            tx,
+            state,
+            id,
+            stopped,
+        },
+        join,
+    )
 }
 
 impl Actor {
