@@ -7,6 +7,7 @@ pub mod options;
 pub mod queues;
 pub mod state;
 pub mod transcript;
+pub mod turns;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::transcript::{Body, ContentPart, Level, Message, ToolStatus, Transcript, Usage};
+use super::transcript::{Body, ContentPart, Level, Transcript, Usage};
 use crate::events::{Payload, TurnEnd};
 use crate::provider::{context_from_transcript, ModelMessage, ProviderEvent};
 
@@ -407,236 +407,8 @@ impl SessionState {
         });
     }
 
-    fn provider_event(&mut self, event: ProviderEvent, now: Now, fx: &mut Vec<Effect>) {
-        match event {
-            ProviderEvent::AgentStart => {
-                self.error_message = None;
-                self.set_working(Status::Thinking, fx);
-            }
-            ProviderEvent::TextDelta(delta) => {
-                let message_id = match self.transcript.last_mut() {
-                    Some(Message {
-                        id,
-                        body: Body::Assistant { text },
-                    }) => {
-                        text.push_str(&delta);
-                        *id
-                    }
-                    _ => self.transcript.push(Body::Assistant {
-                        text: delta.clone(),
-                    }),
-                };
-                fx.push(Effect::Emit(Payload::TextDelta { message_id, delta }));
-            }
-            ProviderEvent::ThinkingDelta(delta) => {
-                let message_id = match self.transcript.last_mut() {
-                    Some(Message {
-                        id,
-                        body: Body::Thinking { text, collapsed },
-                    }) => {
-                        text.push_str(&delta);
-                        *collapsed = false;
-                        *id
-                    }
-                    _ => self.transcript.push(Body::Thinking {
-                        text: delta.clone(),
-                        collapsed: false,
-                    }),
-                };
-                fx.push(Effect::Emit(Payload::ThinkingDelta { message_id, delta }));
-            }
-            ProviderEvent::ToolStart { id, name, args } => {
-                let message_id = self.transcript.push(Body::ToolCall {
-                    tool_call_id: id.clone(),
-                    name: name.clone(),
-                    args: args.clone(),
-                    status: ToolStatus::Running,
-                    result: String::new(),
-                    is_error: false,
-                    collapsed: true,
-                    auto_approved_scope: None,
-                    duration_ms: None,
-                    started_ms: now.mono_ms,
-                });
-                self.active_tools.push((id.clone(), name.clone()));
-                self.set_working(Status::ToolExecuting, fx);
-                fx.push(Effect::Emit(Payload::ToolStarted {
-                    tool_call_id: id,
-                    name,
-                    args,
-                    message_id,
-                }));
-                self.messages_changed(now, fx);
-            }
-            ProviderEvent::ToolUpdate { id, name, partial } => {
-                for body in self.transcript.bodies_mut() {
-                    if let Body::ToolCall {
-                        tool_call_id,
-                        result,
-                        collapsed,
-                        ..
-                    } = body
-                    {
-                        if *tool_call_id == id {
-                            result.clone_from(&partial);
-                            *collapsed = false;
-                        }
-                    }
-                }
-                fx.push(Effect::Emit(Payload::ToolUpdate {
-                    tool_call_id: id,
-                    name,
-                    partial_result: partial,
-                }));
-            }
-            ProviderEvent::ToolEnd {
-                id,
-                name,
-                result,
-                is_error,
-            } => {
-                for body in self.transcript.bodies_mut() {
-                    if let Body::ToolCall {
-                        tool_call_id,
-                        status,
-                        result: r,
-                        is_error: e,
-                        collapsed,
-                        duration_ms,
-                        started_ms,
-                        ..
-                    } = body
-                    {
-                        if *tool_call_id == id {
-                            *status = if is_error {
-                                ToolStatus::Error
-                            } else {
-                                ToolStatus::Complete
-                            };
-                            r.clone_from(&result);
-                            *e = is_error;
-                            *collapsed = true;
-                            *duration_ms = Some(now.mono_ms.saturating_sub(*started_ms));
-                        }
-                    }
-                }
-                self.active_tools.retain(|(tid, _)| *tid != id);
-                fx.push(Effect::Emit(Payload::ToolEnded {
-                    tool_call_id: id,
-                    name,
-                    result,
-                    is_error,
-                }));
-                self.messages_changed(now, fx);
-            }
-            ProviderEvent::SystemMessage { text, level } => {
-                self.transcript.push(Body::system(text, level));
-                self.messages_changed(now, fx);
-            }
-            ProviderEvent::FileChanged(change) => self.file_changed(change, now, fx),
-            ProviderEvent::ContextUsage {
-                estimated_tokens,
-                context_limit,
-            } => {
-                fx.push(Effect::Emit(Payload::ContextUsage {
-                    estimated_tokens,
-                    context_limit,
-                }));
-            }
-            ProviderEvent::TurnLimitReached { current, limit } => {
-                fx.push(Effect::Emit(Payload::TurnLimitReached { current, limit }));
-            }
-            ProviderEvent::Error(message) => {
-                if let Some(t) = self.turn.as_mut() {
-                    t.had_error = true;
-                }
-                self.error_message = Some(message.clone());
-                self.transcript
-                    .push(Body::system(message.clone(), Level::Error));
-                self.set_status(
-                    if self.status == Status::Plan {
-                        Status::Plan
-                    } else {
-                        Status::Error
-                    },
-                    fx,
-                );
-                fx.push(Effect::Emit(Payload::Error { message }));
-                self.messages_changed(now, fx);
-            }
-            ProviderEvent::AgentEnd { usage } => self.end_turn(usage, now, fx),
-        }
-    }
-
-    fn end_turn(&mut self, usage: Option<Usage>, now: Now, fx: &mut Vec<Effect>) {
-        let Some(turn) = self.turn.take() else { return };
-        for body in self.transcript.bodies_mut() {
-            if let Body::Thinking { collapsed, .. } = body {
-                *collapsed = true;
-            }
-        }
-        self.abort_running_tools();
-        if let Some(u) = usage {
-            self.usage.add(&u);
-            self.transcript.push(Body::Usage(u));
-        }
-        self.messages_changed(now, fx);
-        let pending: Vec<Vec<ContentPart>> = self
-            .steering
-            .drain(..)
-            .chain(self.follow_up.drain(..))
-            .collect();
-        if pending.is_empty() {
-            self.settle_status(fx);
-        }
-        let reason = if turn.had_error {
-            TurnEnd::Error
-        } else {
-            TurnEnd::Completed
-        };
-        fx.push(Effect::Emit(Payload::TurnEnded { usage, reason }));
-        if !pending.is_empty() {
-            self.start_turn(combine_entries(pending), now, fx);
-        }
-    }
-
-    /// After a crash: the turn in flight is gone, so it is closed as interrupted in the transcript and for the host.
-    fn interrupt(&mut self, reason: &str, now: Now, fx: &mut Vec<Effect>) {
-        let Some(_) = self.turn.take() else { return };
-        self.abort_running_tools();
-        self.transcript.push(Body::system(
-            format!("The session restarted after a crash ({reason}); the turn in progress was interrupted."),
-            Level::Error,
-        ));
-        self.messages_changed(now, fx);
-        self.settle_status(fx);
-        fx.push(Effect::Emit(Payload::TurnEnded {
-            usage: None,
-            reason: TurnEnd::Interrupted,
-        }));
-    }
-
-    fn abort_running_tools(&mut self) {
-        for body in self.transcript.bodies_mut() {
-            if let Body::ToolCall {
-                status,
-                result,
-                is_error,
-                ..
-            } = body
-            {
-                if *status == ToolStatus::Running {
-                    *status = ToolStatus::Error;
-                    *result = "aborted".into();
-                    *is_error = true;
-                }
-            }
-        }
-        self.active_tools.clear();
-    }
-
     /// The status at rest: plan stays plan, an error stays visible until the next turn, otherwise idle.
-    fn settle_status(&mut self, fx: &mut Vec<Effect>) {
+    pub(super) fn settle_status(&mut self, fx: &mut Vec<Effect>) {
         let next = match self.status {
             Status::Plan => Status::Plan,
             _ if self.error_message.is_some() => Status::Error,
@@ -645,13 +417,13 @@ impl SessionState {
         self.set_status(next, fx);
     }
 
-    fn set_working(&mut self, status: Status, fx: &mut Vec<Effect>) {
+    pub(super) fn set_working(&mut self, status: Status, fx: &mut Vec<Effect>) {
         if self.status != Status::Plan {
             self.set_status(status, fx);
         }
     }
 
-    fn set_status(&mut self, status: Status, fx: &mut Vec<Effect>) {
+    pub(super) fn set_status(&mut self, status: Status, fx: &mut Vec<Effect>) {
         if self.status != status {
             self.status = status;
             fx.push(Effect::Emit(Payload::StatusChanged { status }));
