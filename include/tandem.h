@@ -328,6 +328,39 @@ typedef uint32_t tandem_message_level;
 #endif // __cplusplus
 
 /**
+ * A host's answer to an approval.
+ */
+enum tandem_approval_decision
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Run this call.
+   */
+  TANDEM_APPROVAL_DECISION_APPROVE = 0,
+  /**
+   * Run it, and every call of this tool until the turn ends.
+   */
+  TANDEM_APPROVAL_DECISION_APPROVE_TURN = 1,
+  /**
+   * Run it, and every call of this tool in this conversation.
+   */
+  TANDEM_APPROVAL_DECISION_APPROVE_SESSION = 2,
+  /**
+   * Do not run it; the agent is told it was refused.
+   */
+  TANDEM_APPROVAL_DECISION_REJECT = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tandem_approval_decision tandem_approval_decision;
+#else
+typedef uint32_t tandem_approval_decision;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A tandem client: a runtime, its sessions and their events. Opaque; create with `tandem_client_new`.
  */
 typedef struct tandem_client tandem_client;
@@ -367,6 +400,32 @@ typedef void (*tandem_userdata_free)(void *userdata);
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Answers the pending approval. `approval_id_or_null` names the approval being answered (recommended: an answer
+ * meant for an approval that is no longer pending is refused with `TANDEM_ERR_NO_PENDING_APPROVAL` instead of
+ * approving a different call); NULL answers whichever is pending. `decision` is a `tandem_approval_decision`
+ * (other values are `TANDEM_ERR_INVALID_ARGUMENT`): approve once, approve this tool until the turn ends or for the
+ * whole conversation, or reject (the agent gets "Tool rejected by user"). Emits `approval_resolved`.
+ */
+tandem_status tandem_session_respond_to_approval(tandem_client *client,
+                                                 const char *id,
+                                                 const char *approval_id_or_null,
+                                                 tandem_approval_decision decision);
+
+/**
+ * Enters plan mode (from any status, also mid-turn): destructive tools are refused before they run, a pending
+ * approval is cancelled (its tool gets a "cancelled" result), and the status becomes
+ * `TANDEM_SESSION_STATUS_PLAN`.
+ */
+tandem_status tandem_session_enter_plan(tandem_client *client,
+                                        const char *id);
+
+/**
+ * Leaves plan mode; destructive tools go through the normal approval checks again. A no-op outside plan mode.
+ */
+tandem_status tandem_session_enter_exec(tandem_client *client,
+                                        const char *id);
 
 /**
  * The library version, e.g. "0.1.0". Static: never free it.

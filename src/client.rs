@@ -13,6 +13,7 @@ use crate::events::dispatch::EventSink;
 use crate::events::{Event, StopReason};
 use crate::manager::policy::{RestartOptions, RestartPolicy};
 use crate::manager::Manager;
+use crate::session::approvals::Decision;
 use crate::session::state::{Command, EditOp, PromptOutcome, QueueOp, Reply};
 use crate::session::transcript::{ContentPart, Level};
 use crate::session::Status;
@@ -264,6 +265,30 @@ impl Client {
             Reply::Json(v) => Ok(v),
             _ => Ok(Value::Null),
         }
+    }
+
+    /// Answers the pending approval (`approval_id` must name it when given).
+    pub fn respond_to_approval(
+        &self,
+        id: &str,
+        approval_id: Option<&str>,
+        decision: Decision,
+    ) -> Result<()> {
+        let cmd = Command::Respond {
+            approval_id: approval_id.map(Into::into),
+            decision,
+        };
+        self.live()?.call(id, cmd).map(drop)
+    }
+
+    /// Enters plan mode: destructive tools are refused until [`Client::enter_exec`].
+    pub fn enter_plan(&self, id: &str) -> Result<()> {
+        self.live()?.call(id, Command::EnterPlan).map(drop)
+    }
+
+    /// Leaves plan mode (a no-op outside it).
+    pub fn enter_exec(&self, id: &str) -> Result<()> {
+        self.live()?.call(id, Command::EnterExec).map(drop)
     }
 
     /// The branches of session `id`.

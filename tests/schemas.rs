@@ -99,6 +99,39 @@ fn real_outputs_validate() {
     c.abort(&crashy).unwrap();
     events.extend(turn_end(&c, &crashy).1);
 
+    // Approvals: one rejected, one approved for the session (the next call is auto-approved), one timed out.
+    let call =
+        |id: &str| json!([{"tool_call": {"name": "shell", "args": {"command": "ls"}, "id": id}}]);
+    let opts = json!({"approval_timeout_ms": 300, "script": [call("r"), call("s"), call("t"), [{"text": "x"}]]});
+    let ask = c.start_session(Some(&opts.to_string())).unwrap();
+    c.send_prompt(&ask, text("x")).unwrap();
+    let (p, seen) = wait_for(&c, Duration::from_secs(5), |e| {
+        e["kind"] == "approval_pending"
+    });
+    events.extend(seen);
+    check("snapshot", &c.snapshot(&ask).unwrap());
+    c.respond_to_approval(
+        &ask,
+        p["approval"]["approval_id"].as_str(),
+        tandem::session::approvals::Decision::Reject,
+    )
+    .unwrap();
+    events.extend(
+        wait_for(&c, Duration::from_secs(5), |e| {
+            e["kind"] == "approval_pending"
+        })
+        .1,
+    );
+    c.respond_to_approval(
+        &ask,
+        None,
+        tandem::session::approvals::Decision::ApproveSession,
+    )
+    .unwrap();
+    events.extend(turn_end(&c, &ask).1);
+    c.enter_plan(&ask).unwrap();
+    c.enter_exec(&ask).unwrap();
+
     let h = c.start_subagent(Some(&demo), "sub task", None).unwrap();
     check("subagent_handle", &h);
     events.extend(turn_end(&c, h["session_id"].as_str().unwrap()).1);

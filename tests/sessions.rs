@@ -566,3 +566,84 @@ fn branches_and_boundaries_through_the_client() {
     assert_eq!(c.touched_files(&id).unwrap(), json!([]));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn approvals_gate_destructive_tools_end_to_end() {
+    use tandem::session::approvals::Decision;
+    let c = client();
+    let shell =
+        |id: &str| json!([{"tool_call": {"name": "shell", "args": {"command": "make"}, "id": id}}]);
+    let opts = json!({"script": [shell("a"), shell("b"), [{"text": "done"}]]});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    c.send_prompt(&id, text("build it")).unwrap();
+    let (pending, _) = wait_for(&c, Duration::from_secs(5), |e| {
+        e["kind"] == "approval_pending"
+    });
+    assert_eq!(pending["approval"]["approval_id"], "a");
+    assert_eq!(pending["approval"]["preview"]["kind"], "command");
+    assert_eq!(pending["approval"]["preview"]["lines"][0], "$ make");
+    assert_eq!(
+        c.snapshot(&id).unwrap()["pending_approval"]["tool_call_id"],
+        "a"
+    );
+    assert!(matches!(
+        c.respond_to_approval(&id, Some("zzz"), Decision::Approve),
+        Err(Error::NoPendingApproval(_))
+    ));
+    c.respond_to_approval(&id, Some("a"), Decision::Reject)
+        .unwrap();
+    let (ended, _) = wait_for(&c, Duration::from_secs(5), |e| e["kind"] == "tool_ended");
+    assert_eq!(
+        (ended["result"].as_str(), ended["is_error"].as_bool()),
+        (Some("Tool rejected by user"), Some(true))
+    );
+    wait_for(&c, Duration::from_secs(5), |e| {
+        e["kind"] == "approval_pending"
+    });
+    c.respond_to_approval(&id, None, Decision::Approve).unwrap();
+    let (ended, _) = wait_for(&c, Duration::from_secs(5), |e| e["kind"] == "tool_ended");
+    assert_eq!(
+        ended["result"], "Tool 'shell' not found",
+        "approved, so it ran (this build has no shell tool)"
+    );
+    let (end, _) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed");
+}
+
+#[test]
+fn approvals_time_out_and_plan_mode_refuses_without_asking() {
+    let c = client();
+    let shell = json!([{"tool_call": {"name": "shell", "args": {"command": "rm -rf x"}}}]);
+    let opts = json!({"approval_timeout_ms": 100, "script": [shell, [{"text": "ok"}], shell, [{"text": "ok"}]]});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    c.send_prompt(&id, text("go")).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed");
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "approval_resolved" && e["decision"] == "timed_out"));
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "tool_ended" && e["result"] == "Tool approval timed out"));
+
+    c.enter_plan(&id).unwrap();
+    assert_eq!(c.status(&id).unwrap(), Status::Plan);
+    c.send_prompt(&id, text("again")).unwrap();
+    let (_, events) = turn_end(&c, &id);
+    assert!(
+        !events.iter().any(|e| e["kind"] == "approval_pending"),
+        "plan mode refuses before asking"
+    );
+    let refused = events.iter().find(|e| e["kind"] == "tool_ended").unwrap();
+    assert!(refused["result"]
+        .as_str()
+        .unwrap()
+        .starts_with("Plan mode is active"));
+    assert_eq!(
+        c.status(&id).unwrap(),
+        Status::Plan,
+        "the turn ends in plan mode"
+    );
+    c.enter_exec(&id).unwrap();
+    assert_eq!(c.status(&id).unwrap(), Status::Idle);
+}

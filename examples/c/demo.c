@@ -202,18 +202,21 @@ static void on_event(void *userdata, const tandem_event *ev) {
     fflush(stdout);
 }
 
-/* Tells tandem the user's decision. Wire it to tandem_session_respond_to_approval (APPROVE / REJECT) once the
- * header has it; until then tandem never asks, so only a newer library reaches this. */
+/* Tells tandem the user's decision, naming the approval so a late answer cannot approve another call. */
 static void answer_approval(tandem_client *client, const char *session_id, const char *approval_id, bool allow) {
-    (void)client, (void)session_id, (void)approval_id, (void)allow;
-    puts("  (approvals need a newer tandem)");
+    tandem_status st = tandem_session_respond_to_approval(
+        client, session_id, approval_id, allow ? TANDEM_APPROVAL_DECISION_APPROVE : TANDEM_APPROVAL_DECISION_REJECT);
+    if (st == TANDEM_ERR_NO_PENDING_APPROVAL)
+        puts("  (too late: the approval was cancelled or timed out)");
+    else if (st != TANDEM_OK)
+        fprintf(stderr, "  approval failed: %s: %s\n", tandem_status_name(st), tandem_last_error_message());
 }
 
 /* Runs on the main thread: shows the tool and asks (or takes --yes for an answer). */
 static void ask_approval(tandem_client *client, const char *session_id, const char *json, bool yes) {
     const char *approval = json_find(json, "approval");
     char *id = json_string(approval, "approval_id"), *name = json_string(approval, "name");
-    char *preview = json_string(approval, "preview");
+    char *preview = json_string(json_find(approval, "preview"), "summary");
     char line[64] = "";
     printf("  ? %s wants to run\n", name ? name : "a tool");
     if (preview && *preview) printf("%s\n", preview);

@@ -159,6 +159,27 @@ pub enum Payload {
         /// Whether it failed.
         is_error: bool,
     },
+    /// A trusted tool ran without asking.
+    ToolAutoApproved {
+        /// The tool call.
+        tool_call_id: String,
+        /// Its tool.
+        name: String,
+        /// The trust that approved it.
+        scope: crate::session::approvals::Scope,
+    },
+    /// A tool call waits for the host's approval.
+    ApprovalPending {
+        /// `{approval_id, tool_call_id, name, args, preview}`.
+        approval: Value,
+    },
+    /// An approval was answered, cancelled or timed out.
+    ApprovalResolved {
+        /// The approval.
+        approval_id: String,
+        /// `approve`, `approve_turn`, `approve_session`, `reject`, `cancelled` or `timed_out`.
+        decision: &'static str,
+    },
     /// A tool changed a file.
     FileChanged {
         /// The tool call.
@@ -233,6 +254,9 @@ impl Payload {
             Payload::ToolStarted { .. } => EventKind::ToolStarted,
             Payload::ToolUpdate { .. } => EventKind::ToolUpdate,
             Payload::ToolEnded { .. } => EventKind::ToolEnded,
+            Payload::ToolAutoApproved { .. } => EventKind::ToolAutoApproved,
+            Payload::ApprovalPending { .. } => EventKind::ApprovalPending,
+            Payload::ApprovalResolved { .. } => EventKind::ApprovalResolved,
             Payload::FileChanged { .. } => EventKind::FileChanged,
             Payload::ContextUsage { .. } => EventKind::ContextUsage,
             Payload::TurnLimitReached { .. } => EventKind::TurnLimitReached,

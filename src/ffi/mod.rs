@@ -5,6 +5,7 @@
 // pointers are NULL or valid for the call, strings NUL-terminated, handles from tandem_client_new and not freed.
 #![allow(clippy::missing_safety_doc)]
 
+pub mod approvals;
 pub mod boundary;
 pub mod client;
 pub mod events;

@@ -196,6 +196,37 @@ pub fn message_level(raw: RawMessageLevel) -> Result<crate::session::transcript:
     }
 }
 
+/// A host's answer to an approval.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tandem_approval_decision {
+    /// Run this call.
+    TANDEM_APPROVAL_DECISION_APPROVE = 0,
+    /// Run it, and every call of this tool until the turn ends.
+    TANDEM_APPROVAL_DECISION_APPROVE_TURN = 1,
+    /// Run it, and every call of this tool in this conversation.
+    TANDEM_APPROVAL_DECISION_APPROVE_SESSION = 2,
+    /// Do not run it; the agent is told it was refused.
+    TANDEM_APPROVAL_DECISION_REJECT = 3,
+}
+
+/// A `tandem_approval_decision` as C passes it: any integer, checked before use.
+pub type RawApprovalDecision = u32;
+
+/// Converts a raw decision, rejecting unknown values.
+pub fn approval_decision(raw: RawApprovalDecision) -> Result<crate::session::approvals::Decision> {
+    use crate::session::approvals::Decision;
+    match raw {
+        0 => Ok(Decision::Approve),
+        1 => Ok(Decision::ApproveTurn),
+        2 => Ok(Decision::ApproveSession),
+        3 => Ok(Decision::Reject),
+        other => Err(Error::invalid(format!(
+            "unknown tandem_approval_decision {other}"
+        ))),
+    }
+}
+
 /// Event kinds, as carried in `tandem_event.kind`. The values never change; new kinds get new values.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -145,14 +145,7 @@ impl Manager {
     fn spawn_incarnation(&self, id: &str, seed: &Seed, generation: u64) -> Result<SessionHandle> {
         let o = &seed.options;
         let tools = Arc::new(ToolSet::new(o.workdir.clone(), o.tools.as_deref()));
-        let native = Arc::new(Native::new(
-            &o.model,
-            o.script.clone(),
-            seed.cursor.clone(),
-            tools,
-            o.system_prompt.clone(),
-            o.max_turns,
-        )?);
+        let native = Arc::new(Native::new(o, seed.cursor.clone(), tools)?);
         let (handle, join) = session::spawn(
             &self.rt,
             seed.state.clone(),

@@ -55,6 +55,11 @@ pub enum ProviderEvent {
     },
     /// A tool changed a file.
     FileChanged(FileChange),
+    /// The loop stopped waiting for approval of this tool call.
+    ApprovalTimedOut {
+        /// The tool call.
+        tool_call_id: String,
+    },
     /// Estimated context size before a model call.
     ContextUsage {
         /// Estimated tokens.

@@ -1,6 +1,7 @@
 //! The session actor: one tokio task per session incarnation that feeds host commands and provider events into the
 //! pure [`state::SessionState`] and executes the effects it returns.
 
+pub mod approvals;
 pub mod boundaries;
 pub mod branches;
 pub mod options;
@@ -9,12 +10,14 @@ pub mod state;
 pub mod transcript;
 pub mod turns;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use approvals::{Gate, GateRequest};
 pub use state::Status;
 use state::{Command, Effect, Input, Reply, SessionState};
 
@@ -39,8 +42,19 @@ pub type ReplyTo = Box<dyn FnOnce(Reply) + Send>;
 
 enum Msg {
     Command(Command, ReplyTo),
-    Provider { turn_id: u64, event: ProviderEvent },
-    Steering { turn_id: u64, reply: ReplyTo },
+    Provider {
+        turn_id: u64,
+        event: ProviderEvent,
+    },
+    Steering {
+        turn_id: u64,
+        reply: ReplyTo,
+    },
+    Gate {
+        turn_id: u64,
+        request: GateRequest,
+        reply: tokio::sync::oneshot::Sender<Gate>,
+    },
     Stop(Box<dyn FnOnce() + Send>),
 }
 
@@ -117,6 +131,8 @@ struct Actor {
     native: Arc<Native>,
     turn: Option<(u64, JoinHandle<()>)>,
     stopped: Arc<AtomicBool>,
+    /// Tool calls waiting for the host's answer, by approval ID.
+    waiting: HashMap<String, tokio::sync::oneshot::Sender<Gate>>,
 }
 
 /// Applies `input` to `state` and publishes the resulting events; returns the reply and the non-event effects.
@@ -159,6 +175,7 @@ pub fn spawn(
         native,
         turn: None,
         stopped: stopped.clone(),
+        waiting: HashMap::new(),
     };
     let join = rt.spawn(actor.run());
     (
@@ -194,6 +211,20 @@ impl Actor {
                     Some(Msg::Steering { turn_id, reply }) => {
                         let r = self.apply(Input::TakeSteering { turn_id });
                         reply(r);
+                    }
+                    Some(Msg::Gate { turn_id, request, reply }) => {
+                        let id = request.tool_call_id.clone();
+                        match self.apply(Input::Gate { turn_id, request }) {
+                            Reply::Gate(Gate::Wait) => {
+                                self.waiting.insert(id, reply);
+                            }
+                            Reply::Gate(g) => {
+                                let _ = reply.send(g);
+                            }
+                            other => {
+                                let _ = reply.send(Gate::Refuse(format!("internal error: gate answered {other:?}")));
+                            }
+                        }
                     }
                     Some(Msg::Stop(done)) => {
                         self.apply(Input::Command(Command::Abort));
@@ -240,6 +271,11 @@ impl Actor {
                 Effect::Emit(payload) => {
                     self.bus.publish(&self.log, payload);
                 }
+                Effect::ResolveApproval { approval_id, gate } => {
+                    if let Some(waiter) = self.waiting.remove(&approval_id) {
+                        let _ = waiter.send(gate);
+                    }
+                }
             }
         }
         reply
@@ -267,6 +303,29 @@ impl TurnLink for ActorLink {
             turn_id: self.turn_id,
             event,
         });
+    }
+
+    fn gate(&self, request: GateRequest, timeout: std::time::Duration) -> BoxFuture<'_, Gate> {
+        Box::pin(async move {
+            let id = request.tool_call_id.clone();
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let msg = Msg::Gate {
+                turn_id: self.turn_id,
+                request,
+                reply: tx,
+            };
+            if self.tx.send(msg).is_err() {
+                return Gate::Refuse("Tool call cancelled: the session is gone".into());
+            }
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(gate)) => gate,
+                Ok(Err(_)) => Gate::Refuse("Tool call cancelled: the session is gone".into()),
+                Err(_) => {
+                    self.emit(ProviderEvent::ApprovalTimedOut { tool_call_id: id });
+                    Gate::Refuse("Tool approval timed out".into())
+                }
+            }
+        })
     }
 
     fn take_steering(&self) -> BoxFuture<'_, Vec<Vec<ContentPart>>> {

@@ -84,6 +84,8 @@ pub struct SessionOptions {
     pub script: Option<Value>,
     /// Per-session restart policy.
     pub restart: Option<RestartOptions>,
+    /// Milliseconds a tool call waits for approval (default 300000).
+    pub approval_timeout_ms: Option<u64>,
 }
 
 /// Options after validation, ready to start a session from.
@@ -107,6 +109,12 @@ pub struct Resolved {
     pub max_turns: u32,
     /// Restart policy.
     pub restart: RestartPolicy,
+    /// Which tool calls ask the host.
+    pub approval: ApprovalMode,
+    /// Per-tool permissions.
+    pub tool_permissions: BTreeMap<String, Permission>,
+    /// How long a tool call waits for approval before failing.
+    pub approval_timeout: std::time::Duration,
 }
 
 /// Overlays `top` on `base`, key by key (objects only).
@@ -186,6 +194,12 @@ pub fn resolve(
     if max_turns == 0 {
         return Err(Error::invalid("max_turns must be at least 1"));
     }
+    let approval_timeout_ms = opts.approval_timeout_ms.unwrap_or(300_000);
+    if !(1..=86_400_000).contains(&approval_timeout_ms) {
+        return Err(Error::invalid(
+            "approval_timeout_ms must be between 1 and 86400000",
+        ));
+    }
     let restart = match &opts.restart {
         Some(r) => r.apply(client_restart)?,
         None => client_restart.clone(),
@@ -200,6 +214,9 @@ pub fn resolve(
         system_prompt: opts.system_prompt,
         max_turns,
         restart,
+        approval: opts.approval.unwrap_or(ApprovalMode::Destructive),
+        tool_permissions: opts.tool_permissions.unwrap_or_default(),
+        approval_timeout: std::time::Duration::from_millis(approval_timeout_ms),
     })
 }
 

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::approvals::{Decision, Gate, GateRequest};
 use super::transcript::{Body, ContentPart, Level, Transcript, Usage};
 use crate::events::{Payload, TurnEnd};
 use crate::provider::{context_from_transcript, ModelMessage, ProviderEvent};
@@ -49,6 +50,17 @@ pub enum Command {
     Queue(QueueOp),
     /// Change the transcript's shape or the session's file rules.
     Edit(EditOp),
+    /// Answer the pending approval (optionally naming it).
+    Respond {
+        /// The approval answered; `None` = whichever is pending.
+        approval_id: Option<String>,
+        /// The answer.
+        decision: Decision,
+    },
+    /// Enter plan mode.
+    EnterPlan,
+    /// Leave plan mode.
+    EnterExec,
 }
 
 /// Host edits of the transcript and of edit boundaries.
@@ -107,6 +119,13 @@ pub enum Input {
         /// The asking turn (a stale turn gets nothing).
         turn_id: u64,
     },
+    /// The provider of turn `turn_id` asks whether a tool call may run.
+    Gate {
+        /// The asking turn.
+        turn_id: u64,
+        /// The call.
+        request: GateRequest,
+    },
     /// The session was restarted after `reason`; whatever was in flight did not survive.
     Restarted {
         /// What the previous incarnation died of.
@@ -131,6 +150,13 @@ pub enum Effect {
         /// The turn to cancel.
         turn_id: u64,
     },
+    /// Answer the tool call waiting on approval `approval_id`.
+    ResolveApproval {
+        /// The approval.
+        approval_id: String,
+        /// Run or refuse.
+        gate: Gate,
+    },
 }
 
 /// The reply to a command.
@@ -146,6 +172,8 @@ pub enum Reply {
     Steering(Vec<Vec<ContentPart>>),
     /// The command was refused.
     Failed(crate::error::Error),
+    /// The gate's answer to a tool call.
+    Gate(Gate),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +225,7 @@ pub struct SessionState {
     pub(super) last_message_at_ms: u64,
     pub(super) branches: Vec<super::branches::Branch>,
     pub(super) files: super::boundaries::FileState,
+    pub(super) approvals: super::approvals::Approvals,
 }
 
 impl SessionState {
@@ -222,6 +251,7 @@ impl SessionState {
             last_message_at_ms: now.wall_ms,
             branches: Vec::new(),
             files: Default::default(),
+            approvals: Default::default(),
         }
     }
 
@@ -254,7 +284,7 @@ impl SessionState {
     pub fn snapshot(&self) -> Value {
         json!({
             "status": self.status,
-            "pending_approval": Value::Null,
+            "pending_approval": self.pending_approval(),
             "error": self.error_message,
             "active_tool_name": self.active_tools.last().map(|(_, name)| name),
         })
@@ -305,6 +335,7 @@ impl SessionState {
                 }
                 Reply::Ok
             }
+            Input::Gate { turn_id, request } => self.gate(turn_id, request, now, &mut fx),
             Input::TakeSteering { turn_id } => self.take_steering(turn_id, now, &mut fx),
             Input::Restarted { reason } => {
                 self.interrupt(&reason, now, &mut fx);
@@ -331,7 +362,7 @@ impl SessionState {
             Command::Abort => {
                 if let Some(turn) = self.turn.take() {
                     fx.push(Effect::CancelTurn { turn_id: turn.id });
-                    self.abort_running_tools();
+                    self.close_turn("the turn was aborted", fx);
                     self.transcript.push(Body::system("Aborted", Level::Info));
                     self.messages_changed(now, fx);
                     self.settle_status(fx);
@@ -360,6 +391,12 @@ impl SessionState {
                 Reply::Prompt(PromptOutcome::Sent)
             }
             Command::Queue(op) => self.queue_command(op, fx),
+            Command::Respond {
+                approval_id,
+                decision,
+            } => self.respond(approval_id, decision, now, fx),
+            Command::EnterPlan => self.enter_plan(now, fx),
+            Command::EnterExec => self.enter_exec(now, fx),
             Command::Edit(op) => {
                 let result = match op {
                     EditOp::BranchAt(id) => self.branch_at(id, now, fx).map(Reply::Json),

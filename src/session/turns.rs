@@ -134,6 +134,9 @@ impl SessionState {
                 self.messages_changed(now, fx);
             }
             ProviderEvent::FileChanged(change) => self.file_changed(change, now, fx),
+            ProviderEvent::ApprovalTimedOut { tool_call_id } => {
+                self.approval_timed_out(&tool_call_id, fx)
+            }
             ProviderEvent::ContextUsage {
                 estimated_tokens,
                 context_limit,
@@ -175,7 +178,7 @@ impl SessionState {
                 *collapsed = true;
             }
         }
-        self.abort_running_tools();
+        self.close_turn("the turn ended", fx);
         if let Some(u) = usage {
             self.usage.add(&u);
             self.transcript.push(Body::Usage(u));
@@ -203,7 +206,7 @@ impl SessionState {
     /// After a crash: the turn in flight is gone, so it is closed as interrupted in the transcript and for the host.
     pub(super) fn interrupt(&mut self, reason: &str, now: Now, fx: &mut Vec<Effect>) {
         let Some(_) = self.turn.take() else { return };
-        self.abort_running_tools();
+        self.close_turn("the session restarted", fx);
         self.transcript.push(Body::system(
             format!("The session restarted after a crash ({reason}); the turn in progress was interrupted."),
             Level::Error,
@@ -216,7 +219,15 @@ impl SessionState {
         }));
     }
 
-    pub(super) fn abort_running_tools(&mut self) {
+    /// What every end of a turn shares: running tools are marked aborted, a pending approval is cancelled, and
+    /// turn-scoped trust lapses.
+    pub(super) fn close_turn(&mut self, why: &str, fx: &mut Vec<Effect>) {
+        self.abort_running_tools();
+        self.cancel_approval(why, fx);
+        self.clear_turn_trust();
+    }
+
+    fn abort_running_tools(&mut self) {
         for body in self.transcript.bodies_mut() {
             if let Body::ToolCall {
                 status,

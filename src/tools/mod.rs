@@ -1,6 +1,7 @@
 //! Tools the agent can call, confined to the session's workdir.
 
 pub mod fs;
+pub mod preview;
 pub mod sandbox;
 
 use std::path::PathBuf;
@@ -20,6 +21,16 @@ pub struct ToolSet {
     enabled: Vec<&'static str>,
 }
 
+/// Tools that change files or shell state.
+const DESTRUCTIVE: &[&str] = &[
+    "write_file",
+    "edit_file",
+    "multi_edit_file",
+    "apply_diff",
+    "delete_file",
+    "shell",
+];
+
 /// Built-in tools, in the order they are offered to the model.
 const BUILTIN: &[&str] = &["read_file", "list_directory"];
 
@@ -38,6 +49,17 @@ impl ToolSet {
             workdir: workdir.map(Arc::new),
             enabled,
         }
+    }
+
+    /// The workdir the tools are confined to.
+    pub fn workdir(&self) -> Option<&std::path::Path> {
+        self.workdir.as_deref().map(|p| p.as_path())
+    }
+
+    /// Whether `name` changes files or shell state (such calls ask for approval in the default mode and are
+    /// refused in plan mode).
+    pub fn is_destructive(&self, name: &str) -> bool {
+        DESTRUCTIVE.contains(&name)
     }
 
     /// Specs of the enabled tools.

@@ -419,6 +419,35 @@ static void test_bad_tandem_session_toggle_all_tool_collapses(void)
     check_id_function("tandem_session_toggle_all_tool_collapses", tandem_session_toggle_all_tool_collapses);
 }
 
+static void test_bad_tandem_session_enter_plan(void)
+{
+    check_id_function("tandem_session_enter_plan", tandem_session_enter_plan);
+}
+
+static void test_bad_tandem_session_enter_exec(void)
+{
+    check_id_function("tandem_session_enter_exec", tandem_session_enter_exec);
+}
+
+static void test_bad_tandem_session_respond_to_approval(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    const tandem_approval_decision ok = TANDEM_APPROVAL_DECISION_APPROVE;
+    CHECK_STATUS(tandem_session_respond_to_approval(NULL, f.id, NULL, ok), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_respond_to_approval(f.c, NULL, NULL, ok), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_respond_to_approval(f.c, BAD, NULL, ok), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_respond_to_approval(f.c, f.id, BAD, ok), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_respond_to_approval(f.c, UNKNOWN, NULL, ok), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_respond_to_approval(f.c, f.id, NULL, (tandem_approval_decision)99),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    /* Well-formed, but nothing is pending. */
+    CHECK_STATUS(tandem_session_respond_to_approval(f.c, f.id, NULL, ok), TANDEM_ERR_NO_PENDING_APPROVAL);
+    CHECK_STATUS(tandem_session_respond_to_approval(f.c, f.id, "call_1", TANDEM_APPROVAL_DECISION_REJECT),
+                 TANDEM_ERR_NO_PENDING_APPROVAL);
+    fixture_down(&f);
+}
+
 static void test_bad_tandem_session_clear_all_boundaries(void)
 {
     check_id_function("tandem_session_clear_all_boundaries", tandem_session_clear_all_boundaries);
@@ -685,6 +714,9 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_session_switch_branch);
     RUN(test_bad_tandem_session_toggle_tool_collapse);
     RUN(test_bad_tandem_session_toggle_all_tool_collapses);
+    RUN(test_bad_tandem_session_enter_plan);
+    RUN(test_bad_tandem_session_enter_exec);
+    RUN(test_bad_tandem_session_respond_to_approval);
     RUN(test_bad_tandem_session_set_boundary);
     RUN(test_bad_tandem_session_clear_boundary);
     RUN(test_bad_tandem_session_clear_all_boundaries);

@@ -3,21 +3,32 @@
 pub mod model;
 pub mod scripted;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
+use std::time::Duration;
 
 use model::{Chunk, Model, ModelRequest};
 
 use crate::error::{Error, Result};
 use crate::provider::{estimate_tokens, ModelMessage, ProviderEvent, ToolCallRequest};
+use crate::session::approvals::{Gate, GateRequest};
+use crate::session::options::{ApprovalMode, Permission, Resolved};
 use crate::session::state::combine_entries;
 use crate::session::transcript::{ContentPart, Usage};
+use crate::tools::preview;
 use crate::tools::ToolSet;
 
 /// The running turn's line to its session.
 pub trait TurnLink: Send + Sync {
     /// Reports an event of this turn.
     fn emit(&self, event: ProviderEvent);
+    /// Asks the session whether a tool call may run, waiting up to `timeout` for a pending approval.
+    fn gate(
+        &self,
+        request: GateRequest,
+        timeout: std::time::Duration,
+    ) -> model::BoxFuture<'_, Gate>;
     /// Takes the steering queued since the last call (empty when there is none or the session does not answer).
     fn take_steering(&self) -> model::BoxFuture<'_, Vec<Vec<ContentPart>>>;
 }
@@ -28,20 +39,18 @@ pub struct Native {
     tools: Arc<ToolSet>,
     system_prompt: Option<String>,
     max_turns: u32,
+    approval: ApprovalMode,
+    permissions: BTreeMap<String, Permission>,
+    approval_timeout: Duration,
 }
 
 impl Native {
-    /// Builds the provider for `model` (`provider:name`).
+    /// Builds the provider for the session options `o`.
     ///
     /// `cursor` is the scripted model's position, owned by the supervisor so it survives restarts.
-    pub fn new(
-        model: &str,
-        script: Option<scripted::Script>,
-        cursor: Arc<AtomicUsize>,
-        tools: Arc<ToolSet>,
-        system_prompt: Option<String>,
-        max_turns: u32,
-    ) -> Result<Self> {
+    pub fn new(o: &Resolved, cursor: Arc<AtomicUsize>, tools: Arc<ToolSet>) -> Result<Self> {
+        let model = o.model.as_str();
+        let script = o.script.clone();
         let (backend, name) = model.split_once(':').ok_or_else(|| {
             Error::invalid(format!("model {model:?} is missing a provider prefix; expected \"provider:model\", e.g. \"scripted:echo\""))
         })?;
@@ -57,8 +66,11 @@ impl Native {
         Ok(Native {
             model,
             tools,
-            system_prompt,
-            max_turns,
+            system_prompt: o.system_prompt.clone(),
+            max_turns: o.max_turns,
+            approval: o.approval,
+            permissions: o.tool_permissions.clone(),
+            approval_timeout: o.approval_timeout,
         })
     }
 
@@ -126,10 +138,7 @@ impl Native {
                     name: call.name.clone(),
                     args: call.args.clone(),
                 });
-                let (result, is_error) = match self.tools.execute(&call.name, &call.args).await {
-                    Ok(out) => (out, false),
-                    Err(err) => (err, true),
-                };
+                let (result, is_error) = self.run_tool(&call, link.as_ref()).await;
                 emit(ProviderEvent::ToolEnd {
                     id: call.id.clone(),
                     name: call.name.clone(),
@@ -151,5 +160,47 @@ impl Native {
             tool_rounds += 1;
         }
         emit(ProviderEvent::AgentEnd { usage });
+    }
+
+    /// Runs one tool call through permissions, the session's gate (plan mode, trust, approval) and the tool.
+    async fn run_tool(&self, call: &ToolCallRequest, link: &dyn TurnLink) -> (String, bool) {
+        let destructive = self.tools.is_destructive(&call.name);
+        let ask = match self.permissions.get(&call.name) {
+            Some(Permission::Deny) => {
+                return (
+                    format!("Tool '{}' is denied by per-tool permissions", call.name),
+                    true,
+                )
+            }
+            Some(Permission::Allow) => false,
+            Some(Permission::Ask) => true,
+            None => match self.approval {
+                ApprovalMode::None => false,
+                ApprovalMode::All => true,
+                ApprovalMode::Destructive => destructive,
+            },
+        };
+        let preview = if ask {
+            serde_json::to_value(preview::build(self.tools.workdir(), &call.name, &call.args))
+                .unwrap_or_default()
+        } else {
+            serde_json::Value::Null
+        };
+        let request = GateRequest {
+            tool_call_id: call.id.clone(),
+            name: call.name.clone(),
+            args: call.args.clone(),
+            destructive,
+            ask,
+            preview,
+        };
+        match link.gate(request, self.approval_timeout).await {
+            Gate::Run => match self.tools.execute(&call.name, &call.args).await {
+                Ok(out) => (out, false),
+                Err(err) => (err, true),
+            },
+            Gate::Refuse(text) => (text, true),
+            Gate::Wait => ("internal error: the gate did not decide".into(), true),
+        }
     }
 }

@@ -1,0 +1,296 @@
+//! Tool gating in the session state machine: plan-mode refusals, trust scopes, pending approvals and their answers.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::state::{Effect, Now, Reply, SessionState, Status};
+use super::transcript::{Body, Level};
+use crate::error::Error;
+use crate::events::Payload;
+
+/// How long a granted trust lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Until the conversation is replaced.
+    Session,
+    /// Until the current turn ends.
+    Turn,
+}
+
+/// A host's answer to an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Run this call.
+    Approve,
+    /// Run it, and every call of this tool until the turn ends.
+    ApproveTurn,
+    /// Run it, and every call of this tool in this conversation.
+    ApproveSession,
+    /// Do not run it; the model is told.
+    Reject,
+}
+
+impl Decision {
+    fn name(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::ApproveTurn => "approve_turn",
+            Decision::ApproveSession => "approve_session",
+            Decision::Reject => "reject",
+        }
+    }
+}
+
+/// The gate's answer to a tool call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    /// Run the tool.
+    Run,
+    /// Do not run it; this is its error result.
+    Refuse(String),
+    /// Wait: an approval is pending (the answer comes as an [`Effect::ResolveApproval`]).
+    Wait,
+}
+
+/// What the loop tells the gate about a tool call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateRequest {
+    /// The tool call (also the approval's ID).
+    pub tool_call_id: String,
+    /// Tool name.
+    pub name: String,
+    /// Arguments.
+    pub args: Value,
+    /// Whether the tool changes files, shell state or the like.
+    pub destructive: bool,
+    /// Whether policy asks the host before running it.
+    pub ask: bool,
+    /// What to show the host.
+    pub preview: Value,
+}
+
+/// An approval waiting for the host, as hosts see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PendingApproval {
+    /// The approval's ID (the tool call's ID).
+    pub approval_id: String,
+    /// The tool call.
+    pub tool_call_id: String,
+    /// Tool name.
+    pub name: String,
+    /// Arguments.
+    pub args: Value,
+    /// Preview `{kind, summary, lines}`.
+    pub preview: Value,
+}
+
+/// Pending approval and granted trust.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Approvals {
+    pub(super) pending: Option<PendingApproval>,
+    pub(super) trust: BTreeMap<String, Scope>,
+}
+
+const PLAN_ON: &str = "Plan mode enabled. Destructive tools are blocked before execution. Read-only and search tools \
+                       still work. Use exec mode when you are ready to make changes.";
+const PLAN_OFF: &str =
+    "Execution mode enabled. Destructive tools can run again after normal approval checks.";
+
+impl SessionState {
+    /// The pending approval as JSON, or `null`.
+    pub fn pending_approval(&self) -> Value {
+        self.approvals.pending.as_ref().map_or(Value::Null, |p| {
+            serde_json::to_value(p).expect("approvals serialize")
+        })
+    }
+
+    /// Granted trust: `{tool name: "session" | "turn"}`.
+    pub fn trust(&self) -> Value {
+        serde_json::to_value(&self.approvals.trust).expect("trust serializes")
+    }
+
+    /// Decides whether a tool call of turn `turn_id` may run.
+    pub(super) fn gate(
+        &mut self,
+        turn_id: u64,
+        req: GateRequest,
+        now: Now,
+        fx: &mut Vec<Effect>,
+    ) -> Reply {
+        if !self.turn.is_some_and(|t| t.id == turn_id) {
+            return Reply::Gate(Gate::Refuse("Tool call cancelled: the turn is over".into()));
+        }
+        if self.status == Status::Plan && req.destructive {
+            let text = format!(
+                "Plan mode is active. Refusing destructive tool {}. Leave plan mode before running tools that change \
+                 files or shell state.",
+                req.name
+            );
+            self.transcript
+                .push(Body::system(text.clone(), Level::Info));
+            self.messages_changed(now, fx);
+            return Reply::Gate(Gate::Refuse(text));
+        }
+        if !req.ask {
+            return Reply::Gate(Gate::Run);
+        }
+        if let Some(scope) = self.approvals.trust.get(&req.name).copied() {
+            let scope_name = if scope == Scope::Session {
+                "session"
+            } else {
+                "turn"
+            };
+            for body in self.transcript.bodies_mut() {
+                if let Body::ToolCall {
+                    tool_call_id,
+                    auto_approved_scope,
+                    ..
+                } = body
+                {
+                    if *tool_call_id == req.tool_call_id {
+                        *auto_approved_scope = Some(scope_name.into());
+                    }
+                }
+            }
+            fx.push(Effect::Emit(Payload::ToolAutoApproved {
+                tool_call_id: req.tool_call_id,
+                name: req.name,
+                scope,
+            }));
+            self.messages_changed(now, fx);
+            return Reply::Gate(Gate::Run);
+        }
+        let pending = PendingApproval {
+            approval_id: req.tool_call_id.clone(),
+            tool_call_id: req.tool_call_id,
+            name: req.name,
+            args: req.args,
+            preview: req.preview,
+        };
+        fx.push(Effect::Emit(Payload::ApprovalPending {
+            approval: serde_json::to_value(&pending).expect("serializes"),
+        }));
+        self.approvals.pending = Some(pending);
+        Reply::Gate(Gate::Wait)
+    }
+
+    /// The host's answer to the pending approval (or to `approval_id`, which must be the pending one).
+    pub(super) fn respond(
+        &mut self,
+        approval_id: Option<String>,
+        decision: Decision,
+        now: Now,
+        fx: &mut Vec<Effect>,
+    ) -> Reply {
+        let Some(pending) = self.approvals.pending.as_ref() else {
+            return Reply::Failed(Error::NoPendingApproval("no approval is pending".into()));
+        };
+        if let Some(id) = approval_id.filter(|id| *id != pending.approval_id) {
+            return Reply::Failed(Error::NoPendingApproval(format!(
+                "approval {id:?} is not pending (the pending approval is {:?})",
+                pending.approval_id
+            )));
+        }
+        let pending = self.approvals.pending.take().expect("checked above");
+        match decision {
+            Decision::ApproveSession => {
+                self.approvals
+                    .trust
+                    .insert(pending.name.clone(), Scope::Session);
+            }
+            Decision::ApproveTurn => {
+                self.approvals
+                    .trust
+                    .insert(pending.name.clone(), Scope::Turn);
+            }
+            Decision::Approve | Decision::Reject => {}
+        }
+        let gate = if decision == Decision::Reject {
+            self.transcript.push(Body::system(
+                format!(
+                    "Denied {}: the tool was refused and the agent was notified.",
+                    pending.name
+                ),
+                Level::Info,
+            ));
+            Gate::Refuse("Tool rejected by user".into())
+        } else {
+            Gate::Run
+        };
+        self.messages_changed(now, fx);
+        fx.push(Effect::Emit(Payload::ApprovalResolved {
+            approval_id: pending.approval_id.clone(),
+            decision: decision.name(),
+        }));
+        fx.push(Effect::ResolveApproval {
+            approval_id: pending.approval_id,
+            gate,
+        });
+        Reply::Ok
+    }
+
+    /// Cancels the pending approval, if any: the tool gets a "cancelled" error result.
+    pub(super) fn cancel_approval(&mut self, why: &str, fx: &mut Vec<Effect>) {
+        if let Some(p) = self.approvals.pending.take() {
+            fx.push(Effect::Emit(Payload::ApprovalResolved {
+                approval_id: p.approval_id.clone(),
+                decision: "cancelled",
+            }));
+            fx.push(Effect::ResolveApproval {
+                approval_id: p.approval_id,
+                gate: Gate::Refuse(format!("Tool call cancelled: {why}")),
+            });
+        }
+    }
+
+    /// The loop gave up waiting for approval `tool_call_id`.
+    pub(super) fn approval_timed_out(&mut self, tool_call_id: &str, fx: &mut Vec<Effect>) {
+        if self
+            .approvals
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.approval_id == tool_call_id)
+        {
+            self.approvals.pending = None;
+            fx.push(Effect::Emit(Payload::ApprovalResolved {
+                approval_id: tool_call_id.into(),
+                decision: "timed_out",
+            }));
+        }
+    }
+
+    /// Drops turn-scoped trust (at every turn end).
+    pub(super) fn clear_turn_trust(&mut self) {
+        self.approvals
+            .trust
+            .retain(|_, scope| *scope == Scope::Session);
+    }
+
+    /// Enters plan mode (from any status, also mid-turn): a pending approval is cancelled.
+    pub(super) fn enter_plan(&mut self, now: Now, fx: &mut Vec<Effect>) -> Reply {
+        self.cancel_approval("plan mode was entered", fx);
+        self.transcript.push(Body::system(PLAN_ON, Level::Info));
+        self.messages_changed(now, fx);
+        self.set_status(Status::Plan, fx);
+        Reply::Ok
+    }
+
+    /// Leaves plan mode; a no-op outside it.
+    pub(super) fn enter_exec(&mut self, now: Now, fx: &mut Vec<Effect>) -> Reply {
+        if self.status != Status::Plan {
+            return Reply::Ok;
+        }
+        self.transcript.push(Body::system(PLAN_OFF, Level::Info));
+        self.messages_changed(now, fx);
+        let next = match (self.turn.is_some(), self.error_message.is_some()) {
+            (true, _) => Status::Thinking,
+            (false, true) => Status::Error,
+            (false, false) => Status::Idle,
+        };
+        self.set_status(next, fx);
+        Reply::Ok
+    }
+}

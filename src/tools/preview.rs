@@ -1,0 +1,217 @@
+//! Approval previews: what a host shows before a tool runs (the command, a diff of a write, the target of an edit).
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Lines of a write's diff shown in a preview.
+const DIFF_LINES: usize = 20;
+/// Characters per preview line.
+const LINE_CHARS: usize = 300;
+
+/// A preview: `kind` is `command`, `diff`, `target` or `args`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Preview {
+    /// What sort of preview.
+    pub kind: &'static str,
+    /// One line summary.
+    pub summary: String,
+    /// Detail lines.
+    pub lines: Vec<String>,
+}
+
+fn clip(s: &str) -> String {
+    if s.chars().count() <= LINE_CHARS {
+        s.to_string()
+    } else {
+        s.chars().take(LINE_CHARS - 3).collect::<String>() + "..."
+    }
+}
+
+fn trunc40(s: &str) -> String {
+    if s.chars().count() <= 40 {
+        s.to_string()
+    } else {
+        s.chars().take(37).collect::<String>() + "..."
+    }
+}
+
+fn str_arg<'a>(args: &'a Value, keys: &[&str]) -> Option<&'a str> {
+    keys.iter()
+        .find_map(|k| args.get(*k).and_then(Value::as_str))
+}
+
+/// The preview of tool `name` with `args`; `workdir` is where a write's current content is read from (through the
+/// sandbox, so a preview never reads outside it).
+pub fn build(workdir: Option<&Path>, name: &str, args: &Value) -> Preview {
+    let preview = |kind, summary: String, lines: Vec<String>| Preview {
+        kind,
+        summary: clip(&summary),
+        lines: lines.iter().map(|l| clip(l)).collect(),
+    };
+    match (name, str_arg(args, &["path"])) {
+        ("shell", _) if str_arg(args, &["command"]).is_some() => {
+            let command = str_arg(args, &["command"]).unwrap_or_default();
+            let cwd = workdir.map_or_else(|| ".".to_string(), |w| w.display().to_string());
+            preview(
+                "command",
+                command.to_string(),
+                vec![format!("$ {command}"), format!("cwd: {cwd}")],
+            )
+        }
+        ("write_file", Some(path)) => {
+            let old = workdir
+                .and_then(|w| super::sandbox::resolve(w, path).ok())
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .unwrap_or_default();
+            let new = str_arg(args, &["content"]).unwrap_or_default();
+            let mut lines = vec![format!("file: {path}")];
+            lines.extend(diff_lines(&old, new));
+            preview("diff", path.to_string(), lines)
+        }
+        ("edit_file", Some(path)) => {
+            let old = str_arg(args, &["old_text", "find"]).unwrap_or_default();
+            let new = str_arg(args, &["new_text", "replace"]).unwrap_or_default();
+            let what = format!("replace {:?} with {:?}", trunc40(old), trunc40(new));
+            preview(
+                "target",
+                path.to_string(),
+                vec![format!("file: {path}"), what],
+            )
+        }
+        ("multi_edit_file", Some(path)) => {
+            let n = args
+                .get("edits")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            preview(
+                "target",
+                path.to_string(),
+                vec![format!("file: {path}"), format!("{n} edit(s)")],
+            )
+        }
+        ("apply_diff", Some(path)) => {
+            let n = str_arg(args, &["diff"])
+                .map_or(0, |d| d.lines().filter(|l| l.starts_with("@@")).count());
+            preview(
+                "target",
+                path.to_string(),
+                vec![format!("file: {path}"), format!("{n} diff hunk(s)")],
+            )
+        }
+        ("delete_file", Some(path)) => {
+            preview("target", path.to_string(), vec![format!("delete: {path}")])
+        }
+        _ if args.as_object().map_or(true, |o| o.is_empty()) => {
+            preview("args", String::new(), vec![])
+        }
+        _ => {
+            let summary = args.to_string();
+            preview("args", summary.clone(), vec![summary])
+        }
+    }
+}
+
+/// `+line` / `-line` for the first changed lines of a write.
+fn diff_lines(old: &str, new: &str) -> Vec<String> {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let lines: Vec<String> = diff
+        .iter_all_changes()
+        .filter_map(|c| match c.tag() {
+            similar::ChangeTag::Insert => Some(format!("+{}", c.value().trim_end_matches('\n'))),
+            similar::ChangeTag::Delete => Some(format!("-{}", c.value().trim_end_matches('\n'))),
+            similar::ChangeTag::Equal => None,
+        })
+        .take(DIFF_LINES)
+        .collect();
+    if lines.is_empty() {
+        vec!["No textual changes detected".into()]
+    } else {
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn previews_follow_the_seed() {
+        let p = build(
+            Some(Path::new("/w")),
+            "shell",
+            &json!({"command": "ls -la"}),
+        );
+        assert_eq!((p.kind, p.summary.as_str()), ("command", "ls -la"));
+        assert_eq!(p.lines, vec!["$ ls -la", "cwd: /w"]);
+        let p = build(
+            None,
+            "edit_file",
+            &json!({"path": "a.rs", "old_text": "old", "new_text": "new"}),
+        );
+        assert_eq!(p.lines, vec!["file: a.rs", "replace \"old\" with \"new\""]);
+        let p = build(
+            None,
+            "multi_edit_file",
+            &json!({"path": "a.rs", "edits": [{}, {}]}),
+        );
+        assert_eq!(p.lines[1], "2 edit(s)");
+        let p = build(
+            None,
+            "apply_diff",
+            &json!({"path": "a.rs", "diff": "@@ -1 +1 @@\n-a\n+b\n@@ -5 +5 @@\n"}),
+        );
+        assert_eq!(p.lines[1], "2 diff hunk(s)");
+        assert_eq!(build(None, "anything", &json!({})).kind, "args");
+        let long = "x".repeat(400);
+        assert_eq!(
+            build(None, "t", &json!({"a": long}))
+                .summary
+                .chars()
+                .count(),
+            300
+        );
+    }
+
+    #[test]
+    fn write_previews_diff_the_first_twenty_changed_lines() {
+        let dir = std::env::temp_dir().join(format!("tandem-preview-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dir = dir.canonicalize().unwrap();
+        std::fs::write(dir.join("f.txt"), "a\nb\n").unwrap();
+        let p = build(
+            Some(&dir),
+            "write_file",
+            &json!({"path": "f.txt", "content": "a\nc\n"}),
+        );
+        assert_eq!(
+            (p.kind, p.lines.clone()),
+            (
+                "diff",
+                vec!["file: f.txt".to_string(), "-b".into(), "+c".into()]
+            )
+        );
+        let many: String = (0..50).map(|i| format!("{i}\n")).collect();
+        let p = build(
+            Some(&dir),
+            "write_file",
+            &json!({"path": "new.txt", "content": many}),
+        );
+        assert_eq!(p.lines.len(), 21);
+        let p = build(
+            Some(&dir),
+            "write_file",
+            &json!({"path": "f.txt", "content": "a\nb\n"}),
+        );
+        assert_eq!(p.lines[1], "No textual changes detected");
+        let p = build(
+            Some(&dir),
+            "write_file",
+            &json!({"path": "../../etc/passwd", "content": "x"}),
+        );
+        assert_eq!(p.lines[1], "+x", "nothing outside the workdir is read");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
