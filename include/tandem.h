@@ -545,6 +545,51 @@ tandem_status tandem_session_events_since(tandem_client *client,
                                           char **out);
 
 /**
+ * Switches the session to `model` (`provider:model`). The session's model name changes only when the model is
+ * accepted: a model without a provider prefix is `TANDEM_ERR_INVALID_ARGUMENT`, a backend this build lacks
+ * `TANDEM_ERR_NOT_SUPPORTED`.
+ */
+tandem_status tandem_session_set_model(tandem_client *client,
+                                       const char *id,
+                                       const char *model);
+
+/**
+ * Switches to the entry after the current model in the session's `models` option (entries `provider:model` or
+ * `provider:model:level`, the level applied too). `*out` is `{"model", "index" (1-based), "total",
+ * "thinking_level"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` without a rotation.
+ */
+tandem_status tandem_session_cycle_model(tandem_client *client,
+                                         const char *id,
+                                         char **out);
+
+/**
+ * Sets the thinking level: `off`, `low`, `medium` or `high` (anything else is `TANDEM_ERR_INVALID_ARGUMENT`).
+ */
+tandem_status tandem_session_set_thinking_level(tandem_client *client,
+                                                const char *id,
+                                                const char *level);
+
+/**
+ * Moves to the next thinking level (off → low → medium → high → off). `*out` is `{"level"}`, owned by the caller.
+ */
+tandem_status tandem_session_cycle_thinking_level(tandem_client *client,
+                                                  const char *id,
+                                                  char **out);
+
+/**
+ * Models the session can use: `[{"model", "provider", "name", "current"}]` (the configured rotation, or the
+ * current model alone), owned by the caller.
+ */
+tandem_status tandem_session_available_models(tandem_client *client,
+                                              const char *id,
+                                              char **out);
+
+/**
+ * Slash commands a host can offer its user: `[{"name", "description"}]`, owned by the caller.
+ */
+tandem_status tandem_session_commands(tandem_client *client, const char *id, char **out);
+
+/**
  * Same as `tandem_session_send_prompt`: starts a turn when idle, otherwise queues `prompt` as steering, which the
  * agent sees after its current tool calls (one user message combining every queued entry).
  */

@@ -281,6 +281,49 @@ impl Client {
         self.live()?.call(id, cmd).map(drop)
     }
 
+    /// Switches the session's model for its next model calls.
+    pub fn set_model(&self, id: &str, model: &str) -> Result<()> {
+        crate::provider::native::check_model(model)?;
+        self.live()?
+            .call(id, Command::SetModel(model.into()))
+            .map(drop)
+    }
+
+    /// Switches to the next model of the session's `models` rotation; returns `{model, index, total, thinking_level}`.
+    pub fn cycle_model(&self, id: &str) -> Result<Value> {
+        self.json_call(id, Command::CycleModel)
+    }
+
+    /// Sets the thinking level (`off`, `low`, `medium`, `high`).
+    pub fn set_thinking_level(&self, id: &str, level: &str) -> Result<()> {
+        let level = crate::session::options::ThinkingLevel::parse(level)?;
+        self.live()?.call(id, Command::SetThinking(level)).map(drop)
+    }
+
+    /// Moves to the next thinking level; returns `{level}`.
+    pub fn cycle_thinking_level(&self, id: &str) -> Result<Value> {
+        self.json_call(id, Command::CycleThinking)
+    }
+
+    /// Models the session can switch to.
+    pub fn available_models(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| s.available_models())
+    }
+
+    /// Slash commands a host can offer.
+    pub fn commands(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| s.commands())
+    }
+
+    fn json_call(&self, id: &str, cmd: Command) -> Result<Value> {
+        match self.live()?.call(id, cmd)? {
+            Reply::Json(v) => Ok(v),
+            other => Err(Error::Internal(format!(
+                "expected a JSON reply, got {other:?}"
+            ))),
+        }
+    }
+
     /// Enters plan mode: destructive tools are refused until [`Client::enter_exec`].
     pub fn enter_plan(&self, id: &str) -> Result<()> {
         self.live()?.call(id, Command::EnterPlan).map(drop)

@@ -149,6 +149,18 @@ fn real_outputs_validate() {
         );
     }
     check("session_list", &Value::Array(c.list_sessions().unwrap()));
+    let rot = c
+        .start_session(Some(
+            r#"{"models": ["scripted:echo", "scripted:demo:high"]}"#,
+        ))
+        .unwrap();
+    check("cycled_model", &c.cycle_model(&rot).unwrap());
+    check(
+        "cycled_thinking_level",
+        &c.cycle_thinking_level(&rot).unwrap(),
+    );
+    check("available_models", &c.available_models(&rot).unwrap());
+    check("commands", &c.commands(&rot).unwrap());
     check(
         "branch_created",
         &c.edit(&demo, EditOp::BranchAt(2)).unwrap(),

@@ -647,3 +647,56 @@ fn approvals_time_out_and_plan_mode_refuses_without_asking() {
     c.enter_exec(&id).unwrap();
     assert_eq!(c.status(&id).unwrap(), Status::Idle);
 }
+
+#[test]
+fn switching_models_takes_effect_next_turn_and_survives_a_restart() {
+    let c = client();
+    let id = c
+        .start_session(Some(r#"{"model": "scripted:echo"}"#))
+        .unwrap();
+    assert!(matches!(
+        c.set_model(&id, "anthropic:claude-sonnet-4-5"),
+        Err(Error::NotSupported(_))
+    ));
+    assert!(matches!(
+        c.set_model(&id, "no-prefix"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(
+        c.metadata(&id).unwrap()["model"],
+        "scripted:echo",
+        "a refused model changes nothing"
+    );
+    c.set_model(&id, "scripted:demo").unwrap();
+    c.send_prompt(&id, text("what is here?")).unwrap();
+    let (_, events) = turn_end(&c, &id);
+    assert!(
+        events.iter().any(|e| e["kind"] == "thinking_delta"),
+        "the demo model answered, not echo"
+    );
+    assert!(matches!(
+        c.set_thinking_level(&id, "extreme"),
+        Err(Error::InvalidArgument(_))
+    ));
+    c.set_thinking_level(&id, "high").unwrap();
+    assert_eq!(
+        c.cycle_thinking_level(&id).unwrap(),
+        json!({"level": "off"})
+    );
+    assert!(matches!(c.cycle_model(&id), Err(Error::NotSupported(_))));
+
+    let crashy = c
+        .start_session(Some(
+            r#"{"model": "scripted:a", "script": [[{"panic": "x"}], [{"text": "ok"}]]}"#,
+        ))
+        .unwrap();
+    c.set_model(&crashy, "scripted:b").unwrap();
+    c.send_prompt(&crashy, text("go")).unwrap();
+    wait_for(&c, Duration::from_secs(10), |e| {
+        e["kind"] == "session_restarted"
+    });
+    assert_eq!(
+        retry_pending(|| c.metadata(&crashy)).unwrap()["model"],
+        "scripted:b"
+    );
+}

@@ -119,9 +119,11 @@ impl Manager {
             background: background.is_some(),
             parent_session_id: background.flatten(),
         };
+        let mut state = SessionState::new(ident, now);
+        state.configure(opts.thinking_level, opts.models.clone());
         let seed = Seed {
             token: crate::ids::new_token()?,
-            state: Arc::new(Mutex::new(SessionState::new(ident, now))),
+            state: Arc::new(Mutex::new(state)),
             log: self.bus.new_log(&id),
             cursor: Arc::new(AtomicUsize::new(0)),
             order: self.order.fetch_add(1, Ordering::Relaxed),
@@ -145,7 +147,13 @@ impl Manager {
     fn spawn_incarnation(&self, id: &str, seed: &Seed, generation: u64) -> Result<SessionHandle> {
         let o = &seed.options;
         let tools = Arc::new(ToolSet::new(o.workdir.clone(), o.tools.as_deref()));
-        let native = Arc::new(Native::new(o, seed.cursor.clone(), tools)?);
+        // A restarted session keeps the model and thinking level it had switched to.
+        let (model, thinking) = {
+            let st = read(&seed.state);
+            (st.identity().model.clone(), st.thinking_level())
+        };
+        let native =
+            Arc::new(Native::new(o, seed.cursor.clone(), tools)?.reconfigure(&model, thinking)?);
         let (handle, join) = session::spawn(
             &self.rt,
             seed.state.clone(),

@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod boundaries;
 pub mod branches;
+pub mod models;
 pub mod options;
 pub mod queues;
 pub mod state;
@@ -271,6 +272,19 @@ impl Actor {
                 Effect::Emit(payload) => {
                     self.bus.publish(&self.log, payload);
                 }
+                Effect::ConfigureProvider {
+                    model,
+                    thinking_level,
+                } => match self.native.reconfigure(&model, thinking_level) {
+                    Ok(native) => self.native = Arc::new(native),
+                    Err(e) => {
+                        let text = format!("Could not switch to {model}: {e}");
+                        self.apply(Input::Command(Command::AddSystemMessage(
+                            text,
+                            transcript::Level::Error,
+                        )));
+                    }
+                },
                 Effect::ResolveApproval { approval_id, gate } => {
                     if let Some(waiter) = self.waiting.remove(&approval_id) {
                         let _ = waiter.send(gate);

@@ -86,6 +86,8 @@ pub struct SessionOptions {
     pub restart: Option<RestartOptions>,
     /// Milliseconds a tool call waits for approval (default 300000).
     pub approval_timeout_ms: Option<u64>,
+    /// Model rotation for `cycle_model`.
+    pub models: Option<Vec<String>>,
 }
 
 /// Options after validation, ready to start a session from.
@@ -115,6 +117,10 @@ pub struct Resolved {
     pub tool_permissions: BTreeMap<String, Permission>,
     /// How long a tool call waits for approval before failing.
     pub approval_timeout: std::time::Duration,
+    /// Thinking level at start.
+    pub thinking_level: ThinkingLevel,
+    /// Model rotation for `cycle_model`: `provider:model[:level]` entries.
+    pub models: Vec<String>,
 }
 
 /// Overlays `top` on `base`, key by key (objects only).
@@ -194,6 +200,11 @@ pub fn resolve(
     if max_turns == 0 {
         return Err(Error::invalid("max_turns must be at least 1"));
     }
+    let models = opts.models.clone().unwrap_or_default();
+    for entry in &models {
+        crate::provider::native::check_model(&crate::session::models::rotation_entry(entry).0)
+            .map_err(|e| Error::invalid(format!("models: {e}")))?;
+    }
     let approval_timeout_ms = opts.approval_timeout_ms.unwrap_or(300_000);
     if !(1..=86_400_000).contains(&approval_timeout_ms) {
         return Err(Error::invalid(
@@ -217,6 +228,8 @@ pub fn resolve(
         approval: opts.approval.unwrap_or(ApprovalMode::Destructive),
         tool_permissions: opts.tool_permissions.unwrap_or_default(),
         approval_timeout: std::time::Duration::from_millis(approval_timeout_ms),
+        thinking_level: opts.thinking_level.unwrap_or(ThinkingLevel::Off),
+        models,
     })
 }
 

@@ -57,6 +57,14 @@ pub enum Command {
         /// The answer.
         decision: Decision,
     },
+    /// Switch model (validated by the caller).
+    SetModel(String),
+    /// Next model of the rotation.
+    CycleModel,
+    /// Set the thinking level.
+    SetThinking(super::options::ThinkingLevel),
+    /// Next thinking level.
+    CycleThinking,
     /// Enter plan mode.
     EnterPlan,
     /// Leave plan mode.
@@ -150,6 +158,13 @@ pub enum Effect {
         /// The turn to cancel.
         turn_id: u64,
     },
+    /// Use this model and thinking level from the next model call on.
+    ConfigureProvider {
+        /// `provider:model`.
+        model: String,
+        /// Thinking level.
+        thinking_level: super::options::ThinkingLevel,
+    },
     /// Answer the tool call waiting on approval `approval_id`.
     ResolveApproval {
         /// The approval.
@@ -226,9 +241,17 @@ pub struct SessionState {
     pub(super) branches: Vec<super::branches::Branch>,
     pub(super) files: super::boundaries::FileState,
     pub(super) approvals: super::approvals::Approvals,
+    pub(super) thinking: super::options::ThinkingLevel,
+    pub(super) models: Vec<String>,
 }
 
 impl SessionState {
+    /// Sets the configured thinking level and model rotation (at start, before any input).
+    pub fn configure(&mut self, thinking: super::options::ThinkingLevel, models: Vec<String>) {
+        self.thinking = thinking;
+        self.models = models;
+    }
+
     /// A fresh session whose transcript starts with a "Session started" notice.
     pub fn new(ident: Identity, now: Now) -> Self {
         let mut transcript = Transcript::default();
@@ -252,6 +275,8 @@ impl SessionState {
             branches: Vec::new(),
             files: Default::default(),
             approvals: Default::default(),
+            thinking: super::options::ThinkingLevel::Off,
+            models: Vec::new(),
         }
     }
 
@@ -319,6 +344,7 @@ impl SessionState {
             "cost": self.usage.cost,
             "status": self.status,
             "workdir": self.ident.workdir,
+            "thinking_level": self.thinking.name(),
             "background": self.ident.background,
             "parent_session_id": self.ident.parent_session_id,
         })
@@ -396,6 +422,10 @@ impl SessionState {
                 decision,
             } => self.respond(approval_id, decision, now, fx),
             Command::EnterPlan => self.enter_plan(now, fx),
+            Command::SetModel(m) => self.set_model(m, fx),
+            Command::CycleModel => self.cycle_model(fx),
+            Command::SetThinking(l) => self.set_thinking(l, fx),
+            Command::CycleThinking => self.cycle_thinking(fx),
             Command::EnterExec => self.enter_exec(now, fx),
             Command::Edit(op) => {
                 let result = match op {

@@ -1057,3 +1057,61 @@ fn plan_mode_refuses_destructive_tools_and_cancels_pending_approvals() {
     let (_, fx) = s.apply(Input::Command(Command::EnterExec), T0);
     assert!(fx.is_empty(), "enter_exec outside plan mode is a no-op");
 }
+
+#[test]
+fn models_switch_and_cycle_through_the_rotation() {
+    use crate::session::options::ThinkingLevel;
+    let mut s = session();
+    let (reply, fx) = s.apply(
+        Input::Command(Command::SetModel("scripted:demo".into())),
+        T0,
+    );
+    assert_eq!(reply, Reply::Ok);
+    assert_eq!(
+        fx,
+        vec![Effect::ConfigureProvider {
+            model: "scripted:demo".into(),
+            thinking_level: ThinkingLevel::Off
+        }]
+    );
+    assert_eq!(s.metadata()["model"], "scripted:demo");
+    assert!(matches!(
+        s.apply(Input::Command(Command::CycleModel), T0).0,
+        Reply::Failed(crate::error::Error::NotSupported(_))
+    ));
+    s.configure(
+        ThinkingLevel::Low,
+        vec!["scripted:echo".into(), "scripted:demo:high".into()],
+    );
+    let (reply, _) = s.apply(Input::Command(Command::CycleModel), T0);
+    assert_eq!(
+        reply,
+        Reply::Json(
+            serde_json::json!({"model": "scripted:echo", "index": 1, "total": 2, "thinking_level": "low"})
+        )
+    );
+    let (reply, _) = s.apply(Input::Command(Command::CycleModel), T0);
+    assert_eq!(
+        reply,
+        Reply::Json(
+            serde_json::json!({"model": "scripted:demo", "index": 2, "total": 2, "thinking_level": "high"})
+        )
+    );
+    assert_eq!(
+        s.available_models()[1],
+        serde_json::json!({"model": "scripted:demo", "provider": "scripted", "name": "demo", "current": true})
+    );
+    let (reply, _) = s.apply(Input::Command(Command::CycleThinking), T0);
+    assert_eq!(reply, Reply::Json(serde_json::json!({"level": "off"})));
+    s.apply(
+        Input::Command(Command::SetThinking(ThinkingLevel::Medium)),
+        T0,
+    );
+    assert_eq!(s.metadata()["thinking_level"], "medium");
+    assert!(s
+        .commands()
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "plan"));
+}

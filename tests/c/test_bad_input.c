@@ -419,6 +419,67 @@ static void test_bad_tandem_session_toggle_all_tool_collapses(void)
     check_id_function("tandem_session_toggle_all_tool_collapses", tandem_session_toggle_all_tool_collapses);
 }
 
+static void test_bad_tandem_session_cycle_model(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_session_cycle_model(NULL, f.id, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_cycle_model(f.c, NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_cycle_model(f.c, f.id, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_cycle_model(f.c, BAD, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_cycle_model(f.c, UNKNOWN, &out), TANDEM_ERR_NOT_FOUND);
+    /* The fixture session has no "models" rotation. */
+    CHECK_STATUS(tandem_session_cycle_model(f.c, f.id, &out), TANDEM_ERR_NOT_SUPPORTED);
+    CHECK(out == SENTINEL_STR);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_cycle_thinking_level(void)
+{
+    check_id_out_function("tandem_session_cycle_thinking_level", tandem_session_cycle_thinking_level, true);
+}
+
+static void test_bad_tandem_session_available_models(void)
+{
+    check_id_out_function("tandem_session_available_models", tandem_session_available_models, true);
+}
+
+static void test_bad_tandem_session_commands(void)
+{
+    check_id_out_function("tandem_session_commands", tandem_session_commands, true);
+}
+
+/* (client, id, text) setters: set_model and set_thinking_level. */
+static void check_id_text_setter(const char *name, tandem_status (*fn)(tandem_client *, const char *, const char *),
+                                 const char *good, const char *bad_value, tandem_status bad_status)
+{
+    check_context = name;
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(fn(NULL, f.id, good), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, NULL, good), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, f.id, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, BAD, good), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(fn(f.c, f.id, BAD), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(fn(f.c, UNKNOWN, good), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(fn(f.c, f.id, bad_value), bad_status);
+    CHECK_STATUS(fn(f.c, f.id, good), TANDEM_OK);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_set_model(void)
+{
+    check_id_text_setter("tandem_session_set_model", tandem_session_set_model, "scripted:demo", "no-prefix",
+                         TANDEM_ERR_INVALID_ARGUMENT);
+}
+
+static void test_bad_tandem_session_set_thinking_level(void)
+{
+    check_id_text_setter("tandem_session_set_thinking_level", tandem_session_set_thinking_level, "high", "extreme",
+                         TANDEM_ERR_INVALID_ARGUMENT);
+}
+
 static void test_bad_tandem_session_enter_plan(void)
 {
     check_id_function("tandem_session_enter_plan", tandem_session_enter_plan);
@@ -714,6 +775,12 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_session_switch_branch);
     RUN(test_bad_tandem_session_toggle_tool_collapse);
     RUN(test_bad_tandem_session_toggle_all_tool_collapses);
+    RUN(test_bad_tandem_session_set_model);
+    RUN(test_bad_tandem_session_cycle_model);
+    RUN(test_bad_tandem_session_set_thinking_level);
+    RUN(test_bad_tandem_session_cycle_thinking_level);
+    RUN(test_bad_tandem_session_available_models);
+    RUN(test_bad_tandem_session_commands);
     RUN(test_bad_tandem_session_enter_plan);
     RUN(test_bad_tandem_session_enter_exec);
     RUN(test_bad_tandem_session_respond_to_approval);

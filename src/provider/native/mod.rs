@@ -13,7 +13,7 @@ use model::{Chunk, Model, ModelRequest};
 use crate::error::{Error, Result};
 use crate::provider::{estimate_tokens, ModelMessage, ProviderEvent, ToolCallRequest};
 use crate::session::approvals::{Gate, GateRequest};
-use crate::session::options::{ApprovalMode, Permission, Resolved};
+use crate::session::options::{ApprovalMode, Permission, Resolved, ThinkingLevel};
 use crate::session::state::combine_entries;
 use crate::session::transcript::{ContentPart, Usage};
 use crate::tools::preview;
@@ -42,6 +42,38 @@ pub struct Native {
     approval: ApprovalMode,
     permissions: BTreeMap<String, Permission>,
     approval_timeout: Duration,
+    thinking: ThinkingLevel,
+    /// Kept to rebuild the model when the session switches models.
+    script: Option<scripted::Script>,
+    cursor: Arc<AtomicUsize>,
+}
+
+/// Checks that `model` is `provider:name` with a backend this build has.
+pub fn check_model(model: &str) -> Result<()> {
+    let (backend, _) = model.split_once(':').ok_or_else(|| {
+        Error::invalid(format!(
+            "model {model:?} is missing a provider prefix; expected \"provider:model\", e.g. \"scripted:echo\""
+        ))
+    })?;
+    match backend {
+        "scripted" => Ok(()),
+        "anthropic" | "openai" | "ollama" => Err(Error::NotSupported(format!(
+            "the {backend} backend is not available in this build of tandem yet; use a scripted: model"
+        ))),
+        other => Err(Error::invalid(format!("unknown model provider {other:?} in {model:?}"))),
+    }
+}
+
+fn build_model(
+    model: &str,
+    script: Option<scripted::Script>,
+    cursor: Arc<AtomicUsize>,
+) -> Result<Arc<dyn Model>> {
+    check_model(model)?;
+    let name = model.split_once(':').map_or("", |(_, n)| n);
+    Ok(Arc::new(scripted::ScriptedModel::new(
+        name, script, cursor,
+    )?))
 }
 
 impl Native {
@@ -49,29 +81,39 @@ impl Native {
     ///
     /// `cursor` is the scripted model's position, owned by the supervisor so it survives restarts.
     pub fn new(o: &Resolved, cursor: Arc<AtomicUsize>, tools: Arc<ToolSet>) -> Result<Self> {
-        let model = o.model.as_str();
-        let script = o.script.clone();
-        let (backend, name) = model.split_once(':').ok_or_else(|| {
-            Error::invalid(format!("model {model:?} is missing a provider prefix; expected \"provider:model\", e.g. \"scripted:echo\""))
-        })?;
-        let model: Arc<dyn Model> = match backend {
-            "scripted" => Arc::new(scripted::ScriptedModel::new(name, script, cursor)?),
-            "anthropic" | "openai" | "ollama" => {
-                return Err(Error::NotSupported(format!(
-                    "the {backend} backend is not available in this build of tandem yet; use a scripted: model"
-                )))
-            }
-            other => return Err(Error::invalid(format!("unknown model provider {other:?} in {model:?}"))),
-        };
         Ok(Native {
-            model,
+            model: build_model(&o.model, o.script.clone(), cursor.clone())?,
             tools,
             system_prompt: o.system_prompt.clone(),
             max_turns: o.max_turns,
             approval: o.approval,
             permissions: o.tool_permissions.clone(),
             approval_timeout: o.approval_timeout,
+            thinking: o.thinking_level,
+            script: o.script.clone(),
+            cursor,
         })
+    }
+
+    /// The same provider on another model or thinking level (turns already running keep theirs).
+    pub fn reconfigure(&self, model: &str, thinking: ThinkingLevel) -> Result<Native> {
+        Ok(Native {
+            model: build_model(model, self.script.clone(), self.cursor.clone())?,
+            tools: self.tools.clone(),
+            system_prompt: self.system_prompt.clone(),
+            max_turns: self.max_turns,
+            approval: self.approval,
+            permissions: self.permissions.clone(),
+            approval_timeout: self.approval_timeout,
+            thinking,
+            script: self.script.clone(),
+            cursor: self.cursor.clone(),
+        })
+    }
+
+    /// The thinking level model calls use.
+    pub fn thinking_level(&self) -> ThinkingLevel {
+        self.thinking
     }
 
     /// Runs one turn over `context`, reporting through `emit`: `AgentStart`, deltas and tool events, then exactly

@@ -1,0 +1,98 @@
+//! Exported model and thinking-level functions, and the command catalogue.
+//!
+//! Thread-safe; callable from callbacks. Changes apply from the next model call on; a turn already streaming keeps
+//! its model.
+
+use std::ffi::c_char;
+
+use super::boundary::{arg_str, client as client_ref, guard, Out};
+use super::types::{tandem_client, tandem_status};
+
+/// Switches the session to `model` (`provider:model`). The session's model name changes only when the model is
+/// accepted: a model without a provider prefix is `TANDEM_ERR_INVALID_ARGUMENT`, a backend this build lacks
+/// `TANDEM_ERR_NOT_SUPPORTED`.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_set_model(
+    client: *mut tandem_client,
+    id: *const c_char,
+    model: *const c_char,
+) -> tandem_status {
+    guard(|| {
+        let id = arg_str(id, "id")?;
+        let model = arg_str(model, "model")?;
+        client_ref(client)?.set_model(id, model)
+    })
+}
+
+/// Switches to the entry after the current model in the session's `models` option (entries `provider:model` or
+/// `provider:model:level`, the level applied too). `*out` is `{"model", "index" (1-based), "total",
+/// "thinking_level"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` without a rotation.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_cycle_model(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&client_ref(client)?.cycle_model(id)?)
+    })
+}
+
+/// Sets the thinking level: `off`, `low`, `medium` or `high` (anything else is `TANDEM_ERR_INVALID_ARGUMENT`).
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_set_thinking_level(
+    client: *mut tandem_client,
+    id: *const c_char,
+    level: *const c_char,
+) -> tandem_status {
+    guard(|| {
+        let id = arg_str(id, "id")?;
+        let level = arg_str(level, "level")?;
+        client_ref(client)?.set_thinking_level(id, level)
+    })
+}
+
+/// Moves to the next thinking level (off → low → medium → high → off). `*out` is `{"level"}`, owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_cycle_thinking_level(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&client_ref(client)?.cycle_thinking_level(id)?)
+    })
+}
+
+/// Models the session can use: `[{"model", "provider", "name", "current"}]` (the configured rotation, or the
+/// current model alone), owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_available_models(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&client_ref(client)?.available_models(id)?)
+    })
+}
+
+/// Slash commands a host can offer its user: `[{"name", "description"}]`, owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_commands(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&client_ref(client)?.commands(id)?)
+    })
+}

@@ -1,0 +1,198 @@
+//! Models and thinking levels in the session state machine: switching, cycling through the configured rotation,
+//! and the catalogue of commands a host can offer.
+
+use serde_json::{json, Value};
+
+use super::options::ThinkingLevel;
+use super::state::{Effect, Reply, SessionState};
+use crate::error::Error;
+
+impl ThinkingLevel {
+    /// Its lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ThinkingLevel::Off => "off",
+            ThinkingLevel::Low => "low",
+            ThinkingLevel::Medium => "medium",
+            ThinkingLevel::High => "high",
+        }
+    }
+
+    /// Parses a level name.
+    pub fn parse(s: &str) -> Result<ThinkingLevel, Error> {
+        match s {
+            "off" => Ok(ThinkingLevel::Off),
+            "low" => Ok(ThinkingLevel::Low),
+            "medium" => Ok(ThinkingLevel::Medium),
+            "high" => Ok(ThinkingLevel::High),
+            other => Err(Error::invalid(format!(
+                "unknown thinking level: {other}. Valid: off, low, medium, high"
+            ))),
+        }
+    }
+
+    /// off → low → medium → high → off.
+    pub fn next(self) -> ThinkingLevel {
+        match self {
+            ThinkingLevel::Off => ThinkingLevel::Low,
+            ThinkingLevel::Low => ThinkingLevel::Medium,
+            ThinkingLevel::Medium => ThinkingLevel::High,
+            ThinkingLevel::High => ThinkingLevel::Off,
+        }
+    }
+}
+
+/// Splits a rotation entry `provider:model[:level]` into the model and its optional level.
+pub fn rotation_entry(entry: &str) -> (String, Option<ThinkingLevel>) {
+    if let Some((model, level)) = entry.rsplit_once(':') {
+        if model.contains(':') {
+            if let Ok(l) = ThinkingLevel::parse(level) {
+                return (model.to_string(), Some(l));
+            }
+        }
+    }
+    (entry.to_string(), None)
+}
+
+/// Slash commands every session understands (hosts map them onto the API).
+const COMMANDS: &[(&str, &str)] = &[
+    ("abort", "Stop the running turn"),
+    (
+        "branch",
+        "Save the conversation as a branch and continue from a message",
+    ),
+    ("branches", "List saved branches"),
+    ("exec", "Leave plan mode"),
+    ("model", "Switch to another model"),
+    ("models", "Cycle through the configured models"),
+    ("plan", "Enter plan mode: destructive tools are refused"),
+    ("queue", "Show queued prompts"),
+    ("thinking", "Set or cycle the thinking level"),
+];
+
+impl SessionState {
+    /// The current thinking level.
+    pub fn thinking_level(&self) -> ThinkingLevel {
+        self.thinking
+    }
+
+    fn provider_changed(&self, fx: &mut Vec<Effect>) {
+        fx.push(Effect::ConfigureProvider {
+            model: self.ident.model.clone(),
+            thinking_level: self.thinking,
+        });
+    }
+
+    /// Switches to `model` (already checked by the caller against the available backends).
+    pub(super) fn set_model(&mut self, model: String, fx: &mut Vec<Effect>) -> Reply {
+        self.ident.model = model;
+        self.provider_changed(fx);
+        Reply::Ok
+    }
+
+    /// Moves to the next entry of the `models` rotation after the current model.
+    pub(super) fn cycle_model(&mut self, fx: &mut Vec<Effect>) -> Reply {
+        if self.models.is_empty() {
+            return Reply::Failed(Error::NotSupported(
+                "no model rotation is configured: set the session's \"models\" option".into(),
+            ));
+        }
+        let current = self
+            .models
+            .iter()
+            .position(|e| rotation_entry(e).0 == self.ident.model);
+        let index = current.map_or(0, |i| (i + 1) % self.models.len());
+        let (model, level) = rotation_entry(&self.models[index]);
+        self.ident.model = model.clone();
+        if let Some(l) = level {
+            self.thinking = l;
+        }
+        self.provider_changed(fx);
+        Reply::Json(json!({
+            "model": model,
+            "index": index + 1,
+            "total": self.models.len(),
+            "thinking_level": self.thinking.name(),
+        }))
+    }
+
+    /// Sets the thinking level for the next model calls.
+    pub(super) fn set_thinking(&mut self, level: ThinkingLevel, fx: &mut Vec<Effect>) -> Reply {
+        self.thinking = level;
+        self.provider_changed(fx);
+        Reply::Ok
+    }
+
+    /// off → low → medium → high → off.
+    pub(super) fn cycle_thinking(&mut self, fx: &mut Vec<Effect>) -> Reply {
+        self.thinking = self.thinking.next();
+        self.provider_changed(fx);
+        Reply::Json(json!({"level": self.thinking.name()}))
+    }
+
+    /// The models a host can offer: the rotation (or just the current model), marking the current one.
+    pub fn available_models(&self) -> Value {
+        let mut models: Vec<String> = self.models.iter().map(|e| rotation_entry(e).0).collect();
+        if !models.contains(&self.ident.model) {
+            models.insert(0, self.ident.model.clone());
+        }
+        models.dedup();
+        Value::Array(
+            models
+                .into_iter()
+                .map(|m| {
+                    let (provider, name) = m.split_once(':').unwrap_or(("", &m));
+                    json!({"model": m, "provider": provider, "name": name, "current": m == self.ident.model})
+                })
+                .collect(),
+        )
+    }
+
+    /// The slash commands a host can offer: `[{name, description}]`.
+    pub fn commands(&self) -> Value {
+        Value::Array(
+            COMMANDS
+                .iter()
+                .map(|(n, d)| json!({"name": n, "description": d}))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_entries_may_carry_a_level() {
+        assert_eq!(
+            rotation_entry("scripted:echo"),
+            ("scripted:echo".into(), None)
+        );
+        assert_eq!(
+            rotation_entry("scripted:echo:high"),
+            ("scripted:echo".into(), Some(ThinkingLevel::High))
+        );
+        assert_eq!(
+            rotation_entry("scripted:echo:nope"),
+            ("scripted:echo:nope".into(), None)
+        );
+        assert_eq!(
+            rotation_entry("ollama:qwen:7b"),
+            ("ollama:qwen:7b".into(), None)
+        );
+    }
+
+    #[test]
+    fn levels_parse_and_cycle() {
+        assert_eq!(
+            ThinkingLevel::parse("medium").unwrap(),
+            ThinkingLevel::Medium
+        );
+        assert!(ThinkingLevel::parse("extreme")
+            .unwrap_err()
+            .to_string()
+            .contains("Valid: off, low, medium, high"));
+        assert_eq!(ThinkingLevel::High.next(), ThinkingLevel::Off);
+    }
+}
