@@ -590,6 +590,29 @@ tandem_status tandem_session_available_models(tandem_client *client,
 tandem_status tandem_session_commands(tandem_client *client, const char *id, char **out);
 
 /**
+ * Skills found for the session (`SKILL.md` files under `<workdir>/.tandem/skills/<name>/`, then the session's
+ * `skill_dirs`): `[{"name", "description", "path", "active"}]`, owned by the caller.
+ */
+tandem_status tandem_session_list_skills(tandem_client *client,
+                                         const char *id,
+                                         char **out);
+
+/**
+ * Activates skill `name`: its SKILL.md is added to the system prompt from the next model call on.
+ * `TANDEM_ERR_NOT_FOUND` when no such skill exists.
+ */
+tandem_status tandem_session_activate_skill(tandem_client *client,
+                                            const char *id,
+                                            const char *name);
+
+/**
+ * Deactivates skill `name`. `TANDEM_ERR_NOT_FOUND` when it is not active.
+ */
+tandem_status tandem_session_deactivate_skill(tandem_client *client,
+                                              const char *id,
+                                              const char *name);
+
+/**
  * Same as `tandem_session_send_prompt`: starts a turn when idle, otherwise queues `prompt` as steering, which the
  * agent sees after its current tool calls (one user message combining every queued entry).
  */

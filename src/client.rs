@@ -310,9 +310,52 @@ impl Client {
         self.live()?.with_state(id, |s| s.available_models())
     }
 
-    /// Slash commands a host can offer.
+    /// Slash commands a host can offer: the built-ins, then one per skill found.
     pub fn commands(&self, id: &str) -> Result<Value> {
-        self.live()?.with_state(id, |s| s.commands())
+        let mut all = self.live()?.with_state(id, |s| s.commands())?;
+        let skills = crate::skills::discover(&self.live()?.skill_dirs(id)?);
+        if let Value::Array(list) = &mut all {
+            list.extend(skills.into_iter().map(|s| {
+                serde_json::json!({"name": s.name, "description": s.description, "kind": "skill"})
+            }));
+        }
+        Ok(all)
+    }
+
+    /// Skills found for the session: `[{name, description, path, active}]`.
+    pub fn list_skills(&self, id: &str) -> Result<Value> {
+        let found = crate::skills::discover(&self.live()?.skill_dirs(id)?);
+        let active = self.live()?.with_state(id, |s| s.active_skills())?;
+        Ok(Value::Array(
+            found
+                .into_iter()
+                .map(|s| {
+                    let on = active.contains(&s.name);
+                    serde_json::json!({"name": s.name, "description": s.description, "path": s.path, "active": on})
+                })
+                .collect(),
+        ))
+    }
+
+    /// Activates skill `name`: its SKILL.md joins the system prompt from the next model call on.
+    pub fn activate_skill(&self, id: &str, name: &str) -> Result<()> {
+        let content = crate::skills::load(&self.live()?.skill_dirs(id)?, name)?;
+        self.live()?
+            .call(
+                id,
+                Command::ActivateSkill {
+                    name: name.into(),
+                    content,
+                },
+            )
+            .map(drop)
+    }
+
+    /// Deactivates skill `name` (`NotFound` when it is not active).
+    pub fn deactivate_skill(&self, id: &str, name: &str) -> Result<()> {
+        self.live()?
+            .call(id, Command::DeactivateSkill(name.into()))
+            .map(drop)
     }
 
     fn json_call(&self, id: &str, cmd: Command) -> Result<Value> {

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod manager;
 pub mod provider;
 pub mod session;
+pub mod skills;
 pub mod time;
 pub mod tools;
 

@@ -161,6 +161,7 @@ fn real_outputs_validate() {
     );
     check("available_models", &c.available_models(&rot).unwrap());
     check("commands", &c.commands(&rot).unwrap());
+    check("skills", &c.list_skills(&demo).unwrap());
     check(
         "branch_created",
         &c.edit(&demo, EditOp::BranchAt(2)).unwrap(),

@@ -700,3 +700,63 @@ fn switching_models_takes_effect_next_turn_and_survives_a_restart() {
         "scripted:b"
     );
 }
+
+#[test]
+fn skills_are_found_activated_into_the_system_prompt_and_deactivated() {
+    let dir = std::env::temp_dir().join(format!("tandem-skill-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join(".tandem/skills/review")).unwrap();
+    let body = "Review every change line by line. ".repeat(40);
+    std::fs::write(
+        dir.join(".tandem/skills/review/SKILL.md"),
+        format!("---\ndescription: Careful review\n---\n{body}"),
+    )
+    .unwrap();
+    let c = client();
+    let id = c
+        .start_session(Some(&json!({"workdir": dir}).to_string()))
+        .unwrap();
+    let skills = c.list_skills(&id).unwrap();
+    assert_eq!(skills[0]["name"], "review");
+    assert_eq!(skills[0]["description"], "Careful review");
+    assert_eq!(skills[0]["active"], false);
+    assert!(c
+        .commands(&id)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "review" && c["kind"] == "skill"));
+    let estimate = |c: &tandem::Client| {
+        c.send_prompt(&id, text("hi")).unwrap();
+        let (_, events) = turn_end(c, &id);
+        events
+            .iter()
+            .find(|e| e["kind"] == "context_usage")
+            .unwrap()["estimated_tokens"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = estimate(&c);
+    c.activate_skill(&id, "review").unwrap();
+    assert_eq!(c.list_skills(&id).unwrap()[0]["active"], true);
+    assert_eq!(c.metadata(&id).unwrap()["active_skills"], json!(["review"]));
+    let with_skill = estimate(&c);
+    assert!(
+        with_skill > before + 300,
+        "the skill joined the system prompt ({before} -> {with_skill})"
+    );
+    c.deactivate_skill(&id, "review").unwrap();
+    assert!(matches!(
+        c.deactivate_skill(&id, "review"),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        c.activate_skill(&id, "nope"),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        c.activate_skill(&id, "../x"),
+        Err(Error::InvalidArgument(_))
+    ));
+    std::fs::remove_dir_all(dir).unwrap();
+}

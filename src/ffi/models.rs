@@ -1,4 +1,4 @@
-//! Exported model and thinking-level functions, and the command catalogue.
+//! Exported model, thinking-level and skill functions, and the command catalogue.
 //!
 //! Thread-safe; callable from callbacks. Changes apply from the next model call on; a turn already streaming keeps
 //! its model.
@@ -94,5 +94,49 @@ pub unsafe extern "C" fn tandem_session_commands(
         let out = Out::new(out, "out")?;
         let id = arg_str(id, "id")?;
         out.write_json(&client_ref(client)?.commands(id)?)
+    })
+}
+
+/// Skills found for the session (`SKILL.md` files under `<workdir>/.tandem/skills/<name>/`, then the session's
+/// `skill_dirs`): `[{"name", "description", "path", "active"}]`, owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_list_skills(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&client_ref(client)?.list_skills(id)?)
+    })
+}
+
+/// Activates skill `name`: its SKILL.md is added to the system prompt from the next model call on.
+/// `TANDEM_ERR_NOT_FOUND` when no such skill exists.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_activate_skill(
+    client: *mut tandem_client,
+    id: *const c_char,
+    name: *const c_char,
+) -> tandem_status {
+    guard(|| {
+        let id = arg_str(id, "id")?;
+        let name = arg_str(name, "name")?;
+        client_ref(client)?.activate_skill(id, name)
+    })
+}
+
+/// Deactivates skill `name`. `TANDEM_ERR_NOT_FOUND` when it is not active.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_deactivate_skill(
+    client: *mut tandem_client,
+    id: *const c_char,
+    name: *const c_char,
+) -> tandem_status {
+    guard(|| {
+        let id = arg_str(id, "id")?;
+        let name = arg_str(name, "name")?;
+        client_ref(client)?.deactivate_skill(id, name)
     })
 }

@@ -147,13 +147,9 @@ impl Manager {
     fn spawn_incarnation(&self, id: &str, seed: &Seed, generation: u64) -> Result<SessionHandle> {
         let o = &seed.options;
         let tools = Arc::new(ToolSet::new(o.workdir.clone(), o.tools.as_deref()));
-        // A restarted session keeps the model and thinking level it had switched to.
-        let (model, thinking) = {
-            let st = read(&seed.state);
-            (st.identity().model.clone(), st.thinking_level())
-        };
-        let native =
-            Arc::new(Native::new(o, seed.cursor.clone(), tools)?.reconfigure(&model, thinking)?);
+        // A restarted session keeps the model, thinking level and skills it had switched to.
+        let config = read(&seed.state).provider_config();
+        let native = Arc::new(Native::new(o, seed.cursor.clone(), tools)?.reconfigure(&config)?);
         let (handle, join) = session::spawn(
             &self.rt,
             seed.state.clone(),
@@ -267,6 +263,17 @@ impl Manager {
     /// The session's event stream.
     pub fn log(&self, id: &str) -> Result<Arc<SessionLog>> {
         lock(&self.reg).active(id).map(|(_, s)| s.log.clone())
+    }
+
+    /// Where session `id` looks for skills.
+    pub fn skill_dirs(&self, id: &str) -> Result<Vec<std::path::PathBuf>> {
+        let reg = lock(&self.reg);
+        let (handle, seed) = reg.active(id)?;
+        let workdir = read(&handle.state).identity().workdir.clone();
+        Ok(crate::skills::skill_dirs(
+            workdir.as_deref(),
+            &seed.options.skill_dirs,
+        ))
     }
 
     /// The session's token.

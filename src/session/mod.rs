@@ -272,13 +272,10 @@ impl Actor {
                 Effect::Emit(payload) => {
                     self.bus.publish(&self.log, payload);
                 }
-                Effect::ConfigureProvider {
-                    model,
-                    thinking_level,
-                } => match self.native.reconfigure(&model, thinking_level) {
+                Effect::ConfigureProvider(config) => match self.native.reconfigure(&config) {
                     Ok(native) => self.native = Arc::new(native),
                     Err(e) => {
-                        let text = format!("Could not switch to {model}: {e}");
+                        let text = format!("Could not switch to {}: {e}", config.model);
                         self.apply(Input::Command(Command::AddSystemMessage(
                             text,
                             transcript::Level::Error,

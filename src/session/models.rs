@@ -42,6 +42,17 @@ impl ThinkingLevel {
     }
 }
 
+/// The provider-facing configuration a session controls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderConfig {
+    /// `provider:model`.
+    pub model: String,
+    /// Thinking level.
+    pub thinking_level: ThinkingLevel,
+    /// Active skills: (name, SKILL.md content), sorted by name.
+    pub skills: Vec<(String, String)>,
+}
+
 /// Splits a rotation entry `provider:model[:level]` into the model and its optional level.
 pub fn rotation_entry(entry: &str) -> (String, Option<ThinkingLevel>) {
     if let Some((model, level)) = entry.rsplit_once(':') {
@@ -56,6 +67,7 @@ pub fn rotation_entry(entry: &str) -> (String, Option<ThinkingLevel>) {
 
 /// Slash commands every session understands (hosts map them onto the API).
 const COMMANDS: &[(&str, &str)] = &[
+    ("skills", "List, activate or deactivate skills"),
     ("abort", "Stop the running turn"),
     (
         "branch",
@@ -76,11 +88,48 @@ impl SessionState {
         self.thinking
     }
 
-    fn provider_changed(&self, fx: &mut Vec<Effect>) {
-        fx.push(Effect::ConfigureProvider {
+    /// What the provider needs from the session: model, thinking level and active skills.
+    pub fn provider_config(&self) -> ProviderConfig {
+        ProviderConfig {
             model: self.ident.model.clone(),
             thinking_level: self.thinking,
-        });
+            skills: self
+                .skills
+                .iter()
+                .map(|(n, c)| (n.clone(), c.clone()))
+                .collect(),
+        }
+    }
+
+    fn provider_changed(&self, fx: &mut Vec<Effect>) {
+        fx.push(Effect::ConfigureProvider(self.provider_config()));
+    }
+
+    /// Activates skill `name` with its `content` (read by the caller); it joins the system prompt from the next
+    /// model call on.
+    pub(super) fn activate_skill(
+        &mut self,
+        name: String,
+        content: String,
+        fx: &mut Vec<Effect>,
+    ) -> Reply {
+        self.skills.insert(name, content);
+        self.provider_changed(fx);
+        Reply::Ok
+    }
+
+    /// Deactivates skill `name`.
+    pub(super) fn deactivate_skill(&mut self, name: &str, fx: &mut Vec<Effect>) -> Reply {
+        if self.skills.remove(name).is_none() {
+            return Reply::Failed(Error::NotFound(format!("skill {name:?} is not active")));
+        }
+        self.provider_changed(fx);
+        Reply::Ok
+    }
+
+    /// Names of the active skills.
+    pub fn active_skills(&self) -> Vec<String> {
+        self.skills.keys().cloned().collect()
     }
 
     /// Switches to `model` (already checked by the caller against the available backends).
@@ -153,7 +202,7 @@ impl SessionState {
         Value::Array(
             COMMANDS
                 .iter()
-                .map(|(n, d)| json!({"name": n, "description": d}))
+                .map(|(n, d)| json!({"name": n, "description": d, "kind": "builtin"}))
                 .collect(),
         )
     }

@@ -88,6 +88,8 @@ pub struct SessionOptions {
     pub approval_timeout_ms: Option<u64>,
     /// Model rotation for `cycle_model`.
     pub models: Option<Vec<String>>,
+    /// Directories searched for skills after `<workdir>/.tandem/skills`.
+    pub skill_dirs: Option<Vec<String>>,
 }
 
 /// Options after validation, ready to start a session from.
@@ -121,6 +123,8 @@ pub struct Resolved {
     pub thinking_level: ThinkingLevel,
     /// Model rotation for `cycle_model`: `provider:model[:level]` entries.
     pub models: Vec<String>,
+    /// Skill directories (absolute) after the workdir's own.
+    pub skill_dirs: Vec<PathBuf>,
 }
 
 /// Overlays `top` on `base`, key by key (objects only).
@@ -230,6 +234,12 @@ pub fn resolve(
         approval_timeout: std::time::Duration::from_millis(approval_timeout_ms),
         thinking_level: opts.thinking_level.unwrap_or(ThinkingLevel::Off),
         models,
+        skill_dirs: opts
+            .skill_dirs
+            .iter()
+            .flatten()
+            .map(|d| crate::ids::expand_path(d))
+            .collect::<Result<_>>()?,
     })
 }
 

@@ -65,6 +65,15 @@ pub enum Command {
     SetThinking(super::options::ThinkingLevel),
     /// Next thinking level.
     CycleThinking,
+    /// Activate a skill (content read by the caller).
+    ActivateSkill {
+        /// Skill name.
+        name: String,
+        /// SKILL.md content.
+        content: String,
+    },
+    /// Deactivate a skill.
+    DeactivateSkill(String),
     /// Enter plan mode.
     EnterPlan,
     /// Leave plan mode.
@@ -158,13 +167,8 @@ pub enum Effect {
         /// The turn to cancel.
         turn_id: u64,
     },
-    /// Use this model and thinking level from the next model call on.
-    ConfigureProvider {
-        /// `provider:model`.
-        model: String,
-        /// Thinking level.
-        thinking_level: super::options::ThinkingLevel,
-    },
+    /// Use this model, thinking level and skills from the next model call on.
+    ConfigureProvider(super::models::ProviderConfig),
     /// Answer the tool call waiting on approval `approval_id`.
     ResolveApproval {
         /// The approval.
@@ -243,6 +247,7 @@ pub struct SessionState {
     pub(super) approvals: super::approvals::Approvals,
     pub(super) thinking: super::options::ThinkingLevel,
     pub(super) models: Vec<String>,
+    pub(super) skills: std::collections::BTreeMap<String, String>,
 }
 
 impl SessionState {
@@ -277,6 +282,7 @@ impl SessionState {
             approvals: Default::default(),
             thinking: super::options::ThinkingLevel::Off,
             models: Vec::new(),
+            skills: Default::default(),
         }
     }
 
@@ -345,6 +351,7 @@ impl SessionState {
             "status": self.status,
             "workdir": self.ident.workdir,
             "thinking_level": self.thinking.name(),
+            "active_skills": self.active_skills(),
             "background": self.ident.background,
             "parent_session_id": self.ident.parent_session_id,
         })
@@ -426,6 +433,8 @@ impl SessionState {
             Command::CycleModel => self.cycle_model(fx),
             Command::SetThinking(l) => self.set_thinking(l, fx),
             Command::CycleThinking => self.cycle_thinking(fx),
+            Command::ActivateSkill { name, content } => self.activate_skill(name, content, fx),
+            Command::DeactivateSkill(name) => self.deactivate_skill(&name, fx),
             Command::EnterExec => self.enter_exec(now, fx),
             Command::Edit(op) => {
                 let result = match op {

@@ -1069,10 +1069,13 @@ fn models_switch_and_cycle_through_the_rotation() {
     assert_eq!(reply, Reply::Ok);
     assert_eq!(
         fx,
-        vec![Effect::ConfigureProvider {
-            model: "scripted:demo".into(),
-            thinking_level: ThinkingLevel::Off
-        }]
+        vec![Effect::ConfigureProvider(
+            crate::session::models::ProviderConfig {
+                model: "scripted:demo".into(),
+                thinking_level: ThinkingLevel::Off,
+                skills: vec![],
+            }
+        )]
     );
     assert_eq!(s.metadata()["model"], "scripted:demo");
     assert!(matches!(

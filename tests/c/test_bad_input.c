@@ -468,6 +468,41 @@ static void check_id_text_setter(const char *name, tandem_status (*fn)(tandem_cl
     fixture_down(&f);
 }
 
+static void test_bad_tandem_session_list_skills(void)
+{
+    check_id_out_function("tandem_session_list_skills", tandem_session_list_skills, true);
+}
+
+/* (client, id, name) skill switches: the fixture has no skills, so a well-formed name is NOT_FOUND. */
+static void check_skill_switch(const char *name, tandem_status (*fn)(tandem_client *, const char *, const char *))
+{
+    check_context = name;
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(fn(NULL, f.id, "review"), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, NULL, "review"), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, f.id, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, BAD, "review"), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(fn(f.c, f.id, BAD), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(fn(f.c, UNKNOWN, "review"), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(fn(f.c, f.id, "review"), TANDEM_ERR_NOT_FOUND);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_activate_skill(void)
+{
+    check_skill_switch("tandem_session_activate_skill", tandem_session_activate_skill);
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_session_activate_skill(f.c, f.id, "../etc"), TANDEM_ERR_INVALID_ARGUMENT);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_deactivate_skill(void)
+{
+    check_skill_switch("tandem_session_deactivate_skill", tandem_session_deactivate_skill);
+}
+
 static void test_bad_tandem_session_set_model(void)
 {
     check_id_text_setter("tandem_session_set_model", tandem_session_set_model, "scripted:demo", "no-prefix",
@@ -775,6 +810,9 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_session_switch_branch);
     RUN(test_bad_tandem_session_toggle_tool_collapse);
     RUN(test_bad_tandem_session_toggle_all_tool_collapses);
+    RUN(test_bad_tandem_session_list_skills);
+    RUN(test_bad_tandem_session_activate_skill);
+    RUN(test_bad_tandem_session_deactivate_skill);
     RUN(test_bad_tandem_session_set_model);
     RUN(test_bad_tandem_session_cycle_model);
     RUN(test_bad_tandem_session_set_thinking_level);

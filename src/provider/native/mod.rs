@@ -13,6 +13,7 @@ use model::{Chunk, Model, ModelRequest};
 use crate::error::{Error, Result};
 use crate::provider::{estimate_tokens, ModelMessage, ProviderEvent, ToolCallRequest};
 use crate::session::approvals::{Gate, GateRequest};
+use crate::session::models::ProviderConfig;
 use crate::session::options::{ApprovalMode, Permission, Resolved, ThinkingLevel};
 use crate::session::state::combine_entries;
 use crate::session::transcript::{ContentPart, Usage};
@@ -37,6 +38,8 @@ pub trait TurnLink: Send + Sync {
 pub struct Native {
     model: Arc<dyn Model>,
     tools: Arc<ToolSet>,
+    /// The configured system prompt, and the one sent (with active skills).
+    base_prompt: Option<String>,
     system_prompt: Option<String>,
     max_turns: u32,
     approval: ApprovalMode,
@@ -76,6 +79,19 @@ fn build_model(
     )?))
 }
 
+/// The system prompt: the configured one, then each active skill under its own heading.
+pub fn compose_prompt(base: Option<&str>, skills: &[(String, String)]) -> Option<String> {
+    if skills.is_empty() {
+        return base.map(str::to_string);
+    }
+    let mut out = base.map_or(String::new(), |b| format!("{b}\n\n"));
+    out.push_str("# Active skills");
+    for (name, content) in skills {
+        out.push_str(&format!("\n\n## Skill: {name}\n\n{}", content.trim()));
+    }
+    Some(out)
+}
+
 impl Native {
     /// Builds the provider for the session options `o`.
     ///
@@ -84,6 +100,7 @@ impl Native {
         Ok(Native {
             model: build_model(&o.model, o.script.clone(), cursor.clone())?,
             tools,
+            base_prompt: o.system_prompt.clone(),
             system_prompt: o.system_prompt.clone(),
             max_turns: o.max_turns,
             approval: o.approval,
@@ -95,17 +112,19 @@ impl Native {
         })
     }
 
-    /// The same provider on another model or thinking level (turns already running keep theirs).
-    pub fn reconfigure(&self, model: &str, thinking: ThinkingLevel) -> Result<Native> {
+    /// The same provider with the session's current model, thinking level and skills (turns already running keep
+    /// theirs).
+    pub fn reconfigure(&self, config: &ProviderConfig) -> Result<Native> {
         Ok(Native {
-            model: build_model(model, self.script.clone(), self.cursor.clone())?,
+            model: build_model(&config.model, self.script.clone(), self.cursor.clone())?,
             tools: self.tools.clone(),
-            system_prompt: self.system_prompt.clone(),
+            base_prompt: self.base_prompt.clone(),
+            system_prompt: compose_prompt(self.base_prompt.as_deref(), &config.skills),
             max_turns: self.max_turns,
             approval: self.approval,
             permissions: self.permissions.clone(),
             approval_timeout: self.approval_timeout,
-            thinking,
+            thinking: config.thinking_level,
             script: self.script.clone(),
             cursor: self.cursor.clone(),
         })
@@ -244,5 +263,25 @@ impl Native {
             Gate::Refuse(text) => (text, true),
             Gate::Wait => ("internal error: the gate did not decide".into(), true),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skills_follow_the_configured_prompt_under_headings() {
+        assert_eq!(compose_prompt(Some("Base."), &[]), Some("Base.".into()));
+        assert_eq!(compose_prompt(None, &[]), None);
+        let p = compose_prompt(
+            Some("Base."),
+            &[("review".into(), "  Be careful.\n".into())],
+        )
+        .unwrap();
+        assert_eq!(
+            p,
+            "Base.\n\n# Active skills\n\n## Skill: review\n\nBe careful."
+        );
     }
 }
