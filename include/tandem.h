@@ -494,6 +494,33 @@ tandem_status tandem_client_shutdown(tandem_client *client,
 void tandem_client_free(tandem_client *client);
 
 /**
+ * Compacts the model context: everything before a recent user prompt is replaced by a model-written summary,
+ * keeping at least the session's `compaction.keep_recent` messages (default 6) verbatim; a tool call is never
+ * separated from its result. The transcript keeps every message and gains a notice. `*out` is
+ * `{"compacted": bool, "info": str, "summary"?: str}`, owned by the caller. `TANDEM_ERR_BUSY` while a turn runs.
+ */
+tandem_status tandem_session_compact(tandem_client *client,
+                                     const char *id,
+                                     char **out);
+
+/**
+ * Resumes an answer that a stream failure cut off (the partial answer was kept): starts a turn asking the model to
+ * continue where it stopped. `TANDEM_ERR_INVALID_ARGUMENT` when the last turn was not interrupted,
+ * `TANDEM_ERR_BUSY` while a turn runs.
+ */
+tandem_status tandem_session_continue(tandem_client *client,
+                                      const char *id);
+
+/**
+ * Writes a Markdown summary of the conversation to `<workdir>/.tandem/context/session-summary-<id>-<date>.md`.
+ * `*out` is `{"text", "path"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` for a session without a workdir,
+ * `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet.
+ */
+tandem_status tandem_session_summarize(tandem_client *client,
+                                       const char *id,
+                                       char **out);
+
+/**
  * Waits up to `timeout_ms` for the next event and returns it as JSON: `{"seq", "session_id", "kind", ...}`.
  *
  * On success `*out` is owned by the caller; free it with `tandem_string_free`. `TANDEM_ERR_TIMEOUT` when nothing

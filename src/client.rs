@@ -367,6 +367,24 @@ impl Client {
         }
     }
 
+    /// Compacts the model context (keeping the session's `compaction.keep_recent` messages); blocks for the model's
+    /// summary. Returns `{compacted, info, summary?}`.
+    pub fn compact(&self, id: &str) -> Result<Value> {
+        let keep_recent = self.live()?.keep_recent(id)?;
+        self.json_call(id, Command::Compact { keep_recent })
+    }
+
+    /// Resumes an answer cut off by a stream failure.
+    pub fn continue_turn(&self, id: &str) -> Result<()> {
+        self.live()?.call(id, Command::Continue).map(drop)
+    }
+
+    /// Summarizes the conversation into a Markdown file under the workdir; blocks for the model. Returns
+    /// `{text, path}`.
+    pub fn summarize(&self, id: &str) -> Result<Value> {
+        self.json_call(id, Command::Summarize)
+    }
+
     /// Enters plan mode: destructive tools are refused until [`Client::enter_exec`].
     pub fn enter_plan(&self, id: &str) -> Result<()> {
         self.live()?.call(id, Command::EnterPlan).map(drop)

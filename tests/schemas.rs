@@ -149,6 +149,17 @@ fn real_outputs_validate() {
         );
     }
     check("session_list", &Value::Array(c.list_sessions().unwrap()));
+    let opts = json!({"workdir": dir, "compaction": {"keep_recent": 2},
+        "script": [[{"text": "A"}], [{"text": "B"}], [{"text": "sum"}], [{"text": "# S"}]]});
+    let comp = c.start_session(Some(&opts.to_string())).unwrap();
+    check("compacted", &c.compact(&comp).unwrap());
+    for p in ["one", "two"] {
+        c.send_prompt(&comp, text(p)).unwrap();
+        events.extend(turn_end(&c, &comp).1);
+    }
+    check("compacted", &c.compact(&comp).unwrap());
+    check("messages", &c.messages(&comp).unwrap());
+    check("summary", &c.summarize(&comp).unwrap());
     let rot = c
         .start_session(Some(
             r#"{"models": ["scripted:echo", "scripted:demo:high"]}"#,

@@ -760,3 +760,69 @@ fn skills_are_found_activated_into_the_system_prompt_and_deactivated() {
     ));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn compaction_continue_and_summaries_through_the_client() {
+    let dir = std::env::temp_dir().join(format!("tandem-compact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = client();
+    let opts = json!({
+        "workdir": dir,
+        "compaction": {"keep_recent": 2},
+        "script": [
+            [{"text": "A"}], [{"text": "B"}], [{"text": "C"}],
+            [{"text": "Summary of one and two."}],
+            [{"text": "a partial answer"}, {"error": {"status": 502, "message": "reset"}}],
+            [{"text": " and the rest."}],
+            [{"text": "# Session\n\nWe talked."}]
+        ]
+    });
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    for p in ["one", "two", "three"] {
+        c.send_prompt(&id, text(p)).unwrap();
+        turn_end(&c, &id);
+    }
+    let r = c.compact(&id).unwrap();
+    assert_eq!(r["compacted"], true);
+    assert_eq!(r["summary"], "Summary of one and two.");
+    let notice = c
+        .messages(&id)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(notice["compaction"]["first_kept_id"], 6);
+    assert!(notice["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Context compacted"));
+
+    c.send_prompt(&id, text("four")).unwrap();
+    let (end, _) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "error");
+    c.continue_turn(&id).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed");
+    assert_eq!(text_of(&events, &id), " and the rest.");
+    assert!(matches!(
+        c.continue_turn(&id),
+        Err(Error::InvalidArgument(_))
+    ));
+
+    let s = c.summarize(&id).unwrap();
+    let path = std::path::PathBuf::from(s["path"].as_str().unwrap());
+    assert!(path.starts_with(dir.canonicalize().unwrap().join(".tandem/context")));
+    assert!(path
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("session-summary-"));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "# Session\n\nWe talked.\n"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

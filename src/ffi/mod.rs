@@ -8,6 +8,7 @@
 pub mod approvals;
 pub mod boundary;
 pub mod client;
+pub mod compaction;
 pub mod events;
 pub mod models;
 pub mod queues;

@@ -265,6 +265,13 @@ impl Manager {
         lock(&self.reg).active(id).map(|(_, s)| s.log.clone())
     }
 
+    /// Messages a compaction of session `id` keeps verbatim.
+    pub fn keep_recent(&self, id: &str) -> Result<usize> {
+        lock(&self.reg)
+            .active(id)
+            .map(|(_, s)| s.options.keep_recent)
+    }
+
     /// Where session `id` looks for skills.
     pub fn skill_dirs(&self, id: &str) -> Result<Vec<std::path::PathBuf>> {
         let reg = lock(&self.reg);

@@ -76,6 +76,8 @@ pub enum ProviderEvent {
     },
     /// The turn failed.
     Error(String),
+    /// The model's stream failed after a partial answer, which is kept (`continue` resumes it).
+    StreamInterrupted(String),
     /// The turn is over.
     AgentEnd {
         /// Usage summed over the turn's model calls, if any was reported.
@@ -138,6 +140,29 @@ pub enum ModelMessage {
 /// System notices, thinking and usage entries are the host's, not the model's.
 pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
     let mut out = Vec::new();
+    // After a compaction the model sees its summary, then the messages it kept.
+    let last_compaction = messages.iter().rev().find_map(|m| match &m.body {
+        Body::System {
+            compaction: Some(c),
+            ..
+        } => Some(c),
+        _ => None,
+    });
+    let messages: Vec<&Message> = match last_compaction {
+        Some(c) => {
+            out.push(ModelMessage::User(vec![ContentPart::Text {
+                text: format!(
+                    "[Conversation summary: earlier context was compacted]\n\n{}",
+                    c.summary
+                ),
+            }]));
+            messages
+                .iter()
+                .filter(|m| m.id >= c.first_kept_id)
+                .collect()
+        }
+        None => messages.iter().collect(),
+    };
     let mut pending: Option<(String, Vec<ToolCallRequest>)> = None;
     let mut results: Vec<ModelMessage> = Vec::new();
     let flush = |out: &mut Vec<ModelMessage>,

@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod boundaries;
 pub mod branches;
+pub mod compaction;
 pub mod models;
 pub mod options;
 pub mod queues;
@@ -19,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use approvals::{Gate, GateRequest};
+use compaction::{SideKind, SideResult};
 pub use state::Status;
 use state::{Command, Effect, Input, Reply, SessionState};
 
@@ -55,6 +57,10 @@ enum Msg {
         turn_id: u64,
         request: GateRequest,
         reply: tokio::sync::oneshot::Sender<Gate>,
+    },
+    SideDone {
+        kind: SideKind,
+        result: Result<SideResult, String>,
     },
     Stop(Box<dyn FnOnce() + Send>),
 }
@@ -134,6 +140,8 @@ struct Actor {
     stopped: Arc<AtomicBool>,
     /// Tool calls waiting for the host's answer, by approval ID.
     waiting: HashMap<String, tokio::sync::oneshot::Sender<Gate>>,
+    /// The host call waiting for the running side call.
+    side_reply: Option<ReplyTo>,
 }
 
 /// Applies `input` to `state` and publishes the resulting events; returns the reply and the non-event effects.
@@ -177,6 +185,7 @@ pub fn spawn(
         turn: None,
         stopped: stopped.clone(),
         waiting: HashMap::new(),
+        side_reply: None,
     };
     let join = rt.spawn(actor.run());
     (
@@ -202,9 +211,15 @@ impl Actor {
             tokio::select! {
                 biased;
                 msg = self.rx.recv() => match msg {
-                    Some(Msg::Command(cmd, reply)) => {
-                        let r = self.apply(Input::Command(cmd));
-                        reply(r);
+                                        Some(Msg::Command(cmd, reply)) => match self.apply(Input::Command(cmd)) {
+                        Reply::Deferred => self.side_reply = Some(reply),
+                        r => reply(r),
+                    },
+                    Some(Msg::SideDone { kind, result }) => {
+                        let r = self.apply(Input::SideCallDone { kind, result });
+                        if let Some(reply) = self.side_reply.take() {
+                            reply(r);
+                        }
                     }
                     Some(Msg::Provider { turn_id, event }) => {
                         self.apply(Input::Provider { turn_id, event });
@@ -272,6 +287,26 @@ impl Actor {
                 Effect::Emit(payload) => {
                     self.bus.publish(&self.log, payload);
                 }
+                Effect::SideCall { kind, context } => {
+                    let native = self.native.clone();
+                    let tx = self.tx.clone();
+                    tokio::spawn(async move {
+                        // The call runs on its own task so that even a panicking model answers the waiting host.
+                        let call_kind = kind.clone();
+                        let call = tokio::spawn(async move {
+                            let call = native.side_call(&call_kind, context);
+                            tokio::time::timeout(SIDE_CALL_LIMIT, call)
+                                .await
+                                .unwrap_or_else(|_| {
+                                    Err(format!("no answer within {} s", SIDE_CALL_LIMIT.as_secs()))
+                                })
+                        });
+                        let result = call
+                            .await
+                            .unwrap_or_else(|e| Err(format!("the model call failed: {e}")));
+                        let _ = tx.send(Msg::SideDone { kind, result });
+                    });
+                }
                 Effect::ConfigureProvider(config) => match self.native.reconfigure(&config) {
                     Ok(native) => self.native = Arc::new(native),
                     Err(e) => {
@@ -304,6 +339,9 @@ struct ActorLink {
     tx: mpsc::UnboundedSender<Msg>,
     turn_id: u64,
 }
+
+/// How long a compaction or summary call may take before the waiting host gets an error.
+const SIDE_CALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// How long the loop waits for the session to hand over steering (the session answers at once unless busy).
 const STEERING_WAIT: std::time::Duration = std::time::Duration::from_millis(200);

@@ -90,6 +90,18 @@ pub struct SessionOptions {
     pub models: Option<Vec<String>>,
     /// Directories searched for skills after `<workdir>/.tandem/skills`.
     pub skill_dirs: Option<Vec<String>>,
+    /// Compaction settings.
+    pub compaction: Option<CompactionOptions>,
+}
+
+/// The `compaction` option.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompactionOptions {
+    /// Fraction of the context window above which the loop compacts before a model call (default 0.8).
+    pub threshold: Option<f64>,
+    /// Messages kept verbatim by a compaction (default 6).
+    pub keep_recent: Option<usize>,
 }
 
 /// Options after validation, ready to start a session from.
@@ -125,6 +137,10 @@ pub struct Resolved {
     pub models: Vec<String>,
     /// Skill directories (absolute) after the workdir's own.
     pub skill_dirs: Vec<PathBuf>,
+    /// Fraction of the context window that triggers automatic compaction.
+    pub compaction_threshold: f64,
+    /// Messages a compaction keeps verbatim.
+    pub keep_recent: usize,
 }
 
 /// Overlays `top` on `base`, key by key (objects only).
@@ -209,6 +225,12 @@ pub fn resolve(
         crate::provider::native::check_model(&crate::session::models::rotation_entry(entry).0)
             .map_err(|e| Error::invalid(format!("models: {e}")))?;
     }
+    let compaction = opts.compaction.unwrap_or_default();
+    let compaction_threshold = compaction.threshold.unwrap_or(0.8);
+    if !(compaction_threshold > 0.0 && compaction_threshold <= 1.0) {
+        return Err(Error::invalid("compaction.threshold must be in (0, 1]"));
+    }
+    let keep_recent = compaction.keep_recent.unwrap_or(6);
     let approval_timeout_ms = opts.approval_timeout_ms.unwrap_or(300_000);
     if !(1..=86_400_000).contains(&approval_timeout_ms) {
         return Err(Error::invalid(
@@ -234,6 +256,8 @@ pub fn resolve(
         approval_timeout: std::time::Duration::from_millis(approval_timeout_ms),
         thinking_level: opts.thinking_level.unwrap_or(ThinkingLevel::Off),
         models,
+        compaction_threshold,
+        keep_recent,
         skill_dirs: opts
             .skill_dirs
             .iter()

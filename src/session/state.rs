@@ -74,6 +74,15 @@ pub enum Command {
     },
     /// Deactivate a skill.
     DeactivateSkill(String),
+    /// Compact the model context, keeping at least this many recent messages.
+    Compact {
+        /// Messages kept verbatim.
+        keep_recent: usize,
+    },
+    /// Summarize the conversation into a file.
+    Summarize,
+    /// Resume an interrupted answer.
+    Continue,
     /// Enter plan mode.
     EnterPlan,
     /// Leave plan mode.
@@ -143,6 +152,13 @@ pub enum Input {
         /// The call.
         request: GateRequest,
     },
+    /// A side call finished.
+    SideCallDone {
+        /// What it was for.
+        kind: super::compaction::SideKind,
+        /// Its result or error text.
+        result: Result<super::compaction::SideResult, String>,
+    },
     /// The session was restarted after `reason`; whatever was in flight did not survive.
     Restarted {
         /// What the previous incarnation died of.
@@ -166,6 +182,13 @@ pub enum Effect {
     CancelTurn {
         /// The turn to cancel.
         turn_id: u64,
+    },
+    /// Make one model call outside any turn.
+    SideCall {
+        /// What for.
+        kind: super::compaction::SideKind,
+        /// The context to send.
+        context: Vec<ModelMessage>,
     },
     /// Use this model, thinking level and skills from the next model call on.
     ConfigureProvider(super::models::ProviderConfig),
@@ -193,6 +216,8 @@ pub enum Reply {
     Failed(crate::error::Error),
     /// The gate's answer to a tool call.
     Gate(Gate),
+    /// The answer comes later (when a side call finishes).
+    Deferred,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,6 +273,10 @@ pub struct SessionState {
     pub(super) thinking: super::options::ThinkingLevel,
     pub(super) models: Vec<String>,
     pub(super) skills: std::collections::BTreeMap<String, String>,
+    /// A compaction or summary call is running.
+    pub(super) side_call: bool,
+    /// The last turn's answer was cut off by a stream failure (`continue` resumes it).
+    pub(super) interrupted: bool,
 }
 
 impl SessionState {
@@ -283,6 +312,8 @@ impl SessionState {
             thinking: super::options::ThinkingLevel::Off,
             models: Vec::new(),
             skills: Default::default(),
+            side_call: false,
+            interrupted: false,
         }
     }
 
@@ -369,6 +400,7 @@ impl SessionState {
                 Reply::Ok
             }
             Input::Gate { turn_id, request } => self.gate(turn_id, request, now, &mut fx),
+            Input::SideCallDone { kind, result } => self.side_call_done(kind, result, now, &mut fx),
             Input::TakeSteering { turn_id } => self.take_steering(turn_id, now, &mut fx),
             Input::Restarted { reason } => {
                 self.interrupt(&reason, now, &mut fx);
@@ -380,6 +412,11 @@ impl SessionState {
 
     fn command(&mut self, cmd: Command, now: Now, fx: &mut Vec<Effect>) -> Reply {
         match cmd {
+            Command::Prompt(_) | Command::FollowUp(_) if self.side_call && self.turn.is_none() => {
+                Reply::Failed(crate::error::Error::Busy(
+                    "a compaction or summary is running; send the prompt when it finishes".into(),
+                ))
+            }
             Command::Prompt(parts) => {
                 if self.turn.is_some() {
                     fx.push(Effect::Emit(Payload::PromptQueued {
@@ -429,6 +466,9 @@ impl SessionState {
                 decision,
             } => self.respond(approval_id, decision, now, fx),
             Command::EnterPlan => self.enter_plan(now, fx),
+            Command::Compact { keep_recent } => self.compact(keep_recent, fx),
+            Command::Summarize => self.summarize(fx),
+            Command::Continue => self.continue_turn(now, fx),
             Command::SetModel(m) => self.set_model(m, fx),
             Command::CycleModel => self.cycle_model(fx),
             Command::SetThinking(l) => self.set_thinking(l, fx),
@@ -469,6 +509,7 @@ impl SessionState {
     }
 
     pub(super) fn start_turn(&mut self, parts: Vec<ContentPart>, now: Now, fx: &mut Vec<Effect>) {
+        self.interrupted = false;
         self.transcript.push(Body::user(parts));
         self.messages_changed(now, fx);
         let turn_id = self.next_turn_id;

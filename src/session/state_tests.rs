@@ -416,7 +416,7 @@ fn a_restart_closes_the_interrupted_turn() {
         .transcript()
         .messages()
         .iter()
-        .any(|m| matches!(&m.body, Body::System { text, level: Level::Error } if text.contains("panic: boom"))));
+        .any(|m| matches!(&m.body, Body::System { text, level: Level::Error, .. } if text.contains("panic: boom"))));
     assert!(s.transcript().messages().iter().all(|m| !matches!(
         m.body,
         Body::ToolCall {
@@ -456,7 +456,7 @@ fn system_messages_append_and_notify() {
     );
     assert_eq!(emitted(&fx), vec![Payload::MessagesChanged]);
     assert!(
-        matches!(&s.transcript().messages()[1].body, Body::System { text, level: Level::Error } if text == "note")
+        matches!(&s.transcript().messages()[1].body, Body::System { text, level: Level::Error, .. } if text == "note")
     );
 }
 
@@ -1117,4 +1117,161 @@ fn models_switch_and_cycle_through_the_rotation() {
         .unwrap()
         .iter()
         .any(|c| c["name"] == "plan"));
+}
+
+#[test]
+fn compaction_summarizes_before_a_user_prompt_and_the_context_starts_from_it() {
+    use crate::session::compaction::{SideKind, SideResult};
+    let mut s = session();
+    let compact = |s: &mut SessionState, keep: usize| {
+        s.apply(Input::Command(Command::Compact { keep_recent: keep }), T0)
+    };
+    assert_eq!(
+        compact(&mut s, 2).0,
+        Reply::Json(
+            serde_json::json!({"compacted": false, "info": "Context is already small enough, no compaction needed."})
+        )
+    );
+    finished_turn(&mut s, 1, "one", "A");
+    finished_turn(&mut s, 2, "two", "B");
+    finished_turn(&mut s, 3, "three", "C");
+    let (reply, fx) = compact(&mut s, 2);
+    assert_eq!(reply, Reply::Deferred);
+    let (kind, context) = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::SideCall { kind, context } => Some((kind.clone(), context.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(kind, SideKind::Compact { first_kept_id: 6 });
+    assert_eq!(context.len(), 4, "one, A, two, B are summarized");
+    assert!(matches!(
+        prompt(&mut s, "during").0,
+        Reply::Failed(crate::error::Error::Busy(_))
+    ));
+    assert!(matches!(
+        compact(&mut s, 2).0,
+        Reply::Failed(crate::error::Error::Busy(_))
+    ));
+    let done = SideResult {
+        text: "They said one and two.".into(),
+        path: None,
+    };
+    let (reply, _) = s.apply(
+        Input::SideCallDone {
+            kind,
+            result: Ok(done),
+        },
+        T0,
+    );
+    assert!(
+        matches!(&reply, Reply::Json(v) if v["compacted"] == true && v["info"].as_str().unwrap().starts_with("Context compacted ("))
+    );
+    let (_, fx) = prompt(&mut s, "four");
+    let ctx = fx.iter().find_map(|e| match e {
+        Effect::StartTurn { context, .. } => Some(context.clone()),
+        _ => None,
+    });
+    let ctx = ctx.unwrap();
+    assert!(
+        matches!(&ctx[0], ModelMessage::User(p) if crate::session::transcript::parts_text(p).ends_with("They said one and two."))
+    );
+    assert_eq!(
+        &ctx[1..],
+        &[
+            ModelMessage::User(text("three")),
+            ModelMessage::Assistant {
+                text: "C".into(),
+                tool_calls: vec![]
+            },
+            ModelMessage::User(text("four")),
+        ]
+    );
+    assert_eq!(
+        s.transcript()
+            .messages()
+            .iter()
+            .filter(|m| matches!(m.body, Body::User { .. }))
+            .count(),
+        4,
+        "the transcript keeps everything"
+    );
+}
+
+#[test]
+fn failed_side_calls_report_and_release_the_session() {
+    use crate::session::compaction::SideKind;
+    let mut s = session();
+    finished_turn(&mut s, 1, "one", "A");
+    finished_turn(&mut s, 2, "two", "B");
+    s.apply(Input::Command(Command::Compact { keep_recent: 1 }), T0);
+    let (reply, _) = s.apply(
+        Input::SideCallDone {
+            kind: SideKind::Compact { first_kept_id: 4 },
+            result: Err("HTTP 500: x".into()),
+        },
+        T0,
+    );
+    assert!(
+        matches!(reply, Reply::Failed(crate::error::Error::Provider(m)) if m == "Compaction failed: HTTP 500: x")
+    );
+    assert_eq!(
+        prompt(&mut s, "ok now").0,
+        Reply::Prompt(PromptOutcome::Sent)
+    );
+    assert!(matches!(
+        s.apply(Input::Command(Command::Summarize), T0).0,
+        Reply::Failed(crate::error::Error::Busy(_))
+    ));
+}
+
+#[test]
+fn an_interrupted_stream_can_be_continued_once() {
+    let mut s = session();
+    assert!(matches!(
+        s.apply(Input::Command(Command::Continue), T0).0,
+        Reply::Failed(crate::error::Error::InvalidArgument(_))
+    ));
+    prompt(&mut s, "go");
+    ev(&mut s, 1, ProviderEvent::AgentStart);
+    ev(
+        &mut s,
+        1,
+        ProviderEvent::TextDelta("a long partial answer".into()),
+    );
+    let fx = ev(
+        &mut s,
+        1,
+        ProviderEvent::StreamInterrupted("connection reset".into()),
+    );
+    assert!(emitted(&fx).iter().any(|p| matches!(p, Payload::Error { message } if message.starts_with("Stream interrupted: connection reset."))));
+    ev(&mut s, 1, ProviderEvent::AgentEnd { usage: None });
+    let (reply, fx) = s.apply(Input::Command(Command::Continue), T0);
+    assert_eq!(reply, Reply::Ok);
+    let last = fx.iter().find_map(|e| match e {
+        Effect::StartTurn { context, .. } => context.last().cloned(),
+        _ => None,
+    });
+    assert_eq!(
+        last,
+        Some(ModelMessage::User(text(
+            crate::session::compaction::CONTINUE_PROMPT
+        )))
+    );
+    ev(&mut s, 2, ProviderEvent::AgentEnd { usage: None });
+    assert!(
+        matches!(
+            s.apply(Input::Command(Command::Continue), T0).0,
+            Reply::Failed(_)
+        ),
+        "only once"
+    );
+    assert!(
+        matches!(
+            s.apply(Input::Command(Command::Summarize), T0).0,
+            Reply::Failed(crate::error::Error::NotSupported(_))
+        ),
+        "no workdir"
+    );
 }

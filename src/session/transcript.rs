@@ -177,9 +177,21 @@ pub enum Body {
         text: String,
         /// Severity.
         level: Level,
+        /// Present on the notice that records a compaction: the model context starts from it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        compaction: Option<Compaction>,
     },
     /// Usage of a completed turn.
     Usage(Usage),
+}
+
+/// A compaction: the model sees `summary` instead of every message before `first_kept_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Compaction {
+    /// The summary of what was compacted.
+    pub summary: String,
+    /// The first message the model still sees verbatim.
+    pub first_kept_id: u64,
 }
 
 /// A transcript entry with its stable ID.
@@ -220,6 +232,7 @@ impl Body {
         Body::System {
             text: text.into(),
             level,
+            compaction: None,
         }
     }
 }

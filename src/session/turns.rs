@@ -137,6 +137,11 @@ impl SessionState {
             ProviderEvent::ApprovalTimedOut { tool_call_id } => {
                 self.approval_timed_out(&tool_call_id, fx)
             }
+            ProviderEvent::StreamInterrupted(message) => {
+                self.interrupted = true;
+                let text = format!("Stream interrupted: {message}. The partial answer is kept; continue to resume it.");
+                self.provider_event(ProviderEvent::Error(text), now, fx);
+            }
             ProviderEvent::ContextUsage {
                 estimated_tokens,
                 context_limit,

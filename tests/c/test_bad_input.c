@@ -503,6 +503,39 @@ static void test_bad_tandem_session_deactivate_skill(void)
     check_skill_switch("tandem_session_deactivate_skill", tandem_session_deactivate_skill);
 }
 
+static void test_bad_tandem_session_compact(void)
+{
+    /* The fixture has nothing to compact: the good call answers {"compacted": false, ...}. */
+    check_id_out_function("tandem_session_compact", tandem_session_compact, true);
+}
+
+static void test_bad_tandem_session_continue(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_session_continue(NULL, f.id), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_continue(f.c, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_continue(f.c, BAD), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_continue(f.c, UNKNOWN), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_continue(f.c, f.id), TANDEM_ERR_INVALID_ARGUMENT); /* nothing was interrupted */
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_summarize(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_session_summarize(NULL, f.id, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_summarize(f.c, NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_summarize(f.c, f.id, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_summarize(f.c, BAD, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_summarize(f.c, UNKNOWN, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_summarize(f.c, f.id, &out), TANDEM_ERR_NOT_SUPPORTED); /* no workdir */
+    CHECK(out == SENTINEL_STR);
+    fixture_down(&f);
+}
+
 static void test_bad_tandem_session_set_model(void)
 {
     check_id_text_setter("tandem_session_set_model", tandem_session_set_model, "scripted:demo", "no-prefix",
@@ -813,6 +846,9 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_session_list_skills);
     RUN(test_bad_tandem_session_activate_skill);
     RUN(test_bad_tandem_session_deactivate_skill);
+    RUN(test_bad_tandem_session_compact);
+    RUN(test_bad_tandem_session_continue);
+    RUN(test_bad_tandem_session_summarize);
     RUN(test_bad_tandem_session_set_model);
     RUN(test_bad_tandem_session_cycle_model);
     RUN(test_bad_tandem_session_set_thinking_level);

@@ -2,6 +2,7 @@
 
 pub mod model;
 pub mod scripted;
+pub mod side;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
@@ -183,7 +184,12 @@ impl Native {
                 })
                 .await;
             if let Err(e) = result {
-                emit(ProviderEvent::Error(e.to_string()));
+                // A substantial partial answer is kept so the host can `continue` it.
+                if text.chars().count() > 10 {
+                    emit(ProviderEvent::StreamInterrupted(e.to_string()));
+                } else {
+                    emit(ProviderEvent::Error(e.to_string()));
+                }
                 break;
             }
             if calls.is_empty() {

@@ -1,0 +1,57 @@
+//! Exported compaction, continue and summarize functions.
+//!
+//! Thread-safe. `compact` and `summarize` make one model call and block until it answers (at most 120 s); call them
+//! from a thread that may block, not from an event callback that the host needs for other work. While one runs,
+//! prompts are refused with `TANDEM_ERR_BUSY`.
+
+use std::ffi::c_char;
+
+use super::boundary::{arg_str, client as client_ref, guard, Out};
+use super::types::{tandem_client, tandem_status};
+
+/// Compacts the model context: everything before a recent user prompt is replaced by a model-written summary,
+/// keeping at least the session's `compaction.keep_recent` messages (default 6) verbatim; a tool call is never
+/// separated from its result. The transcript keeps every message and gains a notice. `*out` is
+/// `{"compacted": bool, "info": str, "summary"?: str}`, owned by the caller. `TANDEM_ERR_BUSY` while a turn runs.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_compact(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&client_ref(client)?.compact(id)?)
+    })
+}
+
+/// Resumes an answer that a stream failure cut off (the partial answer was kept): starts a turn asking the model to
+/// continue where it stopped. `TANDEM_ERR_INVALID_ARGUMENT` when the last turn was not interrupted,
+/// `TANDEM_ERR_BUSY` while a turn runs.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_continue(
+    client: *mut tandem_client,
+    id: *const c_char,
+) -> tandem_status {
+    guard(|| {
+        let id = arg_str(id, "id")?;
+        client_ref(client)?.continue_turn(id)
+    })
+}
+
+/// Writes a Markdown summary of the conversation to `<workdir>/.tandem/context/session-summary-<id>-<date>.md`.
+/// `*out` is `{"text", "path"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` for a session without a workdir,
+/// `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_summarize(
+    client: *mut tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&client_ref(client)?.summarize(id)?)
+    })
+}
