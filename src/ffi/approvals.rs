@@ -6,7 +6,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{arg_str, client as client_ref, guard, opt_str};
+use super::boundary::{arg_str, client as client_ref, guard, opt_str, session_do};
 use super::types::{approval_decision, tandem_client, tandem_status, RawApprovalDecision};
 
 /// Answers the pending approval. `approval_id_or_null` names the approval being answered (recommended: an answer
@@ -37,10 +37,7 @@ pub unsafe extern "C" fn tandem_session_enter_plan(
     client: *mut tandem_client,
     id: *const c_char,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        client_ref(client)?.enter_plan(id)
-    })
+    session_do(client, id, |c, id| c.enter_plan(id))
 }
 
 /// Leaves plan mode; destructive tools go through the normal approval checks again. A no-op outside plan mode.
@@ -49,8 +46,5 @@ pub unsafe extern "C" fn tandem_session_enter_exec(
     client: *mut tandem_client,
     id: *const c_char,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        client_ref(client)?.enter_exec(id)
-    })
+    session_do(client, id, |c, id| c.enter_exec(id))
 }

@@ -150,6 +150,40 @@ impl Out<*mut c_char> {
     }
 }
 
+/// Body of the exported `(client, id, char **out)` queries: checks the out-pointer, the client and the session ID,
+/// runs `f`, and writes its result as JSON. Runs inside [`guard`].
+///
+/// # Safety
+/// As [`client`] and [`arg_str`]; `out` is NULL or writable.
+pub unsafe fn session_json<T: serde::Serialize>(
+    client_ptr: *const super::types::tandem_client,
+    id: *const c_char,
+    out: *mut *mut c_char,
+    f: impl FnOnce(&Client, &str) -> Result<T>,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let id = arg_str(id, "id")?;
+        out.write_json(&f(client(client_ptr)?, id)?)
+    })
+}
+
+/// Body of the exported `(client, id)` commands: checks the client and the session ID and runs `f`. Runs inside
+/// [`guard`].
+///
+/// # Safety
+/// As [`client`] and [`arg_str`].
+pub unsafe fn session_do(
+    client_ptr: *const super::types::tandem_client,
+    id: *const c_char,
+    f: impl FnOnce(&Client, &str) -> Result<()>,
+) -> tandem_status {
+    guard(|| {
+        let id = arg_str(id, "id")?;
+        f(client(client_ptr)?, id)
+    })
+}
+
 /// Frees a string made by [`Out::write_string`].
 ///
 /// # Safety

@@ -6,7 +6,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{arg_str, client as client_ref, guard, Out};
+use super::boundary::{session_do, session_json};
 use super::types::{tandem_client, tandem_status};
 
 /// Compacts the model context: everything before a recent user prompt is replaced by a model-written summary,
@@ -19,11 +19,7 @@ pub unsafe extern "C" fn tandem_session_compact(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        let id = arg_str(id, "id")?;
-        out.write_json(&client_ref(client)?.compact(id)?)
-    })
+    session_json(client, id, out, |c, id| c.compact(id))
 }
 
 /// Resumes an answer that a stream failure cut off (the partial answer was kept): starts a turn asking the model to
@@ -34,10 +30,7 @@ pub unsafe extern "C" fn tandem_session_continue(
     client: *mut tandem_client,
     id: *const c_char,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        client_ref(client)?.continue_turn(id)
-    })
+    session_do(client, id, |c, id| c.continue_turn(id))
 }
 
 /// Writes a Markdown summary of the conversation to `<workdir>/.tandem/context/session-summary-<id>-<date>.md`.
@@ -49,9 +42,5 @@ pub unsafe extern "C" fn tandem_session_summarize(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        let id = arg_str(id, "id")?;
-        out.write_json(&client_ref(client)?.summarize(id)?)
-    })
+    session_json(client, id, out, |c, id| c.summarize(id))
 }

@@ -5,7 +5,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{arg_str, client as client_ref, guard, Out};
+use super::boundary::{arg_str, client as client_ref, guard, session_json};
 use super::types::{tandem_client, tandem_status};
 
 /// Switches the session to `model` (`provider:model`). The session's model name changes only when the model is
@@ -33,11 +33,7 @@ pub unsafe extern "C" fn tandem_session_cycle_model(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        let id = arg_str(id, "id")?;
-        out.write_json(&client_ref(client)?.cycle_model(id)?)
-    })
+    session_json(client, id, out, |c, id| c.cycle_model(id))
 }
 
 /// Sets the thinking level: `off`, `low`, `medium` or `high` (anything else is `TANDEM_ERR_INVALID_ARGUMENT`).
@@ -61,11 +57,7 @@ pub unsafe extern "C" fn tandem_session_cycle_thinking_level(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        let id = arg_str(id, "id")?;
-        out.write_json(&client_ref(client)?.cycle_thinking_level(id)?)
-    })
+    session_json(client, id, out, |c, id| c.cycle_thinking_level(id))
 }
 
 /// Models the session can use: `[{"model", "provider", "name", "current"}]` (the configured rotation, or the
@@ -76,11 +68,7 @@ pub unsafe extern "C" fn tandem_session_available_models(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        let id = arg_str(id, "id")?;
-        out.write_json(&client_ref(client)?.available_models(id)?)
-    })
+    session_json(client, id, out, |c, id| c.available_models(id))
 }
 
 /// Slash commands a host can offer its user: `[{"name", "description"}]`, owned by the caller.
@@ -90,11 +78,7 @@ pub unsafe extern "C" fn tandem_session_commands(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        let id = arg_str(id, "id")?;
-        out.write_json(&client_ref(client)?.commands(id)?)
-    })
+    session_json(client, id, out, |c, id| c.commands(id))
 }
 
 /// Skills found for the session (`SKILL.md` files under `<workdir>/.tandem/skills/<name>/`, then the session's
@@ -105,11 +89,7 @@ pub unsafe extern "C" fn tandem_session_list_skills(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        let id = arg_str(id, "id")?;
-        out.write_json(&client_ref(client)?.list_skills(id)?)
-    })
+    session_json(client, id, out, |c, id| c.list_skills(id))
 }
 
 /// Activates skill `name`: its SKILL.md is added to the system prompt from the next model call on.

@@ -6,7 +6,9 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{arg_str, client as client_ref, guard, opt_str, OptOut, Out};
+use super::boundary::{
+    arg_str, client as client_ref, guard, opt_str, session_do, session_json, OptOut, Out,
+};
 use super::types::{
     message_level, tandem_client, tandem_prompt_result, tandem_session_status, tandem_status,
     RawMessageLevel,
@@ -57,10 +59,7 @@ pub unsafe extern "C" fn tandem_session_stop(
     client: *mut tandem_client,
     id: *const c_char,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        client_ref(client)?.stop_session(id)
-    })
+    session_do(client, id, |c, id| c.stop_session(id))
 }
 
 /// Metadata of every live session, in start order, as a JSON array. `*out` is owned by the caller.
@@ -132,10 +131,7 @@ pub unsafe extern "C" fn tandem_session_abort(
     client: *mut tandem_client,
     id: *const c_char,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        client_ref(client)?.abort(id)
-    })
+    session_do(client, id, |c, id| c.abort(id))
 }
 
 /// The session's token: 43 characters of base64url (256 bits from the OS RNG), stable across restarts.
@@ -211,11 +207,7 @@ pub unsafe extern "C" fn tandem_session_messages(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        let id = arg_str(id, "id")?;
-        out.write_json(&client_ref(client)?.messages(id)?)
-    })
+    session_json(client, id, out, |c, id| c.messages(id))
 }
 
 /// Up to `limit` (at least 1) messages with IDs below `before_id` (0 = start from the newest), newest first:
@@ -243,11 +235,7 @@ pub unsafe extern "C" fn tandem_session_usage(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        let id = arg_str(id, "id")?;
-        out.write_json(&client_ref(client)?.usage(id)?)
-    })
+    session_json(client, id, out, |c, id| c.usage(id))
 }
 
 /// Metadata: `{id, title, model, provider, created_at, last_message_at, message_count, turn_count, first_prompt,
@@ -258,11 +246,7 @@ pub unsafe extern "C" fn tandem_session_metadata(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        let id = arg_str(id, "id")?;
-        out.write_json(&client_ref(client)?.metadata(id)?)
-    })
+    session_json(client, id, out, |c, id| c.metadata(id))
 }
 
 /// What an editor shows: `{status, pending_approval, error, active_tool_name}`. `*out` is owned by the caller.
@@ -272,11 +256,7 @@ pub unsafe extern "C" fn tandem_session_snapshot(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        let id = arg_str(id, "id")?;
-        out.write_json(&client_ref(client)?.snapshot(id)?)
-    })
+    session_json(client, id, out, |c, id| c.snapshot(id))
 }
 
 /// Appends a system message with `level` (a `tandem_message_level`; other values are `TANDEM_ERR_INVALID_ARGUMENT`).

@@ -5,7 +5,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{arg_str, client as client_ref, guard, Out};
+use super::boundary::{arg_str, client as client_ref, guard, session_do, session_json, Out};
 use super::types::{tandem_client, tandem_status};
 use crate::session::state::EditOp;
 
@@ -34,11 +34,7 @@ pub unsafe extern "C" fn tandem_session_list_branches(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        let id = arg_str(id, "id")?;
-        out.write_json(&client_ref(client)?.list_branches(id)?)
-    })
+    session_json(client, id, out, |c, id| c.list_branches(id))
 }
 
 /// Replaces the transcript with branch `branch_number` (1-based; 0 and numbers past the last branch are
@@ -49,11 +45,8 @@ pub unsafe extern "C" fn tandem_session_switch_branch(
     id: *const c_char,
     branch_number: u32,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        client_ref(client)?
-            .edit(id, EditOp::SwitchBranch(branch_number))
-            .map(drop)
+    session_do(client, id, |c, id| {
+        c.edit(id, EditOp::SwitchBranch(branch_number)).map(drop)
     })
 }
 
@@ -65,11 +58,8 @@ pub unsafe extern "C" fn tandem_session_toggle_tool_collapse(
     id: *const c_char,
     message_id: u64,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        client_ref(client)?
-            .edit(id, EditOp::ToggleCollapse(message_id))
-            .map(drop)
+    session_do(client, id, |c, id| {
+        c.edit(id, EditOp::ToggleCollapse(message_id)).map(drop)
     })
 }
 
@@ -79,11 +69,8 @@ pub unsafe extern "C" fn tandem_session_toggle_all_tool_collapses(
     client: *mut tandem_client,
     id: *const c_char,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        client_ref(client)?
-            .edit(id, EditOp::ToggleAllCollapses)
-            .map(drop)
+    session_do(client, id, |c, id| {
+        c.edit(id, EditOp::ToggleAllCollapses).map(drop)
     })
 }
 
@@ -125,11 +112,8 @@ pub unsafe extern "C" fn tandem_session_clear_all_boundaries(
     client: *mut tandem_client,
     id: *const c_char,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        client_ref(client)?
-            .edit(id, EditOp::ClearAllBoundaries)
-            .map(drop)
+    session_do(client, id, |c, id| {
+        c.edit(id, EditOp::ClearAllBoundaries).map(drop)
     })
 }
 
@@ -157,9 +141,5 @@ pub unsafe extern "C" fn tandem_session_touched_files(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        let id = arg_str(id, "id")?;
-        out.write_json(&client_ref(client)?.touched_files(id)?)
-    })
+    session_json(client, id, out, |c, id| c.touched_files(id))
 }
