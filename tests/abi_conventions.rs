@@ -45,9 +45,21 @@ fn exports() -> Vec<(String, String, String)> {
 #[test]
 fn every_export_runs_inside_the_panic_boundary() {
     // The boundary helpers exports may start with; the shortcuts must themselves be built on `guard`.
-    const BOUNDARY: [&str; 4] = ["guard(", "guard_value(", "session_json(", "session_do("];
+    const BOUNDARY: [&str; 6] = [
+        "guard(",
+        "guard_value(",
+        "session_json(",
+        "session_do(",
+        "session_arg(",
+        "session_prompt(",
+    ];
     let boundary = fs::read_to_string("src/ffi/boundary.rs").unwrap();
-    for helper in ["session_json", "session_do"] {
+    for helper in [
+        "session_json",
+        "session_do",
+        "session_arg",
+        "session_prompt",
+    ] {
         let start = boundary
             .find(&format!("pub unsafe fn {helper}"))
             .expect("helper exists");

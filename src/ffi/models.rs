@@ -5,7 +5,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{arg_str, client as client_ref, guard, session_json};
+use super::boundary::{session_arg, session_json};
 use super::types::{tandem_client, tandem_status};
 
 /// Switches the session to `model` (`provider:model`). The session's model name changes only when the model is
@@ -17,10 +17,8 @@ pub unsafe extern "C" fn tandem_session_set_model(
     id: *const c_char,
     model: *const c_char,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        let model = arg_str(model, "model")?;
-        client_ref(client)?.set_model(id, model)
+    session_arg(client, id, model, "model", |c, id, model| {
+        c.set_model(id, model)
     })
 }
 
@@ -43,10 +41,8 @@ pub unsafe extern "C" fn tandem_session_set_thinking_level(
     id: *const c_char,
     level: *const c_char,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        let level = arg_str(level, "level")?;
-        client_ref(client)?.set_thinking_level(id, level)
+    session_arg(client, id, level, "level", |c, id, level| {
+        c.set_thinking_level(id, level)
     })
 }
 
@@ -100,10 +96,8 @@ pub unsafe extern "C" fn tandem_session_activate_skill(
     id: *const c_char,
     name: *const c_char,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        let name = arg_str(name, "name")?;
-        client_ref(client)?.activate_skill(id, name)
+    session_arg(client, id, name, "name", |c, id, name| {
+        c.activate_skill(id, name)
     })
 }
 
@@ -114,9 +108,7 @@ pub unsafe extern "C" fn tandem_session_deactivate_skill(
     id: *const c_char,
     name: *const c_char,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        let name = arg_str(name, "name")?;
-        client_ref(client)?.deactivate_skill(id, name)
+    session_arg(client, id, name, "name", |c, id, name| {
+        c.deactivate_skill(id, name)
     })
 }

@@ -5,10 +5,9 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{arg_str, client as client_ref, guard, OptOut, Out};
+use super::boundary::{session_do, session_json, session_prompt, text_prompt};
 use super::types::{tandem_client, tandem_prompt_result, tandem_status};
 use crate::session::state::QueueOp;
-use crate::session::transcript::ContentPart;
 
 /// Same as `tandem_session_send_prompt`: starts a turn when idle, otherwise queues `prompt` as steering, which the
 /// agent sees after its current tool calls (one user message combining every queued entry).
@@ -19,14 +18,7 @@ pub unsafe extern "C" fn tandem_session_queue_steering(
     prompt: *const c_char,
     out_or_null: *mut tandem_prompt_result,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        let text = arg_str(prompt, "prompt")?;
-        let outcome =
-            client_ref(client)?.send_prompt(id, vec![ContentPart::Text { text: text.into() }])?;
-        OptOut::new(out_or_null).write(outcome.into());
-        Ok(())
-    })
+    session_prompt(client, id, || text_prompt(prompt), out_or_null, false)
 }
 
 /// Starts a turn with `prompt` when idle (`TANDEM_PROMPT_RESULT_SENT`); while a turn runs, queues it as a follow-up
@@ -38,28 +30,7 @@ pub unsafe extern "C" fn tandem_session_queue_follow_up(
     prompt: *const c_char,
     out_or_null: *mut tandem_prompt_result,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        let text = arg_str(prompt, "prompt")?;
-        let outcome = client_ref(client)?
-            .queue_follow_up(id, vec![ContentPart::Text { text: text.into() }])?;
-        OptOut::new(out_or_null).write(outcome.into());
-        Ok(())
-    })
-}
-
-unsafe fn queue_op(
-    client: *mut tandem_client,
-    id: *const c_char,
-    op: QueueOp,
-    out: Option<Out<*mut c_char>>,
-) -> crate::Result<()> {
-    let id = arg_str(id, "id")?;
-    let value = client_ref(client)?.queues(id, op)?;
-    match out {
-        Some(out) => out.write_json(&value),
-        None => Ok(()),
-    }
+    session_prompt(client, id, || text_prompt(prompt), out_or_null, true)
 }
 
 /// Takes back the queued steering entries (follow-ups stay): `*out` is a JSON array of entries, each an array of
@@ -70,9 +41,8 @@ pub unsafe extern "C" fn tandem_session_dequeue_steering(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        queue_op(client, id, QueueOp::DequeueSteering, Some(out))
+    session_json(client, id, out, |c, id| {
+        c.queues(id, QueueOp::DequeueSteering)
     })
 }
 
@@ -83,10 +53,7 @@ pub unsafe extern "C" fn tandem_session_queued_messages(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        queue_op(client, id, QueueOp::Show, Some(out))
-    })
+    session_json(client, id, out, |c, id| c.queues(id, QueueOp::Show))
 }
 
 /// Takes back both queues: `*out` is `{"steering": [...], "follow_up": [...]}`, owned by the caller; the queues are
@@ -97,10 +64,7 @@ pub unsafe extern "C" fn tandem_session_recall_queues(
     id: *const c_char,
     out: *mut *mut c_char,
 ) -> tandem_status {
-    guard(|| {
-        let out = Out::new(out, "out")?;
-        queue_op(client, id, QueueOp::Recall, Some(out))
-    })
+    session_json(client, id, out, |c, id| c.queues(id, QueueOp::Recall))
 }
 
 /// Empties both queues and emits `queues_recalled`.
@@ -109,5 +73,5 @@ pub unsafe extern "C" fn tandem_session_clear_queues(
     client: *mut tandem_client,
     id: *const c_char,
 ) -> tandem_status {
-    guard(|| queue_op(client, id, QueueOp::Clear, None))
+    session_do(client, id, |c, id| c.queues(id, QueueOp::Clear).map(drop))
 }

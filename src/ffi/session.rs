@@ -7,13 +7,14 @@
 use std::ffi::c_char;
 
 use super::boundary::{
-    arg_str, client as client_ref, guard, opt_str, session_do, session_json, OptOut, Out,
+    arg_str, client as client_ref, guard, opt_str, session_do, session_json, session_prompt,
+    text_prompt, Out,
 };
 use super::types::{
     message_level, tandem_client, tandem_prompt_result, tandem_session_status, tandem_status,
     RawMessageLevel,
 };
-use crate::session::transcript::{parse_parts, ContentPart};
+use crate::session::transcript::parse_parts;
 
 /// Starts a session. `options_json` may be NULL. Keys (all optional): `session_id`, `provider` (`native`), `model`
 /// (`provider:model`; default `scripted:echo`), `base_url`, `api_key_env`, `workdir`, `persist`, `thinking_level`,
@@ -74,18 +75,6 @@ pub unsafe extern "C" fn tandem_session_list(
     })
 }
 
-fn send(
-    client: *mut tandem_client,
-    id: &str,
-    parts: Vec<ContentPart>,
-    out: OptOut<tandem_prompt_result>,
-) -> crate::Result<()> {
-    // SAFETY: forwarded from the exported function's contract.
-    let c = unsafe { client_ref(client)? };
-    out.write(c.send_prompt(id, parts)?.into());
-    Ok(())
-}
-
 /// Sends a plain-text prompt. If no turn is running a turn starts (`TANDEM_PROMPT_RESULT_SENT`); otherwise the
 /// prompt is queued as steering (`TANDEM_PROMPT_RESULT_QUEUED_STEERING`) and sent between tool calls or when the
 /// turn ends. `out_or_null` may be NULL. Every sent prompt ends with exactly one `turn_ended` event.
@@ -96,16 +85,7 @@ pub unsafe extern "C" fn tandem_session_send_prompt(
     prompt: *const c_char,
     out_or_null: *mut tandem_prompt_result,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        let text = arg_str(prompt, "prompt")?;
-        send(
-            client,
-            id,
-            vec![ContentPart::Text { text: text.into() }],
-            OptOut::new(out_or_null),
-        )
-    })
+    session_prompt(client, id, || text_prompt(prompt), out_or_null, false)
 }
 
 /// Like `tandem_session_send_prompt` with a JSON array of content parts:
@@ -117,11 +97,13 @@ pub unsafe extern "C" fn tandem_session_send_prompt_parts(
     parts_json: *const c_char,
     out_or_null: *mut tandem_prompt_result,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        let parts = parse_parts(arg_str(parts_json, "parts_json")?)?;
-        send(client, id, parts, OptOut::new(out_or_null))
-    })
+    session_prompt(
+        client,
+        id,
+        || parse_parts(arg_str(parts_json, "parts_json")?),
+        out_or_null,
+        false,
+    )
 }
 
 /// Aborts the running turn: running tool calls are marked aborted, an "Aborted" notice is added, and `turn_ended`

@@ -5,7 +5,9 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{arg_str, client as client_ref, guard, session_do, session_json, Out};
+use super::boundary::{
+    arg_str, client as client_ref, guard, session_arg, session_do, session_json, Out,
+};
 use super::types::{tandem_client, tandem_status};
 use crate::session::state::EditOp;
 
@@ -99,10 +101,8 @@ pub unsafe extern "C" fn tandem_session_clear_boundary(
     id: *const c_char,
     path: *const c_char,
 ) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        let path = arg_str(path, "path")?;
-        client_ref(client)?.clear_boundary(id, path)
+    session_arg(client, id, path, "path", |c, id, path| {
+        c.clear_boundary(id, path)
     })
 }
 
