@@ -172,7 +172,7 @@ impl EventBus {
             .history
             .iter()
             .filter(|e| e.seq > seq)
-            .map(|e| serde_json::from_str(&e.to_json()).expect("event JSON round-trips"))
+            .map(|e| e.to_value())
             .collect();
         EventsSince {
             events,

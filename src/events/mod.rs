@@ -40,6 +40,16 @@ impl Event {
         serde_json::to_string(&doc).expect("event payloads always serialize")
     }
 
+    /// The event's JSON document as a value (for documents that embed events).
+    pub fn to_value(&self) -> Value {
+        let doc = EventJson {
+            seq: self.seq,
+            session_id: self.session_id.as_deref(),
+            payload: &self.payload,
+        };
+        serde_json::to_value(doc).expect("event payloads always serialize")
+    }
+
     /// The event's kind.
     pub fn kind(&self) -> EventKind {
         self.payload.kind()
