@@ -89,6 +89,29 @@ grep -q "Here's what I found" <<<"$out" || fail "the demo's answer has no summar
 grep -q "── tokens: [0-9,]* in · [0-9,]* out · \\$" <<<"$out" || fail "the demo printed no usage line"
 ! grep -q $'\033' <<<"$out" || fail "the demo wrote ANSI escapes to a pipe"
 
+section "make install into a temporary prefix, quickstart built against it"
+prefix=$(mktemp -d)
+make --no-print-directory install PREFIX="$prefix" >/dev/null
+for f in lib/libtandem.so lib/libtandem.a include/tandem.h lib/pkgconfig/tandem.pc; do
+    [ -f "$prefix/$f" ] || fail "make install did not install $f"
+done
+if command -v pkg-config >/dev/null; then
+    flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs tandem)
+    static=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --static --cflags --libs tandem)
+else
+    flags="-I$prefix/include -L$prefix/lib -ltandem"
+    static="$flags -lpthread -lm -ldl"
+fi
+# shellcheck disable=SC2086 # the flags are word lists
+cc -std=c11 -Wall -Werror examples/c/quickstart.c -o "$prefix/quickstart" $flags -Wl,-rpath,"$prefix/lib"
+[ "$("$prefix/quickstart" </dev/null)" = "hello from C" ] || fail "the quickstart linked against the install did not run"
+# shellcheck disable=SC2086
+cc -std=c11 -Wall -Werror examples/c/quickstart.c -o "$prefix/quickstart-static" \
+    "$prefix/lib/libtandem.a" ${static//-ltandem/}
+[ "$("$prefix/quickstart-static" </dev/null)" = "hello from C" ] || fail "the static quickstart did not run"
+echo "installed to $prefix: shared and static builds of the quickstart run"
+rm -rf "$prefix"
+
 section "C examples under valgrind"
 if command -v valgrind >/dev/null; then
     for run in "./build/quickstart" "./build/demo --yes"; do
