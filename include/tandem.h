@@ -462,7 +462,9 @@ tandem_status tandem_workdir_session_id(const char *path,
 /**
  * Creates a client: a runtime with its own worker threads, a session manager and an event dispatcher thread.
  *
- * `config_json` may be NULL for defaults. Keys: `store_dir` (string or null), `worker_threads` (1-64, default 2),
+ * `config_json` may be NULL for defaults. Keys: `store_dir` (the conversation store; default
+ * `$XDG_DATA_HOME/tandem`, else `~/.local/share/tandem`; `null` = nothing is written to disk), `fsync` (`always`,
+ * `turn` (default: a turn is durable before its `turn_ended` event) or `never`), `worker_threads` (1-64, default 2),
  * `event_queue_capacity` (default 65536), `event_history_capacity` (per session, default 1024), `pull_events`
  * (default true; set false if you only use callbacks), `restart` {`max_attempts`, `base_delay_ms`, `max_delay_ms`,
  * `window_ms`}, `session_defaults` (session options merged under every start). Unknown keys are rejected.
@@ -519,6 +521,41 @@ tandem_status tandem_session_continue(tandem_client *client,
 tandem_status tandem_session_summarize(tandem_client *client,
                                        const char *id,
                                        char **out);
+
+/**
+ * Archives the session's conversation in the store and starts a new, empty one (its ID is in the session's
+ * metadata as `conversation_id`). A running turn is aborted first and a pending approval cancelled. The session's ID
+ * and token do not change. Fails with `TANDEM_ERR_IO` (and keeps the current conversation) when the current
+ * conversation cannot be saved. Blocks until done; any thread.
+ */
+tandem_status tandem_session_new_conversation(tandem_client *client,
+                                              const char *id);
+
+/**
+ * Loads stored conversation `conversation_id` into the session, which becomes its writer: a running turn is
+ * aborted first, a pending approval cancelled, queues, trust, boundaries and touched files reset. Errors:
+ * `TANDEM_ERR_INVALID_ARGUMENT` for a malformed ID, `TANDEM_ERR_NOT_FOUND` when it is not stored (or the session
+ * does not persist), `TANDEM_ERR_BUSY` when another session or client has it open, `TANDEM_ERR_IO` when the current
+ * conversation cannot be saved. Loading the current conversation is a no-op. Blocks until done; any thread.
+ */
+tandem_status tandem_session_load_conversation(tandem_client *client,
+                                               const char *id,
+                                               const char *conversation_id);
+
+/**
+ * Stored conversations, newest first, as a JSON array of `{id, session_id, title, model, created_at,
+ * last_message_at, message_count, turn_count, cost}` (read from each file's header and tail, not whole files).
+ * `[]` for a client with `store_dir: null`. `*out` is owned by the caller (`tandem_string_free`).
+ */
+tandem_status tandem_conversation_list(tandem_client *client,
+                                       char **out);
+
+/**
+ * Deletes stored conversation `conversation_id`. `TANDEM_ERR_BUSY` while a session (of any client) has it open,
+ * `TANDEM_ERR_NOT_FOUND` when it is not stored, `TANDEM_ERR_INVALID_ARGUMENT` for a malformed ID.
+ */
+tandem_status tandem_conversation_delete(tandem_client *client,
+                                         const char *conversation_id);
 
 /**
  * Waits up to `timeout_ms` for the next event and returns it as JSON: `{"seq", "session_id", "kind", ...}`.

@@ -22,9 +22,12 @@ use crate::session::Status;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Conversation store directory; `null` disables persistence. Reserved: the store is not written yet.
+    /// Conversation store directory (default `$XDG_DATA_HOME/tandem`, else `~/.local/share/tandem`); `null`
+    /// disables persistence.
     #[serde(default, deserialize_with = "nullable")]
     pub store_dir: Option<Option<String>>,
+    /// When journal appends are fsynced: `always`, `turn` (default) or `never`.
+    pub fsync: Option<crate::store::FsyncPolicy>,
     /// Tokio worker threads (default 2, 1 to 64).
     pub worker_threads: Option<usize>,
     /// Soft capacity of each event queue (default 65536).
@@ -86,6 +89,28 @@ impl Config {
         }
         Ok(c)
     }
+
+    /// The store directory: the configured one, the XDG default, or `None` when persistence is off.
+    pub fn store_root(&self) -> Result<Option<std::path::PathBuf>> {
+        match &self.store_dir {
+            Some(None) => Ok(None),
+            Some(Some(dir)) => crate::ids::expand_path(dir).map(Some),
+            None => {
+                let base = match std::env::var("XDG_DATA_HOME") {
+                    Ok(x) if std::path::Path::new(&x).is_absolute() => std::path::PathBuf::from(x),
+                    _ => match std::env::var_os("HOME") {
+                        Some(home) => std::path::PathBuf::from(home).join(".local/share"),
+                        None => {
+                            return Err(Error::invalid(
+                                "neither XDG_DATA_HOME nor HOME is set: set store_dir (or null to disable persistence)",
+                            ))
+                        }
+                    },
+                };
+                Ok(Some(base.join("tandem")))
+            }
+        }
+    }
 }
 
 /// A tandem client: sessions, their runtime and their events.
@@ -122,7 +147,19 @@ impl Client {
             config.event_history_capacity.unwrap_or(1024),
             config.pull_events.unwrap_or(true),
         );
-        let manager = Manager::new(runtime.handle().clone(), bus.clone(), defaults, restart);
+        let store = config.store_root()?.map(|root| {
+            Arc::new(crate::store::Store::new(
+                root,
+                config.fsync.unwrap_or_default(),
+            ))
+        });
+        let manager = Manager::new(
+            runtime.handle().clone(),
+            bus.clone(),
+            defaults,
+            restart,
+            store,
+        );
         Ok(Client {
             runtime: Mutex::new(Some(runtime)),
             manager,
@@ -232,6 +269,26 @@ impl Client {
             Reply::Json(v) => Ok(v),
             _ => Ok(Value::Null),
         }
+    }
+
+    /// Archives the session's conversation and starts a new one; returns the new conversation's ID.
+    pub fn new_conversation(&self, id: &str) -> Result<String> {
+        self.live()?.new_conversation(id)
+    }
+
+    /// Loads a stored conversation into the session.
+    pub fn load_conversation(&self, id: &str, conversation_id: &str) -> Result<()> {
+        self.live()?.load_conversation(id, conversation_id)
+    }
+
+    /// Stored conversations, newest first.
+    pub fn list_conversations(&self) -> Result<Vec<Value>> {
+        self.live()?.conversations()
+    }
+
+    /// Deletes a stored conversation.
+    pub fn delete_conversation(&self, conversation_id: &str) -> Result<()> {
+        self.live()?.delete_conversation(conversation_id)
     }
 
     /// Aborts the running turn.

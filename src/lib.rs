@@ -16,6 +16,7 @@ pub mod manager;
 pub mod provider;
 pub mod session;
 pub mod skills;
+pub mod store;
 pub mod time;
 pub mod tools;
 

@@ -39,6 +39,39 @@ fn civil(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses what [`rfc3339`] writes (`YYYY-MM-DDTHH:MM:SS.mmmZ`, milliseconds optional).
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !s.ends_with('Z') {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let ms = match s.get(19..s.len() - 1)? {
+        "" => 0,
+        frac if frac.len() == 4 && frac.starts_with('.') => frac[1..].parse::<u64>().ok()?,
+        _ => return None,
+    };
+    let days = days_from_civil(i64::from(y), mo, d);
+    let secs = days * 86_400 + i64::from(h * 3600 + mi * 60 + se);
+    u64::try_from(secs).ok().map(|s| s * 1000 + ms)
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn rfc3339(ms: u64) -> String {
     let secs = (ms / 1000) as i64;
@@ -51,6 +84,11 @@ pub fn rfc3339(ms: u64) -> String {
         s % 60,
         ms % 1000
     )
+}
+
+/// `YYYYMMDDTHHMMSSZ`: sortable and safe in file names.
+pub fn compact_utc(ms: u64) -> String {
+    rfc3339(ms)[..19].replace(['-', ':'], "") + "Z"
 }
 
 /// `HH:MM:SS UTC`.
@@ -69,5 +107,15 @@ mod tests {
         assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(rfc3339(1_795_215_165_000), "2026-11-20T22:52:45.000Z");
         assert_eq!(hms_utc(1_795_215_165_000), "22:52:45 UTC");
+        assert_eq!(compact_utc(1_795_215_165_000), "20261120T225245Z");
+        for ms in [0, 951_782_400_123, 1_795_215_165_000, 4_102_444_799_999] {
+            assert_eq!(parse_rfc3339(&rfc3339(ms)), Some(ms));
+        }
+        assert_eq!(
+            parse_rfc3339("2026-11-20T22:52:45Z"),
+            Some(1_795_215_165_000)
+        );
+        assert_eq!(parse_rfc3339("2026-13-20T22:52:45Z"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
     }
 }

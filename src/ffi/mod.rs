@@ -9,6 +9,7 @@ pub mod approvals;
 pub mod boundary;
 pub mod client;
 pub mod compaction;
+pub mod conversations;
 pub mod events;
 pub mod models;
 pub mod queues;

@@ -1,6 +1,7 @@
 //! The session manager: starts sessions by ID, supervises and restarts them, stops them, and runs background
 //! sub-agents. Its rules live in [`registry`] and [`policy`]; this module wires them to the runtime.
 
+pub mod conversations;
 pub mod policy;
 pub mod registry;
 
@@ -30,6 +31,7 @@ pub struct Seed {
     log: Arc<SessionLog>,
     cursor: Arc<AtomicUsize>,
     order: u64,
+    persist: Option<session::SharedPersister>,
 }
 
 /// Starts, finds, supervises and stops sessions.
@@ -41,6 +43,7 @@ pub struct Manager {
     restart: RestartPolicy,
     me: Weak<Manager>,
     order: std::sync::atomic::AtomicU64,
+    store: Option<Arc<crate::store::Store>>,
 }
 
 /// Whether a start may return a live session with the same ID.
@@ -51,12 +54,14 @@ enum IfExists {
 }
 
 impl Manager {
-    /// A manager spawning on `rt`, publishing on `bus`, with session defaults and a client-wide restart policy.
+    /// A manager spawning on `rt`, publishing on `bus`, with session defaults, a client-wide restart policy and the
+    /// conversation store (`None`: nothing is persisted).
     pub fn new(
         rt: tokio::runtime::Handle,
         bus: Arc<EventBus>,
         defaults: Value,
         restart: RestartPolicy,
+        store: Option<Arc<crate::store::Store>>,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Manager {
             reg: Mutex::new(Registry::default()),
@@ -66,6 +71,7 @@ impl Manager {
             restart,
             me: me.clone(),
             order: Default::default(),
+            store,
         })
     }
 
@@ -108,7 +114,7 @@ impl Manager {
                 }
                 id.clone()
             }
-            None => reg.generate_id(|_| false),
+            None => reg.generate_id(|id| self.store.as_ref().is_some_and(|s| s.has_session(id))),
         };
         let now = crate::time::now();
         let ident = Identity {
@@ -121,8 +127,10 @@ impl Manager {
         };
         let mut state = SessionState::new(ident, now);
         state.configure(opts.thinking_level, opts.models.clone());
+        let (token, persist) = self.restore(&id, &opts, &mut state, now)?;
         let seed = Seed {
-            token: crate::ids::new_token()?,
+            token,
+            persist,
             state: Arc::new(Mutex::new(state)),
             log: self.bus.new_log(&id),
             cursor: Arc::new(AtomicUsize::new(0)),
@@ -140,6 +148,15 @@ impl Manager {
                 background: ident.background,
             },
         );
+        if let Some(p) = &seed.persist {
+            session::save(
+                &seed.state,
+                &seed.log,
+                &self.bus,
+                p,
+                session::persist::When::Durable,
+            );
+        }
         reg.insert(&id, handle, seed);
         Ok(id)
     }
@@ -156,6 +173,7 @@ impl Manager {
             seed.log.clone(),
             self.bus.clone(),
             native,
+            seed.persist.clone(),
         );
         let me = self.me.clone();
         let id = id.to_string();
@@ -223,6 +241,7 @@ impl Manager {
             &entry.seed.state,
             &entry.seed.log,
             &self.bus,
+            entry.seed.persist.as_ref(),
             Input::Restarted {
                 reason: reason.clone(),
             },
@@ -333,6 +352,16 @@ impl Manager {
             .ok_or_else(|| Error::no_session(id))?;
         if let Slot::Active(handle) = &entry.slot {
             handle.stop();
+        }
+        // Also covers a session that was waiting to restart (no actor to save it).
+        if let Some(p) = &entry.seed.persist {
+            session::save(
+                &entry.seed.state,
+                &entry.seed.log,
+                &self.bus,
+                p,
+                session::persist::When::Durable,
+            );
         }
         self.bus.publish(
             &entry.seed.log,

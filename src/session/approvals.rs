@@ -120,7 +120,7 @@ impl SessionState {
         now: Now,
         fx: &mut Vec<Effect>,
     ) -> Reply {
-        if !self.turn.is_some_and(|t| t.id == turn_id) {
+        if self.turn.is_none_or(|t| t.id != turn_id) {
             return Reply::Gate(Gate::Refuse("Tool call cancelled: the turn is over".into()));
         }
         if self.status == Status::Plan && req.destructive {
@@ -143,17 +143,12 @@ impl SessionState {
             } else {
                 "turn"
             };
-            for body in self.transcript.bodies_mut() {
-                if let Body::ToolCall {
-                    tool_call_id,
-                    auto_approved_scope,
-                    ..
-                } = body
-                {
-                    if *tool_call_id == req.tool_call_id {
-                        *auto_approved_scope = Some(scope_name.into());
-                    }
-                }
+            if let Some(Body::ToolCall {
+                auto_approved_scope,
+                ..
+            }) = self.transcript.tool_call_mut(&req.tool_call_id)
+            {
+                *auto_approved_scope = Some(scope_name.into());
             }
             fx.push(Effect::Emit(Payload::ToolAutoApproved {
                 tool_call_id: req.tool_call_id,

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::conversations::JournalOp;
 use super::state::{Effect, Now, SessionState};
 use super::transcript::{Body, Message};
 use crate::error::{Error, Result};
@@ -53,6 +54,12 @@ impl SessionState {
             created_at_ms: now.wall_ms,
         });
         self.transcript.truncate(pos + 1);
+        self.journal_ops.extend([
+            JournalOp::Branch(self.branches.len() - 1),
+            JournalOp::Truncate {
+                after_id: message_id,
+            },
+        ]);
         self.messages_changed(now, fx);
         Ok(json!({"number": self.branches.len(), "name": name, "message_count": pos + 1}))
     }
@@ -86,6 +93,7 @@ impl SessionState {
                 ))
             })?;
         self.transcript.replace(branch.messages.clone());
+        self.journal_ops.push(JournalOp::Switch(number));
         self.messages_changed(now, fx);
         Ok(())
     }
@@ -126,11 +134,15 @@ impl SessionState {
                 }
             )
         });
-        for body in self.transcript.bodies_mut() {
-            if let Body::ToolCall { collapsed, .. } | Body::Thinking { collapsed, .. } = body {
+        self.transcript.update_each(|body| match body {
+            Body::ToolCall { collapsed, .. } | Body::Thinking { collapsed, .. }
+                if *collapsed == any_collapsed =>
+            {
                 *collapsed = !any_collapsed;
+                true
             }
-        }
+            _ => false,
+        });
         self.messages_changed(now, fx);
     }
 }

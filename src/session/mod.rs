@@ -5,8 +5,10 @@ pub mod approvals;
 pub mod boundaries;
 pub mod branches;
 pub mod compaction;
+pub mod conversations;
 pub mod models;
 pub mod options;
+pub mod persist;
 pub mod queues;
 pub mod state;
 pub mod transcript;
@@ -34,6 +36,9 @@ use crate::session::transcript::ContentPart;
 /// A session's state, shared by its actor (which mutates it) and host queries (which read it under the lock).
 /// It belongs to the supervisor's entry, so it survives restarts of the actor.
 pub type SharedState = Arc<Mutex<SessionState>>;
+
+/// A session's persister, shared by its incarnations and the manager (which saves once more at stop).
+pub type SharedPersister = Arc<Mutex<persist::Persister>>;
 
 /// Locks a session's state.
 pub fn read(state: &SharedState) -> MutexGuard<'_, SessionState> {
@@ -63,6 +68,13 @@ enum Msg {
         result: Result<SideResult, String>,
     },
     Stop(Box<dyn FnOnce() + Send>),
+    /// Leave the conversation for another: `cmd` is `NewConversation` or `LoadConversation`, `journal` the opened
+    /// journal of a loaded one.
+    Switch {
+        cmd: Command,
+        journal: Option<crate::store::journal::Journal>,
+        reply: ReplyTo,
+    },
 }
 
 /// How an actor ended.
@@ -113,6 +125,24 @@ impl SessionHandle {
         rx.await.map_err(|_| self.gone())
     }
 
+    /// Moves the session to another conversation (see [`Command::NewConversation`] and
+    /// [`Command::LoadConversation`]); `journal` is the loaded conversation's open journal. Blocks for the reply.
+    pub fn switch_conversation(
+        &self,
+        cmd: Command,
+        journal: Option<crate::store::journal::Journal>,
+    ) -> Result<Reply> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.tx
+            .send(Msg::Switch {
+                cmd,
+                journal,
+                reply: Box::new(move |r| drop(tx.send(r))),
+            })
+            .map_err(|_| self.gone())?;
+        rx.recv().map_err(|_| self.gone())
+    }
+
     /// Asks the actor to close any running turn and exit; blocks until it did (or was already gone).
     pub fn stop(&self) {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
@@ -136,6 +166,7 @@ struct Actor {
     log: Arc<SessionLog>,
     bus: Arc<EventBus>,
     native: Arc<Native>,
+    persist: Option<SharedPersister>,
     turn: Option<(u64, JoinHandle<()>)>,
     stopped: Arc<AtomicBool>,
     /// Tool calls waiting for the host's answer, by approval ID.
@@ -144,14 +175,42 @@ struct Actor {
     side_reply: Option<ReplyTo>,
 }
 
-/// Applies `input` to `state` and publishes the resulting events; returns the reply and the non-event effects.
+/// Applies `input` to `state`, saves what changed, then publishes the resulting events (so a host that hears of a
+/// turn's end can rely on it being stored); returns the reply and the non-event effects.
 pub fn apply_and_publish(
     state: &SharedState,
     log: &SessionLog,
     bus: &EventBus,
+    persist: Option<&SharedPersister>,
     input: Input,
 ) -> (Reply, Vec<Effect>) {
-    let (reply, effects) = lock(state).apply(input, crate::time::now());
+    let streaming = matches!(
+        &input,
+        Input::Provider {
+            event: ProviderEvent::TextDelta(_)
+                | ProviderEvent::ThinkingDelta(_)
+                | ProviderEvent::ToolUpdate { .. },
+            ..
+        }
+    );
+    let (reply, effects, turn_active) = {
+        let mut s = lock(state);
+        let (reply, effects) = s.apply(input, crate::time::now());
+        (reply, effects, s.turn_active())
+    };
+    if let Some(p) = persist {
+        let turn_ended = effects
+            .iter()
+            .any(|fx| matches!(fx, Effect::Emit(crate::events::Payload::TurnEnded { .. })));
+        let when = if turn_ended || !turn_active {
+            persist::When::Durable
+        } else if streaming {
+            persist::When::Lazy
+        } else {
+            persist::When::Now
+        };
+        save(state, log, bus, p, when);
+    }
     let mut rest = Vec::new();
     for fx in effects {
         match fx {
@@ -164,6 +223,22 @@ pub fn apply_and_publish(
     (reply, rest)
 }
 
+/// Saves the session's pending changes; a save that starts failing is reported as an `error` event. Returns whether
+/// everything is stored.
+pub fn save(
+    state: &SharedState,
+    log: &SessionLog,
+    bus: &EventBus,
+    persist: &SharedPersister,
+    when: persist::When,
+) -> bool {
+    let mut p = lock(persist);
+    if let Some(message) = p.save(state, when) {
+        bus.publish(log, crate::events::Payload::Error { message });
+    }
+    p.is_clean()
+}
+
 /// Starts the actor of one incarnation on the current runtime.
 pub fn spawn(
     rt: &tokio::runtime::Handle,
@@ -171,6 +246,7 @@ pub fn spawn(
     log: Arc<SessionLog>,
     bus: Arc<EventBus>,
     native: Arc<Native>,
+    persist: Option<SharedPersister>,
 ) -> (SessionHandle, JoinHandle<Exit>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let stopped = Arc::new(AtomicBool::new(false));
@@ -182,6 +258,7 @@ pub fn spawn(
         log,
         bus,
         native,
+        persist,
         turn: None,
         stopped: stopped.clone(),
         waiting: HashMap::new(),
@@ -205,6 +282,13 @@ impl Actor {
             let finished = async {
                 match self.turn.as_mut() {
                     Some((_, handle)) => handle.await,
+                    None => std::future::pending().await,
+                }
+            };
+            let deadline = self.persist.as_ref().and_then(|p| lock(p).deadline());
+            let flush = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
                     None => std::future::pending().await,
                 }
             };
@@ -242,9 +326,11 @@ impl Actor {
                             }
                         }
                     }
+                    Some(Msg::Switch { cmd, journal, reply }) => reply(self.switch(cmd, journal)),
                     Some(Msg::Stop(done)) => {
                         self.apply(Input::Command(Command::Abort));
                         self.cancel_turn();
+                        self.save(persist::When::Durable);
                         self.stopped.store(true, Ordering::Release);
                         done();
                         return Exit::Stopped;
@@ -254,6 +340,9 @@ impl Actor {
                         return Exit::Stopped;
                     }
                 },
+                () = flush => {
+                    self.save(persist::When::Now);
+                }
                 joined = finished => {
                     self.turn = None;
                     if let Err(e) = joined {
@@ -266,8 +355,49 @@ impl Actor {
         }
     }
 
+    fn save(&self, when: persist::When) -> bool {
+        match &self.persist {
+            Some(p) => save(&self.state, &self.log, &self.bus, p, when),
+            None => true,
+        }
+    }
+
+    /// Leaves the conversation: a running turn is aborted and everything saved to the old conversation before the
+    /// session moves on. If the old conversation cannot be saved, the session stays where it is.
+    fn switch(&mut self, cmd: Command, journal: Option<crate::store::journal::Journal>) -> Reply {
+        if read(&self.state).turn_active() {
+            self.apply(Input::Command(Command::Abort));
+            self.cancel_turn();
+        }
+        if !self.save(persist::When::Durable) {
+            return Reply::Failed(Error::Io(
+                "the current conversation could not be saved; not switching so nothing is lost"
+                    .into(),
+            ));
+        }
+        let target = match &cmd {
+            Command::NewConversation { conversation_id } => conversation_id.clone(),
+            Command::LoadConversation(l) => l.conversation_id.clone(),
+            other => {
+                return Reply::Failed(Error::Internal(format!(
+                    "not a conversation switch: {other:?}"
+                )))
+            }
+        };
+        if let Some(p) = &self.persist {
+            lock(p).switch(target, journal);
+        }
+        self.apply(Input::Command(cmd))
+    }
+
     fn apply(&mut self, input: Input) -> Reply {
-        let (reply, effects) = apply_and_publish(&self.state, &self.log, &self.bus, input);
+        let (reply, effects) = apply_and_publish(
+            &self.state,
+            &self.log,
+            &self.bus,
+            self.persist.as_ref(),
+            input,
+        );
         for fx in effects {
             match fx {
                 Effect::StartTurn { turn_id, context } => {

@@ -141,6 +141,8 @@ pub struct Resolved {
     pub compaction_threshold: f64,
     /// Messages a compaction keeps verbatim.
     pub keep_recent: usize,
+    /// Write the conversation to the client's store (default true).
+    pub persist: bool,
 }
 
 /// Overlays `top` on `base`, key by key (objects only).
@@ -258,6 +260,7 @@ pub fn resolve(
         models,
         compaction_threshold,
         keep_recent,
+        persist: opts.persist.unwrap_or(true),
         skill_dirs: opts
             .skill_dirs
             .iter()

@@ -46,7 +46,7 @@ impl SessionState {
     /// Hands the pending steering to the running turn: one transcript message per entry, and the entries for the
     /// provider to combine into one user message of its context.
     pub(super) fn take_steering(&mut self, turn_id: u64, now: Now, fx: &mut Vec<Effect>) -> Reply {
-        if !self.turn.is_some_and(|t| t.id == turn_id) || self.steering.is_empty() {
+        if self.turn.is_none_or(|t| t.id != turn_id) || self.steering.is_empty() {
             return Reply::Steering(Vec::new());
         }
         let entries = std::mem::take(&mut self.steering);

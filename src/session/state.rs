@@ -87,6 +87,13 @@ pub enum Command {
     EnterPlan,
     /// Leave plan mode.
     EnterExec,
+    /// Archive the conversation and start `conversation_id` (the caller created the ID and flushed the old one).
+    NewConversation {
+        /// The new conversation's ID.
+        conversation_id: String,
+    },
+    /// Make a stored conversation (opened and replayed by the caller) the transcript.
+    LoadConversation(Box<super::conversations::Loaded>),
 }
 
 /// Host edits of the transcript and of edit boundaries.
@@ -277,6 +284,10 @@ pub struct SessionState {
     pub(super) side_call: bool,
     /// The last turn's answer was cut off by a stream failure (`continue` resumes it).
     pub(super) interrupted: bool,
+    /// The current conversation.
+    pub(super) conversation_id: String,
+    /// Structural transcript changes the store has not taken yet.
+    pub(super) journal_ops: Vec<super::conversations::JournalOp>,
 }
 
 impl SessionState {
@@ -314,6 +325,8 @@ impl SessionState {
             skills: Default::default(),
             side_call: false,
             interrupted: false,
+            conversation_id: String::new(),
+            journal_ops: Vec::new(),
         }
     }
 
@@ -370,6 +383,7 @@ impl SessionState {
             .count();
         json!({
             "id": self.ident.id,
+            "conversation_id": self.conversation_id,
             "title": first_prompt.as_deref().and_then(title_from),
             "model": self.ident.model,
             "provider": self.ident.provider,
@@ -476,6 +490,14 @@ impl SessionState {
             Command::ActivateSkill { name, content } => self.activate_skill(name, content, fx),
             Command::DeactivateSkill(name) => self.deactivate_skill(&name, fx),
             Command::EnterExec => self.enter_exec(now, fx),
+            Command::NewConversation { conversation_id } => {
+                self.new_conversation(conversation_id, now, fx);
+                Reply::Ok
+            }
+            Command::LoadConversation(loaded) => {
+                self.load_conversation(*loaded, now, fx);
+                Reply::Ok
+            }
             Command::Edit(op) => {
                 let result = match op {
                     EditOp::BranchAt(id) => self.branch_at(id, now, fx).map(Reply::Json),

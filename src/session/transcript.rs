@@ -238,10 +238,14 @@ impl Body {
 }
 
 /// The ordered list of messages and the next ID to hand out.
+///
+/// It remembers which messages changed since [`Transcript::take_dirty`] was last called, so the store writes only
+/// what a turn changed rather than the whole conversation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transcript {
     messages: Vec<Message>,
     next_id: u64,
+    dirty: std::collections::BTreeSet<u64>,
 }
 
 impl Default for Transcript {
@@ -249,6 +253,7 @@ impl Default for Transcript {
         Transcript {
             messages: Vec::new(),
             next_id: 1,
+            dirty: Default::default(),
         }
     }
 }
@@ -259,7 +264,33 @@ impl Transcript {
         let id = self.next_id;
         self.next_id += 1;
         self.messages.push(Message { id, body });
+        self.dirty.insert(id);
         id
+    }
+
+    /// IDs of the messages appended or changed since the last call (some may have been cut off since).
+    pub fn take_dirty(&mut self) -> std::collections::BTreeSet<u64> {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// Message `id`, if present.
+    pub fn get(&self, id: u64) -> Option<&Message> {
+        self.position(id).map(|i| &self.messages[i])
+    }
+
+    /// The ID the next pushed message gets.
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// A transcript restored from the store: `messages` keep their IDs and none is dirty.
+    pub fn restored(messages: Vec<Message>, next_id: u64) -> Transcript {
+        let max = messages.iter().map(|m| m.id).max().unwrap_or(0);
+        Transcript {
+            messages,
+            next_id: next_id.max(max + 1),
+            dirty: Default::default(),
+        }
     }
 
     /// All messages, oldest first.
@@ -267,14 +298,30 @@ impl Transcript {
         &self.messages
     }
 
-    /// The newest message.
+    /// The newest message (marked changed).
     pub fn last_mut(&mut self) -> Option<&mut Message> {
-        self.messages.last_mut()
+        let last = self.messages.last_mut()?;
+        self.dirty.insert(last.id);
+        Some(last)
     }
 
-    /// Mutable access to every message (IDs are not exposed mutably).
-    pub fn bodies_mut(&mut self) -> impl Iterator<Item = &mut Body> {
-        self.messages.iter_mut().map(|m| &mut m.body)
+    /// Calls `f` on every message's content; `f` returns whether it changed the message, and only those are
+    /// marked changed.
+    pub fn update_each(&mut self, mut f: impl FnMut(&mut Body) -> bool) {
+        for m in &mut self.messages {
+            if f(&mut m.body) {
+                self.dirty.insert(m.id);
+            }
+        }
+    }
+
+    /// The newest tool call with `tool_call_id` (marked changed).
+    pub fn tool_call_mut(&mut self, tool_call_id: &str) -> Option<&mut Body> {
+        let m = self.messages.iter_mut().rev().find(
+            |m| matches!(&m.body, Body::ToolCall { tool_call_id: t, .. } if t == tool_call_id),
+        )?;
+        self.dirty.insert(m.id);
+        Some(&mut m.body)
     }
 
     /// Number of messages.
@@ -292,9 +339,11 @@ impl Transcript {
         self.messages.binary_search_by_key(&id, |m| m.id).ok()
     }
 
-    /// Mutable access to message `id`'s content.
+    /// Mutable access to message `id`'s content (marked changed).
     pub fn body_mut(&mut self, id: u64) -> Option<&mut Body> {
-        self.position(id).map(|i| &mut self.messages[i].body)
+        let i = self.position(id)?;
+        self.dirty.insert(id);
+        Some(&mut self.messages[i].body)
     }
 
     /// Keeps the first `len` messages (IDs already handed out are never reused).

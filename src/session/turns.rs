@@ -69,19 +69,12 @@ impl SessionState {
                 self.messages_changed(now, fx);
             }
             ProviderEvent::ToolUpdate { id, name, partial } => {
-                for body in self.transcript.bodies_mut() {
-                    if let Body::ToolCall {
-                        tool_call_id,
-                        result,
-                        collapsed,
-                        ..
-                    } = body
-                    {
-                        if *tool_call_id == id {
-                            result.clone_from(&partial);
-                            *collapsed = false;
-                        }
-                    }
+                if let Some(Body::ToolCall {
+                    result, collapsed, ..
+                }) = self.transcript.tool_call_mut(&id)
+                {
+                    result.clone_from(&partial);
+                    *collapsed = false;
                 }
                 fx.push(Effect::Emit(Payload::ToolUpdate {
                     tool_call_id: id,
@@ -95,30 +88,25 @@ impl SessionState {
                 result,
                 is_error,
             } => {
-                for body in self.transcript.bodies_mut() {
-                    if let Body::ToolCall {
-                        tool_call_id,
-                        status,
-                        result: r,
-                        is_error: e,
-                        collapsed,
-                        duration_ms,
-                        started_ms,
-                        ..
-                    } = body
-                    {
-                        if *tool_call_id == id {
-                            *status = if is_error {
-                                ToolStatus::Error
-                            } else {
-                                ToolStatus::Complete
-                            };
-                            r.clone_from(&result);
-                            *e = is_error;
-                            *collapsed = true;
-                            *duration_ms = Some(now.mono_ms.saturating_sub(*started_ms));
-                        }
-                    }
+                if let Some(Body::ToolCall {
+                    status,
+                    result: r,
+                    is_error: e,
+                    collapsed,
+                    duration_ms,
+                    started_ms,
+                    ..
+                }) = self.transcript.tool_call_mut(&id)
+                {
+                    *status = if is_error {
+                        ToolStatus::Error
+                    } else {
+                        ToolStatus::Complete
+                    };
+                    r.clone_from(&result);
+                    *e = is_error;
+                    *collapsed = true;
+                    *duration_ms = Some(now.mono_ms.saturating_sub(*started_ms));
                 }
                 self.active_tools.retain(|(tid, _)| *tid != id);
                 fx.push(Effect::Emit(Payload::ToolEnded {
@@ -178,11 +166,13 @@ impl SessionState {
 
     fn end_turn(&mut self, usage: Option<Usage>, now: Now, fx: &mut Vec<Effect>) {
         let Some(turn) = self.turn.take() else { return };
-        for body in self.transcript.bodies_mut() {
-            if let Body::Thinking { collapsed, .. } = body {
+        self.transcript.update_each(|body| match body {
+            Body::Thinking { collapsed, .. } if !*collapsed => {
                 *collapsed = true;
+                true
             }
-        }
+            _ => false,
+        });
         self.close_turn("the turn ended", fx);
         if let Some(u) = usage {
             self.usage.add(&u);
@@ -233,21 +223,25 @@ impl SessionState {
     }
 
     fn abort_running_tools(&mut self) {
-        for body in self.transcript.bodies_mut() {
-            if let Body::ToolCall {
-                status,
-                result,
-                is_error,
-                ..
-            } = body
-            {
-                if *status == ToolStatus::Running {
-                    *status = ToolStatus::Error;
-                    *result = "aborted".into();
-                    *is_error = true;
-                }
-            }
-        }
+        self.transcript.update_each(abort_if_running);
         self.active_tools.clear();
+    }
+}
+
+/// Marks a running tool call aborted; returns whether it was running.
+pub(super) fn abort_if_running(body: &mut Body) -> bool {
+    match body {
+        Body::ToolCall {
+            status,
+            result,
+            is_error,
+            ..
+        } if *status == ToolStatus::Running => {
+            *status = ToolStatus::Error;
+            *result = "aborted".into();
+            *is_error = true;
+            true
+        }
+        _ => false,
     }
 }

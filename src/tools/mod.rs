@@ -42,7 +42,7 @@ impl ToolSet {
             Some(_) => BUILTIN
                 .iter()
                 .copied()
-                .filter(|t| allow.map_or(true, |a| a.iter().any(|x| x == t)))
+                .filter(|t| allow.is_none_or(|a| a.iter().any(|x| x == t)))
                 .collect(),
         };
         ToolSet {

@@ -103,7 +103,7 @@ pub fn build(workdir: Option<&Path>, name: &str, args: &Value) -> Preview {
         ("delete_file", Some(path)) => {
             preview("target", path.to_string(), vec![format!("delete: {path}")])
         }
-        _ if args.as_object().map_or(true, |o| o.is_empty()) => {
+        _ if args.as_object().is_none_or(|o| o.is_empty()) => {
             preview("args", String::new(), vec![])
         }
         _ => {

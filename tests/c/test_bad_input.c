@@ -503,6 +503,58 @@ static void test_bad_tandem_session_deactivate_skill(void)
     check_skill_switch("tandem_session_deactivate_skill", tandem_session_deactivate_skill);
 }
 
+static void test_bad_tandem_session_new_conversation(void)
+{
+    /* The fixture does not persist (store_dir: null); a new conversation still works in memory. */
+    check_id_function("tandem_session_new_conversation", tandem_session_new_conversation);
+}
+
+static void test_bad_tandem_session_load_conversation(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_session_load_conversation(NULL, f.id, "c1"), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_load_conversation(f.c, NULL, "c1"), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_load_conversation(f.c, f.id, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_load_conversation(f.c, BAD, "c1"), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_load_conversation(f.c, f.id, BAD_TRUNCATED), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_load_conversation(f.c, UNKNOWN, "c1"), TANDEM_ERR_NOT_FOUND);
+    /* IDs that would leave the store directory are refused before any file is touched. */
+    CHECK_STATUS(tandem_session_load_conversation(f.c, f.id, "../../etc/passwd"), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_load_conversation(f.c, f.id, ".."), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_load_conversation(f.c, f.id, ""), TANDEM_ERR_INVALID_ARGUMENT);
+    /* Without a store there is nothing to load. */
+    CHECK_STATUS(tandem_session_load_conversation(f.c, f.id, "c1"), TANDEM_ERR_NOT_FOUND);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_conversation_list(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_conversation_list(NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_conversation_list(f.c, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK(out == SENTINEL_STR);
+    CHECK_STATUS(tandem_conversation_list(f.c, &out), TANDEM_OK);
+    CHECK_STREQ(out, "[]");
+    tandem_string_free(out);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_conversation_delete(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_conversation_delete(NULL, "c1"), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_conversation_delete(f.c, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_conversation_delete(f.c, BAD_SURROGATE), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_conversation_delete(f.c, "../sessions/x"), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_conversation_delete(f.c, "a/b"), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_conversation_delete(f.c, "c1"), TANDEM_ERR_NOT_FOUND);
+    fixture_down(&f);
+}
+
 static void test_bad_tandem_session_compact(void)
 {
     /* The fixture has nothing to compact: the good call answers {"compacted": false, ...}. */
@@ -873,5 +925,9 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_session_metadata);
     RUN(test_bad_tandem_session_snapshot);
     RUN(test_bad_tandem_session_add_system_message);
+    RUN(test_bad_tandem_session_new_conversation);
+    RUN(test_bad_tandem_session_load_conversation);
+    RUN(test_bad_tandem_conversation_list);
+    RUN(test_bad_tandem_conversation_delete);
     return check_summary();
 }

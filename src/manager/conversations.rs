@@ -1,0 +1,155 @@
+//! The manager's side of persistence: restoring a session's conversation at start, moving a session to a new or
+//! stored conversation, and listing and deleting stored conversations.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use super::Manager;
+use crate::error::{Error, Result};
+use crate::events::bus::lock;
+use crate::session::conversations::Loaded;
+use crate::session::options::Resolved;
+use crate::session::persist::Persister;
+use crate::session::state::{Command, Input, Now, Reply, SessionState};
+use crate::session::transcript::Level;
+use crate::session::{read, SharedPersister};
+use crate::store::new_conversation_id;
+
+impl Manager {
+    /// Gives a starting session its token and conversation: the stored ones when the store knows session `id`,
+    /// else new ones. Problems short of another writer holding the session are notes in the transcript, not errors.
+    pub(super) fn restore(
+        &self,
+        id: &str,
+        opts: &Resolved,
+        state: &mut SessionState,
+        now: Now,
+    ) -> Result<(String, Option<SharedPersister>)> {
+        let Some(store) = self.store.as_ref().filter(|_| opts.persist) else {
+            state.set_conversation_id(new_conversation_id(now.wall_ms)?);
+            return Ok((crate::ids::new_token()?, None));
+        };
+        // An unwritable store is not fatal: the session works in memory and saving is retried.
+        let session_lock = match store.lock_session(id) {
+            Ok(f) => Some(f),
+            Err(e @ Error::Busy(_)) => return Err(e),
+            Err(_) => None,
+        };
+        let mut notes = Vec::new();
+        let record = store.session_record(id).unwrap_or_else(|e| {
+            notes.push(format!("Could not read this session's stored record: {e}"));
+            None
+        });
+        let token = match record.as_ref().filter(|r| !r.token.is_empty()) {
+            Some(r) => r.token.clone(),
+            None => crate::ids::new_token()?,
+        };
+        let mut journal = None;
+        let mut conversation_id = None;
+        if let Some(rec) = &record {
+            match store.open_journal(&rec.conversation_id) {
+                Ok((j, replayed)) => {
+                    let loaded = Loaded {
+                        conversation_id: rec.conversation_id.clone(),
+                        replayed,
+                    };
+                    state.load_conversation(loaded, now, &mut Vec::new());
+                    journal = Some(j);
+                    conversation_id = Some(rec.conversation_id.clone());
+                }
+                Err(e @ Error::Busy(_)) => return Err(e),
+                Err(e) => notes.push(format!(
+                    "Could not restore conversation {}: {e}. A new conversation was started.",
+                    rec.conversation_id
+                )),
+            }
+        }
+        let conversation_id = match conversation_id {
+            Some(c) => c,
+            None => {
+                let c = new_conversation_id(now.wall_ms)?;
+                state.set_conversation_id(c.clone());
+                c
+            }
+        };
+        for note in notes {
+            state.apply(
+                Input::Command(Command::AddSystemMessage(note, Level::Error)),
+                now,
+            );
+        }
+        let persister = Persister::new(
+            store.clone(),
+            id.to_string(),
+            token.clone(),
+            conversation_id,
+            journal,
+            session_lock,
+        );
+        Ok((token, Some(Arc::new(Mutex::new(persister)))))
+    }
+
+    fn expect_ok(reply: Reply) -> Result<()> {
+        match reply {
+            Reply::Failed(e) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Archives session `id`'s conversation and starts a new one (a running turn is aborted first).
+    pub fn new_conversation(&self, id: &str) -> Result<String> {
+        let handle = self.handle(id)?;
+        let conversation_id = new_conversation_id(crate::time::wall_ms())?;
+        let cmd = Command::NewConversation {
+            conversation_id: conversation_id.clone(),
+        };
+        Self::expect_ok(handle.switch_conversation(cmd, None)?)?;
+        Ok(conversation_id)
+    }
+
+    /// Loads stored conversation `conversation_id` into session `id` (a running turn is aborted first).
+    pub fn load_conversation(&self, id: &str, conversation_id: &str) -> Result<()> {
+        crate::ids::validate_id("conversation id", conversation_id)?;
+        let (handle, persist) = {
+            let reg = lock(&self.reg);
+            let (h, seed) = reg.active(id)?;
+            (h.clone(), seed.persist.clone())
+        };
+        let persist = persist.ok_or_else(|| {
+            Error::NotFound(format!(
+                "session {id:?} does not persist conversations (persist: false or store_dir: null)"
+            ))
+        })?;
+        if read(&handle.state).conversation_id() == conversation_id {
+            return Ok(());
+        }
+        let store = lock(&persist).store().clone();
+        let (journal, replayed) = store.open_journal(conversation_id)?;
+        let loaded = Loaded {
+            conversation_id: conversation_id.to_string(),
+            replayed,
+        };
+        let cmd = Command::LoadConversation(Box::new(loaded));
+        Self::expect_ok(handle.switch_conversation(cmd, Some(journal))?)
+    }
+
+    /// Stored conversations, newest first (empty without a store).
+    pub fn conversations(&self) -> Result<Vec<Value>> {
+        match &self.store {
+            Some(s) => s.list(),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Deletes a stored conversation; `Busy` while a session has it open.
+    pub fn delete_conversation(&self, conversation_id: &str) -> Result<()> {
+        crate::ids::validate_id("conversation id", conversation_id)?;
+        match &self.store {
+            Some(s) => s.delete(conversation_id),
+            None => Err(Error::NotFound(format!(
+                "no stored conversation {conversation_id}: this client has no store (store_dir: null)"
+            ))),
+        }
+    }
+}

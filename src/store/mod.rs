@@ -1,0 +1,238 @@
+//! The conversation store: one append-only JSONL journal per conversation under `<store_dir>/conversations/`, and
+//! one small record per session under `<store_dir>/sessions/` naming its token and current conversation.
+//!
+//! Files are 0600 in 0700 directories. Every ID is validated before it becomes part of a path.
+
+pub mod journal;
+pub mod list;
+pub mod record;
+
+use std::fs::{DirBuilder, File};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use journal::{Journal, Replayed};
+use record::Header;
+
+/// When appends are made durable with fsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FsyncPolicy {
+    /// After every write.
+    Always,
+    /// When a turn ends and after changes made outside a turn (default): an acknowledged turn is durable.
+    #[default]
+    Turn,
+    /// Never (the OS decides; a power loss may lose recent turns).
+    Never,
+}
+
+/// What the store remembers of a session between runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRecord {
+    /// Session ID.
+    pub session_id: String,
+    /// Its token (stable across restarts and reloads).
+    pub token: String,
+    /// Its current conversation.
+    pub conversation_id: String,
+}
+
+/// A store directory.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    fsync: FsyncPolicy,
+}
+
+/// Best effort: makes a directory's entries (a new or renamed file) durable.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Takes `file`'s exclusive advisory lock without waiting; `busy` words the error when another holder has it.
+pub fn try_lock(file: &File, path: &Path, busy: impl FnOnce() -> String) -> Result<()> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Busy(busy())),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::Io(format!("cannot lock {}: {e}", path.display())))
+        }
+    }
+}
+
+fn make_dir(path: &Path) -> Result<()> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
+    // An existing directory may have been created looser (by hand, or by an older umask).
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::Io(format!("cannot restrict {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// A store at `root` (created lazily, on the first write).
+    pub fn new(root: PathBuf, fsync: FsyncPolicy) -> Store {
+        Store { root, fsync }
+    }
+
+    /// The fsync policy.
+    pub fn fsync(&self) -> FsyncPolicy {
+        self.fsync
+    }
+
+    /// The store directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn conversations(&self) -> PathBuf {
+        self.root.join("conversations")
+    }
+
+    fn sessions(&self) -> PathBuf {
+        self.root.join("sessions")
+    }
+
+    /// The journal path of conversation `id` (validated).
+    pub fn conversation_path(&self, id: &str) -> Result<PathBuf> {
+        crate::ids::validate_id("conversation id", id)?;
+        Ok(self.conversations().join(format!("{id}.jsonl")))
+    }
+
+    fn session_path(&self, id: &str) -> Result<PathBuf> {
+        crate::ids::validate_id("session id", id)?;
+        Ok(self.sessions().join(format!("{id}.json")))
+    }
+
+    /// Whether a session record exists for `id` (generated IDs skip those).
+    pub fn has_session(&self, id: &str) -> bool {
+        self.session_path(id).is_ok_and(|p| p.exists())
+    }
+
+    /// The record of session `id`, if stored. A record that cannot be read or parsed is an error.
+    pub fn session_record(&self, id: &str) -> Result<Option<SessionRecord>> {
+        let path = self.session_path(id)?;
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::Io(format!("cannot read {}: {e}", path.display()))),
+        };
+        let rec: SessionRecord = serde_json::from_str(&text)
+            .map_err(|e| Error::Io(format!("{} is corrupt: {e}", path.display())))?;
+        if rec.session_id != id {
+            return Err(Error::Io(format!(
+                "{} belongs to session {:?}",
+                path.display(),
+                rec.session_id
+            )));
+        }
+        crate::ids::validate_id("conversation id", &rec.conversation_id)?;
+        Ok(Some(rec))
+    }
+
+    /// Writes a session record atomically (temporary file, fsync, rename).
+    pub fn save_session_record(&self, rec: &SessionRecord) -> Result<()> {
+        let path = self.session_path(&rec.session_id)?;
+        make_dir(&self.sessions())?;
+        let tmp = path.with_extension("json.tmp");
+        let io = |what: &str, e: std::io::Error| {
+            Error::Io(format!("cannot {what} {}: {e}", tmp.display()))
+        };
+        let body = serde_json::to_vec(rec).expect("session records serialize");
+        let result = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| io("create", e))
+            .and_then(|mut f| {
+                f.write_all(&body).map_err(|e| io("write", e))?;
+                f.sync_all().map_err(|e| io("sync", e))
+            })
+            .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| io("rename", e)));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result?;
+        sync_dir(&self.sessions());
+        Ok(())
+    }
+
+    /// Holds session `id`'s lock file: a second client starting the same stored session gets `Busy`.
+    pub fn lock_session(&self, id: &str) -> Result<File> {
+        let path = self.session_path(id)?.with_extension("lock");
+        make_dir(&self.sessions())?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
+        try_lock(&file, &path, || {
+            format!("session {id:?} is open in another client of this store")
+        })?;
+        Ok(file)
+    }
+
+    /// Creates the journal of a new conversation.
+    pub fn create_journal(&self, header: &Header) -> Result<Journal> {
+        let path = self.conversation_path(&header.conversation_id)?;
+        make_dir(&self.conversations())?;
+        Journal::create(&path, header, self.fsync != FsyncPolicy::Never)
+    }
+
+    /// Opens and replays conversation `id` (`NotFound`, `Busy` when another writer holds it).
+    pub fn open_journal(&self, id: &str) -> Result<(Journal, Replayed)> {
+        Journal::open(&self.conversation_path(id)?)
+    }
+
+    /// Deletes conversation `id`; `Busy` while a session (of any client) has it open.
+    pub fn delete(&self, id: &str) -> Result<()> {
+        let path = self.conversation_path(id)?;
+        let file = File::open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound(format!("no stored conversation {id}")),
+            _ => Error::Io(format!("cannot open {}: {e}", path.display())),
+        })?;
+        try_lock(&file, &path, || {
+            format!("conversation {id} is open in a session; stop it or switch it to another conversation first")
+        })?;
+        std::fs::remove_file(&path)
+            .map_err(|e| Error::Io(format!("cannot delete {}: {e}", path.display())))?;
+        sync_dir(&self.conversations());
+        Ok(())
+    }
+
+    /// Metadata of every stored conversation, newest first.
+    pub fn list(&self) -> Result<Vec<serde_json::Value>> {
+        list::list(&self.conversations())
+    }
+}
+
+/// A new conversation ID: UTC time to the second and 64 random bits, e.g. `20261120T101500Z-1f2e3d4c5b6a7988`.
+pub fn new_conversation_id(wall_ms: u64) -> Result<String> {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| Error::Internal(format!("the OS random generator failed: {e}")))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("{}-{hex}", crate::time::compact_utc(wall_ms)))
+}
+
+#[cfg(test)]
+mod tests;
