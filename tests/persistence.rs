@@ -436,6 +436,18 @@ fn two_clients_on_one_store_never_share_a_writer() {
 }
 
 #[test]
+fn a_stopped_session_can_be_started_again_at_once() {
+    let store = temp_store("again");
+    let c = stored_client(&store);
+    for i in 0..300 {
+        let id = c
+            .start_or_get_session("again", Some(r#"{"model": "scripted:echo"}"#))
+            .unwrap_or_else(|e| panic!("start {i}: {e}"));
+        c.stop_session(&id).unwrap();
+    }
+}
+
+#[test]
 fn new_load_list_and_delete_conversations() {
     let store = temp_store("convs");
     let c = stored_client(&store);

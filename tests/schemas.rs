@@ -149,6 +149,21 @@ fn real_outputs_validate() {
         );
     }
     check("session_list", &Value::Array(c.list_sessions().unwrap()));
+    {
+        let store = dir.join("store");
+        let stored = tandem::Client::new(Some(
+            &json!({"store_dir": store, "fsync": "always"}).to_string(),
+        ))
+        .unwrap();
+        let id = stored.start_session(None).unwrap();
+        stored.send_prompt(&id, text("listed")).unwrap();
+        turn_end(&stored, &id);
+        stored.new_conversation(&id).unwrap();
+        let list = stored.list_conversations().unwrap();
+        assert_eq!(list.len(), 2);
+        check("conversation_list", &Value::Array(list));
+        check("metadata", &stored.metadata(&id).unwrap());
+    }
     let opts = json!({"workdir": dir, "compaction": {"keep_recent": 2},
         "script": [[{"text": "A"}], [{"text": "B"}], [{"text": "sum"}], [{"text": "# S"}]]});
     let comp = c.start_session(Some(&opts.to_string())).unwrap();

@@ -331,6 +331,9 @@ impl Actor {
                         self.apply(Input::Command(Command::Abort));
                         self.cancel_turn();
                         self.save(persist::When::Durable);
+                        // Released before the stop is acknowledged, so the session's files are free for the
+                        // next start as soon as stop returns.
+                        self.persist = None;
                         self.stopped.store(true, Ordering::Release);
                         done();
                         return Exit::Stopped;
