@@ -366,6 +366,12 @@ typedef uint32_t tandem_approval_decision;
 typedef struct tandem_client tandem_client;
 
 /**
+ * A host tool call in progress. Opaque: a handle, valid from the callback until `tandem_tool_call_complete`
+ * accepts it (tandem never dereferences it, so a stale handle is an error, not a crash).
+ */
+typedef struct tandem_tool_call tandem_tool_call;
+
+/**
  * An event delivered to a callback. Borrowed: every pointer is valid only during the callback.
  */
 typedef struct {
@@ -396,6 +402,36 @@ typedef void (*tandem_event_callback)(void *userdata, const tandem_event *event)
  * Frees a subscription's userdata; called exactly once when the subscription ends.
  */
 typedef void (*tandem_userdata_free)(void *userdata);
+
+/**
+ * What a host tool call is about. Borrowed: valid only during the callback (copy what you keep).
+ */
+typedef struct {
+  /**
+   * The calling session's ID.
+   */
+  const char *session_id;
+  /**
+   * The model's ID for this call (the `tool_call_id` of the session's events).
+   */
+  const char *tool_call_id;
+  /**
+   * The tool's name.
+   */
+  const char *name;
+  /**
+   * The arguments the model sent, a JSON object.
+   */
+  const char *args_json;
+} tandem_tool_invocation;
+
+/**
+ * A host tool's callback: runs on a thread tandem owns (several calls may run at once, on different threads). It
+ * may answer before returning or later from any thread with `tandem_tool_call_complete`.
+ */
+typedef void (*tandem_tool_callback)(void *userdata,
+                                     tandem_tool_call *call,
+                                     const tandem_tool_invocation *invocation);
 
 #ifdef __cplusplus
 extern "C" {
@@ -862,6 +898,48 @@ tandem_status tandem_session_add_system_message(tandem_client *client,
                                                 const char *id,
                                                 const char *text,
                                                 tandem_message_level level);
+
+/**
+ * Registers a tool the host implements. `spec_json` is `{"name", "description", "parameters" (a JSON Schema with
+ * "type": "object"), "destructive" (default false)}`; names are 1-64 characters from `[A-Za-z0-9_-]` and may not
+ * be a built-in tool's. Every session of the client offers the tool to its model unless the session's `tools`
+ * option leaves it out; destructive tools go through the session's approval policy and are refused in plan mode.
+ *
+ * `callback` runs on a tandem-owned thread for each call, possibly on several threads at once; answer each call
+ * exactly once with `tandem_tool_call_complete`, before returning or later from any thread. An aborted turn
+ * cancels its calls (see `tandem_tool_call_is_cancelled`); they must still be completed. `userdata_free` (may be
+ * NULL) is called exactly once: after `tandem_client_unregister_tool` and the last running callback, at client
+ * shutdown or free, or right away if this call fails after its arguments were checked (e.g.
+ * `TANDEM_ERR_ALREADY_EXISTS`). Errors before that (NULL, invalid UTF-8, malformed or invalid spec) leave
+ * `userdata` with the caller.
+ */
+tandem_status tandem_client_register_tool(tandem_client *client,
+                                          const char *spec_json,
+                                          tandem_tool_callback callback,
+                                          void *userdata,
+                                          tandem_userdata_free userdata_free);
+
+/**
+ * Unregisters host tool `name`: new model calls no longer see it; calls already running finish. `TANDEM_ERR_NOT_FOUND`
+ * for unknown names.
+ */
+tandem_status tandem_client_unregister_tool(tandem_client *client,
+                                            const char *name);
+
+/**
+ * Answers a host tool call with `result_text` (UTF-8; an error message when `is_error`). After `TANDEM_OK` the
+ * handle is spent. `TANDEM_ERR_NOT_FOUND` for a handle that was already completed or never issued; on any error the
+ * handle stays as it was. A cancelled call accepts its answer and drops it. Any thread, also inside the callback.
+ */
+tandem_status tandem_tool_call_complete(tandem_tool_call *call,
+                                        const char *result_text,
+                                        bool is_error);
+
+/**
+ * Whether the call was cancelled (its turn was aborted or its session stopped): the host may stop working on it
+ * but must still complete it. True for NULL and for handles that are no longer pending. Any thread.
+ */
+bool tandem_tool_call_is_cancelled(const tandem_tool_call *call);
 
 /**
  * Saves the whole transcript as a new branch (`branch-N`) and cuts the transcript after message `message_id`.

@@ -120,6 +120,7 @@ pub struct Client {
     bus: Arc<EventBus>,
     pid: u32,
     shut_down: AtomicBool,
+    host_tools: Arc<crate::tools::host::HostTools>,
 }
 
 impl Client {
@@ -153,12 +154,14 @@ impl Client {
                 config.fsync.unwrap_or_default(),
             ))
         });
+        let host_tools = Arc::new(crate::tools::host::HostTools::default());
         let manager = Manager::new(
             runtime.handle().clone(),
             bus.clone(),
             defaults,
             restart,
             store,
+            host_tools.clone(),
         );
         Ok(Client {
             runtime: Mutex::new(Some(runtime)),
@@ -166,6 +169,7 @@ impl Client {
             bus,
             pid: std::process::id(),
             shut_down: AtomicBool::new(false),
+            host_tools,
         })
     }
 
@@ -205,6 +209,7 @@ impl Client {
             return Ok(());
         }
         self.manager.stop_all(StopReason::Shutdown);
+        self.host_tools.clear();
         self.bus.shutdown();
         if let Some(rt) = lock(&self.runtime).take() {
             rt.shutdown_timeout(timeout);
@@ -269,6 +274,26 @@ impl Client {
             Reply::Json(v) => Ok(v),
             _ => Ok(Value::Null),
         }
+    }
+
+    /// Registers a host tool (see [`crate::tools::host`]). On `AlreadyExists` or after shutdown the sink is
+    /// released at once.
+    pub fn register_tool(
+        &self,
+        spec: crate::tools::host::HostToolSpec,
+        sink: Box<dyn crate::tools::host::HostToolSink>,
+    ) -> Result<()> {
+        if let Err(e) = self.live() {
+            sink.release();
+            return Err(e);
+        }
+        self.host_tools.register(spec, sink)
+    }
+
+    /// Unregisters a host tool.
+    pub fn unregister_tool(&self, name: &str) -> Result<()> {
+        self.live()?;
+        self.host_tools.unregister(name)
     }
 
     /// Archives the session's conversation and starts a new one; returns the new conversation's ID.

@@ -14,5 +14,6 @@ pub mod events;
 pub mod models;
 pub mod queues;
 pub mod session;
+pub mod tools;
 pub mod transcript;
 pub mod types;

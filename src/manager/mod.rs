@@ -44,6 +44,7 @@ pub struct Manager {
     me: Weak<Manager>,
     order: std::sync::atomic::AtomicU64,
     store: Option<Arc<crate::store::Store>>,
+    host_tools: Arc<crate::tools::host::HostTools>,
 }
 
 /// Whether a start may return a live session with the same ID.
@@ -62,6 +63,7 @@ impl Manager {
         defaults: Value,
         restart: RestartPolicy,
         store: Option<Arc<crate::store::Store>>,
+        host_tools: Arc<crate::tools::host::HostTools>,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Manager {
             reg: Mutex::new(Registry::default()),
@@ -72,6 +74,7 @@ impl Manager {
             me: me.clone(),
             order: Default::default(),
             store,
+            host_tools,
         })
     }
 
@@ -163,7 +166,10 @@ impl Manager {
 
     fn spawn_incarnation(&self, id: &str, seed: &Seed, generation: u64) -> Result<SessionHandle> {
         let o = &seed.options;
-        let tools = Arc::new(ToolSet::new(o.workdir.clone(), o.tools.as_deref()));
+        let tools = Arc::new(
+            ToolSet::new(o.workdir.clone(), o.tools.as_deref())
+                .with_host(self.host_tools.clone(), id),
+        );
         // A restarted session keeps the model, thinking level and skills it had switched to.
         let config = read(&seed.state).provider_config();
         let native = Arc::new(Native::new(o, seed.cursor.clone(), tools)?.reconfigure(&config)?);

@@ -555,6 +555,79 @@ static void test_bad_tandem_conversation_delete(void)
     fixture_down(&f);
 }
 
+static int tool_frees;
+static void count_tool_free(void *userdata)
+{
+    (void)userdata;
+    tool_frees++;
+}
+
+static void never_called_tool(void *userdata, tandem_tool_call *call, const tandem_tool_invocation *inv)
+{
+    (void)userdata;
+    (void)inv;
+    tandem_tool_call_complete(call, "unexpected", true);
+}
+
+static void test_bad_tandem_client_register_tool(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    const char *spec = "{\"name\":\"t1\",\"description\":\"d\",\"parameters\":{\"type\":\"object\"}}";
+    tool_frees = 0;
+    CHECK_STATUS(tandem_client_register_tool(NULL, spec, never_called_tool, NULL, count_tool_free),
+                 TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_register_tool(f.c, NULL, never_called_tool, NULL, count_tool_free),
+                 TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_register_tool(f.c, spec, NULL, NULL, count_tool_free), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_register_tool(f.c, BAD, never_called_tool, NULL, count_tool_free),
+                 TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_client_register_tool(f.c, "{\"name\":", never_called_tool, NULL, count_tool_free),
+                 TANDEM_ERR_INVALID_JSON);
+    CHECK_STATUS(tandem_client_register_tool(f.c, "{\"name\":\"../x\",\"description\":\"d\",\"parameters\":{\"type\":\"object\"}}",
+                                             never_called_tool, NULL, count_tool_free),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_client_register_tool(f.c, "{\"name\":\"t\",\"description\":\"d\",\"parameters\":{\"type\":\"object\"},\"destructive\":\"yes\"}",
+                                             never_called_tool, NULL, count_tool_free),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    /* Argument errors leave the userdata with the caller. */
+    CHECK(tool_frees == 0);
+    CHECK_STATUS(tandem_client_register_tool(f.c, spec, never_called_tool, NULL, count_tool_free), TANDEM_OK);
+    /* A refusal after the arguments were checked frees it at once. */
+    CHECK_STATUS(tandem_client_register_tool(f.c, spec, never_called_tool, NULL, count_tool_free),
+                 TANDEM_ERR_ALREADY_EXISTS);
+    CHECK(tool_frees == 1);
+    fixture_down(&f);
+    CHECK(tool_frees == 2);
+}
+
+static void test_bad_tandem_client_unregister_tool(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_client_unregister_tool(NULL, "t1"), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_unregister_tool(f.c, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_unregister_tool(f.c, BAD_OVERLONG), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_client_unregister_tool(f.c, "no-such-tool"), TANDEM_ERR_NOT_FOUND);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_tool_call_complete(void)
+{
+    CHECK_STATUS(tandem_tool_call_complete(NULL, "r", false), TANDEM_ERR_NULL_ARGUMENT);
+    /* Handles are never dereferenced: a made-up or spent one is NOT_FOUND, not a crash. */
+    tandem_tool_call *bogus = (tandem_tool_call *)(uintptr_t)0xdeadbeef;
+    CHECK_STATUS(tandem_tool_call_complete(bogus, "r", false), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_tool_call_complete(bogus, NULL, false), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_tool_call_complete(bogus, BAD, true), TANDEM_ERR_INVALID_UTF8);
+}
+
+static void test_bad_tandem_tool_call_is_cancelled(void)
+{
+    CHECK(tandem_tool_call_is_cancelled(NULL));
+    CHECK(tandem_tool_call_is_cancelled((const tandem_tool_call *)(uintptr_t)0xdeadbeef));
+}
+
 static void test_bad_tandem_session_compact(void)
 {
     /* The fixture has nothing to compact: the good call answers {"compacted": false, ...}. */
@@ -929,5 +1002,9 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_session_load_conversation);
     RUN(test_bad_tandem_conversation_list);
     RUN(test_bad_tandem_conversation_delete);
+    RUN(test_bad_tandem_client_register_tool);
+    RUN(test_bad_tandem_client_unregister_tool);
+    RUN(test_bad_tandem_tool_call_complete);
+    RUN(test_bad_tandem_tool_call_is_cancelled);
     return check_summary();
 }

@@ -262,10 +262,7 @@ impl Native {
             preview,
         };
         match link.gate(request, self.approval_timeout).await {
-            Gate::Run => match self.tools.execute(&call.name, &call.args).await {
-                Ok(out) => (out, false),
-                Err(err) => (err, true),
-            },
+            Gate::Run => self.tools.call(call).await,
             Gate::Refuse(text) => (text, true),
             Gate::Wait => ("internal error: the gate did not decide".into(), true),
         }
