@@ -13,5 +13,6 @@ pub mod events;
 pub mod models;
 pub mod queues;
 pub mod session;
+pub mod sys;
 pub mod transcript;
 pub mod types;

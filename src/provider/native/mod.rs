@@ -19,7 +19,7 @@ use crate::session::options::{ApprovalMode, Permission, Resolved, ThinkingLevel}
 use crate::session::state::combine_entries;
 use crate::session::transcript::{ContentPart, Usage};
 use crate::tools::preview;
-use crate::tools::ToolSet;
+use crate::tools::{ToolContext, ToolSet};
 
 /// The running turn's line to its session.
 pub trait TurnLink: Send + Sync {
@@ -262,10 +262,11 @@ impl Native {
             preview,
         };
         match link.gate(request, self.approval_timeout).await {
-            Gate::Run => match self.tools.execute(&call.name, &call.args).await {
-                Ok(out) => (out, false),
-                Err(err) => (err, true),
-            },
+            Gate::Run => {
+                let ctx = ToolContext::new(call.id.clone());
+                let out = self.tools.execute(&call.name, &call.args, &ctx).await;
+                (out.text, out.is_error)
+            }
             Gate::Refuse(text) => (text, true),
             Gate::Wait => ("internal error: the gate did not decide".into(), true),
         }
