@@ -14,6 +14,7 @@ pub mod events;
 pub mod models;
 pub mod queues;
 pub mod session;
+pub mod sys;
 pub mod tools;
 pub mod transcript;
 pub mod types;

@@ -98,6 +98,8 @@ pub struct FileChange {
     pub after: Option<String>,
     /// Whether before or after were cut to the size cap.
     pub truncated: bool,
+    /// The edits to the file's lines, in order (they move the file's edit boundary).
+    pub line_edits: Vec<crate::tools::LineEdit>,
 }
 
 /// A tool call the model asked for.

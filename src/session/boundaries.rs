@@ -124,6 +124,11 @@ impl SessionState {
             .map_or(Value::Null, |b| json!(b))
     }
 
+    /// The boundary of `path` (absolute, canonical), if any.
+    pub fn boundary(&self, path: &str) -> Option<Boundary> {
+        self.files.boundaries.get(path).copied()
+    }
+
     /// Adjusts `path`'s boundary after an edit (used by the file tools).
     pub fn adjust_boundary(&mut self, path: &str, edit_line: u32, delta: i64) {
         if let Some(b) = self.files.boundaries.get(path).copied() {
@@ -153,6 +158,9 @@ impl SessionState {
         fx: &mut Vec<Effect>,
     ) {
         let action = FileAction::of(change.before.as_deref(), change.after.as_deref());
+        for edit in &change.line_edits {
+            self.adjust_boundary(&change.path, edit.edit_line, edit.delta_lines);
+        }
         let tool_name = self
             .active_tools
             .iter()

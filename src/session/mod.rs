@@ -408,6 +408,7 @@ impl Actor {
                     let link = Arc::new(ActorLink {
                         tx: self.tx.clone(),
                         turn_id,
+                        state: self.state.clone(),
                     });
                     let task = tokio::spawn(self.native.clone().run_turn(context, link));
                     self.turn = Some((turn_id, task));
@@ -471,6 +472,8 @@ impl Actor {
 struct ActorLink {
     tx: mpsc::UnboundedSender<Msg>,
     turn_id: u64,
+    /// Read (never written) by tool threads looking up edit boundaries.
+    state: SharedState,
 }
 
 /// How long a compaction or summary call may take before the waiting host gets an error.
@@ -480,6 +483,11 @@ const SIDE_CALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(120)
 const STEERING_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl TurnLink for ActorLink {
+    fn boundaries(&self) -> Arc<crate::provider::native::BoundaryLookup> {
+        let state = self.state.clone();
+        Arc::new(move |path| read(&state).boundary(&path.to_string_lossy()))
+    }
+
     fn emit(&self, event: ProviderEvent) {
         let _ = self.tx.send(Msg::Provider {
             turn_id: self.turn_id,

@@ -782,6 +782,7 @@ fn file_changes_are_announced_and_tracked_newest_first() {
             before: before.map(Into::into),
             after: after.map(Into::into),
             truncated: false,
+            line_edits: Vec::new(),
         })
     };
     let fx = ev(&mut s, 1, change("/w/new.txt", None, Some("hi")));

@@ -1,76 +1,26 @@
 //! Read-only file tools: `read_file` and `list_directory`.
 
-use std::io::Read;
 use std::path::Path;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::args::Args;
+use super::files::{is_binary, open_regular, read_capped};
 use super::sandbox::resolve;
-use super::ToolResult;
-use crate::provider::native::model::ToolSpec;
+use super::ToolOutcome;
 
+/// Bytes of a file `read_file` returns.
 const READ_CAP: usize = 256 * 1024;
 
-/// The spec of built-in tool `name`.
-pub fn spec(name: &str) -> ToolSpec {
-    let (description, schema) = match name {
-        "read_file" => (
-            "Read a text file in the workdir. Optional 1-based line offset and line limit.",
-            json!({"type": "object", "properties": {
-                "path": {"type": "string", "description": "Path relative to the workdir"},
-                "offset": {"type": "integer", "minimum": 1},
-                "limit": {"type": "integer", "minimum": 1}}, "required": ["path"], "additionalProperties": false}),
-        ),
-        _ => (
-            "List a directory in the workdir: one entry per line, directories first with a trailing /.",
-            json!({"type": "object", "properties": {
-                "path": {"type": "string", "description": "Directory relative to the workdir (default .)"}},
-                "additionalProperties": false}),
-        ),
-    };
-    ToolSpec {
-        name: name.into(),
-        description: description.into(),
-        input_schema: schema,
-    }
-}
-
-/// Runs a file tool synchronously (the caller keeps it off the async workers).
-pub fn run(root: &Path, name: &str, args: &Value) -> ToolResult {
-    let path_arg = match args.get("path") {
-        Some(Value::String(p)) => p.as_str(),
-        None if name == "list_directory" => ".",
-        _ => return Err(format!("{name}: \"path\" must be a string")),
-    };
-    let path = resolve(root, path_arg)?;
-    match name {
-        "read_file" => read_file(&path, path_arg, args),
-        _ => list_directory(&path, path_arg),
-    }
-}
-
-fn line_arg(args: &Value, key: &str) -> Result<Option<usize>, String> {
-    match args.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .filter(|n| *n >= 1)
-            .map(|n| Some(n as usize))
-            .ok_or(format!("read_file: {key} must be a positive integer")),
-    }
-}
-
-fn read_file(path: &Path, arg: &str, args: &Value) -> ToolResult {
-    let offset = line_arg(args, "offset")?;
-    let limit = line_arg(args, "limit")?;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {arg}: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(READ_CAP as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {arg}: {e}"))?;
-    let truncated = bytes.len() > READ_CAP;
-    bytes.truncate(READ_CAP);
-    if bytes[..bytes.len().min(8192)].contains(&0) {
+/// `read_file {path, offset?, limit?}`: a text file, whole or a 1-based slice of lines, cut at 256 KB.
+pub(super) fn read_file(root: &Path, args: &Value) -> Result<ToolOutcome, String> {
+    let a = Args::new("read_file", args, &["path", "offset", "limit"])?;
+    let arg = a.string("path")?;
+    let offset = a.opt_int("offset", 1)?.map(|n| n as usize);
+    let limit = a.opt_int("limit", 1)?.map(|n| n as usize);
+    let path = resolve(root, arg)?;
+    let (bytes, truncated) = read_capped(open_regular(&path, arg)?, arg, READ_CAP)?;
+    if is_binary(&bytes) {
         return Err(format!("{arg} is a binary file"));
     }
     let text = String::from_utf8_lossy(&bytes);
@@ -78,12 +28,14 @@ fn read_file(path: &Path, arg: &str, args: &Value) -> ToolResult {
         let lines: Vec<&str> = text.lines().collect();
         let start = offset.unwrap_or(1);
         if start > lines.len() {
-            return Ok(format!(
+            return Ok(ToolOutcome::ok(format!(
                 "[offset {start} is past the end of {arg} ({} lines)]",
                 lines.len()
-            ));
+            )));
         }
-        let end = limit.map_or(lines.len(), |l| (start - 1 + l).min(lines.len()));
+        let end = limit.map_or(lines.len(), |l| {
+            (start - 1).saturating_add(l).min(lines.len())
+        });
         format!(
             "[lines {start}-{end} of {}]\n{}",
             lines.len(),
@@ -95,15 +47,20 @@ fn read_file(path: &Path, arg: &str, args: &Value) -> ToolResult {
     if truncated {
         out.push_str("\n\n[truncated at 256KB]");
     }
-    Ok(out)
+    Ok(ToolOutcome::ok(out))
 }
 
-fn list_directory(path: &Path, arg: &str) -> ToolResult {
-    let entries = std::fs::read_dir(path).map_err(|e| format!("cannot list {arg}: {e}"))?;
+/// `list_directory {path?}`: one entry per line, directories first with a trailing `/`, each group sorted.
+pub(super) fn list_directory(root: &Path, args: &Value) -> Result<ToolOutcome, String> {
+    let a = Args::new("list_directory", args, &["path"])?;
+    let arg = a.opt_string("path")?.unwrap_or(".");
+    let path = resolve(root, arg)?;
+    let entries = std::fs::read_dir(&path).map_err(|e| format!("cannot list {arg}: {e}"))?;
     let mut dirs = Vec::new();
     let mut files = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
+        // The entry's own type: a symlink to a directory is listed as a plain entry, not followed.
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             dirs.push(name + "/");
         } else {
@@ -113,47 +70,108 @@ fn list_directory(path: &Path, arg: &str) -> ToolResult {
     dirs.sort();
     files.sort();
     dirs.extend(files);
-    Ok(dirs.join("\n"))
+    Ok(ToolOutcome::ok(dirs.join("\n")))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::tools::testutil::{err, ok, TempDir};
+    use serde_json::json;
 
     #[test]
-    fn lists_dirs_first_and_reads_slices() {
-        let root = std::env::temp_dir().join(format!(
-            "tandem-fs-{}-{}",
-            std::process::id(),
-            crate::time::mono_ms()
-        ));
-        std::fs::create_dir_all(root.join("zdir")).unwrap();
-        std::fs::write(root.join("a.txt"), "one\ntwo\nthree\n").unwrap();
+    fn lists_dirs_first() {
+        let t = TempDir::new("fs");
+        let root = t.path();
+        std::fs::create_dir_all(root.join("zdir/inner")).unwrap();
+        std::fs::write(root.join("a.txt"), "one\n").unwrap();
         std::fs::write(root.join("bin"), b"\x00\x01").unwrap();
-        let root = root.canonicalize().unwrap();
+        assert_eq!(ok(root, "list_directory", json!({})), "zdir/\na.txt\nbin");
         assert_eq!(
-            run(&root, "list_directory", &json!({})).unwrap(),
-            "zdir/\na.txt\nbin"
+            ok(root, "list_directory", json!({"path": "zdir"})),
+            "inner/"
         );
         assert_eq!(
-            run(&root, "read_file", &json!({"path": "a.txt"})).unwrap(),
+            ok(root, "list_directory", json!({"path": "zdir/inner"})),
+            ""
+        );
+        assert_eq!(
+            err(root, "list_directory", json!({"path": "nope"})),
+            "cannot list nope: No such file or directory (os error 2)"
+        );
+        assert_eq!(
+            err(root, "list_directory", json!({"path": "a.txt"})),
+            "cannot list a.txt: Not a directory (os error 20)"
+        );
+        assert_eq!(
+            err(root, "list_directory", json!({"path": "../"})),
+            "path escapes workdir: ../"
+        );
+    }
+
+    #[test]
+    fn reads_whole_files_and_slices() {
+        let t = TempDir::new("fs");
+        let root = t.path();
+        std::fs::write(root.join("a.txt"), "one\ntwo\nthree\n").unwrap();
+        std::fs::write(root.join("bin"), b"\x00\x01").unwrap();
+        std::fs::create_dir(root.join("d")).unwrap();
+        assert_eq!(
+            ok(root, "read_file", json!({"path": "a.txt"})),
             "one\ntwo\nthree\n"
         );
         assert_eq!(
-            run(
-                &root,
+            ok(
+                root,
                 "read_file",
-                &json!({"path": "a.txt", "offset": 2, "limit": 1})
-            )
-            .unwrap(),
+                json!({"path": "a.txt", "offset": 2, "limit": 1})
+            ),
             "[lines 2-2 of 3]\ntwo"
         );
-        assert!(run(&root, "read_file", &json!({"path": "bin"}))
-            .unwrap_err()
-            .contains("binary"));
-        assert!(run(&root, "read_file", &json!({"path": "../x"}))
-            .unwrap_err()
-            .contains("escapes"));
-        assert!(run(&root, "read_file", &json!({"path": 3})).is_err());
+        assert_eq!(
+            ok(root, "read_file", json!({"path": "a.txt", "offset": 2})),
+            "[lines 2-3 of 3]\ntwo\nthree"
+        );
+        assert_eq!(
+            ok(root, "read_file", json!({"path": "a.txt", "offset": 9})),
+            "[offset 9 is past the end of a.txt (3 lines)]"
+        );
+        assert_eq!(
+            err(root, "read_file", json!({"path": "bin"})),
+            "bin is a binary file"
+        );
+        assert_eq!(
+            err(root, "read_file", json!({"path": "d"})),
+            "d is a directory"
+        );
+        assert_eq!(
+            err(root, "read_file", json!({"path": "nope"})),
+            "cannot read nope: No such file or directory (os error 2)"
+        );
+        assert_eq!(
+            err(root, "read_file", json!({"path": "../x"})),
+            "path escapes workdir: ../x"
+        );
+        assert_eq!(
+            err(root, "read_file", json!({"path": 3})),
+            "read_file: \"path\" must be a string"
+        );
+        assert_eq!(
+            err(root, "read_file", json!({"path": "a.txt", "offset": 0})),
+            "read_file: \"offset\" must be a positive integer"
+        );
+        assert_eq!(
+            err(root, "read_file", json!({"path": "a.txt", "lines": 3})),
+            "read_file: unknown argument \"lines\""
+        );
+    }
+
+    #[test]
+    fn big_files_are_cut_at_256k_with_a_marker() {
+        let t = TempDir::new("fs");
+        let root = t.path();
+        std::fs::write(root.join("big"), "x".repeat(300 * 1024)).unwrap();
+        let text = ok(root, "read_file", json!({"path": "big"}));
+        assert_eq!(text.len(), 256 * 1024 + "\n\n[truncated at 256KB]".len());
+        assert!(text.ends_with("x\n\n[truncated at 256KB]"));
     }
 }

@@ -1,31 +1,57 @@
 //! Tools the agent can call, confined to the session's workdir.
+//!
+//! Each tool takes the canonical workdir, a JSON arguments object and a [`ToolContext`], and returns a
+//! [`ToolOutcome`]: the result text for the model, whether it is an error, and for file-modifying tools the file
+//! change and the line edits the caller applies to the file's edit boundary. Every path argument goes through
+//! [`sandbox`]. File tools run on tokio's blocking pool; `shell` runs on the caller's task and kills its whole
+//! process group when it ends, times out or is dropped.
 
+mod args;
+mod change;
+mod diff;
+mod edit;
+mod files;
+mod find;
 pub mod fs;
+mod grep;
 pub mod host;
 pub mod preview;
 pub mod sandbox;
+mod shell;
+mod specs;
+mod walk;
+mod write;
 
-use std::path::PathBuf;
+#[cfg(test)]
+mod escape_tests;
+#[cfg(test)]
+mod testutil;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::provider::native::model::ToolSpec;
+use crate::provider::FileChange;
+use crate::session::boundaries::Boundary;
 
-/// A tool's outcome: its result text, or an error text for the model.
-pub type ToolResult = Result<String, String>;
+pub use change::LineEdit;
 
-/// The tools of one session.
-#[derive(Debug, Default)]
-pub struct ToolSet {
-    workdir: Option<Arc<PathBuf>>,
-    enabled: Vec<&'static str>,
-    allow: Option<Vec<String>>,
-    host: Option<(Arc<host::HostTools>, String)>,
-}
+/// Tools that change files or shell state: they ask for approval in the default mode, are refused in plan mode,
+/// and must not run concurrently with other calls (the others only read, so they may).
+const DESTRUCTIVE: &[&str] = &[
+    "write_file",
+    "edit_file",
+    "multi_edit_file",
+    "apply_diff",
+    "delete_file",
+    "shell",
+];
 
-/// Every built-in tool's name (host tools may not take them).
-const ALL_BUILTIN: &[&str] = &[
+/// Built-in tools, in the order they are offered to the model.
+const BUILTIN: &[&str] = &[
     "read_file",
     "write_file",
     "edit_file",
@@ -38,26 +64,124 @@ const ALL_BUILTIN: &[&str] = &[
     "shell",
 ];
 
-/// Whether `name` is a built-in tool's name.
-pub fn is_builtin(name: &str) -> bool {
-    ALL_BUILTIN.contains(&name)
+/// What a tool call may ask of its caller while it runs.
+///
+/// Cheap to clone (the callbacks are shared), `Send + Sync`, and `'static`, so file tools can carry it onto the
+/// blocking pool. Both callbacks must be quick and must not block on the session: the boundary lookup runs on a
+/// blocking thread, the progress callback on the tool's async task.
+#[derive(Clone)]
+pub struct ToolContext {
+    /// The tool call this is (copied into the [`FileChange`] a tool reports).
+    pub tool_call_id: String,
+    boundary_for: Arc<BoundaryLookup>,
+    progress: Arc<dyn Fn(&str) + Send + Sync>,
 }
 
-/// Tools that change files or shell state.
-const DESTRUCTIVE: &[&str] = &[
-    "write_file",
-    "edit_file",
-    "multi_edit_file",
-    "apply_diff",
-    "delete_file",
-    "shell",
-];
+/// Finds the edit boundary of a file from its resolved absolute path.
+type BoundaryLookup = dyn Fn(&Path) -> Option<Boundary> + Send + Sync;
 
-/// Built-in tools, in the order they are offered to the model.
-const BUILTIN: &[&str] = &["read_file", "list_directory"];
+impl ToolContext {
+    /// A context for call `tool_call_id` with no boundaries and progress ignored.
+    pub fn new(tool_call_id: impl Into<String>) -> ToolContext {
+        ToolContext {
+            tool_call_id: tool_call_id.into(),
+            boundary_for: Arc::new(|_| None),
+            progress: Arc::new(|_| {}),
+        }
+    }
+
+    /// Looks up edit boundaries: `f` gets the resolved absolute path of the file an editing tool is about to change.
+    pub fn with_boundaries(
+        mut self,
+        f: impl Fn(&Path) -> Option<Boundary> + Send + Sync + 'static,
+    ) -> ToolContext {
+        self.boundary_for = Arc::new(f);
+        self
+    }
+
+    /// Receives progress: `shell` calls `f` with the whole output so far, at most every 200 ms.
+    pub fn with_progress(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> ToolContext {
+        self.progress = Arc::new(f);
+        self
+    }
+
+    /// The boundary of `path` (resolved, absolute), if any.
+    pub fn boundary_for(&self, path: &Path) -> Option<Boundary> {
+        (self.boundary_for)(path)
+    }
+
+    /// Reports progress text.
+    pub fn progress(&self, text: &str) {
+        (self.progress)(text)
+    }
+}
+
+impl fmt::Debug for ToolContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolContext")
+            .field("tool_call_id", &self.tool_call_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a tool call produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutcome {
+    /// The result text for the model.
+    pub text: String,
+    /// Whether the call failed (the text then says why).
+    pub is_error: bool,
+    /// The file a successful file-modifying call changed: absolute path, before (`None` when created) and after
+    /// (`None` when deleted), each capped at 64 KB.
+    pub file_change: Option<FileChange>,
+    /// The edits to the changed file's lines, in order: apply each with [`Boundary::adjust`] to the file's boundary
+    /// (see [`ToolOutcome::adjust`]). Empty when nothing was edited in place (creation, deletion, reads).
+    pub line_edits: Vec<LineEdit>,
+}
+
+impl ToolOutcome {
+    /// A successful call with plain result text.
+    pub fn ok(text: impl Into<String>) -> ToolOutcome {
+        ToolOutcome {
+            text: text.into(),
+            is_error: false,
+            file_change: None,
+            line_edits: Vec::new(),
+        }
+    }
+
+    /// A failed call.
+    pub fn error(text: impl Into<String>) -> ToolOutcome {
+        ToolOutcome {
+            is_error: true,
+            ..ToolOutcome::ok(text)
+        }
+    }
+
+    /// `boundary` after this call's line edits (`None` when it vanished).
+    pub fn adjust(&self, boundary: Boundary) -> Option<Boundary> {
+        self.line_edits
+            .iter()
+            .try_fold(boundary, |b, e| b.adjust(e.edit_line, e.delta_lines))
+    }
+}
+
+/// Whether `name` is a built-in tool's name (host tools may not take them).
+pub fn is_builtin(name: &str) -> bool {
+    BUILTIN.contains(&name)
+}
+
+/// The tools of one session.
+#[derive(Debug, Default)]
+pub struct ToolSet {
+    workdir: Option<Arc<PathBuf>>,
+    enabled: Vec<&'static str>,
+    allow: Option<Vec<String>>,
+    host: Option<(Arc<host::HostTools>, String)>,
+}
 
 impl ToolSet {
-    /// The file tools for `workdir` (none without one), limited to `allow` when given.
+    /// The built-in tools for `workdir` (none without one), limited to `allow` when given.
     pub fn new(workdir: Option<PathBuf>, allow: Option<&[String]>) -> Self {
         let enabled = match &workdir {
             None => Vec::new(),
@@ -81,13 +205,23 @@ impl ToolSet {
         self
     }
 
+    fn host_tool(&self, name: &str) -> Option<&(Arc<host::HostTools>, String)> {
+        let admitted = self
+            .allow
+            .as_ref()
+            .is_none_or(|a| a.iter().any(|x| x == name));
+        self.host
+            .as_ref()
+            .filter(|(h, _)| admitted && !is_builtin(name) && h.destructive(name).is_some())
+    }
+
     /// The workdir the tools are confined to.
-    pub fn workdir(&self) -> Option<&std::path::Path> {
+    pub fn workdir(&self) -> Option<&Path> {
         self.workdir.as_deref().map(|p| p.as_path())
     }
 
     /// Whether `name` changes files or shell state (such calls ask for approval in the default mode and are
-    /// refused in plan mode).
+    /// refused in plan mode). Calls of other tools only read, so they may run concurrently.
     pub fn is_destructive(&self, name: &str) -> bool {
         DESTRUCTIVE.contains(&name)
             || self
@@ -96,40 +230,147 @@ impl ToolSet {
                 .is_some_and(|(h, _)| h.destructive(name) == Some(true))
     }
 
-    /// Specs of the enabled tools: built-in ones, then the host's.
+    /// Specs of the enabled tools.
     pub fn specs(&self) -> Vec<ToolSpec> {
-        let mut specs: Vec<ToolSpec> = self.enabled.iter().map(|name| fs::spec(name)).collect();
+        let mut out: Vec<ToolSpec> = self.enabled.iter().map(|name| specs::spec(name)).collect();
         if let Some((h, _)) = &self.host {
-            specs.extend(h.specs(self.allow.as_deref()));
+            out.extend(h.specs(self.allow.as_deref()));
         }
-        specs
+        out
     }
 
-    /// Runs a tool call: a built-in tool, or a host tool (which the host answers). Returns the result text and
-    /// whether it is an error.
-    pub async fn call(&self, call: &crate::provider::ToolCallRequest) -> (String, bool) {
-        if let Some((h, session_id)) = &self.host {
-            let admitted = self.allow.as_ref().is_none_or(|a| a.contains(&call.name));
-            if !is_builtin(&call.name) && admitted && h.destructive(&call.name).is_some() {
-                return h.call(&call.name, session_id, &call.id, &call.args).await;
-            }
+    /// Runs a tool call: a built-in tool, or a host tool (which the host answers).
+    pub async fn call(&self, name: &str, args: &Value, ctx: &ToolContext) -> ToolOutcome {
+        if let Some((h, session_id)) = self.host_tool(name) {
+            let (text, is_error) = h.call(name, session_id, &ctx.tool_call_id, args).await;
+            return ToolOutcome {
+                is_error,
+                ..ToolOutcome::ok(text)
+            };
         }
-        match self.execute(&call.name, &call.args).await {
-            Ok(out) => (out, false),
-            Err(err) => (err, true),
-        }
+        self.execute(name, args, ctx).await
     }
 
-    /// Runs tool `name`. Unknown tools and bad arguments are error results for the model, never a crash.
-    pub async fn execute(&self, name: &str, args: &Value) -> ToolResult {
+    /// Runs tool `name`. Unknown tools and bad arguments are error outcomes for the model, never a crash.
+    ///
+    /// File tools run on the blocking pool; dropping the future does not stop one already started (each is a
+    /// short, all-or-nothing file operation). Dropping a running `shell` call kills its process group.
+    pub async fn execute(&self, name: &str, args: &Value, ctx: &ToolContext) -> ToolOutcome {
         let (Some(root), true) = (&self.workdir, self.enabled.contains(&name)) else {
-            return Err(format!("Tool '{name}' not found"));
+            return ToolOutcome::error(format!("Tool '{name}' not found"));
         };
+        if name == "shell" {
+            return shell::run(root, args, ctx).await;
+        }
         let root = root.clone();
         let name = name.to_string();
         let args = args.clone();
-        tokio::task::spawn_blocking(move || fs::run(&root, &name, &args))
+        let ctx = ctx.clone();
+        tokio::task::spawn_blocking(move || run_file_tool(&root, &name, &args, &ctx))
             .await
-            .unwrap_or_else(|e| Err(format!("Tool task failed: {e}")))
+            .unwrap_or_else(|e| ToolOutcome::error(format!("Tool task failed: {e}")))
+    }
+}
+
+/// Runs a file tool synchronously (the caller keeps it off the async workers).
+fn run_file_tool(root: &Path, name: &str, args: &Value, ctx: &ToolContext) -> ToolOutcome {
+    let result = match name {
+        "read_file" => fs::read_file(root, args),
+        "list_directory" => fs::list_directory(root, args),
+        "write_file" => write::write_file(root, args, ctx),
+        "delete_file" => write::delete_file(root, args, ctx),
+        "edit_file" => edit::edit_file(root, args, ctx),
+        "multi_edit_file" => edit::multi_edit_file(root, args, ctx),
+        "apply_diff" => diff::apply_diff(root, args, ctx),
+        "find" => find::find(root, args),
+        "grep" => grep::grep(root, args),
+        _ => Err(format!("Tool '{name}' not found")),
+    };
+    result.unwrap_or_else(ToolOutcome::error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::TempDir;
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_builtin_has_a_closed_schema_and_only_writers_are_destructive() {
+        let t = TempDir::new("toolset");
+        let set = ToolSet::new(Some(t.path().to_path_buf()), None);
+        let names: Vec<String> = set.specs().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, BUILTIN);
+        for spec in set.specs() {
+            assert_eq!(spec.input_schema["type"], "object", "{}", spec.name);
+            assert_eq!(
+                spec.input_schema["additionalProperties"], false,
+                "{}",
+                spec.name
+            );
+            assert!(!spec.description.is_empty());
+        }
+        let destructive: Vec<&str> = BUILTIN
+            .iter()
+            .copied()
+            .filter(|n| set.is_destructive(n))
+            .collect();
+        assert_eq!(destructive, DESTRUCTIVE);
+        let allow = vec!["grep".to_string(), "nope".to_string()];
+        let only = ToolSet::new(Some(t.path().to_path_buf()), Some(&allow));
+        assert_eq!(only.specs().len(), 1);
+        assert!(ToolSet::new(None, None).specs().is_empty());
+    }
+
+    #[tokio::test]
+    async fn execute_runs_file_tools_off_the_async_workers_and_refuses_unknown_ones() {
+        let t = TempDir::new("toolset");
+        let allow = vec!["write_file".to_string(), "shell".to_string()];
+        let set = ToolSet::new(Some(t.path().to_path_buf()), Some(&allow));
+        let ctx = ToolContext::new("c7");
+        let out = set
+            .execute(
+                "write_file",
+                &json!({"path": "a.txt", "content": "hi\n"}),
+                &ctx,
+            )
+            .await;
+        assert_eq!(out.text, "created a.txt (3 bytes, 1 line)");
+        assert_eq!(out.file_change.unwrap().tool_call_id, "c7");
+        let out = set
+            .execute("read_file", &json!({"path": "a.txt"}), &ctx)
+            .await;
+        assert_eq!(
+            out,
+            ToolOutcome::error("Tool 'read_file' not found"),
+            "not allowed"
+        );
+        let out = set
+            .execute("shell", &json!({"command": "cat a.txt"}), &ctx)
+            .await;
+        assert_eq!(out, ToolOutcome::ok("hi\n"));
+        let none = ToolSet::new(None, None);
+        assert_eq!(
+            none.execute("read_file", &json!({}), &ctx).await.text,
+            "Tool 'read_file' not found"
+        );
+    }
+
+    #[test]
+    fn outcomes_fold_their_line_edits_into_a_boundary() {
+        let mut out = ToolOutcome::ok("x");
+        out.line_edits = vec![
+            LineEdit {
+                edit_line: 5,
+                delta_lines: 2,
+            },
+            LineEdit {
+                edit_line: 14,
+                delta_lines: -1,
+            },
+        ];
+        let b = Boundary::new(10, 20).unwrap();
+        assert_eq!(out.adjust(b), Some(Boundary::new(12, 21).unwrap()));
+        assert_eq!(ToolOutcome::ok("x").adjust(b), Some(b));
     }
 }

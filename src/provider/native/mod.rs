@@ -3,6 +3,7 @@
 pub mod model;
 pub mod scripted;
 pub mod side;
+pub mod tool_calls;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
@@ -18,7 +19,6 @@ use crate::session::models::ProviderConfig;
 use crate::session::options::{ApprovalMode, Permission, Resolved, ThinkingLevel};
 use crate::session::state::combine_entries;
 use crate::session::transcript::{ContentPart, Usage};
-use crate::tools::preview;
 use crate::tools::ToolSet;
 
 /// The running turn's line to its session.
@@ -33,7 +33,13 @@ pub trait TurnLink: Send + Sync {
     ) -> model::BoxFuture<'_, Gate>;
     /// Takes the steering queued since the last call (empty when there is none or the session does not answer).
     fn take_steering(&self) -> model::BoxFuture<'_, Vec<Vec<ContentPart>>>;
+    /// The session's edit boundaries, looked up by resolved absolute path (called from tool threads).
+    fn boundaries(&self) -> Arc<BoundaryLookup>;
 }
+
+/// Looks up the edit boundary of a resolved absolute path.
+pub type BoundaryLookup =
+    dyn Fn(&std::path::Path) -> Option<crate::session::boundaries::Boundary> + Send + Sync;
 
 /// The native provider: a model, the session's tools, and the loop's limits.
 pub struct Native {
@@ -199,19 +205,8 @@ impl Native {
                 text,
                 tool_calls: calls.clone(),
             });
-            for call in calls {
-                emit(ProviderEvent::ToolStart {
-                    id: call.id.clone(),
-                    name: call.name.clone(),
-                    args: call.args.clone(),
-                });
-                let (result, is_error) = self.run_tool(&call, link.as_ref()).await;
-                emit(ProviderEvent::ToolEnd {
-                    id: call.id.clone(),
-                    name: call.name.clone(),
-                    result: result.clone(),
-                    is_error,
-                });
+            let results = self.run_batch(&calls, &link).await;
+            for (call, (result, is_error)) in calls.into_iter().zip(results) {
                 context.push(ModelMessage::ToolResult {
                     tool_call_id: call.id,
                     name: call.name,
@@ -227,45 +222,6 @@ impl Native {
             tool_rounds += 1;
         }
         emit(ProviderEvent::AgentEnd { usage });
-    }
-
-    /// Runs one tool call through permissions, the session's gate (plan mode, trust, approval) and the tool.
-    async fn run_tool(&self, call: &ToolCallRequest, link: &dyn TurnLink) -> (String, bool) {
-        let destructive = self.tools.is_destructive(&call.name);
-        let ask = match self.permissions.get(&call.name) {
-            Some(Permission::Deny) => {
-                return (
-                    format!("Tool '{}' is denied by per-tool permissions", call.name),
-                    true,
-                )
-            }
-            Some(Permission::Allow) => false,
-            Some(Permission::Ask) => true,
-            None => match self.approval {
-                ApprovalMode::None => false,
-                ApprovalMode::All => true,
-                ApprovalMode::Destructive => destructive,
-            },
-        };
-        let preview = if ask {
-            serde_json::to_value(preview::build(self.tools.workdir(), &call.name, &call.args))
-                .unwrap_or_default()
-        } else {
-            serde_json::Value::Null
-        };
-        let request = GateRequest {
-            tool_call_id: call.id.clone(),
-            name: call.name.clone(),
-            args: call.args.clone(),
-            destructive,
-            ask,
-            preview,
-        };
-        match link.gate(request, self.approval_timeout).await {
-            Gate::Run => self.tools.call(call).await,
-            Gate::Refuse(text) => (text, true),
-            Gate::Wait => ("internal error: the gate did not decide".into(), true),
-        }
     }
 }
 

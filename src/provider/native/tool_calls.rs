@@ -1,0 +1,179 @@
+//! A turn's tool calls: permissions and the session's gate, execution with the session's edit boundaries and
+//! progress, file changes, and batches in which calls that only read run concurrently while gated or destructive
+//! calls run alone, in call order. Results always reach the model in call order.
+
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+use super::{Native, TurnLink};
+use crate::provider::{ProviderEvent, ToolCallRequest};
+use crate::session::approvals::{Gate, GateRequest};
+use crate::session::options::{ApprovalMode, Permission};
+use crate::tools::{preview, ToolContext};
+
+/// A tool call's result text and whether it is an error.
+pub type CallResult = (String, bool);
+
+/// What the permissions and approval mode say about a tool.
+enum Policy {
+    Deny,
+    Ask,
+    Run,
+}
+
+impl Native {
+    fn policy(&self, name: &str) -> Policy {
+        match self.permissions.get(name) {
+            Some(Permission::Deny) => Policy::Deny,
+            Some(Permission::Allow) => Policy::Run,
+            Some(Permission::Ask) => Policy::Ask,
+            None => match self.approval {
+                ApprovalMode::None => Policy::Run,
+                ApprovalMode::All => Policy::Ask,
+                ApprovalMode::Destructive if self.tools.is_destructive(name) => Policy::Ask,
+                ApprovalMode::Destructive => Policy::Run,
+            },
+        }
+    }
+
+    /// Calls that must run alone: they change things, or wait for the host.
+    fn runs_alone(&self, call: &ToolCallRequest) -> bool {
+        self.tools.is_destructive(&call.name) || matches!(self.policy(&call.name), Policy::Ask)
+    }
+
+    /// Runs a batch of calls and returns their results in call order. Consecutive calls that only read run
+    /// concurrently; each call that changes things or needs approval runs alone, after the calls before it.
+    /// Dropping the future (abort) cancels every running call.
+    pub(super) async fn run_batch(
+        self: &Arc<Self>,
+        calls: &[ToolCallRequest],
+        link: &Arc<dyn TurnLink>,
+    ) -> Vec<CallResult> {
+        let mut results: Vec<Option<CallResult>> = vec![None; calls.len()];
+        let mut group: Vec<usize> = Vec::new();
+        for (i, call) in calls.iter().enumerate() {
+            if self.runs_alone(call) {
+                self.run_group(&group, calls, link, &mut results).await;
+                group.clear();
+                results[i] = Some(self.clone().run_one(call.clone(), link.clone()).await);
+            } else {
+                group.push(i);
+            }
+        }
+        self.run_group(&group, calls, link, &mut results).await;
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| ("internal error: the call did not run".into(), true)))
+            .collect()
+    }
+
+    async fn run_group(
+        self: &Arc<Self>,
+        group: &[usize],
+        calls: &[ToolCallRequest],
+        link: &Arc<dyn TurnLink>,
+        results: &mut [Option<CallResult>],
+    ) {
+        if let [only] = group {
+            results[*only] = Some(
+                self.clone()
+                    .run_one(calls[*only].clone(), link.clone())
+                    .await,
+            );
+            return;
+        }
+        let mut set = JoinSet::new();
+        for &i in group {
+            let (me, link, call) = (self.clone(), link.clone(), calls[i].clone());
+            set.spawn(async move { (i, me.run_one(call, link).await) });
+        }
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok((i, result)) => results[i] = Some(result),
+                // A panicking tool is a crash of the turn, as it would be without the task.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// One call from `tool_started` to `tool_ended`.
+    async fn run_one(
+        self: Arc<Self>,
+        call: ToolCallRequest,
+        link: Arc<dyn TurnLink>,
+    ) -> CallResult {
+        link.emit(ProviderEvent::ToolStart {
+            id: call.id.clone(),
+            name: call.name.clone(),
+            args: call.args.clone(),
+        });
+        let (result, is_error) = self.gate_and_run(&call, &link).await;
+        link.emit(ProviderEvent::ToolEnd {
+            id: call.id,
+            name: call.name,
+            result: result.clone(),
+            is_error,
+        });
+        (result, is_error)
+    }
+
+    /// Runs one call through permissions, the session's gate (plan mode, trust, approval) and the tool.
+    async fn gate_and_run(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> CallResult {
+        let ask = match self.policy(&call.name) {
+            Policy::Deny => {
+                return (
+                    format!("Tool '{}' is denied by per-tool permissions", call.name),
+                    true,
+                )
+            }
+            Policy::Ask => true,
+            Policy::Run => false,
+        };
+        let preview = if ask {
+            serde_json::to_value(preview::build(self.tools.workdir(), &call.name, &call.args))
+                .unwrap_or_default()
+        } else {
+            serde_json::Value::Null
+        };
+        let request = GateRequest {
+            tool_call_id: call.id.clone(),
+            name: call.name.clone(),
+            args: call.args.clone(),
+            destructive: self.tools.is_destructive(&call.name),
+            ask,
+            preview,
+        };
+        match link.gate(request, self.approval_timeout).await {
+            Gate::Run => self.execute(call, link).await,
+            Gate::Refuse(text) => (text, true),
+            Gate::Wait => ("internal error: the gate did not decide".into(), true),
+        }
+    }
+
+    /// Executes an approved call with the session's boundaries and a progress line to the host; a file change is
+    /// reported (with the line edits that move the file's boundary) before the call ends.
+    async fn execute(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> CallResult {
+        let progress_link = link.clone();
+        let (id, name) = (call.id.clone(), call.name.clone());
+        let ctx = ToolContext::new(call.id.clone())
+            .with_boundaries({
+                let lookup = link.boundaries();
+                move |path| lookup(path)
+            })
+            .with_progress(move |partial| {
+                progress_link.emit(ProviderEvent::ToolUpdate {
+                    id: id.clone(),
+                    name: name.clone(),
+                    partial: partial.to_string(),
+                })
+            });
+        let out = self.tools.call(&call.name, &call.args, &ctx).await;
+        if let Some(mut change) = out.file_change {
+            change.line_edits = out.line_edits;
+            link.emit(ProviderEvent::FileChanged(change));
+        }
+        (out.text, out.is_error)
+    }
+}

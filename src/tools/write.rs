@@ -1,0 +1,284 @@
+//! Whole-file tools: `write_file` (create or overwrite) and `delete_file`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::args::{count, Args};
+use super::change::{check_all, file_change, spans_between};
+use super::files::{read_before, write_text};
+use super::sandbox::{resolve, resolve_entry};
+use super::{ToolContext, ToolOutcome};
+
+/// `write_file {path, content}`: creates the file (and missing parent directories) or overwrites it.
+///
+/// Overwriting is an edit: the lines that differ from the current content (a line diff) must lie inside the
+/// file's boundary, and their line edits are reported.
+pub(super) fn write_file(
+    root: &Path,
+    args: &Value,
+    ctx: &ToolContext,
+) -> Result<ToolOutcome, String> {
+    let a = Args::new("write_file", args, &["path", "content"])?;
+    let arg = a.string("path")?;
+    let content = a.string("content")?;
+    let path = resolve(root, arg)?;
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_dir() => return Err(format!("{arg} is a directory")),
+        // Opening a FIFO or device for writing could block or do worse.
+        Ok(m) if !m.is_file() => return Err(format!("{arg} is not a regular file")),
+        _ => {}
+    }
+    let before = read_before(&path);
+    let line_edits = match &before {
+        Some(old) => {
+            let spans = spans_between(old, content);
+            check_all(ctx.boundary_for(&path), &spans).map_err(|(_, e)| e)?
+        }
+        None => Vec::new(),
+    };
+    write_text(&path, arg, content)?;
+    let verb = if before.is_some() {
+        "overwrote"
+    } else {
+        "created"
+    };
+    Ok(ToolOutcome {
+        text: format!(
+            "{verb} {arg} ({}, {})",
+            count(content.len(), "byte"),
+            count(content.lines().count(), "line")
+        ),
+        is_error: false,
+        file_change: Some(file_change(ctx, &path, before.as_deref(), Some(content))),
+        line_edits,
+    })
+}
+
+/// `delete_file {path}`: removes a file, or a symlink (the link itself) whose target is a file inside the workdir.
+/// Directories are refused.
+pub(super) fn delete_file(
+    root: &Path,
+    args: &Value,
+    ctx: &ToolContext,
+) -> Result<ToolOutcome, String> {
+    let a = Args::new("delete_file", args, &["path"])?;
+    let arg = a.string("path")?;
+    let target = resolve(root, arg)?;
+    let entry = resolve_entry(root, arg)?;
+    std::fs::symlink_metadata(&entry).map_err(|e| format!("cannot delete {arg}: {e}"))?;
+    if target.is_dir() {
+        return Err(format!(
+            "{arg} is a directory; delete_file only deletes files"
+        ));
+    }
+    let before = read_before(&target).unwrap_or_default();
+    std::fs::remove_file(&entry).map_err(|e| format!("cannot delete {arg}: {e}"))?;
+    Ok(ToolOutcome {
+        text: format!("deleted {arg}"),
+        is_error: false,
+        file_change: Some(file_change(ctx, &entry, Some(&before), None)),
+        line_edits: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::provider::FileChange;
+    use crate::session::boundaries::Boundary;
+    use crate::tools::testutil::{err, ok, run, run_with, TempDir};
+    use crate::tools::{LineEdit, ToolContext};
+    use serde_json::json;
+
+    #[test]
+    fn writes_create_with_parents_then_overwrite() {
+        let t = TempDir::new("write");
+        let root = t.path();
+        let out = run(
+            root,
+            "write_file",
+            json!({"path": "a/b/c.txt", "content": "one\ntwo\n"}),
+        );
+        assert_eq!(out.text, "created a/b/c.txt (8 bytes, 2 lines)");
+        assert_eq!(
+            out.file_change,
+            Some(FileChange {
+                tool_call_id: "call-1".into(),
+                path: root.join("a/b/c.txt").to_string_lossy().into_owned(),
+                before: None,
+                after: Some("one\ntwo\n".into()),
+                truncated: false,
+                line_edits: Vec::new(),
+            })
+        );
+        assert!(out.line_edits.is_empty());
+        let out = run(
+            root,
+            "write_file",
+            json!({"path": "a/b/c.txt", "content": "one\n2\nthree\n"}),
+        );
+        assert_eq!(out.text, "overwrote a/b/c.txt (12 bytes, 3 lines)");
+        let fc = out.file_change.unwrap();
+        assert_eq!(
+            (fc.before.as_deref(), fc.after.as_deref()),
+            (Some("one\ntwo\n"), Some("one\n2\nthree\n"))
+        );
+        assert_eq!(
+            out.line_edits,
+            vec![LineEdit {
+                edit_line: 1,
+                delta_lines: 1
+            }]
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("a/b/c.txt")).unwrap(),
+            "one\n2\nthree\n"
+        );
+        assert_eq!(
+            ok(root, "write_file", json!({"path": "e", "content": ""})),
+            "created e (0 bytes, 0 lines)"
+        );
+        assert_eq!(
+            ok(root, "write_file", json!({"path": "e", "content": "x"})),
+            "overwrote e (1 byte, 1 line)"
+        );
+    }
+
+    #[test]
+    fn write_errors_are_exact() {
+        let t = TempDir::new("write");
+        let root = t.path();
+        std::fs::create_dir(root.join("d")).unwrap();
+        std::fs::write(root.join("f"), "x").unwrap();
+        assert_eq!(
+            err(root, "write_file", json!({"path": "d", "content": ""})),
+            "d is a directory"
+        );
+        assert_eq!(
+            err(root, "write_file", json!({"path": "f/g", "content": ""})),
+            "cannot write f/g: File exists (os error 17)"
+        );
+        assert_eq!(
+            err(root, "write_file", json!({"path": "x"})),
+            "write_file: missing required argument \"content\""
+        );
+    }
+
+    #[test]
+    fn writes_through_an_inside_symlink_change_its_target() {
+        let t = TempDir::new("write");
+        let root = t.path();
+        std::fs::write(root.join("real.txt"), "old\n").unwrap();
+        std::os::unix::fs::symlink("real.txt", root.join("alias")).unwrap();
+        assert_eq!(
+            ok(
+                root,
+                "write_file",
+                json!({"path": "alias", "content": "new\n"})
+            ),
+            "overwrote alias (4 bytes, 1 line)"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("real.txt")).unwrap(),
+            "new\n"
+        );
+        assert!(root
+            .join("alias")
+            .symlink_metadata()
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+
+    #[test]
+    fn overwrites_must_keep_their_changes_inside_the_boundary() {
+        let t = TempDir::new("write");
+        let root = t.path();
+        let file = root.join("f.txt");
+        std::fs::write(&file, "0\n1\n2\n3\n4\n").unwrap();
+        let f = file.clone();
+        let ctx = ToolContext::new("c")
+            .with_boundaries(move |p| (p == f).then(|| Boundary::new(1, 2).unwrap()));
+        let out = run_with(
+            root,
+            "write_file",
+            json!({"path": "f.txt", "content": "0\n1\n2\n3\nfour\n"}),
+            &ctx,
+        );
+        assert_eq!(
+            (out.text.as_str(), out.is_error),
+            (
+                "edit outside boundary: lines 4-4, allowed range is 1-2",
+                true
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "0\n1\n2\n3\n4\n");
+        let out = run_with(
+            root,
+            "write_file",
+            json!({"path": "f.txt", "content": "0\none\nuno\n2\n3\n4\n"}),
+            &ctx,
+        );
+        assert!(!out.is_error, "{}", out.text);
+        assert_eq!(
+            out.adjust(Boundary::new(1, 2).unwrap()),
+            Some(Boundary::new(1, 3).unwrap())
+        );
+        let out = run_with(
+            root,
+            "write_file",
+            json!({"path": "other.txt", "content": "x"}),
+            &ctx,
+        );
+        assert!(!out.is_error, "creating is not an edit of a bounded file");
+    }
+
+    #[test]
+    fn deletes_files_and_links_but_not_directories() {
+        let t = TempDir::new("write");
+        let root = t.path();
+        std::fs::write(root.join("a.txt"), "bye\n").unwrap();
+        std::fs::create_dir(root.join("d")).unwrap();
+        std::fs::write(root.join("target.txt"), "t").unwrap();
+        std::os::unix::fs::symlink("target.txt", root.join("alias")).unwrap();
+        std::os::unix::fs::symlink("d", root.join("dlink")).unwrap();
+        let out = run(root, "delete_file", json!({"path": "a.txt"}));
+        assert_eq!(out.text, "deleted a.txt");
+        assert_eq!(
+            out.file_change,
+            Some(FileChange {
+                tool_call_id: "call-1".into(),
+                path: root.join("a.txt").to_string_lossy().into_owned(),
+                before: Some("bye\n".into()),
+                after: None,
+                truncated: false,
+                line_edits: Vec::new(),
+            })
+        );
+        assert!(!root.join("a.txt").exists());
+        assert_eq!(
+            err(root, "delete_file", json!({"path": "a.txt"})),
+            "cannot delete a.txt: No such file or directory (os error 2)"
+        );
+        assert_eq!(
+            err(root, "delete_file", json!({"path": "d"})),
+            "d is a directory; delete_file only deletes files"
+        );
+        assert_eq!(
+            err(root, "delete_file", json!({"path": "dlink"})),
+            "dlink is a directory; delete_file only deletes files"
+        );
+        assert_eq!(
+            err(root, "delete_file", json!({"path": "."})),
+            ". is a directory; delete_file only deletes files"
+        );
+        let out = run(root, "delete_file", json!({"path": "alias"}));
+        assert_eq!(out.text, "deleted alias");
+        assert_eq!(out.file_change.unwrap().before.as_deref(), Some("t"));
+        assert!(
+            root.join("target.txt").exists(),
+            "the link went, not its target"
+        );
+        assert!(root.join("alias").symlink_metadata().is_err());
+    }
+}
