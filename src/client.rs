@@ -141,6 +141,7 @@ impl Client {
             .worker_threads(config.worker_threads.unwrap_or(2))
             .thread_name("tandem-worker")
             .enable_time()
+            .enable_io()
             .build()
             .map_err(|e| Error::Io(format!("cannot start the runtime: {e}")))?;
         let bus = EventBus::new(

@@ -46,7 +46,7 @@ fn real_outputs_validate() {
 
     let demo = c
         .start_session(Some(
-            &json!({"model": "scripted:demo", "workdir": dir}).to_string(),
+            &json!({"model": "scripted:demo", "workdir": dir, "approval": "none"}).to_string(),
         ))
         .unwrap();
     c.send_prompt(&demo, text("tour")).unwrap();

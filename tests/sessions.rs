@@ -74,7 +74,19 @@ fn the_demo_lists_reads_and_summarizes_its_workdir() {
     let id = c.start_session(Some(&opts)).unwrap();
     c.send_prompt(&id, text("Tell me about this project."))
         .unwrap();
-    let (end, events) = turn_end(&c, &id);
+    // Counting lines runs `shell`, which asks first.
+    let (pending, mut events) = wait_for(&c, Duration::from_secs(10), |e| {
+        e["kind"] == "approval_pending"
+    });
+    assert_eq!(pending["approval"]["name"], "shell");
+    assert_eq!(
+        pending["approval"]["preview"]["summary"],
+        "wc -l < 'README.md'"
+    );
+    c.respond_to_approval(&id, None, tandem::session::approvals::Decision::Approve)
+        .unwrap();
+    let (end, rest) = turn_end(&c, &id);
+    events.extend(rest);
     assert_eq!(end["reason"], "completed");
     let tools: Vec<(String, bool)> = events
         .iter()
@@ -90,12 +102,16 @@ fn the_demo_lists_reads_and_summarizes_its_workdir() {
         tools,
         vec![
             ("list_directory".into(), false),
-            ("read_file".into(), false)
+            ("read_file".into(), false),
+            ("grep".into(), false),
+            ("shell".into(), false)
         ]
     );
     assert!(events.iter().any(|e| e["kind"] == "thinking_delta"));
     assert!(
-        text_of(&events, &id).contains("\"# Widget\""),
+        text_of(&events, &id).contains(
+            "the file starts with \"# Widget\", it is 3 lines long, and the workdir has no open TODOs."
+        ),
         "{}",
         text_of(&events, &id)
     );

@@ -1,5 +1,6 @@
 //! The native agent loop: model call, tool calls, results, next call, until a final answer or a limit.
 
+pub mod demo;
 pub mod model;
 pub mod scripted;
 pub mod side;

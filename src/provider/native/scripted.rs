@@ -194,7 +194,7 @@ impl ScriptedModel {
                     .unwrap_or_else(|| vec![Step::Text("(script exhausted)".into())])
             }
             Source::Echo => echo(req.messages),
-            Source::Demo => demo(req.messages),
+            Source::Demo => super::demo::demo(req.messages),
         }
     }
 }
@@ -267,115 +267,6 @@ fn echo(messages: &[ModelMessage]) -> Vec<Step> {
     steps
 }
 
-/// Model calls since the last user prompt, and the results of tools called since.
-fn since_prompt(messages: &[ModelMessage]) -> (usize, Vec<(&str, &str, bool)>) {
-    let start = messages
-        .iter()
-        .rposition(|m| matches!(m, ModelMessage::User(_)))
-        .map_or(0, |i| i + 1);
-    let mut calls = 0;
-    let mut results = Vec::new();
-    for m in &messages[start..] {
-        match m {
-            ModelMessage::Assistant { .. } => calls += 1,
-            ModelMessage::ToolResult {
-                name,
-                content,
-                is_error,
-                ..
-            } => results.push((name.as_str(), content.as_str(), *is_error)),
-            ModelMessage::User(_) => {}
-        }
-    }
-    (calls, results)
-}
-
-fn demo_usage(call: u64) -> Step {
-    Step::Usage(Usage {
-        input: 900 + 350 * call,
-        output: 60 + 40 * call,
-        cost: 0.0004 * (call + 1) as f64,
-        ..Usage::default()
-    })
-}
-
-/// The offline demo: think, list the workdir, read a file, summarize.
-fn demo(messages: &[ModelMessage]) -> Vec<Step> {
-    let (calls, results) = since_prompt(messages);
-    let call = |name: &str, args: Value| Step::ToolCall {
-        name: name.into(),
-        args,
-        id: None,
-    };
-    match (calls, results.last()) {
-        (0, _) => vec![
-            Step::Thinking("The user wants to know about this project. ".into()),
-            Step::Thinking(
-                "I'll list the working directory first, then read the most telling file.".into(),
-            ),
-            Step::Text("Let me look around the workdir.".into()),
-            call("list_directory", json!({"path": "."})),
-            demo_usage(0),
-        ],
-        (1, Some(("list_directory", listing, false))) => {
-            let files: Vec<&str> = listing
-                .lines()
-                .filter(|l| !l.ends_with('/') && !l.is_empty())
-                .collect();
-            let pick = files
-                .iter()
-                .find(|f| f.to_ascii_lowercase().starts_with("readme"))
-                .or_else(|| files.first())
-                .copied();
-            match pick {
-                Some(file) => vec![
-                    Step::Thinking(format!(
-                        "There are {} entries. {file} should say what this is.",
-                        listing.lines().count()
-                    )),
-                    Step::Text(format!(" I'll read {file}.")),
-                    call("read_file", json!({"path": file, "limit": 40})),
-                    demo_usage(1),
-                ],
-                None => vec![
-                    Step::Text(format!(
-                        "\n\nThe workdir has {} entries and no regular files to read.",
-                        listing.lines().count()
-                    )),
-                    demo_usage(1),
-                ],
-            }
-        }
-        (_, Some((tool, result, true))) => vec![
-            Step::Text(format!(
-                "\n\nI couldn't use {tool}: {result}. Give me a workdir and I'll take a look."
-            )),
-            demo_usage(calls as u64),
-        ],
-        (_, Some(("read_file", content, false))) => {
-            let body = content
-                .strip_prefix('[')
-                .and_then(|c| c.split_once("]\n"))
-                .map_or(*content, |(_, rest)| rest);
-            let lines: Vec<&str> = body.lines().filter(|l| !l.trim().is_empty()).collect();
-            let first = lines.first().map_or("(empty)", |l| l.trim());
-            vec![
-                Step::Thinking("Enough to summarize.".into()),
-                Step::Text(format!(
-                    "\n\nHere's what I found: the file starts with \"{first}\" and has {} non-empty lines in the part I read. ",
-                    lines.len()
-                )),
-                Step::Text("That's the tour. Ask me anything else about it.".into()),
-                demo_usage(calls as u64),
-            ]
-        }
-        _ => vec![
-            Step::Text("\n\nI'm done looking around.".into()),
-            demo_usage(calls as u64),
-        ],
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,7 +332,7 @@ mod tests {
                 Step::Text("world".into())
             ]
         );
-        let steps = demo(&msgs);
+        let steps = super::super::demo::demo(&msgs);
         assert!(steps
             .iter()
             .any(|s| matches!(s, Step::ToolCall { name, .. } if name == "list_directory")));
