@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of tandem, stopping at the first failure: Rust formatting, lints and tests, the committed header's
-# freshness, the C ABI tests, and the C examples (the README quickstart and one non-interactive demo run, both also
-# under valgrind). Works from a fresh clone on Debian with rustup's cargo and gcc: missing rustfmt and clippy are
-# added with rustup, missing make and valgrind with apt-get when running as root.
+# freshness, the C ABI tests, the kill -9 crash test, and the C examples (the README quickstart and one
+# non-interactive demo run, both also under valgrind). Works from a fresh clone on Debian with rustup's cargo and gcc:
+# missing rustfmt and clippy are added with rustup, missing make, valgrind and python3 with apt-get when running as
+# root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Programs run here with the default store (the demo, the quickstart) write their conversations to a throwaway
+# directory, not to the user's ~/.local/share/tandem.
+XDG_DATA_HOME=$(mktemp -d)
+export XDG_DATA_HOME
 
 if [ -t 1 ]; then
     bold=$'\033[1m' red=$'\033[31m' green=$'\033[32m' dim=$'\033[2m' reset=$'\033[0m'
@@ -35,7 +40,7 @@ section "prerequisites"
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 missing=()
-for tool in make valgrind; do
+for tool in make valgrind python3; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -70,6 +75,10 @@ if [ -f scripts/test-c.sh ]; then
 else
     skip "scripts/test-c.sh does not exist yet"
 fi
+
+section "kill -9 crash test (scripts/test-crash.sh)"
+command -v python3 >/dev/null || fail "python3 is missing: install it (apt-get install python3) and run again"
+bash scripts/test-crash.sh
 
 section "C quickstart (examples/c/quickstart.c, also shown in README.md)"
 sed -n '/^```c$/,/^```$/{/^```/d;p;}' README.md | diff -u - examples/c/quickstart.c ||
@@ -129,5 +138,6 @@ fi
 summary="PASSED: $((steps - ${#skipped[@]})) of $steps steps in $((SECONDS - started))s"
 for s in "${skipped[@]}"; do summary="$summary; skipped: $s"; done
 printf '\n%s%s%s\n' "$green" "$summary" "$reset"
+rm -rf "$XDG_DATA_HOME"
 # The plain closing line CI reads: every step that ran passed.
 echo "steps: $((steps - ${#skipped[@]})) passed, 0 failed"

@@ -298,9 +298,9 @@ impl Transcript {
         &self.messages
     }
 
-    /// The newest message (marked changed).
-    pub fn last_mut(&mut self) -> Option<&mut Message> {
-        let last = self.messages.last_mut()?;
+    /// The newest message if `pred` accepts it (then it is marked changed).
+    pub fn last_mut_if(&mut self, pred: impl Fn(&Body) -> bool) -> Option<&mut Message> {
+        let last = self.messages.last_mut().filter(|m| pred(&m.body))?;
         self.dirty.insert(last.id);
         Some(last)
     }
@@ -382,7 +382,7 @@ mod tests {
         if let Some(Message {
             body: Body::Assistant { text },
             id,
-        }) = t.last_mut()
+        }) = t.last_mut_if(|b| matches!(b, Body::Assistant { .. }))
         {
             text.push('y');
             assert_eq!(*id, 2);
@@ -394,6 +394,27 @@ mod tests {
             serde_json::json!({"id": 2, "kind": "assistant", "text": "xy"})
         );
         assert_eq!(json[2]["level"], "error");
+    }
+
+    #[test]
+    fn only_changed_messages_are_marked_for_the_store() {
+        let mut t = Transcript::default();
+        let user = t.push(Body::system("prompt", Level::Info));
+        assert_eq!(t.take_dirty().into_iter().collect::<Vec<_>>(), vec![user]);
+        // A delta looking for an assistant message does not touch the prompt before it.
+        assert!(t
+            .last_mut_if(|b| matches!(b, Body::Assistant { .. }))
+            .is_none());
+        t.update_each(|_| false);
+        assert!(t.take_dirty().is_empty());
+        let answer = t.push(Body::Assistant { text: "a".into() });
+        t.take_dirty();
+        if let Some(m) = t.last_mut_if(|b| matches!(b, Body::Assistant { .. })) {
+            assert_eq!(m.id, answer);
+        }
+        assert_eq!(t.take_dirty().into_iter().collect::<Vec<_>>(), vec![answer]);
+        let restored = Transcript::restored(t.messages().to_vec(), 1);
+        assert_eq!(restored.next_id(), answer + 1);
     }
 
     #[test]

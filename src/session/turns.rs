@@ -14,7 +14,10 @@ impl SessionState {
                 self.set_working(Status::Thinking, fx);
             }
             ProviderEvent::TextDelta(delta) => {
-                let message_id = match self.transcript.last_mut() {
+                let message_id = match self
+                    .transcript
+                    .last_mut_if(|b| matches!(b, Body::Assistant { .. }))
+                {
                     Some(Message {
                         id,
                         body: Body::Assistant { text },
@@ -29,7 +32,10 @@ impl SessionState {
                 fx.push(Effect::Emit(Payload::TextDelta { message_id, delta }));
             }
             ProviderEvent::ThinkingDelta(delta) => {
-                let message_id = match self.transcript.last_mut() {
+                let message_id = match self
+                    .transcript
+                    .last_mut_if(|b| matches!(b, Body::Thinking { .. }))
+                {
                     Some(Message {
                         id,
                         body: Body::Thinking { text, collapsed },

@@ -957,6 +957,91 @@ static void test_calls_racing_shutdown(void)
     report_race(&totals, "tandem_client_shutdown");
 }
 
+/* Host tools: one answered inside its callback, one answered later from a thread of the host's own. */
+typedef struct {
+    int frees;
+    int calls;
+    char last_args[256];
+    char last_session[64];
+} tool_state;
+
+static void tool_state_free(void *userdata)
+{
+    ((tool_state *)userdata)->frees++;
+}
+
+static void answer_now(void *userdata, tandem_tool_call *call, const tandem_tool_invocation *inv)
+{
+    tool_state *s = userdata;
+    s->calls++;
+    snprintf(s->last_args, sizeof s->last_args, "%s", inv->args_json);
+    snprintf(s->last_session, sizeof s->last_session, "%s", inv->session_id);
+    CHECK(!tandem_tool_call_is_cancelled(call));
+    CHECK_STREQ(inv->name, "clock");
+    CHECK_STATUS(tandem_tool_call_complete(call, "12:00", false), TANDEM_OK);
+    /* The handle is spent: a second answer is refused, not a crash. */
+    CHECK_STATUS(tandem_tool_call_complete(call, "again", false), TANDEM_ERR_NOT_FOUND);
+}
+
+static void *complete_later(void *arg)
+{
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    tandem_tool_call *call = arg;
+    CHECK_STATUS(tandem_tool_call_complete(call, "disk is full", true), TANDEM_OK);
+    return NULL;
+}
+
+static void answer_later(void *userdata, tandem_tool_call *call, const tandem_tool_invocation *inv)
+{
+    tool_state *s = userdata;
+    (void)inv;
+    s->calls++;
+    pthread_t t;
+    if (pthread_create(&t, NULL, complete_later, call) == 0)
+        pthread_detach(t);
+    else
+        tandem_tool_call_complete(call, "no thread", true);
+}
+
+static void test_host_tools(void)
+{
+    tandem_client *c = NULL;
+    REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &c), TANDEM_OK);
+    tool_state now = {0}, later = {0};
+    CHECK_STATUS(tandem_client_register_tool(
+                     c, "{\"name\":\"clock\",\"description\":\"Tells the time.\",\"parameters\":{\"type\":\"object\"}}",
+                     answer_now, &now, tool_state_free),
+                 TANDEM_OK);
+    CHECK_STATUS(tandem_client_register_tool(
+                     c, "{\"name\":\"backup\",\"description\":\"Backs up.\",\"parameters\":{\"type\":\"object\"}}",
+                     answer_later, &later, tool_state_free),
+                 TANDEM_OK);
+    char *id = NULL;
+    const char *opts = "{\"model\":\"scripted:x\",\"script\":["
+                       "[{\"tool_call\":{\"name\":\"clock\",\"args\":{\"tz\":\"UTC\"},\"id\":\"c1\"}},"
+                       " {\"tool_call\":{\"name\":\"backup\",\"args\":{},\"id\":\"b1\"}}],"
+                       "[{\"text\":\"ok\"}]]}";
+    REQUIRE_STATUS(tandem_session_start(c, opts, &id), TANDEM_OK);
+    evlog log = {0};
+    CHECK(prompt_and_wait(c, &log, id, "time and backup") != NULL);
+    CHECK(now.calls == 1 && later.calls == 1);
+    CHECK_STREQ(now.last_args, "{\"tz\":\"UTC\"}");
+    CHECK_STREQ(now.last_session, id);
+    char *msgs = messages_of(c, id);
+    CHECK(msgs != NULL && strstr(msgs, "\"result\":\"12:00\"") != NULL);
+    CHECK(msgs != NULL && strstr(msgs, "\"result\":\"disk is full\"") != NULL);
+    tandem_string_free(msgs);
+    CHECK_STATUS(tandem_client_unregister_tool(c, "clock"), TANDEM_OK);
+    CHECK(now.frees == 1);
+    CHECK_STATUS(tandem_client_unregister_tool(c, "clock"), TANDEM_ERR_NOT_FOUND);
+    evlog_free(&log);
+    tandem_string_free(id);
+    tandem_client_free(c);
+    /* Tools still registered are released with the client. */
+    CHECK(later.frees == 1 && now.frees == 1);
+}
+
 int main(int argc, char **argv)
 {
     check_init(argc, argv);
@@ -973,5 +1058,6 @@ int main(int argc, char **argv)
     RUN(test_events_since);
     RUN(test_calls_racing_stop);
     RUN(test_calls_racing_shutdown);
+    RUN(test_host_tools);
     return check_summary();
 }
