@@ -114,6 +114,8 @@ pub enum StoredBody {
     Thinking {
         text: String,
         collapsed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
     },
     ToolCall {
         tool_call_id: String,
@@ -151,9 +153,14 @@ impl From<&Message> for StoredMessage {
                 parts: parts.clone(),
             },
             Body::Assistant { text } => StoredBody::Assistant { text: text.clone() },
-            Body::Thinking { text, collapsed } => StoredBody::Thinking {
+            Body::Thinking {
+                text,
+                collapsed,
+                signature,
+            } => StoredBody::Thinking {
                 text: text.clone(),
                 collapsed: *collapsed,
+                signature: signature.clone(),
             },
             Body::ToolCall {
                 tool_call_id,
@@ -203,7 +210,15 @@ impl From<StoredMessage> for Message {
         let body = match m.body {
             StoredBody::User { parts } => Body::user(parts),
             StoredBody::Assistant { text } => Body::Assistant { text },
-            StoredBody::Thinking { text, collapsed } => Body::Thinking { text, collapsed },
+            StoredBody::Thinking {
+                text,
+                collapsed,
+                signature,
+            } => Body::Thinking {
+                text,
+                collapsed,
+                signature,
+            },
             StoredBody::ToolCall {
                 tool_call_id,
                 name,
