@@ -269,3 +269,34 @@ pub fn line(entry: &Entry) -> Vec<u8> {
     out.push(b'\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinking_signatures_are_stored_and_old_lines_still_load() {
+        let m = Message {
+            id: 3,
+            body: Body::Thinking {
+                text: "t".into(),
+                collapsed: true,
+                signature: Some("SIG".into()),
+            },
+        };
+        let stored = StoredMessage::from(&m);
+        let json = serde_json::to_value(&stored).unwrap();
+        assert!(json.to_string().contains("\"signature\":\"SIG\""));
+        let back: StoredMessage = serde_json::from_value(json).unwrap();
+        assert_eq!(Message::from(back).body, m.body);
+        let old = serde_json::json!({"thinking": {"text": "t", "collapsed": true}});
+        let body: StoredBody = serde_json::from_value(old).unwrap();
+        assert!(matches!(
+            body,
+            StoredBody::Thinking {
+                signature: None,
+                ..
+            }
+        ));
+    }
+}
