@@ -22,6 +22,7 @@ fn body(i: u64) -> Body {
         1 => Body::Thinking {
             text: "Considering the call sites and the tests first. ".repeat(8),
             collapsed: true,
+            signature: None,
         },
         2 => Body::ToolCall {
             tool_call_id: format!("call-{i}"),

@@ -671,8 +671,8 @@ fn switching_models_takes_effect_next_turn_and_survives_a_restart() {
         .start_session(Some(r#"{"model": "scripted:echo"}"#))
         .unwrap();
     assert!(matches!(
-        c.set_model(&id, "anthropic:claude-sonnet-4-5"),
-        Err(Error::NotSupported(_))
+        c.set_model(&id, "bogus:claude-sonnet-4-5"),
+        Err(Error::InvalidArgument(_))
     ));
     assert!(matches!(
         c.set_model(&id, "no-prefix"),

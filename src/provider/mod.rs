@@ -17,6 +17,8 @@ pub enum ProviderEvent {
     TextDelta(String),
     /// Thinking text.
     ThinkingDelta(String),
+    /// The signature closing the current thinking block (kept to send the block back on later calls).
+    ThinkingSignature(String),
     /// A tool call started.
     ToolStart {
         /// Tool call ID.
@@ -113,13 +115,24 @@ pub struct ToolCallRequest {
     pub args: Value,
 }
 
+/// A thinking block of an assistant response, as the provider must see it again on later calls.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ThinkingBlock {
+    /// The thinking text.
+    pub text: String,
+    /// The provider's signature, if it sent one (Anthropic requires it to accept the block back).
+    pub signature: Option<String>,
+}
+
 /// A message of the model's context.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelMessage {
     /// User content.
     User(Vec<ContentPart>),
-    /// An assistant response: text and the tool calls it made.
+    /// An assistant response: its thinking blocks, text and the tool calls it made.
     Assistant {
+        /// Thinking blocks, in order.
+        thinking: Vec<ThinkingBlock>,
         /// Text.
         text: String,
         /// Tool calls.
@@ -139,7 +152,8 @@ pub enum ModelMessage {
 }
 
 /// The model context for a transcript: user prompts, assistant responses with their tool calls, and tool results.
-/// System notices, thinking and usage entries are the host's, not the model's.
+/// Thinking goes back with its response (providers that sign it need it); system notices and usage entries are the
+/// host's, not the model's.
 pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
     let mut out = Vec::new();
     // After a compaction the model sees its summary, then the messages it kept.
@@ -165,13 +179,17 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
         }
         None => messages.iter().collect(),
     };
-    let mut pending: Option<(String, Vec<ToolCallRequest>)> = None;
+    let mut pending: Option<Pending> = None;
     let mut results: Vec<ModelMessage> = Vec::new();
     let flush = |out: &mut Vec<ModelMessage>,
-                 pending: &mut Option<(String, Vec<ToolCallRequest>)>,
+                 pending: &mut Option<Pending>,
                  results: &mut Vec<ModelMessage>| {
-        if let Some((text, tool_calls)) = pending.take() {
-            out.push(ModelMessage::Assistant { text, tool_calls });
+        if let Some(p) = pending.take() {
+            out.push(ModelMessage::Assistant {
+                thinking: p.thinking,
+                text: p.text,
+                tool_calls: p.calls,
+            });
         }
         out.append(results);
     };
@@ -181,13 +199,31 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
                 flush(&mut out, &mut pending, &mut results);
                 out.push(ModelMessage::User(parts.clone()));
             }
-            Body::Assistant { text } => {
-                if pending.as_ref().is_some_and(|(_, calls)| !calls.is_empty()) {
+            Body::Thinking {
+                text, signature, ..
+            } => {
+                // Thinking opens a response: after text or tool calls it belongs to the next one.
+                if pending
+                    .as_ref()
+                    .is_some_and(|p| !p.calls.is_empty() || !p.text.is_empty())
+                {
                     flush(&mut out, &mut pending, &mut results);
                 }
                 pending
                     .get_or_insert_with(Default::default)
-                    .0
+                    .thinking
+                    .push(ThinkingBlock {
+                        text: text.clone(),
+                        signature: signature.clone(),
+                    });
+            }
+            Body::Assistant { text } => {
+                if pending.as_ref().is_some_and(|p| !p.calls.is_empty()) {
+                    flush(&mut out, &mut pending, &mut results);
+                }
+                pending
+                    .get_or_insert_with(Default::default)
+                    .text
                     .push_str(text);
             }
             Body::ToolCall {
@@ -201,7 +237,7 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
             } => {
                 pending
                     .get_or_insert_with(Default::default)
-                    .1
+                    .calls
                     .push(ToolCallRequest {
                         id: tool_call_id.clone(),
                         name: name.clone(),
@@ -219,11 +255,19 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
                     is_error: *is_error || *status == ToolStatus::Running,
                 });
             }
-            Body::Thinking { .. } | Body::System { .. } | Body::Usage(_) => {}
+            Body::System { .. } | Body::Usage(_) => {}
         }
     }
     flush(&mut out, &mut pending, &mut results);
     out
+}
+
+/// An assistant response being rebuilt from transcript entries.
+#[derive(Default)]
+struct Pending {
+    thinking: Vec<ThinkingBlock>,
+    text: String,
+    calls: Vec<ToolCallRequest>,
 }
 
 /// A rough token estimate (characters / 3.5 + 4 per message), as the seed computes it.
@@ -240,8 +284,13 @@ pub fn estimate_tokens(context: &[ModelMessage], system_prompt: Option<&str>) ->
                         ContentPart::Image { .. } => 0.0,
                     })
                     .sum::<f64>(),
-                ModelMessage::Assistant { text, tool_calls } => {
+                ModelMessage::Assistant {
+                    thinking,
+                    text,
+                    tool_calls,
+                } => {
                     chars(text)
+                        + thinking.iter().map(|b| chars(&b.text)).sum::<f64>()
                         + tool_calls
                             .iter()
                             .map(|c| chars(&c.args.to_string()) + chars(&c.name))
@@ -266,6 +315,7 @@ mod tests {
         t.push(Body::Thinking {
             text: "hmm".into(),
             collapsed: true,
+            signature: Some("sig".into()),
         });
         t.push(Body::Assistant {
             text: "Looking.".into(),
@@ -290,11 +340,12 @@ mod tests {
         assert_eq!(ctx.len(), 4);
         assert!(matches!(&ctx[0], ModelMessage::User(p) if p.len() == 1));
         assert!(
-            matches!(&ctx[1], ModelMessage::Assistant { text, tool_calls } if text == "Looking." && tool_calls.len() == 1)
+            matches!(&ctx[1], ModelMessage::Assistant { thinking, text, tool_calls } if text == "Looking." && tool_calls.len() == 1
+                && thinking == &[ThinkingBlock { text: "hmm".into(), signature: Some("sig".into()) }])
         );
         assert!(matches!(&ctx[2], ModelMessage::ToolResult { content, .. } if content == "A"));
         assert!(
-            matches!(&ctx[3], ModelMessage::Assistant { text, tool_calls } if text == "Done." && tool_calls.is_empty())
+            matches!(&ctx[3], ModelMessage::Assistant { thinking, text, tool_calls } if text == "Done." && tool_calls.is_empty() && thinking.is_empty())
         );
         assert!(estimate_tokens(&ctx, None) > 0);
     }

@@ -483,6 +483,10 @@ const SIDE_CALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(120)
 const STEERING_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl TurnLink for ActorLink {
+    fn session_cost(&self) -> f64 {
+        read(&self.state).usage().cost
+    }
+
     fn boundaries(&self) -> Arc<crate::provider::native::BoundaryLookup> {
         let state = self.state.clone();
         Arc::new(move |path| read(&state).boundary(&path.to_string_lossy()))

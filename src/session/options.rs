@@ -8,6 +8,9 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::manager::policy::{RestartOptions, RestartPolicy};
+use crate::provider::native::http::prices::Prices;
+use crate::provider::native::http::retry::RetryPolicy;
+use crate::provider::native::http::HttpOptions;
 use crate::provider::native::scripted::{parse_script, Script};
 
 /// `off`, `low`, `medium` or `high`.
@@ -92,6 +95,24 @@ pub struct SessionOptions {
     pub skill_dirs: Option<Vec<String>>,
     /// Compaction settings.
     pub compaction: Option<CompactionOptions>,
+    /// Prices (USD per million tokens) overriding the model's list prices.
+    pub prices: Option<Prices>,
+    /// How failed model calls are retried.
+    pub retry: Option<RetryOptions>,
+    /// Milliseconds a model's stream may send nothing before the call fails (default 180000).
+    pub stream_idle_timeout_ms: Option<u64>,
+}
+
+/// The `retry` option.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryOptions {
+    /// Retries after the first attempt (default 3 for HTTP backends, 0 for scripted models; at most 10).
+    pub max_retries: Option<u32>,
+    /// First backoff delay in milliseconds, doubled per retry (default 1000).
+    pub base_delay_ms: Option<u64>,
+    /// Cap of the doubled delay in milliseconds (default 16000).
+    pub max_delay_ms: Option<u64>,
 }
 
 /// The `compaction` option.
@@ -143,6 +164,12 @@ pub struct Resolved {
     pub keep_recent: usize,
     /// Write the conversation to the client's store (default true).
     pub persist: bool,
+    /// What HTTP model backends use: base URL, key variable, prices, idle timeout.
+    pub http: HttpOptions,
+    /// The `retry` option, when given.
+    pub retry: Option<RetryPolicy>,
+    /// Cost limit in USD.
+    pub max_cost: Option<f64>,
 }
 
 /// Overlays `top` on `base`, key by key (objects only).
@@ -199,6 +226,7 @@ pub fn resolve(
             "scripted:echo".into()
         }
     });
+    crate::provider::native::check_model(&model)?;
     let workdir = opts
         .workdir
         .as_deref()
@@ -239,6 +267,8 @@ pub fn resolve(
             "approval_timeout_ms must be between 1 and 86400000",
         ));
     }
+    let http = http_options(&opts)?;
+    let retry = opts.retry.map(retry_policy).transpose()?;
     let restart = match &opts.restart {
         Some(r) => r.apply(client_restart)?,
         None => client_restart.clone(),
@@ -261,12 +291,67 @@ pub fn resolve(
         compaction_threshold,
         keep_recent,
         persist: opts.persist.unwrap_or(true),
+        http,
+        retry,
+        max_cost: opts.max_cost,
         skill_dirs: opts
             .skill_dirs
             .iter()
             .flatten()
             .map(|d| crate::ids::expand_path(d))
             .collect::<Result<_>>()?,
+    })
+}
+
+fn http_options(opts: &SessionOptions) -> Result<HttpOptions> {
+    if let Some(url) = &opts.base_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(Error::invalid(format!(
+                "base_url {url:?} must start with http:// or https://"
+            )));
+        }
+    }
+    if let Some(name) = &opts.api_key_env {
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(Error::invalid(
+                "api_key_env must name an environment variable",
+            ));
+        }
+    }
+    if let Some(p) = &opts.prices {
+        p.validate()?;
+    }
+    let idle_ms = opts.stream_idle_timeout_ms.unwrap_or(180_000);
+    if !(1..=3_600_000).contains(&idle_ms) {
+        return Err(Error::invalid(
+            "stream_idle_timeout_ms must be between 1 and 3600000",
+        ));
+    }
+    Ok(HttpOptions {
+        base_url: opts.base_url.clone(),
+        api_key_env: opts.api_key_env.clone(),
+        prices: opts.prices,
+        idle_timeout: std::time::Duration::from_millis(idle_ms),
+    })
+}
+
+fn retry_policy(r: RetryOptions) -> Result<RetryPolicy> {
+    let d = RetryPolicy::DEFAULT;
+    let max_retries = r.max_retries.unwrap_or(d.max_retries);
+    if max_retries > 10 {
+        return Err(Error::invalid("retry.max_retries must be at most 10"));
+    }
+    let ms = |v: Option<u64>, default: std::time::Duration, name: &str| match v {
+        Some(ms) if ms > 600_000 => Err(Error::invalid(format!(
+            "retry.{name} must be at most 600000"
+        ))),
+        Some(ms) => Ok(std::time::Duration::from_millis(ms)),
+        None => Ok(default),
+    };
+    Ok(RetryPolicy {
+        max_retries,
+        base_delay: ms(r.base_delay_ms, d.base_delay, "base_delay_ms")?,
+        max_delay: ms(r.max_delay_ms, d.max_delay, "max_delay_ms")?,
     })
 }
 
@@ -333,5 +418,38 @@ mod tests {
             r(r#"{"restart": {"max_attempts": "3"}}"#),
             Err(Error::InvalidArgument(_))
         ));
+        for bad in [
+            r#"{"prices": {"input": -1, "output": 1}}"#,
+            r#"{"prices": {"input": 1}}"#,
+            r#"{"prices": {"input": 1, "output": 1, "cache": 1}}"#,
+            r#"{"retry": {"max_retries": 11}}"#,
+            r#"{"retry": {"base_delay_ms": 600001}}"#,
+            r#"{"base_url": "ftp://x"}"#,
+            r#"{"api_key_env": ""}"#,
+            r#"{"stream_idle_timeout_ms": 0}"#,
+            r#"{"model": "anthropic:"}"#,
+        ] {
+            assert!(
+                matches!(r(bad), Err(Error::InvalidArgument(_))),
+                "{bad} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn http_options_are_resolved() {
+        let o = r(
+            r#"{"model": "openai:gpt-4o", "base_url": "http://127.0.0.1:1/v1", "api_key_env": "K",
+            "prices": {"input": 1, "output": 2, "cache_read": 0.5}, "retry": {"max_retries": 0},
+            "stream_idle_timeout_ms": 50, "max_cost": 0.5}"#,
+        )
+        .unwrap();
+        assert_eq!(o.http.base_url.as_deref(), Some("http://127.0.0.1:1/v1"));
+        assert_eq!(o.http.api_key_env.as_deref(), Some("K"));
+        assert_eq!(o.http.prices.unwrap().cache_read, 0.5);
+        assert_eq!(o.http.idle_timeout, std::time::Duration::from_millis(50));
+        assert_eq!(o.retry.unwrap().max_retries, 0);
+        assert_eq!(o.max_cost, Some(0.5));
+        assert!(r("{}").unwrap().retry.is_none());
     }
 }

@@ -611,6 +611,7 @@ fn branching_saves_the_transcript_and_the_next_turn_sees_the_branch() {
         vec![
             ModelMessage::User(text("one")),
             ModelMessage::Assistant {
+                thinking: vec![],
                 text: "A".into(),
                 tool_calls: vec![]
             },
@@ -1183,6 +1184,7 @@ fn compaction_summarizes_before_a_user_prompt_and_the_context_starts_from_it() {
         &[
             ModelMessage::User(text("three")),
             ModelMessage::Assistant {
+                thinking: vec![],
                 text: "C".into(),
                 tool_calls: vec![]
             },

@@ -146,6 +146,9 @@ pub enum Body {
         text: String,
         /// Collapsed in the UI (thinking collapses when the turn ends).
         collapsed: bool,
+        /// The provider's signature of this thinking block, sent back with it on later model calls (not in JSON).
+        #[serde(skip)]
+        signature: Option<String>,
     },
     /// A tool call and its result.
     ToolCall {

@@ -32,13 +32,24 @@ impl SessionState {
                 fx.push(Effect::Emit(Payload::TextDelta { message_id, delta }));
             }
             ProviderEvent::ThinkingDelta(delta) => {
-                let message_id = match self
-                    .transcript
-                    .last_mut_if(|b| matches!(b, Body::Thinking { .. }))
-                {
+                // A signed block is complete: thinking after it is a new block.
+                let message_id = match self.transcript.last_mut_if(|b| {
+                    matches!(
+                        b,
+                        Body::Thinking {
+                            signature: None,
+                            ..
+                        }
+                    )
+                }) {
                     Some(Message {
                         id,
-                        body: Body::Thinking { text, collapsed },
+                        body:
+                            Body::Thinking {
+                                text,
+                                collapsed,
+                                signature: None,
+                            },
                     }) => {
                         text.push_str(&delta);
                         *collapsed = false;
@@ -47,9 +58,21 @@ impl SessionState {
                     _ => self.transcript.push(Body::Thinking {
                         text: delta.clone(),
                         collapsed: false,
+                        signature: None,
                     }),
                 };
                 fx.push(Effect::Emit(Payload::ThinkingDelta { message_id, delta }));
+            }
+            ProviderEvent::ThinkingSignature(sig) => {
+                if let Some(Message {
+                    body: Body::Thinking { signature, .. },
+                    ..
+                }) = self
+                    .transcript
+                    .last_mut_if(|b| matches!(b, Body::Thinking { .. }))
+                {
+                    *signature = Some(sig);
+                }
             }
             ProviderEvent::ToolStart { id, name, args } => {
                 let message_id = self.transcript.push(Body::ToolCall {

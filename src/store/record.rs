@@ -114,6 +114,8 @@ pub enum StoredBody {
     Thinking {
         text: String,
         collapsed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
     },
     ToolCall {
         tool_call_id: String,
@@ -151,9 +153,14 @@ impl From<&Message> for StoredMessage {
                 parts: parts.clone(),
             },
             Body::Assistant { text } => StoredBody::Assistant { text: text.clone() },
-            Body::Thinking { text, collapsed } => StoredBody::Thinking {
+            Body::Thinking {
+                text,
+                collapsed,
+                signature,
+            } => StoredBody::Thinking {
                 text: text.clone(),
                 collapsed: *collapsed,
+                signature: signature.clone(),
             },
             Body::ToolCall {
                 tool_call_id,
@@ -203,7 +210,15 @@ impl From<StoredMessage> for Message {
         let body = match m.body {
             StoredBody::User { parts } => Body::user(parts),
             StoredBody::Assistant { text } => Body::Assistant { text },
-            StoredBody::Thinking { text, collapsed } => Body::Thinking { text, collapsed },
+            StoredBody::Thinking {
+                text,
+                collapsed,
+                signature,
+            } => Body::Thinking {
+                text,
+                collapsed,
+                signature,
+            },
             StoredBody::ToolCall {
                 tool_call_id,
                 name,
@@ -253,4 +268,35 @@ pub fn line(entry: &Entry) -> Vec<u8> {
     let mut out = serde_json::to_vec(entry).expect("journal entries serialize");
     out.push(b'\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinking_signatures_are_stored_and_old_lines_still_load() {
+        let m = Message {
+            id: 3,
+            body: Body::Thinking {
+                text: "t".into(),
+                collapsed: true,
+                signature: Some("SIG".into()),
+            },
+        };
+        let stored = StoredMessage::from(&m);
+        let json = serde_json::to_value(&stored).unwrap();
+        assert!(json.to_string().contains("\"signature\":\"SIG\""));
+        let back: StoredMessage = serde_json::from_value(json).unwrap();
+        assert_eq!(Message::from(back).body, m.body);
+        let old = serde_json::json!({"thinking": {"text": "t", "collapsed": true}});
+        let body: StoredBody = serde_json::from_value(old).unwrap();
+        assert!(matches!(
+            body,
+            StoredBody::Thinking {
+                signature: None,
+                ..
+            }
+        ));
+    }
 }

@@ -1,6 +1,7 @@
 //! The native agent loop: model call, tool calls, results, next call, until a final answer or a limit.
 
 pub mod demo;
+pub mod http;
 pub mod model;
 pub mod scripted;
 pub mod side;
@@ -11,15 +12,19 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use model::{Chunk, Model, ModelRequest};
+use http::retry::{self, RetryPolicy};
+use http::{HttpModel, HttpOptions, SharedClient};
+use model::{Chunk, Model, ModelError, ModelRequest};
 
 use crate::error::{Error, Result};
-use crate::provider::{estimate_tokens, ModelMessage, ProviderEvent, ToolCallRequest};
+use crate::provider::{
+    estimate_tokens, ModelMessage, ProviderEvent, ThinkingBlock, ToolCallRequest,
+};
 use crate::session::approvals::{Gate, GateRequest};
 use crate::session::models::ProviderConfig;
 use crate::session::options::{ApprovalMode, Permission, Resolved, ThinkingLevel};
 use crate::session::state::combine_entries;
-use crate::session::transcript::{ContentPart, Usage};
+use crate::session::transcript::{ContentPart, Level, Usage};
 use crate::tools::ToolSet;
 
 /// The running turn's line to its session.
@@ -36,6 +41,10 @@ pub trait TurnLink: Send + Sync {
     fn take_steering(&self) -> model::BoxFuture<'_, Vec<Vec<ContentPart>>>;
     /// The session's edit boundaries, looked up by resolved absolute path (called from tool threads).
     fn boundaries(&self) -> Arc<BoundaryLookup>;
+    /// USD the session had spent before this turn (for `max_cost`).
+    fn session_cost(&self) -> f64 {
+        0.0
+    }
 }
 
 /// Looks up the edit boundary of a resolved absolute path.
@@ -57,21 +66,32 @@ pub struct Native {
     /// Kept to rebuild the model when the session switches models.
     script: Option<scripted::Script>,
     cursor: Arc<AtomicUsize>,
+    /// `provider:model` of `model`.
+    model_name: String,
+    http: HttpOptions,
+    /// Shared by every model this session builds (connection reuse).
+    client: SharedClient,
+    /// The `retry` option; unset, HTTP backends retry 3 times and scripted models never.
+    retry: Option<RetryPolicy>,
+    max_cost: Option<f64>,
 }
 
 /// Checks that `model` is `provider:name` with a backend this build has.
 pub fn check_model(model: &str) -> Result<()> {
-    let (backend, _) = model.split_once(':').ok_or_else(|| {
+    let (backend, name) = model.split_once(':').ok_or_else(|| {
         Error::invalid(format!(
-            "model {model:?} is missing a provider prefix; expected \"provider:model\", e.g. \"scripted:echo\""
+            "model {model:?} is missing a provider prefix; expected \"provider:model\", e.g. \"anthropic:{model}\""
         ))
     })?;
     match backend {
         "scripted" => Ok(()),
-        "anthropic" | "openai" | "ollama" => Err(Error::NotSupported(format!(
-            "the {backend} backend is not available in this build of tandem yet; use a scripted: model"
+        "anthropic" | "openai" | "ollama" if name.is_empty() => Err(Error::invalid(format!(
+            "model {model:?} has no model name after the provider"
         ))),
-        other => Err(Error::invalid(format!("unknown model provider {other:?} in {model:?}"))),
+        "anthropic" | "openai" | "ollama" => Ok(()),
+        other => Err(Error::invalid(format!(
+            "unknown model provider {other:?} in {model:?}"
+        ))),
     }
 }
 
@@ -79,11 +99,21 @@ fn build_model(
     model: &str,
     script: Option<scripted::Script>,
     cursor: Arc<AtomicUsize>,
+    http: &HttpOptions,
+    client: &SharedClient,
 ) -> Result<Arc<dyn Model>> {
     check_model(model)?;
-    let name = model.split_once(':').map_or("", |(_, n)| n);
-    Ok(Arc::new(scripted::ScriptedModel::new(
-        name, script, cursor,
+    let (backend, name) = model.split_once(':').unwrap_or(("", ""));
+    if backend == "scripted" {
+        return Ok(Arc::new(scripted::ScriptedModel::new(
+            name, script, cursor,
+        )?));
+    }
+    Ok(Arc::new(HttpModel::new(
+        backend,
+        name,
+        http,
+        client.clone(),
     )?))
 }
 
@@ -105,8 +135,9 @@ impl Native {
     ///
     /// `cursor` is the scripted model's position, owned by the supervisor so it survives restarts.
     pub fn new(o: &Resolved, cursor: Arc<AtomicUsize>, tools: Arc<ToolSet>) -> Result<Self> {
+        let client = SharedClient::default();
         Ok(Native {
-            model: build_model(&o.model, o.script.clone(), cursor.clone())?,
+            model: build_model(&o.model, o.script.clone(), cursor.clone(), &o.http, &client)?,
             tools,
             base_prompt: o.system_prompt.clone(),
             system_prompt: o.system_prompt.clone(),
@@ -117,6 +148,11 @@ impl Native {
             thinking: o.thinking_level,
             script: o.script.clone(),
             cursor,
+            model_name: o.model.clone(),
+            http: o.http.clone(),
+            client,
+            retry: o.retry,
+            max_cost: o.max_cost,
         })
     }
 
@@ -124,7 +160,13 @@ impl Native {
     /// theirs).
     pub fn reconfigure(&self, config: &ProviderConfig) -> Result<Native> {
         Ok(Native {
-            model: build_model(&config.model, self.script.clone(), self.cursor.clone())?,
+            model: build_model(
+                &config.model,
+                self.script.clone(),
+                self.cursor.clone(),
+                &self.http,
+                &self.client,
+            )?,
             tools: self.tools.clone(),
             base_prompt: self.base_prompt.clone(),
             system_prompt: compose_prompt(self.base_prompt.as_deref(), &config.skills),
@@ -135,6 +177,65 @@ impl Native {
             thinking: config.thinking_level,
             script: self.script.clone(),
             cursor: self.cursor.clone(),
+            model_name: config.model.clone(),
+            http: self.http.clone(),
+            client: self.client.clone(),
+            retry: self.retry,
+            max_cost: self.max_cost,
+        })
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+            .unwrap_or(if self.model_name.starts_with("scripted:") {
+                RetryPolicy::NONE
+            } else {
+                RetryPolicy::DEFAULT
+            })
+    }
+
+    /// One model call, retried while it fails before producing anything and the error is worth retrying. A
+    /// call that already streamed output is not repeated (the host has seen it); the loop handles that failure.
+    async fn call_model(
+        &self,
+        request: &ModelRequest<'_>,
+        link: &Arc<dyn TurnLink>,
+        out: &mut (dyn FnMut(Chunk) + Send),
+    ) -> std::result::Result<(), ModelError> {
+        let policy = self.retry_policy();
+        let mut retries = 0;
+        loop {
+            let mut produced = false;
+            let result = self
+                .model
+                .stream(request, &mut |chunk| {
+                    produced |= !matches!(chunk, Chunk::Usage(_));
+                    out(chunk)
+                })
+                .await;
+            match result {
+                Err(e) if e.retryable && !produced && retries < policy.max_retries => {
+                    retries += 1;
+                    let delay = policy.delay(retries, e.retry_after_ms);
+                    link.emit(ProviderEvent::SystemMessage {
+                        text: retry::notice(delay, retries, policy.max_retries, &e.to_string()),
+                        level: Level::Info,
+                    });
+                    tokio::time::sleep(delay).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The message ending a turn over budget, or `None` while under it.
+    fn over_budget(&self, link: &Arc<dyn TurnLink>, turn: Option<&Usage>) -> Option<String> {
+        let limit = self.max_cost?;
+        let spent = link.session_cost() + turn.map_or(0.0, |u| u.cost);
+        (spent >= limit).then(|| {
+            format!(
+                "Session cost limit reached (${spent:.2} / ${limit:.2}). Raise max_cost or start a new conversation."
+            )
         })
     }
 
@@ -167,25 +268,49 @@ impl Native {
                 )));
                 break;
             }
+            if let Some(message) = self.over_budget(&link, usage.as_ref()) {
+                emit(ProviderEvent::Error(message));
+                break;
+            }
             emit(ProviderEvent::ContextUsage {
                 estimated_tokens: estimate_tokens(&context, self.system_prompt.as_deref()),
                 context_limit: self.model.context_limit(),
             });
             let mut text = String::new();
+            let mut thinking: Vec<ThinkingBlock> = Vec::new();
             let mut calls: Vec<ToolCallRequest> = Vec::new();
             let request = ModelRequest {
                 system_prompt: self.system_prompt.as_deref(),
                 messages: &context,
                 tools: &specs,
+                thinking: self.thinking,
             };
             let result = self
-                .model
-                .stream(&request, &mut |chunk| match chunk {
+                .call_model(&request, &link, &mut |chunk| match chunk {
                     Chunk::Text(t) => {
                         text.push_str(&t);
                         emit(ProviderEvent::TextDelta(t));
                     }
-                    Chunk::Thinking(t) => emit(ProviderEvent::ThinkingDelta(t)),
+                    Chunk::Thinking(t) => {
+                        match thinking.last_mut() {
+                            Some(b) if b.signature.is_none() => b.text.push_str(&t),
+                            _ => thinking.push(ThinkingBlock {
+                                text: t.clone(),
+                                signature: None,
+                            }),
+                        }
+                        emit(ProviderEvent::ThinkingDelta(t));
+                    }
+                    Chunk::ThinkingSignature(sig) => {
+                        match thinking.last_mut() {
+                            Some(b) if b.signature.is_none() => b.signature = Some(sig.clone()),
+                            _ => thinking.push(ThinkingBlock {
+                                text: String::new(),
+                                signature: Some(sig.clone()),
+                            }),
+                        }
+                        emit(ProviderEvent::ThinkingSignature(sig));
+                    }
                     Chunk::ToolCall(c) => calls.push(c),
                     Chunk::Usage(u) => usage.get_or_insert_with(Usage::default).add(&u),
                 })
@@ -203,6 +328,7 @@ impl Native {
                 break;
             }
             context.push(ModelMessage::Assistant {
+                thinking,
                 text,
                 tool_calls: calls.clone(),
             });

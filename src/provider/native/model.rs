@@ -7,6 +7,7 @@ use std::pin::Pin;
 use serde_json::Value;
 
 use crate::provider::{ModelMessage, ToolCallRequest};
+use crate::session::options::ThinkingLevel;
 use crate::session::transcript::Usage;
 
 /// A boxed, sendable future.
@@ -32,6 +33,8 @@ pub struct ModelRequest<'a> {
     pub messages: &'a [ModelMessage],
     /// Tools the model may call.
     pub tools: &'a [ToolSpec],
+    /// How hard the model should think (backends without reasoning ignore it).
+    pub thinking: ThinkingLevel,
 }
 
 /// A piece of a streamed response.
@@ -41,6 +44,8 @@ pub enum Chunk {
     Text(String),
     /// Thinking text.
     Thinking(String),
+    /// The signature that closes the current thinking block.
+    ThinkingSignature(String),
     /// A complete tool call.
     ToolCall(ToolCallRequest),
     /// Usage of this call.
@@ -56,6 +61,42 @@ pub struct ModelError {
     pub message: String,
     /// Server-suggested delay before retrying.
     pub retry_after_ms: Option<u64>,
+    /// Whether trying the same call again may succeed (overload, rate limit, dropped connection).
+    pub retryable: bool,
+}
+
+impl ModelError {
+    /// An error that retrying will not fix.
+    pub fn fatal(message: impl Into<String>) -> ModelError {
+        ModelError {
+            status: None,
+            message: message.into(),
+            retry_after_ms: None,
+            retryable: false,
+        }
+    }
+
+    /// A transport failure (connection, stall) that a new attempt may get past.
+    pub fn transient(message: impl Into<String>) -> ModelError {
+        ModelError {
+            retryable: true,
+            ..ModelError::fatal(message)
+        }
+    }
+
+    /// An HTTP error status; 429, 500, 502, 503 and 529 are worth retrying.
+    pub fn http(
+        status: u16,
+        message: impl Into<String>,
+        retry_after_ms: Option<u64>,
+    ) -> ModelError {
+        ModelError {
+            status: Some(status),
+            message: message.into(),
+            retry_after_ms,
+            retryable: matches!(status, 429 | 500 | 502 | 503 | 529),
+        }
+    }
 }
 
 impl fmt::Display for ModelError {

@@ -222,13 +222,7 @@ impl Model for ScriptedModel {
                         status,
                         message,
                         retry_after_ms,
-                    } => {
-                        return Err(ModelError {
-                            status: Some(status),
-                            message,
-                            retry_after_ms,
-                        })
-                    }
+                    } => return Err(ModelError::http(status, message, retry_after_ms)),
                     Step::Panic(msg) => panic!("{msg}"),
                 }
             }

@@ -36,6 +36,7 @@ impl Native {
             system_prompt: Some(system),
             messages: &context,
             tools: &[],
+            thinking: self.thinking,
         };
         let mut text = String::new();
         self.model

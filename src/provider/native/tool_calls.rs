@@ -83,10 +83,14 @@ impl Native {
             );
             return;
         }
+        // Started here, in call order: the tasks' scheduling must not decide the transcript's order.
+        for &i in group {
+            announce(&calls[i], link);
+        }
         let mut set = JoinSet::new();
         for &i in group {
             let (me, link, call) = (self.clone(), link.clone(), calls[i].clone());
-            set.spawn(async move { (i, me.run_one(call, link).await) });
+            set.spawn(async move { (i, me.run_started(call, link).await) });
         }
         while let Some(joined) = set.join_next().await {
             match joined {
@@ -104,11 +108,16 @@ impl Native {
         call: ToolCallRequest,
         link: Arc<dyn TurnLink>,
     ) -> CallResult {
-        link.emit(ProviderEvent::ToolStart {
-            id: call.id.clone(),
-            name: call.name.clone(),
-            args: call.args.clone(),
-        });
+        announce(&call, &link);
+        self.run_started(call, link).await
+    }
+
+    /// A call whose `tool_started` was reported, up to `tool_ended`.
+    async fn run_started(
+        self: Arc<Self>,
+        call: ToolCallRequest,
+        link: Arc<dyn TurnLink>,
+    ) -> CallResult {
         let (result, is_error) = self.gate_and_run(&call, &link).await;
         link.emit(ProviderEvent::ToolEnd {
             id: call.id,
@@ -176,4 +185,13 @@ impl Native {
         }
         (out.text, out.is_error)
     }
+}
+
+/// Reports that `call` starts.
+fn announce(call: &ToolCallRequest, link: &Arc<dyn TurnLink>) {
+    link.emit(ProviderEvent::ToolStart {
+        id: call.id.clone(),
+        name: call.name.clone(),
+        args: call.args.clone(),
+    });
 }

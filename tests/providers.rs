@@ -1,0 +1,417 @@
+//! HTTP model backends end to end, against local mock servers that speak each wire format byte by byte.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use tandem::session::transcript::ContentPart;
+
+fn text(t: &str) -> Vec<ContentPart> {
+    vec![ContentPart::Text { text: t.into() }]
+}
+
+/// What the mock answers to one request.
+enum Reply {
+    /// Status, extra headers, body written `chunk` bytes at a time; the connection closes after it.
+    Send(u16, Vec<(&'static str, String)>, String, usize),
+    /// Headers of a 200 event stream, then nothing until the client goes away (reported on the channel).
+    Stall(mpsc::Sender<()>),
+}
+
+/// A request as the mock received it.
+struct Seen {
+    head: String,
+    body: Value,
+}
+
+/// Serves `replies` in order, one connection each, and hands back what each request carried.
+fn serve(replies: Vec<Reply>) -> (String, mpsc::Receiver<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for reply in replies {
+            let (mut s, _) = listener.accept().unwrap();
+            let seen = read_request(&mut s);
+            let _ = tx.send(seen);
+            match reply {
+                Reply::Send(status, headers, body, chunk) => {
+                    let mut head = format!("HTTP/1.1 {status} X\r\nconnection: close\r\n");
+                    if status == 200 {
+                        head.push_str("content-type: text/event-stream\r\n");
+                    }
+                    for (k, v) in headers {
+                        head.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    head.push_str("\r\n");
+                    let _ = s.write_all(head.as_bytes());
+                    for piece in body.as_bytes().chunks(chunk.max(1)) {
+                        if s.write_all(piece).and_then(|_| s.flush()).is_err() {
+                            break;
+                        }
+                    }
+                }
+                Reply::Stall(gone) => {
+                    let _ = s.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n",
+                    );
+                    let _ = s.flush();
+                    let mut buf = [0u8; 64];
+                    // Blocks until the client closes its end.
+                    while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+                    let _ = gone.send(());
+                }
+            }
+        }
+    });
+    (url, rx)
+}
+
+fn read_request(s: &mut TcpStream) -> Seen {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        data.extend_from_slice(&buf[..n]);
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_string();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            while data.len() < end + 4 + len {
+                let n = s.read(&mut buf).unwrap();
+                data.extend_from_slice(&buf[..n]);
+            }
+            let body = serde_json::from_slice(&data[end + 4..end + 4 + len]).unwrap();
+            return Seen { head, body };
+        }
+    }
+}
+
+fn sse(events: &[Value]) -> String {
+    events
+        .iter()
+        .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+        .collect()
+}
+
+/// An Anthropic response: optional signed thinking, text, optional tool call (arguments in 3-byte deltas).
+fn anthropic_reply(
+    thinking: Option<(&str, &str)>,
+    say: &str,
+    tool: Option<(&str, &str, Value)>,
+) -> String {
+    let mut ev = vec![
+        json!({"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "content": [],
+            "usage": {"input_tokens": 10, "cache_creation_input_tokens": 5, "cache_read_input_tokens": 100, "output_tokens": 1}}}),
+        json!({"type": "ping"}),
+    ];
+    let mut i = 0;
+    if let Some((t, sig)) = thinking {
+        ev.push(json!({"type": "content_block_start", "index": i, "content_block": {"type": "thinking", "thinking": "", "signature": ""}}));
+        ev.push(json!({"type": "content_block_delta", "index": i, "delta": {"type": "thinking_delta", "thinking": t}}));
+        ev.push(json!({"type": "content_block_delta", "index": i, "delta": {"type": "signature_delta", "signature": sig}}));
+        ev.push(json!({"type": "content_block_stop", "index": i}));
+        i += 1;
+    }
+    ev.push(json!({"type": "content_block_start", "index": i, "content_block": {"type": "text", "text": ""}}));
+    ev.push(json!({"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": say}}));
+    ev.push(json!({"type": "content_block_stop", "index": i}));
+    i += 1;
+    let stop = if let Some((id, name, args)) = tool {
+        ev.push(json!({"type": "content_block_start", "index": i, "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}));
+        let args = args.to_string();
+        for piece in args.as_bytes().chunks(3) {
+            let piece = String::from_utf8(piece.to_vec()).unwrap();
+            ev.push(json!({"type": "content_block_delta", "index": i, "delta": {"type": "input_json_delta", "partial_json": piece}}));
+        }
+        ev.push(json!({"type": "content_block_stop", "index": i}));
+        "tool_use"
+    } else {
+        "end_turn"
+    };
+    ev.push(json!({"type": "message_delta", "delta": {"stop_reason": stop}, "usage": {"output_tokens": 20}}));
+    ev.push(json!({"type": "message_stop"}));
+    sse(&ev)
+}
+
+const KEY: &str = "sk-test-SECRET-4242";
+
+#[test]
+fn anthropic_turn_streams_thinking_and_tools_and_replays_them_exactly() {
+    std::env::set_var("TANDEM_TEST_ANTHROPIC_KEY", KEY);
+    let dir = std::env::temp_dir().join(format!("tandem-prov-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.txt"), "alpha\n").unwrap();
+    let first = anthropic_reply(
+        Some(("Need the file.", "SIG-1")),
+        "Reading.",
+        Some(("toolu_1", "read_file", json!({"path": "a.txt"}))),
+    );
+    let second = anthropic_reply(None, "It says alpha.", None);
+    let (url, seen) = serve(vec![
+        Reply::Send(200, vec![], first, 1),
+        Reply::Send(200, vec![], second, 7),
+        Reply::Send(200, vec![], anthropic_reply(None, "Bye.", None), 4096),
+    ]);
+    let c = client();
+    let opts = json!({"model": "anthropic:claude-sonnet-4-20250514", "base_url": url, "thinking_level": "low",
+        "api_key_env": "TANDEM_TEST_ANTHROPIC_KEY", "workdir": dir, "tools": ["read_file"], "system_prompt": "Be brief."});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    c.send_prompt(&id, text("what is in a.txt?")).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed", "{events:#?}");
+    assert_eq!(text_of(&events, &id), "Reading.It says alpha.");
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "thinking_delta" && e["delta"] == "Need the file."));
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "tool_ended" && e["result"].as_str().unwrap().contains("alpha")));
+    let usage = &end["usage"];
+    assert_eq!(
+        (usage["input"].as_u64(), usage["output"].as_u64()),
+        (Some(20), Some(40))
+    );
+    assert_eq!(
+        (usage["cache_read"].as_u64(), usage["cache_write"].as_u64()),
+        (Some(200), Some(10))
+    );
+    let cost = 2.0 * (10.0 * 3.0 + 20.0 * 15.0 + 100.0 * 0.3 + 5.0 * 3.75) / 1e6;
+    assert!((usage["cost"].as_f64().unwrap() - cost).abs() < 1e-12);
+    let all = serde_json::to_string(&events).unwrap();
+    assert!(
+        !all.contains(KEY) && !all.contains("SIG-1"),
+        "key or signature leaked into events"
+    );
+
+    let r1 = seen.recv().unwrap();
+    assert!(r1.head.starts_with("POST /v1/messages HTTP/1.1"));
+    let head = r1.head.to_ascii_lowercase();
+    assert!(head.contains(&format!("x-api-key: {}", KEY.to_ascii_lowercase())));
+    assert!(head.contains("anthropic-version: 2023-06-01"));
+    assert_eq!(
+        r1.body["system"],
+        json!([{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}])
+    );
+    assert_eq!(
+        r1.body["thinking"],
+        json!({"type": "enabled", "budget_tokens": 4096})
+    );
+    assert_eq!(r1.body["tools"][0]["name"], "read_file");
+    assert_eq!(
+        r1.body["tools"][0]["cache_control"],
+        json!({"type": "ephemeral"})
+    );
+    assert_eq!(
+        r1.body["messages"],
+        json!([{"role": "user", "content": [{"type": "text", "text": "what is in a.txt?"}]}])
+    );
+    let r2 = seen.recv().unwrap();
+    let tool_result = r2.body["messages"][2]["content"][0].clone();
+    assert_eq!(
+        r2.body["messages"],
+        json!([
+            {"role": "user", "content": [{"type": "text", "text": "what is in a.txt?"}]},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "Need the file.", "signature": "SIG-1"},
+                {"type": "text", "text": "Reading."},
+                {"type": "tool_use", "id": "toolu_1", "name": "read_file", "input": {"path": "a.txt"}},
+            ]},
+            {"role": "user", "content": [tool_result.clone()]},
+        ])
+    );
+    assert_eq!(tool_result["tool_use_id"], "toolu_1");
+    assert_eq!(tool_result["is_error"], false);
+    assert!(tool_result["content"].as_str().unwrap().contains("alpha"));
+
+    // The next turn rebuilds the same replay from the transcript (signature included).
+    c.send_prompt(&id, text("thanks")).unwrap();
+    let (end, _) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed");
+    let r3 = seen.recv().unwrap();
+    let mut expected = r2.body["messages"].clone();
+    expected.as_array_mut().unwrap().extend([
+        json!({"role": "assistant", "content": [{"type": "text", "text": "It says alpha."}]}),
+        json!({"role": "user", "content": [{"type": "text", "text": "thanks"}]}),
+    ]);
+    assert_eq!(r3.body["messages"], expected);
+}
+
+fn openai_reply(say: &str, usage: (u64, u64, u64)) -> String {
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let mut out = chunk(json!({"role": "assistant", "content": ""}), Value::Null);
+    out.push_str(": keep-alive\n\n");
+    out.push_str(&chunk(json!({"reasoning_content": "hm"}), Value::Null));
+    out.push_str(&chunk(json!({"content": say}), Value::Null));
+    out.push_str(&chunk(json!({}), json!("stop")));
+    out.push_str(&format!(
+        "data: {}\n\ndata: [DONE]\n\n",
+        json!({"id": "c", "choices": [], "usage": {"prompt_tokens": usage.0, "completion_tokens": usage.1,
+            "prompt_tokens_details": {"cached_tokens": usage.2}}})
+    ));
+    out
+}
+
+#[test]
+fn openai_retries_429_with_retry_after_and_prices_from_options() {
+    std::env::set_var("TANDEM_TEST_OPENAI_KEY", KEY);
+    let (url, seen) = serve(vec![
+        Reply::Send(
+            429,
+            vec![("retry-after", "0".into())],
+            json!({"error": {"message": "Rate limit reached"}}).to_string(),
+            4096,
+        ),
+        Reply::Send(503, vec![], "upstream down".into(), 4096),
+        Reply::Send(
+            200,
+            vec![],
+            openai_reply("Hello there.", (1000, 10, 400)),
+            1,
+        ),
+    ]);
+    let c = client();
+    let opts = json!({"model": "openai:gpt-4o", "base_url": format!("{url}/v1"), "api_key_env": "TANDEM_TEST_OPENAI_KEY",
+        "retry": {"base_delay_ms": 1}, "prices": {"input": 1.0, "output": 2.0, "cache_read": 0.5, "cache_write": 0.0}});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    c.send_prompt(&id, text("hi")).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed", "{events:#?}");
+    assert_eq!(text_of(&events, &id), "Hello there.");
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "context_usage" && e["context_limit"] == 128000));
+    let cost = (600.0 * 1.0 + 10.0 * 2.0 + 400.0 * 0.5) / 1e6;
+    assert!((end["usage"]["cost"].as_f64().unwrap() - cost).abs() < 1e-12);
+    let notices: Vec<String> = c
+        .messages(&id)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "system" && m["text"].as_str().unwrap().starts_with("Retrying in"))
+        .map(|m| m["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        notices,
+        vec![
+            "Retrying in 0.0 s (attempt 1 of 3): HTTP 429: Rate limit reached".to_string(),
+            notices[1].clone(),
+        ]
+    );
+    assert!(
+        notices[1].ends_with("(attempt 2 of 3): HTTP 503: upstream down"),
+        "{}",
+        notices[1]
+    );
+    for _ in 0..3 {
+        let r = seen.recv().unwrap();
+        assert!(r.head.starts_with("POST /v1/chat/completions HTTP/1.1"));
+        assert!(r.head.to_ascii_lowercase().contains(&format!(
+            "authorization: bearer {}",
+            KEY.to_ascii_lowercase()
+        )));
+        assert_eq!(
+            r.body,
+            json!({"model": "gpt-4o", "stream": true, "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "hi"}]})
+        );
+    }
+}
+
+#[test]
+fn missing_keys_stalls_drops_and_budgets_end_the_turn_cleanly() {
+    let c = client();
+    // No key: an error at prompt time, and the session stays usable.
+    let opts = json!({"model": "anthropic:claude-sonnet-4", "api_key_env": "TANDEM_TEST_UNSET_KEY_VAR", "base_url": "http://127.0.0.1:9"});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    c.send_prompt(&id, text("x")).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "error");
+    assert!(events.iter().any(|e| e["kind"] == "error"
+        && e["message"]
+            .as_str()
+            .unwrap()
+            .contains("TANDEM_TEST_UNSET_KEY_VAR")));
+
+    std::env::set_var("TANDEM_TEST_OLLAMA_KEY", KEY);
+    let (tx, gone) = mpsc::channel();
+    let (url, _seen) = serve(vec![
+        Reply::Stall(tx),
+        Reply::Send(
+            200,
+            vec![],
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n".into(),
+            1,
+        ),
+        Reply::Send(200, vec![], "data: {broken\n\n".into(), 1),
+        Reply::Send(200, vec![], openai_reply("Paid.", (1_000_000, 0, 0)), 64),
+    ]);
+    let opts = json!({"model": "ollama:llama3", "base_url": format!("{url}/v1"), "api_key_env": "TANDEM_TEST_OLLAMA_KEY",
+        "stream_idle_timeout_ms": 300, "retry": {"max_retries": 0}, "max_cost": 0.5, "prices": {"input": 1.0, "output": 1.0}});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    for expect in [
+        "timeout: the stream sent nothing",
+        "connection closed before the response was complete",
+        "malformed event",
+    ] {
+        c.send_prompt(&id, text("x")).unwrap();
+        let (end, events) = turn_end(&c, &id);
+        assert_eq!(end["reason"], "error", "{events:#?}");
+        let err = events.iter().find(|e| e["kind"] == "error").unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(err.contains(expect), "{err} lacks {expect}");
+        assert!(!err.contains(KEY));
+    }
+    gone.recv_timeout(Duration::from_secs(5))
+        .expect("the stalled connection was closed");
+    c.send_prompt(&id, text("x")).unwrap();
+    let (end, _) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed");
+    // The session has spent $1 of its $0.50: the next turn ends at once with an error.
+    c.send_prompt(&id, text("more")).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "error");
+    assert!(events.iter().any(|e| e["kind"] == "error"
+        && e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Session cost limit reached ($1.00 / $0.50)")));
+}
+
+#[test]
+fn abort_closes_the_http_stream_promptly() {
+    std::env::set_var("TANDEM_TEST_ABORT_KEY", KEY);
+    let (tx, gone) = mpsc::channel();
+    let (url, seen) = serve(vec![Reply::Stall(tx)]);
+    let c = client();
+    let opts =
+        json!({"model": "openai:gpt-4o", "base_url": url, "api_key_env": "TANDEM_TEST_ABORT_KEY"});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    c.send_prompt(&id, text("x")).unwrap();
+    seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    c.abort(&id).unwrap();
+    gone.recv_timeout(Duration::from_secs(2))
+        .expect("abort closed the connection");
+    turn_end(&c, &id);
+}
