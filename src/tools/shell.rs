@@ -104,7 +104,11 @@ async fn run_checked(
             &format!("at most {MAX_TIMEOUT_MS} (5 minutes)"),
         )));
     }
-    let mut child = Command::new("/bin/sh")
+    let mut cmd = Command::new("/bin/sh");
+    for name in secret_names(std::env::vars_os().map(|(k, _)| k)) {
+        cmd.env_remove(name);
+    }
+    let mut child = cmd
         .arg("-c")
         .arg(command)
         .current_dir(root)
@@ -187,6 +191,14 @@ async fn run_checked(
         Some(note) if text.is_empty() => ToolOutcome::error(note),
         Some(note) => ToolOutcome::error(format!("{}\n\n{note}", text.trim_end_matches('\n'))),
     })
+}
+
+/// Environment variables an agent's commands must not inherit: the model API keys the host process holds
+/// (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`, and any other `*_API_KEY`).
+pub fn secret_names(names: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    names
+        .filter(|n| n.to_str().is_some_and(|s| s.ends_with("_API_KEY")))
+        .collect()
 }
 
 #[cfg(test)]

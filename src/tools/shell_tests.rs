@@ -203,3 +203,35 @@ async fn dropping_the_call_kills_the_shell_and_its_children() {
         assert_ends(pid).await;
     }
 }
+
+#[test]
+fn api_keys_are_recognised_by_name() {
+    let names = [
+        "PATH",
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_KEY",
+        "MY_API_KEY",
+        "API_KEYS",
+        "HOME",
+    ]
+    .map(std::ffi::OsString::from);
+    assert_eq!(
+        super::secret_names(names.into_iter()),
+        vec!["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "MY_API_KEY"]
+    );
+}
+
+#[tokio::test]
+async fn commands_do_not_inherit_api_keys() {
+    let dir = TempDir::new("secrets");
+    let root = dir.path();
+    // A name no other test uses; set before the command starts, read only by the child.
+    std::env::set_var("TANDEM_SHELL_TEST_API_KEY", "sk-do-not-leak");
+    std::env::set_var("TANDEM_SHELL_TEST_VISIBLE", "fine");
+    let out = sh(
+        root,
+        json!({"command": "echo \"[$TANDEM_SHELL_TEST_API_KEY][$TANDEM_SHELL_TEST_VISIBLE]\""}),
+    )
+    .await;
+    assert_eq!(out.text, "[][fine]\n");
+}
