@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of tandem, stopping at the first failure: Rust formatting, lints and tests, the committed header's
-# freshness, the C ABI tests, the kill -9 crash test, and the C examples (the README quickstart and one
-# non-interactive demo run, both also under valgrind). Works from a fresh clone on Debian with rustup's cargo and gcc:
-# missing rustfmt and clippy are added with rustup, missing make, valgrind and python3 with apt-get when running as
-# root.
+# freshness, the C ABI tests, the kill -9 crash test, the C examples (the README quickstart and one
+# non-interactive demo run, both also under valgrind), the language bindings (Python, C++, Zig; Swift when a toolchain
+# is installed) and the installed package. Works from a fresh clone on Debian with rustup's cargo and gcc:
+# missing rustfmt and clippy are added with rustup, missing make, valgrind, python3 (with venv), g++ and pkg-config
+# with apt-get when running as root; the bindings' tools (pytest, mypy, Zig) come pinned from PyPI into target/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Programs run here with the default store (the demo, the quickstart) write their conversations to a throwaway
@@ -40,9 +41,10 @@ section "prerequisites"
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 missing=()
-for tool in make valgrind python3; do
+for tool in make valgrind python3 g++ pkg-config; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]}"
     apt-get update -qq
@@ -133,6 +135,25 @@ if command -v valgrind >/dev/null; then
     echo "no errors, no leaks"
 else
     skip "valgrind is not installed (run as root to install it, or apt-get install valgrind)"
+fi
+
+section "installed package: the C demo built with pkg-config only (scripts/test-packaging.sh)"
+bash scripts/test-packaging.sh
+
+section "Python binding (scripts/test-python.sh)"
+bash scripts/test-python.sh
+
+section "C++ binding (scripts/test-cpp.sh)"
+bash scripts/test-cpp.sh
+
+section "Zig binding (scripts/test-zig.sh)"
+bash scripts/test-zig.sh
+
+section "Swift binding (scripts/test-swift.sh)"
+if command -v swift >/dev/null; then
+    bash scripts/test-swift.sh
+else
+    skip "no swift toolchain"
 fi
 
 summary="PASSED: $((steps - ${#skipped[@]})) of $steps steps in $((SECONDS - started))s"

@@ -1,0 +1,917 @@
+"""``Client``, ``Session``, ``Subscription`` and host tools: the Pythonic layer over the C API.
+
+Threads: every method may be called from any thread. Event callbacks run on tandem's dispatcher thread, one at a
+time; an exception raised by a callback is captured and re-raised by the next call made on the client from any
+other thread (or by ``Subscription.close()`` / ``Client.close()``), so it is never lost. Blocking calls release
+the GIL while they wait in C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import itertools
+import json
+import threading
+import weakref
+from types import TracebackType
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Type,
+    Union,
+)
+
+from . import _lib
+from .enums import ApprovalDecision, MessageLevel, PromptResult, SessionStatus, Status
+from .errors import NotFoundError, ShuttingDownError, TandemError, TandemTimeoutError, error_for
+from .events import Event, Usage, event_from_dict, parse_event
+
+JSON = Any
+"""A decoded JSON value (dict, list, str, int, float, bool or None)."""
+
+Options = Mapping[str, Any]
+EventCallback = Callable[[Event], None]
+ToolHandler = Callable[["ToolCall"], Optional[str]]
+
+_MAX_TIMEOUT_MS = 0xFFFF_FFFF
+
+# ---- helpers around the C calls -----------------------------------------------------------------------------------
+
+
+def _encode(value: str, what: str = "argument") -> bytes:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be str, not {type(value).__name__}")
+    data = value.encode("utf-8")
+    if b"\0" in data:
+        raise ValueError(f"{what} contains a NUL character")
+    return data
+
+
+def _encode_opt(value: Optional[str], what: str = "argument") -> Optional[bytes]:
+    return None if value is None else _encode(value, what)
+
+
+def _dumps(value: Any) -> bytes:
+    return _encode(json.dumps(value, ensure_ascii=False), "JSON")
+
+
+def _timeout_ms(seconds: Optional[float]) -> int:
+    if seconds is None:
+        return _MAX_TIMEOUT_MS
+    if seconds < 0:
+        raise ValueError("timeout must not be negative")
+    return min(int(seconds * 1000), _MAX_TIMEOUT_MS)
+
+
+def last_error_message() -> str:
+    """``tandem_last_error_message()``: the detail of the calling thread's last failed call ("" if none)."""
+    raw = _lib.load().tandem_last_error_message()
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def _check(status: int) -> None:
+    if status != 0:
+        raise error_for(status, last_error_message())
+
+
+def _take_string(ptr: ctypes.c_void_p) -> str:
+    """Copies a ``char **out`` result into a str and frees the C string."""
+    lib = _lib.load()
+    try:
+        return ctypes.string_at(ptr.value).decode("utf-8") if ptr.value else ""
+    finally:
+        lib.tandem_string_free(ptr)
+
+
+def _call_string(fn: Any, *args: Any) -> str:
+    out = ctypes.c_void_p()
+    _check(fn(*args, ctypes.byref(out)))
+    return _take_string(out)
+
+
+def _call_json(fn: Any, *args: Any) -> JSON:
+    return json.loads(_call_string(fn, *args))
+
+
+def version() -> str:
+    """The library's version, e.g. ``"0.1.0"`` (``tandem_version``)."""
+    raw = _lib.load().tandem_version()
+    return raw.decode("utf-8") if raw else ""
+
+
+def status_name(status: int) -> str:
+    """The C name of a status value, e.g. ``"TANDEM_ERR_NOT_FOUND"`` (``tandem_status_name``)."""
+    raw = _lib.load().tandem_status_name(status)
+    return raw.decode("utf-8") if raw else ""
+
+
+def workdir_session_id(path: str) -> str:
+    """The stable session ID for a working directory: ``"workdir-"`` + 16 hex digits of its path's SHA-256."""
+    return _call_string(_lib.load().tandem_workdir_session_id, _encode(path, "path"))
+
+
+# ---- callback plumbing ----------------------------------------------------------------------------------------------
+#
+# The C callbacks are three module-level trampolines that live as long as the process. The userdata tandem hands
+# back is a small integer naming an entry of _registry; the entry is removed when tandem calls userdata_free, which
+# it does exactly once per subscription or tool. So no ctypes object can be collected while tandem may call it.
+
+_registry: Dict[int, Any] = {}
+_registry_lock = threading.Lock()
+_tokens = itertools.count(1)
+_in_callback = threading.local()
+
+
+def _register(obj: Any) -> int:
+    with _registry_lock:
+        token = next(_tokens)
+        _registry[token] = obj
+        return token
+
+
+def _lookup(token: Optional[int]) -> Any:
+    with _registry_lock:
+        return _registry.get(token or 0)
+
+
+def _py_userdata_free(userdata: Optional[int]) -> None:
+    with _registry_lock:
+        obj = _registry.pop(userdata or 0, None)
+    released = getattr(obj, "_released", None)
+    if released is not None:
+        released()
+
+
+def _py_event_trampoline(userdata: Optional[int], event: Any) -> None:
+    sub = _lookup(userdata)
+    if sub is None:
+        return
+    _in_callback.active = True
+    try:
+        sub._deliver(parse_event(event.contents.json))
+    except BaseException as exc:  # noqa: BLE001 - nothing may unwind into C; the error is kept for the host
+        sub._failed(exc)
+    finally:
+        _in_callback.active = False
+
+
+def _py_tool_trampoline(userdata: Optional[int], call: Optional[int], invocation: Any) -> None:
+    tool = _lookup(userdata)
+    inv = invocation.contents
+    handle = ToolCall(
+        call or 0,
+        session_id=(inv.session_id or b"").decode("utf-8"),
+        tool_call_id=(inv.tool_call_id or b"").decode("utf-8"),
+        name=(inv.name or b"").decode("utf-8"),
+        args=json.loads(inv.args_json or b"{}"),
+    )
+    if tool is None:
+        handle.complete("tool is gone", is_error=True)
+        return
+    _in_callback.active = True
+    try:
+        result = tool.handler(handle)
+        if result is not None:
+            handle.complete(result)
+    except BaseException as exc:  # noqa: BLE001 - a failing tool is an error result the model sees
+        if not handle.completed:
+            handle.complete(f"{type(exc).__name__}: {exc}", is_error=True)
+    finally:
+        _in_callback.active = False
+
+
+# The C function pointers handed to tandem (module globals: they must outlive every subscription and tool).
+_userdata_free = _lib.USERDATA_FREE(_py_userdata_free)
+_event_trampoline = _lib.EVENT_CALLBACK(_py_event_trampoline)
+_tool_trampoline = _lib.TOOL_CALLBACK(_py_tool_trampoline)
+
+
+def in_callback() -> bool:
+    """Whether the calling thread is running a tandem callback right now."""
+    return bool(getattr(_in_callback, "active", False))
+
+
+# ---- host tools -----------------------------------------------------------------------------------------------------
+
+
+class ToolCall:
+    """One call of a host tool (see :meth:`Client.register_tool`). Complete it exactly once, from any thread."""
+
+    def __init__(self, handle: int, *, session_id: str, tool_call_id: str, name: str, args: JSON) -> None:
+        self._handle = handle
+        self.session_id = session_id
+        self.tool_call_id = tool_call_id
+        self.name = name
+        self.args = args
+        self.completed = False
+
+    def complete(self, result: str, *, is_error: bool = False) -> None:
+        """Answers the call (``tandem_tool_call_complete``); ``is_error`` marks ``result`` as an error message."""
+        _check(_lib.load().tandem_tool_call_complete(self._handle, _encode(result, "result"), is_error))
+        self.completed = True
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the call was cancelled (turn aborted, session stopped); it must still be completed."""
+        return bool(_lib.load().tandem_tool_call_is_cancelled(self._handle))
+
+
+class _Tool:
+    def __init__(self, handler: ToolHandler) -> None:
+        self.handler = handler
+
+
+# ---- subscriptions --------------------------------------------------------------------------------------------------
+
+
+class Subscription:
+    """A callback subscription (:meth:`Client.subscribe`). Close it (or use ``with``) to stop the callback.
+
+    An exception raised by the callback does not end the subscription; it is kept and re-raised by :meth:`close`
+    and by the next call on the client from another thread.
+    """
+
+    def __init__(self, client: "Client", callback: EventCallback) -> None:
+        self._client = client
+        self._callback = callback
+        self.id: Optional[int] = None
+        self._done = threading.Event()
+
+    def _deliver(self, event: Event) -> None:
+        self._callback(event)
+
+    def _failed(self, exc: BaseException) -> None:
+        self._client._record_callback_error(exc)
+
+    def _released(self) -> None:
+        self._done.set()
+
+    @property
+    def active(self) -> bool:
+        """Whether tandem may still call the callback."""
+        return self.id is not None and not self._done.is_set()
+
+    def close(self) -> None:
+        """Unsubscribes (``tandem_client_unsubscribe``): afterwards the callback is not running and never runs
+        again. Idempotent. Raises a pending callback exception, if any."""
+        handle = self._client._handle
+        if self.id is not None and handle is not None and not self._done.is_set():
+            try:
+                _check(_lib.load().tandem_client_unsubscribe(handle, self.id))
+            except (NotFoundError, ShuttingDownError):
+                pass  # already ended (client shut down)
+        self._client._raise_callback_error()
+
+    def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _AsyncQueueSubscription(Subscription):
+    """Feeds events into an asyncio queue from the dispatcher thread, without ever blocking either side."""
+
+    def __init__(self, client: "Client", loop: asyncio.AbstractEventLoop, queue: "asyncio.Queue[Event]") -> None:
+        super().__init__(client, self._push)
+        self._loop = loop
+        self._queue = queue
+
+    def _push(self, event: Event) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is listening any more
+
+
+class EventStream:
+    """Events delivered to an asyncio event loop (:meth:`Client.aevents`): an async iterator and async context
+    manager. Subscribed from creation until :meth:`close` (or leaving ``async with``, or garbage collection)."""
+
+    def __init__(self, client: "Client", session: Union[str, "Session", None]) -> None:
+        loop = asyncio.get_running_loop()
+        self._queue: "asyncio.Queue[Event]" = asyncio.Queue()
+        self._sub = client._subscribe(_AsyncQueueSubscription(client, loop, self._queue), session)
+
+    def __aiter__(self) -> "EventStream":
+        return self
+
+    async def __anext__(self) -> Event:
+        if not self._sub.active and self._queue.empty():
+            raise StopAsyncIteration
+        return await self._queue.get()
+
+    def close(self) -> None:
+        """Unsubscribes; events already queued can still be read. Idempotent."""
+        self._sub.close()
+
+    async def aclose(self) -> None:
+        """Same as :meth:`close` (for ``contextlib.aclosing`` and friends)."""
+        self.close()
+
+    async def __aenter__(self) -> "EventStream":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        sub = getattr(self, "_sub", None)
+        if sub is not None and sub.active and not in_callback():
+            try:
+                sub.close()
+            except BaseException:  # noqa: BLE001 - nothing can be reported from a finalizer
+                pass
+
+
+# ---- the client -----------------------------------------------------------------------------------------------------
+
+
+def _free_client(ptr: int) -> None:
+    _lib.load().tandem_client_free(ptr)
+
+
+class Client:
+    """A tandem client: a runtime, its sessions and their events (``tandem_client_new``).
+
+    ``config`` is the client configuration (keys ``store_dir``, ``fsync``, ``worker_threads``,
+    ``event_queue_capacity``, ``event_history_capacity``, ``pull_events``, ``restart``, ``session_defaults``);
+    ``None`` uses the defaults, which store conversations under ``$XDG_DATA_HOME/tandem``. Use it as a context
+    manager, or call :meth:`close`::
+
+        with tandem.Client({"store_dir": None}) as client:
+            session = client.start_session(model="scripted:echo")
+            session.send("hello")
+            for event in client.events(timeout=5):
+                ...
+    """
+
+    def __init__(self, config: Optional[Options] = None) -> None:
+        lib = _lib.load()
+        out = ctypes.c_void_p()
+        _check(lib.tandem_client_new(None if config is None else _dumps(dict(config)), ctypes.byref(out)))
+        assert out.value is not None
+        self._handle: Optional[int] = out.value
+        self._errors: List[BaseException] = []
+        self._errors_lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _free_client, out.value)
+
+    # -- lifetime
+
+    def _ptr(self) -> int:
+        if self._handle is None:
+            raise ShuttingDownError("the client is closed")
+        self._raise_callback_error()
+        return self._handle
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._handle is None
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stops every session, delivers queued callbacks, wakes event pullers and stops the runtime
+        (``tandem_client_shutdown``). Idempotent; afterwards only :meth:`next_event` (to drain) and :meth:`close`
+        are useful. Not from a callback (:class:`ReentrantCallError`)."""
+        _check(_lib.load().tandem_client_shutdown(self._ptr(), _timeout_ms(timeout)))
+
+    def close(self) -> None:
+        """Shuts down and frees the client (``tandem_client_free``). Idempotent. Raises a callback exception that
+        was not re-raised yet. Not from a callback (:class:`ReentrantCallError`)."""
+        if self._handle is not None:
+            if in_callback():
+                raise error_for(Status.ERR_REENTRANT_CALL, "Client.close() from an event callback")
+            self._finalizer()
+            self._handle = None
+        self._raise_callback_error()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(
+        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        if exc is None:
+            self.close()
+        else:  # do not mask the exception that is already propagating
+            try:
+                self.close()
+            except BaseException:  # noqa: BLE001
+                pass
+
+    # -- callback errors
+
+    def _record_callback_error(self, exc: BaseException) -> None:
+        with self._errors_lock:
+            self._errors.append(exc)
+
+    def _raise_callback_error(self) -> None:
+        if in_callback():
+            return  # re-raising inside a callback would only capture it again
+        with self._errors_lock:
+            if not self._errors:
+                return
+            exc = self._errors.pop(0)
+        raise exc
+
+    def raise_callback_errors(self) -> None:
+        """Raises the oldest exception a callback raised and nobody has seen yet (every other call does this too)."""
+        self._raise_callback_error()
+
+    # -- events: pull
+
+    def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
+        """Waits up to ``timeout`` seconds (``None``: indefinitely) for the next event of the pull queue
+        (``tandem_client_next_event``). Returns ``None`` on timeout; raises :class:`ShuttingDownError` once the
+        client is shut down and the queue is drained. Each event goes to one of the threads that wait."""
+        try:
+            text = _call_string(_lib.load().tandem_client_next_event, self._ptr(), _timeout_ms(timeout))
+        except TandemTimeoutError:
+            return None
+        return parse_event(text)
+
+    def events(self, timeout: Optional[float] = None) -> Iterator[Event]:
+        """Iterates over pulled events until none arrives within ``timeout`` seconds (``None``: until the client
+        shuts down). Break out of the loop when you have what you need::
+
+            for event in client.events(timeout=5):
+                if isinstance(event, tandem.TurnEnded):
+                    break
+        """
+        while True:
+            try:
+                event = self.next_event(timeout)
+            except ShuttingDownError:
+                return
+            if event is None:
+                return
+            yield event
+
+    # -- events: push
+
+    def subscribe(self, callback: EventCallback, session: Union[str, "Session", None] = None) -> Subscription:
+        """Calls ``callback(event)`` on tandem's dispatcher thread for every event (or only ``session``'s, plus
+        client-level events) until the returned :class:`Subscription` is closed (``tandem_client_subscribe``).
+
+        The callback may call any client or session method except closing, shutting down or unsubscribing itself.
+        Exceptions it raises are re-raised to the caller of the next client call on another thread."""
+        return self._subscribe(Subscription(self, callback), session)
+
+    def _subscribe(self, sub: Subscription, session: Union[str, "Session", None]) -> Subscription:
+        session_id = session.id if isinstance(session, Session) else session
+        token = _register(sub)
+        out = ctypes.c_uint64()
+        try:
+            _check(
+                _lib.load().tandem_client_subscribe(
+                    self._ptr(), _encode_opt(session_id, "session"), _event_trampoline, token, _userdata_free,
+                    ctypes.byref(out),
+                )
+            )
+        except BaseException:
+            with _registry_lock:
+                _registry.pop(token, None)
+            raise
+        sub.id = out.value
+        return sub
+
+    def aevents(self, session: Union[str, "Session", None] = None) -> "EventStream":
+        """An async iterator over the events (of ``session``, or all) published from this call on; call it inside
+        a coroutine. It never blocks the event loop: a subscription hands each event to the loop with
+        ``call_soon_threadsafe``. Use it with ``async with`` so it unsubscribes when you leave::
+
+            async with client.aevents(session) as events:
+                session.send("hello")
+                async for event in events:
+                    if isinstance(event, tandem.TurnEnded):
+                        break
+        """
+        return EventStream(self, session)
+
+    # -- sessions
+
+    def start_session(self, options: Optional[Options] = None, **kwargs: Any) -> "Session":
+        """Starts a session (``tandem_session_start``). Options come as a mapping and/or keywords: ``model``
+        (``"provider:model"``, default ``"scripted:echo"``), ``workdir``, ``session_id``, ``approval``, ``script``,
+        ``restart``, ... (see include/tandem.h). :class:`AlreadyExistsError` when ``session_id`` is taken."""
+        merged = {**(options or {}), **kwargs}
+        session_id = _call_string(_lib.load().tandem_session_start, self._ptr(), _dumps(merged))
+        return Session(self, session_id)
+
+    def start_or_get_session(self, session_id: str, options: Optional[Options] = None, **kwargs: Any) -> "Session":
+        """The live session ``session_id``, or a new one started with ``options`` (``tandem_session_start_or_get``)."""
+        merged = {**(options or {}), **kwargs}
+        sid = _call_string(
+            _lib.load().tandem_session_start_or_get, self._ptr(), _encode(session_id, "session_id"), _dumps(merged)
+        )
+        return Session(self, sid)
+
+    def session(self, session_id: str) -> "Session":
+        """A :class:`Session` object for an existing ID (no call is made; a stale ID fails on use)."""
+        return Session(self, session_id)
+
+    def sessions(self) -> List[Dict[str, Any]]:
+        """Metadata of every live session, in start order (``tandem_session_list``)."""
+        result: List[Dict[str, Any]] = _call_json(_lib.load().tandem_session_list, self._ptr())
+        return result
+
+    def start_subagent(
+        self, task: str, options: Optional[Options] = None, *, parent: Union[str, "Session", None] = None
+    ) -> Dict[str, Any]:
+        """Starts a background sub-agent that works on ``task`` (``tandem_subagent_start``); returns its handle
+        ``{session_id, parent_session_id, task, model, started_at}``."""
+        parent_id = parent.id if isinstance(parent, Session) else parent
+        result: Dict[str, Any] = _call_json(
+            _lib.load().tandem_subagent_start, self._ptr(), _encode_opt(parent_id, "parent"), _encode(task, "task"),
+            _dumps(dict(options or {})),
+        )
+        return result
+
+    def subagents(self, parent: Union[str, "Session", None] = None) -> List[Dict[str, Any]]:
+        """Sub-agent handles, oldest first: all, or those of ``parent`` (``tandem_subagent_list``)."""
+        parent_id = parent.id if isinstance(parent, Session) else parent
+        result: List[Dict[str, Any]] = _call_json(
+            _lib.load().tandem_subagent_list, self._ptr(), _encode_opt(parent_id, "parent")
+        )
+        return result
+
+    # -- conversations
+
+    def conversations(self) -> List[Dict[str, Any]]:
+        """Stored conversations, newest first (``tandem_conversation_list``); ``[]`` without a store."""
+        result: List[Dict[str, Any]] = _call_json(_lib.load().tandem_conversation_list, self._ptr())
+        return result
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Deletes a stored conversation (``tandem_conversation_delete``); :class:`BusyError` while it is open."""
+        _check(_lib.load().tandem_conversation_delete(self._ptr(), _encode(conversation_id, "conversation_id")))
+
+    # -- host tools
+
+    def register_tool(
+        self,
+        name: str,
+        handler: ToolHandler,
+        description: str,
+        *,
+        parameters: Optional[Mapping[str, Any]] = None,
+        destructive: bool = False,
+    ) -> None:
+        """Registers a tool the host implements (``tandem_client_register_tool``), described to the model by
+        ``description`` (required, non-empty).
+
+        ``handler(call)`` runs on a tandem-owned thread (several at once are possible). Returning a string
+        completes the call with it; raising completes it as an error with the exception's text; returning ``None``
+        leaves the call open for the host to finish later with ``call.complete(...)`` from any thread.
+        ``parameters`` is a JSON Schema object (default: no arguments)."""
+        spec = {
+            "name": name,
+            "description": description,
+            "parameters": dict(parameters) if parameters is not None else {"type": "object", "properties": {}},
+            "destructive": destructive,
+        }
+        tool = _Tool(handler)
+        token = _register(tool)
+        status = _lib.load().tandem_client_register_tool(
+            self._ptr(), _dumps(spec), _tool_trampoline, token, _userdata_free
+        )
+        if status != 0:
+            message = last_error_message()
+            with _registry_lock:  # tandem may or may not have called userdata_free; either way it is ours now
+                _registry.pop(token, None)
+            raise error_for(status, message)
+
+    def unregister_tool(self, name: str) -> None:
+        """Unregisters host tool ``name`` (``tandem_client_unregister_tool``); running calls finish."""
+        _check(_lib.load().tandem_client_unregister_tool(self._ptr(), _encode(name, "name")))
+
+
+# ---- sessions -------------------------------------------------------------------------------------------------------
+
+
+class Session:
+    """A session of a :class:`Client`, addressed by its string ``id``. Every method is one C call; a session that
+    stopped raises :class:`NotFoundError`. As a context manager it stops the session on exit."""
+
+    def __init__(self, client: Client, session_id: str) -> None:
+        self.client = client
+        self.id = session_id
+        self._bid = _encode(session_id, "session id")
+
+    def __repr__(self) -> str:
+        return f"Session({self.id!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Session) and other.client is self.client and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash((id(self.client), self.id))
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.client.closed:
+            try:
+                self.stop()
+            except (NotFoundError, ShuttingDownError):
+                pass
+
+    def _c(self) -> int:
+        return self.client._ptr()
+
+    # -- lifecycle
+
+    def stop(self) -> None:
+        """Stops the session (a running turn is aborted); blocks until it has stopped (``tandem_session_stop``)."""
+        _check(_lib.load().tandem_session_stop(self._c(), self._bid))
+
+    def token(self) -> str:
+        """The session's token (43 characters of base64url, stable across restarts)."""
+        return _call_string(_lib.load().tandem_session_token, self._c(), self._bid)
+
+    # -- prompts and queues
+
+    def _prompt(self, fn: Any, arg: bytes) -> PromptResult:
+        out = ctypes.c_uint32()
+        _check(fn(self._c(), self._bid, arg, ctypes.byref(out)))
+        return PromptResult(out.value)
+
+    def send(self, prompt: str) -> PromptResult:
+        """Sends a prompt: starts a turn when idle (``SENT``), else queues it as steering (``QUEUED_STEERING``).
+        Every sent prompt ends with exactly one ``turn_ended`` event (``tandem_session_send_prompt``)."""
+        return self._prompt(_lib.load().tandem_session_send_prompt, _encode(prompt, "prompt"))
+
+    def send_parts(self, parts: Sequence[Mapping[str, Any]]) -> PromptResult:
+        """Like :meth:`send` with content parts: ``{"type": "text", "text": ...}`` and
+        ``{"type": "image", "media_type": "image/png", "data": <base64>}``."""
+        return self._prompt(_lib.load().tandem_session_send_prompt_parts, _dumps([dict(p) for p in parts]))
+
+    def queue_steering(self, prompt: str) -> PromptResult:
+        """Queues ``prompt`` as steering while a turn runs (seen after the current tool calls), else sends it."""
+        return self._prompt(_lib.load().tandem_session_queue_steering, _encode(prompt, "prompt"))
+
+    def queue_follow_up(self, prompt: str) -> PromptResult:
+        """Queues ``prompt`` as a follow-up sent when the turn ends, or sends it when idle."""
+        return self._prompt(_lib.load().tandem_session_queue_follow_up, _encode(prompt, "prompt"))
+
+    def dequeue_steering(self) -> List[List[Dict[str, Any]]]:
+        """Takes back the queued steering entries (each a list of content parts); follow-ups stay."""
+        result: List[List[Dict[str, Any]]] = _call_json(
+            _lib.load().tandem_session_dequeue_steering, self._c(), self._bid
+        )
+        return result
+
+    def queued_messages(self) -> Dict[str, Any]:
+        """The queues, unchanged: ``{"steering": [...], "follow_up": [...]}``."""
+        result: Dict[str, Any] = _call_json(_lib.load().tandem_session_queued_messages, self._c(), self._bid)
+        return result
+
+    def recall_queues(self) -> Dict[str, Any]:
+        """Takes back both queues: ``{"steering": [...], "follow_up": [...]}``; they are empty afterwards."""
+        result: Dict[str, Any] = _call_json(_lib.load().tandem_session_recall_queues, self._c(), self._bid)
+        return result
+
+    def clear_queues(self) -> None:
+        """Empties both queues."""
+        _check(_lib.load().tandem_session_clear_queues(self._c(), self._bid))
+
+    def abort(self) -> None:
+        """Aborts the running turn (``turn_ended`` with reason ``aborted``); a no-op when idle."""
+        _check(_lib.load().tandem_session_abort(self._c(), self._bid))
+
+    def continue_(self) -> None:
+        """Resumes an answer a stream failure cut off (``tandem_session_continue``)."""
+        _check(_lib.load().tandem_session_continue(self._c(), self._bid))
+
+    # -- approvals and modes
+
+    def respond_to_approval(
+        self, decision: ApprovalDecision = ApprovalDecision.APPROVE, approval_id: Optional[str] = None
+    ) -> None:
+        """Answers the pending approval (``tandem_session_respond_to_approval``). Name it with ``approval_id``
+        (from :class:`ApprovalPending`) so a late answer cannot approve another call; ``None`` answers whichever
+        is pending. :class:`NoPendingApprovalError` when there is none (or it is stale)."""
+        _check(
+            _lib.load().tandem_session_respond_to_approval(
+                self._c(), self._bid, _encode_opt(approval_id, "approval_id"), int(ApprovalDecision(decision))
+            )
+        )
+
+    def approve(self, approval_id: Optional[str] = None) -> None:
+        """Approves the pending call once (see :meth:`respond_to_approval`)."""
+        self.respond_to_approval(ApprovalDecision.APPROVE, approval_id)
+
+    def reject(self, approval_id: Optional[str] = None) -> None:
+        """Rejects the pending call: the agent is told it was refused."""
+        self.respond_to_approval(ApprovalDecision.REJECT, approval_id)
+
+    def enter_plan(self) -> None:
+        """Plan mode: destructive tools are refused, a pending approval is cancelled."""
+        _check(_lib.load().tandem_session_enter_plan(self._c(), self._bid))
+
+    def enter_exec(self) -> None:
+        """Leaves plan mode."""
+        _check(_lib.load().tandem_session_enter_exec(self._c(), self._bid))
+
+    # -- queries
+
+    def status(self) -> SessionStatus:
+        """The session's status (``tandem_session_get_status``)."""
+        out = ctypes.c_uint32()
+        _check(_lib.load().tandem_session_get_status(self._c(), self._bid, ctypes.byref(out)))
+        return SessionStatus(out.value)
+
+    def messages(self) -> List[Dict[str, Any]]:
+        """Every message, oldest first; each has a stable ``id`` and a ``kind`` (user, assistant, thinking,
+        tool_call, system, usage)."""
+        result: List[Dict[str, Any]] = _call_json(_lib.load().tandem_session_messages, self._c(), self._bid)
+        return result
+
+    def messages_page(self, before_id: int = 0, limit: int = 50) -> Dict[str, Any]:
+        """Up to ``limit`` messages with IDs below ``before_id`` (0: from the newest), newest first:
+        ``{"messages": [...], "has_more": bool}``."""
+        result: Dict[str, Any] = _call_json(
+            _lib.load().tandem_session_messages_page, self._c(), self._bid, before_id, limit
+        )
+        return result
+
+    def usage(self) -> Usage:
+        """Accumulated token usage and cost."""
+        return Usage.from_dict(_call_json(_lib.load().tandem_session_usage, self._c(), self._bid))
+
+    def metadata(self) -> Dict[str, Any]:
+        """``{id, title, model, provider, created_at, ..., status, workdir, conversation_id, ...}``."""
+        result: Dict[str, Any] = _call_json(_lib.load().tandem_session_metadata, self._c(), self._bid)
+        return result
+
+    def snapshot(self) -> Dict[str, Any]:
+        """What an editor shows: ``{status, pending_approval, error, active_tool_name}``."""
+        result: Dict[str, Any] = _call_json(_lib.load().tandem_session_snapshot, self._c(), self._bid)
+        return result
+
+    def events_since(self, seq: int = 0) -> Dict[str, Any]:
+        """Replays the session's bounded history: ``{"events": [Event...], "latest_seq": n, "truncated": bool}``
+        (the events are parsed into dataclasses)."""
+        result: Dict[str, Any] = _call_json(_lib.load().tandem_session_events_since, self._c(), self._bid, seq)
+        result["events"] = [event_from_dict(e) for e in result.get("events", [])]
+        return result
+
+    def add_system_message(self, text: str, level: MessageLevel = MessageLevel.INFO) -> None:
+        """Appends a system message to the transcript."""
+        _check(
+            _lib.load().tandem_session_add_system_message(
+                self._c(), self._bid, _encode(text, "text"), int(MessageLevel(level))
+            )
+        )
+
+    # -- events
+
+    def subscribe(self, callback: EventCallback) -> Subscription:
+        """:meth:`Client.subscribe` filtered to this session (client-level events still arrive)."""
+        return self.client.subscribe(callback, self)
+
+    def aevents(self) -> EventStream:
+        """:meth:`Client.aevents` filtered to this session."""
+        return self.client.aevents(self)
+
+    # -- conversations
+
+    def compact(self) -> Dict[str, Any]:
+        """Compacts the model context: ``{"compacted": bool, "info": str, "summary"?: str}``."""
+        result: Dict[str, Any] = _call_json(_lib.load().tandem_session_compact, self._c(), self._bid)
+        return result
+
+    def summarize(self) -> Dict[str, Any]:
+        """Writes a Markdown summary under the workdir's ``.tandem/context/``: ``{"text", "path"}``."""
+        result: Dict[str, Any] = _call_json(_lib.load().tandem_session_summarize, self._c(), self._bid)
+        return result
+
+    def new_conversation(self) -> None:
+        """Archives the conversation and starts an empty one (same session ID and token)."""
+        _check(_lib.load().tandem_session_new_conversation(self._c(), self._bid))
+
+    def load_conversation(self, conversation_id: str) -> None:
+        """Loads a stored conversation into this session."""
+        _check(
+            _lib.load().tandem_session_load_conversation(
+                self._c(), self._bid, _encode(conversation_id, "conversation_id")
+            )
+        )
+
+    # -- models, thinking, commands, skills
+
+    def set_model(self, model: str) -> None:
+        """Switches to ``model`` (``"provider:model"``)."""
+        _check(_lib.load().tandem_session_set_model(self._c(), self._bid, _encode(model, "model")))
+
+    def cycle_model(self) -> Dict[str, Any]:
+        """Moves to the next model of the ``models`` option: ``{"model", "index", "total", "thinking_level"}``."""
+        result: Dict[str, Any] = _call_json(_lib.load().tandem_session_cycle_model, self._c(), self._bid)
+        return result
+
+    def set_thinking_level(self, level: str) -> None:
+        """Sets the thinking level: ``off``, ``low``, ``medium`` or ``high``."""
+        _check(_lib.load().tandem_session_set_thinking_level(self._c(), self._bid, _encode(level, "level")))
+
+    def cycle_thinking_level(self) -> str:
+        """Moves to the next thinking level and returns it."""
+        return str(_call_json(_lib.load().tandem_session_cycle_thinking_level, self._c(), self._bid)["level"])
+
+    def available_models(self) -> List[Dict[str, Any]]:
+        """``[{"model", "provider", "name", "current"}]``."""
+        result: List[Dict[str, Any]] = _call_json(_lib.load().tandem_session_available_models, self._c(), self._bid)
+        return result
+
+    def commands(self) -> List[Dict[str, Any]]:
+        """Slash commands a host can offer: ``[{"name", "description"}]``."""
+        result: List[Dict[str, Any]] = _call_json(_lib.load().tandem_session_commands, self._c(), self._bid)
+        return result
+
+    def skills(self) -> List[Dict[str, Any]]:
+        """Skills found for the session: ``[{"name", "description", "path", "active"}]``."""
+        result: List[Dict[str, Any]] = _call_json(_lib.load().tandem_session_list_skills, self._c(), self._bid)
+        return result
+
+    def activate_skill(self, name: str) -> None:
+        """Adds skill ``name``'s SKILL.md to the system prompt from the next model call on."""
+        _check(_lib.load().tandem_session_activate_skill(self._c(), self._bid, _encode(name, "name")))
+
+    def deactivate_skill(self, name: str) -> None:
+        """Deactivates skill ``name``."""
+        _check(_lib.load().tandem_session_deactivate_skill(self._c(), self._bid, _encode(name, "name")))
+
+    # -- branches and collapses
+
+    def branch_at(self, message_id: int) -> Dict[str, Any]:
+        """Saves the transcript as a new branch and cuts it after ``message_id``:
+        ``{"number", "name", "message_count"}``."""
+        result: Dict[str, Any] = _call_json(_lib.load().tandem_session_branch_at, self._c(), self._bid, message_id)
+        return result
+
+    def branches(self) -> List[Dict[str, Any]]:
+        """``[{"number", "name", "message_count", "created_at"}]``, numbers from 1."""
+        result: List[Dict[str, Any]] = _call_json(_lib.load().tandem_session_list_branches, self._c(), self._bid)
+        return result
+
+    def switch_branch(self, number: int) -> None:
+        """Replaces the transcript with branch ``number`` (1-based)."""
+        _check(_lib.load().tandem_session_switch_branch(self._c(), self._bid, number))
+
+    def toggle_tool_collapse(self, message_id: int) -> None:
+        """Toggles whether a tool call or thinking message is collapsed."""
+        _check(_lib.load().tandem_session_toggle_tool_collapse(self._c(), self._bid, message_id))
+
+    def toggle_all_tool_collapses(self) -> None:
+        """Expands everything if anything is collapsed, else collapses everything."""
+        _check(_lib.load().tandem_session_toggle_all_tool_collapses(self._c(), self._bid))
+
+    # -- edit boundaries and touched files
+
+    def set_boundary(self, path: str, start_line: int, end_line: int) -> None:
+        """Limits edits of ``path`` to lines ``start_line..=end_line`` (0-based, inclusive)."""
+        _check(
+            _lib.load().tandem_session_set_boundary(self._c(), self._bid, _encode(path, "path"), start_line, end_line)
+        )
+
+    def clear_boundary(self, path: str) -> None:
+        """Removes the boundary of ``path``."""
+        _check(_lib.load().tandem_session_clear_boundary(self._c(), self._bid, _encode(path, "path")))
+
+    def clear_all_boundaries(self) -> None:
+        """Removes every boundary."""
+        _check(_lib.load().tandem_session_clear_all_boundaries(self._c(), self._bid))
+
+    def boundary_for(self, path: str) -> Optional[Dict[str, int]]:
+        """The boundary of ``path`` (``{"start_line", "end_line"}``) or ``None``."""
+        result: Optional[Dict[str, int]] = _call_json(
+            _lib.load().tandem_session_boundary_for, self._c(), self._bid, _encode(path, "path")
+        )
+        return result
+
+    def touched_files(self) -> List[Dict[str, Any]]:
+        """Files the session's tools changed, newest first: ``[{"path", "action", "timestamp_ms"}]``."""
+        result: List[Dict[str, Any]] = _call_json(_lib.load().tandem_session_touched_files, self._c(), self._bid)
+        return result
+
+
+__all__ = [
+    "Client",
+    "Session",
+    "Subscription",
+    "EventStream",
+    "ToolCall",
+    "TandemError",
+    "in_callback",
+    "last_error_message",
+    "status_name",
+    "version",
+    "workdir_session_id",
+]

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Tests the Zig binding (bindings/zig): `zig build test` (the module's unit tests and the end-to-end session tests,
+# under std.testing.allocator so leaks fail), `zig fmt --check`, and `zig build example` (examples/zig/quickstart.zig).
+# Zig comes from PyPI (the `ziglang` package, pinned in scripts/bindings-env.sh) into target/bindings/venv, so this runs
+# on a fresh machine; its caches go under target/bindings/ too.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/bindings-env.sh
+. scripts/bindings-env.sh
+
+cargo_build
+python_venv
+zig() { "$VENV/bin/python" -m ziglang "$@"; }
+export ZIG_GLOBAL_CACHE_DIR="$ROOT/target/bindings/zig-global-cache" ZIG_LOCAL_CACHE_DIR="$ROOT/target/bindings/zig-cache"
+# The scripted crash test panics on purpose; keep its report to one line.
+export RUST_BACKTRACE=0
+echo "zig $(zig version)"
+
+cd bindings/zig
+echo "== zig fmt --check"
+zig fmt --check build.zig src tests ../../examples/zig
+
+echo "== zig build test"
+log="$ROOT/target/bindings/zig-test.log"
+zig build test --summary all -Dtandem-lib="$LIBDIR" -Dtandem-include="$ROOT/include" >"$log" 2>&1 ||
+    { cat "$log"; fail "zig build test failed"; }
+grep -E "Build Summary|tests? passed|passed [0-9]" "$log"
+
+echo "== zig build example (examples/zig/quickstart.zig)"
+work=$(mktemp -d)
+out=$(zig build example -Dtandem-lib="$LIBDIR" -Dtandem-include="$ROOT/include" -- "$work") ||
+    fail "the Zig quickstart exited with status $?"
+echo "$out"
+grep -q "turn completed" <<<"$out" || fail "the Zig quickstart did not complete its turn"
+[ "$(cat "$work/hello.txt")" = "hello from Zig" ] || fail "the Zig quickstart did not write hello.txt"
+rm -rf "$work" zig-out
+echo "zig binding: all checks passed"
