@@ -62,13 +62,13 @@ impl SessionState {
 
     /// The summary line the store writes after each batch.
     pub fn journal_meta(&self) -> Meta {
-        let m = self.metadata();
+        let (first_prompt, turn_count) = self.prompts();
         Meta {
-            title: m["title"].as_str().map(str::to_owned),
+            title: first_prompt.and_then(super::state::title_from),
             model: self.ident.model.clone(),
             usage: self.usage,
             message_count: self.transcript.len(),
-            turn_count: m["turn_count"].as_u64().unwrap_or(0) as usize,
+            turn_count,
             last_message_at_ms: self.last_message_at_ms,
             turn_active: self.turn.is_some(),
             next_id: self.transcript.next_id(),

@@ -81,11 +81,6 @@ impl Persister {
         &self.store
     }
 
-    /// The conversation being written.
-    pub fn conversation_id(&self) -> &str {
-        &self.conversation_id
-    }
-
     /// Whether every change taken from the state is in the file.
     pub fn is_clean(&self) -> bool {
         self.ops.is_empty() && self.dirty.is_empty() && self.record_saved && !self.failing
@@ -116,16 +111,19 @@ impl Persister {
             let changes = s.take_changes();
             self.ops.extend(changes.ops);
             self.dirty.extend(changes.dirty);
+            // Decided before the summary is built: deltas arrive by the thousand and most are deferred.
+            if when == When::Lazy && self.last_write.elapsed() < STREAM_FLUSH {
+                if !self.ops.is_empty() || !self.dirty.is_empty() {
+                    self.deferred_since.get_or_insert_with(Instant::now);
+                }
+                return None;
+            }
             let meta = s.journal_meta();
             let unchanged = self.ops.is_empty()
                 && self.dirty.is_empty()
                 && self.last_meta.as_ref() == Some(&meta)
                 && self.record_saved;
             if unchanged {
-                return None;
-            }
-            if when == When::Lazy && self.last_write.elapsed() < STREAM_FLUSH {
-                self.deferred_since.get_or_insert_with(Instant::now);
                 return None;
             }
             let header = self.journal.is_none().then(|| self.header(&s));

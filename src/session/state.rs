@@ -365,26 +365,27 @@ impl SessionState {
         })
     }
 
-    /// Session metadata as hosts see it.
-    pub fn metadata(&self) -> Value {
-        let first_prompt = self
+    /// The first prompt's text and the number of prompts.
+    pub(super) fn prompts(&self) -> (Option<&str>, usize) {
+        let mut users = self
             .transcript
             .messages()
             .iter()
-            .find_map(|m| match &m.body {
-                Body::User { text, .. } => Some(text.clone()),
+            .filter_map(|m| match &m.body {
+                Body::User { text, .. } => Some(text.as_str()),
                 _ => None,
             });
-        let turn_count = self
-            .transcript
-            .messages()
-            .iter()
-            .filter(|m| matches!(m.body, Body::User { .. }))
-            .count();
+        let first = users.next();
+        (first, first.map_or(0, |_| 1 + users.count()))
+    }
+
+    /// Session metadata as hosts see it.
+    pub fn metadata(&self) -> Value {
+        let (first_prompt, turn_count) = self.prompts();
         json!({
             "id": self.ident.id,
             "conversation_id": self.conversation_id,
-            "title": first_prompt.as_deref().and_then(title_from),
+            "title": first_prompt.and_then(title_from),
             "model": self.ident.model,
             "provider": self.ident.provider,
             "created_at": crate::time::rfc3339(self.created_at_ms),
@@ -576,7 +577,7 @@ impl SessionState {
 }
 
 /// A title from the first prompt: first line, trimmed, at most 80 characters.
-fn title_from(prompt: &str) -> Option<String> {
+pub(super) fn title_from(prompt: &str) -> Option<String> {
     let line = prompt.lines().map(str::trim).find(|l| !l.is_empty())?;
     if line.chars().count() <= 80 {
         Some(line.to_string())

@@ -113,11 +113,6 @@ impl Journal {
         ))
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends complete lines. On failure the file is cut back to its last complete entry, so a later append never
     /// lands after half a line.
     pub fn append(&mut self, bytes: &[u8], sync: bool) -> Result<()> {
@@ -136,13 +131,6 @@ impl Journal {
                 Err(io_error("write", &self.path, e))
             }
         }
-    }
-
-    /// Makes everything appended so far durable.
-    pub fn sync(&mut self) -> Result<()> {
-        self.file
-            .sync_data()
-            .map_err(|e| io_error("sync", &self.path, e))
     }
 }
 

@@ -95,11 +95,6 @@ impl Store {
         self.fsync
     }
 
-    /// The store directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn conversations(&self) -> PathBuf {
         self.root.join("conversations")
     }

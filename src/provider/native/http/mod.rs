@@ -370,6 +370,20 @@ pub fn parse_args(name: &str, json: &str) -> std::result::Result<Value, ModelErr
     }
 }
 
+/// Merges adjacent text and thinking pieces so that streams split differently compare equal (decoder tests).
+#[cfg(test)]
+pub(crate) fn merged(chunks: Vec<Chunk>) -> Vec<Chunk> {
+    let mut out: Vec<Chunk> = Vec::new();
+    for c in chunks {
+        match (out.last_mut(), c) {
+            (Some(Chunk::Text(a)), Chunk::Text(b)) => a.push_str(&b),
+            (Some(Chunk::Thinking(a)), Chunk::Thinking(b)) => a.push_str(&b),
+            (_, c) => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::provider::native::http::merged;
 use crate::provider::native::http::sse::SseParser;
 use crate::provider::native::model::ToolSpec;
 use crate::provider::ThinkingBlock;
@@ -46,18 +47,6 @@ fn decode(input: &[u8], cuts: &[usize]) -> (Vec<Chunk>, Result<bool, ModelError>
     }
     let r = decoder.eof(&mut |c| chunks.push(c)).map(|_| false);
     (chunks, r)
-}
-
-fn merged(chunks: Vec<Chunk>) -> Vec<Chunk> {
-    let mut out: Vec<Chunk> = Vec::new();
-    for c in chunks {
-        match (out.last_mut(), c) {
-            (Some(Chunk::Text(a)), Chunk::Text(b)) => a.push_str(&b),
-            (Some(Chunk::Thinking(a)), Chunk::Thinking(b)) => a.push_str(&b),
-            (_, c) => out.push(c),
-        }
-    }
-    out
 }
 
 #[test]
