@@ -38,7 +38,10 @@ case $(basename "$wheel") in
     *-py3-none-linux_*.whl | *-py3-none-macosx_*.whl) ;;
     *) fail "the bundled wheel is not tagged py3-none-<platform>: $(basename "$wheel")" ;;
 esac
-"$PY" -m zipfile -l "$wheel" | grep -q 'tandem/libtandem\.so' || fail "the wheel does not contain tandem/libtandem.so"
+# Asked of zipfile directly: a `| grep -q` pipeline fails under pipefail when grep
+# exits at the first match and the lister dies of SIGPIPE.
+"$PY" -c 'import sys, zipfile; sys.exit(0 if "tandem/libtandem.so" in zipfile.ZipFile(sys.argv[1]).namelist() else 1)' "$wheel" \
+    || fail "the wheel does not contain tandem/libtandem.so"
 "$PY" -m pip install -q --no-deps --target "$site" "$wheel"
 out=$(cd /tmp && env -u TANDEM_LIBRARY PYTHONPATH="$site" "$PY" -c \
     'import tandem; print(tandem.library_path()); print(tandem.version())')
