@@ -14,7 +14,6 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::events::bus::{lock, EventBus, SessionLog};
 use crate::events::{Payload, StopReason};
-use crate::provider::native::Native;
 use crate::session::options::{resolve, Resolved};
 use crate::session::state::{Command, Identity, Input, PromptOutcome, Reply, SessionState};
 use crate::session::transcript::{ContentPart, Level};
@@ -172,13 +171,13 @@ impl Manager {
         );
         // A restarted session keeps the model, thinking level and skills it had switched to.
         let config = read(&seed.state).provider_config();
-        let native = Arc::new(Native::new(o, seed.cursor.clone(), tools)?.reconfigure(&config)?);
+        let provider = crate::provider::build(o, seed.cursor.clone(), tools, &config)?;
         let (handle, join) = session::spawn(
             &self.rt,
             seed.state.clone(),
             seed.log.clone(),
             self.bus.clone(),
-            native,
+            provider,
             seed.persist.clone(),
         );
         let me = self.me.clone();

@@ -1,6 +1,9 @@
 //! The provider contract (events a provider sends its session) and the model context built from a transcript.
 
+pub mod contract;
 pub mod native;
+
+pub use contract::{Provider, TurnLink};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -85,6 +88,27 @@ pub enum ProviderEvent {
         /// Usage summed over the turn's model calls, if any was reported.
         usage: Option<Usage>,
     },
+}
+
+/// Builds the provider the session options ask for, set to the session's current model, thinking level and skills
+/// (`config`: a restarted session keeps what it had switched to).
+pub fn build(
+    o: &crate::session::options::Resolved,
+    cursor: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    tools: std::sync::Arc<crate::tools::ToolSet>,
+    config: &crate::session::models::ProviderConfig,
+) -> crate::error::Result<std::sync::Arc<dyn Provider>> {
+    match o.provider.as_str() {
+        "native" => native::Native::new(o, cursor, tools)?
+            .reconfigure(config)
+            .map(|n| {
+                let provider: std::sync::Arc<dyn Provider> = std::sync::Arc::new(n);
+                provider
+            }),
+        other => Err(crate::error::Error::invalid(format!(
+            "the {other} provider is not available in this build of tandem"
+        ))),
+    }
 }
 
 /// A file change made by a tool.

@@ -29,8 +29,8 @@ use state::{Command, Effect, Input, Reply, SessionState};
 use crate::error::{Error, Result};
 use crate::events::bus::{lock, EventBus, SessionLog};
 use crate::provider::native::model::BoxFuture;
-use crate::provider::native::{Native, TurnLink};
 use crate::provider::ProviderEvent;
+use crate::provider::{Provider, TurnLink};
 use crate::session::transcript::ContentPart;
 
 /// A session's state, shared by its actor (which mutates it) and host queries (which read it under the lock).
@@ -165,7 +165,7 @@ struct Actor {
     state: SharedState,
     log: Arc<SessionLog>,
     bus: Arc<EventBus>,
-    native: Arc<Native>,
+    provider: Arc<dyn Provider>,
     persist: Option<SharedPersister>,
     turn: Option<(u64, JoinHandle<()>)>,
     stopped: Arc<AtomicBool>,
@@ -245,7 +245,7 @@ pub fn spawn(
     state: SharedState,
     log: Arc<SessionLog>,
     bus: Arc<EventBus>,
-    native: Arc<Native>,
+    provider: Arc<dyn Provider>,
     persist: Option<SharedPersister>,
 ) -> (SessionHandle, JoinHandle<Exit>) {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -257,7 +257,7 @@ pub fn spawn(
         state: state.clone(),
         log,
         bus,
-        native,
+        provider,
         persist,
         turn: None,
         stopped: stopped.clone(),
@@ -410,7 +410,7 @@ impl Actor {
                         turn_id,
                         state: self.state.clone(),
                     });
-                    let task = tokio::spawn(self.native.clone().run_turn(context, link));
+                    let task = tokio::spawn(self.provider.clone().run_turn(context, link));
                     self.turn = Some((turn_id, task));
                 }
                 Effect::CancelTurn { turn_id } => {
@@ -422,13 +422,13 @@ impl Actor {
                     self.bus.publish(&self.log, payload);
                 }
                 Effect::SideCall { kind, context } => {
-                    let native = self.native.clone();
+                    let provider = self.provider.clone();
                     let tx = self.tx.clone();
                     tokio::spawn(async move {
                         // The call runs on its own task so that even a panicking model answers the waiting host.
                         let call_kind = kind.clone();
                         let call = tokio::spawn(async move {
-                            let call = native.side_call(&call_kind, context);
+                            let call = provider.side_call(call_kind, context);
                             tokio::time::timeout(SIDE_CALL_LIMIT, call)
                                 .await
                                 .unwrap_or_else(|_| {
@@ -441,8 +441,8 @@ impl Actor {
                         let _ = tx.send(Msg::SideDone { kind, result });
                     });
                 }
-                Effect::ConfigureProvider(config) => match self.native.reconfigure(&config) {
-                    Ok(native) => self.native = Arc::new(native),
+                Effect::ConfigureProvider(config) => match self.provider.reconfigure(&config) {
+                    Ok(provider) => self.provider = provider,
                     Err(e) => {
                         let text = format!("Could not switch to {}: {e}", config.model);
                         self.apply(Input::Command(Command::AddSystemMessage(
@@ -451,6 +451,7 @@ impl Actor {
                         )));
                     }
                 },
+                Effect::SteeringQueued => self.provider.steering_queued(),
                 Effect::ResolveApproval { approval_id, gate } => {
                     if let Some(waiter) = self.waiting.remove(&approval_id) {
                         let _ = waiter.send(gate);
@@ -487,7 +488,7 @@ impl TurnLink for ActorLink {
         read(&self.state).usage().cost
     }
 
-    fn boundaries(&self) -> Arc<crate::provider::native::BoundaryLookup> {
+    fn boundaries(&self) -> Arc<crate::provider::contract::BoundaryLookup> {
         let state = self.state.clone();
         Arc::new(move |path| read(&state).boundary(&path.to_string_lossy()))
     }

@@ -197,6 +197,8 @@ pub enum Effect {
         /// The context to send.
         context: Vec<ModelMessage>,
     },
+    /// Steering was queued while a turn runs (providers that deliver it at once go and take it).
+    SteeringQueued,
     /// Use this model, thinking level and skills from the next model call on.
     ConfigureProvider(super::models::ProviderConfig),
     /// Answer the tool call waiting on approval `approval_id`.
@@ -439,6 +441,7 @@ impl SessionState {
                         content: parts_json(&parts),
                     }));
                     self.steering.push(parts);
+                    fx.push(Effect::SteeringQueued);
                     return Reply::Prompt(PromptOutcome::QueuedSteering);
                 }
                 self.start_turn(parts, now, fx);

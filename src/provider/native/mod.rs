@@ -20,36 +20,13 @@ use crate::error::{Error, Result};
 use crate::provider::{
     estimate_tokens, ModelMessage, ProviderEvent, ThinkingBlock, ToolCallRequest,
 };
-use crate::session::approvals::{Gate, GateRequest};
 use crate::session::models::ProviderConfig;
 use crate::session::options::{ApprovalMode, Permission, Resolved, ThinkingLevel};
 use crate::session::state::combine_entries;
-use crate::session::transcript::{ContentPart, Level, Usage};
+use crate::session::transcript::{Level, Usage};
 use crate::tools::ToolSet;
 
-/// The running turn's line to its session.
-pub trait TurnLink: Send + Sync {
-    /// Reports an event of this turn.
-    fn emit(&self, event: ProviderEvent);
-    /// Asks the session whether a tool call may run, waiting up to `timeout` for a pending approval.
-    fn gate(
-        &self,
-        request: GateRequest,
-        timeout: std::time::Duration,
-    ) -> model::BoxFuture<'_, Gate>;
-    /// Takes the steering queued since the last call (empty when there is none or the session does not answer).
-    fn take_steering(&self) -> model::BoxFuture<'_, Vec<Vec<ContentPart>>>;
-    /// The session's edit boundaries, looked up by resolved absolute path (called from tool threads).
-    fn boundaries(&self) -> Arc<BoundaryLookup>;
-    /// USD the session had spent before this turn (for `max_cost`).
-    fn session_cost(&self) -> f64 {
-        0.0
-    }
-}
-
-/// Looks up the edit boundary of a resolved absolute path.
-pub type BoundaryLookup =
-    dyn Fn(&std::path::Path) -> Option<crate::session::boundaries::Boundary> + Send + Sync;
+pub use crate::provider::contract::{BoundaryLookup, TurnLink};
 
 /// The native provider: a model, the session's tools, and the loop's limits.
 pub struct Native {
@@ -349,6 +326,31 @@ impl Native {
             tool_rounds += 1;
         }
         emit(ProviderEvent::AgentEnd { usage });
+    }
+}
+
+impl crate::provider::Provider for Native {
+    fn run_turn(
+        self: Arc<Self>,
+        context: Vec<ModelMessage>,
+        link: Arc<dyn TurnLink>,
+    ) -> model::BoxFuture<'static, ()> {
+        Box::pin(Native::run_turn(self, context, link))
+    }
+
+    fn side_call(
+        self: Arc<Self>,
+        kind: crate::session::compaction::SideKind,
+        context: Vec<ModelMessage>,
+    ) -> model::BoxFuture<
+        'static,
+        std::result::Result<crate::session::compaction::SideResult, String>,
+    > {
+        Box::pin(async move { Native::side_call(&self, &kind, context).await })
+    }
+
+    fn reconfigure(&self, config: &ProviderConfig) -> Result<Arc<dyn crate::provider::Provider>> {
+        Ok(Arc::new(Native::reconfigure(self, config)?))
     }
 }
 

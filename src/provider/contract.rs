@@ -1,0 +1,60 @@
+//! The provider contract: what a session asks of its provider (turns, side calls, model switches) and the link a
+//! running turn reports through.
+
+use std::sync::Arc;
+
+use super::native::model::BoxFuture;
+use super::{ModelMessage, ProviderEvent};
+use crate::error::Result;
+use crate::session::approvals::{Gate, GateRequest};
+use crate::session::compaction::{SideKind, SideResult};
+use crate::session::models::ProviderConfig;
+use crate::session::transcript::ContentPart;
+
+/// The running turn's line to its session.
+pub trait TurnLink: Send + Sync {
+    /// Reports an event of this turn.
+    fn emit(&self, event: ProviderEvent);
+    /// Asks the session whether a tool call may run, waiting up to `timeout` for a pending approval.
+    fn gate(&self, request: GateRequest, timeout: std::time::Duration) -> BoxFuture<'_, Gate>;
+    /// Takes the steering queued since the last call (empty when there is none or the session does not answer).
+    fn take_steering(&self) -> BoxFuture<'_, Vec<Vec<ContentPart>>>;
+    /// The session's edit boundaries, looked up by resolved absolute path (called from tool threads).
+    fn boundaries(&self) -> Arc<BoundaryLookup>;
+    /// USD the session had spent before this turn (for `max_cost`).
+    fn session_cost(&self) -> f64 {
+        0.0
+    }
+}
+
+/// Looks up the edit boundary of a resolved absolute path.
+pub type BoundaryLookup =
+    dyn Fn(&std::path::Path) -> Option<crate::session::boundaries::Boundary> + Send + Sync;
+
+/// A session's provider. The session owns one per incarnation and drops it on stop or restart (a provider holding a
+/// subprocess or host registration releases it then).
+///
+/// Every turn reports `AgentStart`, deltas and tool events, then exactly one `AgentEnd`; dropping the turn's future
+/// is an abort and reports nothing further.
+pub trait Provider: Send + Sync {
+    /// Runs one turn. `context` is the branch's model context ending with the new user message.
+    fn run_turn(
+        self: Arc<Self>,
+        context: Vec<ModelMessage>,
+        link: Arc<dyn TurnLink>,
+    ) -> BoxFuture<'static, ()>;
+
+    /// A model call outside any turn: a compaction summary or a saved session summary.
+    fn side_call(
+        self: Arc<Self>,
+        kind: SideKind,
+        context: Vec<ModelMessage>,
+    ) -> BoxFuture<'static, std::result::Result<SideResult, String>>;
+
+    /// The provider after a switch of model, thinking level or skills (turns already running keep theirs).
+    fn reconfigure(&self, config: &ProviderConfig) -> Result<Arc<dyn Provider>>;
+
+    /// Steering was queued while a turn runs. Providers that deliver steering as soon as it arrives take it with
+    /// [`TurnLink::take_steering`]; the native loop takes it between tool batches and ignores this.
+    fn steering_queued(&self) {}
+}
