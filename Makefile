@@ -9,6 +9,8 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# The SONAME build.rs gives the library: libtandem.so.0.<minor> while the major version is 0, else .<major>.
+SONAME := libtandem.so.$(shell echo $(VERSION) | awk -F. '{ print ($$1 == "0") ? "0." $$2 : $$1 }')
 ARGS ?=
 
 .PHONY: all build demo test install clean
@@ -31,7 +33,9 @@ test:
 
 install: build
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
-	install -m 755 target/release/libtandem.so $(DESTDIR)$(LIBDIR)/libtandem.so
+	install -m 755 target/release/libtandem.so $(DESTDIR)$(LIBDIR)/libtandem.so.$(VERSION)
+	ln -sf libtandem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtandem.so
 	install -m 644 target/release/libtandem.a $(DESTDIR)$(LIBDIR)/libtandem.a
 	install -m 644 include/tandem.h $(DESTDIR)$(INCLUDEDIR)/tandem.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \

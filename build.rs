@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 fn main() {
+    soname();
     let dir =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed=src/ffi");
@@ -25,3 +26,38 @@ fn main() {
         std::fs::write(&target, &text).expect("include/tandem.h is writable");
     }
 }
+
+/// Gives the shared library a versioned SONAME, `libtandem.so.0.<minor>` while the major version is 0 (each 0.x
+/// release may break the ABI) and `libtandem.so.<major>` after, and links that name to the library in the build's
+/// output directory: programs linked in place record the SONAME and must find it there at run time.
+fn soname() {
+    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
+    let minor = std::env::var("CARGO_PKG_VERSION_MINOR").expect("cargo sets the version");
+    let name = if major == "0" {
+        format!("libtandem.so.0.{minor}")
+    } else {
+        format!("libtandem.so.{major}")
+    };
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return;
+    }
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{name}");
+    link_in_output_dir(&name);
+}
+
+#[cfg(unix)]
+fn link_in_output_dir(name: &str) {
+    // OUT_DIR is <profile dir>/build/<package>-<hash>/out.
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    if let Some(profile_dir) = out.ancestors().nth(3) {
+        let link = profile_dir.join(name);
+        if std::fs::read_link(&link).ok().as_deref() != Some(std::path::Path::new("libtandem.so")) {
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink("libtandem.so", &link)
+                .expect("the build's output directory is writable");
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn link_in_output_dir(_name: &str) {}

@@ -361,11 +361,6 @@ typedef uint32_t tandem_approval_decision;
 #endif // __cplusplus
 
 /**
- * How a failed model call is retried.
- */
-typedef struct RetryPolicy RetryPolicy;
-
-/**
  * A tandem client: a runtime, its sessions and their events. Opaque; create with `tandem_client_new`.
  */
 typedef struct tandem_client tandem_client;

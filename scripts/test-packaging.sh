@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packaging check: `make install` into a temporary prefix, then the C demo (examples/c/demo.c) is built against the
-# installed copy with nothing but `pkg-config --cflags --libs tandem` and run non-interactively. Also reports the
-# shared library's SONAME (see "Known gap" below).
+# installed copy with nothing but `pkg-config --cflags --libs tandem` and run non-interactively. Also checks the
+# versioned SONAME and the usual symlink chain libtandem.so -> libtandem.so.0.<minor> -> libtandem.so.<version>.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -12,7 +12,7 @@ prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 echo "== make install PREFIX=$prefix"
 make --no-print-directory install PREFIX="$prefix" >/dev/null
-for f in lib/libtandem.so lib/libtandem.a include/tandem.h lib/pkgconfig/tandem.pc; do
+for f in lib/libtandem.so.$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1) lib/libtandem.a include/tandem.h lib/pkgconfig/tandem.pc; do
     [ -f "$prefix/$f" ] || fail "make install did not install $f"
 done
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
@@ -36,12 +36,13 @@ echo "the demo ran against $prefix/lib"
 
 echo "== SONAME"
 soname=$(readelf -d "$prefix/lib/libtandem.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-if [ -n "$soname" ]; then
-    echo "SONAME $soname"
-    [ -e "$prefix/lib/$soname" ] || fail "SONAME $soname is not installed next to libtandem.so"
-else
-    # Known gap: the SONAME must come from the link of the cdylib (build.rs:
-    # println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libtandem.so.{major}")), which this check does not own.
-    echo "known gap: libtandem.so has no SONAME (needs a cdylib link arg in build.rs; see docs/packaging.md)"
-fi
+version=$(pkg-config --modversion tandem)
+expected=libtandem.so.$(awk -F. '{ print ($1 == "0") ? "0." $2 : $1 }' <<<"$version")
+[ "$soname" = "$expected" ] || fail "SONAME is '$soname', expected $expected"
+echo "SONAME $soname"
+[ "$(readlink "$prefix/lib/libtandem.so")" = "$soname" ] || fail "libtandem.so does not link to $soname"
+[ "$(readlink "$prefix/lib/$soname")" = "libtandem.so.$version" ] || fail "$soname does not link to libtandem.so.$version"
+[ -f "$prefix/lib/libtandem.so.$version" ] && [ ! -L "$prefix/lib/libtandem.so.$version" ] ||
+    fail "libtandem.so.$version is not the installed library file"
+grep -q "NEEDED.*\[$soname\]" <<<"$(readelf -d "$prefix/demo")" || fail "the demo does not record $soname as NEEDED"
 echo "packaging: all checks passed"

@@ -10,7 +10,7 @@ loader. Everything else is in pyproject.toml.
 import os
 import shutil
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 
 try:
@@ -34,6 +34,14 @@ class BuildPyBundling(build_py):
             os.chmod(target, 0o755)
 
 
+class BundlingDistribution(Distribution):
+    """Declares the bundled library as binary content, so the wheel installs the package into platlib from its root
+    (not under ``.data/purelib``)."""
+
+    def has_ext_modules(self) -> bool:
+        return bool(BUNDLE)
+
+
 class BdistWheelPlatform(bdist_wheel):
     """A wheel with a bundled library is platform specific, but not tied to a Python version or ABI."""
 
@@ -47,4 +55,7 @@ class BdistWheelPlatform(bdist_wheel):
         return ("py3", "none", plat) if BUNDLE else (python, abi, plat)
 
 
-setup(cmdclass={"build_py": BuildPyBundling, "bdist_wheel": BdistWheelPlatform})
+setup(
+    distclass=BundlingDistribution,
+    cmdclass={"build_py": BuildPyBundling, "bdist_wheel": BdistWheelPlatform},
+)

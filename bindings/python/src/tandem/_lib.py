@@ -27,7 +27,9 @@ def _library_names() -> List[str]:
         return ["libtandem.dylib"]
     if sys.platform == "win32":
         return ["tandem.dll"]
-    return ["libtandem.so", "libtandem.so.0"]
+    # The SONAME of the ABI this binding was written for (0.x minors may break it), for systems that install only
+    # the runtime name.
+    return ["libtandem.so", "libtandem.so.0.1"]
 
 
 # ---- C structs and callback types ------------------------------------------------------------------------------
