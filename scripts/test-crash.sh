@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The kill -9 crash test: builds libtandem (debug, like scripts/test-c.sh) and tests/crash/crash_host.c, then runs
-# tests/crash/kill9.py on a temporary store: at least 50 rounds of starting the host, letting turns stream, killing
+# tests/crash/kill9.py on a temporary store: at least 200 rounds of starting the host, letting turns stream, killing
 # it with SIGKILL at a random moment and checking that every conversation opens and holds every turn whose
 # turn_ended the host had seen.
 #

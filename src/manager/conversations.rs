@@ -59,6 +59,13 @@ impl Manager {
                     conversation_id = Some(rec.conversation_id.clone());
                 }
                 Err(e @ Error::Busy(_)) => return Err(e),
+                // A good conversation that cannot be opened for writing (read-only or failing store): starting a
+                // new one would repoint the session away from it, so the start fails and nothing changes.
+                Err(e @ Error::Io(_)) if store.conversation_replays(&rec.conversation_id) => {
+                    return Err(Error::Io(format!(
+                        "cannot reopen this session's conversation: {e}"
+                    )))
+                }
                 Err(e) => notes.push(format!(
                     "Could not restore conversation {}: {e}. A new conversation was started.",
                     rec.conversation_id

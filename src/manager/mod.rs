@@ -165,6 +165,9 @@ impl Manager {
 
     fn spawn_incarnation(&self, id: &str, seed: &Seed, generation: u64) -> Result<SessionHandle> {
         let o = &seed.options;
+        if let Some(name) = &o.http.api_key_env {
+            crate::tools::shell::mark_key_variable(name);
+        }
         let tools = Arc::new(
             ToolSet::new(o.workdir.clone(), o.tools.as_deref())
                 .with_host(self.host_tools.clone(), id),

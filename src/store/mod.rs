@@ -198,6 +198,14 @@ impl Store {
         Journal::open(&self.conversation_path(id)?)
     }
 
+    /// Whether conversation `id` exists and replays (read only): tells an unwritable store from a corrupt journal.
+    pub fn conversation_replays(&self, id: &str) -> bool {
+        self.conversation_path(id)
+            .ok()
+            .and_then(|p| std::fs::read(&p).ok().map(|bytes| (p, bytes)))
+            .is_some_and(|(p, bytes)| journal::replay(&bytes, &p).is_ok())
+    }
+
     /// Deletes conversation `id`; `Busy` while a session (of any client) has it open.
     pub fn delete(&self, id: &str) -> Result<()> {
         let path = self.conversation_path(id)?;

@@ -17,7 +17,7 @@ mod grep;
 pub mod host;
 pub mod preview;
 pub mod sandbox;
-mod shell;
+pub(crate) mod shell;
 mod specs;
 mod walk;
 mod write;

@@ -193,11 +193,28 @@ async fn run_checked(
     })
 }
 
+/// Variables some session reads its API key from (`api_key_env`), beyond the `*_API_KEY` convention. Process-wide
+/// on purpose: a key one session uses is a secret for every session's commands.
+static KEY_VARIABLES: once_cell::sync::Lazy<std::sync::Mutex<std::collections::BTreeSet<String>>> =
+    once_cell::sync::Lazy::new(Default::default);
+
+/// Marks `name` as holding an API key, so commands run by the shell tool never inherit it.
+pub fn mark_key_variable(name: &str) {
+    KEY_VARIABLES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name.to_string());
+}
+
 /// Environment variables an agent's commands must not inherit: the model API keys the host process holds
-/// (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`, and any other `*_API_KEY`).
+/// (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`, any other `*_API_KEY`, and every session's `api_key_env`).
 pub fn secret_names(names: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let marked = KEY_VARIABLES.lock().unwrap_or_else(|e| e.into_inner());
     names
-        .filter(|n| n.to_str().is_some_and(|s| s.ends_with("_API_KEY")))
+        .filter(|n| {
+            n.to_str()
+                .is_some_and(|s| s.ends_with("_API_KEY") || marked.contains(s))
+        })
         .collect()
 }
 

@@ -213,11 +213,22 @@ fn api_keys_are_recognised_by_name() {
         "MY_API_KEY",
         "API_KEYS",
         "HOME",
+        "TANDEM_TEST_MARKED_SECRET",
     ]
     .map(std::ffi::OsString::from);
     assert_eq!(
-        super::secret_names(names.into_iter()),
+        super::secret_names(names.clone().into_iter()),
         vec!["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "MY_API_KEY"]
+    );
+    super::mark_key_variable("TANDEM_TEST_MARKED_SECRET");
+    assert_eq!(
+        super::secret_names(names.into_iter()),
+        vec![
+            "ANTHROPIC_API_KEY",
+            "OPENAI_API_KEY",
+            "MY_API_KEY",
+            "TANDEM_TEST_MARKED_SECRET"
+        ]
     );
 }
 

@@ -61,3 +61,4 @@ pub fn retry_pending<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Er
     }
     f()
 }
+pub mod http_mock;

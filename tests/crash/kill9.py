@@ -13,7 +13,7 @@ Each round on one store directory:
      "alpha beta gamma"; no error notice other than an interrupted turn or a repaired torn tail.
 
 Python 3.11 standard library only; builds nothing. Usage:
-  kill9.py --host target/crash/crash_host [--lib-dir target/debug] [--store DIR] [--rounds 50] [--seed N]
+  kill9.py --host target/crash/crash_host [--lib-dir target/debug] [--store DIR] [--rounds 200] [--seed N]
 (or the environment variables CRASH_HOST, TANDEM_LIB_DIR, KILL9_SEED, KILL9_ROUNDS).
 Prints the seed first (rerun with --seed to reproduce the same kill times and session counts) and finally
   kill9: R rounds, N acknowledged turns checked, L lost
@@ -41,7 +41,7 @@ def parse_args():
     p.add_argument("--host", default=os.environ.get("CRASH_HOST"), help="the crash_host binary")
     p.add_argument("--lib-dir", default=os.environ.get("TANDEM_LIB_DIR"), help="directory of libtandem.so")
     p.add_argument("--store", help="store directory (default: a new temporary one, removed afterwards)")
-    p.add_argument("--rounds", type=int, default=int(os.environ.get("KILL9_ROUNDS", "50")))
+    p.add_argument("--rounds", type=int, default=int(os.environ.get("KILL9_ROUNDS", "200")))
     p.add_argument("--seed", type=int, default=int(os.environ["KILL9_SEED"]) if os.environ.get("KILL9_SEED") else None)
     p.add_argument("--min-ms", type=int, default=20)
     p.add_argument("--max-ms", type=int, default=400)
