@@ -385,6 +385,24 @@ fn abort_ends_the_turn_quickly_and_the_session_goes_on() {
         Some("next one")
     );
     assert_eq!(s.pids().len(), 1, "the aborted pi was reused");
+
+    // Model switches reach the same process at the next turn; a model pi does not know fails that turn.
+    c.set_model(&id, "mock:nope").unwrap();
+    c.send_prompt(&id, text("with a bad model")).unwrap();
+    let (end, events) = turn_ended(&c, &id);
+    assert_eq!(end["reason"], "error");
+    let errs = errors(&events);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("pi cannot use model mock:nope")),
+        "{errs:?}"
+    );
+    c.set_model(&id, "mock:m1").unwrap();
+    c.set_thinking_level(&id, "high").unwrap();
+    c.send_prompt(&id, text("good model again")).unwrap();
+    let (end, events) = turn_ended(&c, &id);
+    assert_eq!(end["reason"], "completed", "{events:#?}");
+    assert_eq!(s.pids().len(), 1, "switching models keeps the process");
 }
 
 #[test]
