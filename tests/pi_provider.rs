@@ -209,6 +209,12 @@ impl Setup {
     }
 }
 
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn alive(pid: i32) -> bool {
     // A zombie (exited, not yet reaped) counts as gone.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
