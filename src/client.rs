@@ -366,10 +366,9 @@ impl Client {
 
     /// Switches the session's model for its next model calls.
     pub fn set_model(&self, id: &str, model: &str) -> Result<()> {
-        crate::provider::native::check_model(model)?;
-        self.live()?
-            .call(id, Command::SetModel(model.into()))
-            .map(drop)
+        let manager = self.live()?;
+        crate::provider::check_model(&manager.provider_kind(id)?, model)?;
+        manager.call(id, Command::SetModel(model.into())).map(drop)
     }
 
     /// Switches to the next model of the session's `models` rotation; returns `{model, index, total, thinking_level}`.

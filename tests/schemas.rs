@@ -271,6 +271,10 @@ fn documented_inputs_validate_and_bad_ones_do_not() {
             "script": [[{"text": "a"}, {"tool_call": {"name": "t", "args": {}}}, {"error": {"status": 429, "retry_after_ms": 5}}]]}),
     );
     check(
+        "session_options",
+        &json!({"provider": "pi", "model": "anthropic:claude-sonnet-4-5", "pi_command": ["npx", "pi"]}),
+    );
+    check(
         "content_parts",
         &json!([{"type": "text", "text": "hi"}, {"type": "image", "media_type": "image/png", "data": "aGk="}]),
     );

@@ -299,6 +299,13 @@ impl Manager {
             .map(|(_, s)| s.options.keep_recent)
     }
 
+    /// The provider kind of session `id` (`native`, `pi`, …).
+    pub fn provider_kind(&self, id: &str) -> Result<String> {
+        lock(&self.reg)
+            .active(id)
+            .map(|(_, s)| s.options.provider.clone())
+    }
+
     /// Where session `id` looks for skills.
     pub fn skill_dirs(&self, id: &str) -> Result<Vec<std::path::PathBuf>> {
         let reg = lock(&self.reg);

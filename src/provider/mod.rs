@@ -2,6 +2,7 @@
 
 pub mod contract;
 pub mod native;
+pub mod pi;
 
 pub use contract::{Provider, TurnLink};
 
@@ -105,9 +106,18 @@ pub fn build(
                 let provider: std::sync::Arc<dyn Provider> = std::sync::Arc::new(n);
                 provider
             }),
+        "pi" => Ok(std::sync::Arc::new(pi::Pi::new(o, config)?)),
         other => Err(crate::error::Error::invalid(format!(
             "the {other} provider is not available in this build of tandem"
         ))),
+    }
+}
+
+/// Checks that `model` names a model the `provider` kind can be asked for.
+pub fn check_model(provider: &str, model: &str) -> crate::error::Result<()> {
+    match provider {
+        "pi" => pi::check_model(model),
+        _ => native::check_model(model),
     }
 }
 

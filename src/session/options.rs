@@ -101,6 +101,8 @@ pub struct SessionOptions {
     pub retry: Option<RetryOptions>,
     /// Milliseconds a model's stream may send nothing before the call fails (default 180000).
     pub stream_idle_timeout_ms: Option<u64>,
+    /// The pi provider's command line before `--mode rpc --no-session` (default `["pi"]`).
+    pub pi_command: Option<Vec<String>>,
 }
 
 /// The `retry` option.
@@ -170,6 +172,8 @@ pub struct Resolved {
     pub retry: Option<RetryPolicy>,
     /// Cost limit in USD.
     pub max_cost: Option<f64>,
+    /// The pi provider's command line (program first).
+    pub pi_command: Vec<String>,
 }
 
 /// Overlays `top` on `base`, key by key (objects only).
@@ -206,8 +210,8 @@ pub fn resolve(
     }
     let provider = opts.provider.clone().unwrap_or_else(|| "native".into());
     match provider.as_str() {
-        "native" => {}
-        "pi" | "host" => {
+        "native" | "pi" => {}
+        "host" => {
             return Err(Error::NotSupported(format!(
                 "the {provider} provider is not available in this build of tandem yet"
             )))
@@ -220,13 +224,15 @@ pub fn resolve(
     }
     let script = opts.script.as_ref().map(parse_script).transpose()?;
     let model = opts.model.clone().unwrap_or_else(|| {
-        if script.is_some() {
+        if provider == "pi" {
+            crate::provider::pi::DEFAULT_MODEL.into()
+        } else if script.is_some() {
             "scripted:script".into()
         } else {
             "scripted:echo".into()
         }
     });
-    crate::provider::native::check_model(&model)?;
+    crate::provider::check_model(&provider, &model)?;
     let workdir = opts
         .workdir
         .as_deref()
@@ -252,7 +258,7 @@ pub fn resolve(
     }
     let models = opts.models.clone().unwrap_or_default();
     for entry in &models {
-        crate::provider::native::check_model(&crate::session::models::rotation_entry(entry).0)
+        crate::provider::check_model(&provider, &crate::session::models::rotation_entry(entry).0)
             .map_err(|e| Error::invalid(format!("models: {e}")))?;
     }
     let compaction = opts.compaction.unwrap_or_default();
@@ -269,6 +275,14 @@ pub fn resolve(
     }
     let http = http_options(&opts)?;
     let retry = opts.retry.map(retry_policy).transpose()?;
+    let pi_command = opts.pi_command.clone().unwrap_or_else(|| vec!["pi".into()]);
+    if pi_command.first().is_none_or(|p| p.is_empty())
+        || pi_command.iter().any(|a| a.contains('\0'))
+    {
+        return Err(Error::invalid(
+            "pi_command must be a non-empty array of arguments, the program first",
+        ));
+    }
     let restart = match &opts.restart {
         Some(r) => r.apply(client_restart)?,
         None => client_restart.clone(),
@@ -294,6 +308,7 @@ pub fn resolve(
         http,
         retry,
         max_cost: opts.max_cost,
+        pi_command,
         skill_dirs: opts
             .skill_dirs
             .iter()
@@ -391,7 +406,7 @@ mod tests {
             Err(Error::InvalidArgument(_))
         ));
         assert!(matches!(
-            r(r#"{"provider": "pi"}"#),
+            r(r#"{"provider": "host"}"#),
             Err(Error::NotSupported(_))
         ));
         assert!(matches!(
@@ -428,6 +443,9 @@ mod tests {
             r#"{"api_key_env": ""}"#,
             r#"{"stream_idle_timeout_ms": 0}"#,
             r#"{"model": "anthropic:"}"#,
+            r#"{"provider": "pi", "model": "m1"}"#,
+            r#"{"provider": "pi", "pi_command": []}"#,
+            r#"{"provider": "pi", "pi_command": [""]}"#,
         ] {
             assert!(
                 matches!(r(bad), Err(Error::InvalidArgument(_))),
@@ -451,5 +469,20 @@ mod tests {
         assert_eq!(o.retry.unwrap().max_retries, 0);
         assert_eq!(o.max_cost, Some(0.5));
         assert!(r("{}").unwrap().retry.is_none());
+    }
+
+    #[test]
+    fn pi_sessions_take_pi_models_and_a_command() {
+        let o = r(r#"{"provider": "pi"}"#).unwrap();
+        assert_eq!(o.model, crate::provider::pi::DEFAULT_MODEL);
+        assert_eq!(o.pi_command, ["pi"]);
+        let o = r(
+            r#"{"provider": "pi", "model": "mock:m1", "models": ["google:gemini:high"],
+            "pi_command": ["node", "pi.js"], "thinking_level": "low"}"#,
+        )
+        .unwrap();
+        assert_eq!(o.model, "mock:m1");
+        assert_eq!(o.pi_command, ["node", "pi.js"]);
+        assert_eq!(o.thinking_level, ThinkingLevel::Low);
     }
 }
