@@ -52,6 +52,10 @@ if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nu
 fi
 command -v make >/dev/null || fail "make is missing: install it (apt-get install make) and run again"
 echo "cargo $(cargo --version | cut -d' ' -f2), $(cc --version | head -n 1), make $(make --version | head -n 1 | cut -d' ' -f3)"
+# The pi provider's tests drive the real pi coding agent (pinned in tools/pi), which needs Node.js >= 20 and npm.
+command -v npm >/dev/null || fail "npm is missing: install Node.js >= 20 with npm and run again"
+pi_bin=$(scripts/install-pi.sh)
+echo "pi $(PI_CODING_AGENT_DIR=$(mktemp -d) "$pi_bin" --version 2>&1 | tail -n 1), node $(node --version)"
 
 section "cargo fmt --check"
 cargo fmt --check
