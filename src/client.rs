@@ -121,6 +121,7 @@ pub struct Client {
     pid: u32,
     shut_down: AtomicBool,
     host_tools: Arc<crate::tools::host::HostTools>,
+    shared: crate::provider::Shared,
 }
 
 impl Client {
@@ -156,6 +157,7 @@ impl Client {
             ))
         });
         let host_tools = Arc::new(crate::tools::host::HostTools::default());
+        let shared = crate::provider::Shared::default();
         let manager = Manager::new(
             runtime.handle().clone(),
             bus.clone(),
@@ -163,6 +165,7 @@ impl Client {
             restart,
             store,
             host_tools.clone(),
+            shared.clone(),
         );
         Ok(Client {
             runtime: Mutex::new(Some(runtime)),
@@ -171,6 +174,7 @@ impl Client {
             pid: std::process::id(),
             shut_down: AtomicBool::new(false),
             host_tools,
+            shared,
         })
     }
 
@@ -211,6 +215,7 @@ impl Client {
         }
         self.manager.stop_all(StopReason::Shutdown);
         self.host_tools.clear();
+        self.shared.host.close();
         self.bus.shutdown();
         if let Some(rt) = lock(&self.runtime).take() {
             rt.shutdown_timeout(timeout);
@@ -289,6 +294,37 @@ impl Client {
             return Err(e);
         }
         self.host_tools.register(spec, sink)
+    }
+
+    /// Registers the host provider callback (see [`crate::provider::host`]), replacing any previous one; `None`
+    /// unregisters. After shutdown the sink is released at once.
+    pub fn set_provider(
+        &self,
+        sink: Option<Box<dyn crate::provider::host::HostProviderSink>>,
+    ) -> Result<()> {
+        if let Err(e) = self.live() {
+            if let Some(s) = sink {
+                s.release();
+            }
+            return Err(e);
+        }
+        self.shared.host.set(sink)
+    }
+
+    /// Passes a host provider event to open request `request_id` of session `session_id`.
+    pub fn provider_emit(&self, session_id: &str, request_id: u64, event_json: &str) -> Result<()> {
+        self.check_process()?;
+        self.shared.host.emit(session_id, request_id, event_json)
+    }
+
+    /// Whether host provider request `request_id` is no longer open (finished, aborted or unknown).
+    pub fn provider_request_is_cancelled(&self, request_id: u64) -> bool {
+        self.shared.host.is_cancelled(request_id)
+    }
+
+    /// The client's shared provider parts (tests: the HTTP client, open host requests).
+    pub fn provider_shared(&self) -> &crate::provider::Shared {
+        &self.shared
     }
 
     /// Unregisters a host tool.

@@ -44,6 +44,8 @@ pub struct Manager {
     order: std::sync::atomic::AtomicU64,
     store: Option<Arc<crate::store::Store>>,
     host_tools: Arc<crate::tools::host::HostTools>,
+    /// The HTTP client and host provider every session's provider shares.
+    shared: crate::provider::Shared,
 }
 
 /// Whether a start may return a live session with the same ID.
@@ -63,6 +65,7 @@ impl Manager {
         restart: RestartPolicy,
         store: Option<Arc<crate::store::Store>>,
         host_tools: Arc<crate::tools::host::HostTools>,
+        shared: crate::provider::Shared,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Manager {
             reg: Mutex::new(Registry::default()),
@@ -74,6 +77,7 @@ impl Manager {
             order: Default::default(),
             store,
             host_tools,
+            shared,
         })
     }
 
@@ -171,7 +175,11 @@ impl Manager {
         );
         // A restarted session keeps the model, thinking level and skills it had switched to.
         let config = read(&seed.state).provider_config();
-        let provider = crate::provider::build(o, seed.cursor.clone(), tools, &config)?;
+        let env = crate::provider::Env {
+            shared: self.shared.clone(),
+            session_id: id.into(),
+        };
+        let provider = crate::provider::build(o, seed.cursor.clone(), tools, &config, &env)?;
         let (handle, join) = session::spawn(
             &self.rt,
             seed.state.clone(),

@@ -206,8 +206,8 @@ pub fn resolve(
     }
     let provider = opts.provider.clone().unwrap_or_else(|| "native".into());
     match provider.as_str() {
-        "native" => {}
-        "pi" | "host" => {
+        "native" | "host" => {}
+        "pi" => {
             return Err(Error::NotSupported(format!(
                 "the {provider} provider is not available in this build of tandem yet"
             )))
@@ -220,13 +220,20 @@ pub fn resolve(
     }
     let script = opts.script.as_ref().map(parse_script).transpose()?;
     let model = opts.model.clone().unwrap_or_else(|| {
-        if script.is_some() {
+        if provider == "host" {
+            "host:default".into()
+        } else if script.is_some() {
             "scripted:script".into()
         } else {
             "scripted:echo".into()
         }
     });
     crate::provider::native::check_model(&model)?;
+    if provider == "host" && !model.starts_with("host:") {
+        return Err(Error::invalid(format!(
+            "the host provider's models are named host:<name>, not {model:?}"
+        )));
+    }
     let workdir = opts
         .workdir
         .as_deref()
