@@ -149,6 +149,11 @@ impl HostProvider {
         }
     }
 
+    /// Ends every open request of `session_id` (its turn was aborted): later emits are `NotFound`.
+    pub fn cancel_session(&self, session_id: &str) {
+        lock(&self.pending).retain(|_, p| p.session_id != session_id);
+    }
+
     /// Whether request `request_id` no longer wants events: finished, aborted (its turn was aborted or its session
     /// stopped) or never issued.
     pub fn is_cancelled(&self, request_id: u64) -> bool {

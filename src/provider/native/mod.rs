@@ -391,6 +391,10 @@ impl crate::provider::Provider for Native {
     fn reconfigure(&self, config: &ProviderConfig) -> Result<Arc<dyn crate::provider::Provider>> {
         Ok(Arc::new(Native::reconfigure(self, config)?))
     }
+
+    fn turn_aborted(&self) {
+        self.env.shared.host.cancel_session(&self.env.session_id);
+    }
 }
 
 #[cfg(test)]
