@@ -133,6 +133,11 @@ impl Manager {
         };
         let mut state = SessionState::new(ident, now);
         state.configure(opts.thinking_level, opts.models.clone());
+        state.configure_compaction(crate::session::compaction::AutoCompact {
+            threshold: opts.compaction_threshold,
+            keep_recent: opts.keep_recent,
+            context_limit: opts.context_limit,
+        });
         let (token, persist) = self.restore(&id, &opts, &mut state, now)?;
         let seed = Seed {
             token,

@@ -123,6 +123,9 @@ pub struct CompactionOptions {
     pub threshold: Option<f64>,
     /// Messages kept verbatim by a compaction (default 6).
     pub keep_recent: Option<usize>,
+    /// The context window in tokens that `threshold` applies to (default: the model's known window; scripted and
+    /// host models have none, so they compact by themselves only with this set).
+    pub context_limit: Option<u64>,
 }
 
 /// Options after validation, ready to start a session from.
@@ -162,6 +165,8 @@ pub struct Resolved {
     pub compaction_threshold: f64,
     /// Messages a compaction keeps verbatim.
     pub keep_recent: usize,
+    /// The `compaction.context_limit` option: overrides the model's context window.
+    pub context_limit: Option<u64>,
     /// Write the conversation to the client's store (default true).
     pub persist: bool,
     /// What HTTP model backends use: base URL, key variable, prices, idle timeout.
@@ -268,6 +273,11 @@ pub fn resolve(
         return Err(Error::invalid("compaction.threshold must be in (0, 1]"));
     }
     let keep_recent = compaction.keep_recent.unwrap_or(6);
+    if compaction.context_limit == Some(0) {
+        return Err(Error::invalid(
+            "compaction.context_limit must be at least 1",
+        ));
+    }
     let approval_timeout_ms = opts.approval_timeout_ms.unwrap_or(300_000);
     if !(1..=86_400_000).contains(&approval_timeout_ms) {
         return Err(Error::invalid(
@@ -297,6 +307,7 @@ pub fn resolve(
         models,
         compaction_threshold,
         keep_recent,
+        context_limit: compaction.context_limit,
         persist: opts.persist.unwrap_or(true),
         http,
         retry,

@@ -244,6 +244,9 @@ impl SessionState {
 
     /// After a crash: the turn in flight is gone, so it is closed as interrupted in the transcript and for the host.
     pub(super) fn interrupt(&mut self, reason: &str, now: Now, fx: &mut Vec<Effect>) {
+        // A side call in flight died with the old incarnation: its answer will not come.
+        self.side_call = false;
+        self.compacting_for = None;
         let Some(_) = self.turn.take() else { return };
         self.close_turn("the session restarted", fx);
         self.transcript.push(Body::system(

@@ -53,9 +53,20 @@ pub struct Native {
     http: HttpOptions,
     /// The client's shared HTTP client and host provider, and the session's ID.
     env: Env,
+    /// The `compaction.context_limit` option, reported instead of the model's window.
+    context_limit: Option<u64>,
     /// The `retry` option; unset, HTTP backends retry 3 times and scripted models never.
     retry: Option<RetryPolicy>,
     max_cost: Option<f64>,
+}
+
+/// The context window of `model` (`provider:name`) when known: the HTTP backends' table; scripted and host models
+/// have none.
+pub fn context_limit(model: &str) -> Option<u64> {
+    match model.split_once(':') {
+        Some(("anthropic" | "openai" | "ollama", name)) => http::prices::context_limit(name),
+        _ => None,
+    }
 }
 
 /// Checks that `model` is `provider:name` with a backend this build has.
@@ -143,6 +154,7 @@ impl Native {
             model_name: o.model.clone(),
             http: o.http.clone(),
             env: env.clone(),
+            context_limit: o.context_limit,
             retry: o.retry,
             max_cost: o.max_cost,
         })
@@ -172,6 +184,7 @@ impl Native {
             model_name: config.model.clone(),
             http: self.http.clone(),
             env: self.env.clone(),
+            context_limit: self.context_limit,
             retry: self.retry,
             max_cost: self.max_cost,
         })
@@ -268,7 +281,7 @@ impl Native {
             }
             emit(ProviderEvent::ContextUsage {
                 estimated_tokens: estimate_tokens(&context, self.system_prompt.as_deref()),
-                context_limit: self.model.context_limit(),
+                context_limit: self.context_limit.or_else(|| self.model.context_limit()),
             });
             let mut text = String::new();
             let mut thinking: Vec<ThinkingBlock> = Vec::new();
