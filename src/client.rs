@@ -113,6 +113,9 @@ impl Config {
     }
 }
 
+/// How long `available_models` waits for the provider's model list before answering with the configured ones.
+const MODEL_LIST_WAIT: Duration = Duration::from_secs(10);
+
 /// A tandem client: sessions, their runtime and their events.
 pub struct Client {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
@@ -424,9 +427,38 @@ impl Client {
         self.json_call(id, Command::CycleThinking)
     }
 
-    /// Models the session can switch to.
+    /// Models the session can switch to: for HTTP backends the provider's own list (`GET …/models`), else, or when
+    /// that fails, the configured `models` rotation. Blocks for the provider's answer (at most 10 s).
     pub fn available_models(&self, id: &str) -> Result<Value> {
-        self.live()?.with_state(id, |s| s.available_models())
+        let m = self.live()?;
+        let (model, fallback) =
+            m.with_state(id, |s| (s.identity().model.clone(), s.available_models()))?;
+        let Some((backend, name)) = model
+            .split_once(':')
+            .filter(|(b, _)| matches!(*b, "anthropic" | "openai" | "ollama"))
+        else {
+            return Ok(fallback);
+        };
+        let http = crate::provider::native::http::HttpModel::new(
+            backend,
+            name,
+            &m.http_options(id)?,
+            self.shared.http.clone(),
+        )?;
+        let Some(rt) = lock(&self.runtime).as_ref().map(|rt| rt.handle().clone()) else {
+            return Err(Error::ShuttingDown);
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let listed = tokio::time::timeout(MODEL_LIST_WAIT, http.list_models()).await;
+            let _ = tx.send(listed);
+        });
+        match rx.recv_timeout(MODEL_LIST_WAIT + Duration::from_secs(1)) {
+            Ok(Ok(Ok(ids))) => m.with_state(id, |s| {
+                s.models_json(ids.iter().map(|i| format!("{backend}:{i}")).collect())
+            }),
+            _ => Ok(fallback),
+        }
     }
 
     /// Slash commands a host can offer: the built-ins, then one per skill found.

@@ -302,6 +302,13 @@ impl Manager {
         lock(&self.reg).active(id).map(|(_, s)| s.log.clone())
     }
 
+    /// The HTTP options of session `id` (base URL, key variable, timeouts).
+    pub fn http_options(&self, id: &str) -> Result<crate::provider::native::http::HttpOptions> {
+        lock(&self.reg)
+            .active(id)
+            .map(|(_, s)| s.options.http.clone())
+    }
+
     /// Messages a compaction of session `id` keeps verbatim.
     pub fn keep_recent(&self, id: &str) -> Result<usize> {
         lock(&self.reg)
