@@ -23,6 +23,7 @@ fn body(i: u64) -> Body {
             text: "Considering the call sites and the tests first. ".repeat(8),
             collapsed: true,
             signature: None,
+            redacted: false,
         },
         2 => Body::ToolCall {
             tool_call_id: format!("call-{i}"),

@@ -404,6 +404,35 @@ typedef void (*tandem_event_callback)(void *userdata, const tandem_event *event)
 typedef void (*tandem_userdata_free)(void *userdata);
 
 /**
+ * One model call for the host provider. Borrowed: valid only during the callback (copy what you keep).
+ */
+typedef struct {
+  /**
+   * The calling session's ID.
+   */
+  const char *session_id;
+  /**
+   * The request's ID: pass it to `tandem_provider_emit` (unique within the client, never reused).
+   */
+  uint64_t request_id;
+  /**
+   * The request, a JSON object: `{"session_id", "request_id", "model" ("host:<name>"), "thinking_level"
+   * ("off"|"low"|"medium"|"high"), "system_prompt" (string or null), "messages": [...], "tools": [{"name",
+   * "description", "input_schema"}]}`. Messages, oldest first: `{"role": "user", "content": [content parts]}`,
+   * `{"role": "assistant", "text", "thinking": [{"text", "signature"}], "tool_calls": [{"id", "name", "args"}]}`,
+   * `{"role": "tool_result", "tool_call_id", "name", "content", "is_error"}`.
+   */
+  const char *request_json;
+} tandem_provider_request;
+
+/**
+ * The host provider's callback: runs on a tandem-owned thread once per model call (calls of different sessions
+ * may run at once, on different threads). Answer with `tandem_provider_emit`, before returning or later from any
+ * thread.
+ */
+typedef void (*tandem_provider_callback)(void *userdata, const tandem_provider_request *request);
+
+/**
  * What a host tool call is about. Borrowed: valid only during the callback (copy what you keep).
  */
 typedef struct {
@@ -679,8 +708,9 @@ tandem_status tandem_session_cycle_thinking_level(tandem_client *client,
                                                   char **out);
 
 /**
- * Models the session can use: `[{"model", "provider", "name", "current"}]` (the configured rotation, or the
- * current model alone), owned by the caller.
+ * Models the session can use: `[{"model", "provider", "name", "current"}]`, owned by the caller. For Anthropic,
+ * OpenAI and ollama models the provider's own list (`GET …/models`, waited for at most 10 s); otherwise, or when
+ * that fails, the configured `models` rotation (or the current model alone).
  */
 tandem_status tandem_session_available_models(tandem_client *client,
                                               const char *id,
@@ -713,6 +743,49 @@ tandem_status tandem_session_activate_skill(tandem_client *client,
 tandem_status tandem_session_deactivate_skill(tandem_client *client,
                                               const char *id,
                                               const char *name);
+
+/**
+ * Registers the host provider: sessions started with `"provider": "host"` (models `host:<name>`) run tandem's
+ * agent loop with the host as the model. Each model call (each step of a turn, and compaction or summary calls)
+ * becomes one `callback` with a `tandem_provider_request`; the host answers it with `tandem_provider_emit` events
+ * and tandem runs the tool calls it asks for (with the session's approvals), then makes the next call.
+ *
+ * Replaces any registered callback (the old one's `userdata_free` runs after its running callbacks). A NULL
+ * `callback` unregisters; `userdata` and `userdata_free` are then ignored, and prompts of host sessions end with an
+ * error until a callback is registered again. `userdata_free` (may be NULL) is called exactly once: after the
+ * callback is replaced or unregistered and its last running call returned, at client shutdown or free, or at once
+ * when this call fails after its arguments were checked (`TANDEM_ERR_SHUTTING_DOWN`). `callback` runs on
+ * tandem-owned threads, possibly several at once; it may call any tandem function.
+ */
+tandem_status tandem_client_set_provider(tandem_client *client,
+                                         tandem_provider_callback callback,
+                                         void *userdata,
+                                         tandem_userdata_free userdata_free);
+
+/**
+ * Passes one event of host provider request `request_id` (of session `session_id`) to tandem. `event_json` is one
+ * of: `{"type": "text_delta", "text"}`, `{"type": "thinking_delta", "text"}`, `{"type": "thinking_signature",
+ * "signature"}`, `{"type": "tool_call", "id", "name", "args": {...}}` (a complete call; tandem runs it after the
+ * request is done), `{"type": "usage", "input", "output", "cache_read", "cache_write", "cost"}` (all optional),
+ * `{"type": "done", "stop_reason"?}` (`"max_tokens"` marks a cut answer) or `{"type": "error", "message",
+ * "retryable"?}`. `done` and `error` end the request; every request must end with one of them.
+ *
+ * `TANDEM_ERR_INVALID_JSON` for malformed JSON, `TANDEM_ERR_INVALID_ARGUMENT` for an unknown type or missing or
+ * extra fields, `TANDEM_ERR_NOT_FOUND` for a request that ended, was aborted (see
+ * `tandem_provider_request_is_cancelled`), belongs to another session or was never issued. `event_json` is
+ * borrowed for the call. Any thread, also inside the callback.
+ */
+tandem_status tandem_provider_emit(tandem_client *client,
+                                   const char *session_id,
+                                   uint64_t request_id,
+                                   const char *event_json);
+
+/**
+ * Whether host provider request `request_id` no longer takes events: it ended, its turn was aborted or its
+ * session stopped (the host may stop generating), or it was never issued. True for a NULL client. Any thread.
+ */
+bool tandem_provider_request_is_cancelled(tandem_client *client,
+                                          uint64_t request_id);
 
 /**
  * Same as `tandem_session_send_prompt`: starts a turn when idle, otherwise queues `prompt` as steering, which the
@@ -759,15 +832,18 @@ tandem_status tandem_session_recall_queues(tandem_client *client,
 tandem_status tandem_session_clear_queues(tandem_client *client, const char *id);
 
 /**
- * Starts a session. `options_json` may be NULL. Keys (all optional): `session_id`, `provider` (`native`), `model`
- * (`provider:model` with provider `scripted`, `anthropic`, `openai` or `ollama`; default `scripted:echo`),
+ * Starts a session. `options_json` may be NULL. Keys (all optional): `session_id`, `provider` (`native`, or `host`: the
+ * model is the host's, see `tandem_client_set_provider`), `model` (`provider:model` with provider `scripted`,
+ * `anthropic`, `openai`, `ollama` or `host`; default `scripted:echo`, `host:default` for the host provider),
  * `base_url` (Anthropic: without `/v1`; OpenAI-compatible: with it; ollama defaults to `http://localhost:11434/v1`),
  * `api_key_env` (default `ANTHROPIC_API_KEY` / `OPENAI_API_KEY`; read at each model call, never stored),
  * `workdir`, `persist`, `thinking_level`, `approval`, `tool_permissions`, `tools`, `max_turns` (100), `max_cost`
  * (USD; the turn ends with an error once reached), `prices` (`{input, output, cache_read, cache_write}` in USD per
  * million tokens, overriding the model's list prices), `retry` (`{max_retries, base_delay_ms, max_delay_ms}`;
  * HTTP backends default to 3 retries from 1000 ms, scripted models to none), `stream_idle_timeout_ms` (180000),
- * `system_prompt`, `script`, `restart`. Unknown keys are rejected. The session's ID is `session-N` unless `session_id` is given; a `session_id` that is
+ * `system_prompt`, `script`, `restart`, `compaction` (`{threshold (0.8), keep_recent (6), context_limit}`: before
+ * a turn whose estimated context exceeds threshold × the context window, the conversation is compacted first;
+ * `context_limit` overrides the model's known window). Unknown keys are rejected. The session's ID is `session-N` unless `session_id` is given; a `session_id` that is
  * taken is `TANDEM_ERR_ALREADY_EXISTS`.
  *
  * On success `*out_id` is the session's ID, a plain string the caller owns (free with `tandem_string_free`).

@@ -17,7 +17,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 2
 BUILD="$ROOT/target/c-tests"
 LIBDIR="$ROOT/target/debug"
-TESTS=(test_client test_sessions test_events test_bad_input test_store)
+TESTS=(test_client test_sessions test_events test_bad_input test_store test_host_provider)
 MODES=("$@")
 [ ${#MODES[@]} -eq 0 ] && MODES=(plain asan valgrind header)
 for m in "${MODES[@]}"; do
@@ -125,7 +125,7 @@ run() { # mode test -> runs one program, accounts its summary line
     [ -z "$summary" ] && why="no summary line (crashed?)"
     [ $rc -eq 124 ] || [ $rc -eq 137 ] && why="timed out after ${limit}s${why:+; $why}"
     [ -z "$why" ] && [ $rc -ne 0 ] && why="exit status $rc (sanitizer or valgrind report)"
-    printf '%-9s %-16s %-22s %3ss%s\n' "$mode" "$t" "${summary:-no summary}" $((SECONDS - t0)) "${why:+  <- $why}"
+    printf '%-9s %-18s %-22s %3ss%s\n' "$mode" "$t" "${summary:-no summary}" $((SECONDS - t0)) "${why:+  <- $why}"
     [ "${VERBOSE:-0}" = 1 ] && sed 's/^/    /' "$log"
     if [ -n "$why" ]; then
         local n=$f

@@ -113,6 +113,9 @@ impl Config {
     }
 }
 
+/// How long `available_models` waits for the provider's model list before answering with the configured ones.
+const MODEL_LIST_WAIT: Duration = Duration::from_secs(10);
+
 /// A tandem client: sessions, their runtime and their events.
 pub struct Client {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
@@ -121,6 +124,7 @@ pub struct Client {
     pid: u32,
     shut_down: AtomicBool,
     host_tools: Arc<crate::tools::host::HostTools>,
+    shared: crate::provider::Shared,
 }
 
 impl Client {
@@ -156,6 +160,7 @@ impl Client {
             ))
         });
         let host_tools = Arc::new(crate::tools::host::HostTools::default());
+        let shared = crate::provider::Shared::default();
         let manager = Manager::new(
             runtime.handle().clone(),
             bus.clone(),
@@ -163,6 +168,7 @@ impl Client {
             restart,
             store,
             host_tools.clone(),
+            shared.clone(),
         );
         Ok(Client {
             runtime: Mutex::new(Some(runtime)),
@@ -171,6 +177,7 @@ impl Client {
             pid: std::process::id(),
             shut_down: AtomicBool::new(false),
             host_tools,
+            shared,
         })
     }
 
@@ -211,6 +218,7 @@ impl Client {
         }
         self.manager.stop_all(StopReason::Shutdown);
         self.host_tools.clear();
+        self.shared.host.close();
         self.bus.shutdown();
         if let Some(rt) = lock(&self.runtime).take() {
             rt.shutdown_timeout(timeout);
@@ -289,6 +297,37 @@ impl Client {
             return Err(e);
         }
         self.host_tools.register(spec, sink)
+    }
+
+    /// Registers the host provider callback (see [`crate::provider::host`]), replacing any previous one; `None`
+    /// unregisters. After shutdown the sink is released at once.
+    pub fn set_provider(
+        &self,
+        sink: Option<Box<dyn crate::provider::host::HostProviderSink>>,
+    ) -> Result<()> {
+        if let Err(e) = self.live() {
+            if let Some(s) = sink {
+                s.release();
+            }
+            return Err(e);
+        }
+        self.shared.host.set(sink)
+    }
+
+    /// Passes a host provider event to open request `request_id` of session `session_id`.
+    pub fn provider_emit(&self, session_id: &str, request_id: u64, event_json: &str) -> Result<()> {
+        self.check_process()?;
+        self.shared.host.emit(session_id, request_id, event_json)
+    }
+
+    /// Whether host provider request `request_id` is no longer open (finished, aborted or unknown).
+    pub fn provider_request_is_cancelled(&self, request_id: u64) -> bool {
+        self.shared.host.is_cancelled(request_id)
+    }
+
+    /// The client's shared provider parts (tests: the HTTP client, open host requests).
+    pub fn provider_shared(&self) -> &crate::provider::Shared {
+        &self.shared
     }
 
     /// Unregisters a host tool.
@@ -387,9 +426,38 @@ impl Client {
         self.json_call(id, Command::CycleThinking)
     }
 
-    /// Models the session can switch to.
+    /// Models the session can switch to: for HTTP backends the provider's own list (`GET …/models`), else, or when
+    /// that fails, the configured `models` rotation. Blocks for the provider's answer (at most 10 s).
     pub fn available_models(&self, id: &str) -> Result<Value> {
-        self.live()?.with_state(id, |s| s.available_models())
+        let m = self.live()?;
+        let (model, fallback) =
+            m.with_state(id, |s| (s.identity().model.clone(), s.available_models()))?;
+        let Some((backend, name)) = model
+            .split_once(':')
+            .filter(|(b, _)| matches!(*b, "anthropic" | "openai" | "ollama"))
+        else {
+            return Ok(fallback);
+        };
+        let http = crate::provider::native::http::HttpModel::new(
+            backend,
+            name,
+            &m.http_options(id)?,
+            self.shared.http.clone(),
+        )?;
+        let Some(rt) = lock(&self.runtime).as_ref().map(|rt| rt.handle().clone()) else {
+            return Err(Error::ShuttingDown);
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let listed = tokio::time::timeout(MODEL_LIST_WAIT, http.list_models()).await;
+            let _ = tx.send(listed);
+        });
+        match rx.recv_timeout(MODEL_LIST_WAIT + Duration::from_secs(1)) {
+            Ok(Ok(Ok(ids))) => m.with_state(id, |s| {
+                s.models_json(ids.iter().map(|i| format!("{backend}:{i}")).collect())
+            }),
+            _ => Ok(fallback),
+        }
     }
 
     /// Slash commands a host can offer: the built-ins, then one per skill found.

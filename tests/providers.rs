@@ -93,7 +93,11 @@ fn read_request(s: &mut TcpStream) -> Seen {
                 let n = s.read(&mut buf).unwrap();
                 data.extend_from_slice(&buf[..n]);
             }
-            let body = serde_json::from_slice(&data[end + 4..end + 4 + len]).unwrap();
+            let body = if len == 0 {
+                Value::Null
+            } else {
+                serde_json::from_slice(&data[end + 4..end + 4 + len]).unwrap()
+            };
             return Seen { head, body };
         }
     }
@@ -414,4 +418,102 @@ fn abort_closes_the_http_stream_promptly() {
     gone.recv_timeout(Duration::from_secs(2))
         .expect("abort closed the connection");
     turn_end(&c, &id);
+}
+
+#[test]
+fn available_models_come_from_the_models_endpoint_with_the_rotation_as_fallback() {
+    std::env::set_var("TANDEM_TEST_MODELS_KEY", KEY);
+    let list = json!({"data": [{"id": "claude-a", "type": "model"}, {"id": "claude-sonnet-4"}], "has_more": false});
+    let (url, seen) = serve(vec![
+        Reply::Send(
+            200,
+            vec![("content-type", "application/json".into())],
+            list.to_string(),
+            4096,
+        ),
+        Reply::Send(500, vec![], "down".into(), 4096),
+    ]);
+    let c = client();
+    let opts = json!({"model": "anthropic:claude-sonnet-4", "base_url": url, "api_key_env": "TANDEM_TEST_MODELS_KEY",
+        "models": ["anthropic:claude-sonnet-4", "openai:gpt-4o"]});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    let listed = c.available_models(&id).unwrap();
+    assert_eq!(
+        listed,
+        json!([
+            {"model": "anthropic:claude-a", "provider": "anthropic", "name": "claude-a", "current": false},
+            {"model": "anthropic:claude-sonnet-4", "provider": "anthropic", "name": "claude-sonnet-4", "current": true},
+        ])
+    );
+    let r = seen.recv().unwrap();
+    assert!(
+        r.head.starts_with("GET /v1/models?limit=1000 HTTP/1.1"),
+        "{}",
+        r.head
+    );
+    assert!(r
+        .head
+        .to_ascii_lowercase()
+        .contains(&format!("x-api-key: {}", KEY.to_ascii_lowercase())));
+    // The endpoint fails: the configured rotation answers.
+    let fallback = c.available_models(&id).unwrap();
+    assert_eq!(fallback[0]["model"], "anthropic:claude-sonnet-4");
+    assert_eq!(fallback[1]["model"], "openai:gpt-4o");
+    assert_eq!(fallback.as_array().unwrap().len(), 2);
+}
+
+/// A keep-alive server answering every request on a connection with `body`; counts accepted connections.
+fn serve_keep_alive(body: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { return };
+            count.fetch_add(1, Ordering::SeqCst);
+            let body = body.clone();
+            thread::spawn(move || loop {
+                let mut peek = [0u8; 1];
+                // The client closed the connection: this one is done.
+                if !matches!(s.peek(&mut peek), Ok(n) if n > 0) {
+                    return;
+                }
+                read_request(&mut s);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                if s.write_all(head.as_bytes())
+                    .and_then(|_| s.write_all(body.as_bytes()))
+                    .is_err()
+                {
+                    return;
+                }
+            });
+        }
+    });
+    (url, accepted)
+}
+
+#[test]
+fn sessions_of_one_client_share_its_connections() {
+    std::env::set_var("TANDEM_TEST_POOL_KEY", KEY);
+    let (url, accepted) = serve_keep_alive(openai_reply("Hi.", (1, 1, 0)));
+    let c = client();
+    let opts =
+        json!({"model": "openai:gpt-4o", "base_url": url, "api_key_env": "TANDEM_TEST_POOL_KEY"});
+    let a = c.start_session(Some(&opts.to_string())).unwrap();
+    let b = c.start_session(Some(&opts.to_string())).unwrap();
+    for id in [&a, &b, &a] {
+        c.send_prompt(id, text("hi")).unwrap();
+        let (end, _) = turn_end(&c, id);
+        assert_eq!(end["reason"], "completed");
+    }
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "three calls of two sessions reuse one connection"
+    );
 }

@@ -295,3 +295,64 @@ fn documented_inputs_validate_and_bad_ones_do_not() {
         );
     }
 }
+
+/// Hands each host provider request to the test.
+struct RequestSink(std::sync::Mutex<std::sync::mpsc::Sender<tandem::provider::host::Request>>);
+
+impl tandem::provider::host::HostProviderSink for RequestSink {
+    fn invoke(&self, request: &tandem::provider::host::Request) {
+        let _ = self.0.lock().unwrap().send(request.clone());
+    }
+    fn release(&self) {}
+}
+
+#[test]
+fn host_provider_requests_and_events_follow_the_schema() {
+    let c = client();
+    let (tx, rx) = std::sync::mpsc::channel();
+    c.set_provider(Some(Box::new(RequestSink(std::sync::Mutex::new(tx)))))
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("tandem-schema-host-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let opts =
+        json!({"provider": "host", "workdir": dir, "tools": ["read_file"], "system_prompt": "S"});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    c.send_prompt(&id, text("hi")).unwrap();
+    let events = [
+        json!({"type": "thinking_delta", "text": "t"}),
+        json!({"type": "thinking_signature", "signature": "s"}),
+        json!({"type": "text_delta", "text": "x"}),
+        json!({"type": "tool_call", "id": "c1", "name": "read_file", "args": {"path": "nope"}}),
+        json!({"type": "usage", "input": 1, "output": 2, "cost": 0.1}),
+        json!({"type": "done", "stop_reason": "tool_use"}),
+    ];
+    let r = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    check("provider_request", &serde_json::from_str(&r.json).unwrap());
+    for e in &events {
+        check("provider_event", e);
+        c.provider_emit(&id, r.request_id, &e.to_string()).unwrap();
+    }
+    // The second request carries every message shape: user, assistant with thinking and a call, tool result.
+    let r = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let second: Value = serde_json::from_str(&r.json).unwrap();
+    check("provider_request", &second);
+    assert_eq!(second["messages"].as_array().unwrap().len(), 3);
+    let end = json!({"type": "error", "message": "m", "retryable": false});
+    check("provider_event", &end);
+    c.provider_emit(&id, r.request_id, &end.to_string())
+        .unwrap();
+    turn_end(&c, &id);
+    let v = validator("provider_event");
+    for bad in [
+        json!({"type": "nope"}),
+        json!({"type": "text_delta"}),
+        json!({"type": "tool_call", "id": "", "name": "x"}),
+        json!({"type": "usage", "tokens": 1}),
+    ] {
+        assert!(!v.is_valid(&bad), "schema accepts {bad}");
+        assert!(
+            tandem::provider::host::HostEvent::parse(&bad.to_string()).is_err(),
+            "library accepts {bad}"
+        );
+    }
+}

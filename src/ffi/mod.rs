@@ -12,6 +12,7 @@ pub mod compaction;
 pub mod conversations;
 pub mod events;
 pub mod models;
+pub mod provider;
 pub mod queues;
 pub mod session;
 pub mod sys;

@@ -56,8 +56,9 @@ pub unsafe extern "C" fn tandem_session_cycle_thinking_level(
     session_json(client, id, out, |c, id| c.cycle_thinking_level(id))
 }
 
-/// Models the session can use: `[{"model", "provider", "name", "current"}]` (the configured rotation, or the
-/// current model alone), owned by the caller.
+/// Models the session can use: `[{"model", "provider", "name", "current"}]`, owned by the caller. For Anthropic,
+/// OpenAI and ollama models the provider's own list (`GET …/models`, waited for at most 10 s); otherwise, or when
+/// that fails, the configured `models` rotation (or the current model alone).
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_available_models(
     client: *mut tandem_client,

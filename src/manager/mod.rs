@@ -44,6 +44,8 @@ pub struct Manager {
     order: std::sync::atomic::AtomicU64,
     store: Option<Arc<crate::store::Store>>,
     host_tools: Arc<crate::tools::host::HostTools>,
+    /// The HTTP client and host provider every session's provider shares.
+    shared: crate::provider::Shared,
 }
 
 /// Whether a start may return a live session with the same ID.
@@ -63,6 +65,7 @@ impl Manager {
         restart: RestartPolicy,
         store: Option<Arc<crate::store::Store>>,
         host_tools: Arc<crate::tools::host::HostTools>,
+        shared: crate::provider::Shared,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Manager {
             reg: Mutex::new(Registry::default()),
@@ -74,6 +77,7 @@ impl Manager {
             order: Default::default(),
             store,
             host_tools,
+            shared,
         })
     }
 
@@ -129,6 +133,11 @@ impl Manager {
         };
         let mut state = SessionState::new(ident, now);
         state.configure(opts.thinking_level, opts.models.clone());
+        state.configure_compaction(crate::session::compaction::AutoCompact {
+            threshold: opts.compaction_threshold,
+            keep_recent: opts.keep_recent,
+            context_limit: opts.context_limit,
+        });
         let (token, persist) = self.restore(&id, &opts, &mut state, now)?;
         let seed = Seed {
             token,
@@ -174,7 +183,11 @@ impl Manager {
         );
         // A restarted session keeps the model, thinking level and skills it had switched to.
         let config = read(&seed.state).provider_config();
-        let provider = crate::provider::build(o, seed.cursor.clone(), tools, &config)?;
+        let env = crate::provider::Env {
+            shared: self.shared.clone(),
+            session_id: id.into(),
+        };
+        let provider = crate::provider::build(o, seed.cursor.clone(), tools, &config, &env)?;
         let (handle, join) = session::spawn(
             &self.rt,
             seed.state.clone(),
@@ -290,6 +303,13 @@ impl Manager {
     /// The session's event stream.
     pub fn log(&self, id: &str) -> Result<Arc<SessionLog>> {
         lock(&self.reg).active(id).map(|(_, s)| s.log.clone())
+    }
+
+    /// The HTTP options of session `id` (base URL, key variable, timeouts).
+    pub fn http_options(&self, id: &str) -> Result<crate::provider::native::http::HttpOptions> {
+        lock(&self.reg)
+            .active(id)
+            .map(|(_, s)| s.options.http.clone())
     }
 
     /// Messages a compaction of session `id` keeps verbatim.

@@ -57,4 +57,8 @@ pub trait Provider: Send + Sync {
     /// Steering was queued while a turn runs. Providers that deliver steering as soon as it arrives take it with
     /// [`TurnLink::take_steering`]; the native loop takes it between tool batches and ignores this.
     fn steering_queued(&self) {}
+
+    /// The running turn was aborted; its future is dropped right after. Providers whose work lives outside that
+    /// future (a host answering requests) mark it cancelled here, so the host sees the abort at once.
+    fn turn_aborted(&self) {}
 }

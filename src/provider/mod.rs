@@ -1,6 +1,7 @@
 //! The provider contract (events a provider sends its session) and the model context built from a transcript.
 
 pub mod contract;
+pub mod host;
 pub mod native;
 pub mod pi;
 
@@ -23,6 +24,8 @@ pub enum ProviderEvent {
     ThinkingDelta(String),
     /// The signature closing the current thinking block (kept to send the block back on later calls).
     ThinkingSignature(String),
+    /// A redacted thinking block's opaque data (kept to send the block back unchanged).
+    RedactedThinking(String),
     /// A tool call started.
     ToolStart {
         /// Tool call ID.
@@ -91,6 +94,24 @@ pub enum ProviderEvent {
     },
 }
 
+/// What a client shares with the providers of all its sessions.
+#[derive(Clone, Default)]
+pub struct Shared {
+    /// One HTTP client (connection pool) for every session's model calls.
+    pub http: native::http::SharedClient,
+    /// The host provider callback and its open requests.
+    pub host: std::sync::Arc<host::HostProvider>,
+}
+
+/// A provider's view of its client: the shared parts and the session it serves.
+#[derive(Clone)]
+pub struct Env {
+    /// The client's shared parts.
+    pub shared: Shared,
+    /// The session's ID.
+    pub session_id: String,
+}
+
 /// Builds the provider the session options ask for, set to the session's current model, thinking level and skills
 /// (`config`: a restarted session keeps what it had switched to).
 pub fn build(
@@ -98,9 +119,11 @@ pub fn build(
     cursor: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     tools: std::sync::Arc<crate::tools::ToolSet>,
     config: &crate::session::models::ProviderConfig,
+    env: &Env,
 ) -> crate::error::Result<std::sync::Arc<dyn Provider>> {
     match o.provider.as_str() {
-        "native" => native::Native::new(o, cursor, tools)?
+        // The host provider is the native loop over `host:<name>` models.
+        "native" | "host" => native::Native::new(o, cursor, tools, env)?
             .reconfigure(config)
             .map(|n| {
                 let provider: std::sync::Arc<dyn Provider> = std::sync::Arc::new(n);
@@ -154,8 +177,11 @@ pub struct ToolCallRequest {
 pub struct ThinkingBlock {
     /// The thinking text.
     pub text: String,
-    /// The provider's signature, if it sent one (Anthropic requires it to accept the block back).
+    /// The provider's signature, if it sent one (Anthropic requires it to accept the block back); for a redacted
+    /// block, its opaque data.
     pub signature: Option<String>,
+    /// A redacted block: no readable text, `signature` holds the data to send back.
+    pub redacted: bool,
 }
 
 /// A message of the model's context.
@@ -234,7 +260,10 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
                 out.push(ModelMessage::User(parts.clone()));
             }
             Body::Thinking {
-                text, signature, ..
+                text,
+                signature,
+                redacted,
+                ..
             } => {
                 // Thinking opens a response: after text or tool calls it belongs to the next one.
                 if pending
@@ -249,6 +278,7 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
                     .push(ThinkingBlock {
                         text: text.clone(),
                         signature: signature.clone(),
+                        redacted: *redacted,
                     });
             }
             Body::Assistant { text } => {
@@ -350,6 +380,7 @@ mod tests {
             text: "hmm".into(),
             collapsed: true,
             signature: Some("sig".into()),
+            redacted: false,
         });
         t.push(Body::Assistant {
             text: "Looking.".into(),
@@ -375,7 +406,7 @@ mod tests {
         assert!(matches!(&ctx[0], ModelMessage::User(p) if p.len() == 1));
         assert!(
             matches!(&ctx[1], ModelMessage::Assistant { thinking, text, tool_calls } if text == "Looking." && tool_calls.len() == 1
-                && thinking == &[ThinkingBlock { text: "hmm".into(), signature: Some("sig".into()) }])
+                && thinking == &[ThinkingBlock { text: "hmm".into(), signature: Some("sig".into()), redacted: false }])
         );
         assert!(matches!(&ctx[2], ModelMessage::ToolResult { content, .. } if content == "A"));
         assert!(

@@ -29,6 +29,28 @@ pub struct SideResult {
     pub path: Option<String>,
 }
 
+/// When compaction happens by itself: before a turn's first model call, once the estimated context exceeds
+/// `threshold` × the model's context window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AutoCompact {
+    /// Fraction of the window (the `compaction.threshold` option, default 0.8).
+    pub threshold: f64,
+    /// Messages kept verbatim (`compaction.keep_recent`, default 6).
+    pub keep_recent: usize,
+    /// Overrides the model's known window (`compaction.context_limit`); without either nothing is compacted.
+    pub context_limit: Option<u64>,
+}
+
+impl Default for AutoCompact {
+    fn default() -> Self {
+        AutoCompact {
+            threshold: 0.8,
+            keep_recent: 6,
+            context_limit: None,
+        }
+    }
+}
+
 /// The prompt the model gets after an interrupted answer.
 pub const CONTINUE_PROMPT: &str =
     "Your previous response was interrupted mid-stream. Please continue from where you \
@@ -67,12 +89,69 @@ impl SessionState {
             })
     }
 
+    /// Sets when compaction happens by itself (at start, before any input).
+    pub fn configure_compaction(&mut self, auto: AutoCompact) {
+        self.auto_compact = auto;
+    }
+
     /// Starts a compaction keeping at least `keep_recent` messages, cut at a user prompt so no tool call is
     /// separated from its result.
     pub(super) fn compact(&mut self, keep_recent: usize, fx: &mut Vec<Effect>) -> Reply {
         if self.busy() {
             return busy("compact");
         }
+        let Some((first_kept_id, context)) = self.compaction_cut(keep_recent) else {
+            return not_needed();
+        };
+        self.side_call = true;
+        fx.push(Effect::SideCall {
+            kind: SideKind::Compact { first_kept_id },
+            context,
+        });
+        Reply::Deferred
+    }
+
+    /// Compacts before turn `turn_id`'s first model call when the context is over the threshold: asks for the
+    /// summary and returns true (the turn starts when it comes back, see [`Self::side_call_done`]).
+    pub(super) fn auto_compaction(&mut self, turn_id: u64, now: Now, fx: &mut Vec<Effect>) -> bool {
+        let auto = self.auto_compact;
+        let Some(limit) = auto
+            .context_limit
+            .or_else(|| crate::provider::native::context_limit(&self.ident.model))
+        else {
+            return false;
+        };
+        if self.side_call {
+            return false;
+        }
+        let estimate = estimate_tokens(&context_from_transcript(self.transcript.messages()), None);
+        if (estimate as f64) <= auto.threshold * limit as f64 {
+            return false;
+        }
+        let Some((first_kept_id, context)) = self.compaction_cut(auto.keep_recent) else {
+            return false;
+        };
+        self.side_call = true;
+        self.compacting_for = Some(turn_id);
+        self.transcript.push(Body::system(
+            format!(
+                "Context is at {} of {} estimated tokens: compacting before the next model call",
+                thousands(estimate),
+                thousands(limit)
+            ),
+            Level::Info,
+        ));
+        self.messages_changed(now, fx);
+        fx.push(Effect::SideCall {
+            kind: SideKind::Compact { first_kept_id },
+            context,
+        });
+        true
+    }
+
+    /// Where a compaction keeping `keep_recent` messages cuts, and the context to summarize; `None` when there is
+    /// nothing worth summarizing.
+    fn compaction_cut(&self, keep_recent: usize) -> Option<(u64, Vec<ModelMessage>)> {
         let start = self.window_start().unwrap_or(0);
         let window: Vec<(usize, u64)> = self
             .transcript
@@ -90,19 +169,12 @@ impl SessionState {
             .filter(|(i, _)| matches!(self.transcript.messages()[*i].body, Body::User { .. }))
             .find(|(i, _)| total - i >= keep_recent)
             .copied();
-        let Some((cut_index, first_kept_id)) = cut else {
-            return not_needed();
-        };
+        let (cut_index, first_kept_id) = cut?;
         let context = context_from_transcript(&self.transcript.messages()[..cut_index]);
-        if !context.iter().any(|m| !matches!(m, ModelMessage::User(_))) {
-            return not_needed();
-        }
-        self.side_call = true;
-        fx.push(Effect::SideCall {
-            kind: SideKind::Compact { first_kept_id },
-            context,
-        });
-        Reply::Deferred
+        context
+            .iter()
+            .any(|m| !matches!(m, ModelMessage::User(_)))
+            .then_some((first_kept_id, context))
     }
 
     /// Starts a summary of the whole conversation.
@@ -137,6 +209,9 @@ impl SessionState {
         fx: &mut Vec<Effect>,
     ) -> Reply {
         self.side_call = false;
+        if let Some(turn_id) = self.compacting_for.take() {
+            return self.auto_compaction_done(turn_id, kind, result, now, fx);
+        }
         let done = match result {
             Ok(r) => r,
             Err(e) => {
@@ -150,30 +225,7 @@ impl SessionState {
         };
         match kind {
             SideKind::Compact { first_kept_id } => {
-                let before =
-                    estimate_tokens(&context_from_transcript(self.transcript.messages()), None);
-                let compaction = Compaction {
-                    summary: done.text.clone(),
-                    first_kept_id,
-                };
-                let mut probe = self.transcript.clone();
-                probe.push(Body::System {
-                    text: String::new(),
-                    level: Level::Info,
-                    compaction: Some(compaction.clone()),
-                });
-                let after = estimate_tokens(&context_from_transcript(probe.messages()), None);
-                let info = format!(
-                    "Context compacted ({} → {} estimated tokens)",
-                    thousands(before),
-                    thousands(after)
-                );
-                self.transcript.push(Body::System {
-                    text: info.clone(),
-                    level: Level::Info,
-                    compaction: Some(compaction),
-                });
-                self.messages_changed(now, fx);
+                let info = self.record_compaction(first_kept_id, &done.text, now, fx);
                 Reply::Json(json!({"compacted": true, "info": info, "summary": done.text}))
             }
             SideKind::Summarize => {
@@ -186,6 +238,74 @@ impl SessionState {
                 Reply::Json(json!({"text": done.text, "path": path}))
             }
         }
+    }
+
+    /// Finishes an automatic compaction, then starts the turn that waited for it (unless it was aborted). A failed
+    /// compaction is reported and the turn goes on with the whole context.
+    fn auto_compaction_done(
+        &mut self,
+        turn_id: u64,
+        kind: SideKind,
+        result: Result<SideResult, String>,
+        now: Now,
+        fx: &mut Vec<Effect>,
+    ) -> Reply {
+        match (kind, result) {
+            (SideKind::Compact { first_kept_id }, Ok(done)) => {
+                self.record_compaction(first_kept_id, &done.text, now, fx);
+            }
+            (_, result) => {
+                let why = result
+                    .err()
+                    .unwrap_or_else(|| "unexpected side call".into());
+                self.transcript.push(Body::system(
+                    format!("Automatic compaction failed: {why}; continuing with the full context"),
+                    Level::Error,
+                ));
+                self.messages_changed(now, fx);
+            }
+        }
+        if self.turn.as_ref().is_some_and(|t| t.id == turn_id) {
+            fx.push(Effect::StartTurn {
+                turn_id,
+                context: context_from_transcript(self.transcript.messages()),
+            });
+        }
+        Reply::Ok
+    }
+
+    /// Appends the compaction notice carrying `{summary, first_kept_id}`; returns its text.
+    fn record_compaction(
+        &mut self,
+        first_kept_id: u64,
+        summary: &str,
+        now: Now,
+        fx: &mut Vec<Effect>,
+    ) -> String {
+        let before = estimate_tokens(&context_from_transcript(self.transcript.messages()), None);
+        let compaction = Compaction {
+            summary: summary.to_string(),
+            first_kept_id,
+        };
+        let mut probe = self.transcript.clone();
+        probe.push(Body::System {
+            text: String::new(),
+            level: Level::Info,
+            compaction: Some(compaction.clone()),
+        });
+        let after = estimate_tokens(&context_from_transcript(probe.messages()), None);
+        let info = format!(
+            "Context compacted ({} → {} estimated tokens)",
+            thousands(before),
+            thousands(after)
+        );
+        self.transcript.push(Body::System {
+            text: info.clone(),
+            level: Level::Info,
+            compaction: Some(compaction),
+        });
+        self.messages_changed(now, fx);
+        info
     }
 
     /// Resumes an answer cut off by a stream failure.

@@ -465,6 +465,7 @@ impl Actor {
     fn cancel_turn(&mut self) {
         if let Some((_, task)) = self.turn.take() {
             task.abort();
+            self.provider.turn_aborted();
         }
     }
 }

@@ -181,7 +181,11 @@ impl SessionState {
 
     /// The models a host can offer: the rotation (or just the current model), marking the current one.
     pub fn available_models(&self) -> Value {
-        let mut models: Vec<String> = self.models.iter().map(|e| rotation_entry(e).0).collect();
+        self.models_json(self.models.iter().map(|e| rotation_entry(e).0).collect())
+    }
+
+    /// `models` (`provider:model` names, e.g. from the provider's list) with the current one first if missing.
+    pub fn models_json(&self, mut models: Vec<String>) -> Value {
         if !models.contains(&self.ident.model) {
             models.insert(0, self.ident.model.clone());
         }

@@ -125,6 +125,9 @@ pub struct CompactionOptions {
     pub threshold: Option<f64>,
     /// Messages kept verbatim by a compaction (default 6).
     pub keep_recent: Option<usize>,
+    /// The context window in tokens that `threshold` applies to (default: the model's known window; scripted and
+    /// host models have none, so they compact by themselves only with this set).
+    pub context_limit: Option<u64>,
 }
 
 /// Options after validation, ready to start a session from.
@@ -164,6 +167,8 @@ pub struct Resolved {
     pub compaction_threshold: f64,
     /// Messages a compaction keeps verbatim.
     pub keep_recent: usize,
+    /// The `compaction.context_limit` option: overrides the model's context window.
+    pub context_limit: Option<u64>,
     /// Write the conversation to the client's store (default true).
     pub persist: bool,
     /// What HTTP model backends use: base URL, key variable, prices, idle timeout.
@@ -210,12 +215,7 @@ pub fn resolve(
     }
     let provider = opts.provider.clone().unwrap_or_else(|| "native".into());
     match provider.as_str() {
-        "native" | "pi" => {}
-        "host" => {
-            return Err(Error::NotSupported(format!(
-                "the {provider} provider is not available in this build of tandem yet"
-            )))
-        }
+        "native" | "host" | "pi" => {}
         other => {
             return Err(Error::invalid(format!(
                 "unknown provider {other:?}; expected native, pi or host"
@@ -226,6 +226,8 @@ pub fn resolve(
     let model = opts.model.clone().unwrap_or_else(|| {
         if provider == "pi" {
             crate::provider::pi::DEFAULT_MODEL.into()
+        } else if provider == "host" {
+            "host:default".into()
         } else if script.is_some() {
             "scripted:script".into()
         } else {
@@ -233,6 +235,11 @@ pub fn resolve(
         }
     });
     crate::provider::check_model(&provider, &model)?;
+    if provider == "host" && !model.starts_with("host:") {
+        return Err(Error::invalid(format!(
+            "the host provider's models are named host:<name>, not {model:?}"
+        )));
+    }
     let workdir = opts
         .workdir
         .as_deref()
@@ -267,6 +274,11 @@ pub fn resolve(
         return Err(Error::invalid("compaction.threshold must be in (0, 1]"));
     }
     let keep_recent = compaction.keep_recent.unwrap_or(6);
+    if compaction.context_limit == Some(0) {
+        return Err(Error::invalid(
+            "compaction.context_limit must be at least 1",
+        ));
+    }
     let approval_timeout_ms = opts.approval_timeout_ms.unwrap_or(300_000);
     if !(1..=86_400_000).contains(&approval_timeout_ms) {
         return Err(Error::invalid(
@@ -304,6 +316,7 @@ pub fn resolve(
         models,
         compaction_threshold,
         keep_recent,
+        context_limit: compaction.context_limit,
         persist: opts.persist.unwrap_or(true),
         http,
         retry,
@@ -406,8 +419,8 @@ mod tests {
             Err(Error::InvalidArgument(_))
         ));
         assert!(matches!(
-            r(r#"{"provider": "host"}"#),
-            Err(Error::NotSupported(_))
+            r(r#"{"provider": "host", "model": "openai:gpt-4o"}"#),
+            Err(Error::InvalidArgument(_))
         ));
         assert!(matches!(
             r(r#"{"provider": "nope"}"#),

@@ -284,6 +284,10 @@ pub struct SessionState {
     pub(super) skills: std::collections::BTreeMap<String, String>,
     /// A compaction or summary call is running.
     pub(super) side_call: bool,
+    /// When compaction happens by itself.
+    pub(super) auto_compact: super::compaction::AutoCompact,
+    /// The turn waiting for an automatic compaction before its first model call.
+    pub(super) compacting_for: Option<u64>,
     /// The last turn's answer was cut off by a stream failure (`continue` resumes it).
     pub(super) interrupted: bool,
     /// The current conversation.
@@ -326,6 +330,8 @@ impl SessionState {
             models: Vec::new(),
             skills: Default::default(),
             side_call: false,
+            auto_compact: Default::default(),
+            compacting_for: None,
             interrupted: false,
             conversation_id: String::new(),
             journal_ops: Vec::new(),
@@ -544,6 +550,9 @@ impl SessionState {
             id: turn_id,
             had_error: false,
         });
+        if self.auto_compaction(turn_id, now, fx) {
+            return;
+        }
         fx.push(Effect::StartTurn {
             turn_id,
             context: context_from_transcript(self.transcript.messages()),

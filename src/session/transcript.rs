@@ -149,6 +149,9 @@ pub enum Body {
         /// The provider's signature of this thinking block, sent back with it on later model calls (not in JSON).
         #[serde(skip)]
         signature: Option<String>,
+        /// A redacted (encrypted) block: `signature` holds its opaque data, sent back unchanged (not in JSON).
+        #[serde(skip)]
+        redacted: bool,
     },
     /// A tool call and its result.
     ToolCall {

@@ -6,6 +6,9 @@ use super::transcript::{Body, ContentPart, Level, Message, ToolStatus, Usage};
 use crate::events::{Payload, TurnEnd};
 use crate::provider::ProviderEvent;
 
+/// The text a redacted thinking block shows in the transcript.
+pub const REDACTED_TEXT: &str = "[redacted thinking]";
+
 impl SessionState {
     pub(super) fn provider_event(&mut self, event: ProviderEvent, now: Now, fx: &mut Vec<Effect>) {
         match event {
@@ -49,6 +52,7 @@ impl SessionState {
                                 text,
                                 collapsed,
                                 signature: None,
+                                ..
                             },
                     }) => {
                         text.push_str(&delta);
@@ -59,6 +63,7 @@ impl SessionState {
                         text: delta.clone(),
                         collapsed: false,
                         signature: None,
+                        redacted: false,
                     }),
                 };
                 fx.push(Effect::Emit(Payload::ThinkingDelta { message_id, delta }));
@@ -73,6 +78,16 @@ impl SessionState {
                 {
                     *signature = Some(sig);
                 }
+            }
+            ProviderEvent::RedactedThinking(data) => {
+                // Nothing readable to stream: the block appears whole, with a placeholder text.
+                self.transcript.push(Body::Thinking {
+                    text: REDACTED_TEXT.into(),
+                    collapsed: false,
+                    signature: Some(data),
+                    redacted: true,
+                });
+                self.messages_changed(now, fx);
             }
             ProviderEvent::ToolStart { id, name, args } => {
                 let message_id = self.transcript.push(Body::ToolCall {
@@ -229,6 +244,9 @@ impl SessionState {
 
     /// After a crash: the turn in flight is gone, so it is closed as interrupted in the transcript and for the host.
     pub(super) fn interrupt(&mut self, reason: &str, now: Now, fx: &mut Vec<Effect>) {
+        // A side call in flight died with the old incarnation: its answer will not come.
+        self.side_call = false;
+        self.compacting_for = None;
         let Some(_) = self.turn.take() else { return };
         self.close_turn("the session restarted", fx);
         self.transcript.push(Body::system(

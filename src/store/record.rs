@@ -116,6 +116,8 @@ pub enum StoredBody {
         collapsed: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signature: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        redacted: bool,
     },
     ToolCall {
         tool_call_id: String,
@@ -157,10 +159,12 @@ impl From<&Message> for StoredMessage {
                 text,
                 collapsed,
                 signature,
+                redacted,
             } => StoredBody::Thinking {
                 text: text.clone(),
                 collapsed: *collapsed,
                 signature: signature.clone(),
+                redacted: *redacted,
             },
             Body::ToolCall {
                 tool_call_id,
@@ -214,10 +218,12 @@ impl From<StoredMessage> for Message {
                 text,
                 collapsed,
                 signature,
+                redacted,
             } => Body::Thinking {
                 text,
                 collapsed,
                 signature,
+                redacted,
             },
             StoredBody::ToolCall {
                 tool_call_id,
@@ -282,13 +288,28 @@ mod tests {
                 text: "t".into(),
                 collapsed: true,
                 signature: Some("SIG".into()),
+                redacted: false,
             },
         };
         let stored = StoredMessage::from(&m);
         let json = serde_json::to_value(&stored).unwrap();
         assert!(json.to_string().contains("\"signature\":\"SIG\""));
+        assert!(!json.to_string().contains("redacted"));
         let back: StoredMessage = serde_json::from_value(json).unwrap();
         assert_eq!(Message::from(back).body, m.body);
+        // Redacted blocks keep their data and flag across a save and load.
+        let r = Message {
+            id: 4,
+            body: Body::Thinking {
+                text: "[redacted thinking]".into(),
+                collapsed: true,
+                signature: Some("DATA".into()),
+                redacted: true,
+            },
+        };
+        let json = serde_json::to_value(StoredMessage::from(&r)).unwrap();
+        let back: StoredMessage = serde_json::from_value(json).unwrap();
+        assert_eq!(Message::from(back).body, r.body);
         let old = serde_json::json!({"thinking": {"text": "t", "collapsed": true}});
         let body: StoredBody = serde_json::from_value(old).unwrap();
         assert!(matches!(

@@ -628,6 +628,76 @@ static void test_bad_tandem_tool_call_is_cancelled(void)
     CHECK(tandem_tool_call_is_cancelled((const tandem_tool_call *)(uintptr_t)0xdeadbeef));
 }
 
+static int provider_frees;
+static void count_provider_free(void *userdata)
+{
+    (void)userdata;
+    provider_frees++;
+}
+
+static void never_called_provider(void *userdata, const tandem_provider_request *req)
+{
+    (void)userdata;
+    (void)req;
+}
+
+static void test_bad_tandem_client_set_provider(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    provider_frees = 0;
+    CHECK_STATUS(tandem_client_set_provider(NULL, never_called_provider, NULL, count_provider_free),
+                 TANDEM_ERR_NULL_ARGUMENT);
+    CHECK(provider_frees == 0); /* argument errors leave the userdata with the caller */
+    /* A NULL callback unregisters (nothing registered: still fine) and ignores userdata_free. */
+    CHECK_STATUS(tandem_client_set_provider(f.c, NULL, NULL, count_provider_free), TANDEM_OK);
+    CHECK(provider_frees == 0);
+    CHECK_STATUS(tandem_client_set_provider(f.c, never_called_provider, NULL, count_provider_free), TANDEM_OK);
+    /* Replacing frees the previous userdata. */
+    CHECK_STATUS(tandem_client_set_provider(f.c, never_called_provider, NULL, count_provider_free), TANDEM_OK);
+    CHECK(provider_frees == 1);
+    CHECK_STATUS(tandem_client_shutdown(f.c, 5000), TANDEM_OK);
+    CHECK(provider_frees == 2);
+    /* After shutdown a registration is refused and its userdata freed at once. */
+    CHECK_STATUS(tandem_client_set_provider(f.c, never_called_provider, NULL, count_provider_free),
+                 TANDEM_ERR_SHUTTING_DOWN);
+    CHECK(provider_frees == 3);
+    fixture_down(&f);
+    CHECK(provider_frees == 3);
+}
+
+static void test_bad_tandem_provider_emit(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    const char *done = "{\"type\":\"done\"}";
+    CHECK_STATUS(tandem_provider_emit(NULL, f.id, 1, done), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_provider_emit(f.c, NULL, 1, done), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_provider_emit(f.c, BAD, 1, done), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, BAD_TRUNCATED), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, "{\"type\""), TANDEM_ERR_INVALID_JSON);
+    char *deep = deep_json();
+    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, deep), TANDEM_ERR_INVALID_JSON);
+    free(deep);
+    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, "{\"type\":\"nope\"}"), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, "[1]"), TANDEM_ERR_INVALID_ARGUMENT);
+    /* Well-formed, but no such request. */
+    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, done), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_provider_emit(f.c, UNKNOWN, UINT64_MAX, done), TANDEM_ERR_NOT_FOUND);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_provider_request_is_cancelled(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK(tandem_provider_request_is_cancelled(NULL, 1));
+    CHECK(tandem_provider_request_is_cancelled(f.c, 0));
+    CHECK(tandem_provider_request_is_cancelled(f.c, UINT64_MAX));
+    fixture_down(&f);
+}
+
 static void test_bad_tandem_session_compact(void)
 {
     /* The fixture has nothing to compact: the good call answers {"compacted": false, ...}. */
@@ -1006,5 +1076,8 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_client_unregister_tool);
     RUN(test_bad_tandem_tool_call_complete);
     RUN(test_bad_tandem_tool_call_is_cancelled);
+    RUN(test_bad_tandem_client_set_provider);
+    RUN(test_bad_tandem_provider_emit);
+    RUN(test_bad_tandem_provider_request_is_cancelled);
     return check_summary();
 }

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::retry::{self, RetryPolicy};
-use http::{HttpModel, HttpOptions, SharedClient};
+use http::{HttpModel, HttpOptions};
 use model::{Chunk, Model, ModelError, ModelRequest};
 
 use crate::error::{Error, Result};
+use crate::provider::host::model::HostModel;
 use crate::provider::{
-    estimate_tokens, ModelMessage, ProviderEvent, ThinkingBlock, ToolCallRequest,
+    estimate_tokens, Env, ModelMessage, ProviderEvent, ThinkingBlock, ToolCallRequest,
 };
 use crate::session::models::ProviderConfig;
 use crate::session::options::{ApprovalMode, Permission, Resolved, ThinkingLevel};
@@ -27,6 +28,10 @@ use crate::session::transcript::{Level, Usage};
 use crate::tools::ToolSet;
 
 pub use crate::provider::contract::{BoundaryLookup, TurnLink};
+
+/// The notice after an answer that hit the output token limit.
+pub const CUT_NOTICE: &str =
+    "The answer was cut off: the model reached its output token limit (max_tokens).";
 
 /// The native provider: a model, the session's tools, and the loop's limits.
 pub struct Native {
@@ -46,11 +51,22 @@ pub struct Native {
     /// `provider:model` of `model`.
     model_name: String,
     http: HttpOptions,
-    /// Shared by every model this session builds (connection reuse).
-    client: SharedClient,
+    /// The client's shared HTTP client and host provider, and the session's ID.
+    env: Env,
+    /// The `compaction.context_limit` option, reported instead of the model's window.
+    context_limit: Option<u64>,
     /// The `retry` option; unset, HTTP backends retry 3 times and scripted models never.
     retry: Option<RetryPolicy>,
     max_cost: Option<f64>,
+}
+
+/// The context window of `model` (`provider:name`) when known: the HTTP backends' table; scripted and host models
+/// have none.
+pub fn context_limit(model: &str) -> Option<u64> {
+    match model.split_once(':') {
+        Some(("anthropic" | "openai" | "ollama", name)) => http::prices::context_limit(name),
+        _ => None,
+    }
 }
 
 /// Checks that `model` is `provider:name` with a backend this build has.
@@ -62,10 +78,10 @@ pub fn check_model(model: &str) -> Result<()> {
     })?;
     match backend {
         "scripted" => Ok(()),
-        "anthropic" | "openai" | "ollama" if name.is_empty() => Err(Error::invalid(format!(
-            "model {model:?} has no model name after the provider"
-        ))),
-        "anthropic" | "openai" | "ollama" => Ok(()),
+        "anthropic" | "openai" | "ollama" | "host" if name.is_empty() => Err(Error::invalid(
+            format!("model {model:?} has no model name after the provider"),
+        )),
+        "anthropic" | "openai" | "ollama" | "host" => Ok(()),
         other => Err(Error::invalid(format!(
             "unknown model provider {other:?} in {model:?}"
         ))),
@@ -77,21 +93,27 @@ fn build_model(
     script: Option<scripted::Script>,
     cursor: Arc<AtomicUsize>,
     http: &HttpOptions,
-    client: &SharedClient,
+    env: &Env,
 ) -> Result<Arc<dyn Model>> {
     check_model(model)?;
     let (backend, name) = model.split_once(':').unwrap_or(("", ""));
-    if backend == "scripted" {
-        return Ok(Arc::new(scripted::ScriptedModel::new(
+    match backend {
+        "scripted" => Ok(Arc::new(scripted::ScriptedModel::new(
             name, script, cursor,
-        )?));
+        )?)),
+        "host" => Ok(Arc::new(HostModel::new(
+            env.shared.host.clone(),
+            &env.session_id,
+            model,
+            http.idle_timeout,
+        ))),
+        _ => Ok(Arc::new(HttpModel::new(
+            backend,
+            name,
+            http,
+            env.shared.http.clone(),
+        )?)),
     }
-    Ok(Arc::new(HttpModel::new(
-        backend,
-        name,
-        http,
-        client.clone(),
-    )?))
 }
 
 /// The system prompt: the configured one, then each active skill under its own heading.
@@ -111,10 +133,14 @@ impl Native {
     /// Builds the provider for the session options `o`.
     ///
     /// `cursor` is the scripted model's position, owned by the supervisor so it survives restarts.
-    pub fn new(o: &Resolved, cursor: Arc<AtomicUsize>, tools: Arc<ToolSet>) -> Result<Self> {
-        let client = SharedClient::default();
+    pub fn new(
+        o: &Resolved,
+        cursor: Arc<AtomicUsize>,
+        tools: Arc<ToolSet>,
+        env: &Env,
+    ) -> Result<Self> {
         Ok(Native {
-            model: build_model(&o.model, o.script.clone(), cursor.clone(), &o.http, &client)?,
+            model: build_model(&o.model, o.script.clone(), cursor.clone(), &o.http, env)?,
             tools,
             base_prompt: o.system_prompt.clone(),
             system_prompt: o.system_prompt.clone(),
@@ -127,7 +153,8 @@ impl Native {
             cursor,
             model_name: o.model.clone(),
             http: o.http.clone(),
-            client,
+            env: env.clone(),
+            context_limit: o.context_limit,
             retry: o.retry,
             max_cost: o.max_cost,
         })
@@ -142,7 +169,7 @@ impl Native {
                 self.script.clone(),
                 self.cursor.clone(),
                 &self.http,
-                &self.client,
+                &self.env,
             )?,
             tools: self.tools.clone(),
             base_prompt: self.base_prompt.clone(),
@@ -156,7 +183,8 @@ impl Native {
             cursor: self.cursor.clone(),
             model_name: config.model.clone(),
             http: self.http.clone(),
-            client: self.client.clone(),
+            env: self.env.clone(),
+            context_limit: self.context_limit,
             retry: self.retry,
             max_cost: self.max_cost,
         })
@@ -176,7 +204,7 @@ impl Native {
     async fn call_model(
         &self,
         request: &ModelRequest<'_>,
-        link: &Arc<dyn TurnLink>,
+        notify: &(dyn Fn(String) + Send + Sync),
         out: &mut (dyn FnMut(Chunk) + Send),
     ) -> std::result::Result<(), ModelError> {
         let policy = self.retry_policy();
@@ -194,10 +222,12 @@ impl Native {
                 Err(e) if e.retryable && !produced && retries < policy.max_retries => {
                     retries += 1;
                     let delay = policy.delay(retries, e.retry_after_ms);
-                    link.emit(ProviderEvent::SystemMessage {
-                        text: retry::notice(delay, retries, policy.max_retries, &e.to_string()),
-                        level: Level::Info,
-                    });
+                    notify(retry::notice(
+                        delay,
+                        retries,
+                        policy.max_retries,
+                        &e.to_string(),
+                    ));
                     tokio::time::sleep(delay).await;
                 }
                 other => return other,
@@ -251,7 +281,7 @@ impl Native {
             }
             emit(ProviderEvent::ContextUsage {
                 estimated_tokens: estimate_tokens(&context, self.system_prompt.as_deref()),
-                context_limit: self.model.context_limit(),
+                context_limit: self.context_limit.or_else(|| self.model.context_limit()),
             });
             let mut text = String::new();
             let mut thinking: Vec<ThinkingBlock> = Vec::new();
@@ -262,8 +292,15 @@ impl Native {
                 tools: &specs,
                 thinking: self.thinking,
             };
+            let notify = |text| {
+                link.emit(ProviderEvent::SystemMessage {
+                    text,
+                    level: Level::Info,
+                })
+            };
+            let mut cut = false;
             let result = self
-                .call_model(&request, &link, &mut |chunk| match chunk {
+                .call_model(&request, &notify, &mut |chunk| match chunk {
                     Chunk::Text(t) => {
                         text.push_str(&t);
                         emit(ProviderEvent::TextDelta(t));
@@ -273,7 +310,7 @@ impl Native {
                             Some(b) if b.signature.is_none() => b.text.push_str(&t),
                             _ => thinking.push(ThinkingBlock {
                                 text: t.clone(),
-                                signature: None,
+                                ..ThinkingBlock::default()
                             }),
                         }
                         emit(ProviderEvent::ThinkingDelta(t));
@@ -282,12 +319,21 @@ impl Native {
                         match thinking.last_mut() {
                             Some(b) if b.signature.is_none() => b.signature = Some(sig.clone()),
                             _ => thinking.push(ThinkingBlock {
-                                text: String::new(),
                                 signature: Some(sig.clone()),
+                                ..ThinkingBlock::default()
                             }),
                         }
                         emit(ProviderEvent::ThinkingSignature(sig));
                     }
+                    Chunk::RedactedThinking(data) => {
+                        thinking.push(ThinkingBlock {
+                            text: String::new(),
+                            signature: Some(data.clone()),
+                            redacted: true,
+                        });
+                        emit(ProviderEvent::RedactedThinking(data));
+                    }
+                    Chunk::MaxTokens => cut = true,
                     Chunk::ToolCall(c) => calls.push(c),
                     Chunk::Usage(u) => usage.get_or_insert_with(Usage::default).add(&u),
                 })
@@ -300,6 +346,12 @@ impl Native {
                     emit(ProviderEvent::Error(e.to_string()));
                 }
                 break;
+            }
+            if cut {
+                emit(ProviderEvent::SystemMessage {
+                    text: CUT_NOTICE.into(),
+                    level: Level::Info,
+                });
             }
             if calls.is_empty() {
                 break;
@@ -351,6 +403,10 @@ impl crate::provider::Provider for Native {
 
     fn reconfigure(&self, config: &ProviderConfig) -> Result<Arc<dyn crate::provider::Provider>> {
         Ok(Arc::new(Native::reconfigure(self, config)?))
+    }
+
+    fn turn_aborted(&self) {
+        self.env.shared.host.cancel_session(&self.env.session_id);
     }
 }
 

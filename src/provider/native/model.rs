@@ -46,6 +46,10 @@ pub enum Chunk {
     Thinking(String),
     /// The signature that closes the current thinking block.
     ThinkingSignature(String),
+    /// A redacted (encrypted) thinking block: its opaque data, sent back unchanged on later calls.
+    RedactedThinking(String),
+    /// The answer stopped at the output token limit (`max_tokens` / `length`): it is cut.
+    MaxTokens,
     /// A complete tool call.
     ToolCall(ToolCallRequest),
     /// Usage of this call.

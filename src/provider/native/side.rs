@@ -39,14 +39,14 @@ impl Native {
             thinking: self.thinking,
         };
         let mut text = String::new();
-        self.model
-            .stream(&request, &mut |chunk| {
-                if let Chunk::Text(t) = chunk {
-                    text.push_str(&t);
-                }
-            })
-            .await
-            .map_err(|e| e.to_string())?;
+        // Retried like turn calls; there is no turn to show the retry notices in.
+        self.call_model(&request, &|_| {}, &mut |chunk| {
+            if let Chunk::Text(t) = chunk {
+                text.push_str(&t);
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         let text = text.trim().to_string();
         if text.is_empty() {
             return Err("the model returned an empty summary".into());

@@ -23,6 +23,7 @@ from ._lib import LIBRARY_ENV, LibraryNotFoundError, library_path
 from .client import (
     Client,
     EventStream,
+    ProviderRequest,
     Session,
     Subscription,
     ToolCall,
@@ -94,6 +95,7 @@ __all__ = [
     "library_path",
     "Client",
     "EventStream",
+    "ProviderRequest",
     "Session",
     "Subscription",
     "ToolCall",

@@ -57,9 +57,20 @@ class CToolInvocation(ctypes.Structure):
     ]
 
 
+class CProviderRequest(ctypes.Structure):
+    """``tandem_provider_request``: borrowed for the duration of a host provider callback."""
+
+    _fields_ = [
+        ("session_id", ctypes.c_char_p),
+        ("request_id", ctypes.c_uint64),
+        ("request_json", ctypes.c_char_p),
+    ]
+
+
 EVENT_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(CEvent))
 USERDATA_FREE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 TOOL_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(CToolInvocation))
+PROVIDER_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(CProviderRequest))
 
 # ---- prototypes ------------------------------------------------------------------------------------------------
 
@@ -94,6 +105,9 @@ PROTOTYPES: Dict[str, Tuple[Any, Sequence[Any]]] = {
     "tandem_client_unregister_tool": (_status, (_client, _str)),
     "tandem_tool_call_complete": (_status, (ctypes.c_void_p, _str, ctypes.c_bool)),
     "tandem_tool_call_is_cancelled": (ctypes.c_bool, (ctypes.c_void_p,)),
+    "tandem_client_set_provider": (_status, (_client, PROVIDER_CALLBACK, ctypes.c_void_p, USERDATA_FREE)),
+    "tandem_provider_emit": (_status, (_client, _str, _u64, _str)),
+    "tandem_provider_request_is_cancelled": (ctypes.c_bool, (_client, _u64)),
     "tandem_conversation_list": (_status, (_client, _out_str)),
     "tandem_conversation_delete": (_status, (_client, _str)),
     "tandem_subagent_start": (_status, (_client, _str, _str, _str, _out_str)),

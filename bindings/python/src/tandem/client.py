@@ -39,6 +39,7 @@ JSON = Any
 Options = Mapping[str, Any]
 EventCallback = Callable[[Event], None]
 ToolHandler = Callable[["ToolCall"], Optional[str]]
+ProviderHandler = Callable[["ProviderRequest"], None]
 
 _MAX_TIMEOUT_MS = 0xFFFF_FFFF
 
@@ -187,10 +188,35 @@ def _py_tool_trampoline(userdata: Optional[int], call: Optional[int], invocation
         _in_callback.active = False
 
 
+def _py_provider_trampoline(userdata: Optional[int], request: Any) -> None:
+    provider = _lookup(userdata)
+    client = provider.client() if provider is not None else None
+    req = request.contents
+    if client is None:
+        return  # the client is being freed: its requests end with it
+    handle = ProviderRequest(
+        client,
+        (req.session_id or b"").decode("utf-8"),
+        int(req.request_id),
+        json.loads(req.request_json or b"{}"),
+    )
+    _in_callback.active = True
+    try:
+        provider.handler(handle)
+    except BaseException as exc:  # noqa: BLE001 - a failing handler fails the model call, not the process
+        try:
+            handle.error(f"{type(exc).__name__}: {exc}")
+        except TandemError:
+            pass  # the request had already ended
+    finally:
+        _in_callback.active = False
+
+
 # The C function pointers handed to tandem (module globals: they must outlive every subscription and tool).
 _userdata_free = _lib.USERDATA_FREE(_py_userdata_free)
 _event_trampoline = _lib.EVENT_CALLBACK(_py_event_trampoline)
 _tool_trampoline = _lib.TOOL_CALLBACK(_py_tool_trampoline)
+_provider_trampoline = _lib.PROVIDER_CALLBACK(_py_provider_trampoline)
 
 
 def in_callback() -> bool:
@@ -225,6 +251,63 @@ class ToolCall:
 
 class _Tool:
     def __init__(self, handler: ToolHandler) -> None:
+        self.handler = handler
+
+
+# ---- host provider --------------------------------------------------------------------------------------------------
+
+
+class ProviderRequest:
+    """One model call for the host provider (see :meth:`Client.set_provider`). ``request`` is the decoded request:
+    ``{"model", "thinking_level", "system_prompt", "messages", "tools", ...}``. Answer with events from any thread
+    and end it with :meth:`done` or :meth:`error`."""
+
+    def __init__(self, client: "Client", session_id: str, request_id: int, request: Dict[str, Any]) -> None:
+        self.client = client
+        self.session_id = session_id
+        self.request_id = request_id
+        self.request = request
+
+    def emit(self, event: Mapping[str, Any]) -> None:
+        """Sends one event (``tandem_provider_emit``), e.g. ``{"type": "text_delta", "text": "Hi"}``."""
+        self.client.provider_emit(self.session_id, self.request_id, event)
+
+    def text(self, text: str) -> None:
+        """Streams answer text."""
+        self.emit({"type": "text_delta", "text": text})
+
+    def thinking(self, text: str) -> None:
+        """Streams thinking text."""
+        self.emit({"type": "thinking_delta", "text": text})
+
+    def tool_call(self, call_id: str, name: str, args: Optional[Mapping[str, Any]] = None) -> None:
+        """Asks tandem to run tool ``name`` (after :meth:`done`); its result comes in the next request."""
+        self.emit({"type": "tool_call", "id": call_id, "name": name, "args": dict(args or {})})
+
+    def usage(self, **tokens: float) -> None:
+        """Reports usage: ``input``, ``output``, ``cache_read``, ``cache_write`` (tokens) and ``cost`` (USD)."""
+        self.emit({"type": "usage", **tokens})
+
+    def done(self, stop_reason: Optional[str] = None) -> None:
+        """Ends the request (``stop_reason="max_tokens"`` marks a cut answer)."""
+        event: Dict[str, Any] = {"type": "done"}
+        if stop_reason is not None:
+            event["stop_reason"] = stop_reason
+        self.emit(event)
+
+    def error(self, message: str, *, retryable: bool = False) -> None:
+        """Ends the request with an error; retryable ones are retried with a new request."""
+        self.emit({"type": "error", "message": message, "retryable": retryable})
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the request no longer takes events (ended, turn aborted, session stopped)."""
+        return self.client.provider_request_is_cancelled(self.request_id)
+
+
+class _Provider:
+    def __init__(self, client: "Client", handler: ProviderHandler) -> None:
+        self.client = weakref.ref(client)
         self.handler = handler
 
 
@@ -588,6 +671,39 @@ class Client:
                 _registry.pop(token, None)
             raise error_for(status, message)
 
+    def set_provider(self, handler: Optional[ProviderHandler]) -> None:
+        """Registers the host provider (``tandem_client_set_provider``), replacing any previous one; ``None``
+        unregisters. Sessions started with ``provider="host"`` (models ``"host:<name>"``) call ``handler(request)``
+        on a tandem-owned thread for each model call; answer through the :class:`ProviderRequest`, before
+        returning or later from any thread. tandem runs the tool calls the handler asks for. An exception in the
+        handler ends the request with an error."""
+        if handler is None:
+            _check(_lib.load().tandem_client_set_provider(self._ptr(), _lib.PROVIDER_CALLBACK(), None, _userdata_free))
+            return
+        token = _register(_Provider(self, handler))
+        status = _lib.load().tandem_client_set_provider(self._ptr(), _provider_trampoline, token, _userdata_free)
+        if status != 0:
+            message = last_error_message()
+            with _registry_lock:
+                _registry.pop(token, None)
+            raise error_for(status, message)
+
+    def provider_emit(self, session_id: str, request_id: int, event: Mapping[str, Any]) -> None:
+        """Sends one host provider event for request ``request_id`` of session ``session_id``
+        (``tandem_provider_emit``). :class:`NotFoundError` once the request ended or was aborted."""
+        _check(
+            _lib.load().tandem_provider_emit(
+                self._ptr(), _encode(session_id, "session id"), request_id, _dumps(dict(event))
+            )
+        )
+
+    def provider_request_is_cancelled(self, request_id: int) -> bool:
+        """Whether host provider request ``request_id`` no longer takes events
+        (``tandem_provider_request_is_cancelled``)."""
+        if self._handle is None:
+            return True
+        return bool(_lib.load().tandem_provider_request_is_cancelled(self._handle, request_id))
+
     def unregister_tool(self, name: str) -> None:
         """Unregisters host tool ``name`` (``tandem_client_unregister_tool``); running calls finish."""
         _check(_lib.load().tandem_client_unregister_tool(self._ptr(), _encode(name, "name")))
@@ -904,6 +1020,7 @@ class Session:
 
 __all__ = [
     "Client",
+    "ProviderRequest",
     "Session",
     "Subscription",
     "EventStream",

@@ -82,12 +82,17 @@ fn messages(context: &[ModelMessage], thinking: bool) -> Vec<Value> {
                 // Signed blocks go back unchanged; unsigned ones (other backends) would be rejected.
                 if thinking {
                     for b in blocks {
-                        if let Some(sig) = &b.signature {
-                            content.push(json!({
+                        match &b.signature {
+                            Some(data) if b.redacted => content.push(json!({
+                                "type": "redacted_thinking",
+                                "data": data,
+                            })),
+                            Some(sig) => content.push(json!({
                                 "type": "thinking",
                                 "thinking": b.text,
                                 "signature": sig,
-                            }));
+                            })),
+                            None => {}
                         }
                     }
                 }
@@ -253,6 +258,13 @@ impl Decoder for StreamDecoder {
                             signature: b["signature"].as_str().unwrap_or("").into(),
                         }
                     }
+                    Some("redacted_thinking") => {
+                        // Encrypted thinking arrives whole in the start event and goes back unchanged.
+                        if let Some(data) = b["data"].as_str() {
+                            out(Chunk::RedactedThinking(data.into()));
+                        }
+                        Block::Other
+                    }
                     Some("tool_use") => Block::Tool {
                         id: b["id"].as_str().unwrap_or("").into(),
                         name: b["name"].as_str().unwrap_or("unknown").into(),
@@ -288,6 +300,9 @@ impl Decoder for StreamDecoder {
                 let mut usage = self.usage;
                 usage.cost = self.prices.map_or(0.0, |p| p.cost(&usage));
                 out(Chunk::Usage(usage));
+                if self.stop_reason.as_deref() == Some("max_tokens") {
+                    out(Chunk::MaxTokens);
+                }
                 if self.stop_reason.as_deref() == Some("refusal") {
                     return Err(ModelError::fatal(
                         "the model declined to answer (stop_reason: refusal)",

@@ -114,6 +114,10 @@ fn error_events_and_malformed_lines_fail_the_call() {
     assert_eq!(e.message, "invalid_request_error: bad");
     let e = decode(b"data: {not json\n\n", &[]).1.unwrap_err();
     assert!(e.message.starts_with("malformed event"), "{}", e.message);
+    let cut = "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"max_tokens\"},\"usage\":{\"output_tokens\":1}}\n\ndata: {\"type\":\"message_stop\"}\n\n";
+    let (chunks, done) = decode(cut.as_bytes(), &[]);
+    assert_eq!(done, Ok(true));
+    assert_eq!(chunks.last(), Some(&Chunk::MaxTokens));
     let refusal = "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"refusal\"},\"usage\":{\"output_tokens\":1}}\n\ndata: {\"type\":\"message_stop\"}\n\n";
     assert!(decode(refusal.as_bytes(), &[]).1.is_err());
     assert!(
@@ -141,10 +145,17 @@ fn request_body_caches_replays_thinking_and_groups_tool_results() {
                 ThinkingBlock {
                     text: "hmm".into(),
                     signature: Some("sig1".into()),
+                    redacted: false,
+                },
+                ThinkingBlock {
+                    text: "[redacted thinking]".into(),
+                    signature: Some("ENCRYPTED==".into()),
+                    redacted: true,
                 },
                 ThinkingBlock {
                     text: "unsigned".into(),
                     signature: None,
+                    redacted: false,
                 },
             ],
             text: "".into(),
@@ -215,6 +226,7 @@ fn request_body_caches_replays_thinking_and_groups_tool_results() {
                 ]},
                 {"role": "assistant", "content": [
                     {"type": "thinking", "thinking": "hmm", "signature": "sig1"},
+                    {"type": "redacted_thinking", "data": "ENCRYPTED=="},
                     {"type": "tool_use", "id": "t1", "name": "read_file", "input": {"path": "a"}},
                     {"type": "tool_use", "id": "t2", "name": "grep", "input": {}},
                 ]},
@@ -240,4 +252,24 @@ fn request_body_caches_replays_thinking_and_groups_tool_results() {
             && body.get("tools").is_none()
     );
     assert_eq!(body["messages"][1]["content"][0]["type"], "tool_use");
+}
+
+#[test]
+fn redacted_thinking_blocks_are_kept_whole() {
+    let stream = concat!(
+        "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"redacted_thinking\",\"data\":\"EmwKAhgBEgy3va\"}}\n\n",
+        "data: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "data: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":\"Hi\"}}\n\n",
+        "data: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+        "data: {\"type\":\"message_stop\"}\n\n",
+    );
+    let (chunks, done) = decode(stream.as_bytes(), &[]);
+    assert_eq!(done, Ok(true));
+    assert_eq!(
+        chunks[..2],
+        [
+            Chunk::RedactedThinking("EmwKAhgBEgy3va".into()),
+            Chunk::Text("Hi".into())
+        ]
+    );
 }

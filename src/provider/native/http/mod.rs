@@ -1,6 +1,7 @@
 //! HTTP model backends: the Anthropic Messages API and OpenAI-compatible Chat Completions, streamed over SSE.
 
 pub mod anthropic;
+pub mod models;
 pub mod openai;
 pub mod prices;
 pub mod retry;
@@ -93,6 +94,8 @@ pub struct HttpModel {
     wire: Wire,
     name: String,
     url: String,
+    /// The provider's model list endpoint.
+    models_url: String,
     /// The variable holding the key, and whether calls need one (a local ollama does not).
     key_env: String,
     key_required: bool,
@@ -137,14 +140,18 @@ impl HttpModel {
         }
         let base = options.base_url.as_deref().unwrap_or(base);
         let base = base.trim_end_matches('/');
-        let url = match wire {
-            Wire::Anthropic => format!("{base}/v1/messages"),
-            Wire::OpenAi => format!("{base}/chat/completions"),
+        let (url, models_url) = match wire {
+            Wire::Anthropic => (
+                format!("{base}/v1/messages"),
+                format!("{base}/v1/models?limit=1000"),
+            ),
+            Wire::OpenAi => (format!("{base}/chat/completions"), format!("{base}/models")),
         };
         Ok(HttpModel {
             wire,
             name: name.to_string(),
             url,
+            models_url,
             key_env: options
                 .api_key_env
                 .clone()
@@ -262,6 +269,7 @@ impl HttpModel {
             }
             for event in events.drain(..) {
                 if decoder.event(&event, out)? {
+                    drain(&mut response).await;
                     return Ok(());
                 }
             }
@@ -293,6 +301,15 @@ impl Model for HttpModel {
             })
         })
     }
+}
+
+/// Reads what is left of a complete response (usually just its end), briefly, so that the connection goes back to
+/// the client's pool for the next call instead of being closed.
+async fn drain(response: &mut reqwest::Response) {
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        while let Ok(Some(_)) = response.chunk().await {}
+    })
+    .await;
 }
 
 fn transport_error(e: reqwest::Error) -> ModelError {

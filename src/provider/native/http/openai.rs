@@ -225,6 +225,9 @@ impl Decoder for StreamDecoder {
             if !choice["finish_reason"].is_null() {
                 self.finished = true;
                 self.flush_calls(out)?;
+                if choice["finish_reason"] == "length" {
+                    out(Chunk::MaxTokens);
+                }
             }
         }
         if v["usage"].is_object() {

@@ -109,7 +109,7 @@ fn request_body_replays_tool_calls_and_results() {
         ModelMessage::Assistant {
             thinking: vec![ThinkingBlock {
                 text: "r".into(),
-                signature: None,
+                ..ThinkingBlock::default()
             }],
             text: "".into(),
             tool_calls: vec![ToolCallRequest {

@@ -1,0 +1,237 @@
+//! The host provider end to end: a host answers model calls through `provider_emit`, tandem runs the tools.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use tandem::provider::host::{HostProviderSink, Request};
+use tandem::session::transcript::ContentPart;
+use tandem::Error;
+
+fn text(t: &str) -> Vec<ContentPart> {
+    vec![ContentPart::Text { text: t.into() }]
+}
+
+/// A host that hands every request to the test thread.
+struct Channel {
+    tx: Mutex<mpsc::Sender<Request>>,
+    released: Arc<AtomicUsize>,
+}
+
+impl HostProviderSink for Channel {
+    fn invoke(&self, request: &Request) {
+        let _ = self.tx.lock().unwrap().send(request.clone());
+    }
+    fn release(&self) {
+        self.released.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn register(c: &tandem::Client) -> (mpsc::Receiver<Request>, Arc<AtomicUsize>) {
+    let (tx, rx) = mpsc::channel();
+    let released = Arc::new(AtomicUsize::new(0));
+    c.set_provider(Some(Box::new(Channel {
+        tx: Mutex::new(tx),
+        released: released.clone(),
+    })))
+    .unwrap();
+    (rx, released)
+}
+
+fn next(rx: &mpsc::Receiver<Request>) -> (Request, Value) {
+    let r = rx.recv_timeout(Duration::from_secs(10)).expect("a request");
+    let v = serde_json::from_str(&r.json).unwrap();
+    (r, v)
+}
+
+#[test]
+fn host_answers_with_text_and_a_tool_call_that_tandem_runs() {
+    let dir = std::env::temp_dir().join(format!("tandem-hostprov-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.txt"), "alpha\n").unwrap();
+    let c = client();
+    let opts = json!({"provider": "host", "model": "host:test", "workdir": dir, "tools": ["read_file"],
+        "thinking_level": "low", "system_prompt": "Be brief."});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+
+    // No callback yet: the prompt's turn ends with an error naming the fix.
+    c.send_prompt(&id, text("hi")).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "error");
+    assert!(events.iter().any(|e| e["kind"] == "error"
+        && e["message"]
+            .as_str()
+            .unwrap()
+            .contains("tandem_client_set_provider")));
+
+    let (rx, released) = register(&c);
+    c.send_prompt(&id, text("what is in a.txt?")).unwrap();
+    let (r1, v1) = next(&rx);
+    assert_eq!(r1.session_id, id);
+    assert_eq!(v1["model"], "host:test");
+    assert_eq!(v1["thinking_level"], "low");
+    assert_eq!(v1["system_prompt"], "Be brief.");
+    assert_eq!(v1["tools"][0]["name"], "read_file");
+    assert_eq!(v1["request_id"], r1.request_id);
+    let msgs = v1["messages"].as_array().unwrap();
+    assert_eq!(
+        msgs.last().unwrap(),
+        &json!({"role": "user", "content": [{"type": "text", "text": "what is in a.txt?"}]})
+    );
+    let emit = |r: &Request, e: Value| c.provider_emit(&r.session_id, r.request_id, &e.to_string());
+    // Events may come from another thread while the callback is long gone.
+    emit(
+        &r1,
+        json!({"type": "thinking_delta", "text": "Need the file."}),
+    )
+    .unwrap();
+    emit(
+        &r1,
+        json!({"type": "thinking_signature", "signature": "S1"}),
+    )
+    .unwrap();
+    emit(&r1, json!({"type": "text_delta", "text": "Reading."})).unwrap();
+    emit(
+        &r1,
+        json!({"type": "tool_call", "id": "c1", "name": "read_file", "args": {"path": "a.txt"}}),
+    )
+    .unwrap();
+    emit(
+        &r1,
+        json!({"type": "usage", "input": 10, "output": 5, "cost": 0.25}),
+    )
+    .unwrap();
+    assert!(!c.provider_request_is_cancelled(r1.request_id));
+    emit(&r1, json!({"type": "done"})).unwrap();
+    assert!(c.provider_request_is_cancelled(r1.request_id));
+    assert!(matches!(
+        emit(&r1, json!({"type": "text_delta", "text": "late"})),
+        Err(Error::NotFound(_))
+    ));
+
+    let (r2, v2) = next(&rx);
+    assert_ne!(r2.request_id, r1.request_id);
+    let msgs = v2["messages"].as_array().unwrap();
+    assert_eq!(
+        msgs[msgs.len() - 2],
+        json!({"role": "assistant", "text": "Reading.",
+            "thinking": [{"text": "Need the file.", "signature": "S1"}],
+            "tool_calls": [{"id": "c1", "name": "read_file", "args": {"path": "a.txt"}}]})
+    );
+    let result = &msgs[msgs.len() - 1];
+    assert_eq!(result["role"], "tool_result");
+    assert_eq!(result["tool_call_id"], "c1");
+    assert!(result["content"].as_str().unwrap().contains("alpha"));
+    // Bad input is refused with a reason and does not end the request.
+    assert!(matches!(
+        c.provider_emit(&id, r2.request_id, "{"),
+        Err(Error::InvalidJson(..))
+    ));
+    assert!(matches!(
+        emit(&r2, json!({"type": "bogus"})),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        c.provider_emit("other-session", r2.request_id, r#"{"type":"done"}"#),
+        Err(Error::NotFound(_))
+    ));
+    emit(&r2, json!({"type": "text_delta", "text": "It says alpha."})).unwrap();
+    emit(
+        &r2,
+        json!({"type": "usage", "input": 20, "output": 5, "cost": 0.5}),
+    )
+    .unwrap();
+    emit(&r2, json!({"type": "done", "stop_reason": "max_tokens"})).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed", "{events:#?}");
+    assert_eq!(text_of(&events, &id), "Reading.It says alpha.");
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "tool_ended" && e["result"].as_str().unwrap().contains("alpha")));
+    assert_eq!(end["usage"]["input"], 30);
+    assert_eq!(end["usage"]["cost"], 0.75);
+    let messages = c.messages(&id).unwrap();
+    assert!(messages.as_array().unwrap().iter().any(
+        |m| m["kind"] == "system" && m["text"].as_str().unwrap().contains("output token limit")
+    ));
+
+    // Replacing the callback releases the old one; shutdown releases the new one.
+    let (_rx2, released2) = register(&c);
+    assert_eq!(released.load(Ordering::SeqCst), 1);
+    c.shutdown(Duration::from_secs(5)).unwrap();
+    assert_eq!(released2.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn abort_cancels_the_request_and_retryable_errors_ask_again() {
+    let c = client();
+    let opts = json!({"provider": "host", "retry": {"base_delay_ms": 1}});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    let (rx, _) = register(&c);
+    c.send_prompt(&id, text("x")).unwrap();
+    let (r1, v1) = next(&rx);
+    assert_eq!(v1["model"], "host:default");
+    c.provider_emit(&id, r1.request_id, r#"{"type":"text_delta","text":"Hm"}"#)
+        .unwrap();
+    c.abort(&id).unwrap();
+    let (end, _) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "aborted");
+    assert!(c.provider_request_is_cancelled(r1.request_id));
+    assert!(matches!(
+        c.provider_emit(&id, r1.request_id, r#"{"type":"done"}"#),
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(c.provider_shared().host.open_requests(), 0);
+
+    // A retryable error before any output is retried with a new request; a fatal one ends the turn.
+    c.send_prompt(&id, text("y")).unwrap();
+    let (r2, _) = next(&rx);
+    c.provider_emit(
+        &id,
+        r2.request_id,
+        r#"{"type":"error","message":"busy","retryable":true}"#,
+    )
+    .unwrap();
+    let (r3, _) = next(&rx);
+    assert_ne!(r3.request_id, r2.request_id);
+    c.provider_emit(
+        &id,
+        r3.request_id,
+        r#"{"type":"error","message":"no credit"}"#,
+    )
+    .unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "error");
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "error" && e["message"] == "no credit"));
+    assert!(c
+        .messages(&id)
+        .unwrap()
+        .to_string()
+        .contains("(attempt 1 of 3): busy"));
+}
+
+#[test]
+fn host_options_are_checked() {
+    let c = client();
+    assert!(matches!(
+        c.start_session(Some(r#"{"provider": "host", "model": "scripted:echo"}"#)),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        c.start_session(Some(r#"{"provider": "host", "model": "host:"}"#)),
+        Err(Error::InvalidArgument(_))
+    ));
+    // Unregistering with None is fine with nothing registered; emits for unknown requests are NotFound.
+    c.set_provider(None).unwrap();
+    assert!(matches!(
+        c.provider_emit("s", 999, r#"{"type":"done"}"#),
+        Err(Error::NotFound(_))
+    ));
+    assert!(c.provider_request_is_cancelled(999));
+}
