@@ -412,7 +412,8 @@ typedef struct {
    */
   const char *session_id;
   /**
-   * The request's ID: pass it to `tandem_provider_emit` (unique within the client, never reused).
+   * The request's ID: put it in every `tandem_provider_emit` event as `"request_id"` (unique within the client,
+   * never reused).
    */
   uint64_t request_id;
   /**
@@ -763,21 +764,22 @@ tandem_status tandem_client_set_provider(tandem_client *client,
                                          tandem_userdata_free userdata_free);
 
 /**
- * Passes one event of host provider request `request_id` (of session `session_id`) to tandem. `event_json` is one
- * of: `{"type": "text_delta", "text"}`, `{"type": "thinking_delta", "text"}`, `{"type": "thinking_signature",
- * "signature"}`, `{"type": "tool_call", "id", "name", "args": {...}}` (a complete call; tandem runs it after the
- * request is done), `{"type": "usage", "input", "output", "cache_read", "cache_write", "cost"}` (all optional),
- * `{"type": "done", "stop_reason"?}` (`"max_tokens"` marks a cut answer) or `{"type": "error", "message",
- * "retryable"?}`. `done` and `error` end the request; every request must end with one of them.
+ * Passes one event of a host provider request of session `session_id` to tandem. `event_json` is an object with
+ * the request's ID, `"request_id"` (from the `tandem_provider_request`; it keeps a late event of an aborted request
+ * out of the next one), and one of: `{"type": "text_delta", "text"}`, `{"type": "thinking_delta", "text"}`,
+ * `{"type": "thinking_signature", "signature"}`, `{"type": "tool_call", "id", "name", "args": {...}}` (a complete
+ * call; tandem runs it after the request is done), `{"type": "usage", "input", "output", "cache_read",
+ * "cache_write", "cost"}` (all optional), `{"type": "done", "stop_reason"?}` (`"max_tokens"` marks a cut answer) or
+ * `{"type": "error", "message", "retryable"?}`. `done` and `error` end the request; every request must end with one
+ * of them. Example: `{"request_id": 7, "type": "text_delta", "text": "Hello"}`.
  *
- * `TANDEM_ERR_INVALID_JSON` for malformed JSON, `TANDEM_ERR_INVALID_ARGUMENT` for an unknown type or missing or
- * extra fields, `TANDEM_ERR_NOT_FOUND` for a request that ended, was aborted (see
- * `tandem_provider_request_is_cancelled`), belongs to another session or was never issued. `event_json` is
- * borrowed for the call. Any thread, also inside the callback.
+ * `TANDEM_ERR_INVALID_JSON` for malformed JSON, `TANDEM_ERR_INVALID_ARGUMENT` for a missing or malformed
+ * `request_id`, an unknown type, or missing or extra fields, `TANDEM_ERR_NOT_FOUND` for a request that ended, was
+ * aborted (see `tandem_provider_request_is_cancelled`), belongs to another session or was never issued.
+ * `event_json` is borrowed for the call. Any thread, also inside the callback.
  */
 tandem_status tandem_provider_emit(tandem_client *client,
                                    const char *session_id,
-                                   uint64_t request_id,
                                    const char *event_json);
 
 /**
@@ -832,9 +834,11 @@ tandem_status tandem_session_recall_queues(tandem_client *client,
 tandem_status tandem_session_clear_queues(tandem_client *client, const char *id);
 
 /**
- * Starts a session. `options_json` may be NULL. Keys (all optional): `session_id`, `provider` (`native`, or `host`: the
- * model is the host's, see `tandem_client_set_provider`), `model` (`provider:model` with provider `scripted`,
- * `anthropic`, `openai`, `ollama` or `host`; default `scripted:echo`, `host:default` for the host provider),
+ * Starts a session. `options_json` may be NULL. Keys (all optional): `session_id`, `provider` (`native`; `host`: the
+ * model is the host's, see `tandem_client_set_provider`; `pi`: turns run in a `pi --mode rpc` subprocess, see
+ * docs/providers.md), `pi_command` (argv of pi, default `["pi"]`), `model` (`provider:model` with provider
+ * `scripted`, `anthropic`, `openai`, `ollama` or `host`, or for pi any model pi knows; default `scripted:echo`,
+ * `host:default` for the host provider, `pi:default` for pi),
  * `base_url` (Anthropic: without `/v1`; OpenAI-compatible: with it; ollama defaults to `http://localhost:11434/v1`),
  * `api_key_env` (default `ANTHROPIC_API_KEY` / `OPENAI_API_KEY`; read at each model call, never stored),
  * `workdir`, `persist`, `thinking_level`, `approval`, `tool_permissions`, `tools`, `max_turns` (100), `max_cost`
@@ -843,8 +847,8 @@ tandem_status tandem_session_clear_queues(tandem_client *client, const char *id)
  * HTTP backends default to 3 retries from 1000 ms, scripted models to none), `stream_idle_timeout_ms` (180000),
  * `system_prompt`, `script`, `restart`, `compaction` (`{threshold (0.8), keep_recent (6), context_limit}`: before
  * a turn whose estimated context exceeds threshold × the context window, the conversation is compacted first;
- * `context_limit` overrides the model's known window). Unknown keys are rejected. The session's ID is `session-N` unless `session_id` is given; a `session_id` that is
- * taken is `TANDEM_ERR_ALREADY_EXISTS`.
+ * `context_limit` overrides the model's known window). Unknown keys are rejected. The session's ID is `session-N`
+ * unless `session_id` is given; a `session_id` that is taken is `TANDEM_ERR_ALREADY_EXISTS`.
  *
  * On success `*out_id` is the session's ID, a plain string the caller owns (free with `tandem_string_free`).
  */

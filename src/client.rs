@@ -320,6 +320,25 @@ impl Client {
         self.shared.host.emit(session_id, request_id, event_json)
     }
 
+    /// Passes a host provider event that names its request inside the JSON (`"request_id"`), as the C API takes it.
+    pub fn provider_emit_json(&self, session_id: &str, event_json: &str) -> Result<()> {
+        let mut event: Value = serde_json::from_str(event_json)
+            .map_err(|e| Error::InvalidJson("event_json", e.to_string()))?;
+        let request_id = event
+            .as_object_mut()
+            .and_then(|o| o.remove("request_id"))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "event_json needs \"request_id\": the ID of the tandem_provider_request it answers",
+                )
+            })?
+            .as_u64()
+            .ok_or_else(|| {
+                Error::invalid("event_json: \"request_id\" must be a non-negative integer")
+            })?;
+        self.provider_emit(session_id, request_id, &event.to_string())
+    }
+
     /// Whether host provider request `request_id` is no longer open (finished, aborted or unknown).
     pub fn provider_request_is_cancelled(&self, request_id: u64) -> bool {
         self.shared.host.is_cancelled(request_id)

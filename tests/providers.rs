@@ -2,105 +2,19 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use common::http_mock::{openai_reply, read_request, serve, Reply};
 use common::*;
 use serde_json::{json, Value};
 use tandem::session::transcript::ContentPart;
 
 fn text(t: &str) -> Vec<ContentPart> {
     vec![ContentPart::Text { text: t.into() }]
-}
-
-/// What the mock answers to one request.
-enum Reply {
-    /// Status, extra headers, body written `chunk` bytes at a time; the connection closes after it.
-    Send(u16, Vec<(&'static str, String)>, String, usize),
-    /// Headers of a 200 event stream, then nothing until the client goes away (reported on the channel).
-    Stall(mpsc::Sender<()>),
-}
-
-/// A request as the mock received it.
-struct Seen {
-    head: String,
-    body: Value,
-}
-
-/// Serves `replies` in order, one connection each, and hands back what each request carried.
-fn serve(replies: Vec<Reply>) -> (String, mpsc::Receiver<Seen>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for reply in replies {
-            let (mut s, _) = listener.accept().unwrap();
-            let seen = read_request(&mut s);
-            let _ = tx.send(seen);
-            match reply {
-                Reply::Send(status, headers, body, chunk) => {
-                    let mut head = format!("HTTP/1.1 {status} X\r\nconnection: close\r\n");
-                    if status == 200 {
-                        head.push_str("content-type: text/event-stream\r\n");
-                    }
-                    for (k, v) in headers {
-                        head.push_str(&format!("{k}: {v}\r\n"));
-                    }
-                    head.push_str("\r\n");
-                    let _ = s.write_all(head.as_bytes());
-                    for piece in body.as_bytes().chunks(chunk.max(1)) {
-                        if s.write_all(piece).and_then(|_| s.flush()).is_err() {
-                            break;
-                        }
-                    }
-                }
-                Reply::Stall(gone) => {
-                    let _ = s.write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n",
-                    );
-                    let _ = s.flush();
-                    let mut buf = [0u8; 64];
-                    // Blocks until the client closes its end.
-                    while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
-                    let _ = gone.send(());
-                }
-            }
-        }
-    });
-    (url, rx)
-}
-
-fn read_request(s: &mut TcpStream) -> Seen {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = s.read(&mut buf).unwrap();
-        data.extend_from_slice(&buf[..n]);
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&data[..end]).to_string();
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap_or(0);
-            while data.len() < end + 4 + len {
-                let n = s.read(&mut buf).unwrap();
-                data.extend_from_slice(&buf[..n]);
-            }
-            let body = if len == 0 {
-                Value::Null
-            } else {
-                serde_json::from_slice(&data[end + 4..end + 4 + len]).unwrap()
-            };
-            return Seen { head, body };
-        }
-    }
 }
 
 fn sse(events: &[Value]) -> String {
@@ -251,26 +165,6 @@ fn anthropic_turn_streams_thinking_and_tools_and_replays_them_exactly() {
         json!({"role": "user", "content": [{"type": "text", "text": "thanks"}]}),
     ]);
     assert_eq!(r3.body["messages"], expected);
-}
-
-fn openai_reply(say: &str, usage: (u64, u64, u64)) -> String {
-    let chunk = |delta: Value, finish: Value| {
-        format!(
-            "data: {}\n\n",
-            json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-        )
-    };
-    let mut out = chunk(json!({"role": "assistant", "content": ""}), Value::Null);
-    out.push_str(": keep-alive\n\n");
-    out.push_str(&chunk(json!({"reasoning_content": "hm"}), Value::Null));
-    out.push_str(&chunk(json!({"content": say}), Value::Null));
-    out.push_str(&chunk(json!({}), json!("stop")));
-    out.push_str(&format!(
-        "data: {}\n\ndata: [DONE]\n\n",
-        json!({"id": "c", "choices": [], "usage": {"prompt_tokens": usage.0, "completion_tokens": usage.1,
-            "prompt_tokens_details": {"cached_tokens": usage.2}}})
-    ));
-    out
 }
 
 #[test]

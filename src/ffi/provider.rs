@@ -13,7 +13,8 @@ use crate::provider::host::{HostProviderSink, Request};
 pub struct tandem_provider_request {
     /// The calling session's ID.
     pub session_id: *const c_char,
-    /// The request's ID: pass it to `tandem_provider_emit` (unique within the client, never reused).
+    /// The request's ID: put it in every `tandem_provider_emit` event as `"request_id"` (unique within the client,
+    /// never reused).
     pub request_id: u64,
     /// The request, a JSON object: `{"session_id", "request_id", "model" ("host:<name>"), "thinking_level"
     /// ("off"|"low"|"medium"|"high"), "system_prompt" (string or null), "messages": [...], "tools": [{"name",
@@ -100,29 +101,30 @@ pub unsafe extern "C" fn tandem_client_set_provider(
     })
 }
 
-/// Passes one event of host provider request `request_id` (of session `session_id`) to tandem. `event_json` is one
-/// of: `{"type": "text_delta", "text"}`, `{"type": "thinking_delta", "text"}`, `{"type": "thinking_signature",
-/// "signature"}`, `{"type": "tool_call", "id", "name", "args": {...}}` (a complete call; tandem runs it after the
-/// request is done), `{"type": "usage", "input", "output", "cache_read", "cache_write", "cost"}` (all optional),
-/// `{"type": "done", "stop_reason"?}` (`"max_tokens"` marks a cut answer) or `{"type": "error", "message",
-/// "retryable"?}`. `done` and `error` end the request; every request must end with one of them.
+/// Passes one event of a host provider request of session `session_id` to tandem. `event_json` is an object with
+/// the request's ID, `"request_id"` (from the `tandem_provider_request`; it keeps a late event of an aborted request
+/// out of the next one), and one of: `{"type": "text_delta", "text"}`, `{"type": "thinking_delta", "text"}`,
+/// `{"type": "thinking_signature", "signature"}`, `{"type": "tool_call", "id", "name", "args": {...}}` (a complete
+/// call; tandem runs it after the request is done), `{"type": "usage", "input", "output", "cache_read",
+/// "cache_write", "cost"}` (all optional), `{"type": "done", "stop_reason"?}` (`"max_tokens"` marks a cut answer) or
+/// `{"type": "error", "message", "retryable"?}`. `done` and `error` end the request; every request must end with one
+/// of them. Example: `{"request_id": 7, "type": "text_delta", "text": "Hello"}`.
 ///
-/// `TANDEM_ERR_INVALID_JSON` for malformed JSON, `TANDEM_ERR_INVALID_ARGUMENT` for an unknown type or missing or
-/// extra fields, `TANDEM_ERR_NOT_FOUND` for a request that ended, was aborted (see
-/// `tandem_provider_request_is_cancelled`), belongs to another session or was never issued. `event_json` is
-/// borrowed for the call. Any thread, also inside the callback.
+/// `TANDEM_ERR_INVALID_JSON` for malformed JSON, `TANDEM_ERR_INVALID_ARGUMENT` for a missing or malformed
+/// `request_id`, an unknown type, or missing or extra fields, `TANDEM_ERR_NOT_FOUND` for a request that ended, was
+/// aborted (see `tandem_provider_request_is_cancelled`), belongs to another session or was never issued.
+/// `event_json` is borrowed for the call. Any thread, also inside the callback.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_provider_emit(
     client: *mut tandem_client,
     session_id: *const c_char,
-    request_id: u64,
     event_json: *const c_char,
 ) -> tandem_status {
     guard(|| {
         let c = client_ref(client)?;
         let id = arg_str(session_id, "session_id")?;
         let event = arg_str(event_json, "event_json")?;
-        c.provider_emit(id, request_id, event)
+        c.provider_emit_json(id, event)
     })
 }
 

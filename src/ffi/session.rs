@@ -16,9 +16,11 @@ use super::types::{
 };
 use crate::session::transcript::parse_parts;
 
-/// Starts a session. `options_json` may be NULL. Keys (all optional): `session_id`, `provider` (`native`, or `host`: the
-/// model is the host's, see `tandem_client_set_provider`), `model` (`provider:model` with provider `scripted`,
-/// `anthropic`, `openai`, `ollama` or `host`; default `scripted:echo`, `host:default` for the host provider),
+/// Starts a session. `options_json` may be NULL. Keys (all optional): `session_id`, `provider` (`native`; `host`: the
+/// model is the host's, see `tandem_client_set_provider`; `pi`: turns run in a `pi --mode rpc` subprocess, see
+/// docs/providers.md), `pi_command` (argv of pi, default `["pi"]`), `model` (`provider:model` with provider
+/// `scripted`, `anthropic`, `openai`, `ollama` or `host`, or for pi any model pi knows; default `scripted:echo`,
+/// `host:default` for the host provider, `pi:default` for pi),
 /// `base_url` (Anthropic: without `/v1`; OpenAI-compatible: with it; ollama defaults to `http://localhost:11434/v1`),
 /// `api_key_env` (default `ANTHROPIC_API_KEY` / `OPENAI_API_KEY`; read at each model call, never stored),
 /// `workdir`, `persist`, `thinking_level`, `approval`, `tool_permissions`, `tools`, `max_turns` (100), `max_cost`
@@ -27,8 +29,8 @@ use crate::session::transcript::parse_parts;
 /// HTTP backends default to 3 retries from 1000 ms, scripted models to none), `stream_idle_timeout_ms` (180000),
 /// `system_prompt`, `script`, `restart`, `compaction` (`{threshold (0.8), keep_recent (6), context_limit}`: before
 /// a turn whose estimated context exceeds threshold × the context window, the conversation is compacted first;
-/// `context_limit` overrides the model's known window). Unknown keys are rejected. The session's ID is `session-N` unless `session_id` is given; a `session_id` that is
-/// taken is `TANDEM_ERR_ALREADY_EXISTS`.
+/// `context_limit` overrides the model's known window). Unknown keys are rejected. The session's ID is `session-N`
+/// unless `session_id` is given; a `session_id` that is taken is `TANDEM_ERR_ALREADY_EXISTS`.
 ///
 /// On success `*out_id` is the session's ID, a plain string the caller owns (free with `tandem_string_free`).
 #[no_mangle]

@@ -362,4 +362,19 @@ static inline char *long_text_script(int n, int every, const char *extra_options
     return s;
 }
 
+/* tandem_provider_emit with `"request_id":<rid>` spliced into the event object (other documents pass unchanged). */
+static inline tandem_status provider_emit_for(tandem_client *c, const char *session, uint64_t rid, const char *event)
+{
+    if (event == NULL || event[0] != '{')
+        return tandem_provider_emit(c, session, event);
+    size_t cap = strlen(event) + 48;
+    char *tagged = malloc(cap);
+    if (tagged == NULL)
+        abort();
+    snprintf(tagged, cap, "{\"request_id\":%llu%s%s", (unsigned long long)rid, event[1] == '}' ? "" : ",", event + 1);
+    tandem_status st = tandem_provider_emit(c, session, tagged);
+    free(tagged);
+    return st;
+}
+
 #endif /* TANDEM_TEST_HELPERS_H */

@@ -671,20 +671,26 @@ static void test_bad_tandem_provider_emit(void)
     fixture f;
     REQUIRE(fixture_up(&f));
     const char *done = "{\"type\":\"done\"}";
-    CHECK_STATUS(tandem_provider_emit(NULL, f.id, 1, done), TANDEM_ERR_NULL_ARGUMENT);
-    CHECK_STATUS(tandem_provider_emit(f.c, NULL, 1, done), TANDEM_ERR_NULL_ARGUMENT);
-    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, NULL), TANDEM_ERR_NULL_ARGUMENT);
-    CHECK_STATUS(tandem_provider_emit(f.c, BAD, 1, done), TANDEM_ERR_INVALID_UTF8);
-    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, BAD_TRUNCATED), TANDEM_ERR_INVALID_UTF8);
-    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, "{\"type\""), TANDEM_ERR_INVALID_JSON);
+    CHECK_STATUS(tandem_provider_emit(NULL, f.id, "{\"request_id\":1,\"type\":\"done\"}"), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_provider_emit(f.c, NULL, "{\"request_id\":1,\"type\":\"done\"}"), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_provider_emit(f.c, f.id, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    /* The request ID is part of the event: missing, negative, fractional or a string is refused. */
+    CHECK_STATUS(tandem_provider_emit(f.c, f.id, done), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(tandem_last_error_message(), "request_id") != NULL);
+    CHECK_STATUS(tandem_provider_emit(f.c, f.id, "{\"request_id\":-1,\"type\":\"done\"}"), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_provider_emit(f.c, f.id, "{\"request_id\":1.5,\"type\":\"done\"}"), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_provider_emit(f.c, f.id, "{\"request_id\":\"1\",\"type\":\"done\"}"), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(provider_emit_for(f.c, BAD, 1, done), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(provider_emit_for(f.c, f.id, 1, BAD_TRUNCATED), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(provider_emit_for(f.c, f.id, 1, "{\"type\""), TANDEM_ERR_INVALID_JSON);
     char *deep = deep_json();
-    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, deep), TANDEM_ERR_INVALID_JSON);
+    CHECK_STATUS(provider_emit_for(f.c, f.id, 1, deep), TANDEM_ERR_INVALID_JSON);
     free(deep);
-    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, "{\"type\":\"nope\"}"), TANDEM_ERR_INVALID_ARGUMENT);
-    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, "[1]"), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(provider_emit_for(f.c, f.id, 1, "{\"type\":\"nope\"}"), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(provider_emit_for(f.c, f.id, 1, "[1]"), TANDEM_ERR_INVALID_ARGUMENT);
     /* Well-formed, but no such request. */
-    CHECK_STATUS(tandem_provider_emit(f.c, f.id, 1, done), TANDEM_ERR_NOT_FOUND);
-    CHECK_STATUS(tandem_provider_emit(f.c, UNKNOWN, UINT64_MAX, done), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(provider_emit_for(f.c, f.id, 1, done), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(provider_emit_for(f.c, UNKNOWN, UINT64_MAX, done), TANDEM_ERR_NOT_FOUND);
     fixture_down(&f);
 }
 

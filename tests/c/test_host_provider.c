@@ -47,7 +47,7 @@ static void host_cb(void *userdata, const tandem_provider_request *req)
     CHECK(json_valid(req->request_json));
     CHECK(!tandem_provider_request_is_cancelled(h->c, req->request_id));
     /* Emitting from inside the callback works too. */
-    CHECK_STATUS(tandem_provider_emit(h->c, req->session_id, req->request_id, "{\"type\":\"usage\",\"input\":1}"),
+    CHECK_STATUS(provider_emit_for(h->c, req->session_id, req->request_id, "{\"type\":\"usage\",\"input\":1}"),
                  TANDEM_OK);
     pthread_mutex_lock(&h->mu);
     snprintf(h->session, sizeof h->session, "%s", req->session_id);
@@ -80,7 +80,7 @@ static char *host_take(host *h, uint64_t *request_id, uint32_t timeout_ms)
 
 static void emit_ok(host *h, uint64_t rid, const char *event)
 {
-    CHECK_STATUS(tandem_provider_emit(h->c, h->session, rid, event), TANDEM_OK);
+    CHECK_STATUS(provider_emit_for(h->c, h->session, rid, event), TANDEM_OK);
 }
 
 /* The host's model: first call → text + read_file call; second call (it carries the tool result) → the answer. */
@@ -112,7 +112,7 @@ static void *model_thread(void *arg)
             emit_ok(h, rid, "{\"type\":\"done\"}");
         }
         /* The request is over: more events for it are refused. */
-        CHECK_STATUS(tandem_provider_emit(h->c, h->session, rid, "{\"type\":\"done\"}"), TANDEM_ERR_NOT_FOUND);
+        CHECK_STATUS(provider_emit_for(h->c, h->session, rid, "{\"type\":\"done\"}"), TANDEM_ERR_NOT_FOUND);
         CHECK(tandem_provider_request_is_cancelled(h->c, rid));
         free(json);
         answered++;
@@ -204,7 +204,7 @@ static void test_abort_cancels_the_request(void)
     CHECK(end != NULL && strstr(end, "\"reason\":\"aborted\"") != NULL);
     /* The host learns of the abort and its late events are refused. */
     CHECK(tandem_provider_request_is_cancelled(c, rid));
-    CHECK_STATUS(tandem_provider_emit(c, id, rid, "{\"type\":\"text_delta\",\"text\":\"late\"}"), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(provider_emit_for(c, id, rid, "{\"type\":\"text_delta\",\"text\":\"late\"}"), TANDEM_ERR_NOT_FOUND);
     evlog_free(&log);
     tandem_string_free(id);
     tandem_client_free(c);
@@ -228,12 +228,12 @@ static void test_bad_events_are_refused_and_keep_the_request_open(void)
     char *json = host_take(&h, &rid, WAIT_MS);
     REQUIRE(json != NULL);
     free(json);
-    CHECK_STATUS(tandem_provider_emit(c, id, rid, "{\"type\":"), TANDEM_ERR_INVALID_JSON);
-    CHECK_STATUS(tandem_provider_emit(c, id, rid, "{\"type\":\"smoke_signal\"}"), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(provider_emit_for(c, id, rid, "{\"type\":"), TANDEM_ERR_INVALID_JSON);
+    CHECK_STATUS(provider_emit_for(c, id, rid, "{\"type\":\"smoke_signal\"}"), TANDEM_ERR_INVALID_ARGUMENT);
     CHECK(strstr(tandem_last_error_message(), "smoke_signal") != NULL);
-    CHECK_STATUS(tandem_provider_emit(c, id, rid, "{\"type\":\"tool_call\",\"id\":\"x\",\"name\":\"t\",\"args\":3}"),
+    CHECK_STATUS(provider_emit_for(c, id, rid, "{\"type\":\"tool_call\",\"id\":\"x\",\"name\":\"t\",\"args\":3}"),
                  TANDEM_ERR_INVALID_ARGUMENT);
-    CHECK_STATUS(tandem_provider_emit(c, "another-session", rid, "{\"type\":\"done\"}"), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(provider_emit_for(c, "another-session", rid, "{\"type\":\"done\"}"), TANDEM_ERR_NOT_FOUND);
     CHECK(!tandem_provider_request_is_cancelled(c, rid));
     emit_ok(&h, rid, "{\"type\":\"text_delta\",\"text\":\"Hi.\"}");
     emit_ok(&h, rid, "{\"type\":\"done\"}");

@@ -68,7 +68,7 @@ pub fn serve(replies: Vec<Reply>) -> (String, mpsc::Receiver<Seen>) {
     (url, rx)
 }
 
-/// Reads one request: its head, then a body of `content-length` bytes parsed as JSON (null when empty).
+/// Reads one request: its head, then a body of `content-length` bytes parsed as JSON (null when there is none).
 pub fn read_request(s: &mut TcpStream) -> Seen {
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
@@ -89,7 +89,11 @@ pub fn read_request(s: &mut TcpStream) -> Seen {
                 let n = s.read(&mut buf).unwrap();
                 data.extend_from_slice(&buf[..n]);
             }
-            let body = serde_json::from_slice(&data[end + 4..end + 4 + len]).unwrap_or(Value::Null);
+            let body = if len == 0 {
+                Value::Null
+            } else {
+                serde_json::from_slice(&data[end + 4..end + 4 + len]).unwrap()
+            };
             return Seen { head, body };
         }
     }

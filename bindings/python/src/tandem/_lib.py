@@ -106,7 +106,7 @@ PROTOTYPES: Dict[str, Tuple[Any, Sequence[Any]]] = {
     "tandem_tool_call_complete": (_status, (ctypes.c_void_p, _str, ctypes.c_bool)),
     "tandem_tool_call_is_cancelled": (ctypes.c_bool, (ctypes.c_void_p,)),
     "tandem_client_set_provider": (_status, (_client, PROVIDER_CALLBACK, ctypes.c_void_p, USERDATA_FREE)),
-    "tandem_provider_emit": (_status, (_client, _str, _u64, _str)),
+    "tandem_provider_emit": (_status, (_client, _str, _str)),
     "tandem_provider_request_is_cancelled": (ctypes.c_bool, (_client, _u64)),
     "tandem_conversation_list": (_status, (_client, _out_str)),
     "tandem_conversation_delete": (_status, (_client, _str)),

@@ -690,11 +690,11 @@ class Client:
 
     def provider_emit(self, session_id: str, request_id: int, event: Mapping[str, Any]) -> None:
         """Sends one host provider event for request ``request_id`` of session ``session_id``
-        (``tandem_provider_emit``). :class:`NotFoundError` once the request ended or was aborted."""
+        (``tandem_provider_emit``, with ``request_id`` put into the event). :class:`NotFoundError` once the request
+        ended or was aborted."""
+        tagged = {"request_id": request_id, **dict(event)}
         _check(
-            _lib.load().tandem_provider_emit(
-                self._ptr(), _encode(session_id, "session id"), request_id, _dumps(dict(event))
-            )
+            _lib.load().tandem_provider_emit(self._ptr(), _encode(session_id, "session id"), _dumps(tagged))
         )
 
     def provider_request_is_cancelled(self, request_id: int) -> bool:
