@@ -318,40 +318,46 @@ fn host_provider_requests_and_events_follow_the_schema() {
         json!({"provider": "host", "workdir": dir, "tools": ["read_file"], "system_prompt": "S"});
     let id = c.start_session(Some(&opts.to_string())).unwrap();
     c.send_prompt(&id, text("hi")).unwrap();
-    let events = [
-        json!({"type": "thinking_delta", "text": "t"}),
-        json!({"type": "thinking_signature", "signature": "s"}),
-        json!({"type": "text_delta", "text": "x"}),
-        json!({"type": "tool_call", "id": "c1", "name": "read_file", "args": {"path": "nope"}}),
-        json!({"type": "usage", "input": 1, "output": 2, "cost": 0.1}),
-        json!({"type": "done", "stop_reason": "tool_use"}),
-    ];
     let r = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     check("provider_request", &serde_json::from_str(&r.json).unwrap());
+    let rid = r.request_id;
+    let events = [
+        json!({"request_id": rid, "type": "thinking_delta", "text": "t"}),
+        json!({"request_id": rid, "type": "thinking_signature", "signature": "s"}),
+        json!({"request_id": rid, "type": "text_delta", "text": "x"}),
+        json!({"request_id": rid, "type": "tool_call", "id": "c1", "name": "read_file", "args": {"path": "nope"}}),
+        json!({"request_id": rid, "type": "usage", "input": 1, "output": 2, "cost": 0.1}),
+        json!({"request_id": rid, "type": "done", "stop_reason": "tool_use"}),
+    ];
     for e in &events {
         check("provider_event", e);
-        c.provider_emit(&id, r.request_id, &e.to_string()).unwrap();
+        c.provider_emit_json(&id, &e.to_string()).unwrap();
     }
     // The second request carries every message shape: user, assistant with thinking and a call, tool result.
     let r = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     let second: Value = serde_json::from_str(&r.json).unwrap();
     check("provider_request", &second);
     assert_eq!(second["messages"].as_array().unwrap().len(), 3);
-    let end = json!({"type": "error", "message": "m", "retryable": false});
+    let end =
+        json!({"request_id": r.request_id, "type": "error", "message": "m", "retryable": false});
     check("provider_event", &end);
-    c.provider_emit(&id, r.request_id, &end.to_string())
-        .unwrap();
+    c.provider_emit_json(&id, &end.to_string()).unwrap();
     turn_end(&c, &id);
     let v = validator("provider_event");
     for bad in [
-        json!({"type": "nope"}),
-        json!({"type": "text_delta"}),
-        json!({"type": "tool_call", "id": "", "name": "x"}),
-        json!({"type": "usage", "tokens": 1}),
+        json!({"request_id": 1, "type": "nope"}),
+        json!({"request_id": 1, "type": "text_delta"}),
+        json!({"request_id": 1, "type": "tool_call", "id": "", "name": "x"}),
+        json!({"request_id": 1, "type": "usage", "tokens": 1}),
+        json!({"type": "done"}),
+        json!({"request_id": -1, "type": "done"}),
     ] {
         assert!(!v.is_valid(&bad), "schema accepts {bad}");
         assert!(
-            tandem::provider::host::HostEvent::parse(&bad.to_string()).is_err(),
+            matches!(
+                c.provider_emit_json(&id, &bad.to_string()),
+                Err(tandem::Error::InvalidArgument(_))
+            ),
             "library accepts {bad}"
         );
     }
