@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # Tests the C++ binding (bindings/cpp/tandem.hpp): builds its test program with -std=c++17 -Wall -Wextra -Wpedantic
 # -Werror twice, plain and under AddressSanitizer + UndefinedBehaviorSanitizer (leak checking on), runs both on real
-# sessions, then builds and runs examples/cpp/quickstart.cpp. Needs a C++17 compiler (CXX, default c++).
+# sessions, then builds and runs examples/cpp/quickstart.cpp. First it checks that tandem.hpp wraps every function of
+# include/tandem.h. Needs a C++17 compiler (CXX, default c++).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/bindings-env.sh
 . scripts/bindings-env.sh
+
+# Every function of the C API must be wrapped: a function of include/tandem.h that tandem.hpp's code (its comments
+# do not count) never names fails here, so API growth is caught.
+echo "== coverage: every tandem.h function appears in bindings/cpp/tandem.hpp"
+api=$(sed -nE 's/^[a-z_].* \**(tandem_[a-z0-9_]+)\(.*/\1/p' include/tandem.h | sort -u)
+[ "$(wc -l <<<"$api")" -gt 50 ] || fail "found too few functions in include/tandem.h; the coverage check is broken"
+code=$(grep -vE '^\s*//' bindings/cpp/tandem.hpp)  # comments do not count
+missing=$(for f in $api; do grep -qE "\b$f\b" <<<"$code" || echo "$f"; done)
+[ -z "$missing" ] || fail "tandem.hpp does not wrap: $(echo $missing)"
+echo "$(wc -l <<<"$api") functions covered"
 
 CXX=${CXX:-c++}
 command -v "$CXX" >/dev/null || fail "no C++ compiler ($CXX); apt-get install g++"

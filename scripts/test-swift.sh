@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # Tests the Swift binding (bindings/swift): `swift build` and `swift test` against this checkout's header and debug
-# library. Without a Swift toolchain it says "skipped: no swift toolchain" and exits 0 (scripts/test-all.sh marks
-# the step skipped); it never pretends to have run.
+# library. First, with or without Swift, it checks that the Swift sources wrap every function of include/tandem.h.
+# Without a Swift toolchain it then says "skipped: no swift toolchain" and exits 0 (scripts/test-all.sh marks the
+# step skipped); it never pretends to have run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/bindings-env.sh
 . scripts/bindings-env.sh
+
+# Every function of the C API must be wrapped. This runs without a toolchain: a function of include/tandem.h that the
+# code of Sources/Tandem (its comments do not count) never names fails here, so API growth is caught.
+echo "== coverage: every tandem.h function appears in bindings/swift/Sources/Tandem"
+api=$(sed -nE 's/^[a-z_].* \**(tandem_[a-z0-9_]+)\(.*/\1/p' include/tandem.h | sort -u)
+[ "$(wc -l <<<"$api")" -gt 50 ] || fail "found too few functions in include/tandem.h; the coverage check is broken"
+code=$(cat bindings/swift/Sources/Tandem/*.swift | grep -vE '^\s*//')
+missing=$(for f in $api; do grep -qE "\b$f\b" <<<"$code" || echo "$f"; done)
+[ -z "$missing" ] || fail "the Swift binding does not wrap: $(echo $missing)"
+echo "$(wc -l <<<"$api") functions covered"
 
 if ! command -v swift >/dev/null; then
     echo "skipped: no swift toolchain"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests the Zig binding (bindings/zig): `zig build test` (the module's unit tests and the end-to-end session tests,
 # under std.testing.allocator so leaks fail), `zig fmt --check`, and `zig build example` (examples/zig/quickstart.zig).
+# First it checks that src/tandem.zig wraps every function of include/tandem.h.
 # Zig comes from PyPI (the `ziglang` package, pinned in scripts/bindings-env.sh) into target/bindings/venv, so this runs
 # on a fresh machine; its caches go under target/bindings/ too.
 set -euo pipefail
@@ -8,6 +9,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/bindings-env.sh
 . scripts/bindings-env.sh
+
+# Every function of the C API must be wrapped: a function of include/tandem.h that src/tandem.zig's code (its
+# comments do not count) never names fails here, so API growth is caught.
+echo "== coverage: every tandem.h function appears in bindings/zig/src/tandem.zig"
+api=$(sed -nE 's/^[a-z_].* \**(tandem_[a-z0-9_]+)\(.*/\1/p' include/tandem.h | sort -u)
+[ "$(wc -l <<<"$api")" -gt 50 ] || fail "found too few functions in include/tandem.h; the coverage check is broken"
+code=$(grep -vE '^\s*//' bindings/zig/src/tandem.zig)
+missing=$(for f in $api; do grep -qE "\b$f\b" <<<"$code" || echo "$f"; done)
+[ -z "$missing" ] || fail "src/tandem.zig does not wrap: $(echo $missing)"
+echo "$(wc -l <<<"$api") functions covered"
 
 cargo_build
 python_venv

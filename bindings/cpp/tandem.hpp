@@ -162,9 +162,13 @@ public:
         return false;
     }
     /// The member names of an object, in document order.
-    const std::vector<std::string> &keys() const noexcept { return keys_; }
+    const std::vector<std::string> &keys() const & noexcept { return keys_; }
+    /// On a temporary the names are moved out, so `for (auto &k : json::parse(doc).keys())` is safe.
+    std::vector<std::string> keys() && noexcept { return std::move(keys_); }
     /// The elements of an array (or member values of an object), in order.
-    const std::vector<Value> &items() const noexcept { return items_; }
+    const std::vector<Value> &items() const & noexcept { return items_; }
+    /// On a temporary the elements are moved out, so `for (auto &m : json::parse(doc).items())` is safe.
+    std::vector<Value> items() && noexcept { return std::move(items_); }
 
     /// A string member, or `fallback` when it is missing or not a string.
     std::string get_string(std::string_view key, std::string fallback = "") const {
@@ -606,6 +610,72 @@ public:
     std::string compact() const { return str(tandem_session_compact); }
     /// Archives the conversation and starts an empty one.
     void new_conversation() const { detail::check(tandem_session_new_conversation(c(), id_.c_str())); }
+    /// Loads stored conversation `conversation_id` into the session (see Client::conversations()).
+    void load_conversation(const std::string &conversation_id) const {
+        detail::check(tandem_session_load_conversation(c(), id_.c_str(), conversation_id.c_str()));
+    }
+    /// Writes a Markdown summary under <workdir>/.tandem/context/: {"text", "path"}.
+    std::string summarize() const { return str(tandem_session_summarize); }
+
+    // -- models and thinking levels
+    /// Switches to the next entry of the session's `models` option: {"model", "index", "total", "thinking_level"}.
+    std::string cycle_model() const { return str(tandem_session_cycle_model); }
+    /// Moves to the next thinking level (off, low, medium, high, off, ...) and returns it, e.g. "medium".
+    std::string cycle_thinking_level() const {
+        return json::parse(str(tandem_session_cycle_thinking_level)).get_string("level");
+    }
+    /// Models the session can use: [{"model", "provider", "name", "current"}].
+    std::string available_models() const { return str(tandem_session_available_models); }
+    /// Slash commands a host can offer: [{"name", "description"}].
+    std::string commands() const { return str(tandem_session_commands); }
+
+    // -- skills
+    /// Skills found for the session: [{"name", "description", "path", "active"}].
+    std::string skills() const { return str(tandem_session_list_skills); }
+    /// Activates skill `name` (TANDEM_ERR_NOT_FOUND when there is none).
+    void activate_skill(const std::string &name) const {
+        detail::check(tandem_session_activate_skill(c(), id_.c_str(), name.c_str()));
+    }
+    /// Deactivates skill `name` (TANDEM_ERR_NOT_FOUND when it is not active).
+    void deactivate_skill(const std::string &name) const {
+        detail::check(tandem_session_deactivate_skill(c(), id_.c_str(), name.c_str()));
+    }
+
+    // -- branches and collapses
+    /// Saves the transcript as a new branch and cuts it after `message_id`: {"number", "name", "message_count"}.
+    std::string branch_at(uint64_t message_id) const {
+        return detail::call_string(tandem_session_branch_at, c(), id_.c_str(), message_id);
+    }
+    /// The branches: [{"number", "name", "message_count", "created_at"}].
+    std::string branches() const { return str(tandem_session_list_branches); }
+    /// Replaces the transcript with branch `number` (1-based).
+    void switch_branch(uint32_t number) const {
+        detail::check(tandem_session_switch_branch(c(), id_.c_str(), number));
+    }
+    /// Toggles whether tool call or thinking message `message_id` is collapsed.
+    void toggle_tool_collapse(uint64_t message_id) const {
+        detail::check(tandem_session_toggle_tool_collapse(c(), id_.c_str(), message_id));
+    }
+    /// Expands everything if anything is collapsed, else collapses everything.
+    void toggle_all_tool_collapses() const {
+        detail::check(tandem_session_toggle_all_tool_collapses(c(), id_.c_str()));
+    }
+
+    // -- edit boundaries
+    /// Limits edits of `path` to lines start_line..=end_line (0-based).
+    void set_boundary(const std::string &path, uint32_t start_line, uint32_t end_line) const {
+        detail::check(tandem_session_set_boundary(c(), id_.c_str(), path.c_str(), start_line, end_line));
+    }
+    /// Removes the boundary of `path` (a no-op when there is none).
+    void clear_boundary(const std::string &path) const {
+        detail::check(tandem_session_clear_boundary(c(), id_.c_str(), path.c_str()));
+    }
+    /// Removes every boundary.
+    void clear_all_boundaries() const { detail::check(tandem_session_clear_all_boundaries(c(), id_.c_str())); }
+    /// The boundary of `path`: "null" or {"start_line", "end_line"}.
+    std::string boundary_for(const std::string &path) const {
+        return detail::call_string(tandem_session_boundary_for, c(), id_.c_str(), path.c_str());
+    }
 
     /// The underlying C client, for calls this wrapper does not cover.
     tandem_client *c_client() const noexcept { return client_.get(); }
@@ -627,7 +697,7 @@ private:
     std::string id_;
 };
 
-// ---- the client --------------------------------------------------------------------------------------------------
+// ---- host tools and the host provider -----------------------------------------------------------------------------
 
 /// What a host tool is asked (Client::register_tool).
 struct ToolInvocation {
@@ -637,6 +707,140 @@ struct ToolInvocation {
     /// The arguments, a JSON object.
     std::string args_json;
 };
+
+/// One call of a host tool registered with Client::register_tool_async: the invocation and the handle to answer
+/// it. Copyable (copies name the same call); complete it exactly once, from any thread. A stale handle (already
+/// completed) is an error (TANDEM_ERR_NOT_FOUND), never a crash.
+class ToolCall {
+public:
+    ToolCall(tandem_tool_call *call, ToolInvocation invocation) : call_(call), invocation_(std::move(invocation)) {}
+
+    const ToolInvocation &invocation() const noexcept { return invocation_; }
+    const std::string &session_id() const noexcept { return invocation_.session_id; }
+    const std::string &tool_call_id() const noexcept { return invocation_.tool_call_id; }
+    const std::string &name() const noexcept { return invocation_.name; }
+    /// The arguments, a JSON object.
+    const std::string &args_json() const noexcept { return invocation_.args_json; }
+
+    /// Answers the call (tandem_tool_call_complete); `is_error` marks `result` as an error message.
+    void complete(const std::string &result, bool is_error = false) const {
+        detail::check(tandem_tool_call_complete(call_, result.c_str(), is_error));
+    }
+    /// Whether the call was cancelled (turn aborted, session stopped) or already completed; a cancelled call must
+    /// still be completed.
+    bool is_cancelled() const noexcept { return tandem_tool_call_is_cancelled(call_); }
+    /// The C handle.
+    tandem_tool_call *get() const noexcept { return call_; }
+
+private:
+    tandem_tool_call *call_;
+    ToolInvocation invocation_;
+};
+
+namespace detail {
+
+/// `event_json` (an object) with `"request_id": id` as its first member.
+inline std::string with_request_id(uint64_t request_id, std::string_view event_json) {
+    size_t i = 0;
+    auto ws = [&] {
+        while (i < event_json.size() && (event_json[i] == ' ' || event_json[i] == '\t' || event_json[i] == '\n' ||
+                                         event_json[i] == '\r'))
+            i++;
+    };
+    ws();
+    if (i >= event_json.size() || event_json[i] != '{')
+        throw Error(TANDEM_ERR_INVALID_ARGUMENT, "a provider event must be a JSON object");
+    i++;
+    ws();
+    std::string out = "{\"request_id\": " + std::to_string(request_id);
+    if (i < event_json.size() && event_json[i] != '}') out += ", ";
+    out.append(event_json.substr(i));
+    return out;
+}
+
+}  // namespace detail
+
+/// One model call for the host provider (Client::set_provider). Copyable; answer it with events, from the callback
+/// or later from any thread, and end it with done() or error(). Every method is one tandem_provider_emit call and
+/// throws tandem::Error (TANDEM_ERR_NOT_FOUND once the request ended or was aborted; TANDEM_ERR_SHUTTING_DOWN once
+/// the client is gone).
+class ProviderRequest {
+public:
+    ProviderRequest(std::weak_ptr<tandem_client> client, std::string session_id, uint64_t request_id,
+                    std::string request_json)
+        : client_(std::move(client)), session_id_(std::move(session_id)), request_id_(request_id),
+          request_json_(std::move(request_json)) {}
+
+    /// The calling session's ID.
+    const std::string &session_id() const noexcept { return session_id_; }
+    /// The request's ID (unique within the client).
+    uint64_t request_id() const noexcept { return request_id_; }
+    /// The request as JSON: {"session_id", "request_id", "model", "thinking_level", "system_prompt", "messages",
+    /// "tools"}.
+    const std::string &request_json() const noexcept { return request_json_; }
+    /// The request parsed (parsed on first use).
+    const json::Value &request() const {
+        std::call_once(parsed_->once, [&] { parsed_->value = json::parse(request_json_); });
+        return parsed_->value;
+    }
+
+    /// Sends one event, a JSON object without "request_id" (added here), e.g. {"type": "text_delta", "text": "Hi"}.
+    void emit(const std::string &event_json) const {
+        auto client = client_.lock();
+        if (!client) throw Error(TANDEM_ERR_SHUTTING_DOWN, "the client is gone");
+        std::string tagged = detail::with_request_id(request_id_, event_json);
+        detail::check(tandem_provider_emit(client.get(), session_id_.c_str(), tagged.c_str()));
+    }
+    /// Streams answer text.
+    void text(const std::string &text) const { emit(R"({"type": "text_delta", "text": )" + json::quote(text) + "}"); }
+    /// Streams thinking text.
+    void thinking(const std::string &text) const {
+        emit(R"({"type": "thinking_delta", "text": )" + json::quote(text) + "}");
+    }
+    /// The signature of the thinking so far.
+    void thinking_signature(const std::string &signature) const {
+        emit(R"({"type": "thinking_signature", "signature": )" + json::quote(signature) + "}");
+    }
+    /// Asks tandem to run tool `name` with `args_json` (an object) after done(); its result comes in the next request.
+    void tool_call(const std::string &call_id, const std::string &name, const std::string &args_json = "{}") const {
+        emit(R"({"type": "tool_call", "id": )" + json::quote(call_id) + R"(, "name": )" + json::quote(name) +
+             R"(, "args": )" + args_json + "}");
+    }
+    /// Reports usage (tokens; cost in USD).
+    void usage(uint64_t input, uint64_t output, uint64_t cache_read = 0, uint64_t cache_write = 0) const {
+        emit(R"({"type": "usage", "input": )" + std::to_string(input) + R"(, "output": )" + std::to_string(output) +
+             R"(, "cache_read": )" + std::to_string(cache_read) + R"(, "cache_write": )" +
+             std::to_string(cache_write) + "}");
+    }
+    /// Ends the request; `stop_reason` "max_tokens" marks a cut answer.
+    void done(const std::optional<std::string> &stop_reason = std::nullopt) const {
+        emit(stop_reason ? R"({"type": "done", "stop_reason": )" + json::quote(*stop_reason) + "}"
+                         : std::string(R"({"type": "done"})"));
+    }
+    /// Ends the request with an error; retryable ones are retried with a new request.
+    void error(const std::string &message, bool retryable = false) const {
+        emit(R"({"type": "error", "message": )" + json::quote(message) + R"(, "retryable": )" +
+             (retryable ? "true" : "false") + "}");
+    }
+    /// Whether the request no longer takes events: it ended, its turn was aborted or its session stopped.
+    bool is_cancelled() const noexcept {
+        auto client = client_.lock();
+        return !client || tandem_provider_request_is_cancelled(client.get(), request_id_);
+    }
+
+private:
+    struct Parsed {
+        std::once_flag once;
+        json::Value value;
+    };
+    std::weak_ptr<tandem_client> client_;
+    std::string session_id_;
+    uint64_t request_id_;
+    std::string request_json_;
+    std::shared_ptr<Parsed> parsed_ = std::make_shared<Parsed>();
+};
+
+// ---- the client --------------------------------------------------------------------------------------------------
 
 /// A tandem client (tandem_client_new): a runtime, its sessions and their events. Move-only; the destructor shuts
 /// it down (stopping sessions and ending subscriptions) and frees it. Not from a callback.
@@ -723,8 +927,73 @@ public:
         if (st != TANDEM_OK && shared.use_count() == 2) delete userdata;
         detail::check(st);
     }
+    /// Registers a host tool answered asynchronously: `handler` gets a ToolCall and completes it exactly once, before
+    /// returning or later from any thread (ToolCall::complete). An exception thrown by `handler` completes the call
+    /// as an error (if it was not completed yet).
+    void register_tool_async(const std::string &spec_json, std::function<void(const ToolCall &)> handler) {
+        auto shared = std::make_shared<AsyncToolHandler>(std::move(handler));
+        auto *userdata = new std::shared_ptr<AsyncToolHandler>(shared);
+        tandem_status st = tandem_client_register_tool(c(), spec_json.c_str(), &async_tool_trampoline, userdata,
+                                                       &async_tool_release);
+        if (st != TANDEM_OK && shared.use_count() == 2) delete userdata;
+        detail::check(st);
+    }
     /// Unregisters host tool `name`.
     void unregister_tool(const std::string &name) { detail::check(tandem_client_unregister_tool(c(), name.c_str())); }
+
+    // -- the host provider
+
+    /// Registers the host provider (tandem_client_set_provider), replacing any previous one; an empty `handler`
+    /// unregisters. Sessions started with {"provider": "host"} call `handler` on a tandem-owned thread for each
+    /// model call; answer through the ProviderRequest, before returning or later from any thread. An exception
+    /// thrown by `handler` ends the request with an error event carrying its what(). The handler is released
+    /// exactly once: after it is replaced or unregistered and its last call returned, or at shutdown.
+    void set_provider(std::function<void(const ProviderRequest &)> handler) {
+        if (!handler) {
+            detail::check(tandem_client_set_provider(c(), nullptr, nullptr, nullptr));
+            return;
+        }
+        auto shared = std::make_shared<ProviderState>();
+        shared->handler = std::move(handler);
+        shared->client = client_;
+        auto *userdata = new std::shared_ptr<ProviderState>(shared);
+        tandem_status st = tandem_client_set_provider(c(), &provider_trampoline, userdata, &provider_release);
+        // A failure after the arguments were checked has released the userdata already; one before has not.
+        if (st != TANDEM_OK && shared.use_count() == 2) delete userdata;
+        detail::check(st);
+    }
+    /// Unregisters the host provider: prompts of host sessions end with an error until one is registered again.
+    void clear_provider() { set_provider(nullptr); }
+    /// Sends one host provider event for request `request_id` of session `session_id` (tandem_provider_emit);
+    /// `event_json` is an object without "request_id", which is added here.
+    void provider_emit(const std::string &session_id, uint64_t request_id, const std::string &event_json) const {
+        std::string tagged = detail::with_request_id(request_id, event_json);
+        detail::check(tandem_provider_emit(c(), session_id.c_str(), tagged.c_str()));
+    }
+    /// Whether host provider request `request_id` no longer takes events.
+    bool provider_request_is_cancelled(uint64_t request_id) const noexcept {
+        return !client_ || tandem_provider_request_is_cancelled(client_.get(), request_id);
+    }
+
+    // -- sub-agents and stored conversations
+
+    /// Starts a background sub-agent working on `task` (options as for start_session; `parent`: a live session's
+    /// ID). Returns the handle {session_id, parent_session_id, task, model, started_at}.
+    std::string start_subagent(const std::string &task, const std::string &options_json = "",
+                               const std::optional<std::string> &parent = std::nullopt) const {
+        return detail::call_string(tandem_subagent_start, c(), detail::c_str_or_null(parent), task.c_str(),
+                                   options_json.empty() ? nullptr : options_json.c_str());
+    }
+    /// Sub-agent handles, oldest first: all of them, or those of `parent`. A JSON array.
+    std::string subagents(const std::optional<std::string> &parent = std::nullopt) const {
+        return detail::call_string(tandem_subagent_list, c(), detail::c_str_or_null(parent));
+    }
+    /// Stored conversations, newest first (a JSON array; [] with store_dir null).
+    std::string conversations() const { return detail::call_string(tandem_conversation_list, c()); }
+    /// Deletes stored conversation `conversation_id` (TANDEM_ERR_BUSY while a session has it open).
+    void delete_conversation(const std::string &conversation_id) const {
+        detail::check(tandem_conversation_delete(c(), conversation_id.c_str()));
+    }
 
     /// The underlying C client (owned by this object), for calls this wrapper does not cover.
     tandem_client *get() const noexcept { return client_.get(); }
@@ -759,6 +1028,51 @@ private:
         tandem_tool_call_complete(call, result.c_str(), is_error);
     }
     static void tool_release(void *userdata) { delete static_cast<std::shared_ptr<ToolHandler> *>(userdata); }
+
+    using AsyncToolHandler = std::function<void(const ToolCall &)>;
+
+    static void async_tool_trampoline(void *userdata, tandem_tool_call *call, const tandem_tool_invocation *inv) {
+        const AsyncToolHandler &handler = **static_cast<std::shared_ptr<AsyncToolHandler> *>(userdata);
+        std::string message;
+        try {
+            handler(ToolCall(call, ToolInvocation{inv->session_id, inv->tool_call_id, inv->name, inv->args_json}));
+            return;
+        } catch (const std::exception &e) {
+            message = e.what();
+        } catch (...) {
+            message = "unknown C++ exception";
+        }
+        // TANDEM_ERR_NOT_FOUND here means the handler completed the call before throwing: nothing to do.
+        tandem_tool_call_complete(call, message.c_str(), true);
+    }
+    static void async_tool_release(void *userdata) {
+        delete static_cast<std::shared_ptr<AsyncToolHandler> *>(userdata);
+    }
+
+    struct ProviderState {
+        std::function<void(const ProviderRequest &)> handler;
+        std::weak_ptr<tandem_client> client;
+    };
+
+    static void provider_trampoline(void *userdata, const tandem_provider_request *req) {
+        const ProviderState &state = **static_cast<std::shared_ptr<ProviderState> *>(userdata);
+        ProviderRequest request(state.client, req->session_id ? req->session_id : "", req->request_id,
+                                req->request_json ? req->request_json : "{}");
+        std::string message;
+        try {
+            state.handler(request);
+            return;
+        } catch (const std::exception &e) {
+            message = e.what();
+        } catch (...) {
+            message = "unknown C++ exception";
+        }
+        try {
+            request.error(message);
+        } catch (...) {  // the request had already ended
+        }
+    }
+    static void provider_release(void *userdata) { delete static_cast<std::shared_ptr<ProviderState> *>(userdata); }
 
     std::shared_ptr<tandem_client> client_;
 };

@@ -31,14 +31,16 @@ pub fn build(b: *std.Build) void {
     const test_step = b.step("test", "Run the tandem binding tests on real sessions");
     const unit = b.addTest(.{ .root_module = tandem });
     test_step.dependOn(&b.addRunArtifact(unit).step);
-    const e2e_mod = b.createModule(.{
-        .root_source_file = b.path("tests/sessions.zig"),
-        .target = target,
-        .optimize = optimize,
-    });
-    e2e_mod.addImport("tandem", tandem);
-    const e2e = b.addTest(.{ .root_module = e2e_mod });
-    test_step.dependOn(&b.addRunArtifact(e2e).step);
+    for ([_][]const u8{ "tests/sessions.zig", "tests/api.zig" }) |path| {
+        const e2e_mod = b.createModule(.{
+            .root_source_file = b.path(path),
+            .target = target,
+            .optimize = optimize,
+        });
+        e2e_mod.addImport("tandem", tandem);
+        const e2e = b.addTest(.{ .root_module = e2e_mod });
+        test_step.dependOn(&b.addRunArtifact(e2e).step);
+    }
 
     // `zig build example -- [WORKDIR]`: the quickstart.
     const example_mod = b.createModule(.{

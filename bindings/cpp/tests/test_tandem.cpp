@@ -1,5 +1,7 @@
 // Tests of bindings/cpp/tandem.hpp on real sessions (scripted model): streaming, approvals, steering, crash restart,
-// RAII subscriptions, exceptions from status codes, callback exceptions, host tools and the JSON reader.
+// RAII subscriptions, exceptions from status codes, callback exceptions, host tools (sync and async), the host
+// provider answered from other threads, models, skills, boundaries, branches, collapses, conversations, sub-agents
+// and the JSON reader.
 // Built by scripts/test-cpp.sh with -Wall -Wextra -Werror, plain and under AddressSanitizer + UBSan.
 #include "tandem.hpp"
 
@@ -19,8 +21,9 @@
 
 namespace {
 
-int failures = 0;
-int checks = 0;
+// Atomic: some checks run on tandem's threads and on the tests' own answering threads.
+std::atomic<int> failures{0};
+std::atomic<int> checks{0};
 
 #define CHECK(cond)                                                                           \
     do {                                                                                      \
@@ -382,6 +385,352 @@ void test_host_tool() {
     CHECK_THROWS(TANDEM_ERR_NOT_FOUND, client.unregister_tool("add"));
 }
 
+// The messages of a session, parsed.
+tandem::json::Value messages_of(const tandem::Session &session) { return tandem::json::parse(session.messages()); }
+
+void test_models_skills_boundaries() {
+    tandem::Client client(CONFIG);
+    std::string dir = make_tempdir();
+    std::filesystem::create_directories(dir + "/.tandem/skills/review");
+    std::ofstream(dir + "/.tandem/skills/review/SKILL.md") << "---\ndescription: Reviews code.\n---\nBe picky.\n";
+    tandem::Session session = client.start_session(R"({"workdir": )" + tandem::json::quote(dir) +
+                                                   R"(, "models": ["scripted:echo", "scripted:demo"]})");
+    // Models and thinking levels.
+    auto cycled = tandem::json::parse(session.cycle_model());
+    CHECK_EQ(cycled["model"].as_string(), std::string("scripted:demo"));
+    CHECK_EQ(cycled["index"].as_int(), int64_t(2));
+    auto models = tandem::json::parse(session.available_models());
+    CHECK_EQ(models.size(), size_t(2));
+    CHECK(!models[size_t(0)]["current"].as_bool() && models[size_t(1)]["current"].as_bool());
+    session.set_model("scripted:echo");
+    CHECK_EQ(tandem::json::parse(session.metadata())["model"].as_string(), std::string("scripted:echo"));
+    CHECK_THROWS(TANDEM_ERR_INVALID_ARGUMENT, session.set_model("no-provider-prefix"));
+    session.set_thinking_level("low");
+    CHECK_EQ(session.cycle_thinking_level(), std::string("medium"));
+    CHECK_THROWS(TANDEM_ERR_INVALID_ARGUMENT, session.set_thinking_level("extreme"));
+    CHECK(tandem::json::parse(session.commands()).is_array());
+    // Skills.
+    auto skills = tandem::json::parse(session.skills());
+    CHECK_EQ(skills.size(), size_t(1));
+    CHECK_EQ(skills[size_t(0)]["name"].as_string(), std::string("review"));
+    CHECK_EQ(skills[size_t(0)]["description"].as_string(), std::string("Reviews code."));
+    CHECK(!skills[size_t(0)]["active"].as_bool());
+    session.activate_skill("review");
+    CHECK(tandem::json::parse(session.skills())[size_t(0)]["active"].as_bool());
+    session.deactivate_skill("review");
+    CHECK_THROWS(TANDEM_ERR_NOT_FOUND, session.deactivate_skill("review"));
+    CHECK_THROWS(TANDEM_ERR_NOT_FOUND, session.activate_skill("nope"));
+    // Boundaries.
+    session.set_boundary("a.txt", 1, 3);
+    auto boundary = tandem::json::parse(session.boundary_for("a.txt"));
+    CHECK_EQ(boundary["start_line"].as_int(), int64_t(1));
+    CHECK_EQ(boundary["end_line"].as_int(), int64_t(3));
+    CHECK_THROWS(TANDEM_ERR_INVALID_ARGUMENT, session.set_boundary("b.txt", 5, 2));
+    session.clear_boundary("a.txt");
+    CHECK(tandem::json::parse(session.boundary_for("a.txt")).is_null());
+    session.set_boundary("a.txt", 0, 0);
+    session.set_boundary("b.txt", 0, 0);
+    session.clear_all_boundaries();
+    CHECK(tandem::json::parse(session.boundary_for("b.txt")).is_null());
+    // System messages, pages, summaries.
+    session.send("summarize me");
+    std::vector<tandem::Event> log;
+    pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, session.id()));
+    session.add_system_message("note", TANDEM_MESSAGE_LEVEL_ERROR);
+    auto messages = messages_of(session);
+    CHECK_EQ(messages[messages.size() - 1]["text"].as_string(), std::string("note"));
+    auto page = tandem::json::parse(session.messages_page(0, 1));
+    CHECK_EQ(page["messages"].size(), size_t(1));
+    CHECK(page["has_more"].as_bool());
+    CHECK_THROWS(TANDEM_ERR_INVALID_ARGUMENT, session.add_system_message("x", tandem_message_level(7)));
+    auto summary = tandem::json::parse(session.summarize());
+    CHECK(!summary["text"].as_string().empty());
+    CHECK(std::filesystem::exists(summary["path"].as_string()));
+    CHECK(tandem::json::parse(session.compact())["compacted"].is_bool());
+    std::filesystem::remove_all(dir);
+}
+
+void test_branches_and_collapses() {
+    tandem::Client client(CONFIG);
+    std::string dir = make_tempdir();
+    tandem::Session session = client.start_session(
+        R"({"workdir": )" + tandem::json::quote(dir) +
+        R"(, "script": [[{"thinking": "hmm"}, {"tool_call": {"name": "list_directory", "args": {"path": "."}}}], [{"text": "ok"}]]})");
+    session.send("look");
+    std::vector<tandem::Event> log;
+    pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, session.id()));
+    auto messages = messages_of(session);
+    uint64_t tool_id = 0, user_id = 0;
+    bool tool_collapsed = false;
+    for (const auto &m : messages.items()) {
+        if (m["kind"].as_string() == "tool_call") {
+            tool_id = uint64_t(m["id"].as_int());
+            tool_collapsed = m["collapsed"].is_bool() && m["collapsed"].as_bool();
+        }
+        if (m["kind"].as_string() == "user" && user_id == 0) user_id = uint64_t(m["id"].as_int());
+    }
+    CHECK(tool_id != 0 && user_id != 0);
+    session.toggle_tool_collapse(tool_id);
+    bool now = !tool_collapsed;
+    for (const auto &m : messages_of(session).items())
+        if (uint64_t(m["id"].as_int()) == tool_id) now = m["collapsed"].is_bool() && m["collapsed"].as_bool();
+    CHECK(now != tool_collapsed);
+    session.toggle_all_tool_collapses();
+    CHECK_THROWS(TANDEM_ERR_INVALID_ARGUMENT, session.toggle_tool_collapse(user_id));
+    CHECK_THROWS(TANDEM_ERR_INVALID_ARGUMENT, session.continue_turn());  // the last turn was not cut off
+
+    size_t full = messages_of(session).size();
+    auto branch = tandem::json::parse(session.branch_at(user_id));
+    CHECK_EQ(branch["number"].as_int(), int64_t(1));
+    auto cut = messages_of(session);
+    CHECK_EQ(uint64_t(cut[cut.size() - 1]["id"].as_int()), user_id);
+    auto branches = tandem::json::parse(session.branches());
+    CHECK_EQ(branches.size(), size_t(1));
+    CHECK_EQ(size_t(branches[size_t(0)]["message_count"].as_int()), full);
+    session.switch_branch(1);
+    CHECK_EQ(messages_of(session).size(), full);
+    CHECK_THROWS(TANDEM_ERR_NOT_FOUND, session.switch_branch(9));
+    CHECK_THROWS(TANDEM_ERR_NOT_FOUND, session.switch_branch(0));
+    std::filesystem::remove_all(dir);
+}
+
+void test_conversations() {
+    std::string dir = make_tempdir();
+    {
+        tandem::Client client(R"({"store_dir": )" + tandem::json::quote(dir + "/store") + "}");
+        tandem::Session session = client.start_session();
+        session.send("keep me");
+        std::vector<tandem::Event> log;
+        pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, session.id()));
+        std::string old = tandem::json::parse(session.metadata())["conversation_id"].as_string();
+        session.new_conversation();
+        CHECK(tandem::json::parse(session.metadata())["conversation_id"].as_string() != old);
+        bool listed = false;
+        for (const auto &conv : tandem::json::parse(client.conversations()).items()) listed |= conv["id"].as_string() == old;
+        CHECK(listed);
+        std::string fresh = tandem::json::parse(session.metadata())["conversation_id"].as_string();
+        CHECK_THROWS(TANDEM_ERR_BUSY, client.delete_conversation(fresh));  // the session has it open
+        session.load_conversation(old);
+        bool kept = false;
+        for (const auto &m : messages_of(session).items()) kept |= m.get_string("text") == "keep me";
+        CHECK(kept);
+        CHECK_THROWS(TANDEM_ERR_NOT_SUPPORTED, session.summarize());  // no workdir
+        session.new_conversation();
+        client.delete_conversation(old);
+        for (const auto &conv : tandem::json::parse(client.conversations()).items())
+            CHECK(conv["id"].as_string() != old);
+        CHECK_THROWS(TANDEM_ERR_NOT_FOUND, client.delete_conversation(old));
+        CHECK_THROWS(TANDEM_ERR_NOT_FOUND, session.load_conversation(old));
+    }
+    tandem::Client memory(CONFIG);
+    CHECK_EQ(memory.conversations(), std::string("[]"));
+    std::filesystem::remove_all(dir);
+}
+
+void test_subagents_and_misc() {
+    tandem::Client client(CONFIG);
+    tandem::Session parent = client.start_session();
+    auto handle = tandem::json::parse(client.start_subagent("count to three", "", parent.id()));
+    CHECK_EQ(handle["parent_session_id"].as_string(), parent.id());
+    CHECK_EQ(handle["task"].as_string(), std::string("count to three"));
+    std::string sub_id = handle["session_id"].as_string();
+    auto listed = tandem::json::parse(client.subagents(parent.id()));
+    CHECK_EQ(listed.size(), size_t(1));
+    CHECK_EQ(listed[size_t(0)]["session_id"].as_string(), sub_id);
+    CHECK_EQ(tandem::json::parse(client.subagents()).size(), size_t(1));
+    CHECK_EQ(tandem::json::parse(client.subagents(std::string("nobody"))).size(), size_t(0));
+    CHECK_THROWS(TANDEM_ERR_NOT_FOUND, client.start_subagent("x", "", std::string("session-404")));
+    std::vector<tandem::Event> log;
+    pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, sub_id));
+    CHECK(tandem::json::parse(client.session(sub_id).metadata())["background"].as_bool());
+
+    // Small helpers and the queue calls.
+    std::string wid = tandem::workdir_session_id("/tmp/x/../y");
+    CHECK_EQ(wid.rfind("workdir-", 0), size_t(0));
+    CHECK_EQ(wid.size(), size_t(8 + 16));
+    CHECK_EQ(wid, tandem::workdir_session_id("/tmp/y"));
+    CHECK_EQ(tandem::status_name(TANDEM_ERR_BUSY), std::string("TANDEM_ERR_BUSY"));
+    tandem::Session slow = client.start_session(R"({"script": [[{"text": "slow"}, {"delay_ms": 400}, {"text": "!"}]]})");
+    CHECK_EQ(slow.send_parts(R"([{"type": "text", "text": "parts"}])"), TANDEM_PROMPT_RESULT_SENT);
+    CHECK_EQ(slow.queue_follow_up("later"), TANDEM_PROMPT_RESULT_QUEUED_FOLLOW_UP);
+    CHECK_EQ(slow.queue_steering("steer"), TANDEM_PROMPT_RESULT_QUEUED_STEERING);
+    auto queued = tandem::json::parse(slow.queued_messages());
+    CHECK_EQ(queued["steering"].size(), size_t(1));
+    CHECK_EQ(queued["follow_up"].size(), size_t(1));
+    auto steering = tandem::json::parse(slow.dequeue_steering());
+    CHECK_EQ(steering.size(), size_t(1));
+    CHECK_EQ(steering[size_t(0)][size_t(0)]["text"].as_string(), std::string("steer"));
+    auto recalled = tandem::json::parse(slow.recall_queues());
+    CHECK_EQ(recalled["follow_up"].size(), size_t(1));
+    slow.queue_follow_up("again");
+    slow.clear_queues();
+    CHECK_EQ(tandem::json::parse(slow.queued_messages())["follow_up"].size(), size_t(0));
+    pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, slow.id()));
+    parent.enter_plan();
+    CHECK_EQ(parent.status(), TANDEM_SESSION_STATUS_PLAN);
+    parent.enter_exec();
+    CHECK_EQ(parent.status(), TANDEM_SESSION_STATUS_IDLE);
+    CHECK(tandem::json::parse(parent.snapshot()).is_object());
+    CHECK(tandem::json::parse(parent.touched_files()).is_array());
+    parent.abort();  // a no-op when idle
+}
+
+// A blocking queue of provider requests, answered by the test's own threads.
+struct RequestQueue {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<tandem::ProviderRequest> items;
+    void push(const tandem::ProviderRequest &r) {
+        std::lock_guard<std::mutex> lock(mu);
+        items.push_back(r);
+        cv.notify_all();
+    }
+    std::optional<tandem::ProviderRequest> pop() {
+        std::unique_lock<std::mutex> lock(mu);
+        if (!cv.wait_for(lock, WAIT, [&] { return !items.empty(); })) return std::nullopt;
+        tandem::ProviderRequest r = items.front();
+        items.erase(items.begin());
+        return r;
+    }
+};
+
+void test_host_provider() {
+    tandem::Client client(CONFIG);
+    std::string dir = make_tempdir();
+    std::ofstream(dir + "/a.txt") << "alpha\n";
+    std::mutex mu;
+    std::vector<std::string> models, tool_results;
+    std::vector<std::thread> answerers;
+    std::atomic<int> late_refused{0};
+    client.set_provider([&](const tandem::ProviderRequest &req) {
+        CHECK(!req.is_cancelled());
+        const auto &request = req.request();
+        bool has_result = false;
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            models.push_back(request["model"].as_string());
+            for (const auto &m : request["messages"].items())
+                if (m["role"].as_string() == "tool_result") {
+                    has_result = true;
+                    tool_results.push_back(m["content"].as_string());
+                }
+            // Answer from another thread, after the callback returned.
+            answerers.emplace_back([req, has_result, &late_refused] {
+                if (!has_result) {
+                    req.text("Reading.");
+                    req.tool_call("c1", "read_file", R"({"path": "a.txt"})");
+                    req.usage(10, 2);
+                    req.done();
+                } else {
+                    req.text(" It says alpha.");
+                    req.done("max_tokens");
+                }
+                if (req.is_cancelled()) {
+                    try {
+                        req.text("late");
+                    } catch (const tandem::Error &e) {
+                        if (e.status() == TANDEM_ERR_NOT_FOUND) late_refused++;
+                    }
+                }
+            });
+        }
+    });
+    tandem::Session session = client.start_session(R"({"provider": "host", "model": "host:cpp", "workdir": )" +
+                                                   tandem::json::quote(dir) + R"(, "tools": ["read_file"]})");
+    session.send("what is in a.txt?");
+    std::vector<tandem::Event> log;
+    auto ended = pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, session.id()));
+    CHECK(ended && ended->data()["reason"].as_string() == "completed");
+    CHECK_EQ(streamed_text(log, session.id()), std::string("Reading. It says alpha."));
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        CHECK(models == (std::vector<std::string>{"host:cpp", "host:cpp"}));
+        CHECK(tool_results.size() == 1 && tool_results[0].find("alpha") != std::string::npos);
+    }
+    for (auto &t : answerers) t.join();
+    CHECK_EQ(late_refused.load(), 2);
+    bool noted = false;
+    for (const auto &m : messages_of(session).items())
+        noted |= m["kind"].as_string() == "system" && m.get_string("text").find("output token limit") != std::string::npos;
+    CHECK(noted);
+    CHECK(tandem::json::parse(session.usage())["input"].as_int() >= 10);
+
+    // Abort cancels an open request; late events are refused; bad events are invalid.
+    RequestQueue pending;
+    client.set_provider([&](const tandem::ProviderRequest &req) { pending.push(req); });
+    session.send("x");
+    auto req = pending.pop();
+    CHECK(req.has_value());
+    if (!req) return;
+    req->text("partial");
+    CHECK(!client.provider_request_is_cancelled(req->request_id()));
+    session.abort();
+    log.clear();
+    ended = pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, session.id()));
+    CHECK(ended && ended->data()["reason"].as_string() == "aborted");
+    CHECK(req->is_cancelled());
+    CHECK_THROWS(TANDEM_ERR_NOT_FOUND, req->done());
+    CHECK_THROWS(TANDEM_ERR_INVALID_ARGUMENT, client.provider_emit(session.id(), req->request_id(), R"({"type": "bogus"})"));
+    CHECK_THROWS(TANDEM_ERR_INVALID_ARGUMENT, req->emit("[]"));
+    CHECK_EQ(tandem::detail::with_request_id(7, " { } "), std::string("{\"request_id\": 7} "));
+
+    // A throwing handler ends the turn with its message.
+    client.set_provider([](const tandem::ProviderRequest &) -> void { throw std::runtime_error("no model here"); });
+    session.send("y");
+    log.clear();
+    ended = pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, session.id()));
+    CHECK(ended && ended->data()["reason"].as_string() == "error");
+    bool reported = false;
+    for (const auto &e : log)
+        reported |= e.kind == TANDEM_EVENT_KIND_ERROR && e.json.find("no model here") != std::string::npos;
+    CHECK(reported);
+
+    // Unregistered: prompts of host sessions end with an error.
+    client.clear_provider();
+    session.send("z");
+    log.clear();
+    ended = pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, session.id()));
+    CHECK(ended && ended->data()["reason"].as_string() == "error");
+    std::filesystem::remove_all(dir);
+}
+
+void test_async_tool() {
+    tandem::Client client(CONFIG);
+    std::vector<std::thread> workers;
+    std::mutex mu;
+    client.register_tool_async(
+        R"({"name": "slow_add", "description": "Adds a and b later.", "parameters": {"type": "object"}})",
+        [&](const tandem::ToolCall &call) {
+            CHECK(!call.is_cancelled());
+            std::lock_guard<std::mutex> lock(mu);
+            workers.emplace_back([call] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                auto args = tandem::json::parse(call.args_json());
+                call.complete(std::to_string(args["a"].as_int() + args["b"].as_int()));
+                CHECK(call.is_cancelled());  // spent handles report cancelled
+                CHECK_THROWS(TANDEM_ERR_NOT_FOUND, call.complete("again"));
+            });
+        });
+    client.register_tool_async(R"({"name": "thrower", "description": "Throws.", "parameters": {"type": "object"}})",
+                               [](const tandem::ToolCall &) { throw std::runtime_error("async failure"); });
+    tandem::Session session = client.start_session(
+        R"({"script": [[{"tool_call": {"name": "slow_add", "args": {"a": 20, "b": 22}}}, {"tool_call": {"name": "thrower", "args": {}}}], [{"text": "ok"}]]})");
+    session.send("go");
+    std::vector<tandem::Event> log;
+    pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, session.id()));
+    std::string add_result, thrown;
+    for (const auto &e : log) {
+        if (e.kind != TANDEM_EVENT_KIND_TOOL_ENDED) continue;
+        if (e.data()["name"].as_string() == "slow_add") add_result = e.data()["result"].as_string();
+        if (e.data()["name"].as_string() == "thrower" && e.data()["is_error"].as_bool()) thrown = e.data()["result"].as_string();
+    }
+    CHECK_EQ(add_result, std::string("42"));
+    CHECK(thrown.find("async failure") != std::string::npos);
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto &t : workers) t.join();
+    CHECK(tandem_tool_call_is_cancelled(nullptr));
+}
+
 }  // namespace
 
 int main() {
@@ -392,10 +741,16 @@ int main() {
         {"json_reader", test_json_reader}, {"errors", test_errors},     {"streaming", test_streaming},
         {"approvals", test_approvals},     {"steering", test_steering}, {"restart", test_restart},
         {"subscriptions", test_subscriptions}, {"host_tool", test_host_tool},
+        {"models_skills_boundaries", test_models_skills_boundaries},
+        {"branches_and_collapses", test_branches_and_collapses},
+        {"conversations", test_conversations},
+        {"subagents_and_misc", test_subagents_and_misc},
+        {"host_provider", test_host_provider},
+        {"async_tool", test_async_tool},
     };
     int failed_tests = 0;
     for (const auto &t : tests) {
-        int before = failures;
+        int before = failures.load();
         try {
             t.fn();
         } catch (const std::exception &e) {
@@ -406,7 +761,7 @@ int main() {
         failed_tests += !ok;
         std::printf("%s %s\n", ok ? "ok  " : "FAIL", t.name);
     }
-    std::printf("%d checks, %d failed; %zu tests, %d failed\n", checks, failures, sizeof tests / sizeof tests[0],
-                failed_tests);
+    std::printf("%d checks, %d failed; %zu tests, %d failed\n", checks.load(), failures.load(),
+                sizeof tests / sizeof tests[0], failed_tests);
     return failures == 0 ? 0 : 1;
 }

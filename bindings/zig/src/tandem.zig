@@ -7,6 +7,10 @@
 //! - Events come from an iterator (`client.events(allocator, timeout_ms)`) as `Event` values that own their JSON
 //!   and its parsed `std.json.Value`; call `event.deinit()`.
 //! - `Client` owns the C client; `deinit` shuts it down and frees it. `Session` is a client pointer plus an owned ID.
+//! - Callbacks (`Client.subscribe`, `Client.registerTool`, `Client.setProvider`) take a comptime context type, a
+//!   context value (a pointer the caller keeps alive while the callback is registered) and a comptime handler
+//!   `fn (Context, ...) void`; they run on tandem-owned threads. What they get is borrowed for the call.
+//! - Every function of include/tandem.h is wrapped (scripts/test-zig.sh checks it).
 //!
 //! ```zig
 //! var client = try tandem.Client.init("{\"store_dir\": null}");
@@ -92,6 +96,32 @@ pub fn version() [:0]const u8 {
     return std.mem.span(c.tandem_version());
 }
 
+/// The C name of a status value, e.g. "TANDEM_ERR_NOT_FOUND" ("TANDEM_UNKNOWN_STATUS" for other values).
+pub fn statusName(status: c.tandem_status) [:0]const u8 {
+    return std.mem.span(c.tandem_status_name(status));
+}
+
+/// The stable session ID for a working directory ("workdir-" + 16 hex digits), owned by `allocator`.
+pub fn workdirSessionId(allocator: std.mem.Allocator, path: [:0]const u8) ![]u8 {
+    var out: [*c]u8 = null;
+    try check(c.tandem_workdir_session_id(path.ptr, &out));
+    return takeString(allocator, out);
+}
+
+fn optZ(s: ?[:0]const u8) [*c]const u8 {
+    return if (s) |z| z.ptr else null;
+}
+
+/// `event_json` (a JSON object) with `"request_id": request_id` as its first member, NUL-terminated, owned by
+/// `allocator`. `error.InvalidArgument` when `event_json` is not an object.
+pub fn withRequestId(allocator: std.mem.Allocator, request_id: u64, event_json: []const u8) ![:0]u8 {
+    const trimmed = std.mem.trimLeft(u8, event_json, " \t\r\n");
+    if (trimmed.len == 0 or trimmed[0] != '{') return error.InvalidArgument;
+    const rest = std.mem.trimLeft(u8, trimmed[1..], " \t\r\n");
+    const sep: []const u8 = if (rest.len > 0 and rest[0] != '}') ", " else "";
+    return std.fmt.allocPrintZ(allocator, "{{\"request_id\": {d}{s}{s}", .{ request_id, sep, rest });
+}
+
 /// Copies a `char **out` result into `allocator` memory and frees the C string.
 fn takeString(allocator: std.mem.Allocator, ptr: [*c]u8) std.mem.Allocator.Error![]u8 {
     defer c.tandem_string_free(ptr);
@@ -113,6 +143,12 @@ pub const SessionStatus = enum(u32) {
     tool_executing = c.TANDEM_SESSION_STATUS_TOOL_EXECUTING,
     @"error" = c.TANDEM_SESSION_STATUS_ERROR,
     plan = c.TANDEM_SESSION_STATUS_PLAN,
+};
+
+/// Severity of a system message.
+pub const MessageLevel = enum(u32) {
+    info = c.TANDEM_MESSAGE_LEVEL_INFO,
+    @"error" = c.TANDEM_MESSAGE_LEVEL_ERROR,
 };
 
 /// A host's answer to an approval.
@@ -221,6 +257,136 @@ pub const Event = struct {
     }
 };
 
+/// An event delivered to a `Client.subscribe` callback. Borrowed: valid only during the callback.
+pub const EventRef = struct {
+    seq: u64,
+    kind: EventKind,
+    /// The session's ID, or `null` for client-level events.
+    session_id: ?[]const u8,
+    /// The event as JSON.
+    json: []const u8,
+
+    /// An owned, parsed copy (free it with `deinit`).
+    pub fn toEvent(self: EventRef, allocator: std.mem.Allocator) !Event {
+        return Event.fromJson(allocator, try allocator.dupe(u8, self.json));
+    }
+};
+
+/// One call of a host tool (`Client.registerTool`). The strings are borrowed for the callback; `handle` stays valid
+/// until `complete` succeeds, so copy the strings you need and complete it later from any thread if you like.
+pub const ToolCall = struct {
+    handle: *c.tandem_tool_call,
+    session_id: []const u8,
+    tool_call_id: []const u8,
+    name: []const u8,
+    /// The arguments, a JSON object.
+    args_json: []const u8,
+
+    /// Answers the call exactly once (`is_error`: `result` is an error message). `error.NotFound` when it was already
+    /// completed.
+    pub fn complete(self: ToolCall, result: [:0]const u8, is_error: bool) Error!void {
+        try check(c.tandem_tool_call_complete(self.handle, result.ptr, is_error));
+    }
+
+    /// Whether the call was cancelled (turn aborted, session stopped) or is no longer pending; a cancelled call
+    /// must still be completed.
+    pub fn isCancelled(self: ToolCall) bool {
+        return c.tandem_tool_call_is_cancelled(self.handle);
+    }
+};
+
+/// One model call for the host provider (`Client.setProvider`). In the callback its strings are borrowed; `clone`
+/// makes a copy another thread can answer later (free it with `deinit`). The event helpers build their JSON with
+/// `allocator` (the one given to `setProvider`, or to `clone`) and send it with `tandem_provider_emit`;
+/// `error.NotFound` once the request ended or was aborted.
+pub const ProviderRequest = struct {
+    client: *c.tandem_client,
+    session_id: [:0]const u8,
+    request_id: u64,
+    /// `{"session_id", "request_id", "model", "thinking_level", "system_prompt", "messages", "tools"}`.
+    request_json: []const u8,
+    allocator: std.mem.Allocator,
+    owned: bool = false,
+
+    /// A copy that outlives the callback, owned by `allocator`.
+    pub fn clone(self: ProviderRequest, allocator: std.mem.Allocator) !ProviderRequest {
+        const sid = try allocator.dupeZ(u8, self.session_id);
+        errdefer allocator.free(sid);
+        return .{
+            .client = self.client,
+            .session_id = sid,
+            .request_id = self.request_id,
+            .request_json = try allocator.dupe(u8, self.request_json),
+            .allocator = allocator,
+            .owned = true,
+        };
+    }
+
+    /// Frees a `clone` (a no-op for the borrowed request of the callback).
+    pub fn deinit(self: ProviderRequest) void {
+        if (!self.owned) return;
+        self.allocator.free(self.session_id);
+        self.allocator.free(self.request_json);
+    }
+
+    /// Sends one event: a JSON object without `"request_id"` (added here), e.g. `{"type": "text_delta", "text": "Hi"}`.
+    pub fn emit(self: ProviderRequest, event_json: []const u8) !void {
+        const tagged = try withRequestId(self.allocator, self.request_id, event_json);
+        defer self.allocator.free(tagged);
+        try check(c.tandem_provider_emit(self.client, self.session_id.ptr, tagged.ptr));
+    }
+
+    fn emitValue(self: ProviderRequest, value: anytype) !void {
+        const body = try std.json.stringifyAlloc(self.allocator, value, .{});
+        defer self.allocator.free(body);
+        try self.emit(body);
+    }
+
+    /// Streams answer text.
+    pub fn text(self: ProviderRequest, delta: []const u8) !void {
+        try self.emitValue(.{ .type = "text_delta", .text = delta });
+    }
+
+    /// Streams thinking text.
+    pub fn thinking(self: ProviderRequest, delta: []const u8) !void {
+        try self.emitValue(.{ .type = "thinking_delta", .text = delta });
+    }
+
+    /// The signature of the thinking so far.
+    pub fn thinkingSignature(self: ProviderRequest, signature: []const u8) !void {
+        try self.emitValue(.{ .type = "thinking_signature", .signature = signature });
+    }
+
+    /// Asks tandem to run tool `name` with `args_json` (a JSON object) after `done`.
+    pub fn toolCall(self: ProviderRequest, id: []const u8, name: []const u8, args_json: []const u8) !void {
+        const head = try std.json.stringifyAlloc(self.allocator, .{ .type = "tool_call", .id = id, .name = name }, .{});
+        defer self.allocator.free(head);
+        const body = try std.fmt.allocPrint(self.allocator, "{s}, \"args\": {s}}}", .{ head[0 .. head.len - 1], args_json });
+        defer self.allocator.free(body);
+        try self.emit(body);
+    }
+
+    /// Reports usage in tokens.
+    pub fn usage(self: ProviderRequest, input: u64, output: u64) !void {
+        try self.emitValue(.{ .type = "usage", .input = input, .output = output });
+    }
+
+    /// Ends the request; `stop_reason` `"max_tokens"` marks a cut answer.
+    pub fn done(self: ProviderRequest, stop_reason: ?[]const u8) !void {
+        if (stop_reason) |r| try self.emitValue(.{ .type = "done", .stop_reason = r }) else try self.emit("{\"type\": \"done\"}");
+    }
+
+    /// Ends the request with an error; retryable ones are retried with a new request.
+    pub fn fail(self: ProviderRequest, message: []const u8, retryable: bool) !void {
+        try self.emitValue(.{ .type = "error", .message = message, .retryable = retryable });
+    }
+
+    /// Whether the request no longer takes events (ended, turn aborted, session stopped).
+    pub fn isCancelled(self: ProviderRequest) bool {
+        return c.tandem_provider_request_is_cancelled(self.client, self.request_id);
+    }
+};
+
 /// A tandem client: a runtime, its sessions and their events.
 pub const Client = struct {
     ptr: *c.tandem_client,
@@ -250,6 +416,13 @@ pub const Client = struct {
         return Session.adopt(self.ptr, allocator, out);
     }
 
+    /// The live session `id`, or a new one started with `options_json` (`null` for the defaults).
+    pub fn startOrGetSession(self: Client, allocator: std.mem.Allocator, id: [:0]const u8, options_json: ?[:0]const u8) !Session {
+        var out: [*c]u8 = null;
+        try check(c.tandem_session_start_or_get(self.ptr, id.ptr, optZ(options_json), &out));
+        return Session.adopt(self.ptr, allocator, out);
+    }
+
     /// A handle for the existing session `id` (copied; no call is made).
     pub fn session(self: Client, allocator: std.mem.Allocator, id: []const u8) !Session {
         return .{ .client = self.ptr, .id = try allocator.dupeZ(u8, id), .allocator = allocator };
@@ -275,6 +448,151 @@ pub const Client = struct {
     /// An iterator over pulled events that ends when none arrives within `timeout_ms` or the client shuts down.
     pub fn events(self: Client, allocator: std.mem.Allocator, timeout_ms: u32) EventIterator {
         return .{ .client = self, .allocator = allocator, .timeout_ms = timeout_ms };
+    }
+
+    /// Calls `handler(context, event)` on tandem's dispatcher thread for each event (of `session_id`, or all), in
+    /// order, until `unsubscribe`. `context` (a pointer) must stay valid until then. Returns the subscription ID.
+    pub fn subscribe(
+        self: Client,
+        session_id: ?[:0]const u8,
+        comptime Context: type,
+        context: Context,
+        comptime handler: fn (Context, EventRef) void,
+    ) Error!u64 {
+        const Trampoline = struct {
+            fn call(userdata: ?*anyopaque, event: [*c]const c.tandem_event) callconv(.c) void {
+                const e = event.*;
+                handler(@ptrCast(@alignCast(userdata)), .{
+                    .seq = e.seq,
+                    .kind = std.meta.intToEnum(EventKind, e.kind) catch .unknown,
+                    .session_id = if (e.session_id) |sid| std.mem.span(sid) else null,
+                    .json = std.mem.span(e.json),
+                });
+            }
+        };
+        var id: u64 = 0;
+        try check(c.tandem_client_subscribe(self.ptr, optZ(session_id), Trampoline.call, @ptrCast(context), null, &id));
+        return id;
+    }
+
+    /// Ends a subscription: when it returns, its handler is not running and will not run again. Not from the
+    /// subscription's own handler (`error.ReentrantCall`).
+    pub fn unsubscribe(self: Client, subscription: u64) Error!void {
+        try check(c.tandem_client_unsubscribe(self.ptr, subscription));
+    }
+
+    /// Registers a host tool (`spec_json`: `{"name", "description", "parameters", "destructive"}`). `handler(context,
+    /// call)` runs on a tandem-owned thread (several at once are possible) and completes `call` exactly once, before
+    /// returning or later from any thread. `context` (a pointer) must stay valid until the tool is unregistered and
+    /// its calls have returned, or the client is deinitialized.
+    pub fn registerTool(
+        self: Client,
+        spec_json: [:0]const u8,
+        comptime Context: type,
+        context: Context,
+        comptime handler: fn (Context, ToolCall) void,
+    ) Error!void {
+        const Trampoline = struct {
+            fn call(userdata: ?*anyopaque, handle: ?*c.tandem_tool_call, inv: [*c]const c.tandem_tool_invocation) callconv(.c) void {
+                const i = inv.*;
+                handler(@ptrCast(@alignCast(userdata)), .{
+                    .handle = handle.?,
+                    .session_id = std.mem.span(i.session_id),
+                    .tool_call_id = std.mem.span(i.tool_call_id),
+                    .name = std.mem.span(i.name),
+                    .args_json = std.mem.span(i.args_json),
+                });
+            }
+        };
+        try check(c.tandem_client_register_tool(self.ptr, spec_json.ptr, Trampoline.call, @ptrCast(context), null));
+    }
+
+    /// Unregisters host tool `name`; calls already running finish.
+    pub fn unregisterTool(self: Client, name: [:0]const u8) Error!void {
+        try check(c.tandem_client_unregister_tool(self.ptr, name.ptr));
+    }
+
+    /// Registers the host provider, replacing any previous one: sessions started with `"provider": "host"` call
+    /// `handler(context, request)` on a tandem-owned thread for each model call; answer with the request's helpers,
+    /// before returning or later from any thread (`request.clone`). `allocator` (thread-safe) holds a small record
+    /// released by tandem when the provider is replaced, cleared or the client shuts down, and builds event JSON.
+    pub fn setProvider(
+        self: Client,
+        allocator: std.mem.Allocator,
+        comptime Context: type,
+        context: Context,
+        comptime handler: fn (Context, ProviderRequest) void,
+    ) !void {
+        const Box = struct {
+            allocator: std.mem.Allocator,
+            client: *c.tandem_client,
+            context: Context,
+
+            fn call(userdata: ?*anyopaque, req: [*c]const c.tandem_provider_request) callconv(.c) void {
+                const box: *@This() = @ptrCast(@alignCast(userdata));
+                const r = req.*;
+                handler(box.context, .{
+                    .client = box.client,
+                    .session_id = std.mem.span(r.session_id),
+                    .request_id = r.request_id,
+                    .request_json = std.mem.span(r.request_json),
+                    .allocator = box.allocator,
+                });
+            }
+            fn free(userdata: ?*anyopaque) callconv(.c) void {
+                const box: *@This() = @ptrCast(@alignCast(userdata));
+                box.allocator.destroy(box);
+            }
+        };
+        const box = try allocator.create(Box);
+        box.* = .{ .allocator = allocator, .client = self.ptr, .context = context };
+        const status = c.tandem_client_set_provider(self.ptr, Box.call, box, Box.free);
+        // TANDEM_ERR_SHUTTING_DOWN comes after the arguments were checked: tandem has released the box already.
+        if (status != c.TANDEM_OK and status != c.TANDEM_ERR_SHUTTING_DOWN) allocator.destroy(box);
+        try check(status);
+    }
+
+    /// Unregisters the host provider; prompts of host sessions then end with an error.
+    pub fn clearProvider(self: Client) Error!void {
+        try check(c.tandem_client_set_provider(self.ptr, null, null, null));
+    }
+
+    /// Sends one host provider event of session `session_id` as it is: `event_json` must carry `"request_id"`
+    /// (see `withRequestId`, or use the `ProviderRequest` helpers).
+    pub fn providerEmit(self: Client, session_id: [:0]const u8, event_json: [:0]const u8) Error!void {
+        try check(c.tandem_provider_emit(self.ptr, session_id.ptr, event_json.ptr));
+    }
+
+    /// Whether host provider request `request_id` no longer takes events.
+    pub fn providerRequestIsCancelled(self: Client, request_id: u64) bool {
+        return c.tandem_provider_request_is_cancelled(self.ptr, request_id);
+    }
+
+    /// Starts a background sub-agent working on `task` (options as for `startSession`; `parent_id` a live
+    /// session). Returns the handle JSON `{session_id, parent_session_id, task, model, started_at}`.
+    pub fn startSubagent(self: Client, allocator: std.mem.Allocator, parent_id: ?[:0]const u8, task: [:0]const u8, options_json: ?[:0]const u8) ![]u8 {
+        var out: [*c]u8 = null;
+        try check(c.tandem_subagent_start(self.ptr, optZ(parent_id), task.ptr, optZ(options_json), &out));
+        return takeString(allocator, out);
+    }
+
+    /// Sub-agent handles, oldest first, as a JSON array: all, or those of `parent_id`.
+    pub fn subagents(self: Client, allocator: std.mem.Allocator, parent_id: ?[:0]const u8) ![]u8 {
+        var out: [*c]u8 = null;
+        try check(c.tandem_subagent_list(self.ptr, optZ(parent_id), &out));
+        return takeString(allocator, out);
+    }
+
+    /// Stored conversations, newest first, as a JSON array (`[]` with `store_dir: null`).
+    pub fn conversations(self: Client, allocator: std.mem.Allocator) ![]u8 {
+        var out: [*c]u8 = null;
+        try check(c.tandem_conversation_list(self.ptr, &out));
+        return takeString(allocator, out);
+    }
+
+    /// Deletes stored conversation `conversation_id` (`error.Busy` while a session has it open).
+    pub fn deleteConversation(self: Client, conversation_id: [:0]const u8) Error!void {
+        try check(c.tandem_conversation_delete(self.ptr, conversation_id.ptr));
     }
 };
 
@@ -426,6 +744,197 @@ pub const Session = struct {
     pub fn touchedFiles(self: Session, allocator: std.mem.Allocator) ![]u8 {
         return self.jsonCall(allocator, c.tandem_session_touched_files);
     }
+
+    fn simple(self: Session, comptime f: fn (?*c.tandem_client, [*c]const u8) callconv(.c) c.tandem_status) Error!void {
+        try check(f(self.client, self.id.ptr));
+    }
+
+    fn withName(
+        self: Session,
+        comptime f: fn (?*c.tandem_client, [*c]const u8, [*c]const u8) callconv(.c) c.tandem_status,
+        arg: [:0]const u8,
+    ) Error!void {
+        try check(f(self.client, self.id.ptr, arg.ptr));
+    }
+
+    // -- prompts and queues
+
+    /// Like `sendPrompt` with a JSON array of content parts (`{"type": "text", "text"}`, `{"type": "image", ...}`).
+    pub fn sendPromptParts(self: Session, parts_json: [:0]const u8) Error!PromptResult {
+        return self.prompt(c.tandem_session_send_prompt_parts, parts_json);
+    }
+
+    /// Takes back the queued steering entries: a JSON array, owned by `allocator`.
+    pub fn dequeueSteering(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_dequeue_steering);
+    }
+
+    /// `{"steering": [...], "follow_up": [...]}`, unchanged, owned by `allocator`.
+    pub fn queuedMessages(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_queued_messages);
+    }
+
+    /// Takes back both queues: `{"steering": [...], "follow_up": [...]}`, owned by `allocator`.
+    pub fn recallQueues(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_recall_queues);
+    }
+
+    /// Empties both queues.
+    pub fn clearQueues(self: Session) Error!void {
+        return self.simple(c.tandem_session_clear_queues);
+    }
+
+    /// Resumes an answer a stream failure cut off (`error.InvalidArgument` when the last turn was not cut off).
+    pub fn continueTurn(self: Session) Error!void {
+        return self.simple(c.tandem_session_continue);
+    }
+
+    /// Appends a system message.
+    pub fn addSystemMessage(self: Session, text: [:0]const u8, level: MessageLevel) Error!void {
+        try check(c.tandem_session_add_system_message(self.client, self.id.ptr, text.ptr, @intFromEnum(level)));
+    }
+
+    // -- history
+
+    /// `{"messages": [...], "has_more": bool}`: up to `limit` messages below `before_id` (0: newest), newest first.
+    pub fn messagesPage(self: Session, allocator: std.mem.Allocator, before_id: u64, limit: u32) ![]u8 {
+        var out: [*c]u8 = null;
+        try check(c.tandem_session_messages_page(self.client, self.id.ptr, before_id, limit, &out));
+        return takeString(allocator, out);
+    }
+
+    /// `{"events": [...], "latest_seq", "truncated"}`: the session's kept events after `seq`.
+    pub fn eventsSince(self: Session, allocator: std.mem.Allocator, seq: u64) ![]u8 {
+        var out: [*c]u8 = null;
+        try check(c.tandem_session_events_since(self.client, self.id.ptr, seq, &out));
+        return takeString(allocator, out);
+    }
+
+    // -- context and conversations
+
+    /// Compacts the model context: `{"compacted", "info", "summary"?}`. `error.Busy` while a turn runs.
+    pub fn compact(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_compact);
+    }
+
+    /// Writes a Markdown summary under `<workdir>/.tandem/context/`: `{"text", "path"}`.
+    pub fn summarize(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_summarize);
+    }
+
+    /// Archives the conversation and starts an empty one.
+    pub fn newConversation(self: Session) Error!void {
+        return self.simple(c.tandem_session_new_conversation);
+    }
+
+    /// Loads stored conversation `conversation_id` into the session.
+    pub fn loadConversation(self: Session, conversation_id: [:0]const u8) Error!void {
+        return self.withName(c.tandem_session_load_conversation, conversation_id);
+    }
+
+    // -- models, thinking, commands, skills
+
+    /// Switches the model (`provider:model`).
+    pub fn setModel(self: Session, model: [:0]const u8) Error!void {
+        return self.withName(c.tandem_session_set_model, model);
+    }
+
+    /// Switches to the next entry of the `models` option: `{"model", "index", "total", "thinking_level"}`.
+    pub fn cycleModel(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_cycle_model);
+    }
+
+    /// Sets the thinking level: `off`, `low`, `medium` or `high`.
+    pub fn setThinkingLevel(self: Session, level: [:0]const u8) Error!void {
+        return self.withName(c.tandem_session_set_thinking_level, level);
+    }
+
+    /// Moves to the next thinking level and returns it (e.g. `"medium"`), owned by `allocator`.
+    pub fn cycleThinkingLevel(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        const doc = try self.jsonCall(allocator, c.tandem_session_cycle_thinking_level);
+        defer allocator.free(doc);
+        const parsed = try std.json.parseFromSlice(struct { level: []const u8 }, allocator, doc, .{});
+        defer parsed.deinit();
+        return allocator.dupe(u8, parsed.value.level);
+    }
+
+    /// Models the session can use: `[{"model", "provider", "name", "current"}]`.
+    pub fn availableModels(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_available_models);
+    }
+
+    /// Slash commands: `[{"name", "description"}]`.
+    pub fn commands(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_commands);
+    }
+
+    /// Skills found for the session: `[{"name", "description", "path", "active"}]`.
+    pub fn listSkills(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_list_skills);
+    }
+
+    /// Activates skill `name` (`error.NotFound` when there is none).
+    pub fn activateSkill(self: Session, name: [:0]const u8) Error!void {
+        return self.withName(c.tandem_session_activate_skill, name);
+    }
+
+    /// Deactivates skill `name` (`error.NotFound` when it is not active).
+    pub fn deactivateSkill(self: Session, name: [:0]const u8) Error!void {
+        return self.withName(c.tandem_session_deactivate_skill, name);
+    }
+
+    // -- branches and collapses
+
+    /// Saves the transcript as a new branch and cuts it after `message_id`: `{"number", "name", "message_count"}`.
+    pub fn branchAt(self: Session, allocator: std.mem.Allocator, message_id: u64) ![]u8 {
+        var out: [*c]u8 = null;
+        try check(c.tandem_session_branch_at(self.client, self.id.ptr, message_id, &out));
+        return takeString(allocator, out);
+    }
+
+    /// The branches: `[{"number", "name", "message_count", "created_at"}]`.
+    pub fn listBranches(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_list_branches);
+    }
+
+    /// Replaces the transcript with branch `number` (1-based).
+    pub fn switchBranch(self: Session, number: u32) Error!void {
+        try check(c.tandem_session_switch_branch(self.client, self.id.ptr, number));
+    }
+
+    /// Toggles whether tool call or thinking message `message_id` is collapsed.
+    pub fn toggleToolCollapse(self: Session, message_id: u64) Error!void {
+        try check(c.tandem_session_toggle_tool_collapse(self.client, self.id.ptr, message_id));
+    }
+
+    /// Expands everything if anything is collapsed, else collapses everything.
+    pub fn toggleAllToolCollapses(self: Session) Error!void {
+        return self.simple(c.tandem_session_toggle_all_tool_collapses);
+    }
+
+    // -- edit boundaries
+
+    /// Limits edits of `path` to lines `start_line..=end_line` (0-based).
+    pub fn setBoundary(self: Session, path: [:0]const u8, start_line: u32, end_line: u32) Error!void {
+        try check(c.tandem_session_set_boundary(self.client, self.id.ptr, path.ptr, start_line, end_line));
+    }
+
+    /// Removes the boundary of `path`.
+    pub fn clearBoundary(self: Session, path: [:0]const u8) Error!void {
+        return self.withName(c.tandem_session_clear_boundary, path);
+    }
+
+    /// Removes every boundary.
+    pub fn clearAllBoundaries(self: Session) Error!void {
+        return self.simple(c.tandem_session_clear_all_boundaries);
+    }
+
+    /// The boundary of `path`: `null` or `{"start_line", "end_line"}` (JSON), owned by `allocator`.
+    pub fn boundaryFor(self: Session, allocator: std.mem.Allocator, path: [:0]const u8) ![]u8 {
+        var out: [*c]u8 = null;
+        try check(c.tandem_session_boundary_for(self.client, self.id.ptr, path.ptr, &out));
+        return takeString(allocator, out);
+    }
 };
 
 test "every status maps to its own error" {
@@ -454,6 +963,16 @@ test "event kinds match the C names" {
             try std.testing.expectEqual(@field(c, "TANDEM_EVENT_KIND_" ++ &upper), f.value);
         }
     }
+}
+
+test "withRequestId puts the ID first" {
+    const a = try withRequestId(std.testing.allocator, 7, " {\"type\": \"done\"}");
+    defer std.testing.allocator.free(a);
+    try std.testing.expectEqualStrings("{\"request_id\": 7, \"type\": \"done\"}", a);
+    const b = try withRequestId(std.testing.allocator, 1, "{ }");
+    defer std.testing.allocator.free(b);
+    try std.testing.expectEqualStrings("{\"request_id\": 1}", b);
+    try std.testing.expectError(error.InvalidArgument, withRequestId(std.testing.allocator, 1, "[]"));
 }
 
 test "version matches the header" {
