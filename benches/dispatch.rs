@@ -33,25 +33,30 @@ struct Counter {
     /// Latency samples in microseconds (paced streams only).
     latencies: Mutex<Vec<u64>>,
     ended: Mutex<usize>,
+    /// Microseconds since [`epoch`] of the first and the last text_delta.
+    first_us: AtomicU64,
+    last_us: AtomicU64,
     cv: Condvar,
 }
 
 /// The callback both sides deliver to: counts deltas and bytes, notes turn ends, and for paced deltas
-/// (`"delta":"t<micros> "`) records the latency since the mock server wrote them.
+/// (`"delta":"@<micros> "`) records the latency since the mock server wrote them.
 unsafe extern "C" fn on_event(userdata: *mut c_void, e: *const tandem_event) {
     let c = &*(userdata as *const Counter);
     let e = &*e;
     let json = CStr::from_ptr(e.json).to_bytes();
     c.bytes.fetch_add(json.len() as u64, Ordering::Relaxed);
     if e.kind == tandem_event_kind::TANDEM_EVENT_KIND_TEXT_DELTA as u32 {
+        let now = epoch().elapsed().as_micros() as u64;
         if c.deltas.fetch_add(1, Ordering::Relaxed) == 0 {
             *c.sample.lock().unwrap() = Some(String::from_utf8_lossy(json).into_owned());
+            c.first_us.store(now, Ordering::Relaxed);
         }
-        if let Some(at) = find(json, b"\"delta\":\"t") {
+        c.last_us.store(now, Ordering::Relaxed);
+        if let Some(at) = memchr::memmem::find(json, b"\"delta\":\"@") {
             let digits = &json[at + 10..];
             let end = digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(0);
             if let Ok(stamp) = std::str::from_utf8(&digits[..end]).unwrap().parse::<u64>() {
-                let now = epoch().elapsed().as_micros() as u64;
                 c.latencies.lock().unwrap().push(now.saturating_sub(stamp));
             }
         }
@@ -59,10 +64,6 @@ unsafe extern "C" fn on_event(userdata: *mut c_void, e: *const tandem_event) {
         *c.ended.lock().unwrap() += 1;
         c.cv.notify_all();
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn check(status: tandem::ffi::types::tandem_status, what: &str) {
@@ -95,9 +96,12 @@ fn wait_ended(counter: &Counter, n: usize) {
     }
 }
 
-/// One session streaming DELTAS scripted deltas; returns (deltas delivered, seconds from prompt to turn_ended).
-fn tandem_run(counter: &Counter) -> (u64, f64) {
-    let c = client(r#"{"store_dir": null, "pull_events": false}"#);
+/// One session streaming DELTAS scripted deltas; returns deltas delivered, seconds from prompt to turn_ended,
+/// milliseconds from prompt to the first delta, and the process's CPU milliseconds in between.
+fn tandem_run(counter: &Counter) -> (u64, f64, f64, f64) {
+    // A queue that holds the whole stream, so that every delta is its own callback (with the default 65,536 a
+    // producer that outruns the callback gets merged deltas, which would flatter the rate).
+    let c = client(r#"{"store_dir": null, "pull_events": false, "event_queue_capacity": 2097152}"#);
     let script = format!("[[{}]]", vec![r#"{"text":"tok "}"#; DELTAS].join(","));
     let id = start(
         c,
@@ -110,26 +114,32 @@ fn tandem_run(counter: &Counter) -> (u64, f64) {
         "subscribe",
     );
     let prompt = CString::new("go").unwrap();
+    let cpu = support::self_cpu();
     let t = Instant::now();
+    let t_us = epoch().elapsed().as_micros() as u64;
     check(
         unsafe { tandem_session_send_prompt(c, id.as_ptr(), prompt.as_ptr(), ptr::null_mut()) },
         "prompt",
     );
     wait_ended(counter, 1);
+    let first_ms = (counter.first_us.load(Ordering::Relaxed) - t_us) as f64 / 1000.0;
     let secs = t.elapsed().as_secs_f64();
+    let cpu = support::ms(support::self_cpu() - cpu);
     unsafe {
         tandem_client_unsubscribe(c, sub);
         tandem_session_stop(c, id.as_ptr());
         tandem_client_free(c);
     }
-    (counter.deltas.load(Ordering::Relaxed), secs)
+    (counter.deltas.load(Ordering::Relaxed), secs, first_ms, cpu)
 }
 
 /// The baseline: a thread renders the same text_delta JSON (sequence number varying) and sends it over a channel;
-/// the receiving thread hands it to the same callback. Returns seconds from start to the last callback.
-fn baseline_run(counter: &Counter, sample: &str) -> f64 {
+/// the receiving thread hands it to the same callback. Returns seconds from start to the last callback and the
+/// process's CPU milliseconds.
+fn baseline_run(counter: &Counter, sample: &str) -> (f64, f64) {
     let rest = &sample[sample.find(',').unwrap()..];
     let sid = CString::new("bench").unwrap();
+    let cpu = support::self_cpu();
     let t = Instant::now();
     let (tx, rx) = mpsc::channel::<CString>();
     let rest = rest.to_string();
@@ -150,7 +160,7 @@ fn baseline_run(counter: &Counter, sample: &str) -> f64 {
         unsafe { on_event(ud, &e) };
     }
     producer.join().unwrap();
-    t.elapsed().as_secs_f64()
+    (t.elapsed().as_secs_f64(), support::ms(support::self_cpu() - cpu))
 }
 
 /// 100 sessions on the paced mock stream at once; returns latency samples in microseconds.
@@ -197,18 +207,35 @@ fn main() {
     let mut base_secs = Vec::new();
     let mut delivered = Vec::new();
     let mut sample = None;
+    let mut firsts = Vec::new();
+    let (mut tandem_cpu, mut base_cpu) = (Vec::new(), Vec::new());
+    let only = std::env::var("TANDEM_BENCH_DISPATCH_ONLY").is_ok();
     for _ in 0..runs {
         let counter = Counter::default();
-        let (n, secs) = tandem_run(&counter);
+        let (n, secs, first, cpu) = tandem_run(&counter);
+        firsts.push(first);
+        tandem_cpu.push(cpu);
+        if only {
+            // For profiling the library alone: one tandem run, nothing else.
+            println!(
+                "{n} deltas in {:.1} ms, first after {first:.1} ms, {cpu:.0} ms CPU",
+                secs * 1e3
+            );
+            return;
+        }
         delivered.push(n as f64);
         tandem_secs.push(secs);
         sample = counter.sample.lock().unwrap().clone();
         let counter = Counter::default();
-        base_secs.push(baseline_run(&counter, sample.as_deref().unwrap()));
+        let (secs, cpu) = baseline_run(&counter, sample.as_deref().unwrap());
+        base_secs.push(secs);
+        base_cpu.push(cpu);
     }
     let t = median(&mut tandem_secs);
     let b = median(&mut base_secs);
     let d = median(&mut delivered);
+    let first = median(&mut firsts);
+    let (tcpu, bcpu) = (median(&mut tandem_cpu), median(&mut base_cpu));
     let rate = d / t;
 
     let server = MockServer::start(&[]);
@@ -227,8 +254,11 @@ fn main() {
     println!("| measurement | median of {runs} runs |");
     println!("|---|---|");
     println!("| tandem: {DELTAS} scripted deltas, prompt to `turn_ended` | {:.1} ms |", t * 1e3);
+    println!("| tandem: prompt to the first delta's callback | {first:.1} ms |");
+    println!("| tandem: CPU time of the process, prompt to `turn_ended` | {tcpu:.0} ms |");
     println!("| tandem: callbacks that received a text_delta (the rest were merged by the coalescing queue) | {d:.0} |");
     println!("| baseline: same JSON over a std channel to the same callback | {:.1} ms |", b * 1e3);
+    println!("| baseline: CPU time of the process | {bcpu:.0} ms |");
     println!(
         "| latency, {sessions} sessions x {deltas} deltas every {} ms over HTTP (mock server write to callback), {samples} samples | p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms |",
         interval.as_millis()

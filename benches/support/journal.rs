@@ -5,8 +5,8 @@ use tandem::session::transcript::{Body, ContentPart, Message, ToolStatus, Usage}
 use tandem::store::record::{line, Entry, Header, Meta, StoredMessage};
 use tandem::store::{SessionRecord, Store};
 
-/// A realistic mix: prompts, answers, thinking, tool calls with results of a few KB, usage.
-fn body(i: u64) -> Body {
+/// A realistic mix by `i % 5`: prompts, thinking, tool calls with results of a few KB, answers, usage.
+pub fn body(i: u64) -> Body {
     match i % 5 {
         0 => Body::user(vec![ContentPart::Text {
             text: format!("Please change function {i} so that it handles the empty case. ")

@@ -159,7 +159,7 @@ fn serve(conn: TcpStream, bodies: &Mutex<HashMap<usize, Arc<Vec<u8>>>>) -> std::
                         std::thread::sleep(due - now);
                     }
                     let stamp = epoch().elapsed().as_micros();
-                    conn.write_all(chunk(&format!("t{stamp} ")).as_bytes())?;
+                    conn.write_all(chunk(&format!("@{stamp} ")).as_bytes())?;
                 }
                 conn.write_all(tail(n, true).as_bytes())?;
                 return Ok(());

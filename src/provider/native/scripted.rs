@@ -207,6 +207,9 @@ impl Model for ScriptedModel {
     ) -> BoxFuture<'a, std::result::Result<(), ModelError>> {
         Box::pin(async move {
             for step in self.steps_for(req) {
+                // A long script would otherwise emit every chunk before the session's actor (woken on this worker)
+                // runs; using the task's budget lets them interleave like a real stream's socket reads do.
+                tokio::task::consume_budget().await;
                 match step {
                     Step::Text(t) => out(Chunk::Text(t)),
                     Step::Thinking(t) => out(Chunk::Thinking(t)),
