@@ -1,7 +1,7 @@
 //! The dispatcher thread that runs subscription callbacks, one at a time, in sequence order.
 
 use std::cell::Cell;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 pub struct Prepared {
     /// The event itself.
     pub event: Arc<Event>,
-    /// NUL-terminated session ID, if any.
-    pub session_id: Option<CString>,
+    /// NUL-terminated session ID, if any (shared between consecutive events of the same session).
+    pub session_id: Option<Arc<CStr>>,
     /// NUL-terminated JSON document.
     pub json: CString,
 }
@@ -207,6 +207,8 @@ impl Dispatcher {
 
     fn run(&self) {
         let mut batch = Vec::new();
+        // The C form of the last session ID seen: a stream's consecutive events reuse it instead of allocating.
+        let mut sid: Option<(Arc<str>, Arc<CStr>)> = None;
         loop {
             {
                 let mut work = lock(&self.work);
@@ -237,17 +239,24 @@ impl Dispatcher {
                         })
                     }
                 };
-                self.deliver(event);
+                self.deliver(event, &mut sid);
             }
         }
     }
 
-    fn deliver(&self, event: Arc<Event>) {
+    fn deliver(&self, event: Arc<Event>, sid: &mut Option<(Arc<str>, Arc<CStr>)>) {
+        let session_id = event.session_id.as_ref().map(|s| match sid {
+            Some((id, c)) if Arc::ptr_eq(id, s) || **id == **s => c.clone(),
+            _ => {
+                let c: Arc<CStr> = CString::new(&**s)
+                    .expect("session IDs have no NUL")
+                    .into();
+                *sid = Some((s.clone(), c.clone()));
+                c
+            }
+        });
         let prepared = Prepared {
-            session_id: event
-                .session_id
-                .as_deref()
-                .map(|s| CString::new(s).expect("session IDs have no NUL")),
+            session_id,
             json: CString::new(event.to_json()).expect("JSON escapes NUL"),
             event,
         };
