@@ -76,14 +76,20 @@ fn check(status: tandem::ffi::types::tandem_status, what: &str) {
 fn client(config: &str) -> *mut tandem_client {
     let mut c = ptr::null_mut();
     let config = CString::new(config).unwrap();
-    check(unsafe { tandem_client_new(config.as_ptr(), &mut c) }, "client_new");
+    check(
+        unsafe { tandem_client_new(config.as_ptr(), &mut c) },
+        "client_new",
+    );
     c
 }
 
 fn start(c: *mut tandem_client, options: &str) -> CString {
     let mut id = ptr::null_mut();
     let o = CString::new(options).unwrap();
-    check(unsafe { tandem_session_start(c, o.as_ptr(), &mut id) }, "start");
+    check(
+        unsafe { tandem_session_start(c, o.as_ptr(), &mut id) },
+        "start",
+    );
     let owned = unsafe { CStr::from_ptr(id) }.to_owned();
     unsafe { tandem_string_free(id) };
     owned
@@ -160,17 +166,33 @@ fn baseline_run(counter: &Counter, sample: &str) -> (f64, f64) {
         unsafe { on_event(ud, &e) };
     }
     producer.join().unwrap();
-    (t.elapsed().as_secs_f64(), support::ms(support::self_cpu() - cpu))
+    (
+        t.elapsed().as_secs_f64(),
+        support::ms(support::self_cpu() - cpu),
+    )
 }
 
-/// 100 sessions on the paced mock stream at once; returns latency samples in microseconds.
-fn latency_run(server: &MockServer, sessions: usize, deltas: usize, interval: Duration) -> Vec<u64> {
+/// `sessions` sessions on the paced mock stream at once; returns latency samples in microseconds. With `spread`
+/// the sessions' deltas are evenly staggered over the interval; without, every session's delta is written in the
+/// same instant (a burst of `sessions` deltas each interval).
+fn latency_run(
+    server: &MockServer,
+    sessions: usize,
+    deltas: usize,
+    interval: Duration,
+    spread: bool,
+) -> Vec<u64> {
     std::env::set_var("TANDEM_BENCH_KEY", "bench");
     let counter = Counter::default();
     let c = client(r#"{"store_dir": null, "pull_events": false}"#);
-    let url = server.paced_url(deltas, interval);
     let ids: Vec<CString> = (0..sessions)
-        .map(|_| {
+        .map(|k| {
+            let phase = if spread {
+                interval * k as u32 / sessions as u32
+            } else {
+                Duration::ZERO
+            };
+            let url = server.paced_url(deltas, interval, phase);
             start(
                 c,
                 &format!(
@@ -210,7 +232,8 @@ fn main() {
     let mut firsts = Vec::new();
     let (mut tandem_cpu, mut base_cpu) = (Vec::new(), Vec::new());
     let only = std::env::var("TANDEM_BENCH_DISPATCH_ONLY").is_ok();
-    for _ in 0..runs {
+    let skip_rate = std::env::var("TANDEM_BENCH_LATENCY_ONLY").is_ok();
+    for _ in 0..if skip_rate { 1 } else { runs } {
         let counter = Counter::default();
         let (n, secs, first, cpu) = tandem_run(&counter);
         firsts.push(first);
@@ -239,29 +262,48 @@ fn main() {
     let rate = d / t;
 
     let server = MockServer::start(&[]);
-    let (sessions, deltas, interval) = (100, 200, Duration::from_millis(5));
-    let mut lat: Vec<f64> = latency_run(&server, sessions, deltas, interval)
-        .into_iter()
-        .map(|us| us as f64 / 1000.0)
-        .collect();
-    let samples = lat.len();
-    let (p50, p99, max) = (
-        quantile(&mut lat, 0.5),
-        quantile(&mut lat, 0.99),
-        quantile(&mut lat, 1.0),
-    );
+    let sessions = std::env::var("TANDEM_BENCH_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let (deltas, interval) = (200, Duration::from_millis(5));
+    // Three runs of each pattern; the quantiles are over all their samples together.
+    let latencies = |spread: bool| {
+        let mut lat: Vec<f64> = (0..3)
+            .flat_map(|_| latency_run(&server, sessions, deltas, interval, spread))
+            .map(|us| us as f64 / 1000.0)
+            .collect();
+        let q = |l: &mut Vec<f64>, x| quantile(l, x);
+        (
+            lat.len(),
+            q(&mut lat, 0.5),
+            q(&mut lat, 0.99),
+            q(&mut lat, 1.0),
+        )
+    };
+    let (samples, p50, p99, max) = latencies(true);
+    let (bsamples, bp50, bp99, bmax) = latencies(false);
 
     println!("| measurement | median of {runs} runs |");
     println!("|---|---|");
-    println!("| tandem: {DELTAS} scripted deltas, prompt to `turn_ended` | {:.1} ms |", t * 1e3);
+    println!(
+        "| tandem: {DELTAS} scripted deltas, prompt to `turn_ended` | {:.1} ms |",
+        t * 1e3
+    );
     println!("| tandem: prompt to the first delta's callback | {first:.1} ms |");
     println!("| tandem: CPU time of the process, prompt to `turn_ended` | {tcpu:.0} ms |");
     println!("| tandem: callbacks that received a text_delta (the rest were merged by the coalescing queue) | {d:.0} |");
-    println!("| baseline: same JSON over a std channel to the same callback | {:.1} ms |", b * 1e3);
+    println!(
+        "| baseline: same JSON over a std channel to the same callback | {:.1} ms |",
+        b * 1e3
+    );
     println!("| baseline: CPU time of the process | {bcpu:.0} ms |");
     println!(
-        "| latency, {sessions} sessions x {deltas} deltas every {} ms over HTTP (mock server write to callback), {samples} samples | p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms |",
+        "| latency, {sessions} sessions x {deltas} deltas every {} ms over HTTP, staggered (mock server write to callback), {samples} samples | p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms |",
         interval.as_millis()
+    );
+    println!(
+        "| latency, the same with all {sessions} sessions' deltas written in the same instant (bursts of {sessions}), {bsamples} samples | p50 {bp50:.3} ms, p99 {bp99:.3} ms, max {bmax:.3} ms |"
     );
     if let Some(s) = &sample {
         println!("\nOne delta as the callback received it: `{s}`");
@@ -281,7 +323,7 @@ fn main() {
         Some(t / b <= 3.0),
     );
     row(
-        "2. delta-to-callback latency, 100 sessions streaming",
+        "2. delta-to-callback latency, 100 sessions streaming (staggered)",
         &format!("p50 {p50:.3} ms, p99 {p99:.3} ms"),
         "p99 < 1 ms",
         Some(p99 < 1.0),

@@ -34,17 +34,22 @@ fn stripped_size(lib: &std::path::Path) -> Option<(u64, u64)> {
 }
 
 fn main() {
-    let lib = std::env::var("TANDEM_BENCH_LIB").map(Into::into).unwrap_or_else(|_| {
-        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-        std::path::PathBuf::from(target).join("release/libtandem.so")
-    });
+    let lib = std::env::var("TANDEM_BENCH_LIB")
+        .map(Into::into)
+        .unwrap_or_else(|_| {
+            let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+            std::path::PathBuf::from(target).join("release/libtandem.so")
+        });
     let config = CString::new(r#"{"store_dir": null}"#).unwrap();
 
     // Memory of the first client in this process (its runtime threads and stacks included).
     std::thread::sleep(Duration::from_millis(100));
     let rss0 = rss_kib();
     let mut c = ptr::null_mut();
-    assert_eq!(unsafe { tandem_client_new(config.as_ptr(), &mut c) } as u32, 0);
+    assert_eq!(
+        unsafe { tandem_client_new(config.as_ptr(), &mut c) } as u32,
+        0
+    );
     std::thread::sleep(Duration::from_millis(100));
     let fresh_kib = rss_kib() as f64 - rss0 as f64;
     unsafe { tandem_client_free(c) };
@@ -53,7 +58,10 @@ fn main() {
     for _ in 0..101 {
         let mut c = ptr::null_mut();
         let t = Instant::now();
-        assert_eq!(unsafe { tandem_client_new(config.as_ptr(), &mut c) } as u32, 0);
+        assert_eq!(
+            unsafe { tandem_client_new(config.as_ptr(), &mut c) } as u32,
+            0
+        );
         new.push(ms(t.elapsed()));
         let t = Instant::now();
         unsafe { tandem_client_free(c) };
@@ -65,11 +73,20 @@ fn main() {
     match stripped_size(&lib) {
         Some((full, stripped)) => row(
             "5. stripped libtandem.so (release)",
-            &format!("{:.2} MiB (unstripped {:.2} MiB)", stripped as f64 / 1048576.0, full as f64 / 1048576.0),
+            &format!(
+                "{:.2} MiB (unstripped {:.2} MiB)",
+                stripped as f64 / 1048576.0,
+                full as f64 / 1048576.0
+            ),
             "reported",
             None,
         ),
-        None => row("5. stripped libtandem.so", &format!("not found at {}", lib.display()), "reported", None),
+        None => row(
+            "5. stripped libtandem.so",
+            &format!("not found at {}", lib.display()),
+            "reported",
+            None,
+        ),
     }
     row(
         &format!("5. `tandem_client_new`, 101 runs (`tandem_client_free`: {free:.2} ms)"),

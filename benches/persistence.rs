@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::{median, ms, row};
-use tandem::session::transcript::{ContentPart, Message, Usage};
+use tandem::session::transcript::{Message, Usage};
 use tandem::store::record::{line, Entry, Meta, StoredMessage};
 use tandem::store::{FsyncPolicy, Store};
 use tandem::Client;
@@ -25,24 +25,11 @@ fn turns(client: &Client, session: &str, journal: &std::path::Path) -> (Vec<f64>
     let (mut times, mut bytes) = (Vec::new(), Vec::new());
     for i in 0..RUNS {
         let before = std::fs::metadata(journal).unwrap().len();
-        let t = Instant::now();
-        client
-            .send_prompt(
-                &id,
-                vec![ContentPart::Text {
-                    text: format!("one more change {i}"),
-                }],
-            )
-            .unwrap();
-        loop {
-            let e = client.next_event(Duration::from_secs(10)).unwrap();
-            if e.session_id.as_deref() == Some(id.as_str())
-                && e.to_json().contains("\"kind\":\"turn_ended\"")
-            {
-                break;
-            }
-        }
-        times.push(ms(t.elapsed()));
+        times.push(ms(support::echo_turn(
+            client,
+            &id,
+            &format!("one more change {i}"),
+        )));
         bytes.push((std::fs::metadata(journal).unwrap().len() - before) as f64);
     }
     client.stop_session(&id).unwrap();
@@ -157,15 +144,26 @@ fn main() {
 
     println!("| measurement | median |");
     println!("|---|---|");
-    println!("| persisting a turn (3 messages + meta, fsync) after 10 messages, {} runs | {sp:.3} ms |", short_p.len());
-    println!("| persisting a turn after 10,000 messages ({:.1} MB journal), {} runs | {lp:.3} ms |", size as f64 / 1e6, long_p.len());
+    println!(
+        "| persisting a turn (3 messages + meta, fsync) after 10 messages, {} runs | {sp:.3} ms |",
+        short_p.len()
+    );
+    println!(
+        "| persisting a turn after 10,000 messages ({:.1} MB journal), {} runs | {lp:.3} ms |",
+        size as f64 / 1e6,
+        long_p.len()
+    );
     println!("| echo turn after 10 messages, prompt to `turn_ended` (fsync included), {} turns | {st:.2} ms, {sb:.0} B appended |", short_t.len());
     println!("| echo turn after 10,000 messages ({:.1} MB journal), {} turns | {lt:.2} ms, {lb:.0} B appended |", size as f64 / 1e6, long_t.len());
     println!();
     support::header();
     row(
         "4. persisting a turn (append + fsync): after 10,000 / after 10 messages",
-        &format!("{:.2}x ({lp:.3} ms / {sp:.3} ms; bytes appended by a real turn {:.2}x)", lp / sp, lb / sb),
+        &format!(
+            "{:.2}x ({lp:.3} ms / {sp:.3} ms; bytes appended by a real turn {:.2}x)",
+            lp / sp,
+            lb / sb
+        ),
         "<= 2x",
         Some(lp / sp <= 2.0),
     );

@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tandem::session::transcript::{ContentPart, Level};
+use tandem::session::transcript::Level;
 use tandem::store::{FsyncPolicy, Store};
 
 const MESSAGES: u64 = 10_000;
@@ -61,22 +61,11 @@ fn main() {
     let mut appended = Vec::new();
     for i in 0..runs {
         let before = std::fs::metadata(&path).unwrap().len();
-        let t = Instant::now();
-        client
-            .send_prompt(
-                &id,
-                vec![ContentPart::Text {
-                    text: format!("one more change {i}"),
-                }],
-            )
-            .unwrap();
-        loop {
-            let e = client.next_event(Duration::from_secs(10)).unwrap();
-            if e.to_json().contains("\"turn_ended\"") {
-                break;
-            }
-        }
-        turn.push(t.elapsed());
+        turn.push(support::echo_turn(
+            &client,
+            &id,
+            &format!("one more change {i}"),
+        ));
         appended.push(std::fs::metadata(&path).unwrap().len() - before);
     }
     client.add_system_message(&id, "done", Level::Info).unwrap();

@@ -91,8 +91,20 @@ fn pi_home(server: &MockServer, sizes: &[usize]) -> std::path::PathBuf {
 /// `agent_end`; every byte of its stdout is read and framed on `\n`.
 fn pi_run(pi: &str, home: &Path, n: usize) -> Run {
     let mut child = Command::new(pi)
-        .args(["--mode", "rpc", "--no-session", "--no-tools", "--no-extensions", "--no-skills"])
-        .args(["--no-prompt-templates", "--no-themes", "--no-context-files", "--offline"])
+        .args([
+            "--mode",
+            "rpc",
+            "--no-session",
+            "--no-tools",
+            "--no-extensions",
+            "--no-skills",
+        ])
+        .args([
+            "--no-prompt-templates",
+            "--no-themes",
+            "--no-context-files",
+            "--offline",
+        ])
         .args(["--provider", &format!("mock{n}"), "--model", "bench"])
         .current_dir(home)
         .env("HOME", home)
@@ -107,7 +119,9 @@ fn pi_run(pi: &str, home: &Path, n: usize) -> Run {
     let mut out = BufReader::with_capacity(1 << 20, child.stdout.take().unwrap());
     let mut line = Vec::new();
     // Wait until pi answers a command, so its start-up is not timed.
-    stdin.write_all(b"{\"id\":\"ready\",\"type\":\"get_state\"}\n").unwrap();
+    stdin
+        .write_all(b"{\"id\":\"ready\",\"type\":\"get_state\"}\n")
+        .unwrap();
     loop {
         line.clear();
         assert!(out.read_until(b'\n', &mut line).unwrap() > 0, "pi exited");
@@ -164,7 +178,9 @@ fn main() {
         .unwrap_or(3);
     let home = pi.as_ref().map(|_| pi_home(&server, &sizes));
 
-    println!("| N | side | deltas | to last delta | to turn end | CPU | host bytes | bytes / delta |");
+    println!(
+        "| N | side | deltas | to last delta | to turn end | CPU | host bytes | bytes / delta |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     let mut summary = Vec::new();
     for &n in &sizes {

@@ -53,7 +53,7 @@ machine="$machine, rustc $(rustc --version | cut -d' ' -f2), node $(node --versi
 {
     echo "# Benchmarks"
     echo
-    echo "Numbers here were measured, never estimated, and are rewritten by \`scripts/bench.sh\` (issue 8)."
+    echo "Numbers here were measured, never estimated, and are rewritten by \`scripts/bench.sh\` (issue 8). Timings are never asserted in tests."
     echo
     echo "Command: \`scripts/bench.sh $*\` (release build; each bench is \`cargo bench --bench <name>\`, \`harness = false\`)."
     echo "Machine: $machine."
@@ -83,6 +83,13 @@ machine="$machine, rustc $(rustc --version | cut -d' ' -f2), node $(node --versi
     echo
     echo "## 2. Event dispatch (\`benches/dispatch.rs\`)"
     echo
+    echo "One session on a scripted model whose script is 1,000,000 \`{\"text\":\"tok \"}\` steps, a callback subscribed"
+    echo "through the C ABI (the client's \`event_queue_capacity\` set to 2,097,152 so that no delta is merged: every delta"
+    echo "is a callback). Baseline, in the same run: a Rust thread renders the same event JSON (sequence number varying)"
+    echo "into a \`CString\` and sends it over \`std::sync::mpsc\` to a thread that calls the same callback. Latency: 100"
+    echo "sessions on \`openai:bench\` against the mock server's paced stream (200 deltas each, one every 5 ms, each"
+    echo "carrying the time it was written); the callback subtracts. Three runs per pattern, quantiles over all samples."
+    echo
     details dispatch
     echo
     echo "## 3. Scale (\`benches/scale.rs\`)"
@@ -99,6 +106,9 @@ machine="$machine, rustc $(rustc --version | cut -d' ' -f2), node $(node --versi
     details persistence
     echo
     echo "## 5. Footprint (\`benches/footprint.rs\`)"
+    echo
+    echo "\`strip -o\` of the release \`libtandem.so\`; \`tandem_client_new\` / \`tandem_client_free\` with \`store_dir: null\`"
+    echo "(median of 101); memory is the VmRSS growth after the process's first client (runtime threads included)."
     echo
     details footprint
     echo

@@ -2,8 +2,9 @@
 //!
 //! `POST /n/<N>/v1/chat/completions` answers with a pre-generated stream of N content deltas (rendered once per N,
 //! written with one `write_all`, so the socket and not the server sets the pace).
-//! `POST /paced/<N>/<interval_us>/v1/chat/completions` streams N deltas, one every `interval_us`, each carrying the
-//! microseconds since [`epoch`] at which it was written, for latency measurements in the same process.
+//! `POST /paced/<N>/<interval_us>/<phase_us>/v1/chat/completions` streams N deltas, one every `interval_us` after
+//! a first wait of `phase_us`, each carrying the microseconds since [`epoch`] at which it was written, for latency
+//! measurements in the same process.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -93,9 +94,14 @@ impl MockServer {
         format!("{}/n/{n}/v1", self.url)
     }
 
-    /// The base URL that streams N timestamped deltas, one every `interval`.
-    pub fn paced_url(&self, n: usize, interval: Duration) -> String {
-        format!("{}/paced/{n}/{}/v1", self.url, interval.as_micros())
+    /// The base URL that streams N timestamped deltas, one every `interval`, the first after `phase`.
+    pub fn paced_url(&self, n: usize, interval: Duration, phase: Duration) -> String {
+        format!(
+            "{}/paced/{n}/{}/{}/v1",
+            self.url,
+            interval.as_micros(),
+            phase.as_micros()
+        )
     }
 }
 
@@ -143,15 +149,16 @@ fn serve(conn: TcpStream, bodies: &Mutex<HashMap<usize, Arc<Vec<u8>>>>) -> std::
                 out.extend_from_slice(&body);
                 conn.write_all(&out)?;
             }
-            ["", "paced", n, us, ..] => {
+            ["", "paced", n, us, phase, ..] => {
                 let n: usize = n.parse().unwrap_or(0);
                 let interval = Duration::from_micros(us.parse().unwrap_or(1000));
+                let phase = Duration::from_micros(phase.parse().unwrap_or(0));
                 // Close-delimited body: the length is not known up front.
                 conn.write_all(
                     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n",
                 )?;
                 conn.write_all(head().as_bytes())?;
-                let start = Instant::now();
+                let start = Instant::now() + phase;
                 for i in 0..n {
                     let due = start + interval * i as u32;
                     let now = Instant::now();

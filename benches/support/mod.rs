@@ -72,6 +72,23 @@ pub fn self_cpu() -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// Sends `text` to session `id` and waits (on the pull queue) for that session's `turn_ended`; returns the time.
+pub fn echo_turn(client: &tandem::Client, id: &str, text: &str) -> Duration {
+    let t = std::time::Instant::now();
+    client
+        .send_prompt(
+            id,
+            vec![tandem::session::transcript::ContentPart::Text { text: text.into() }],
+        )
+        .unwrap();
+    loop {
+        let e = client.next_event(Duration::from_secs(10)).unwrap();
+        if e.session_id.as_deref() == Some(id) && e.to_json().contains("\"kind\":\"turn_ended\"") {
+            return t.elapsed();
+        }
+    }
+}
+
 /// A row of the summary table: what was measured, the number, the target and whether it was met.
 pub fn row(what: &str, measured: &str, target: &str, met: Option<bool>) {
     let verdict = match met {

@@ -248,9 +248,7 @@ impl Dispatcher {
         let session_id = event.session_id.as_ref().map(|s| match sid {
             Some((id, c)) if Arc::ptr_eq(id, s) || **id == **s => c.clone(),
             _ => {
-                let c: Arc<CStr> = CString::new(&**s)
-                    .expect("session IDs have no NUL")
-                    .into();
+                let c: Arc<CStr> = CString::new(&**s).expect("session IDs have no NUL").into();
                 *sid = Some((s.clone(), c.clone()));
                 c
             }
