@@ -30,17 +30,21 @@ export TANDEM_BENCH_LIB="$CARGO_TARGET_DIR/release/libtandem.so"
 if [ "$use_pi" = 1 ]; then
     TANDEM_BENCH_PI="$(scripts/install-pi.sh)"
     export TANDEM_BENCH_PI
-    pi_version="$("$TANDEM_BENCH_PI" --version 2>/dev/null | tail -1)"
+    pi_version="$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' \
+        "$(dirname "$TANDEM_BENCH_PI")/../@mariozechner/pi-coding-agent/package.json" | head -1)"
 else
     unset TANDEM_BENCH_PI
     pi_version="not run (--no-pi)"
 fi
 
 benches=(streaming dispatch scale persistence footprint store_reopen)
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 for b in "${benches[@]}"; do
     echo "== $b" >&2
     cargo bench --quiet --bench "$b" | tee "$out/$b.md"
 done
+
+load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Each bench prints its detail tables, then a summary table under the `| benchmark |` header.
 summary() { awk '/^\| benchmark \|/{on=1; getline; next} on && /^\|/' "$out/$1.md"; }
@@ -56,7 +60,8 @@ machine="$machine, rustc $(rustc --version | cut -d' ' -f2), node $(node --versi
     echo "Numbers here were measured, never estimated, and are rewritten by \`scripts/bench.sh\` (issue 8). Timings are never asserted in tests."
     echo
     echo "Command: \`scripts/bench.sh $*\` (release build; each bench is \`cargo bench --bench <name>\`, \`harness = false\`)."
-    echo "Machine: $machine."
+    echo "Machine: $machine. Load average (1, 5, 15 min) at the start: $load_start; at the end: $load_end (other"
+    echo "processes on the machine share its CPUs; wall-clock numbers move with that load)."
     echo "Date: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src benches || echo ' (with local changes)')."
     echo "Peer: pi $pi_version (\`@mariozechner/pi-coding-agent\`, pinned in tools/pi), \`pi --mode rpc\`."
     echo
