@@ -3,94 +3,15 @@
 //!
 //! Run with `cargo bench --bench store_reopen`; it prints a Markdown table for BENCHMARKS.md.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tandem::session::transcript::{Body, ContentPart, Level, Message, ToolStatus, Usage};
-use tandem::store::record::{line, Entry, Header, Meta, StoredMessage};
-use tandem::store::{FsyncPolicy, SessionRecord, Store};
+use tandem::session::transcript::Level;
+use tandem::store::{FsyncPolicy, Store};
 
 const MESSAGES: u64 = 10_000;
-
-/// A realistic mix: prompts, answers, thinking, tool calls with results of a few KB, usage.
-fn body(i: u64) -> Body {
-    match i % 5 {
-        0 => Body::user(vec![ContentPart::Text {
-            text: format!("Please change function {i} so that it handles the empty case. ")
-                .repeat(3),
-        }]),
-        1 => Body::Thinking {
-            text: "Considering the call sites and the tests first. ".repeat(8),
-            collapsed: true,
-            signature: None,
-            redacted: false,
-        },
-        2 => Body::ToolCall {
-            tool_call_id: format!("call-{i}"),
-            name: "read_file".into(),
-            args: json!({"path": format!("src/module_{i}.rs")}),
-            status: ToolStatus::Complete,
-            result: "fn example() { let x = compute(); println!(\"{x}\"); }\n".repeat(40),
-            is_error: false,
-            collapsed: true,
-            auto_approved_scope: None,
-            duration_ms: Some(3),
-            started_ms: 0,
-        },
-        3 => Body::Assistant {
-            text: "I changed the function and added a test for the empty input. ".repeat(12),
-        },
-        _ => Body::Usage(Usage {
-            input: 1200,
-            output: 300,
-            cache_read: 0,
-            cache_write: 0,
-            cost: 0.004,
-        }),
-    }
-}
-
-fn build(dir: &std::path::Path) -> u64 {
-    let store = Store::new(dir.to_path_buf(), FsyncPolicy::Never);
-    let header = Header {
-        version: 1,
-        conversation_id: "bench-conv".into(),
-        session_id: "bench".into(),
-        token: "x".repeat(43),
-        created_at: tandem::time::rfc3339(tandem::time::wall_ms()),
-        model: "scripted:echo".into(),
-        provider: "native".into(),
-        workdir: None,
-        title: Some("bench".into()),
-    };
-    let mut j = store.create_journal(&header).unwrap();
-    let mut buf = Vec::new();
-    for id in 1..=MESSAGES {
-        let m = Message { id, body: body(id) };
-        buf.extend(line(&Entry::Msg(StoredMessage::from(&m))));
-        if id % 50 == 0 {
-            buf.extend(line(&Entry::Meta(Meta {
-                title: Some("bench".into()),
-                model: "scripted:echo".into(),
-                usage: Usage::default(),
-                message_count: id as usize,
-                turn_count: (id / 5) as usize,
-                last_message_at_ms: tandem::time::wall_ms(),
-                turn_active: false,
-                next_id: id + 1,
-            })));
-        }
-    }
-    j.append(&buf, true).unwrap();
-    store
-        .save_session_record(&SessionRecord {
-            session_id: "bench".into(),
-            token: "x".repeat(43),
-            conversation_id: "bench-conv".into(),
-        })
-        .unwrap();
-    buf.len() as u64
-}
 
 fn stats(mut v: Vec<Duration>) -> (f64, f64) {
     v.sort();
@@ -101,7 +22,12 @@ fn stats(mut v: Vec<Duration>) -> (f64, f64) {
 fn main() {
     let dir = std::env::temp_dir().join(format!("tandem-bench-store-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let size = build(&dir);
+    let size = support::journal::build(
+        &Store::new(dir.clone(), FsyncPolicy::Never),
+        "bench-conv",
+        "bench",
+        MESSAGES,
+    );
     let store = Store::new(dir.clone(), FsyncPolicy::Turn);
     let runs = 30;
 
@@ -135,22 +61,11 @@ fn main() {
     let mut appended = Vec::new();
     for i in 0..runs {
         let before = std::fs::metadata(&path).unwrap().len();
-        let t = Instant::now();
-        client
-            .send_prompt(
-                &id,
-                vec![ContentPart::Text {
-                    text: format!("one more change {i}"),
-                }],
-            )
-            .unwrap();
-        loop {
-            let e = client.next_event(Duration::from_secs(10)).unwrap();
-            if e.to_json().contains("\"turn_ended\"") {
-                break;
-            }
-        }
-        turn.push(t.elapsed());
+        turn.push(support::echo_turn(
+            &client,
+            &id,
+            &format!("one more change {i}"),
+        ));
         appended.push(std::fs::metadata(&path).unwrap().len() - before);
     }
     client.add_system_message(&id, "done", Level::Info).unwrap();

@@ -267,6 +267,12 @@ impl Client {
         Ok(self.live()?.list())
     }
 
+    /// [`Client::list_sessions`] rendered as a JSON array (what `tandem_session_list` returns), without building
+    /// intermediate `Value`s.
+    pub fn list_sessions_json(&self) -> Result<String> {
+        Ok(self.live()?.list_json())
+    }
+
     /// Sends a prompt made of content parts; while a turn runs it is queued as steering.
     pub fn send_prompt(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
         self.live()?.prompt(id, parts, false)

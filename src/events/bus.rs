@@ -1,7 +1,7 @@
 //! The client's event bus: per-session sequence numbers and history, the pull queue, and hand-off to the dispatcher.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,9 @@ pub struct EventsSince {
 /// Fans events out to the pull queue and to subscriptions.
 pub struct EventBus {
     pull: Mutex<EventQueue>,
+    /// Threads blocked in `next_event`, changed under the `pull` lock; publishers notify only when there are
+    /// some (a condvar notify is a syscall even without waiters).
+    pull_waiters: AtomicUsize,
     pull_enabled: bool,
     pull_cv: Condvar,
     client_seq: Arc<AtomicU64>,
@@ -80,6 +83,7 @@ impl EventBus {
         let client_seq = Arc::new(AtomicU64::new(1));
         Arc::new(EventBus {
             pull: Mutex::new(EventQueue::new(queue_capacity)),
+            pull_waiters: AtomicUsize::new(0),
             pull_enabled,
             pull_cv: Condvar::new(),
             client_seq: client_seq.clone(),
@@ -122,8 +126,11 @@ impl EventBus {
 
     fn enqueue(&self, event: Arc<Event>) {
         if self.pull_enabled {
-            lock(&self.pull).push(event.clone());
-            self.pull_cv.notify_one();
+            let mut pull = lock(&self.pull);
+            pull.push(event.clone());
+            if self.pull_waiters.load(Ordering::Relaxed) > 0 {
+                self.pull_cv.notify_one();
+            }
         }
         self.dispatcher.enqueue(event);
     }
@@ -155,11 +162,13 @@ impl EventBus {
                     timeout.as_millis()
                 )));
             }
+            self.pull_waiters.fetch_add(1, Ordering::Relaxed);
             queue = self
                 .pull_cv
                 .wait_timeout(queue, deadline - now)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+            self.pull_waiters.fetch_sub(1, Ordering::Relaxed);
         }
     }
 

@@ -1,7 +1,7 @@
 //! The dispatcher thread that runs subscription callbacks, one at a time, in sequence order.
 
 use std::cell::Cell;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 pub struct Prepared {
     /// The event itself.
     pub event: Arc<Event>,
-    /// NUL-terminated session ID, if any.
-    pub session_id: Option<CString>,
+    /// NUL-terminated session ID, if any (shared between consecutive events of the same session).
+    pub session_id: Option<Arc<CStr>>,
     /// NUL-terminated JSON document.
     pub json: CString,
 }
@@ -41,6 +41,8 @@ struct Subscription {
 struct Subs {
     list: Arc<Vec<Arc<Subscription>>>,
     running: Option<u64>,
+    /// Threads in `unsubscribe` waiting for a running callback; deliveries notify only when there are some.
+    waiting: usize,
     next_id: u64,
     closed: bool,
 }
@@ -48,6 +50,9 @@ struct Subs {
 struct Work {
     queue: EventQueue,
     stop: bool,
+    /// The dispatcher thread is blocked on `work_cv`. Publishers notify only then: a condvar notify is a futex
+    /// syscall even without waiters, which at a million events per second costs more than the delivery itself.
+    idle: bool,
 }
 
 static NEXT_DISPATCHER: AtomicU64 = AtomicU64::new(1);
@@ -77,11 +82,13 @@ impl Dispatcher {
             work: Mutex::new(Work {
                 queue: EventQueue::new(capacity),
                 stop: false,
+                idle: false,
             }),
             work_cv: Condvar::new(),
             subs: Mutex::new(Subs {
                 list: Arc::new(Vec::new()),
                 running: None,
+                waiting: 0,
                 next_id: 1,
                 closed: false,
             }),
@@ -114,8 +121,11 @@ impl Dispatcher {
             return;
         }
         work.queue.push(event);
+        let idle = work.idle;
         drop(work);
-        self.work_cv.notify_one();
+        if idle {
+            self.work_cv.notify_one();
+        }
     }
 
     /// Adds a subscription; `filter` limits it to one session's events (plus client-level ones).
@@ -157,7 +167,9 @@ impl Dispatcher {
         subs.list = Arc::new(list);
         sub.active.store(false, Ordering::Release);
         while subs.running == Some(id) {
+            subs.waiting += 1;
             subs = self.subs_cv.wait(subs).unwrap_or_else(|e| e.into_inner());
+            subs.waiting -= 1;
         }
         drop(subs);
         sub.sink.release();
@@ -195,11 +207,15 @@ impl Dispatcher {
 
     fn run(&self) {
         let mut batch = Vec::new();
+        // The C form of the last session ID seen: a stream's consecutive events reuse it instead of allocating.
+        let mut sid: Option<(Arc<str>, Arc<CStr>)> = None;
         loop {
             {
                 let mut work = lock(&self.work);
                 while work.queue.is_empty() && !work.stop {
+                    work.idle = true;
                     work = self.work_cv.wait(work).unwrap_or_else(|e| e.into_inner());
+                    work.idle = false;
                 }
                 if work.queue.is_empty() && work.stop {
                     return;
@@ -223,17 +239,22 @@ impl Dispatcher {
                         })
                     }
                 };
-                self.deliver(event);
+                self.deliver(event, &mut sid);
             }
         }
     }
 
-    fn deliver(&self, event: Arc<Event>) {
+    fn deliver(&self, event: Arc<Event>, sid: &mut Option<(Arc<str>, Arc<CStr>)>) {
+        let session_id = event.session_id.as_ref().map(|s| match sid {
+            Some((id, c)) if Arc::ptr_eq(id, s) || **id == **s => c.clone(),
+            _ => {
+                let c: Arc<CStr> = CString::new(&**s).expect("session IDs have no NUL").into();
+                *sid = Some((s.clone(), c.clone()));
+                c
+            }
+        });
         let prepared = Prepared {
-            session_id: event
-                .session_id
-                .as_deref()
-                .map(|s| CString::new(s).expect("session IDs have no NUL")),
+            session_id,
             json: CString::new(event.to_json()).expect("JSON escapes NUL"),
             event,
         };
@@ -259,8 +280,11 @@ impl Dispatcher {
                 sub.sink.deliver(&prepared)
             }));
             CURRENT.with(|c| c.set(None));
-            lock(&self.subs).running = None;
-            self.subs_cv.notify_all();
+            let mut subs = lock(&self.subs);
+            subs.running = None;
+            if subs.waiting > 0 {
+                self.subs_cv.notify_all();
+            }
         }
     }
 }

@@ -81,7 +81,7 @@ pub unsafe extern "C" fn tandem_session_list(
 ) -> tandem_status {
     guard(|| {
         let out = Out::new(out, "out")?;
-        out.write_json(&client_ref(client)?.list_sessions()?)
+        out.write_string(client_ref(client)?.list_sessions_json()?)
     })
 }
 

@@ -418,12 +418,32 @@ impl Manager {
 
     /// Metadata of every live session, in start order.
     pub fn list(&self) -> Vec<Value> {
+        self.states().iter().map(|st| read(st).metadata()).collect()
+    }
+
+    /// [`Manager::list`] as a JSON array, each row serialized straight from the state (no intermediate `Value`).
+    pub fn list_json(&self) -> String {
+        let states = self.states();
+        let mut out = Vec::with_capacity(2 + states.len() * 512);
+        out.push(b'[');
+        for (i, st) in states.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, &read(st).metadata_doc()).expect("metadata serializes");
+        }
+        out.push(b']');
+        String::from_utf8(out).expect("serde_json writes UTF-8")
+    }
+
+    /// The states of live sessions, in start order.
+    fn states(&self) -> Vec<SharedState> {
         let mut rows: Vec<(u64, SharedState)> = lock(&self.reg)
             .iter_active()
             .map(|(_, h, s)| (s.order, h.state.clone()))
             .collect();
         rows.sort_by_key(|(order, _)| *order);
-        rows.iter().map(|(_, st)| read(st).metadata()).collect()
+        rows.into_iter().map(|(_, st)| st).collect()
     }
 
     /// Starts a background sub-agent and delivers `task` to it asynchronously.

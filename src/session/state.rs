@@ -261,6 +261,46 @@ pub struct Identity {
     pub parent_session_id: Option<String>,
 }
 
+/// A session's metadata document (`tandem_session_metadata`, rows of `tandem_session_list`). Fields are in
+/// alphabetical order, the order the same document had when it was built as a `serde_json::Value`.
+#[derive(Debug, Serialize)]
+pub struct SessionMetadata<'a> {
+    /// Names of the active skills.
+    pub active_skills: Vec<&'a str>,
+    /// A background sub-agent.
+    pub background: bool,
+    /// The current conversation.
+    pub conversation_id: &'a str,
+    /// Cost so far in USD.
+    pub cost: f64,
+    /// RFC 3339 start time.
+    pub created_at: String,
+    /// The first prompt's text.
+    pub first_prompt: Option<&'a str>,
+    /// Session ID.
+    pub id: &'a str,
+    /// RFC 3339 time of the last message.
+    pub last_message_at: String,
+    /// Messages in the transcript.
+    pub message_count: usize,
+    /// `provider:model`.
+    pub model: &'a str,
+    /// The parent, for sub-agents.
+    pub parent_session_id: Option<&'a str>,
+    /// Provider kind.
+    pub provider: &'a str,
+    /// Current status.
+    pub status: Status,
+    /// Thinking level.
+    pub thinking_level: &'static str,
+    /// Title from the first prompt.
+    pub title: Option<String>,
+    /// Prompts so far.
+    pub turn_count: usize,
+    /// Workdir, if any.
+    pub workdir: Option<&'a str>,
+}
+
 /// The whole state of one session.
 #[derive(Debug, Clone)]
 pub struct SessionState {
@@ -389,26 +429,32 @@ impl SessionState {
 
     /// Session metadata as hosts see it.
     pub fn metadata(&self) -> Value {
+        serde_json::to_value(self.metadata_doc()).expect("metadata serializes")
+    }
+
+    /// The metadata document, borrowed from the state: serialized directly it skips building a `Value` map, which
+    /// dominated `tandem_session_list` on thousands of sessions.
+    pub fn metadata_doc(&self) -> SessionMetadata<'_> {
         let (first_prompt, turn_count) = self.prompts();
-        json!({
-            "id": self.ident.id,
-            "conversation_id": self.conversation_id,
-            "title": first_prompt.and_then(title_from),
-            "model": self.ident.model,
-            "provider": self.ident.provider,
-            "created_at": crate::time::rfc3339(self.created_at_ms),
-            "last_message_at": crate::time::rfc3339(self.last_message_at_ms),
-            "message_count": self.transcript.len(),
-            "turn_count": turn_count,
-            "first_prompt": first_prompt,
-            "cost": self.usage.cost,
-            "status": self.status,
-            "workdir": self.ident.workdir,
-            "thinking_level": self.thinking.name(),
-            "active_skills": self.active_skills(),
-            "background": self.ident.background,
-            "parent_session_id": self.ident.parent_session_id,
-        })
+        SessionMetadata {
+            active_skills: self.skills.keys().map(String::as_str).collect(),
+            background: self.ident.background,
+            conversation_id: &self.conversation_id,
+            cost: self.usage.cost,
+            created_at: crate::time::rfc3339(self.created_at_ms),
+            first_prompt,
+            id: &self.ident.id,
+            last_message_at: crate::time::rfc3339(self.last_message_at_ms),
+            message_count: self.transcript.len(),
+            model: &self.ident.model,
+            parent_session_id: self.ident.parent_session_id.as_deref(),
+            provider: &self.ident.provider,
+            status: self.status,
+            thinking_level: self.thinking.name(),
+            title: first_prompt.and_then(title_from),
+            turn_count,
+            workdir: self.ident.workdir.as_deref(),
+        }
     }
 
     /// Applies one input, returning the host reply (for commands) and the effects to execute, in order.

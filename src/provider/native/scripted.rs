@@ -1,5 +1,6 @@
 //! The deterministic scripted model: host-supplied responses, the built-in `echo` and `demo` scripts, and faults.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -184,17 +185,18 @@ impl ScriptedModel {
         format!("call_{}", self.ids.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
-    fn steps_for(&self, req: &ModelRequest<'_>) -> Vec<Step> {
+    /// Borrowed for host scripts, so a long response is not copied in one piece before its first step.
+    fn steps_for(&self, req: &ModelRequest<'_>) -> Cow<'_, [Step]> {
         match &self.source {
             Source::Script(script) => {
                 let i = self.cursor.fetch_add(1, Ordering::SeqCst);
-                script
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| vec![Step::Text("(script exhausted)".into())])
+                match script.get(i) {
+                    Some(steps) => Cow::Borrowed(steps.as_slice()),
+                    None => Cow::Owned(vec![Step::Text("(script exhausted)".into())]),
+                }
             }
-            Source::Echo => echo(req.messages),
-            Source::Demo => super::demo::demo(req.messages),
+            Source::Echo => Cow::Owned(echo(req.messages)),
+            Source::Demo => Cow::Owned(super::demo::demo(req.messages)),
         }
     }
 }
@@ -206,7 +208,11 @@ impl Model for ScriptedModel {
         out: &'a mut (dyn FnMut(Chunk) + Send),
     ) -> BoxFuture<'a, std::result::Result<(), ModelError>> {
         Box::pin(async move {
-            for step in self.steps_for(req) {
+            let steps = self.steps_for(req);
+            for step in steps.iter().cloned() {
+                // A long script would otherwise emit every chunk before the session's actor (woken on this worker)
+                // runs; using the task's budget lets them interleave like a real stream's socket reads do.
+                tokio::task::consume_budget().await;
                 match step {
                     Step::Text(t) => out(Chunk::Text(t)),
                     Step::Thinking(t) => out(Chunk::Thinking(t)),

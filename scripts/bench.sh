@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite (issue 8): builds the release library, the C host of the streaming benchmark and the
+# pinned pi, runs every bench in benches/ (each reports medians of several runs), prints the tables and rewrites
+# BENCHMARKS.md with them, the machine and the command. Benchmarks are not tests: nothing here asserts a timing.
+#
+#   scripts/bench.sh              # everything (about 5 minutes on 2 cores)
+#   scripts/bench.sh --no-pi      # without the pi peer (no npm needed); its rows are left out
+#   scripts/bench.sh --no-write   # print only, leave BENCHMARKS.md alone
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+use_pi=1 write=1
+for a in "$@"; do
+    case "$a" in
+        --no-pi) use_pi=0 ;;
+        --no-write) write=0 ;;
+        *) echo "usage: scripts/bench.sh [--no-pi] [--no-write]" >&2; exit 2 ;;
+    esac
+done
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+out="$CARGO_TARGET_DIR/bench"
+mkdir -p "$out"
+
+cargo build --release --lib
+cargo bench --no-run
+cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude benches/c/stream_host.c -o "$out/stream_host" \
+    -L"$CARGO_TARGET_DIR/release" -Wl,-rpath,"$CARGO_TARGET_DIR/release" -ltandem -lpthread
+export TANDEM_BENCH_HOST="$out/stream_host"
+export TANDEM_BENCH_LIB="$CARGO_TARGET_DIR/release/libtandem.so"
+if [ "$use_pi" = 1 ]; then
+    TANDEM_BENCH_PI="$(scripts/install-pi.sh)"
+    export TANDEM_BENCH_PI
+    pi_version="$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' \
+        "$(dirname "$TANDEM_BENCH_PI")/../@mariozechner/pi-coding-agent/package.json" | head -1)"
+else
+    unset TANDEM_BENCH_PI
+    pi_version="not run (--no-pi)"
+fi
+
+benches=(streaming dispatch scale persistence footprint store_reopen)
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+for b in "${benches[@]}"; do
+    echo "== $b" >&2
+    cargo bench --quiet --bench "$b" | tee "$out/$b.md"
+done
+
+load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Each bench prints its detail tables, then a summary table under the `| benchmark |` header.
+summary() { awk '/^\| benchmark \|/{on=1; getline; next} on && /^\|/' "$out/$1.md"; }
+details() { awk '/^\| benchmark \|/{exit} {print}' "$out/$1.md"; }
+
+cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+machine="$cpu, $(nproc) CPUs available, $(free -g | awk '/^Mem:/{print $2}') GiB RAM, $(uname -sr)"
+machine="$machine, rustc $(rustc --version | cut -d' ' -f2), node $(node --version 2>/dev/null || echo none)"
+
+{
+    echo "# Benchmarks"
+    echo
+    echo "Numbers here were measured, never estimated, and are rewritten by \`scripts/bench.sh\` (issue 8). Timings are never asserted in tests."
+    echo
+    echo "Command: \`scripts/bench.sh $*\` (release build; each bench is \`cargo bench --bench <name>\`, \`harness = false\`)."
+    echo "Machine: $machine. Load average (1, 5, 15 min) at the start: $load_start; at the end: $load_end (other"
+    echo "processes on the machine share its CPUs; wall-clock numbers move with that load)."
+    echo "Date: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src benches || echo ' (with local changes)')."
+    echo "Peer: pi $pi_version (\`@mariozechner/pi-coding-agent\`, pinned in tools/pi), \`pi --mode rpc\`."
+    echo
+    echo "## Summary"
+    echo
+    echo "| benchmark | measured (median) | target | |"
+    echo "|---|---|---|---|"
+    for b in "${benches[@]}"; do summary "$b"; done
+    echo
+    cat benches/NOTES.md
+    echo
+    echo "## 1. Streaming against pi (\`benches/streaming.rs\`, \`benches/c/stream_host.c\`)"
+    echo
+    echo "The mock server (\`benches/support/mock.rs\`, in the bench process) answers \`POST …/chat/completions\` with a"
+    echo "pre-generated Chat Completions stream of N content deltas (plus the finish and usage chunks and \`[DONE]\`) in one"
+    echo "write. tandem: a C host, one session on \`openai:bench\` pointed at it, a callback receiving every event;"
+    echo "\"host bytes\" is the event JSON it was handed. pi: a fresh \`pi --mode rpc --no-session --no-tools\` per run with"
+    echo "a private \`PI_CODING_AGENT_DIR\` whose models.json points an \`openai-completions\` provider at the same server;"
+    echo "the driver writes the prompt line and reads its stdout framed on \`\\n\` until \`agent_end\`; \"host bytes\" is"
+    echo "everything it had to read. CPU is the whole host process for tandem (getrusage) and the pi process for pi"
+    echo "(/proc/<pid>/stat, 10 ms ticks). Times run from writing the prompt."
+    echo
+    details streaming
+    echo
+    echo "## 2. Event dispatch (\`benches/dispatch.rs\`)"
+    echo
+    echo "One session on a scripted model whose script is 1,000,000 \`{\"text\":\"tok \"}\` steps, a callback subscribed"
+    echo "through the C ABI (the client's \`event_queue_capacity\` set to 2,097,152 so that no delta is merged: every delta"
+    echo "is a callback). Baseline, in the same run: a Rust thread renders the same event JSON (sequence number varying)"
+    echo "into a \`CString\` and sends it over \`std::sync::mpsc\` to a thread that calls the same callback. Latency: 100"
+    echo "sessions on \`openai:bench\` against the mock server's paced stream (200 deltas each, one every 5 ms, each"
+    echo "carrying the time it was written); the callback subtracts. Three runs per pattern, quantiles over all samples."
+    echo
+    details dispatch
+    echo
+    echo "## 3. Scale (\`benches/scale.rs\`)"
+    echo
+    echo "Sessions are \`scripted:echo\` on a client without a store, started, listed and stopped through the C ABI."
+    echo "Memory is the VmRSS growth divided by the session count; idle CPU is getrusage of the whole process."
+    echo
+    details scale
+    echo
+    echo "## 4. Persistence (\`benches/persistence.rs\`)"
+    echo
+    echo "Journals are built in the realistic mix of \`benches/support/journal.rs\`; fsync policy \`turn\` (the default)."
+    echo
+    details persistence
+    echo
+    echo "## 5. Footprint (\`benches/footprint.rs\`)"
+    echo
+    echo "\`strip -o\` of the release \`libtandem.so\`; \`tandem_client_new\` / \`tandem_client_free\` with \`store_dir: null\`"
+    echo "(median of 101); memory is the VmRSS growth after the process's first client (runtime threads included)."
+    echo
+    details footprint
+    echo
+    echo "## Conversation store (\`benches/store_reopen.rs\`)"
+    echo
+    echo "The journal holds 10,000 messages in a realistic mix (prompts, thinking, \`read_file\` calls with ~2 KB results,"
+    echo "answers, usage). Target (issue 4): reopening a 10,000-message conversation well under 100 ms; saving a turn"
+    echo "costs the size of the turn, not of the conversation (about 1 KB for a short turn on an 8 MB conversation)."
+    echo
+    cat "$out/store_reopen.md"
+} > "$out/BENCHMARKS.md"
+
+echo >&2
+cat "$out/BENCHMARKS.md" | awk '/^## Summary/{on=1} /^## 1\./{exit} on' >&2
+if [ "$write" = 1 ]; then
+    cp "$out/BENCHMARKS.md" BENCHMARKS.md
+    echo "wrote BENCHMARKS.md" >&2
+fi
