@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of tandem, stopping at the first failure: Rust formatting, lints and tests, the committed header's
-# freshness, the C ABI tests, the kill -9 crash test, the C examples (the README quickstart and one
-# non-interactive demo run, both also under valgrind), the language bindings (Python, C++, Zig; Swift when a toolchain
-# is installed) and the installed package. Works from a fresh clone on Debian with rustup's cargo and gcc:
-# missing rustfmt and clippy are added with rustup, missing make, valgrind, python3 (with venv), g++ and pkg-config
-# with apt-get when running as root; the bindings' tools (pytest, mypy, Zig) come pinned from PyPI into target/.
+# freshness, the C ABI tests, short fuzz runs over the committed corpora, the kill -9 crash test, the C examples (the
+# README quickstart and one non-interactive demo run, both also under valgrind), the language bindings (Python, C++,
+# Zig; Swift when a toolchain is installed) and the installed package. Works from a fresh clone on Debian with
+# rustup's cargo and gcc: missing rustfmt and clippy are added with rustup, missing make, valgrind, python3 (with
+# venv), g++ and pkg-config with apt-get when running as root; the bindings' tools (pytest, mypy, Zig) come pinned
+# from PyPI into target/, cargo-fuzz (pinned) into target/tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Programs run here with the default store (the demo, the quickstart) write their conversations to a throwaway
@@ -77,6 +78,9 @@ if [ -f scripts/test-c.sh ]; then
 else
     skip "scripts/test-c.sh does not exist yet"
 fi
+
+section "fuzz targets: corpus replay and a short run each (scripts/test-fuzz.sh)"
+bash scripts/test-fuzz.sh
 
 section "kill -9 crash test (scripts/test-crash.sh)"
 command -v python3 >/dev/null || fail "python3 is missing: install it (apt-get install python3) and run again"

@@ -4,7 +4,7 @@
 # exploration. Long runs are a local job: `FUZZ_SECONDS=600 scripts/test-fuzz.sh sse` (see RELIABILITY.md).
 #
 # Usage: scripts/test-fuzz.sh [target...]            (default: every target in fuzz/Cargo.toml)
-#   FUZZ_SECONDS=n   seconds of fuzzing per target after the corpus replay (default 20)
+#   FUZZ_SECONDS=n   seconds of fuzzing per target after the corpus replay (default 15)
 #
 # cargo-fuzz needs nightly compiler flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them, so no nightly is
 # needed. cargo-fuzz itself is installed (pinned) into target/tools when it is not on PATH. New inputs found by a run
@@ -15,7 +15,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 CARGO_FUZZ_VERSION=0.13.2
-SECONDS_PER_TARGET=${FUZZ_SECONDS:-20}
+SECONDS_PER_TARGET=${FUZZ_SECONDS:-15}
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
