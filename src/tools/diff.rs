@@ -115,9 +115,13 @@ fn locate(file: &[&str], hunk: &Hunk, min: usize) -> Option<usize> {
         return Some(hunk.old_start.clamp(min, file.len()));
     }
     let stated = hunk.old_start.saturating_sub(1);
+    // Checked: a stated line near usize::MAX (a header like "@@ -99999999999999999999,1") must not wrap around to
+    // a small end and slice the file backwards.
     let fits = |pos: usize| {
         pos >= min
-            && pos + old.len() <= file.len()
+            && pos
+                .checked_add(old.len())
+                .is_some_and(|end| end <= file.len())
             && file[pos..pos + old.len()]
                 .iter()
                 .zip(&old)
