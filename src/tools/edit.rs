@@ -159,6 +159,24 @@ mod tests {
             .with_boundaries(move |p| (p == file).then(|| Boundary::new(s, e).unwrap()))
     }
 
+    /// Found by the `edit` fuzz target: an old text ending in a multi-byte character made the changed-span
+    /// computation slice inside that character (a panic, so the model got "Tool task failed").
+    #[test]
+    fn an_old_text_ending_in_a_multibyte_character_is_replaced() {
+        let (after, edits) =
+            edit_text("a\nb\u{1dfff}\nc\n", &[("b\u{1dfff}", "x")], None, "f").unwrap();
+        assert_eq!(after, "a\nx\nc\n");
+        assert_eq!(
+            edits,
+            vec![LineEdit {
+                edit_line: 1,
+                delta_lines: 0
+            }]
+        );
+        let (after, _) = edit_text("é\né\n", &[("é\né", "e")], None, "f").unwrap();
+        assert_eq!(after, "e\n");
+    }
+
     #[test]
     fn occurrences_overlap() {
         assert_eq!(occurrences("aaa", "aa"), vec![0, 1]);
