@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of tandem, stopping at the first failure: Rust formatting, lints and tests, the committed header's
-# freshness, the C ABI tests, the kill -9 crash test, the C examples (the README quickstart and one
-# non-interactive demo run, both also under valgrind), the language bindings (Python, C++, Zig; Swift when a toolchain
-# is installed) and the installed package. Works from a fresh clone on Debian with rustup's cargo and gcc:
-# missing rustfmt and clippy are added with rustup, missing make, valgrind, python3 (with venv), g++ and pkg-config
-# with apt-get when running as root; the bindings' tools (pytest, mypy, Zig) come pinned from PyPI into target/.
+# freshness, the C ABI tests, short fuzz runs over the committed corpora, the kill -9 crash test, the C examples (the
+# README quickstart and one non-interactive demo run, both also under valgrind), the language bindings (Python, C++,
+# Zig; Swift when a toolchain is installed) and the installed package. Works from a fresh clone on Debian with
+# rustup's cargo and gcc: missing rustfmt and clippy are added with rustup, missing make, valgrind, python3 (with
+# venv), g++ and pkg-config with apt-get when running as root; the bindings' tools (pytest, mypy, Zig) come pinned
+# from PyPI into target/, cargo-fuzz (pinned) into target/tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Programs run here with the default store (the demo, the quickstart) write their conversations to a throwaway
@@ -80,6 +81,21 @@ if [ -f scripts/test-c.sh ]; then
     bash scripts/test-c.sh
 else
     skip "scripts/test-c.sh does not exist yet"
+fi
+
+section "fuzz targets: corpus replay and a short run each (scripts/test-fuzz.sh)"
+bash scripts/test-fuzz.sh
+
+section "C and C++ suites under ThreadSanitizer (scripts/test-c.sh tsan)"
+# The instrumented std needs the rust-src component; rustup adds it where it can reach its server.
+sysroot=$(rustc --print sysroot)
+if [ ! -d "$sysroot/lib/rustlib/src/rust/library" ] && command -v rustup >/dev/null; then
+    rustup component add rust-src >/dev/null 2>&1 || true
+fi
+if [ -d "$sysroot/lib/rustlib/src/rust/library" ]; then
+    bash scripts/test-c.sh tsan
+else
+    skip "the rust-src component is not installed and rustup could not add it"
 fi
 
 section "kill -9 crash test (scripts/test-crash.sh)"

@@ -11,6 +11,8 @@ pub mod error;
 pub mod events;
 #[allow(unsafe_code)]
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod manager;
 pub mod provider;

@@ -113,15 +113,31 @@ impl SessionHandle {
         self.tx
             .send(Msg::Command(cmd, Box::new(move |r| drop(tx.send(r)))))
             .map_err(|_| self.gone())?;
+        self.wait(rx)
+    }
+
+    /// Waits for the reply to a message just sent. A send that races the actor's exit can succeed and still leave
+    /// its message in the channel after the dropped receiver drained it (tokio counts a message in before it links
+    /// it), and then nothing drops the message, or the reply sender inside it, while this handle keeps the channel
+    /// alive: `recv` would block forever. So once the channel is closed, only a reply that already came counts.
+    /// (Found by the TSan run of tests/c/test_sessions.c: a prompt racing a stop hung; see RELIABILITY.md.)
+    fn wait<T>(&self, rx: std::sync::mpsc::Receiver<T>) -> Result<T> {
+        if self.tx.is_closed() {
+            return rx.try_recv().map_err(|_| self.gone());
+        }
+        // Still open after the send completed: the receiver's drop, if it comes, drains this message too.
         rx.recv().map_err(|_| self.gone())
     }
 
-    /// Sends `cmd` and awaits the reply (for tasks on the runtime).
+    /// Sends `cmd` and awaits the reply (for tasks on the runtime); see [`SessionHandle::wait`] for the closed case.
     pub async fn call_async(&self, cmd: Command) -> Result<Reply> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
         self.tx
             .send(Msg::Command(cmd, Box::new(move |r| drop(tx.send(r)))))
             .map_err(|_| self.gone())?;
+        if self.tx.is_closed() {
+            return rx.try_recv().map_err(|_| self.gone());
+        }
         rx.await.map_err(|_| self.gone())
     }
 
@@ -140,7 +156,7 @@ impl SessionHandle {
                 reply: Box::new(move |r| drop(tx.send(r))),
             })
             .map_err(|_| self.gone())?;
-        rx.recv().map_err(|_| self.gone())
+        self.wait(rx)
     }
 
     /// Asks the actor to close any running turn and exit; blocks until it did (or was already gone).
@@ -153,7 +169,7 @@ impl SessionHandle {
             })))
             .is_ok()
         {
-            let _ = rx.recv();
+            let _ = self.wait(rx);
         }
     }
 }
@@ -556,3 +572,7 @@ pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         "panic".into()
     }
 }
+
+#[cfg(test)]
+#[path = "handle_tests.rs"]
+mod handle_tests;

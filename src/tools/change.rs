@@ -46,7 +46,8 @@ pub(super) fn span_of_replacement(content: &str, start: usize, end: usize, new_t
     let first = newlines(&content[..start]);
     let old = &content[start..end];
     // The last line touched is the one holding the replaced text's last character, even when that is a newline.
-    let last = first + newlines(&old[..old.len().saturating_sub(1)]);
+    // (Not `old[..len - 1]`: the last character may be several bytes long.)
+    let last = first + newlines(old) - usize::from(old.ends_with('\n'));
     Span {
         first: to_u32(first),
         last: to_u32(last),

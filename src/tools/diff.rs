@@ -7,10 +7,11 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::args::Args;
-use super::change::{check_all, file_change, to_u32, Span};
+use super::change::{check_all, file_change, to_u32, LineEdit, Span};
 use super::files::{read_text, write_text};
 use super::sandbox::resolve;
 use super::{ToolContext, ToolOutcome};
+use crate::session::boundaries::Boundary;
 
 /// How many lines from its stated position a hunk may be found.
 const FUZZ: usize = 5;
@@ -114,9 +115,13 @@ fn locate(file: &[&str], hunk: &Hunk, min: usize) -> Option<usize> {
         return Some(hunk.old_start.clamp(min, file.len()));
     }
     let stated = hunk.old_start.saturating_sub(1);
+    // Checked: a stated line near usize::MAX (a header like "@@ -99999999999999999999,1") must not wrap around to
+    // a small end and slice the file backwards.
     let fits = |pos: usize| {
         pos >= min
-            && pos + old.len() <= file.len()
+            && pos
+                .checked_add(old.len())
+                .is_some_and(|end| end <= file.len())
             && file[pos..pos + old.len()]
                 .iter()
                 .zip(&old)
@@ -175,7 +180,35 @@ pub(super) fn apply_diff(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         _ => Some(read_text(&path, arg)?),
     };
-    let content = before.as_deref().unwrap_or("");
+    let boundary = before.as_ref().and_then(|_| ctx.boundary_for(&path));
+    let (after, line_edits) = patch(before.as_deref(), &hunks, boundary, arg)?;
+    write_text(&path, arg, &after)?;
+    Ok(ToolOutcome {
+        text: format!("applied {} diff hunk(s) to {arg}", hunks.len()),
+        is_error: false,
+        file_change: Some(file_change(ctx, &path, before.as_deref(), Some(&after))),
+        line_edits,
+    })
+}
+
+/// `apply_diff` without the file system: `diff` applied to `before` (`None`: the file does not exist) within
+/// `boundary`, giving the new content and the line edits. The fuzz targets call this (through `crate::fuzzing`).
+pub(crate) fn apply_to_text(
+    before: Option<&str>,
+    diff: &str,
+    boundary: Option<Boundary>,
+) -> Result<(String, Vec<LineEdit>), String> {
+    patch(before, &parse(diff)?, boundary, "the file")
+}
+
+/// Places every hunk in `before` (named `arg` in messages) and builds the patched text; all or nothing.
+fn patch(
+    before: Option<&str>,
+    hunks: &[Hunk],
+    boundary: Option<Boundary>,
+    arg: &str,
+) -> Result<(String, Vec<LineEdit>), String> {
+    let content = before.unwrap_or("");
     let file: Vec<&str> = content.lines().collect();
     let raw: Vec<&str> = content.split_inclusive('\n').collect();
     let eol = if content.contains("\r\n") {
@@ -206,8 +239,8 @@ pub(super) fn apply_diff(
             span_hunk.push(i);
         }
     }
-    let line_edits = match &before {
-        Some(_) => check_all(ctx.boundary_for(&path), &all_spans).map_err(|(s, e)| {
+    let line_edits = match before {
+        Some(_) => check_all(boundary, &all_spans).map_err(|(s, e)| {
             format!(
                 "hunk {} of {total}: {e}; no hunks were applied",
                 span_hunk[s] + 1
@@ -251,14 +284,7 @@ pub(super) fn apply_diff(
             last.truncate(body_len);
         }
     }
-    let after = pieces.concat();
-    write_text(&path, arg, &after)?;
-    Ok(ToolOutcome {
-        text: format!("applied {total} diff hunk(s) to {arg}"),
-        is_error: false,
-        file_change: Some(file_change(ctx, &path, before.as_deref(), Some(&after))),
-        line_edits,
-    })
+    Ok((pieces.concat(), line_edits))
 }
 
 #[cfg(test)]

@@ -216,3 +216,20 @@ fn every_changed_run_must_lie_inside_the_boundary() {
         Some(Boundary::new(2, 7).unwrap())
     );
 }
+
+/// Found by the `edit` fuzz target: a hunk header whose line number does not fit in usize (parsed as usize::MAX)
+/// overflowed `pos + len` while the hunk was searched for near it; in a release build the sum wrapped and the file
+/// was sliced backwards, a panic. Such a hunk simply does not apply.
+#[test]
+fn a_stated_line_beyond_usize_does_not_apply_rather_than_panic() {
+    let file = "fn a() {}\nfn b() {}\n";
+    for header in [
+        "@@ -277777777777777777777777777777,1 +2,2 @@",
+        "@@ -18446744073709551615,1 +1 @@",
+        "@@ -18446744073709551614,2 +1 @@",
+    ] {
+        let diff = format!("{header}\n-fn b() {{}}\n+fn b() {{ 1 }}\n");
+        let e = apply_to_text(Some(file), &diff, None).unwrap_err();
+        assert!(e.contains("does not apply"), "{header}: {e}");
+    }
+}

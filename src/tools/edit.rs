@@ -9,6 +9,7 @@ use super::change::{check, file_change, span_of_replacement, LineEdit, Span};
 use super::files::{read_text, write_text};
 use super::sandbox::resolve;
 use super::{ToolContext, ToolOutcome};
+use crate::session::boundaries::Boundary;
 
 /// Byte offsets where `needle` starts in `hay`, overlapping ones included (`aa` occurs twice in `aaa`, and an
 /// edit of it would be ambiguous).
@@ -115,10 +116,24 @@ pub(super) fn multi_edit_file(
     }
     let path = resolve(root, arg)?;
     let before = read_text(&path, arg)?;
-    let mut boundary = ctx.boundary_for(&path);
-    let mut current = before.clone();
-    let mut line_edits = Vec::with_capacity(pairs.len());
-    for (i, (old, new)) in pairs.into_iter().enumerate() {
+    let (current, line_edits) = edit_text(&before, &pairs, ctx.boundary_for(&path), arg)?;
+    write_text(&path, arg, &current)?;
+    let text = format!("applied {} to {arg}", count(line_edits.len(), "edit"));
+    Ok(done(ctx, &path, text, &before, &current, line_edits))
+}
+
+/// `multi_edit_file` without the file system: each `(old_text, new_text)` of `edits` applied to the previous
+/// one's result (`content`, named `arg` in messages), within `boundary` as the previous edits moved it. The fuzz
+/// targets call this too (through `crate::fuzzing`).
+pub(crate) fn edit_text(
+    content: &str,
+    edits: &[(&str, &str)],
+    mut boundary: Option<Boundary>,
+    arg: &str,
+) -> Result<(String, Vec<LineEdit>), String> {
+    let mut current = content.to_string();
+    let mut line_edits = Vec::with_capacity(edits.len());
+    for (i, &(old, new)) in edits.iter().enumerate() {
         let failed = |e: String| format!("edits[{i}]: {e}; no edits were applied");
         let (next, span) = replace_once(&current, old, new, arg).map_err(failed)?;
         check(boundary, span).map_err(failed)?;
@@ -129,9 +144,7 @@ pub(super) fn multi_edit_file(
         });
         current = next;
     }
-    write_text(&path, arg, &current)?;
-    let text = format!("applied {} to {arg}", count(line_edits.len(), "edit"));
-    Ok(done(ctx, &path, text, &before, &current, line_edits))
+    Ok((current, line_edits))
 }
 
 #[cfg(test)]
@@ -144,6 +157,24 @@ mod tests {
     fn bounded(file: std::path::PathBuf, s: u32, e: u32) -> ToolContext {
         ToolContext::new("c")
             .with_boundaries(move |p| (p == file).then(|| Boundary::new(s, e).unwrap()))
+    }
+
+    /// Found by the `edit` fuzz target: an old text ending in a multi-byte character made the changed-span
+    /// computation slice inside that character (a panic, so the model got "Tool task failed").
+    #[test]
+    fn an_old_text_ending_in_a_multibyte_character_is_replaced() {
+        let (after, edits) =
+            edit_text("a\nb\u{1dfff}\nc\n", &[("b\u{1dfff}", "x")], None, "f").unwrap();
+        assert_eq!(after, "a\nx\nc\n");
+        assert_eq!(
+            edits,
+            vec![LineEdit {
+                edit_line: 1,
+                delta_lines: 0
+            }]
+        );
+        let (after, _) = edit_text("é\né\n", &[("é\né", "e")], None, "f").unwrap();
+        assert_eq!(after, "e\n");
     }
 
     #[test]

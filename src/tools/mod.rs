@@ -8,8 +8,8 @@
 
 mod args;
 mod change;
-mod diff;
-mod edit;
+pub(crate) mod diff;
+pub(crate) mod edit;
 mod files;
 mod find;
 pub mod fs;
