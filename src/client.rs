@@ -342,7 +342,10 @@ impl Client {
             .ok_or_else(|| {
                 Error::invalid("event_json: \"request_id\" must be a non-negative integer")
             })?;
-        self.provider_emit(session_id, request_id, &event.to_string())
+        self.check_process()?;
+        // Parsed once: the rest of the document is checked as it is, not re-serialized and parsed again.
+        let event = crate::provider::host::HostEvent::from_value(event)?;
+        self.shared.host.emit_event(session_id, request_id, event)
     }
 
     /// Whether host provider request `request_id` is no longer open (finished, aborted or unknown).

@@ -126,7 +126,11 @@ impl HostProvider {
     /// Passes the host's event `event_json` to request `request_id` of `session_id`. `done` and `error` finish the
     /// request. `NotFound` when the request is finished, aborted, never issued or another session's.
     pub fn emit(&self, session_id: &str, request_id: u64, event_json: &str) -> Result<()> {
-        let event = HostEvent::parse(event_json)?;
+        self.emit_event(session_id, request_id, HostEvent::parse(event_json)?)
+    }
+
+    /// Passes an already checked event of request `request_id` of `session_id`.
+    pub fn emit_event(&self, session_id: &str, request_id: u64, event: HostEvent) -> Result<()> {
         let mut pending = lock(&self.pending);
         let stale = || {
             Error::NotFound(format!(

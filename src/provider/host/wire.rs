@@ -211,7 +211,15 @@ fn empty_object() -> Value {
 impl HostEvent {
     /// Parses and checks an event document.
     pub fn parse(json: &str) -> Result<HostEvent> {
-        let event: HostEvent = Error::parse_json("event_json", json)?;
+        let value: Value = serde_json::from_str(json)
+            .map_err(|e| Error::InvalidJson("event_json", e.to_string()))?;
+        HostEvent::from_value(value)
+    }
+
+    /// Checks an already parsed event document.
+    pub fn from_value(value: Value) -> Result<HostEvent> {
+        let event: HostEvent = serde_json::from_value(value)
+            .map_err(|e| Error::InvalidArgument(format!("event_json: {e}")))?;
         if let HostEvent::ToolCall { id, name, args } = &event {
             if id.is_empty() || name.is_empty() {
                 return Err(Error::invalid("tool_call needs a non-empty id and name"));
