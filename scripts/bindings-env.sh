@@ -4,9 +4,10 @@
 
 LIB="$ROOT/target/debug/libtandem.so"
 LIBDIR="$ROOT/target/debug"
-VENV="$ROOT/target/bindings/venv"
-# Pinned tool versions; changing one reinstalls the venv.
-PY_TOOLS=(pytest==8.3.5 mypy==1.15.0 setuptools==75.8.0 wheel==0.45.1 ziglang==0.14.1)
+# The tools (pytest, mypy, setuptools, wheel, ziglang and everything they pull in) come from one lock file with hashes;
+# the venv's directory is named by the lock's hash, so a changed lock always gets a new venv, never an old one.
+PY_LOCK="$ROOT/tools/python/requirements.lock"
+VENV="$ROOT/target/bindings/venv-$(sha256sum "$PY_LOCK" | cut -c1-16)"
 
 fail() {
     printf 'FAIL: %s\n' "$*" >&2
@@ -20,16 +21,18 @@ cargo_build() {
     [ -f "$LIB" ] || fail "missing $LIB after cargo build"
 }
 
-# Creates $VENV with the pinned tools, once (a stamp file records what was installed).
+# Creates $VENV from the lock, once. pip installs with --require-hashes and --no-deps, so nothing outside the lock
+# can be resolved; verify_venv then checks the venv holds exactly the lock's packages for this interpreter.
 python_venv() {
     command -v python3 >/dev/null || fail "python3 is missing (apt-get install python3 python3-venv)"
     python3 -c 'import sys; sys.exit(sys.version_info < (3, 9))' || fail "python3 >= 3.9 is needed"
-    local stamp="$VENV/.tandem-tools"
-    if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${PY_TOOLS[*]}" ]; then
-        echo "== venv $VENV: ${PY_TOOLS[*]}"
-        rm -rf "$VENV"
+    if [ ! -f "$VENV/.complete" ]; then
+        echo "== venv $VENV from tools/python/requirements.lock"
+        rm -rf "$ROOT"/target/bindings/venv*
         python3 -m venv "$VENV" || fail "python3 -m venv failed (apt-get install python3-venv)"
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${PY_TOOLS[@]}"
-        echo "${PY_TOOLS[*]}" >"$stamp"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes --no-deps \
+            -r "$PY_LOCK" || fail "pip could not install tools/python/requirements.lock"
+        touch "$VENV/.complete"
     fi
+    "$VENV/bin/python" "$ROOT/scripts/check-lock.py" "$PY_LOCK" tandem || fail "the venv $VENV does not match the lock file"
 }

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs the pinned pi coding agent (tools/pi/package-lock.json) under target/pi and prints the path of its
-# `pi` executable. Idempotent: a matching install is reused.
+# `pi` executable. Idempotent: a matching install is reused. npm comes from scripts/node-env.sh (the machine's Node.js
+# >= 20, else Node.js from PyPI); callers that run pi source node-env.sh too, so its `node` is the one found here.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/node-env.sh
+. "$root/scripts/node-env.sh"
+node_env "$root" >&2
 dest="$root/target/pi"
 bin="$dest/node_modules/.bin/pi"
 mkdir -p "$dest"
@@ -10,7 +14,6 @@ if [ -x "$bin" ] && cmp -s "$root/tools/pi/package-lock.json" "$dest/package-loc
     echo "$bin"
     exit 0
 fi
-command -v npm >/dev/null || { echo "install-pi: npm is required (Node.js >= 20)" >&2; exit 1; }
 cp "$root/tools/pi/package.json" "$root/tools/pi/package-lock.json" "$dest/"
 (cd "$dest" && npm ci --no-audit --no-fund --silent >&2)
 [ -x "$bin" ] || { echo "install-pi: $bin missing after npm ci" >&2; exit 1; }

@@ -53,19 +53,24 @@ if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nu
 fi
 command -v make >/dev/null || fail "make is missing: install it (apt-get install make) and run again"
 echo "cargo $(cargo --version | cut -d' ' -f2), $(cc --version | head -n 1), make $(make --version | head -n 1 | cut -d' ' -f3)"
-# The pi provider's tests drive the real pi coding agent (pinned in tools/pi), which needs Node.js >= 20 and npm.
-command -v npm >/dev/null || fail "npm is missing: install Node.js >= 20 with npm and run again"
+# The pi provider's tests drive the real pi coding agent (pinned in tools/pi/package-lock.json), which needs Node.js
+# >= 20 with npm: the machine's, else Node.js from PyPI (tools/node/requirements.lock), first on PATH from here on.
+# shellcheck source=scripts/node-env.sh
+. scripts/node-env.sh
+node_env "$PWD" || fail "no Node.js >= 20 with npm, and it could not be installed from PyPI"
 pi_bin=$(scripts/install-pi.sh)
+export TANDEM_PI="$pi_bin"
 echo "pi $(PI_CODING_AGENT_DIR=$(mktemp -d) "$pi_bin" --version 2>&1 | tail -n 1), node $(node --version)"
 
 section "cargo fmt --check"
 cargo fmt --check
 
 section "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+# --locked: Cargo.lock is what builds; a dependency that would have to be resolved anew fails the run.
+cargo clippy --locked --all-targets -- -D warnings
 
 section "cargo test"
-cargo test
+cargo test --locked
 
 section "include/tandem.h is up to date"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then

@@ -35,6 +35,10 @@ fi
 echo "== cargo fuzz build"
 # Debug assertions on: overflow checks and debug_assert! are part of what the fuzzer checks.
 cargo fuzz build --fuzz-dir fuzz --debug-assertions
+# cargo fuzz has no --locked: the committed fuzz/Cargo.lock must be what built, so a resolution that changed it fails.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git diff --exit-code -- fuzz/Cargo.lock || { echo "fuzz/Cargo.lock changed during the build: commit a lock that builds" >&2; exit 1; }
+fi
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/tandem-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT

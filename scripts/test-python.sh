@@ -3,7 +3,7 @@
 # mypy --strict, runs the pytest suite on real sessions, builds a wheel that bundles the library and runs the
 # example from that wheel alone (no TANDEM_LIBRARY), and runs examples/python/quickstart.py.
 #
-# Needs python3 (>= 3.9) with venv, and PyPI for the pinned tools (installed once into target/bindings/venv).
+# Needs python3 (>= 3.9) with venv, and PyPI for the pinned tools (tools/python/requirements.lock, installed once into target/bindings/venv-<lock hash>).
 # Usage: scripts/test-python.sh            PYTEST_ARGS="-k steering" to select tests
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -2,7 +2,7 @@
 # Tests the Zig binding (bindings/zig): `zig build test` (the module's unit tests and the end-to-end session tests,
 # under std.testing.allocator so leaks fail), `zig fmt --check`, and `zig build example` (examples/zig/quickstart.zig).
 # First it checks that src/tandem.zig wraps every function of include/tandem.h.
-# Zig comes from PyPI (the `ziglang` package, pinned in scripts/bindings-env.sh) into target/bindings/venv, so this runs
+# Zig comes from PyPI (the `ziglang` package, locked in tools/python/requirements.lock) into target/bindings/venv-<hash>, so this runs
 # on a fresh machine; its caches go under target/bindings/ too.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
