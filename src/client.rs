@@ -153,12 +153,13 @@ impl Client {
             config.event_history_capacity.unwrap_or(1024),
             config.pull_events.unwrap_or(true),
         );
-        let store = config.store_root()?.map(|root| {
-            Arc::new(crate::store::Store::new(
-                root,
-                config.fsync.unwrap_or_default(),
-            ))
-        });
+        let store = config
+            .store_root()?
+            .map(|root| {
+                let store = crate::store::Store::new(root, config.fsync.unwrap_or_default());
+                store.check_writable().map(|()| Arc::new(store))
+            })
+            .transpose()?;
         let host_tools = Arc::new(crate::tools::host::HostTools::default());
         let shared = crate::provider::Shared::default();
         let manager = Manager::new(

@@ -143,23 +143,19 @@ fn a_store_that_fills_up_or_turns_read_only_loses_nothing() {
     c.send_prompt(&id, text(&big("four"))).unwrap();
     assert!(errors(&turn_end(&c, &id).1).is_empty());
 
-    // Read-only (a remount needs the session's files closed): reopening fails with a clear error, and works
-    // again with everything once the store is writable.
+    // Read-only (a remount needs the session's files closed): a client on it fails at once with a clear error
+    // and changes nothing, and works again with everything once the store is writable.
     c.shutdown(std::time::Duration::from_secs(5)).unwrap();
     drop(c);
-    // Read-only (a remount needs the session's files closed): reopening fails with a clear error and changes
-    // nothing, and works again with everything once the store is writable.
     fs.remount("ro");
-    let c = stored_client(&store);
-    let err = c
-        .start_or_get_session(&id, None)
-        .expect_err("a conversation that cannot be written is not silently replaced");
+    let cfg = json!({"store_dir": store});
+    let err = Client::new(Some(&cfg.to_string()))
+        .err()
+        .expect("a client on a store it cannot write is refused");
     assert!(
         matches!(err, tandem::Error::Io(_)) && err.to_string().contains("Read-only file system"),
         "{err}"
     );
-    c.shutdown(std::time::Duration::from_secs(5)).unwrap();
-    drop(c);
     fs.remount("rw");
     let c = stored_client(&store);
     c.start_or_get_session(&id, None).unwrap();

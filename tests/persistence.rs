@@ -349,6 +349,31 @@ fn an_unwritable_store_reports_once_keeps_working_and_catches_up() {
 }
 
 #[test]
+fn a_store_dir_that_cannot_be_written_fails_the_client() {
+    let base = temp_store("blocked");
+    std::fs::create_dir_all(&base).unwrap();
+    // A regular file where the store belongs, and a path beneath a file: neither can become a directory, even as root.
+    std::fs::write(base.join("file"), "in the way").unwrap();
+    for dir in [base.join("file"), base.join("file/store")] {
+        let cfg = json!({ "store_dir": dir });
+        let err = Client::new(Some(&cfg.to_string()))
+            .err()
+            .unwrap_or_else(|| panic!("a client on {} was created", dir.display()));
+        assert!(matches!(err, Error::Io(_)), "{err}");
+        assert!(err.to_string().contains(&*dir.to_string_lossy()), "{err}");
+    }
+    // A writable one is created (0700) and left without the probe file.
+    let fresh = base.join("fresh/store");
+    let c = stored_client(&fresh);
+    assert_eq!(std::fs::read_dir(&fresh).unwrap().count(), 0);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    drop(c);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
 fn ids_cannot_escape_the_store() {
     let store = temp_store("inject");
     let c = stored_client(&store);
@@ -550,7 +575,9 @@ fn sessions_without_persistence_write_nothing() {
         Err(Error::NotFound(_))
     ));
     c.stop_session(&id).unwrap();
-    assert!(!store.exists(), "persist: false created {store:?}");
+    // The client made the (empty) store directory when it checked it could write there; the session wrote nothing.
+    let written: Vec<_> = std::fs::read_dir(&store).unwrap().collect();
+    assert!(written.is_empty(), "persist: false wrote {written:?}");
 
     let none = client();
     assert_eq!(none.list_conversations().unwrap(), Vec::<Value>::new());

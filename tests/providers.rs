@@ -226,10 +226,16 @@ fn openai_retries_429_with_retry_after_and_prices_from_options() {
             "authorization: bearer {}",
             KEY.to_ascii_lowercase()
         )));
+        // No system_prompt option: the default coding prompt goes first (this session has no workdir).
+        let system = r.body["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(system.contains("no file tools"), "{system}");
         assert_eq!(
             r.body,
             json!({"model": "gpt-4o", "stream": true, "stream_options": {"include_usage": true},
-            "messages": [{"role": "user", "content": "hi"}]})
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": "hi"}]})
         );
     }
 }

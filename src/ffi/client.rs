@@ -60,7 +60,8 @@ pub unsafe extern "C" fn tandem_workdir_session_id(
 /// Creates a client: a runtime with its own worker threads, a session manager and an event dispatcher thread.
 ///
 /// `config_json` may be NULL for defaults. Keys: `store_dir` (the conversation store; default
-/// `$XDG_DATA_HOME/tandem`, else `~/.local/share/tandem`; `null` = nothing is written to disk), `fsync` (`always`,
+/// `$XDG_DATA_HOME/tandem`, else `~/.local/share/tandem`; `null` = nothing is written to disk; created if missing, and
+/// `TANDEM_ERR_IO` when it cannot be created or written), `fsync` (`always`,
 /// `turn` (default: a turn is durable before its `turn_ended` event) or `never`), `worker_threads` (1-64, default 2),
 /// `event_queue_capacity` (default 65536), `event_history_capacity` (per session, default 1024), `pull_events`
 /// (default true; set false if you only use callbacks), `restart` {`max_attempts`, `base_delay_ms`, `max_delay_ms`,

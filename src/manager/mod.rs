@@ -107,6 +107,7 @@ impl Manager {
         if_exists: IfExists,
         background: Option<Option<String>>,
     ) -> Result<String> {
+        self.check_tool_names(&opts)?;
         let mut reg = lock(&self.reg);
         let id = match &opts.session_id {
             Some(id) => {
@@ -170,6 +171,31 @@ impl Manager {
         }
         reg.insert(&id, handle, seed);
         Ok(id)
+    }
+
+    /// Refuses names in `tools` and `tool_permissions` that are neither built-in tools nor host tools registered
+    /// on the client, as unknown option keys are refused: a typo must not silently leave a tool on or ungated.
+    fn check_tool_names(&self, opts: &Resolved) -> Result<()> {
+        let host = self.host_tools.names();
+        let known = |name: &str| crate::tools::is_builtin(name) || host.iter().any(|h| h == name);
+        let listed = opts.tools.iter().flatten().map(|n| ("tools", n));
+        let permitted = opts
+            .tool_permissions
+            .keys()
+            .map(|n| ("tool_permissions", n));
+        match listed.chain(permitted).find(|(_, n)| !known(n)) {
+            None => Ok(()),
+            Some((field, name)) => {
+                let mut all: Vec<String> =
+                    crate::tools::builtin_names().map(str::to_string).collect();
+                all.extend(host);
+                Err(Error::invalid(format!(
+                    "{field}: unknown tool {name:?}; known tools: {} (host tools must be registered before the \
+                     session starts)",
+                    all.join(", ")
+                )))
+            }
+        }
     }
 
     fn spawn_incarnation(&self, id: &str, seed: &Seed, generation: u64) -> Result<SessionHandle> {

@@ -10,7 +10,7 @@ pub use contract::{Provider, TurnLink};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::session::transcript::{Body, ContentPart, Level, Message, ToolStatus, Usage};
+use crate::session::transcript::{Body, ContentPart, Level, Message, Usage};
 
 /// What a provider reports while it runs a turn. Every accepted prompt yields `AgentStart`, then deltas and tool
 /// events, and exactly one `AgentEnd` (an error is an `Error` followed by `AgentEnd`).
@@ -26,7 +26,17 @@ pub enum ProviderEvent {
     ThinkingSignature(String),
     /// A redacted thinking block's opaque data (kept to send the block back unchanged).
     RedactedThinking(String),
-    /// A tool call started.
+    /// A tool call the loop will put through the session's gate first: it is shown as pending, and
+    /// `tool_started` follows only when the gate lets it run.
+    ToolProposed {
+        /// Tool call ID.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// Arguments.
+        args: Value,
+    },
+    /// A tool call started (one that no gate of tandem's holds back, e.g. pi's own tools).
     ToolStart {
         /// Tool call ID.
         id: String,
@@ -307,7 +317,7 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
                         name: name.clone(),
                         args: args.clone(),
                     });
-                let content = if *status == ToolStatus::Running {
+                let content = if status.is_open() {
                     "aborted".to_string()
                 } else {
                     result.clone()
@@ -316,7 +326,7 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
                     tool_call_id: tool_call_id.clone(),
                     name: name.clone(),
                     content,
-                    is_error: *is_error || *status == ToolStatus::Running,
+                    is_error: *is_error || status.is_open(),
                 });
             }
             Body::System { .. } | Body::Usage(_) => {}
@@ -369,7 +379,7 @@ pub fn estimate_tokens(context: &[ModelMessage], system_prompt: Option<&str>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::transcript::Transcript;
+    use crate::session::transcript::{ToolStatus, Transcript};
 
     #[test]
     fn context_groups_tool_calls_with_their_assistant_turn() {

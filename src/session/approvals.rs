@@ -135,6 +135,7 @@ impl SessionState {
             return Reply::Gate(Gate::Refuse(text));
         }
         if !req.ask {
+            self.start_tool(&req.tool_call_id, now, fx);
             return Reply::Gate(Gate::Run);
         }
         if let Some(scope) = self.approvals.trust.get(&req.name).copied() {
@@ -151,11 +152,12 @@ impl SessionState {
                 *auto_approved_scope = Some(scope_name.into());
             }
             fx.push(Effect::Emit(Payload::ToolAutoApproved {
-                tool_call_id: req.tool_call_id,
+                tool_call_id: req.tool_call_id.clone(),
                 name: req.name,
                 scope,
             }));
             self.messages_changed(now, fx);
+            self.start_tool(&req.tool_call_id, now, fx);
             return Reply::Gate(Gate::Run);
         }
         let pending = PendingApproval {
@@ -220,6 +222,9 @@ impl SessionState {
             approval_id: pending.approval_id.clone(),
             decision: decision.name(),
         }));
+        if matches!(gate, Gate::Run) {
+            self.start_tool(&pending.tool_call_id, now, fx);
+        }
         fx.push(Effect::ResolveApproval {
             approval_id: pending.approval_id,
             gate,

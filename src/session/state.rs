@@ -486,6 +486,11 @@ impl SessionState {
                     "a compaction or summary is running; send the prompt when it finishes".into(),
                 ))
             }
+            Command::Prompt(parts) | Command::FollowUp(parts) if is_empty_prompt(&parts) => {
+                Reply::Failed(crate::error::Error::invalid(
+                    "the prompt is empty: send some text or an image",
+                ))
+            }
             Command::Prompt(parts) => {
                 if self.turn.is_some() {
                     fx.push(Effect::Emit(Payload::PromptQueued {
@@ -677,3 +682,10 @@ fn has_content(p: &ContentPart) -> bool {
 #[cfg(test)]
 #[path = "state_tests.rs"]
 mod tests;
+
+/// Whether a prompt has nothing for the model: no parts, or only text parts that are blank.
+fn is_empty_prompt(parts: &[ContentPart]) -> bool {
+    parts
+        .iter()
+        .all(|p| matches!(p, ContentPart::Text { text } if text.trim().is_empty()))
+}

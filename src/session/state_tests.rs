@@ -1278,3 +1278,112 @@ fn an_interrupted_stream_can_be_continued_once() {
         "no workdir"
     );
 }
+
+#[test]
+fn an_empty_prompt_is_refused_idle_or_busy_and_changes_nothing() {
+    let mut s = session();
+    let before = s.transcript().len();
+    for cmd in [
+        Command::Prompt(text("")),
+        Command::Prompt(text(" \n\t")),
+        Command::Prompt(vec![]),
+        Command::FollowUp(text("")),
+    ] {
+        let (reply, fx) = s.apply(Input::Command(cmd), T0);
+        assert!(
+            matches!(reply, Reply::Failed(crate::error::Error::InvalidArgument(ref m)) if m.contains("empty")),
+            "{reply:?}"
+        );
+        assert!(fx.is_empty(), "{fx:?}");
+        assert!(!s.turn_active() && s.transcript().len() == before);
+    }
+    prompt(&mut s, "real");
+    let (reply, fx) = prompt(&mut s, "   ");
+    assert!(matches!(reply, Reply::Failed(_)) && fx.is_empty());
+    assert_eq!(
+        s.steering.len(),
+        0,
+        "a blank prompt is not queued as steering"
+    );
+    // An image alone is a prompt.
+    let img = ContentPart::Image {
+        media_type: "image/png".into(),
+        data: "aGk=".into(),
+    };
+    let (reply, _) = s.apply(Input::Command(Command::FollowUp(vec![img])), T0);
+    assert!(matches!(reply, Reply::Prompt(_)), "{reply:?}");
+}
+
+#[test]
+fn tool_started_comes_when_the_gate_lets_a_call_run_never_before_approval() {
+    use crate::events::EventKind;
+    let started = |fx: &[Effect]| {
+        emitted(fx)
+            .iter()
+            .filter_map(|p| match p {
+                Payload::ToolStarted { tool_call_id, .. } => Some(tool_call_id.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let status_of = |s: &SessionState, id: &str| {
+        s.transcript()
+            .messages()
+            .iter()
+            .find_map(|m| match &m.body {
+                Body::ToolCall {
+                    tool_call_id,
+                    status,
+                    ..
+                } if tool_call_id == id => Some(*status),
+                _ => None,
+            })
+    };
+    let mut s = session();
+    running(&mut s);
+    let propose = |id: &str| ProviderEvent::ToolProposed {
+        id: id.into(),
+        name: "shell".into(),
+        args: serde_json::json!({"command": "ls"}),
+    };
+    // Asked: pending until approved, then started.
+    let fx = ev(&mut s, 1, propose("a"));
+    assert!(started(&fx).is_empty());
+    assert_eq!(status_of(&s, "a"), Some(ToolStatus::Pending));
+    let (_, fx) = gate(&mut s, 1, gate_req("a", "shell", true, true));
+    assert!(
+        started(&fx).is_empty(),
+        "not started while the approval is pending"
+    );
+    assert!(emitted(&fx)
+        .iter()
+        .any(|p| matches!(p, Payload::ApprovalPending { .. })));
+    let (_, fx) = respond(&mut s, None, Decision::Approve);
+    assert_eq!(started(&fx), ["a"]);
+    assert_eq!(status_of(&s, "a"), Some(ToolStatus::Running));
+    let kinds: Vec<EventKind> = emitted(&fx).iter().map(Payload::kind).collect();
+    let (res, st) = (
+        kinds
+            .iter()
+            .position(|k| *k == EventKind::ApprovalResolved)
+            .unwrap(),
+        kinds
+            .iter()
+            .position(|k| *k == EventKind::ToolStarted)
+            .unwrap(),
+    );
+    assert!(res < st, "{kinds:?}");
+    // Rejected: never started; it ends as an error.
+    ev(&mut s, 1, propose("b"));
+    gate(&mut s, 1, gate_req("b", "shell", true, true));
+    let (_, fx) = respond(&mut s, None, Decision::Reject);
+    assert!(started(&fx).is_empty());
+    // Not asked: started by the gate at once.
+    ev(&mut s, 1, propose("c"));
+    let (_, fx) = gate(&mut s, 1, gate_req("c", "read_file", false, false));
+    assert_eq!(started(&fx), ["c"]);
+    // A pending call cut off by an abort is aborted like a running one.
+    ev(&mut s, 1, propose("d"));
+    s.apply(Input::Command(Command::Abort), T0);
+    assert_eq!(status_of(&s, "d"), Some(ToolStatus::Error));
+}

@@ -103,12 +103,21 @@ pub struct Attachment {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolStatus {
+    /// Proposed by the model, not started yet: waiting for the session's gate (approval, plan mode, trust).
+    Pending,
     /// Still executing.
     Running,
     /// Finished successfully.
     Complete,
     /// Failed, was refused, or was aborted.
     Error,
+}
+
+impl ToolStatus {
+    /// Whether the call has no result yet (pending or running): such a call is aborted when its turn is cut off.
+    pub fn is_open(self) -> bool {
+        matches!(self, ToolStatus::Pending | ToolStatus::Running)
+    }
 }
 
 /// Severity of a system message.
@@ -323,11 +332,17 @@ impl Transcript {
 
     /// The newest tool call with `tool_call_id` (marked changed).
     pub fn tool_call_mut(&mut self, tool_call_id: &str) -> Option<&mut Body> {
+        self.tool_call_with_id_mut(tool_call_id)
+            .map(|(_, body)| body)
+    }
+
+    /// Like [`Transcript::tool_call_mut`], with the message's ID.
+    pub fn tool_call_with_id_mut(&mut self, tool_call_id: &str) -> Option<(u64, &mut Body)> {
         let m = self.messages.iter_mut().rev().find(
             |m| matches!(&m.body, Body::ToolCall { tool_call_id: t, .. } if t == tool_call_id),
         )?;
         self.dirty.insert(m.id);
-        Some(&mut m.body)
+        Some((m.id, &mut m.body))
     }
 
     /// Number of messages.

@@ -5,6 +5,7 @@ use super::state::{combine_entries, Effect, Now, SessionState, Status};
 use super::transcript::{Body, ContentPart, Level, Message, ToolStatus, Usage};
 use crate::events::{Payload, TurnEnd};
 use crate::provider::ProviderEvent;
+use serde_json::Value;
 
 /// The text a redacted thinking block shows in the transcript.
 pub const REDACTED_TEXT: &str = "[redacted thinking]";
@@ -89,28 +90,13 @@ impl SessionState {
                 });
                 self.messages_changed(now, fx);
             }
-            ProviderEvent::ToolStart { id, name, args } => {
-                let message_id = self.transcript.push(Body::ToolCall {
-                    tool_call_id: id.clone(),
-                    name: name.clone(),
-                    args: args.clone(),
-                    status: ToolStatus::Running,
-                    result: String::new(),
-                    is_error: false,
-                    collapsed: true,
-                    auto_approved_scope: None,
-                    duration_ms: None,
-                    started_ms: now.mono_ms,
-                });
-                self.active_tools.push((id.clone(), name.clone()));
-                self.set_working(Status::ToolExecuting, fx);
-                fx.push(Effect::Emit(Payload::ToolStarted {
-                    tool_call_id: id,
-                    name,
-                    args,
-                    message_id,
-                }));
+            ProviderEvent::ToolProposed { id, name, args } => {
+                self.propose_tool(id, name, args, now, fx);
                 self.messages_changed(now, fx);
+            }
+            ProviderEvent::ToolStart { id, name, args } => {
+                self.propose_tool(id.clone(), name, args, now, fx);
+                self.start_tool(&id, now, fx);
             }
             ProviderEvent::ToolUpdate { id, name, partial } => {
                 if let Some(Body::ToolCall {
@@ -275,7 +261,61 @@ impl SessionState {
     }
 }
 
-/// Marks a running tool call aborted; returns whether it was running.
+impl SessionState {
+    /// Shows a tool call the model made, not started yet.
+    fn propose_tool(
+        &mut self,
+        id: String,
+        name: String,
+        args: Value,
+        now: Now,
+        fx: &mut Vec<Effect>,
+    ) {
+        self.transcript.push(Body::ToolCall {
+            tool_call_id: id.clone(),
+            name: name.clone(),
+            args,
+            status: ToolStatus::Pending,
+            result: String::new(),
+            is_error: false,
+            collapsed: true,
+            auto_approved_scope: None,
+            duration_ms: None,
+            started_ms: now.mono_ms,
+        });
+        self.active_tools.push((id, name));
+        self.set_working(Status::ToolExecuting, fx);
+    }
+
+    /// The gate let pending call `id` run: `tool_started` is sent now, and its duration counts from here.
+    pub(super) fn start_tool(&mut self, id: &str, now: Now, fx: &mut Vec<Effect>) {
+        let Some((message_id, body)) = self.transcript.tool_call_with_id_mut(id) else {
+            return;
+        };
+        let Body::ToolCall {
+            status: status @ ToolStatus::Pending,
+            started_ms,
+            name,
+            args,
+            ..
+        } = body
+        else {
+            return;
+        };
+        *status = ToolStatus::Running;
+        *started_ms = now.mono_ms;
+        let started = Payload::ToolStarted {
+            tool_call_id: id.to_string(),
+            name: name.clone(),
+            args: args.clone(),
+            message_id,
+        };
+        fx.push(Effect::Emit(started));
+        self.messages_changed(now, fx);
+    }
+}
+
+/// Marks a pending or running tool call aborted; returns whether it was one.
 pub(super) fn abort_if_running(body: &mut Body) -> bool {
     match body {
         Body::ToolCall {
@@ -283,7 +323,7 @@ pub(super) fn abort_if_running(body: &mut Body) -> bool {
             result,
             is_error,
             ..
-        } if *status == ToolStatus::Running => {
+        } if status.is_open() => {
             *status = ToolStatus::Error;
             *result = "aborted".into();
             *is_error = true;

@@ -90,6 +90,32 @@ impl Store {
         Store { root, fsync }
     }
 
+    /// Creates the store directory if needed and proves it writable by creating and removing a file in it, so a
+    /// client on a store it could never write fails when it is created instead of losing every conversation later.
+    pub fn check_writable(&self) -> Result<()> {
+        make_dir(&self.root)?;
+        let mut nonce = [0u8; 8];
+        getrandom::getrandom(&mut nonce)
+            .map_err(|e| Error::Internal(format!("the OS random generator failed: {e}")))?;
+        let probe = self.root.join(format!(
+            ".write-probe-{}",
+            nonce.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&probe)
+            .map_err(|e| {
+                Error::Io(format!(
+                    "store_dir {} is not writable: {e}",
+                    self.root.display()
+                ))
+            })?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(())
+    }
+
     /// The fsync policy.
     pub fn fsync(&self) -> FsyncPolicy {
         self.fsync

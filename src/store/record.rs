@@ -182,7 +182,8 @@ impl From<&Message> for StoredMessage {
                 name: name.clone(),
                 args: args.clone(),
                 status: match status {
-                    ToolStatus::Running => StoredToolStatus::Running,
+                    // A call waiting for approval has no result yet, as a running one: both are aborted on restore.
+                    ToolStatus::Pending | ToolStatus::Running => StoredToolStatus::Running,
                     ToolStatus::Complete => StoredToolStatus::Complete,
                     ToolStatus::Error => StoredToolStatus::Error,
                 },

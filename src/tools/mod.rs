@@ -166,6 +166,11 @@ impl ToolOutcome {
     }
 }
 
+/// The built-in tools' names, in the order they are offered to the model.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    BUILTIN.iter().copied()
+}
+
 /// Whether `name` is a built-in tool's name (host tools may not take them).
 pub fn is_builtin(name: &str) -> bool {
     BUILTIN.contains(&name)

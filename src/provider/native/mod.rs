@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod http;
 pub mod model;
+pub mod prompt;
 pub mod scripted;
 pub mod side;
 pub mod tool_calls;
@@ -129,6 +130,19 @@ pub fn compose_prompt(base: Option<&str>, skills: &[(String, String)]) -> Option
     Some(out)
 }
 
+/// The tools offered to the model: the session's tools less those `tool_permissions` deny (a denied tool would
+/// only waste a model call).
+fn offered_specs(
+    tools: &ToolSet,
+    permissions: &BTreeMap<String, Permission>,
+) -> Vec<model::ToolSpec> {
+    tools
+        .specs()
+        .into_iter()
+        .filter(|s| permissions.get(&s.name) != Some(&Permission::Deny))
+        .collect()
+}
+
 impl Native {
     /// Builds the provider for the session options `o`.
     ///
@@ -139,11 +153,23 @@ impl Native {
         tools: Arc<ToolSet>,
         env: &Env,
     ) -> Result<Self> {
+        let permissions = &o.tool_permissions;
+        let base_prompt = match o.system_prompt.as_deref() {
+            Some("") => None,
+            Some(p) => Some(p.to_string()),
+            None => {
+                let names: Vec<String> = offered_specs(&tools, permissions)
+                    .into_iter()
+                    .map(|s| s.name)
+                    .collect();
+                Some(prompt::default_system_prompt(tools.workdir(), &names))
+            }
+        };
         Ok(Native {
             model: build_model(&o.model, o.script.clone(), cursor.clone(), &o.http, env)?,
             tools,
-            base_prompt: o.system_prompt.clone(),
-            system_prompt: o.system_prompt.clone(),
+            system_prompt: base_prompt.clone(),
+            base_prompt,
             max_turns: o.max_turns,
             approval: o.approval,
             permissions: o.tool_permissions.clone(),
@@ -262,7 +288,7 @@ impl Native {
         emit(ProviderEvent::AgentStart);
         let mut usage: Option<Usage> = None;
         let mut tool_rounds: u32 = 0;
-        let specs = self.tools.specs();
+        let specs = offered_specs(&self.tools, &self.permissions);
         loop {
             if tool_rounds >= self.max_turns {
                 emit(ProviderEvent::TurnLimitReached {

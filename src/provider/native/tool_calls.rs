@@ -187,9 +187,9 @@ impl Native {
     }
 }
 
-/// Reports that `call` starts.
+/// Shows `call` as pending: the session's gate sends `tool_started` when it lets the call run.
 fn announce(call: &ToolCallRequest, link: &Arc<dyn TurnLink>) {
-    link.emit(ProviderEvent::ToolStart {
+    link.emit(ProviderEvent::ToolProposed {
         id: call.id.clone(),
         name: call.name.clone(),
         args: call.args.clone(),
