@@ -151,6 +151,11 @@ enum tandem_prompt_result
    * A turn is running; it was queued as a follow-up.
    */
   TANDEM_PROMPT_RESULT_QUEUED_FOLLOW_UP = 2,
+  /**
+   * The prompt was a slash command that `tandem_session_commands` lists (`/plan`, `/compact`, a skill's name...):
+   * it was run instead of being sent to the model, and a `command_ran` event carries its result.
+   */
+  TANDEM_PROMPT_RESULT_COMMAND = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -293,6 +298,18 @@ enum tandem_event_kind
    * `events_dropped`
    */
   TANDEM_EVENT_KIND_EVENTS_DROPPED = 22,
+  /**
+   * `retrying`
+   */
+  TANDEM_EVENT_KIND_RETRYING = 23,
+  /**
+   * `options_restored`
+   */
+  TANDEM_EVENT_KIND_OPTIONS_RESTORED = 24,
+  /**
+   * `command_ran`
+   */
+  TANDEM_EVENT_KIND_COMMAND_RAN = 25,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -882,6 +899,11 @@ tandem_status tandem_session_list(tandem_client *client, char **out);
  * Sends a plain-text prompt. If no turn is running a turn starts (`TANDEM_PROMPT_RESULT_SENT`); otherwise the
  * prompt is queued as steering (`TANDEM_PROMPT_RESULT_QUEUED_STEERING`) and sent between tool calls or when the
  * turn ends. `out_or_null` may be NULL. Every sent prompt ends with exactly one `turn_ended` event.
+ *
+ * An empty or blank prompt is `TANDEM_ERR_INVALID_ARGUMENT`. A prompt that is a slash command listed by
+ * `tandem_session_commands` (`/plan`, `/compact`, `/model NAME`, a skill's name...) is run instead of being sent:
+ * the result is `TANDEM_PROMPT_RESULT_COMMAND`, a `command_ran` event carries what it returned, and the command's
+ * own failure is this call's error.
  */
 tandem_status tandem_session_send_prompt(tandem_client *client,
                                          const char *id,

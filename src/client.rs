@@ -274,14 +274,26 @@ impl Client {
         Ok(self.live()?.list_json())
     }
 
-    /// Sends a prompt made of content parts; while a turn runs it is queued as steering.
+    /// Sends a prompt made of content parts; while a turn runs it is queued as steering. A slash command
+    /// (see [`crate::commands`]) is run instead.
     pub fn send_prompt(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
+        if self.run_command(id, &parts)?.is_some() {
+            return Ok(PromptOutcome::Command);
+        }
         self.live()?.prompt(id, parts, false)
     }
 
     /// Like [`Client::send_prompt`], but while a turn runs the prompt waits for the turn's end as a follow-up.
     pub fn queue_follow_up(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
+        if self.run_command(id, &parts)?.is_some() {
+            return Ok(PromptOutcome::Command);
+        }
         self.live()?.prompt(id, parts, true)
+    }
+
+    /// Publishes `payload` on session `id`'s event stream.
+    pub(crate) fn publish(&self, id: &str, payload: crate::events::Payload) -> Result<()> {
+        self.live()?.publish(id, payload)
     }
 
     /// A queue operation: show, dequeue steering, recall or clear. Returns the queue contents it concerns.

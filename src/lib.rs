@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod client;
+pub mod commands;
 pub mod error;
 pub mod events;
 #[allow(unsafe_code)]

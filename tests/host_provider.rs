@@ -214,6 +214,53 @@ fn abort_cancels_the_request_and_retryable_errors_ask_again() {
         .unwrap()
         .to_string()
         .contains("(attempt 1 of 3): busy"));
+    let retry = events
+        .iter()
+        .find(|e| e["kind"] == "retrying")
+        .expect("a retrying event");
+    assert_eq!(
+        (&retry["attempt"], &retry["max_retries"], &retry["reason"]),
+        (&json!(1), &json!(3), &json!("busy"))
+    );
+}
+
+#[test]
+fn a_host_that_never_answers_fails_the_turn_after_its_idle_timeout_and_continue_resumes() {
+    let c = client();
+    let opts = json!({"provider": "host", "stream_idle_timeout_ms": 200});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    let (rx, _) = register(&c);
+    c.send_prompt(&id, text("hello?")).unwrap();
+    let (r1, _) = next(&rx);
+    let started = std::time::Instant::now();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "error", "{events:#?}");
+    // Failed after one idle timeout: no silent retries, no second request.
+    assert!(
+        !events.iter().any(|e| e["kind"] == "retrying"),
+        "{events:#?}"
+    );
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let err = events.iter().find(|e| e["kind"] == "error").unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("the host provider sent nothing"), "{err}");
+    assert!(c.provider_request_is_cancelled(r1.request_id));
+    // The cut-off turn resumes with `continue` as after a dropped stream.
+    c.continue_turn(&id)
+        .expect("continue after the host's idle timeout");
+    let (r2, v2) = next(&rx);
+    assert!(v2.to_string().contains("interrupted"), "{v2}");
+    for e in [
+        r#"{"type":"text_delta","text":"Here."}"#,
+        r#"{"type":"done"}"#,
+    ] {
+        c.provider_emit(&id, r2.request_id, e).unwrap();
+    }
+    let (end, _) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed");
 }
 
 #[test]

@@ -586,3 +586,96 @@ fn sessions_without_persistence_write_nothing() {
         Err(Error::NotFound(_))
     ));
 }
+
+#[test]
+fn resume_restores_the_options_and_touched_files_and_reports_overrides() {
+    let store = temp_store("resume");
+    let work = workdir("resume");
+    let script = json!([
+        [{"tool_call": {"name": "write_file", "args": {"path": "out.txt", "content": "x\n"}, "id": "w1"}}],
+        [{"text": "written"}]
+    ]);
+    let first = json!({"model": "scripted:resumable", "script": script, "workdir": work, "approval": "none",
+        "thinking_level": "high", "tools": ["read_file", "write_file"], "max_turns": 7});
+    let c = stored_client(&store);
+    let id = c
+        .start_or_get_session("resumable", Some(&first.to_string()))
+        .unwrap();
+    c.send_prompt(&id, text("write it")).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed", "{events:#?}");
+    let touched = c.touched_files(&id).unwrap();
+    assert_eq!(touched.as_array().unwrap().len(), 1, "{touched}");
+    c.shutdown(Duration::from_secs(5)).unwrap();
+    drop(c);
+
+    // No options on resume: everything comes back, with the touched files, and an event says so.
+    let c = stored_client(&store);
+    let id = c.start_or_get_session("resumable", None).unwrap();
+    let meta = c.metadata(&id).unwrap();
+    assert_eq!(meta["model"], "scripted:resumable");
+    assert_eq!(meta["thinking_level"], "high");
+    assert_eq!(
+        meta["workdir"],
+        work.canonicalize().unwrap().display().to_string()
+    );
+    assert_eq!(c.touched_files(&id).unwrap(), touched);
+    let events = c.events_since(&id, 0).unwrap().events;
+    let restored = events
+        .iter()
+        .find(|e| e["kind"] == "options_restored")
+        .expect("an options_restored event");
+    let keys: Vec<&str> = restored["restored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    for key in [
+        "model",
+        "script",
+        "workdir",
+        "approval",
+        "thinking_level",
+        "tools",
+        "max_turns",
+    ] {
+        assert!(keys.contains(&key), "{key} not restored: {restored}");
+    }
+    assert!(!keys.contains(&"session_id"));
+    assert_eq!(restored["overridden"], json!({}));
+    assert_eq!(restored["touched_files"], 1);
+    // approval "none" came back: the write runs without asking (the default mode would ask).
+    c.send_prompt(&id, text("again")).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed", "{events:#?}");
+    assert!(!events.iter().any(|e| e["kind"] == "approval_pending"));
+    c.shutdown(Duration::from_secs(5)).unwrap();
+    drop(c);
+
+    // Options given on resume win, and the event names what they changed.
+    let c = stored_client(&store);
+    let id = c
+        .start_or_get_session(
+            "resumable",
+            Some(r#"{"approval": "all", "thinking_level": "high"}"#),
+        )
+        .unwrap();
+    let events = c.events_since(&id, 0).unwrap().events;
+    let restored = events
+        .iter()
+        .find(|e| e["kind"] == "options_restored")
+        .unwrap();
+    assert_eq!(
+        restored["overridden"],
+        json!({"approval": {"stored": "none", "given": "all"}})
+    );
+    assert!(!restored["restored"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("approval")));
+    // The record keeps no secret: only what the host passed.
+    let record = std::fs::read_to_string(store.join("sessions/resumable.json")).unwrap();
+    assert!(record.contains("\"approval\":\"all\""), "{record}");
+    c.shutdown(Duration::from_secs(5)).unwrap();
+}

@@ -219,6 +219,15 @@ fn openai_retries_429_with_retry_after_and_prices_from_options() {
         "{}",
         notices[1]
     );
+    // Each retry is also an event a host can show without reading the transcript.
+    let retries: Vec<&Value> = events.iter().filter(|e| e["kind"] == "retrying").collect();
+    assert_eq!(retries.len(), 2, "{events:#?}");
+    assert_eq!(retries[0]["attempt"], 1);
+    assert_eq!(retries[0]["max_retries"], 3);
+    assert_eq!(retries[0]["delay_ms"], 0, "Retry-After: 0 is honoured");
+    assert_eq!(retries[0]["reason"], "HTTP 429: Rate limit reached");
+    assert_eq!(retries[1]["attempt"], 2);
+    assert_eq!(retries[1]["reason"], "HTTP 503: upstream down");
     for _ in 0..3 {
         let r = seen.recv().unwrap();
         assert!(r.head.starts_with("POST /v1/chat/completions HTTP/1.1"));
@@ -416,4 +425,42 @@ fn sessions_of_one_client_share_its_connections() {
         1,
         "three calls of two sessions reuse one connection"
     );
+}
+
+#[test]
+fn continue_resumes_a_turn_cut_off_by_an_idle_timeout() {
+    std::env::set_var("TANDEM_TEST_OLLAMA_KEY", KEY);
+    let (tx, gone) = mpsc::channel();
+    let (url, seen) = serve(vec![
+        Reply::Stall(tx),
+        Reply::Send(200, vec![], openai_reply("Resumed.", (10, 2, 0)), 64),
+    ]);
+    let c = client();
+    let opts = json!({"model": "ollama:llama3", "base_url": format!("{url}/v1"), "api_key_env": "TANDEM_TEST_OLLAMA_KEY",
+        "stream_idle_timeout_ms": 300, "retry": {"max_retries": 0}});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    // Nothing was streamed before the stall: the cut-off is still resumable, like a dropped stream.
+    c.send_prompt(&id, text("question")).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "error", "{events:#?}");
+    let err = events.iter().find(|e| e["kind"] == "error").unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.starts_with("Stream interrupted: timeout:"), "{err}");
+    gone.recv_timeout(Duration::from_secs(5))
+        .expect("the stalled connection was closed");
+    c.continue_turn(&id)
+        .expect("continue after an idle timeout");
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed", "{events:#?}");
+    assert_eq!(text_of(&events, &id), "Resumed.");
+    seen.recv().unwrap();
+    let second = seen.recv().unwrap();
+    let messages = second.body["messages"].as_array().unwrap();
+    assert!(messages.iter().any(|m| m["content"] == "question"));
+    assert!(messages.last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .contains("interrupted"));
 }

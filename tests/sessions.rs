@@ -842,3 +842,83 @@ fn compaction_continue_and_summaries_through_the_client() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn slash_commands_are_run_not_sent_to_the_model() {
+    let c = client();
+    let id = c
+        .start_session(Some(
+            r#"{"model": "scripted:echo", "models": ["scripted:echo", "scripted:demo"]}"#,
+        ))
+        .unwrap();
+    let ran =
+        |c: &tandem::Client| wait_for(c, Duration::from_secs(5), |e| e["kind"] == "command_ran").0;
+    assert_eq!(
+        c.send_prompt(&id, text("/plan")).unwrap(),
+        PromptOutcome::Command
+    );
+    assert_eq!(c.status(&id).unwrap(), Status::Plan);
+    let e = ran(&c);
+    assert_eq!((&e["command"], &e["args"]), (&json!("plan"), &json!("")));
+    assert_eq!(
+        c.send_prompt(&id, text("/thinking high")).unwrap(),
+        PromptOutcome::Command
+    );
+    assert_eq!(ran(&c)["result"], json!({"level": "high"}));
+    assert_eq!(c.metadata(&id).unwrap()["thinking_level"], "high");
+    assert_eq!(
+        c.queue_follow_up(&id, text(" /exec ")).unwrap(),
+        PromptOutcome::Command
+    );
+    assert_eq!(c.status(&id).unwrap(), Status::Idle);
+    ran(&c);
+    c.send_prompt(&id, text("/models")).unwrap();
+    assert_eq!(ran(&c)["result"]["model"], "scripted:demo");
+    // Every listed built-in runs (none of them reaches the model as text).
+    for cmd in c.commands(&id).unwrap().as_array().unwrap() {
+        let name = cmd["name"].as_str().unwrap();
+        if matches!(name, "branch" | "continue" | "compact" | "summarize") {
+            continue; // need arguments, an interrupted turn, or a longer conversation: checked below
+        }
+        assert_eq!(
+            c.send_prompt(&id, text(&format!("/{name}"))).unwrap(),
+            PromptOutcome::Command,
+            "/{name}"
+        );
+        assert_eq!(ran(&c)["command"], name);
+    }
+    // A command's own failure is the prompt's error; nothing is sent.
+    assert!(matches!(
+        c.send_prompt(&id, text("/continue")),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        c.send_prompt(&id, text("/branch x")),
+        Err(Error::InvalidArgument(m)) if m.contains("usage: /branch MESSAGE_ID")
+    ));
+    assert!(matches!(
+        c.send_prompt(&id, text("/thinking extreme")),
+        Err(Error::InvalidArgument(_))
+    ));
+    // What is not a listed command is an ordinary prompt.
+    c.send_prompt(&id, text("/scripted:demo")).unwrap();
+    c.send_prompt(&id, text("/nosuchcommand hi")).unwrap();
+    turn_end(&c, &id);
+    let prompts: Vec<String> = c
+        .messages(&id)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "user")
+        .map(|m| m["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(prompts
+        .iter()
+        .all(|p| !p.starts_with("/plan") && !p.starts_with("/thinking")));
+    let sent = prompts.join("\n");
+    assert!(
+        sent.contains("/scripted:demo") && sent.contains("/nosuchcommand hi"),
+        "{prompts:?}"
+    );
+}

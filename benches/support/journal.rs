@@ -80,6 +80,7 @@ pub fn build(store: &Store, conv: &str, session: &str, messages: u64) -> u64 {
             session_id: session.into(),
             token: "x".repeat(43),
             conversation_id: conv.into(),
+            options: None,
         })
         .unwrap();
     buf.len() as u64

@@ -247,6 +247,36 @@ pub enum Payload {
         /// How many events were lost.
         count: u64,
     },
+    /// A failed model call is retried after a delay (HTTP backends and host providers).
+    Retrying {
+        /// The retry this is, from 1.
+        attempt: u32,
+        /// Retries the policy allows for this call.
+        max_retries: u32,
+        /// Milliseconds until the retry.
+        delay_ms: u64,
+        /// Why the call failed.
+        reason: String,
+    },
+    /// A stored session was resumed with the options it was started with: what came from the store and what the
+    /// options given on resume changed.
+    OptionsRestored {
+        /// The option keys taken from the store.
+        restored: Vec<String>,
+        /// `{key: {"stored": value, "given": value}}` for every stored option the resume overrode.
+        overridden: Value,
+        /// Touched files restored with the conversation.
+        touched_files: usize,
+    },
+    /// A slash command sent as a prompt (`/plan`, `/compact`, ...) was run instead of being sent to the model.
+    CommandRan {
+        /// The command's name, without the slash.
+        command: String,
+        /// The text after the name (trimmed; empty when none).
+        args: String,
+        /// What the command returned (null for commands that return nothing).
+        result: Value,
+    },
 }
 
 impl Payload {
@@ -275,6 +305,9 @@ impl Payload {
             Payload::TurnEnded { .. } => EventKind::TurnEnded,
             Payload::Error { .. } => EventKind::Error,
             Payload::EventsDropped { .. } => EventKind::EventsDropped,
+            Payload::Retrying { .. } => EventKind::Retrying,
+            Payload::OptionsRestored { .. } => EventKind::OptionsRestored,
+            Payload::CommandRan { .. } => EventKind::CommandRan,
         }
     }
 
@@ -395,6 +428,12 @@ pub enum EventKind {
     Error = 21,
     /// `events_dropped`
     EventsDropped = 22,
+    /// `retrying`
+    Retrying = 23,
+    /// `options_restored`
+    OptionsRestored = 24,
+    /// `command_ran`
+    CommandRan = 25,
 }
 
 #[cfg(test)]

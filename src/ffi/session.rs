@@ -88,6 +88,11 @@ pub unsafe extern "C" fn tandem_session_list(
 /// Sends a plain-text prompt. If no turn is running a turn starts (`TANDEM_PROMPT_RESULT_SENT`); otherwise the
 /// prompt is queued as steering (`TANDEM_PROMPT_RESULT_QUEUED_STEERING`) and sent between tool calls or when the
 /// turn ends. `out_or_null` may be NULL. Every sent prompt ends with exactly one `turn_ended` event.
+///
+/// An empty or blank prompt is `TANDEM_ERR_INVALID_ARGUMENT`. A prompt that is a slash command listed by
+/// `tandem_session_commands` (`/plan`, `/compact`, `/model NAME`, a skill's name...) is run instead of being sent:
+/// the result is `TANDEM_PROMPT_RESULT_COMMAND`, a `command_ran` event carries what it returned, and the command's
+/// own failure is this call's error.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_send_prompt(
     client: *mut tandem_client,

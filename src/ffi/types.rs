@@ -156,6 +156,9 @@ pub enum tandem_prompt_result {
     TANDEM_PROMPT_RESULT_QUEUED_STEERING = 1,
     /// A turn is running; it was queued as a follow-up.
     TANDEM_PROMPT_RESULT_QUEUED_FOLLOW_UP = 2,
+    /// The prompt was a slash command that `tandem_session_commands` lists (`/plan`, `/compact`, a skill's name...):
+    /// it was run instead of being sent to the model, and a `command_ran` event carries its result.
+    TANDEM_PROMPT_RESULT_COMMAND = 3,
 }
 
 impl From<crate::session::state::PromptOutcome> for tandem_prompt_result {
@@ -165,6 +168,7 @@ impl From<crate::session::state::PromptOutcome> for tandem_prompt_result {
             Sent => tandem_prompt_result::TANDEM_PROMPT_RESULT_SENT,
             QueuedSteering => tandem_prompt_result::TANDEM_PROMPT_RESULT_QUEUED_STEERING,
             QueuedFollowUp => tandem_prompt_result::TANDEM_PROMPT_RESULT_QUEUED_FOLLOW_UP,
+            Command => tandem_prompt_result::TANDEM_PROMPT_RESULT_COMMAND,
         }
     }
 }
@@ -275,6 +279,12 @@ pub enum tandem_event_kind {
     TANDEM_EVENT_KIND_ERROR = 21,
     /// `events_dropped`
     TANDEM_EVENT_KIND_EVENTS_DROPPED = 22,
+    /// `retrying`
+    TANDEM_EVENT_KIND_RETRYING = 23,
+    /// `options_restored`
+    TANDEM_EVENT_KIND_OPTIONS_RESTORED = 24,
+    /// `command_ran`
+    TANDEM_EVENT_KIND_COMMAND_RAN = 25,
 }
 
 /// An event delivered to a callback. Borrowed: every pointer is valid only during the callback.

@@ -93,6 +93,7 @@ impl Manager {
             conversation_id,
             journal,
             session_lock,
+            opts.stored.clone(),
         );
         Ok((token, Some(Arc::new(Mutex::new(persister)))))
     }

@@ -4,6 +4,7 @@
 pub mod conversations;
 pub mod policy;
 pub mod registry;
+pub mod resume;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -81,23 +82,55 @@ impl Manager {
         })
     }
 
-    /// Starts a session; an explicit `session_id` that is taken is `AlreadyExists`.
+    /// Starts a session; an explicit `session_id` that is taken is `AlreadyExists`. A stored session's ID resumes
+    /// it with its stored options under the given ones (see [`resume`]).
     pub fn start(&self, options_json: Option<&str>) -> Result<String> {
-        let opts = resolve(options_json, &self.defaults, &self.restart)?;
-        self.start_resolved(opts, IfExists::Fail, None)
+        let given = resume::given_options(options_json)?;
+        let id = given
+            .get("session_id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let (options, resumed) = match id {
+            Some(id) if crate::ids::validate_id("session id", &id).is_ok() => {
+                self.with_stored_options(&id, given)
+            }
+            // A bad ID is refused by `resolve`, with the same message as everywhere.
+            _ => (given, None),
+        };
+        let opts = resolve(
+            Some(&Value::Object(options).to_string()),
+            &self.defaults,
+            &self.restart,
+        )?;
+        self.start_resolved(opts, IfExists::Fail, None, resumed)
     }
 
-    /// Returns the live session `id`, or starts it with `options_json`.
+    /// Returns the live session `id`, or starts it with `options_json`; a stored session gets back the options it
+    /// was started with, under the given ones.
     pub fn start_or_get(&self, id: &str, options_json: Option<&str>) -> Result<String> {
         crate::ids::validate_id("session id", id)?;
-        let mut opts = resolve(options_json, &self.defaults, &self.restart)?;
-        if opts.session_id.as_deref().is_some_and(|given| given != id) {
+        let given = resume::given_options(options_json)?;
+        if given
+            .get("session_id")
+            .is_some_and(|given| given.as_str() != Some(id))
+        {
             return Err(Error::invalid(
                 "options_json carries a session_id different from id",
             ));
         }
+        let (options, resumed) = self.with_stored_options(id, given);
+        let mut opts = resolve(
+            Some(&Value::Object(options).to_string()),
+            &self.defaults,
+            &self.restart,
+        )?;
         opts.session_id = Some(id.into());
-        self.start_resolved(opts, IfExists::Return, None)
+        self.start_resolved(opts, IfExists::Return, None, resumed)
+    }
+
+    /// Whether session `id` is running or waiting to restart in this client.
+    fn is_live(&self, id: &str) -> bool {
+        lock(&self.reg).existing(id).map_or(true, |s| s.is_some())
     }
 
     /// `background` is `Some(parent)` for sub-agents.
@@ -106,6 +139,7 @@ impl Manager {
         opts: Resolved,
         if_exists: IfExists,
         background: Option<Option<String>>,
+        resumed: Option<resume::Resumed>,
     ) -> Result<String> {
         self.check_tool_names(&opts)?;
         let mut reg = lock(&self.reg);
@@ -160,6 +194,10 @@ impl Manager {
                 background: ident.background,
             },
         );
+        if let Some(r) = resumed {
+            let touched = read(&seed.state).touched_count();
+            self.bus.publish(&seed.log, r.event(touched));
+        }
         if let Some(p) = &seed.persist {
             session::save(
                 &seed.state,
@@ -394,6 +432,13 @@ impl Manager {
         }
     }
 
+    /// Publishes `payload` on session `id`'s event stream.
+    pub fn publish(&self, id: &str, payload: Payload) -> Result<()> {
+        let log = lock(&self.reg).active(id).map(|(_, s)| s.log.clone())?;
+        self.bus.publish(&log, payload);
+        Ok(())
+    }
+
     /// Aborts the running turn (a no-op when idle).
     pub fn abort(&self, id: &str) -> Result<()> {
         self.handle(id)?.call(Command::Abort).map(drop)
@@ -487,7 +532,7 @@ impl Manager {
         }
         let opts = resolve(options_json, &self.defaults, &self.restart)?;
         let model = opts.model.clone();
-        let id = self.start_resolved(opts, IfExists::Fail, Some(parent.map(Into::into)))?;
+        let id = self.start_resolved(opts, IfExists::Fail, Some(parent.map(Into::into)), None)?;
         let handle = SubagentHandle {
             session_id: id.clone(),
             parent_session_id: parent.map(Into::into),

@@ -93,6 +93,17 @@ pub enum ProviderEvent {
         /// The limit.
         limit: u32,
     },
+    /// A failed model call will be retried after `delay_ms`.
+    Retrying {
+        /// The retry, from 1.
+        attempt: u32,
+        /// Retries allowed.
+        max_retries: u32,
+        /// Milliseconds until it.
+        delay_ms: u64,
+        /// Why the call failed.
+        reason: String,
+    },
     /// The turn failed.
     Error(String),
     /// The model's stream failed after a partial answer, which is kept (`continue` resumes it).

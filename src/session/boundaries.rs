@@ -70,6 +70,15 @@ pub enum FileAction {
 }
 
 impl FileAction {
+    /// The action's name, as JSON and the store write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileAction::Created => "created",
+            FileAction::Modified => "modified",
+            FileAction::Deleted => "deleted",
+        }
+    }
+
     /// Classifies a change from its before and after content (`None` = the file did not exist).
     pub fn of(before: Option<&str>, after: Option<&str>) -> FileAction {
         match (before, after) {
@@ -89,6 +98,33 @@ pub struct Touched {
     pub action: FileAction,
     /// When (wall-clock ms).
     pub timestamp_ms: u64,
+}
+
+impl Touched {
+    /// The entry the store writes.
+    pub fn to_stored(&self) -> crate::store::record::StoredTouched {
+        crate::store::record::StoredTouched {
+            path: self.path.clone(),
+            action: self.action.name().into(),
+            timestamp_ms: self.timestamp_ms,
+        }
+    }
+
+    /// A stored entry (`None` for an action this version does not know).
+    pub fn from_stored(t: &crate::store::record::StoredTouched) -> Option<Touched> {
+        let action = [
+            FileAction::Created,
+            FileAction::Modified,
+            FileAction::Deleted,
+        ]
+        .into_iter()
+        .find(|a| a.name() == t.action)?;
+        Some(Touched {
+            path: t.path.clone(),
+            action,
+            timestamp_ms: t.timestamp_ms,
+        })
+    }
 }
 
 /// Boundaries by absolute path, and touched files by path.
@@ -139,6 +175,16 @@ impl SessionState {
         }
     }
 
+    /// How many files the session's tools touched.
+    pub fn touched_count(&self) -> usize {
+        self.files.touched.len()
+    }
+
+    /// The touched-files entry of `path`.
+    pub fn touched(&self, path: &str) -> Option<&Touched> {
+        self.files.touched.get(path)
+    }
+
     /// Touched files, newest first.
     pub fn touched_files(&self) -> Value {
         let mut all: Vec<&Touched> = self.files.touched.values().collect();
@@ -174,6 +220,10 @@ impl SessionState {
                 timestamp_ms: now.wall_ms,
             },
         );
+        self.journal_ops
+            .push(super::conversations::JournalOp::Touched(
+                change.path.clone(),
+            ));
         fx.push(Effect::Emit(crate::events::Payload::FileChanged {
             tool_call_id: change.tool_call_id,
             tool_name,

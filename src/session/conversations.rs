@@ -10,7 +10,7 @@ use crate::store::journal::Replayed;
 use crate::store::record::Meta;
 
 /// A transcript change the store cannot express as "message N now reads …".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JournalOp {
     /// Branch at this index (0-based) was saved.
     Branch(usize),
@@ -21,6 +21,8 @@ pub enum JournalOp {
     },
     /// The transcript was replaced by branch `number` (1-based).
     Switch(u32),
+    /// A tool changed the file at this absolute path (its touched-files entry is written as it reads then).
+    Touched(String),
 }
 
 /// What changed since the store last asked.
@@ -118,6 +120,12 @@ impl SessionState {
         self.conversation_id = conversation_id;
         self.transcript = Transcript::restored(replayed.messages, next_id);
         self.branches = replayed.branches;
+        self.files.touched = replayed
+            .touched
+            .iter()
+            .filter_map(super::boundaries::Touched::from_stored)
+            .map(|t| (t.path.clone(), t))
+            .collect();
         self.usage = match &meta {
             Some(m) => m.usage,
             None => self

@@ -179,6 +179,9 @@ pub struct Resolved {
     pub max_cost: Option<f64>,
     /// The pi provider's command line (program first).
     pub pi_command: Vec<String>,
+    /// The options as the store keeps them for a resume: what the host gave (no client defaults, no
+    /// `session_id`), with the workdir made absolute. Secrets are never options: keys are env var names.
+    pub stored: serde_json::Map<String, Value>,
 }
 
 /// Overlays `top` on `base`, key by key (objects only).
@@ -299,7 +302,13 @@ pub fn resolve(
         Some(r) => r.apply(client_restart)?,
         None => client_restart.clone(),
     };
+    let mut stored = given.as_object().cloned().unwrap_or_default();
+    stored.remove("session_id");
+    if let Some(w) = &workdir {
+        stored.insert("workdir".into(), Value::String(w.display().to_string()));
+    }
     Ok(Resolved {
+        stored,
         session_id: opts.session_id,
         model,
         provider,

@@ -39,6 +39,7 @@ pub struct Persister {
     conversation_id: String,
     journal: Option<Journal>,
     session_lock: Option<File>,
+    options: serde_json::Map<String, serde_json::Value>,
     record_saved: bool,
     ops: Vec<JournalOp>,
     dirty: std::collections::BTreeSet<u64>,
@@ -50,7 +51,8 @@ pub struct Persister {
 
 impl Persister {
     /// A persister for session `session_id`, writing conversation `conversation_id` (`journal` when it was opened
-    /// from the store, `None` for a new one, created on the first write). `session_lock` is the session's lock file.
+    /// from the store, `None` for a new one, created on the first write). `session_lock` is the session's lock file;
+    /// `options` go into the session's record for a later resume.
     pub fn new(
         store: Arc<Store>,
         session_id: String,
@@ -58,6 +60,7 @@ impl Persister {
         conversation_id: String,
         journal: Option<Journal>,
         session_lock: Option<File>,
+        options: serde_json::Map<String, serde_json::Value>,
     ) -> Persister {
         Persister {
             store,
@@ -66,6 +69,7 @@ impl Persister {
             conversation_id,
             journal,
             session_lock,
+            options,
             record_saved: false,
             ops: Vec::new(),
             dirty: Default::default(),
@@ -182,6 +186,7 @@ impl Persister {
                 session_id: self.session_id.clone(),
                 token: self.token.clone(),
                 conversation_id: self.conversation_id.clone(),
+                options: Some(self.options.clone()),
             })?;
             self.record_saved = true;
         }
@@ -209,6 +214,10 @@ impl Persister {
         let mut out = Vec::new();
         for op in &self.ops {
             let entry = match *op {
+                JournalOp::Touched(ref path) => match s.touched(path) {
+                    Some(t) => Entry::Touched(t.to_stored()),
+                    None => continue,
+                },
                 JournalOp::Branch(i) => match s.branches().get(i) {
                     Some(b) => Entry::Branch(StoredBranch {
                         name: b.name.clone(),

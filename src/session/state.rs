@@ -33,6 +33,8 @@ pub enum PromptOutcome {
     QueuedSteering,
     /// A turn is running; it was queued as a follow-up.
     QueuedFollowUp,
+    /// It was a slash command (`/plan`, `/compact`, ...), run instead of being sent (see `command_ran`).
+    Command,
 }
 
 /// What the host asks of a session.

@@ -157,7 +157,7 @@ impl SessionState {
             }
             ProviderEvent::StreamInterrupted(message) => {
                 self.interrupted = true;
-                let text = format!("Stream interrupted: {message}. The partial answer is kept; continue to resume it.");
+                let text = format!("Stream interrupted: {message}. What the turn produced is kept; continue to resume it.");
                 self.provider_event(ProviderEvent::Error(text), now, fx);
             }
             ProviderEvent::ContextUsage {
@@ -171,6 +171,28 @@ impl SessionState {
             }
             ProviderEvent::TurnLimitReached { current, limit } => {
                 fx.push(Effect::Emit(Payload::TurnLimitReached { current, limit }));
+            }
+            ProviderEvent::Retrying {
+                attempt,
+                max_retries,
+                delay_ms,
+                reason,
+            } => {
+                let delay = std::time::Duration::from_millis(delay_ms);
+                let text = crate::provider::native::http::retry::notice(
+                    delay,
+                    attempt,
+                    max_retries,
+                    &reason,
+                );
+                self.transcript.push(Body::system(text, Level::Info));
+                fx.push(Effect::Emit(Payload::Retrying {
+                    attempt,
+                    max_retries,
+                    delay_ms,
+                    reason,
+                }));
+                self.messages_changed(now, fx);
             }
             ProviderEvent::Error(message) => {
                 if let Some(t) = self.turn.as_mut() {

@@ -6,7 +6,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::record::{line, Entry, Header, Meta, StoredBranch};
+use super::record::{line, Entry, Header, Meta, StoredBranch, StoredTouched};
 use crate::error::{Error, Result};
 use crate::session::branches::Branch;
 use crate::session::transcript::Message;
@@ -31,6 +31,8 @@ pub struct Replayed {
     pub branches: Vec<Branch>,
     /// The newest summary line.
     pub meta: Option<Meta>,
+    /// Touched files, the latest entry per path, in the order they were first touched.
+    pub touched: Vec<StoredTouched>,
     /// Corrupt lines in the middle that were skipped.
     pub skipped: usize,
     /// Bytes of a torn or corrupt tail that were cut off.
@@ -157,6 +159,7 @@ pub fn replay(bytes: &[u8], path: &Path) -> Result<(Replayed, u64)> {
         messages: Vec::new(),
         branches: Vec::new(),
         meta: None,
+        touched: Vec::new(),
         skipped: 0,
         repaired_bytes: 0,
     };
@@ -208,6 +211,10 @@ fn apply(r: &mut Replayed, entry: Entry) {
             }
         }
         Entry::Meta(m) => r.meta = Some(m),
+        Entry::Touched(t) => match r.touched.iter_mut().find(|x| x.path == t.path) {
+            Some(x) => *x = t,
+            None => r.touched.push(t),
+        },
     }
 }
 

@@ -41,6 +41,9 @@ pub struct SessionRecord {
     pub token: String,
     /// Its current conversation.
     pub conversation_id: String,
+    /// The options it was started with (see `Resolved::stored`); absent in records of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A store directory.

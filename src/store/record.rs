@@ -78,6 +78,19 @@ pub enum Entry {
     },
     /// Summary after a batch.
     Meta(Meta),
+    /// A session's tool changed a file (the latest entry for a path wins).
+    Touched(StoredTouched),
+}
+
+/// A touched file as stored: the store keeps the action as its name so it needs none of the session's types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTouched {
+    /// Absolute path.
+    pub path: String,
+    /// `created`, `modified` or `deleted`.
+    pub action: String,
+    /// When, in ms since the epoch.
+    pub timestamp_ms: u64,
 }
 
 /// A saved branch.

@@ -173,6 +173,9 @@ fn session_records_are_replaced_atomically_and_checked() {
         session_id: "s".into(),
         token: "tok".into(),
         conversation_id: "c".into(),
+        options: serde_json::json!({"model": "scripted:echo", "workdir": "/w"})
+            .as_object()
+            .cloned(),
     };
     store.save_session_record(&rec).unwrap();
     assert_eq!(store.session_record("s").unwrap(), Some(rec.clone()));

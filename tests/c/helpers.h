@@ -50,6 +50,9 @@ static const struct {
     {"turn_ended", TANDEM_EVENT_KIND_TURN_ENDED},
     {"error", TANDEM_EVENT_KIND_ERROR},
     {"events_dropped", TANDEM_EVENT_KIND_EVENTS_DROPPED},
+    {"retrying", TANDEM_EVENT_KIND_RETRYING},
+    {"options_restored", TANDEM_EVENT_KIND_OPTIONS_RESTORED},
+    {"command_ran", TANDEM_EVENT_KIND_COMMAND_RAN},
 };
 
 /* The tandem_event_kind value of a JSON kind name; 0 for names the header does not know. */

@@ -183,6 +183,18 @@ static void test_bad_configs(void)
     CHECK_STATUS(tandem_client_new("{\"restart\": {\"base_delay_ms\": 500, \"max_delay_ms\": 10}}", &c),
                  TANDEM_ERR_INVALID_ARGUMENT);
 
+    /* A store it could never write fails at once (a file where the directory belongs), not at the first turn. */
+    char file[] = "/tmp/tandem-c-notadir-XXXXXX";
+    int fd = mkstemp(file);
+    REQUIRE(fd >= 0);
+    close(fd);
+    char blocked[256];
+    snprintf(blocked, sizeof blocked, "{\"store_dir\":\"%s/store\"}", file);
+    CHECK_STATUS(tandem_client_new(blocked, &c), TANDEM_ERR_IO);
+    CHECK(strstr(tandem_last_error_message(), file) != NULL);
+    CHECK(c == sentinel);
+    unlink(file);
+
     /* Bad C arguments. */
     CHECK_STATUS(tandem_client_new("{\"store_dir\": \"\xff\xfe\"}", &c), TANDEM_ERR_INVALID_UTF8);
     CHECK_STATUS(tandem_client_new(NULL, NULL), TANDEM_ERR_NULL_ARGUMENT);

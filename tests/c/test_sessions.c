@@ -466,6 +466,23 @@ static void test_prompt_parts_and_errors(void)
                  TANDEM_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(tandem_session_send_prompt_parts(c, id, "[{\"type\":\"text\",\"text\":\"x\"", NULL),
                  TANDEM_ERR_INVALID_JSON);
+    /* An empty or blank prompt is refused, whatever its form. */
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "", NULL), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_send_prompt(c, id, " \n ", NULL), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_queue_follow_up(c, id, "", NULL), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_send_prompt_parts(c, id, "[{\"type\":\"text\",\"text\":\"\"}]", NULL),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    /* A listed slash command runs instead of being sent: /plan enters plan mode, and command_ran reports it. */
+    r = (tandem_prompt_result)77;
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "/plan", &r), TANDEM_OK);
+    CHECK(r == TANDEM_PROMPT_RESULT_COMMAND);
+    const char *ran = pull_until(c, &log, id, "command_ran", WAIT_MS);
+    CHECK(ran != NULL && json_str_is(ran, "command", "plan"));
+    tandem_session_status plan_status;
+    CHECK_STATUS(tandem_session_get_status(c, id, &plan_status), TANDEM_OK);
+    CHECK(plan_status == TANDEM_SESSION_STATUS_PLAN);
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "/exec", &r), TANDEM_OK);
+    CHECK(r == TANDEM_PROMPT_RESULT_COMMAND);
     evlog_free(&log);
     tandem_string_free(id);
 

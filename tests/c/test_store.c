@@ -60,6 +60,19 @@ static bool path_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
+/* Whether `path` is a directory with no entries. */
+static bool dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return false;
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        entries += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return entries == 0;
+}
+
 static unsigned mode_of(const char *path)
 {
     struct stat st;
@@ -525,7 +538,7 @@ static void test_persist_false_writes_nothing(void)
     char dir[512];
     REQUIRE(make_temp_dir(dir, sizeof dir));
     char store[600];
-    snprintf(store, sizeof store, "%s/store", dir); /* does not exist yet: the store creates it lazily */
+    snprintf(store, sizeof store, "%s/store", dir); /* does not exist yet: the client creates it, checking it can write */
     tandem_client *c = store_client(store);
     char *id = NULL;
     if (c != NULL)
@@ -542,7 +555,8 @@ static void test_persist_false_writes_nothing(void)
     }
     tandem_string_free(id);
     tandem_client_free(c);
-    CHECK(!path_exists(store));
+    CHECK(dir_is_empty(store)); /* 0700 and empty: the session wrote nothing */
+    CHECK(mode_of(store) == 0700);
 
     tandem_client *none = NULL;
     REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &none), TANDEM_OK);

@@ -134,6 +134,7 @@ pub const PromptResult = enum(u32) {
     sent = c.TANDEM_PROMPT_RESULT_SENT,
     queued_steering = c.TANDEM_PROMPT_RESULT_QUEUED_STEERING,
     queued_follow_up = c.TANDEM_PROMPT_RESULT_QUEUED_FOLLOW_UP,
+    command = c.TANDEM_PROMPT_RESULT_COMMAND,
 };
 
 /// A session's status.
@@ -183,6 +184,9 @@ pub const EventKind = enum(u32) {
     turn_ended = c.TANDEM_EVENT_KIND_TURN_ENDED,
     @"error" = c.TANDEM_EVENT_KIND_ERROR,
     events_dropped = c.TANDEM_EVENT_KIND_EVENTS_DROPPED,
+    retrying = c.TANDEM_EVENT_KIND_RETRYING,
+    options_restored = c.TANDEM_EVENT_KIND_OPTIONS_RESTORED,
+    command_ran = c.TANDEM_EVENT_KIND_COMMAND_RAN,
     /// A kind newer than this wrapper.
     unknown = 0,
 };

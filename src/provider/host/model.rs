@@ -56,8 +56,10 @@ impl HostModel {
         loop {
             let event = tokio::time::timeout(self.idle_timeout, open.events.recv())
                 .await
+                // Not retried: a host that stays silent this long would only be waited for again, the whole
+                // timeout per retry, while the user sees nothing; the turn fails now and `continue` can resume it.
                 .map_err(|_| {
-                    ModelError::transient(format!(
+                    ModelError::stalled(format!(
                         "timeout: the host provider sent nothing for {:.1} s",
                         self.idle_timeout.as_secs_f64()
                     ))
@@ -81,10 +83,8 @@ impl HostModel {
                 }
                 HostEvent::Error { message, retryable } => {
                     return Err(ModelError {
-                        status: None,
-                        message,
-                        retry_after_ms: None,
                         retryable,
+                        ..ModelError::fatal(message)
                     })
                 }
             }

@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::retry::{self, RetryPolicy};
+use http::retry::RetryPolicy;
 use http::{HttpModel, HttpOptions};
 use model::{Chunk, Model, ModelError, ModelRequest};
 
@@ -230,7 +230,7 @@ impl Native {
     async fn call_model(
         &self,
         request: &ModelRequest<'_>,
-        notify: &(dyn Fn(String) + Send + Sync),
+        notify: &(dyn Fn(ProviderEvent) + Send + Sync),
         out: &mut (dyn FnMut(Chunk) + Send),
     ) -> std::result::Result<(), ModelError> {
         let policy = self.retry_policy();
@@ -248,12 +248,12 @@ impl Native {
                 Err(e) if e.retryable && !produced && retries < policy.max_retries => {
                     retries += 1;
                     let delay = policy.delay(retries, e.retry_after_ms);
-                    notify(retry::notice(
-                        delay,
-                        retries,
-                        policy.max_retries,
-                        &e.to_string(),
-                    ));
+                    notify(ProviderEvent::Retrying {
+                        attempt: retries,
+                        max_retries: policy.max_retries,
+                        delay_ms: delay.as_millis().min(u64::MAX as u128) as u64,
+                        reason: e.to_string(),
+                    });
                     tokio::time::sleep(delay).await;
                 }
                 other => return other,
@@ -318,12 +318,7 @@ impl Native {
                 tools: &specs,
                 thinking: self.thinking,
             };
-            let notify = |text| {
-                link.emit(ProviderEvent::SystemMessage {
-                    text,
-                    level: Level::Info,
-                })
-            };
+            let notify = |event| link.emit(event);
             let mut cut = false;
             let result = self
                 .call_model(&request, &notify, &mut |chunk| match chunk {
@@ -365,8 +360,9 @@ impl Native {
                 })
                 .await;
             if let Err(e) = result {
-                // A substantial partial answer is kept so the host can `continue` it.
-                if text.chars().count() > 10 {
+                // A substantial partial answer, or a turn cut off by a stall or a dropped connection (even between
+                // tool rounds), is kept so the host can `continue` it.
+                if text.chars().count() > 10 || e.cut_off {
                     emit(ProviderEvent::StreamInterrupted(e.to_string()));
                 } else {
                     emit(ProviderEvent::Error(e.to_string()));

@@ -67,6 +67,9 @@ pub struct ModelError {
     pub retry_after_ms: Option<u64>,
     /// Whether trying the same call again may succeed (overload, rate limit, dropped connection).
     pub retryable: bool,
+    /// Whether the stream was cut off (a stall or a dropped connection) rather than refused: the turn keeps what it
+    /// produced and `continue` resumes it.
+    pub cut_off: bool,
 }
 
 impl ModelError {
@@ -77,6 +80,7 @@ impl ModelError {
             message: message.into(),
             retry_after_ms: None,
             retryable: false,
+            cut_off: false,
         }
     }
 
@@ -84,6 +88,15 @@ impl ModelError {
     pub fn transient(message: impl Into<String>) -> ModelError {
         ModelError {
             retryable: true,
+            cut_off: true,
+            ..ModelError::fatal(message)
+        }
+    }
+
+    /// A stream that went silent and is not worth waiting for again: not retried, but resumable with `continue`.
+    pub fn stalled(message: impl Into<String>) -> ModelError {
+        ModelError {
+            cut_off: true,
             ..ModelError::fatal(message)
         }
     }
@@ -99,6 +112,7 @@ impl ModelError {
             message: message.into(),
             retry_after_ms,
             retryable: matches!(status, 429 | 500 | 502 | 503 | 529),
+            cut_off: false,
         }
     }
 }

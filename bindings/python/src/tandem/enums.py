@@ -44,6 +44,8 @@ class PromptResult(enum.IntEnum):
     """A turn is running; it was queued as steering."""
     QUEUED_FOLLOW_UP = 2
     """A turn is running; it was queued as a follow-up."""
+    COMMAND = 3
+    """It was a slash command (``/plan``, ``/compact``, ...), run instead of sent; see ``command_ran``."""
 
 
 class SessionStatus(enum.IntEnum):
@@ -86,6 +88,9 @@ class EventKind(enum.IntEnum):
     TURN_ENDED = 20
     ERROR = 21
     EVENTS_DROPPED = 22
+    RETRYING = 23
+    OPTIONS_RESTORED = 24
+    COMMAND_RAN = 25
 
     @property
     def label(self) -> str:

@@ -343,6 +343,37 @@ class EventsDropped(Event):
     count: int
 
 
+@dataclasses.dataclass(frozen=True)
+class Retrying(Event):
+    """A failed model call is retried after ``delay_ms`` (retry ``attempt`` of ``max_retries``)."""
+
+    KIND: ClassVar[str] = "retrying"
+    attempt: int
+    max_retries: int
+    delay_ms: int
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionsRestored(Event):
+    """A stored session resumed with its stored options: the keys ``restored`` and those the resume ``overridden``."""
+
+    KIND: ClassVar[str] = "options_restored"
+    restored: List[str]
+    overridden: Dict[str, Any]
+    touched_files: int
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandRan(Event):
+    """A slash command sent as a prompt was run: its name, arguments and result."""
+
+    KIND: ClassVar[str] = "command_ran"
+    command: str
+    args: str
+    result: Any
+
+
 _KINDS: Dict[str, Type[Event]] = {
     cls.KIND: cls
     for cls in (
@@ -368,6 +399,9 @@ _KINDS: Dict[str, Type[Event]] = {
         TurnEnded,
         ErrorEvent,
         EventsDropped,
+        Retrying,
+        OptionsRestored,
+        CommandRan,
     )
 }
 

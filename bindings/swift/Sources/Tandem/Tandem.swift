@@ -60,7 +60,7 @@ public func libraryVersion() -> String { String(cString: tandem_version()) }
 // MARK: - Enums
 
 /// What happened to a prompt.
-public enum PromptResult: UInt32, Sendable { case sent = 0, queuedSteering, queuedFollowUp }
+public enum PromptResult: UInt32, Sendable { case sent = 0, queuedSteering, queuedFollowUp, command }
 
 /// A session's status.
 public enum SessionStatus: UInt32, Sendable { case idle = 0, thinking, toolExecuting, error, plan }
@@ -79,7 +79,8 @@ public enum EventKind: String, Sendable {
     case approvalResolved = "approval_resolved", fileChanged = "file_changed", promptQueued = "prompt_queued"
     case queuesRecalled = "queues_recalled", contextUsage = "context_usage"
     case turnLimitReached = "turn_limit_reached", turnEnded = "turn_ended", error = "error"
-    case eventsDropped = "events_dropped"
+    case eventsDropped = "events_dropped", retrying = "retrying", optionsRestored = "options_restored"
+    case commandRan = "command_ran"
     /// A kind newer than this binding.
     case unknown = ""
 }
