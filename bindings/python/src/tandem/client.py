@@ -31,7 +31,7 @@ from typing import (
 from . import _lib
 from .enums import ApprovalDecision, MessageLevel, PromptResult, SessionStatus, Status
 from .errors import NotFoundError, ShuttingDownError, TandemError, TandemTimeoutError, error_for
-from .events import Event, Usage, event_from_dict, parse_event
+from .events import Event, SessionStopped, Usage, event_from_dict, parse_event
 
 JSON = Any
 """A decoded JSON value (dict, list, str, int, float, bool or None)."""
@@ -510,32 +510,57 @@ class Client:
 
     # -- events: pull
 
-    def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
+    def next_event(
+        self, timeout: Optional[float] = None, *, session: Union[str, "Session", None] = None
+    ) -> Optional[Event]:
         """Waits up to ``timeout`` seconds (``None``: indefinitely) for the next event of the pull queue
         (``tandem_client_next_event``). Returns ``None`` on timeout; raises :class:`ShuttingDownError` once the
-        client is shut down and the queue is drained. Each event goes to one of the threads that wait."""
+        client is shut down and the queue is drained. Each event goes to one of the threads that wait.
+
+        With ``session``, takes the oldest event of that session only (``tandem_client_next_session_event``):
+        other sessions' events stay queued, in order, for other pullers and unfiltered calls. Raises
+        :class:`NotFoundError` once that session's stream has ended (its ``session_stopped`` was pulled) or never
+        began in this client."""
+        if session is None:
+            fn: Any = _lib.load().tandem_client_next_event
+            args: Sequence[Any] = (self._ptr(),)
+        else:
+            session_id = session.id if isinstance(session, Session) else session
+            fn = _lib.load().tandem_client_next_session_event
+            args = (self._ptr(), _encode(session_id, "session"))
         try:
-            text = _call_string(_lib.load().tandem_client_next_event, self._ptr(), _timeout_ms(timeout))
+            text = _call_string(fn, *args, _timeout_ms(timeout))
         except TandemTimeoutError:
             return None
         return parse_event(text)
 
-    def events(self, timeout: Optional[float] = None) -> Iterator[Event]:
+    def events(
+        self, timeout: Optional[float] = None, *, session: Union[str, "Session", None] = None
+    ) -> Iterator[Event]:
         """Iterates over pulled events until none arrives within ``timeout`` seconds (``None``: until the client
         shuts down). Break out of the loop when you have what you need::
 
             for event in client.events(timeout=5):
                 if isinstance(event, tandem.TurnEnded):
                     break
-        """
+
+        With ``session``, only that session's events (see :meth:`next_event`); the iteration ends after its
+        ``session_stopped`` event, and other sessions' events stay queued for other pullers."""
+        session_id = session.id if isinstance(session, Session) else session
         while True:
             try:
-                event = self.next_event(timeout)
+                event = self.next_event(timeout, session=session_id)
             except ShuttingDownError:
                 return
+            except NotFoundError:
+                if session_id is None:
+                    raise
+                return  # the session's stream ended (its session_stopped went to another puller)
             if event is None:
                 return
             yield event
+            if session_id is not None and isinstance(event, SessionStopped):
+                return
 
     # -- events: push
 
@@ -893,6 +918,14 @@ class Session:
     def subscribe(self, callback: EventCallback) -> Subscription:
         """:meth:`Client.subscribe` filtered to this session (client-level events still arrive)."""
         return self.client.subscribe(callback, self)
+
+    def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
+        """:meth:`Client.next_event` of this session only: other sessions' events stay queued for other pullers."""
+        return self.client.next_event(timeout, session=self)
+
+    def events(self, timeout: Optional[float] = None) -> Iterator[Event]:
+        """:meth:`Client.events` of this session only; ends after this session's ``session_stopped``."""
+        return self.client.events(timeout, session=self)
 
     def aevents(self) -> EventStream:
         """:meth:`Client.aevents` filtered to this session."""
