@@ -656,6 +656,28 @@ tandem_status tandem_client_next_event(tandem_client *client,
                                        char **out);
 
 /**
+ * Waits up to `timeout_ms` for the oldest pulled event of session `session_id` and returns it as JSON, like
+ * `tandem_client_next_event`; every other event stays in the pull queue, in order, for other pullers and for
+ * unfiltered `tandem_client_next_event` calls. Client-level events (`events_dropped`, `session_id` null) are
+ * left for unfiltered pulls.
+ *
+ * `session_id` is borrowed for the call. On success `*out` is owned by the caller; free it with
+ * `tandem_string_free`. `TANDEM_ERR_TIMEOUT` when no event of the session arrived in time;
+ * `TANDEM_ERR_NOT_FOUND` when none of its events are queued and its stream has ended (its `session_stopped` was
+ * pulled, by this or any other call) or never began in this client, so a loop over one session ends after its
+ * `session_stopped` (shutdown stops every session, so afterwards it drains the session's events, then says
+ * `TANDEM_ERR_NOT_FOUND`).
+ * Events are kept for pulling only while the client's `pull_events` option is on (the default).
+ *
+ * Thread-safe: any number of threads may wait, for the same or different sessions and unfiltered; each event goes
+ * to exactly one of them. Callable from callbacks (with a short timeout: the dispatcher waits meanwhile).
+ */
+tandem_status tandem_client_next_session_event(tandem_client *client,
+                                               const char *session_id,
+                                               uint32_t timeout_ms,
+                                               char **out);
+
+/**
  * Subscribes `callback` to events: all of them, or only session `session_id_or_null`'s (client-level events such as
  * `events_dropped` reach every subscription).
  *

@@ -233,6 +233,13 @@ impl Client {
         self.bus.next_event(timeout)
     }
 
+    /// Oldest event of session `id` in the pull queue, waiting up to `timeout`; other events stay queued in order.
+    /// `NotFound` once the session's stream has ended (or never began) and none of its events are queued.
+    pub fn next_session_event(&self, id: &str, timeout: Duration) -> Result<Arc<Event>> {
+        self.check_process()?;
+        self.bus.next_session_event(id, timeout)
+    }
+
     /// Adds a subscription (optionally for one session); returns its ID.
     pub fn subscribe(&self, session_id: Option<&str>, sink: Box<dyn EventSink>) -> Result<u64> {
         if let Err(e) = self.live() {

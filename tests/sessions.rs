@@ -464,6 +464,56 @@ fn events_since_replays_the_session_history() {
 }
 
 #[test]
+fn filtered_pulls_get_one_sessions_events_and_leave_the_others_queued() {
+    let c = client();
+    let a = c.start_session(None).unwrap();
+    let b = c.start_session(None).unwrap();
+    c.send_prompt(&a, text("alpha one")).unwrap();
+    c.send_prompt(&b, text("beta two")).unwrap();
+    let pull = |id: &str| -> Vec<Value> {
+        let mut got = Vec::new();
+        loop {
+            let e = c
+                .next_session_event(id, Duration::from_secs(10))
+                .expect("the session's events until its turn ends");
+            let v: Value = serde_json::from_str(&e.to_json()).unwrap();
+            let end = v["kind"] == "turn_ended";
+            got.push(v);
+            if end {
+                return got;
+            }
+        }
+    };
+    let events = pull(&b);
+    assert!(events.iter().all(|e| e["session_id"] == b.as_str()));
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(text_of(&events, &b), "beta two");
+    // a's events were left queued, in order, for an unfiltered puller.
+    let (_, rest) = turn_end(&c, &a);
+    assert!(rest.iter().all(|e| e["session_id"] == a.as_str()));
+    let seqs: Vec<u64> = rest.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(text_of(&rest, &a), "alpha one");
+    // A filtered pull of a session ends with its session_stopped, then NotFound.
+    c.stop_session(&a).unwrap();
+    let stopped = c.next_session_event(&a, Duration::from_secs(10)).unwrap();
+    assert_eq!(stopped.kind(), tandem::events::EventKind::SessionStopped);
+    assert!(matches!(
+        c.next_session_event(&a, Duration::from_secs(10)),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        c.next_session_event(&b, Duration::from_millis(20)),
+        Err(Error::Timeout(_))
+    ));
+    assert!(matches!(
+        c.next_session_event("no-such-session", Duration::ZERO),
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[test]
 fn message_pages_walk_backwards() {
     let c = client();
     let id = c.start_session(None).unwrap();

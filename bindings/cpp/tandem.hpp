@@ -898,6 +898,19 @@ public:
         return Event::from_json(owned.get());
     }
 
+    /// Waits up to `timeout` for the oldest pulled event of session `session_id`; std::nullopt on timeout. Other
+    /// sessions' events stay queued, in order, for other pullers and next_event(). Throws TANDEM_ERR_NOT_FOUND
+    /// once the session's stream ended (its session_stopped was pulled) or never began.
+    std::optional<Event> next_session_event(const std::string &session_id, std::chrono::milliseconds timeout) const {
+        char *out = nullptr;
+        tandem_status st =
+            tandem_client_next_session_event(c(), session_id.c_str(), detail::to_timeout_ms(timeout), &out);
+        if (st == TANDEM_ERR_TIMEOUT) return std::nullopt;
+        detail::check(st);
+        detail::OwnedString owned(out);
+        return Event::from_json(owned.get());
+    }
+
     /// Calls `callback` on tandem's dispatcher thread for each event (of `session_id`, or all) until the returned
     /// Subscription is destroyed or unsubscribed.
     Subscription subscribe(std::function<void(const Event &)> callback,

@@ -1,6 +1,6 @@
 //! The client's event bus: per-session sequence numbers and history, the pull queue, and hand-off to the dispatcher.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -62,12 +62,22 @@ pub struct EventsSince {
     pub truncated: bool,
 }
 
+/// The pull queue and the sessions whose streams are open (announced by `session_started`, not yet ended by
+/// `session_stopped`), under one lock so a filtered puller sees a session's last event and its end atomically.
+struct Pull {
+    queue: EventQueue,
+    open: HashSet<Arc<str>>,
+}
+
 /// Fans events out to the pull queue and to subscriptions.
 pub struct EventBus {
-    pull: Mutex<EventQueue>,
+    pull: Mutex<Pull>,
     /// Threads blocked in `next_event`, changed under the `pull` lock; publishers notify only when there are
     /// some (a condvar notify is a syscall even without waiters).
     pull_waiters: AtomicUsize,
+    /// Threads blocked in `next_session_event`, changed under the `pull` lock. While there are some, publishers
+    /// wake every waiter: a single wake-up could reach a puller of another session and be lost.
+    filtered_waiters: AtomicUsize,
     pull_enabled: bool,
     pull_cv: Condvar,
     client_seq: Arc<AtomicU64>,
@@ -82,8 +92,12 @@ impl EventBus {
     pub fn new(queue_capacity: usize, history_capacity: usize, pull_enabled: bool) -> Arc<Self> {
         let client_seq = Arc::new(AtomicU64::new(1));
         Arc::new(EventBus {
-            pull: Mutex::new(EventQueue::new(queue_capacity)),
+            pull: Mutex::new(Pull {
+                queue: EventQueue::new(queue_capacity),
+                open: HashSet::new(),
+            }),
             pull_waiters: AtomicUsize::new(0),
+            filtered_waiters: AtomicUsize::new(0),
             pull_enabled,
             pull_cv: Condvar::new(),
             client_seq: client_seq.clone(),
@@ -125,11 +139,26 @@ impl EventBus {
     }
 
     fn enqueue(&self, event: Arc<Event>) {
-        if self.pull_enabled {
+        let lifecycle = matches!(
+            event.payload,
+            Payload::SessionStarted { .. } | Payload::SessionStopped { .. }
+        );
+        if self.pull_enabled || lifecycle {
             let mut pull = lock(&self.pull);
-            pull.push(event.clone());
-            if self.pull_waiters.load(Ordering::Relaxed) > 0 {
-                self.pull_cv.notify_one();
+            if let Some(id) = event.session_id.as_ref().filter(|_| lifecycle) {
+                if matches!(event.payload, Payload::SessionStarted { .. }) {
+                    pull.open.insert(id.clone());
+                } else {
+                    pull.open.remove(id);
+                }
+            }
+            if self.pull_enabled {
+                pull.queue.push(event.clone());
+                if self.filtered_waiters.load(Ordering::Relaxed) > 0 {
+                    self.pull_cv.notify_all();
+                } else if self.pull_waiters.load(Ordering::Relaxed) > 0 {
+                    self.pull_cv.notify_one();
+                }
             }
         }
         self.dispatcher.enqueue(event);
@@ -138,9 +167,9 @@ impl EventBus {
     /// Blocks up to `timeout` for the next event of the pull queue.
     pub fn next_event(&self, timeout: Duration) -> Result<Arc<Event>> {
         let deadline = Instant::now() + timeout;
-        let mut queue = lock(&self.pull);
+        let mut pull = lock(&self.pull);
         loop {
-            match queue.pop() {
+            match pull.queue.pop() {
                 Some(Popped::Event(e)) => return Ok(e),
                 Some(Popped::Dropped(count)) => {
                     let seq = self.client_seq.fetch_add(1, Ordering::Relaxed);
@@ -152,23 +181,60 @@ impl EventBus {
                 }
                 None => {}
             }
-            if self.shutting_down.load(Ordering::Acquire) {
-                return Err(Error::ShuttingDown);
+            pull = self.wait_pull(pull, deadline, &self.pull_waiters, || {
+                format!("no event arrived within {} ms", timeout.as_millis())
+            })?;
+        }
+    }
+
+    /// One wait of a puller on the pull queue until `deadline`, counted in `waiters`: `ShuttingDown` after
+    /// shutdown, `Timeout` (with `what`) once the deadline passed, else the lock again after a wake-up.
+    fn wait_pull<'a>(
+        &self,
+        pull: MutexGuard<'a, Pull>,
+        deadline: Instant,
+        waiters: &AtomicUsize,
+        what: impl FnOnce() -> String,
+    ) -> Result<MutexGuard<'a, Pull>> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(Error::ShuttingDown);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Error::Timeout(what()));
+        }
+        waiters.fetch_add(1, Ordering::Relaxed);
+        let pull = self
+            .pull_cv
+            .wait_timeout(pull, deadline - now)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        waiters.fetch_sub(1, Ordering::Relaxed);
+        Ok(pull)
+    }
+
+    /// Blocks up to `timeout` for the oldest event of session `session_id` in the pull queue, leaving every other
+    /// event queued in order (for other pullers and unfiltered pulls). Client-level events are not returned here.
+    ///
+    /// `NotFound` when the session's stream is not open (never started in this client, or its `session_stopped`
+    /// was published, as it is for every session at shutdown) and none of its events are queued: a puller gets a
+    /// session's `session_stopped` and then `NotFound`, never a wait for events that cannot come.
+    pub fn next_session_event(&self, session_id: &str, timeout: Duration) -> Result<Arc<Event>> {
+        let deadline = Instant::now() + timeout;
+        let mut pull = lock(&self.pull);
+        loop {
+            if let Some(e) = pull.queue.pop_session(session_id) {
+                return Ok(e);
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Timeout(format!(
-                    "no event arrived within {} ms",
+            if !pull.open.contains(session_id) {
+                return Err(Error::no_session(session_id));
+            }
+            pull = self.wait_pull(pull, deadline, &self.filtered_waiters, || {
+                format!(
+                    "no event of session {session_id:?} arrived within {} ms",
                     timeout.as_millis()
-                )));
-            }
-            self.pull_waiters.fetch_add(1, Ordering::Relaxed);
-            queue = self
-                .pull_cv
-                .wait_timeout(queue, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-            self.pull_waiters.fetch_sub(1, Ordering::Relaxed);
+                )
+            })?;
         }
     }
 
@@ -229,6 +295,105 @@ mod tests {
             bus.next_event(Duration::from_millis(5)),
             Err(Error::Timeout(_))
         ));
+        bus.shutdown();
+    }
+
+    fn started() -> Payload {
+        Payload::SessionStarted {
+            model: "scripted:echo".into(),
+            provider: "native".into(),
+            background: false,
+        }
+    }
+
+    fn stopped() -> Payload {
+        Payload::SessionStopped {
+            reason: crate::events::StopReason::Stopped,
+            detail: None,
+        }
+    }
+
+    fn ids_and_seqs(events: Vec<Arc<Event>>) -> Vec<(String, u64)> {
+        events
+            .into_iter()
+            .map(|e| (e.session_id.as_deref().unwrap_or("-").to_string(), e.seq))
+            .collect()
+    }
+
+    #[test]
+    fn filtered_pulls_take_one_sessions_events_and_leave_the_rest_in_order() {
+        let bus = EventBus::new(64, 8, true);
+        let a = bus.new_log("a");
+        let b = bus.new_log("b");
+        bus.publish(&a, started());
+        bus.publish(&b, started());
+        for _ in 0..2 {
+            bus.publish(&a, Payload::MessagesChanged);
+            bus.publish(&b, Payload::MessagesChanged);
+        }
+        bus.publish(&a, stopped());
+        let short = Duration::from_millis(5);
+        let from_a: Vec<Arc<Event>> = (0..4)
+            .map(|_| bus.next_session_event("a", short).unwrap())
+            .collect();
+        assert_eq!(
+            ids_and_seqs(from_a),
+            vec![
+                ("a".into(), 1),
+                ("a".into(), 2),
+                ("a".into(), 3),
+                ("a".into(), 4)
+            ]
+        );
+        // a's stream ended and nothing of it is queued: NotFound, not a wait.
+        assert!(matches!(
+            bus.next_session_event("a", Duration::from_secs(30)),
+            Err(Error::NotFound(_))
+        ));
+        assert!(matches!(
+            bus.next_session_event("never", short),
+            Err(Error::NotFound(_))
+        ));
+        // b is open and drained by nobody yet: the unfiltered pull still sees all of it, in order.
+        let rest: Vec<Arc<Event>> = (0..3).map(|_| bus.next_event(short).unwrap()).collect();
+        assert_eq!(
+            ids_and_seqs(rest),
+            vec![("b".into(), 1), ("b".into(), 2), ("b".into(), 3)]
+        );
+        assert!(matches!(
+            bus.next_session_event("b", short),
+            Err(Error::Timeout(_))
+        ));
+        bus.shutdown();
+    }
+
+    #[test]
+    fn a_filtered_waiter_is_woken_by_its_session_even_when_others_publish() {
+        let bus = EventBus::new(64, 8, true);
+        let a = bus.new_log("a");
+        let b = bus.new_log("b");
+        bus.publish(&a, started());
+        bus.publish(&b, started());
+        assert_eq!(bus.next_event(Duration::ZERO).unwrap().seq, 1);
+        assert_eq!(bus.next_event(Duration::ZERO).unwrap().seq, 1);
+        let waiters: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|id| {
+                let bus = bus.clone();
+                std::thread::spawn(move || bus.next_session_event(id, Duration::from_secs(30)))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+        bus.publish(&b, Payload::MessagesChanged);
+        bus.publish(&a, Payload::MessagesChanged);
+        bus.publish(&a, Payload::MessagesChanged);
+        let got: Vec<Arc<Event>> = waiters
+            .into_iter()
+            .map(|w| w.join().unwrap().unwrap())
+            .collect();
+        assert_eq!(ids_and_seqs(got), vec![("a".into(), 2), ("b".into(), 2)]);
+        let left = bus.next_event(Duration::ZERO).unwrap();
+        assert_eq!(ids_and_seqs(vec![left]), vec![("a".into(), 3)]);
         bus.shutdown();
     }
 

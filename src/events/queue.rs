@@ -133,6 +133,16 @@ impl EventQueue {
         false
     }
 
+    /// Takes the oldest queued event of session `session_id`, leaving every other event (and a pending drop count)
+    /// in place and in order. Client-level events (`session_id` null) are never taken here.
+    pub fn pop_session(&mut self, session_id: &str) -> Option<Arc<Event>> {
+        let pos = self
+            .items
+            .iter()
+            .position(|e| e.session_id.as_deref() == Some(session_id))?;
+        self.items.remove(pos)
+    }
+
     /// Takes the next item: a pending drop count first, then the oldest event.
     pub fn pop(&mut self) -> Option<Popped> {
         if self.dropped > 0 {
@@ -268,6 +278,29 @@ mod tests {
         q.push(delta(6, "s", 9, "x"));
         assert_eq!(q.len(), 5, "a delta with no room is dropped");
         assert_eq!(q.pop(), Some(Popped::Dropped(1)));
+    }
+
+    #[test]
+    fn pop_session_takes_that_sessions_oldest_and_leaves_the_rest_in_order() {
+        let mut q = EventQueue::new(16);
+        q.push(end(1, "a"));
+        q.push(end(1, "b"));
+        q.push(delta(2, "a", 1, "x"));
+        q.push(end(2, "b"));
+        q.push(end(3, "a"));
+        let a: Vec<u64> = std::iter::from_fn(|| q.pop_session("a"))
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(a, vec![1, 2, 3]);
+        assert_eq!(q.pop_session("nobody"), None);
+        let rest: Vec<(String, u64)> = drain(&mut q)
+            .into_iter()
+            .filter_map(|p| match p {
+                Popped::Event(e) => Some((e.session_id.as_deref().unwrap().to_string(), e.seq)),
+                Popped::Dropped(_) => None,
+            })
+            .collect();
+        assert_eq!(rest, vec![("b".to_string(), 1), ("b".to_string(), 2)]);
     }
 
     #[test]

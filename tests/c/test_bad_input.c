@@ -109,6 +109,32 @@ static void test_bad_tandem_client_next_event(void)
     fixture_down(&f);
 }
 
+static void test_bad_tandem_client_next_session_event(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_client_next_session_event(NULL, f.id, 0, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_next_session_event(f.c, NULL, 0, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_next_session_event(f.c, f.id, 0, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_next_session_event(f.c, BAD, 0, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_client_next_session_event(f.c, BAD_SURROGATE, 0, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_client_next_session_event(f.c, BAD_OVERLONG, 0, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_client_next_session_event(f.c, BAD_TRUNCATED, 0, &out), TANDEM_ERR_INVALID_UTF8);
+    /* Unknown: answered at once, even with a long timeout. */
+    uint64_t t0 = now_ms();
+    CHECK_STATUS(tandem_client_next_session_event(f.c, UNKNOWN, 30000, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_client_next_session_event(f.c, "", 30000, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK(now_ms() - t0 < 10000);
+    CHECK(out == SENTINEL_STR);
+    /* None of that took the live session's events: its session_started is still queued for it. */
+    char *ev = NULL;
+    CHECK_STATUS(tandem_client_next_session_event(f.c, f.id, 0, &ev), TANDEM_OK);
+    CHECK(ev != NULL && json_str_is(ev, "kind", "session_started"));
+    tandem_string_free(ev);
+    fixture_down(&f);
+}
+
 static void count_free(void *userdata)
 {
     atomic_fetch_add((atomic_int *)userdata, 1);
@@ -1023,6 +1049,7 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_client_shutdown);
     RUN(test_bad_tandem_client_free);
     RUN(test_bad_tandem_client_next_event);
+    RUN(test_bad_tandem_client_next_session_event);
     RUN(test_bad_tandem_client_subscribe);
     RUN(test_bad_tandem_client_unsubscribe);
     RUN(test_bad_tandem_session_events_since);

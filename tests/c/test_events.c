@@ -710,6 +710,101 @@ static void test_overload_coalesces_and_reports_drops(void)
     collector_destroy(&col);
 }
 
+/* A thread that pulls one session's events with tandem_client_next_session_event until its turn_ended. */
+typedef struct {
+    tandem_client *client;
+    const char *session;
+    evlog log;
+    tandem_status status;
+} session_puller;
+
+static void *pull_one_session(void *arg)
+{
+    session_puller *p = arg;
+    for (;;) {
+        char *ev = NULL;
+        p->status = tandem_client_next_session_event(p->client, p->session, WAIT_MS, &ev);
+        if (p->status != TANDEM_OK)
+            return NULL;
+        evlog_push(&p->log, ev);
+        if (json_str_is(ev, "kind", "turn_ended"))
+            return NULL;
+    }
+}
+
+/* Every event in the log is the session's, with sequence numbers 1, 2, 3, ... from session_started on. */
+static void check_only_session(const evlog *log, const char *session)
+{
+    for (size_t i = 0; i < log->len; i++) {
+        CHECK_EVENT_ENVELOPE(log->items[i]);
+        if (!ev_is(log->items[i], session, NULL))
+            check_fail(__FILE__, __LINE__, "only the filtered session's events", log->items[i]);
+    }
+    check_session_sequence(log->items, log->len, session);
+}
+
+static void test_filtered_pulls_per_session(void)
+{
+    tandem_client *c = NULL;
+    REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &c), TANDEM_OK);
+    /* Three sessions stream at once, slowly enough to interleave their events in the queue. */
+    const char *opts = "{\"script\":[[{\"text\":\"one \"},{\"delay_ms\":20},{\"text\":\"two \"},"
+                       "{\"delay_ms\":20},{\"text\":\"three\"}]]}";
+    char *ids[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++)
+        REQUIRE_STATUS(tandem_session_start(c, opts, &ids[i]), TANDEM_OK);
+    for (int i = 0; i < 3; i++)
+        REQUIRE_STATUS(tandem_session_send_prompt(c, ids[i], "go", NULL), TANDEM_OK);
+
+    /* Sessions 0 and 1 are pulled by their own threads, concurrently, while all three stream. */
+    session_puller p[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&p[i], 0, sizeof p[i]);
+        p[i].client = c;
+        p[i].session = ids[i];
+        REQUIRE(pthread_create(&t[i], NULL, pull_one_session, &p[i]) == 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_STATUS(p[i].status, TANDEM_OK);
+        check_only_session(&p[i].log, ids[i]);
+        REQUIRE(p[i].log.len > 0);
+        CHECK(json_str_is(p[i].log.items[p[i].log.len - 1], "kind", "turn_ended"));
+        char *text = deltas_of(p[i].log.items, p[i].log.len, ids[i], "text_delta");
+        CHECK_STREQ(text, "one two three");
+        free(text);
+    }
+
+    /* Session 2's events were left in the queue, whole and in order, for an unfiltered pull. */
+    evlog rest = {0};
+    REQUIRE(pull_until(c, &rest, ids[2], "turn_ended", WAIT_MS) != NULL);
+    check_only_session(&rest, ids[2]);
+    char *text = deltas_of(rest.items, rest.len, ids[2], "text_delta");
+    CHECK_STREQ(text, "one two three");
+    free(text);
+
+    /* A live session with nothing queued waits; after its session_stopped, the filtered pull says NOT_FOUND. */
+    char *ev = NULL;
+    CHECK_STATUS(tandem_client_next_session_event(c, ids[0], 50, &ev), TANDEM_ERR_TIMEOUT);
+    REQUIRE_STATUS(tandem_session_stop(c, ids[0]), TANDEM_OK);
+    REQUIRE_STATUS(tandem_client_next_session_event(c, ids[0], WAIT_MS, &ev), TANDEM_OK);
+    CHECK(ev_is(ev, ids[0], "session_stopped"));
+    tandem_string_free(ev);
+    ev = NULL;
+    CHECK_STATUS(tandem_client_next_session_event(c, ids[0], WAIT_MS, &ev), TANDEM_ERR_NOT_FOUND);
+    CHECK(ev == NULL);
+    /* Nothing else was left behind by the filtered pulls. */
+    CHECK_STATUS(tandem_client_next_event(c, 50, &ev), TANDEM_ERR_TIMEOUT);
+
+    for (int i = 0; i < 2; i++)
+        evlog_free(&p[i].log);
+    evlog_free(&rest);
+    for (int i = 0; i < 3; i++)
+        tandem_string_free(ids[i]);
+    tandem_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
     check_init(argc, argv);
@@ -721,6 +816,7 @@ int main(int argc, char **argv)
     RUN(test_shutdown_wakes_blocked_next_event);
     RUN(test_next_event_timeout);
     RUN(test_several_pullers_share_events);
+    RUN(test_filtered_pulls_per_session);
     RUN(test_overload_coalesces_and_reports_drops);
     return check_summary();
 }

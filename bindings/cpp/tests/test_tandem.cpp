@@ -189,6 +189,39 @@ void test_streaming() {
     CHECK_EQ(replay["events"].size(), log.size());
 }
 
+void test_session_pull() {
+    tandem::Client client(CONFIG);
+    tandem::Session a = client.start_session();
+    tandem::Session b = client.start_session();
+    CHECK_EQ(a.send("alpha"), TANDEM_PROMPT_RESULT_SENT);
+    CHECK_EQ(b.send("beta"), TANDEM_PROMPT_RESULT_SENT);
+    // Only a's events, in sequence order, through its turn_ended.
+    std::vector<tandem::Event> log;
+    while (auto e = client.next_session_event(a.id(), WAIT)) {
+        log.push_back(*e);
+        if (e->kind == TANDEM_EVENT_KIND_TURN_ENDED) break;
+    }
+    CHECK(!log.empty() && log.back().kind == TANDEM_EVENT_KIND_TURN_ENDED);
+    for (size_t i = 0; i < log.size(); i++) {
+        CHECK_EQ(log[i].session_id, a.id());
+        CHECK_EQ(log[i].seq, uint64_t(i + 1));
+    }
+    CHECK_EQ(streamed_text(log, a.id()), std::string("alpha"));
+    CHECK(!client.next_session_event(a.id(), std::chrono::milliseconds(20)));
+    // b's events all stayed queued for an unfiltered pull.
+    std::vector<tandem::Event> rest;
+    CHECK(pull_until(client, rest, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, b.id())));
+    CHECK(!rest.empty() && rest.front().kind == TANDEM_EVENT_KIND_SESSION_STARTED);
+    for (size_t i = 0; i < rest.size(); i++) CHECK_EQ(rest[i].seq, uint64_t(i + 1));
+    CHECK_EQ(streamed_text(rest, b.id()), std::string("beta"));
+    // After the session's session_stopped, the filtered pull says NOT_FOUND.
+    a.stop();
+    auto stopped = client.next_session_event(a.id(), WAIT);
+    CHECK(stopped && stopped->kind == TANDEM_EVENT_KIND_SESSION_STOPPED);
+    CHECK_THROWS(TANDEM_ERR_NOT_FOUND, client.next_session_event(a.id(), WAIT));
+    CHECK_THROWS(TANDEM_ERR_NOT_FOUND, client.next_session_event("no-such-session", WAIT));
+}
+
 std::string write_options(const std::string &workdir, const std::string &file) {
     return R"({"workdir": )" + tandem::json::quote(workdir) +
            R"(, "script": [[{"text": "writing"}, {"tool_call": {"name": "write_file", "args": {"path": ")" + file +
@@ -739,6 +772,7 @@ int main() {
         void (*fn)();
     } tests[] = {
         {"json_reader", test_json_reader}, {"errors", test_errors},     {"streaming", test_streaming},
+        {"session_pull", test_session_pull},
         {"approvals", test_approvals},     {"steering", test_steering}, {"restart", test_restart},
         {"subscriptions", test_subscriptions}, {"host_tool", test_host_tool},
         {"models_skills_boundaries", test_models_skills_boundaries},

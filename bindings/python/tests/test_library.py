@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,28 @@ def test_every_prototype_is_wrapped() -> None:
     source = (Path(tandem.__file__).parent / "client.py").read_text()
     unwrapped = [name for name in _lib.PROTOTYPES if f".{name}" not in source]
     assert unwrapped == []
+
+
+ALL_ENUMS = [tandem.Status, tandem.PromptResult, tandem.SessionStatus, tandem.EventKind, tandem.MessageLevel,
+             tandem.ApprovalDecision]
+
+
+@pytest.mark.parametrize("enum", ALL_ENUMS, ids=lambda e: e.__name__)
+def test_enums_print_as_their_names(enum: Any) -> None:
+    for member in enum:
+        name = f"{enum.__name__}.{member.name}"
+        assert str(member) == name
+        assert f"{member}" == name
+        assert "{}".format(member) == name
+        assert repr(member) == f"<{name}: {member.value}>"
+        assert f"{member:d}" == str(member.value)  # a numeric format spec still formats the number
+        assert member == member.value and int(member) == member.value
+    assert f"status is {tandem.SessionStatus.TOOL_EXECUTING}" == "status is SessionStatus.TOOL_EXECUTING"
+
+
+def test_errors_name_their_status() -> None:
+    err = tandem.NotFoundError("gone")
+    assert f"{err.status}" == "Status.ERR_NOT_FOUND"
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,30 @@ import tandem
 from conftest import pull_until, text_of, turn_ended
 
 
+def test_events_filtered_by_session_leave_the_others_queued(client: tandem.Client) -> None:
+    a, b = client.start_session(), client.start_session()
+    a.send("alpha words")
+    b.send("beta words")
+    mine: List[tandem.Event] = []
+    for event in client.events(timeout=10, session=a):
+        mine.append(event)
+        if isinstance(event, tandem.TurnEnded):
+            break
+    assert {e.session_id for e in mine} == {a.id}
+    assert [e.seq for e in mine] == list(range(1, len(mine) + 1))
+    assert text_of(mine, a) == "alpha words"
+    assert a.next_event(timeout=0.02) is None  # nothing more of a's; b's are not a's
+    # b's events were not lost: an unfiltered pull gets them all, in order, from session_started on.
+    rest: List[tandem.Event] = []
+    pull_until(client, turn_ended(b), rest)
+    assert {e.session_id for e in rest} == {b.id}
+    assert isinstance(rest[0], tandem.SessionStarted)
+    assert [e.seq for e in rest] == list(range(1, len(rest) + 1))
+    assert text_of(rest, b) == "beta words"
+    with pytest.raises(tandem.NotFoundError):
+        client.next_event(timeout=10, session="no-such-session")
+
+
 def test_echo_streams_the_prompt(client: tandem.Client) -> None:
     session = client.start_session(model="scripted:echo")
     assert session.send("hello from Python") == tandem.PromptResult.SENT

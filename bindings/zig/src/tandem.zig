@@ -449,6 +449,17 @@ pub const Client = struct {
         return try Event.fromJson(allocator, try takeString(allocator, out));
     }
 
+    /// The oldest pulled event of session `session_id`, waiting up to `timeout_ms`; `null` on timeout. Other
+    /// sessions' events stay queued, in order, for other pullers. `error.NotFound` once the session's stream ended
+    /// (its `session_stopped` was pulled) or never began. Free the event with `deinit`.
+    pub fn nextSessionEvent(self: Client, allocator: std.mem.Allocator, session_id: [:0]const u8, timeout_ms: u32) !?Event {
+        var out: [*c]u8 = null;
+        const status = c.tandem_client_next_session_event(self.ptr, session_id.ptr, timeout_ms, &out);
+        if (status == c.TANDEM_ERR_TIMEOUT) return null;
+        try check(status);
+        return try Event.fromJson(allocator, try takeString(allocator, out));
+    }
+
     /// An iterator over pulled events that ends when none arrives within `timeout_ms` or the client shuts down.
     pub fn events(self: Client, allocator: std.mem.Allocator, timeout_ms: u32) EventIterator {
         return .{ .client = self, .allocator = allocator, .timeout_ms = timeout_ms };

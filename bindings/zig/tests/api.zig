@@ -226,6 +226,40 @@ test "conversations with a store" {
     try testing.expectEqualStrings("[]", empty);
 }
 
+test "filtered pulls take one session's events and leave the others queued" {
+    var client = try tandem.Client.init(config);
+    defer client.deinit();
+    var a = try client.startSession(testing.allocator, null);
+    defer a.deinit();
+    var b = try client.startSession(testing.allocator, null);
+    defer b.deinit();
+    _ = try a.sendPrompt("alpha");
+    _ = try b.sendPrompt("beta");
+    // a's events only, in sequence order, through its turn_ended.
+    var seq: u64 = 0;
+    while (true) {
+        const e = (try client.nextSessionEvent(testing.allocator, a.id, wait_ms)) orelse return error.TestUnexpectedResult;
+        defer e.deinit();
+        try testing.expectEqualStrings(a.id, e.session_id.?);
+        try testing.expectEqual(seq + 1, e.seq);
+        seq = e.seq;
+        if (e.kind == .turn_ended) break;
+    }
+    try testing.expect((try client.nextSessionEvent(testing.allocator, a.id, 20)) == null);
+    // b's events are all still there for an unfiltered pull, from its session_started on.
+    const first = (try client.nextEvent(testing.allocator, wait_ms)).?;
+    defer first.deinit();
+    try testing.expectEqualStrings(b.id, first.session_id.?);
+    try testing.expectEqual(tandem.EventKind.session_started, first.kind);
+    try testing.expectEqualStrings("completed", try turnEnded(client, b.id));
+    try a.stop();
+    const stopped = (try client.nextSessionEvent(testing.allocator, a.id, wait_ms)).?;
+    defer stopped.deinit();
+    try testing.expectEqual(tandem.EventKind.session_stopped, stopped.kind);
+    try testing.expectError(error.NotFound, client.nextSessionEvent(testing.allocator, a.id, wait_ms));
+    try testing.expectError(error.NotFound, client.nextSessionEvent(testing.allocator, "no-such-session", wait_ms));
+}
+
 test "sub-agents, queues, start-or-get, helpers" {
     var client = try tandem.Client.init(config);
     defer client.deinit();

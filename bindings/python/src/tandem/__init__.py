@@ -21,7 +21,9 @@ See docs/python.md for the guide.
 
 from ._lib import LIBRARY_ENV, LibraryNotFoundError, library_path
 from .client import (
+    MAX_REPORTED_ERRORS,
     Client,
+    ErrorHook,
     EventStream,
     ProviderRequest,
     Session,
@@ -97,6 +99,8 @@ __all__ = [
     "LibraryNotFoundError",
     "library_path",
     "Client",
+    "ErrorHook",
+    "MAX_REPORTED_ERRORS",
     "EventStream",
     "ProviderRequest",
     "Session",

@@ -1,9 +1,9 @@
 """``Client``, ``Session``, ``Subscription`` and host tools: the Pythonic layer over the C API.
 
 Threads: every method may be called from any thread. Event callbacks run on tandem's dispatcher thread, one at a
-time; an exception raised by a callback is captured and re-raised by the next call made on the client from any
-other thread (or by ``Subscription.close()`` / ``Client.close()``), so it is never lost. Blocking calls release
-the GIL while they wait in C.
+time; an exception raised by a callback stays with its subscription: it is reported once to that subscription's
+``on_error`` hook (default: logged on the ``"tandem"`` logger) and never surfaces in other calls. Blocking calls
+release the GIL while they wait in C.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import ctypes
 import itertools
 import json
+import logging
 import threading
 import weakref
 from types import TracebackType
@@ -29,15 +30,23 @@ from typing import (
 )
 
 from . import _lib
-from .enums import ApprovalDecision, MessageLevel, PromptResult, SessionStatus, Status
+from .enums import ApprovalDecision, EventKind, MessageLevel, PromptResult, SessionStatus, Status
 from .errors import NotFoundError, ShuttingDownError, TandemError, TandemTimeoutError, error_for
-from .events import Event, Usage, event_from_dict, parse_event
+from .events import Event, SessionStopped, Usage, event_from_dict, parse_event
+
+logger = logging.getLogger("tandem")
+"""The binding's logger: callback exceptions without an ``on_error`` hook are logged here."""
 
 JSON = Any
 """A decoded JSON value (dict, list, str, int, float, bool or None)."""
 
 Options = Mapping[str, Any]
 EventCallback = Callable[[Event], None]
+ErrorHook = Callable[[BaseException, Event], None]
+"""``on_error(exception, event)``: told about an exception a subscription's callback raised for ``event``."""
+
+#: How many callback exceptions a subscription reports by default; later ones are only counted.
+MAX_REPORTED_ERRORS = 10
 ToolHandler = Callable[["ToolCall"], Optional[str]]
 ProviderHandler = Callable[["ProviderRequest"], None]
 
@@ -156,9 +165,9 @@ def _py_event_trampoline(userdata: Optional[int], event: Any) -> None:
         return
     _in_callback.active = True
     try:
-        sub._deliver(parse_event(event.contents.json))
-    except BaseException as exc:  # noqa: BLE001 - nothing may unwind into C; the error is kept for the host
-        sub._failed(exc)
+        sub._dispatch(event.contents)
+    except BaseException:  # noqa: BLE001 - nothing may unwind into C (_dispatch reports its own errors)
+        pass
     finally:
         _in_callback.active = False
 
@@ -314,24 +323,83 @@ class _Provider:
 # ---- subscriptions --------------------------------------------------------------------------------------------------
 
 
+def _log_callback_error(exc: BaseException, event: Event) -> None:
+    """The default ``on_error`` hook: logs the exception with its traceback on the ``"tandem"`` logger."""
+    logger.error(
+        "an event callback raised %s on %s event %d of session %s; the subscription goes on",
+        type(exc).__name__, event.kind or "?", event.seq, event.session_id,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+
+
+def _c_event_stub(c_event: Any) -> Event:
+    """An :class:`Event` with the envelope of a C event whose JSON could not be parsed (for error reports)."""
+    session = c_event.session_id
+    kind = ""
+    try:
+        kind = EventKind(int(c_event.kind)).label
+    except ValueError:
+        pass
+    return Event(
+        seq=int(c_event.seq), session_id=session.decode("utf-8", "replace") if session else None, kind=kind, raw={}
+    )
+
+
 class Subscription:
     """A callback subscription (:meth:`Client.subscribe`). Close it (or use ``with``) to stop the callback.
 
-    An exception raised by the callback does not end the subscription; it is kept and re-raised by :meth:`close`
-    and by the next call on the client from another thread.
+    An exception raised by the callback stays with this subscription: it never surfaces in other calls (not in
+    :meth:`close`, not in calls on the client). It is reported once to ``on_error(exception, event)`` (default: logged
+    with its traceback on the ``"tandem"`` logger), and the subscription is **kept**: the callback still gets every
+    later event. Reporting is bounded: the first ``max_reported_errors`` exceptions are reported, later ones are only
+    counted in :attr:`error_count` (one warning on the ``"tandem"`` logger says so when it starts). An exception raised
+    by ``on_error`` itself is logged, counted the same way, and goes no further.
     """
 
-    def __init__(self, client: "Client", callback: EventCallback) -> None:
+    def __init__(
+        self,
+        client: "Client",
+        callback: EventCallback,
+        on_error: Optional[ErrorHook] = None,
+        max_reported_errors: Optional[int] = MAX_REPORTED_ERRORS,
+    ) -> None:
+        if max_reported_errors is not None and max_reported_errors < 0:
+            raise ValueError("max_reported_errors must not be negative")
         self._client = client
         self._callback = callback
+        self._on_error: ErrorHook = on_error if on_error is not None else _log_callback_error
+        self._max_reported = max_reported_errors
         self.id: Optional[int] = None
+        self.error_count = 0
+        """How many exceptions the callback raised (reported or not)."""
         self._done = threading.Event()
+
+    def _dispatch(self, c_event: Any) -> None:
+        """Parses and delivers one C event; every exception ends here (runs on the dispatcher thread)."""
+        event: Optional[Event] = None
+        try:
+            event = parse_event(c_event.json)
+            self._deliver(event)
+        except BaseException as exc:  # noqa: BLE001 - reported to this subscription's hook, nowhere else
+            self._failed(exc, event if event is not None else _c_event_stub(c_event))
 
     def _deliver(self, event: Event) -> None:
         self._callback(event)
 
-    def _failed(self, exc: BaseException) -> None:
-        self._client._record_callback_error(exc)
+    def _failed(self, exc: BaseException, event: Event) -> None:
+        self.error_count += 1
+        limit = self._max_reported
+        if limit is not None and self.error_count > limit:
+            if self.error_count == limit + 1:
+                logger.warning(
+                    "subscription %s: %d callback exceptions reported; later ones are counted in "
+                    "Subscription.error_count, not reported", self.id, limit,
+                )
+            return
+        try:
+            self._on_error(exc, event)
+        except BaseException:  # noqa: BLE001 - a failing hook must not escape either
+            logger.exception("the on_error hook of subscription %s raised", self.id)
 
     def _released(self) -> None:
         self._done.set()
@@ -343,14 +411,13 @@ class Subscription:
 
     def close(self) -> None:
         """Unsubscribes (``tandem_client_unsubscribe``): afterwards the callback is not running and never runs
-        again. Idempotent. Raises a pending callback exception, if any."""
+        again. Idempotent. Not from this subscription's own callback (:class:`ReentrantCallError`)."""
         handle = self._client._handle
         if self.id is not None and handle is not None and not self._done.is_set():
             try:
                 _check(_lib.load().tandem_client_unsubscribe(handle, self.id))
             except (NotFoundError, ShuttingDownError):
                 pass  # already ended (client shut down)
-        self._client._raise_callback_error()
 
     def __enter__(self) -> "Subscription":
         return self
@@ -360,36 +427,67 @@ class Subscription:
 
 
 class _AsyncQueueSubscription(Subscription):
-    """Feeds events into an asyncio queue from the dispatcher thread, without ever blocking either side."""
+    """Feeds events into an asyncio queue from the dispatcher thread, without ever blocking either side.
 
-    def __init__(self, client: "Client", loop: asyncio.AbstractEventLoop, queue: "asyncio.Queue[Event]") -> None:
+    Handing an event over is one ``call_soon_threadsafe``: it never waits for the consumer, so a slow or failing
+    consumer (or a stopped or closed loop) holds up neither the dispatcher nor any other subscription. ``None`` in
+    the queue marks the end: after the filtered session's ``session_stopped``, or when the subscription ends."""
+
+    def __init__(
+        self,
+        client: "Client",
+        loop: asyncio.AbstractEventLoop,
+        queue: "asyncio.Queue[Optional[Event]]",
+        session_id: Optional[str],
+    ) -> None:
         super().__init__(client, self._push)
         self._loop = loop
         self._queue = queue
+        self._session_id = session_id
 
-    def _push(self, event: Event) -> None:
+    def _post(self, item: Optional[Event]) -> None:
         try:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
         except RuntimeError:
             pass  # the loop is closed: nobody is listening any more
+
+    def _push(self, event: Event) -> None:
+        self._post(event)
+        if self._session_id is not None and isinstance(event, SessionStopped) and event.session_id == self._session_id:
+            self._post(None)
+
+    def _released(self) -> None:
+        super()._released()
+        self._post(None)
 
 
 class EventStream:
     """Events delivered to an asyncio event loop (:meth:`Client.aevents`): an async iterator and async context
-    manager. Subscribed from creation until :meth:`close` (or leaving ``async with``, or garbage collection)."""
+    manager. Subscribed from creation until :meth:`close` (or leaving ``async with``, or garbage collection).
+
+    A stream of one session ends after that session's ``session_stopped`` event (and unsubscribes then); every
+    stream ends when it is closed (after the events already queued) or the client shuts down. Each stream has its
+    own queue: a consumer that is slow, stops reading or fails does not delay or break any other stream."""
 
     def __init__(self, client: "Client", session: Union[str, "Session", None]) -> None:
         loop = asyncio.get_running_loop()
-        self._queue: "asyncio.Queue[Event]" = asyncio.Queue()
-        self._sub = client._subscribe(_AsyncQueueSubscription(client, loop, self._queue), session)
+        session_id = session.id if isinstance(session, Session) else session
+        self._queue: "asyncio.Queue[Optional[Event]]" = asyncio.Queue()
+        self._ended = False
+        self._sub = client._subscribe(_AsyncQueueSubscription(client, loop, self._queue, session_id), session)
 
     def __aiter__(self) -> "EventStream":
         return self
 
     async def __anext__(self) -> Event:
-        if not self._sub.active and self._queue.empty():
+        if self._ended:
             raise StopAsyncIteration
-        return await self._queue.get()
+        item = await self._queue.get()
+        if item is None:
+            self._ended = True
+            self.close()
+            raise StopAsyncIteration
+        return item
 
     def close(self) -> None:
         """Unsubscribes; events already queued can still be read. Idempotent."""
@@ -442,8 +540,6 @@ class Client:
         _check(lib.tandem_client_new(None if config is None else _dumps(dict(config)), ctypes.byref(out)))
         assert out.value is not None
         self._handle: Optional[int] = out.value
-        self._errors: List[BaseException] = []
-        self._errors_lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _free_client, out.value)
 
     # -- lifetime
@@ -451,7 +547,6 @@ class Client:
     def _ptr(self) -> int:
         if self._handle is None:
             raise ShuttingDownError("the client is closed")
-        self._raise_callback_error()
         return self._handle
 
     @property
@@ -466,14 +561,13 @@ class Client:
         _check(_lib.load().tandem_client_shutdown(self._ptr(), _timeout_ms(timeout)))
 
     def close(self) -> None:
-        """Shuts down and frees the client (``tandem_client_free``). Idempotent. Raises a callback exception that
-        was not re-raised yet. Not from a callback (:class:`ReentrantCallError`)."""
+        """Shuts down and frees the client (``tandem_client_free``). Idempotent. Not from a callback
+        (:class:`ReentrantCallError`)."""
         if self._handle is not None:
             if in_callback():
                 raise error_for(Status.ERR_REENTRANT_CALL, "Client.close() from an event callback")
             self._finalizer()
             self._handle = None
-        self._raise_callback_error()
 
     def __enter__(self) -> "Client":
         return self
@@ -489,63 +583,81 @@ class Client:
             except BaseException:  # noqa: BLE001
                 pass
 
-    # -- callback errors
-
-    def _record_callback_error(self, exc: BaseException) -> None:
-        with self._errors_lock:
-            self._errors.append(exc)
-
-    def _raise_callback_error(self) -> None:
-        if in_callback():
-            return  # re-raising inside a callback would only capture it again
-        with self._errors_lock:
-            if not self._errors:
-                return
-            exc = self._errors.pop(0)
-        raise exc
-
-    def raise_callback_errors(self) -> None:
-        """Raises the oldest exception a callback raised and nobody has seen yet (every other call does this too)."""
-        self._raise_callback_error()
-
     # -- events: pull
 
-    def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
+    def next_event(
+        self, timeout: Optional[float] = None, *, session: Union[str, "Session", None] = None
+    ) -> Optional[Event]:
         """Waits up to ``timeout`` seconds (``None``: indefinitely) for the next event of the pull queue
         (``tandem_client_next_event``). Returns ``None`` on timeout; raises :class:`ShuttingDownError` once the
-        client is shut down and the queue is drained. Each event goes to one of the threads that wait."""
+        client is shut down and the queue is drained. Each event goes to one of the threads that wait.
+
+        With ``session``, takes the oldest event of that session only (``tandem_client_next_session_event``):
+        other sessions' events stay queued, in order, for other pullers and unfiltered calls. Raises
+        :class:`NotFoundError` once that session's stream has ended (its ``session_stopped`` was pulled) or never
+        began in this client."""
+        if session is None:
+            fn: Any = _lib.load().tandem_client_next_event
+            args: Sequence[Any] = (self._ptr(),)
+        else:
+            session_id = session.id if isinstance(session, Session) else session
+            fn = _lib.load().tandem_client_next_session_event
+            args = (self._ptr(), _encode(session_id, "session"))
         try:
-            text = _call_string(_lib.load().tandem_client_next_event, self._ptr(), _timeout_ms(timeout))
+            text = _call_string(fn, *args, _timeout_ms(timeout))
         except TandemTimeoutError:
             return None
         return parse_event(text)
 
-    def events(self, timeout: Optional[float] = None) -> Iterator[Event]:
+    def events(
+        self, timeout: Optional[float] = None, *, session: Union[str, "Session", None] = None
+    ) -> Iterator[Event]:
         """Iterates over pulled events until none arrives within ``timeout`` seconds (``None``: until the client
         shuts down). Break out of the loop when you have what you need::
 
             for event in client.events(timeout=5):
                 if isinstance(event, tandem.TurnEnded):
                     break
-        """
+
+        With ``session``, only that session's events (see :meth:`next_event`); the iteration ends after its
+        ``session_stopped`` event, and other sessions' events stay queued for other pullers."""
+        session_id = session.id if isinstance(session, Session) else session
         while True:
             try:
-                event = self.next_event(timeout)
+                event = self.next_event(timeout, session=session_id)
             except ShuttingDownError:
                 return
+            except NotFoundError:
+                if session_id is None:
+                    raise
+                return  # the session's stream ended (its session_stopped went to another puller)
             if event is None:
                 return
             yield event
+            if session_id is not None and isinstance(event, SessionStopped):
+                return
 
     # -- events: push
 
-    def subscribe(self, callback: EventCallback, session: Union[str, "Session", None] = None) -> Subscription:
+    def subscribe(
+        self,
+        callback: EventCallback,
+        session: Union[str, "Session", None] = None,
+        *,
+        on_error: Optional[ErrorHook] = None,
+        max_reported_errors: Optional[int] = MAX_REPORTED_ERRORS,
+    ) -> Subscription:
         """Calls ``callback(event)`` on tandem's dispatcher thread for every event (or only ``session``'s, plus
         client-level events) until the returned :class:`Subscription` is closed (``tandem_client_subscribe``).
 
         The callback may call any client or session method except closing, shutting down or unsubscribing itself.
-        Exceptions it raises are re-raised to the caller of the next client call on another thread."""
-        return self._subscribe(Subscription(self, callback), session)
+        An exception it raises never surfaces in other calls: it is reported once to ``on_error(exception, event)``
+        on the dispatcher thread (default ``None``: logged with its traceback on the ``"tandem"`` logger) and the
+        subscription is kept, so the callback gets the following events. Only the first ``max_reported_errors``
+        exceptions (``None``: all) are reported; later ones are counted in :attr:`Subscription.error_count`.
+        The callback runs on the one dispatcher thread every subscription of the client shares, so keep it short:
+        a slow callback delays the others (use :meth:`aevents` or hand work to another thread)."""
+        return self._subscribe(Subscription(self, callback, on_error, max_reported_errors), session)
 
     def _subscribe(self, sub: Subscription, session: Union[str, "Session", None]) -> Subscription:
         session_id = session.id if isinstance(session, Session) else session
@@ -568,7 +680,9 @@ class Client:
     def aevents(self, session: Union[str, "Session", None] = None) -> "EventStream":
         """An async iterator over the events (of ``session``, or all) published from this call on; call it inside
         a coroutine. It never blocks the event loop: a subscription hands each event to the loop with
-        ``call_soon_threadsafe``. Use it with ``async with`` so it unsubscribes when you leave::
+        ``call_soon_threadsafe``. A session's stream ends after its ``session_stopped``; streams are independent, so
+        a slow or failing consumer of one never delays another. Use it with ``async with`` so it unsubscribes when
+        you leave::
 
             async with client.aevents(session) as events:
                 session.send("hello")
@@ -890,12 +1004,26 @@ class Session:
 
     # -- events
 
-    def subscribe(self, callback: EventCallback) -> Subscription:
+    def subscribe(
+        self,
+        callback: EventCallback,
+        *,
+        on_error: Optional[ErrorHook] = None,
+        max_reported_errors: Optional[int] = MAX_REPORTED_ERRORS,
+    ) -> Subscription:
         """:meth:`Client.subscribe` filtered to this session (client-level events still arrive)."""
-        return self.client.subscribe(callback, self)
+        return self.client.subscribe(callback, self, on_error=on_error, max_reported_errors=max_reported_errors)
+
+    def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
+        """:meth:`Client.next_event` of this session only: other sessions' events stay queued for other pullers."""
+        return self.client.next_event(timeout, session=self)
+
+    def events(self, timeout: Optional[float] = None) -> Iterator[Event]:
+        """:meth:`Client.events` of this session only; ends after this session's ``session_stopped``."""
+        return self.client.events(timeout, session=self)
 
     def aevents(self) -> EventStream:
-        """:meth:`Client.aevents` filtered to this session."""
+        """:meth:`Client.aevents` filtered to this session; ends after this session's ``session_stopped``."""
         return self.client.aevents(self)
 
     # -- conversations
@@ -1020,6 +1148,8 @@ class Session:
 
 __all__ = [
     "Client",
+    "ErrorHook",
+    "MAX_REPORTED_ERRORS",
     "ProviderRequest",
     "Session",
     "Subscription",

@@ -1,11 +1,29 @@
-"""The C enums of ``tandem.h`` as :class:`enum.IntEnum` classes (same numeric values)."""
+"""The C enums of ``tandem.h`` as :class:`enum.IntEnum` classes (same numeric values).
+
+They print as their names on every Python version: ``str(SessionStatus.IDLE)`` and ``f"{SessionStatus.IDLE}"`` are
+``"SessionStatus.IDLE"``, ``repr()`` is ``"<SessionStatus.IDLE: 0>"``. They still compare and convert as integers
+(``int(s)``, ``s == 0``), and a format spec formats the number (``f"{s:d}"`` is ``"0"``).
+"""
 
 from __future__ import annotations
 
 import enum
 
 
-class Status(enum.IntEnum):
+class _NamedIntEnum(enum.IntEnum):
+    """An IntEnum whose ``str()`` and f-string show ``Class.NAME`` (plain IntEnum shows the bare number in
+    f-strings, and since Python 3.11 in ``str()`` too)."""
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+    def __format__(self, format_spec: str) -> str:
+        if format_spec:  # "d", "03", ... ask for the number
+            return int.__format__(int(self), format_spec)
+        return str(self)
+
+
+class Status(_NamedIntEnum):
     """``tandem_status``: the result of every fallible call. Failures are raised as :class:`TandemError`."""
 
     OK = 0
@@ -35,7 +53,7 @@ class Status(enum.IntEnum):
         return "TANDEM_" + self.name
 
 
-class PromptResult(enum.IntEnum):
+class PromptResult(_NamedIntEnum):
     """``tandem_prompt_result``: what happened to a prompt."""
 
     SENT = 0
@@ -48,7 +66,7 @@ class PromptResult(enum.IntEnum):
     """It was a slash command (``/plan``, ``/compact``, ...), run instead of sent; see ``command_ran``."""
 
 
-class SessionStatus(enum.IntEnum):
+class SessionStatus(_NamedIntEnum):
     """``tandem_session_status``; ``str(status.label)`` is the name used in JSON (``"tool_executing"``)."""
 
     IDLE = 0
@@ -63,7 +81,7 @@ class SessionStatus(enum.IntEnum):
         return self.name.lower()
 
 
-class EventKind(enum.IntEnum):
+class EventKind(_NamedIntEnum):
     """``tandem_event_kind``; ``kind.label`` is the ``"kind"`` tag of the event's JSON."""
 
     SESSION_STARTED = 1
@@ -98,14 +116,14 @@ class EventKind(enum.IntEnum):
         return self.name.lower()
 
 
-class MessageLevel(enum.IntEnum):
+class MessageLevel(_NamedIntEnum):
     """``tandem_message_level``: severity of a system message."""
 
     INFO = 0
     ERROR = 1
 
 
-class ApprovalDecision(enum.IntEnum):
+class ApprovalDecision(_NamedIntEnum):
     """``tandem_approval_decision``: a host's answer to an approval."""
 
     APPROVE = 0

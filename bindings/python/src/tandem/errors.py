@@ -19,10 +19,13 @@ class TandemError(Exception):
     STATUS: Status = Status.ERR_INTERNAL
 
     def __init__(self, message: str, status: int | None = None) -> None:
-        self.status: int = int(self.STATUS if status is None else status)
+        value = int(self.STATUS if status is None else status)
+        #: A :class:`Status` (printed as its name), or a plain int for a value this binding does not know.
+        self.status: int = value
         self.message: str = message
         try:
-            self.status_name = Status(self.status).c_name
+            self.status = Status(value)
+            self.status_name = Status(value).c_name
         except ValueError:
             self.status_name = "TANDEM_UNKNOWN_STATUS"
         super().__init__(f"{self.status_name}: {message}" if message else self.status_name)

@@ -154,6 +154,18 @@ public final class Client: @unchecked Sendable {
         return try Event(json: String(cString: out!))
     }
 
+    /// The oldest pulled event of `session`, waiting up to `timeoutMs`; nil on timeout. Other sessions' events stay
+    /// queued, in order, for other pullers and `nextEvent(timeoutMs:)`. Throws `.notFound` once the session's stream
+    /// ended (its `session_stopped` was pulled) or never began.
+    public func nextEvent(session: Session, timeoutMs: UInt32) throws -> Event? {
+        var out: UnsafeMutablePointer<CChar>? = nil
+        let status = tandem_client_next_session_event(raw, session.id, timeoutMs, &out)
+        if status == Status.timeout.rawValue { return nil }
+        try check(status)
+        defer { tandem_string_free(out) }
+        return try Event(json: String(cString: out!))
+    }
+
     /// Events of `session` (or all) as an AsyncStream, subscribed from this call on. Ending the iteration (or
     /// cancelling its task) unsubscribes; shutting the client down finishes the stream.
     public func events(session: Session? = nil) throws -> AsyncStream<Event> {

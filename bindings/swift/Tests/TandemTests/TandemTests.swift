@@ -46,6 +46,31 @@ final class TandemTests: XCTestCase {
         XCTAssertEqual(try session.status(), .idle)
     }
 
+    func testSessionPull() throws {
+        let client = try Client(config: config)
+        let a = try client.startSession()
+        let b = try client.startSession()
+        XCTAssertEqual(try a.send("alpha"), .sent)
+        XCTAssertEqual(try b.send("beta"), .sent)
+        var mine: [Event] = []
+        while let event = try client.nextEvent(session: a, timeoutMs: 10_000) {
+            mine.append(event)
+            if event.kind == .turnEnded { break }
+        }
+        XCTAssertEqual(mine.last?.kind, .turnEnded)
+        XCTAssertTrue(mine.allSatisfy { $0.sessionID == a.id })
+        XCTAssertEqual(mine.map(\.seq), Array(1...UInt64(mine.count)))
+        XCTAssertEqual(text(mine), "alpha")
+        // b's events stayed queued for an unfiltered pull.
+        var rest: [Event] = []
+        try pull(client, until: .turnEnded, of: b, log: &rest)
+        XCTAssertEqual(rest.first?.kind, .sessionStarted)
+        XCTAssertEqual(text(rest), "beta")
+        try a.stop()
+        XCTAssertEqual(try client.nextEvent(session: a, timeoutMs: 10_000)?.kind, .sessionStopped)
+        XCTAssertEqual(status { _ = try client.nextEvent(session: a, timeoutMs: 10_000) }, .notFound)
+    }
+
     func testAsyncStream() async throws {
         let client = try Client(config: config)
         let session = try client.startSession()
