@@ -292,3 +292,17 @@ def test_remaining_calls(client: tandem.Client, workdir: Path, tmp_path: Path) -
         assert old not in [c["id"] for c in stored.conversations()]
         with pytest.raises(tandem.NotFoundError):
             stored.delete_conversation(old)
+
+
+def test_slash_commands_run_and_empty_prompts_are_refused(client: tandem.Client) -> None:
+    session = client.start_session()
+    assert session.send("/plan") == tandem.PromptResult.COMMAND
+    ran = pull_until(client, lambda e: isinstance(e, tandem.CommandRan))
+    assert isinstance(ran, tandem.CommandRan) and ran.command == "plan" and ran.args == ""
+    assert session.status() == tandem.SessionStatus.PLAN
+    assert session.send("/exec") == tandem.PromptResult.COMMAND
+    assert session.status() == tandem.SessionStatus.IDLE
+    with pytest.raises(tandem.TandemError) as refused:
+        session.send("   ")
+    assert refused.value.status == tandem.Status.ERR_INVALID_ARGUMENT
+    assert "empty" in str(refused.value)
