@@ -15,6 +15,10 @@ if [ -x "$bin" ] && cmp -s "$root/tools/pi/package-lock.json" "$dest/package-loc
     exit 0
 fi
 cp "$root/tools/pi/package.json" "$root/tools/pi/package-lock.json" "$dest/"
-(cd "$dest" && npm ci --no-audit --no-fund --silent >&2)
+# Cached tarballs are used first (their integrity is still checked against the lock); a stalled download is cut
+# after a minute and retried rather than left to hang the test command.
+(cd "$dest" && npm ci --no-audit --no-fund --silent --prefer-offline --fetch-timeout=60000 --fetch-retries=4 >&2)
 [ -x "$bin" ] || { echo "install-pi: $bin missing after npm ci" >&2; exit 1; }
+# npm ci installs exactly the lock; `npm ls` fails on anything missing, extraneous or not matching it.
+(cd "$dest" && npm ls --all >/dev/null) || { echo "install-pi: target/pi does not match tools/pi/package-lock.json" >&2; exit 1; }
 echo "$bin"
