@@ -40,7 +40,7 @@ use crate::provider::FileChange;
 use crate::session::boundaries::Boundary;
 
 pub use change::LineEdit;
-pub use protect::protected_path;
+pub use protect::{protected_path, store_conflict};
 
 /// How long a file tool may take before its call fails: a file system that never answers (a hung network mount)
 /// must not hold the session, and the blocking thread it is stuck on is left behind.

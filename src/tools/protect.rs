@@ -49,6 +49,22 @@ pub fn protected_path(workdir: &Path, name: &str, args: &Value) -> Option<String
     ))
 }
 
+/// Why a session confined to `workdir` must not start with its conversation store at `store`: the store is inside
+/// the workdir (the tools would read other sessions' transcripts and could forge messages in them) or the workdir
+/// is inside the store. `None` when they are apart. Paths are compared canonical where they exist.
+pub fn store_conflict(workdir: &Path, store: &Path) -> Option<String> {
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let (w, s) = (canon(workdir), canon(store));
+    (s.starts_with(&w) || w.starts_with(&s)).then(|| {
+        format!(
+            "workdir {} and the session store {} overlap: the tools could read and change other sessions' \
+             transcripts; use a workdir or store_dir apart from the other",
+            w.display(),
+            s.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
