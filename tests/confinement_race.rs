@@ -90,6 +90,18 @@ fn call(tool: &str, i: usize) -> (Value, Option<(&'static str, &'static str)>) {
     }
 }
 
+/// The running swapper, killed if the test fails before stopping it (else it would spin on after the test).
+struct Swapper(Option<std::process::Child>);
+
+impl Drop for Swapper {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[test]
 fn swapping_a_directory_for_an_outside_symlink_never_lets_a_file_tool_out() {
     let bin = swapper();
@@ -114,13 +126,15 @@ fn swapping_a_directory_for_an_outside_symlink_never_lets_a_file_tool_out() {
     let before = snapshot(&outside);
 
     let stop = base.join("stop");
-    let child = Command::new(&bin)
-        .arg(w.join("d"))
-        .arg(w.join("d_alt"))
-        .arg(&stop)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut swapper = Swapper(Some(
+        Command::new(&bin)
+            .arg(w.join("d"))
+            .arg(w.join("d_alt"))
+            .arg(&stop)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
     let tools = ToolSet::new(Some(w.clone()), None);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -167,7 +181,7 @@ fn swapping_a_directory_for_an_outside_symlink_never_lets_a_file_tool_out() {
     }
     let elapsed = started.elapsed();
     std::fs::write(&stop, "").unwrap();
-    let done = child.wait_with_output().unwrap();
+    let done = swapper.0.take().unwrap().wait_with_output().unwrap();
     assert!(done.status.success(), "the swapper failed");
     let swaps = String::from_utf8_lossy(&done.stdout).trim().to_string();
     eprintln!(
