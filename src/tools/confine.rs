@@ -235,7 +235,8 @@ impl Root {
             }
             dir.rename(&tmp, &dir, &name)?;
             if durable {
-                rustix::fs::fsync(&dir)?;
+                // The handle may be `O_PATH`, which cannot be synced: sync the directory opened for reading.
+                dir.open(".")?.sync_all()?;
             }
             Ok(())
         })();
@@ -289,4 +290,32 @@ fn temp_name(name: &Path) -> PathBuf {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::testutil::TempDir;
+
+    #[test]
+    fn saves_under_real_directories_only_never_through_a_symlink() {
+        let t = TempDir::new("confine");
+        let outside = TempDir::new("confine-outside");
+        let w1 = t.path().join("w1");
+        std::fs::create_dir(&w1).unwrap();
+        let root = Root::open(&w1).unwrap();
+        let path = root
+            .save_under(&[".tandem", "context"], "s.md", b"summary\n")
+            .unwrap();
+        assert_eq!(path, w1.join(".tandem/context/s.md"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "summary\n");
+        let w2 = t.path().join("w2");
+        std::fs::create_dir(&w2).unwrap();
+        std::os::unix::fs::symlink(outside.path(), w2.join(".tandem")).unwrap();
+        let root = Root::open(&w2).unwrap();
+        assert!(root
+            .save_under(&[".tandem", "context"], "s.md", b"x")
+            .is_err());
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
 }
