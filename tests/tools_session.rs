@@ -340,3 +340,73 @@ fn approvals_come_one_at_a_time_in_call_order_and_plan_mode_refuses_writes() {
     assert!(r[0].2, "{r:?}");
     assert!(!dir.join("three.txt").exists());
 }
+
+#[test]
+fn writes_into_git_and_tandem_ask_every_time_even_with_approval_none_and_trust() {
+    let dir = workdir("protected");
+    std::fs::create_dir_all(dir.join(".git/hooks")).unwrap();
+    let c = client();
+    let id = session(
+        &c,
+        &dir,
+        json!({"approval": "none"}),
+        json!([
+            [tool("write_file", json!({"path": ".git/hooks/pre-commit", "content": "#!/bin/sh\n"}))],
+            [tool("write_file", json!({"path": ".git/hooks/pre-push", "content": "#!/bin/sh\n"}))],
+            [tool("write_file", json!({"path": "plain.txt", "content": "x"}))],
+            [{"text": "done"}]
+        ]),
+    );
+    c.send_prompt(&id, text("go")).unwrap();
+    let (first, _) = wait_for(&c, Duration::from_secs(5), |e| {
+        e["kind"] == "approval_pending"
+    });
+    assert_eq!(first["approval"]["args"]["path"], ".git/hooks/pre-commit");
+    let lines = first["approval"]["preview"]["lines"].to_string();
+    assert!(
+        lines.contains("is inside .git/, a protected path"),
+        "{lines}"
+    );
+    c.respond_to_approval(&id, None, Decision::ApproveSession)
+        .unwrap();
+    let (second, _) = wait_for(&c, Duration::from_secs(5), |e| {
+        e["kind"] == "approval_pending"
+    });
+    assert_eq!(
+        second["approval"]["args"]["path"], ".git/hooks/pre-push",
+        "trust granted for write_file does not cover a protected path"
+    );
+    c.respond_to_approval(&id, None, Decision::Reject).unwrap();
+    let (_, events) = turn_end(&c, &id);
+    assert!(dir.join(".git/hooks/pre-commit").exists());
+    assert!(!dir.join(".git/hooks/pre-push").exists());
+    assert!(
+        dir.join("plain.txt").exists(),
+        "other writes still run unasked"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["kind"] == "approval_pending")
+            .count(),
+        0,
+        "no approval was asked after the two protected ones"
+    );
+}
+
+#[test]
+fn a_session_whose_workdir_holds_the_store_is_refused() {
+    let dir = workdir("store-inside");
+    let store = dir.join(".local/share/tandem");
+    let config = json!({"store_dir": store}).to_string();
+    let c = Client::new(Some(&config)).unwrap();
+    let opts = json!({"model": "scripted:echo", "workdir": dir}).to_string();
+    let e = c.start_session(Some(&opts)).unwrap_err();
+    assert!(
+        matches!(e, tandem::Error::InvalidArgument(_)) && e.to_string().contains("overlap"),
+        "{e}"
+    );
+    let elsewhere = workdir("store-apart");
+    let opts = json!({"model": "scripted:echo", "workdir": elsewhere}).to_string();
+    c.start_session(Some(&opts)).unwrap();
+}

@@ -142,6 +142,11 @@ impl Manager {
         resumed: Option<resume::Resumed>,
     ) -> Result<String> {
         self.check_tool_names(&opts)?;
+        if let (Some(store), Some(w)) = (&self.store, &opts.workdir) {
+            if let Some(why) = crate::tools::store_conflict(w, store.root()) {
+                return Err(Error::invalid(why));
+            }
+        }
         let mut reg = lock(&self.reg);
         let id = match &opts.session_id {
             Some(id) => {

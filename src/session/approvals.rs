@@ -68,6 +68,8 @@ pub struct GateRequest {
     pub destructive: bool,
     /// Whether policy asks the host before running it.
     pub ask: bool,
+    /// Whether it writes a protected path (`.git/`, `.tandem/`): it asks every time, whatever trust was granted.
+    pub protected: bool,
     /// What to show the host.
     pub preview: Value,
 }
@@ -138,7 +140,8 @@ impl SessionState {
             self.start_tool(&req.tool_call_id, now, fx);
             return Reply::Gate(Gate::Run);
         }
-        if let Some(scope) = self.approvals.trust.get(&req.name).copied() {
+        let trusted = self.approvals.trust.get(&req.name).copied();
+        if let Some(scope) = trusted.filter(|_| !req.protected) {
             let scope_name = if scope == Scope::Session {
                 "session"
             } else {

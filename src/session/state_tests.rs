@@ -827,6 +827,7 @@ fn gate_req(id: &str, name: &str, destructive: bool, ask: bool) -> GateRequest {
         args: serde_json::json!({"command": "ls"}),
         destructive,
         ask,
+        protected: false,
         preview: serde_json::json!({"kind": "command", "summary": "ls", "lines": ["$ ls"]}),
     }
 }

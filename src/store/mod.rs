@@ -93,6 +93,11 @@ impl Store {
         Store { root, fsync }
     }
 
+    /// Where the store lives.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Creates the store directory if needed and proves it writable by creating and removing a file in it, so a
     /// client on a store it could never write fails when it is created instead of losing every conversation later.
     pub fn check_writable(&self) -> Result<()> {

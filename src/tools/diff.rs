@@ -1,6 +1,5 @@
 //! `apply_diff`: unified diff hunks applied to one file, each found near its stated line, all or nothing.
 
-use std::path::Path;
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -8,6 +7,7 @@ use serde_json::Value;
 
 use super::args::Args;
 use super::change::{check_all, file_change, to_u32, LineEdit, Span};
+use super::confine::Root;
 use super::files::{read_text, write_text};
 use super::sandbox::resolve;
 use super::{ToolContext, ToolOutcome};
@@ -168,21 +168,21 @@ fn spans(hunk: &Hunk, pos: usize) -> Vec<Span> {
 /// `apply_diff {path, diff}`: applies every hunk or none. A missing file counts as empty (so a diff of added lines
 /// creates it). Every run of changed lines must lie inside the file's boundary.
 pub(super) fn apply_diff(
-    root: &Path,
+    root: &Root,
     args: &Value,
     ctx: &ToolContext,
 ) -> Result<ToolOutcome, String> {
     let a = Args::new("apply_diff", args, &["path", "diff"])?;
     let arg = a.string("path")?;
     let hunks = parse(a.string("diff")?)?;
-    let path = resolve(root, arg)?;
-    let before = match std::fs::symlink_metadata(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        _ => Some(read_text(&path, arg)?),
+    let path = resolve(root.path(), arg)?;
+    let before = match root.entry(&path, arg)? {
+        None => None,
+        Some(_) => Some(read_text(root, &path, arg)?),
     };
     let boundary = before.as_ref().and_then(|_| ctx.boundary_for(&path));
     let (after, line_edits) = patch(before.as_deref(), &hunks, boundary, arg)?;
-    write_text(&path, arg, &after)?;
+    write_text(root, &path, arg, &after)?;
     Ok(ToolOutcome {
         text: format!("applied {} diff hunk(s) to {arg}", hunks.len()),
         is_error: false,

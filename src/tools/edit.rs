@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::args::{count, Args};
 use super::change::{check, file_change, span_of_replacement, LineEdit, Span};
+use super::confine::Root;
 use super::files::{read_text, write_text};
 use super::sandbox::resolve;
 use super::{ToolContext, ToolOutcome};
@@ -66,7 +67,7 @@ fn done(
 /// `edit_file {path, old_text, new_text}`: replaces the one occurrence of `old_text`; the lines it covers must lie
 /// inside the file's boundary.
 pub(super) fn edit_file(
-    root: &Path,
+    root: &Root,
     args: &Value,
     ctx: &ToolContext,
 ) -> Result<ToolOutcome, String> {
@@ -74,11 +75,11 @@ pub(super) fn edit_file(
     let arg = a.string("path")?;
     let old = a.string("old_text")?;
     let new = a.string("new_text")?;
-    let path = resolve(root, arg)?;
-    let before = read_text(&path, arg)?;
+    let path = resolve(root.path(), arg)?;
+    let before = read_text(root, &path, arg)?;
     let (after, span) = replace_once(&before, old, new, arg)?;
     check(ctx.boundary_for(&path), span)?;
-    write_text(&path, arg, &after)?;
+    write_text(root, &path, arg, &after)?;
     let edit = LineEdit {
         edit_line: span.first,
         delta_lines: span.delta,
@@ -96,7 +97,7 @@ pub(super) fn edit_file(
 /// `multi_edit_file {path, edits: [{old_text, new_text}]}`: each edit applies to the previous one's result and is
 /// checked against the boundary as the previous edits moved it. Nothing is written unless every edit succeeds.
 pub(super) fn multi_edit_file(
-    root: &Path,
+    root: &Root,
     args: &Value,
     ctx: &ToolContext,
 ) -> Result<ToolOutcome, String> {
@@ -114,10 +115,10 @@ pub(super) fn multi_edit_file(
         let e = Args::new(&label, edit, &["old_text", "new_text"])?;
         pairs.push((e.string("old_text")?, e.string("new_text")?));
     }
-    let path = resolve(root, arg)?;
-    let before = read_text(&path, arg)?;
+    let path = resolve(root.path(), arg)?;
+    let before = read_text(root, &path, arg)?;
     let (current, line_edits) = edit_text(&before, &pairs, ctx.boundary_for(&path), arg)?;
-    write_text(&path, arg, &current)?;
+    write_text(root, &path, arg, &current)?;
     let text = format!("applied {} to {arg}", count(line_edits.len(), "edit"));
     Ok(done(ctx, &path, text, &before, &current, line_edits))
 }

@@ -6,6 +6,7 @@ use globset::{GlobBuilder, GlobMatcher};
 use serde_json::Value;
 
 use super::args::Args;
+use super::confine::Root;
 use super::sandbox::resolve;
 use super::walk::{rel, walk};
 use super::ToolOutcome;
@@ -38,7 +39,7 @@ pub(super) fn glob_matches(glob: &(GlobMatcher, bool), base: &Path, path: &Path)
 
 /// `find {pattern, path?, type?, max_depth?}`: sorted paths relative to the workdir, directories with a trailing
 /// `/`, at most 200. Symlinks are listed (never followed) when no type is asked for.
-pub(super) fn find(root: &Path, args: &Value) -> Result<ToolOutcome, String> {
+pub(super) fn find(root: &Root, args: &Value) -> Result<ToolOutcome, String> {
     let a = Args::new("find", args, &["pattern", "path", "type", "max_depth"])?;
     let pattern = a.string("pattern")?;
     let arg = a.opt_string("path")?.unwrap_or(".");
@@ -51,26 +52,30 @@ pub(super) fn find(root: &Path, args: &Value) -> Result<ToolOutcome, String> {
         .opt_int("max_depth", 1)?
         .map_or(DEFAULT_DEPTH, |d| d as usize);
     let glob = glob("find", pattern)?;
-    let target = resolve(root, arg)?;
-    let meta = std::fs::metadata(&target).map_err(|e| format!("cannot search {arg}: {e}"))?;
-    if !meta.is_dir() {
-        return Err(format!("find: {arg} is not a directory"));
+    let target = resolve(root.path(), arg)?;
+    match root.entry(&target, arg)? {
+        None => {
+            return Err(format!(
+                "cannot search {arg}: No such file or directory (os error 2)"
+            ))
+        }
+        Some(m) if !m.is_dir() => return Err(format!("find: {arg} is not a directory")),
+        Some(_) => {}
     }
     let mut found = Vec::new();
-    for entry in walk(root, &target, Some(depth)).flatten() {
-        let Some(kind) = entry.file_type().filter(|_| entry.depth() > 0) else {
-            continue;
-        };
+    walk(root, &target, arg, Some(depth), |entry| {
+        let kind = entry.kind;
         let keep = match want {
             Some("file") => kind.is_file(),
             Some(_) => kind.is_dir(),
             None => true,
         };
-        if keep && glob_matches(&glob, &target, entry.path()) {
-            let path = rel(root, entry.path());
+        if entry.depth > 0 && keep && glob_matches(&glob, &target, &entry.path) {
+            let path = rel(root.path(), &entry.path);
             found.push(if kind.is_dir() { path + "/" } else { path });
         }
-    }
+        true
+    })?;
     if found.is_empty() {
         return Ok(ToolOutcome::ok(format!("no matches for {pattern}")));
     }

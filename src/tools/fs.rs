@@ -1,11 +1,10 @@
 //! Read-only file tools: `read_file` and `list_directory`.
 
-use std::path::Path;
-
 use serde_json::Value;
 
 use super::args::Args;
-use super::files::{is_binary, open_regular, read_capped};
+use super::confine::Root;
+use super::files::is_binary;
 use super::sandbox::resolve;
 use super::ToolOutcome;
 
@@ -13,13 +12,13 @@ use super::ToolOutcome;
 const READ_CAP: usize = 256 * 1024;
 
 /// `read_file {path, offset?, limit?}`: a text file, whole or a 1-based slice of lines, cut at 256 KB.
-pub(super) fn read_file(root: &Path, args: &Value) -> Result<ToolOutcome, String> {
+pub(super) fn read_file(root: &Root, args: &Value) -> Result<ToolOutcome, String> {
     let a = Args::new("read_file", args, &["path", "offset", "limit"])?;
     let arg = a.string("path")?;
     let offset = a.opt_int("offset", 1)?.map(|n| n as usize);
     let limit = a.opt_int("limit", 1)?.map(|n| n as usize);
-    let path = resolve(root, arg)?;
-    let (bytes, truncated) = read_capped(open_regular(&path, arg)?, arg, READ_CAP)?;
+    let path = resolve(root.path(), arg)?;
+    let (bytes, truncated) = root.read_capped(&path, arg, READ_CAP, false)?;
     if is_binary(&bytes) {
         return Err(format!("{arg} is a binary file"));
     }
@@ -51,11 +50,14 @@ pub(super) fn read_file(root: &Path, args: &Value) -> Result<ToolOutcome, String
 }
 
 /// `list_directory {path?}`: one entry per line, directories first with a trailing `/`, each group sorted.
-pub(super) fn list_directory(root: &Path, args: &Value) -> Result<ToolOutcome, String> {
+pub(super) fn list_directory(root: &Root, args: &Value) -> Result<ToolOutcome, String> {
     let a = Args::new("list_directory", args, &["path"])?;
     let arg = a.opt_string("path")?.unwrap_or(".");
-    let path = resolve(root, arg)?;
-    let entries = std::fs::read_dir(&path).map_err(|e| format!("cannot list {arg}: {e}"))?;
+    let path = resolve(root.path(), arg)?;
+    let dir = root.open_dir(&path, arg, "list")?;
+    let entries = dir
+        .entries()
+        .map_err(|e| format!("cannot list {arg}: {e}"))?;
     let mut dirs = Vec::new();
     let mut files = Vec::new();
     for entry in entries.flatten() {

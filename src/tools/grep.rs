@@ -6,7 +6,8 @@ use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 
 use super::args::Args;
-use super::files::{is_binary, open_regular, read_capped};
+use super::confine::Root;
+use super::files::is_binary;
 use super::find::{glob, glob_matches};
 use super::sandbox::resolve;
 use super::walk::{rel, walk};
@@ -36,11 +37,17 @@ fn clip(line: &str) -> String {
 }
 
 /// Searches one file; `shown` is its path for the output.
-fn search(path: &Path, shown: &str, re: &Regex, context: usize, found: &mut Found) {
-    let Ok(file) = open_regular(path, shown) else {
-        return;
-    };
-    let Ok((bytes, false)) = read_capped(file, shown, MAX_FILE) else {
+/// `follow`: the entry is a symlink, searched only when it leads to a regular file inside the workdir.
+fn search(
+    root: &Root,
+    path: &Path,
+    follow: bool,
+    shown: &str,
+    re: &Regex,
+    context: usize,
+    found: &mut Found,
+) {
+    let Ok((bytes, false)) = root.read_capped(path, shown, MAX_FILE, follow) else {
         return;
     };
     if is_binary(&bytes) {
@@ -91,7 +98,7 @@ fn search(path: &Path, shown: &str, re: &Regex, context: usize, found: &mut Foun
 /// `grep {pattern, path?, glob?, case_sensitive?, context?}`: matches in file order (sorted by name within each
 /// directory), at most 100. Skips `.git`, ignored, binary and very large files; symlinks are searched only when
 /// they lead to a file inside the workdir.
-pub(super) fn grep(root: &Path, args: &Value) -> Result<ToolOutcome, String> {
+pub(super) fn grep(root: &Root, args: &Value) -> Result<ToolOutcome, String> {
     let a = Args::new(
         "grep",
         args,
@@ -109,46 +116,36 @@ pub(super) fn grep(root: &Path, args: &Value) -> Result<ToolOutcome, String> {
         .case_insensitive(!case_sensitive)
         .build()
         .map_err(|e| format!("grep: invalid regex: {e}"))?;
-    let target = resolve(root, arg)?;
-    std::fs::metadata(&target).map_err(|e| format!("cannot search {arg}: {e}"))?;
+    let target = resolve(root.path(), arg)?;
     let mut found = Found {
         lines: Vec::new(),
         matches: 0,
         cut: false,
     };
-    for entry in walk(root, &target, None).flatten() {
-        let Some(kind) = entry.file_type() else {
-            continue;
-        };
-        let real = if kind.is_symlink() {
-            match entry.path().canonicalize() {
-                Ok(p) if p.starts_with(root) && p.is_file() => p,
-                _ => continue,
-            }
-        } else if kind.is_file() {
-            entry.path().to_path_buf()
-        } else {
-            continue;
-        };
+    walk(root, &target, arg, None, |entry| {
+        let kind = entry.kind;
+        if !kind.is_file() && !kind.is_symlink() {
+            return true;
+        }
         // A file named as the search path is searched whatever the glob says.
-        if entry.depth() > 0
+        if entry.depth > 0
             && only
                 .as_ref()
-                .is_some_and(|g| !glob_matches(g, &target, entry.path()))
+                .is_some_and(|g| !glob_matches(g, &target, &entry.path))
         {
-            continue;
+            return true;
         }
         search(
-            &real,
-            &rel(root, entry.path()),
+            root,
+            &entry.path,
+            kind.is_symlink(),
+            &rel(root.path(), &entry.path),
             &re,
             context as usize,
             &mut found,
         );
-        if found.cut {
-            break;
-        }
-    }
+        !found.cut
+    })?;
     if found.lines.is_empty() {
         return Ok(ToolOutcome::ok(format!("no matches for {pattern}")));
     }

@@ -8,6 +8,7 @@
 
 mod args;
 mod change;
+pub mod confine;
 pub(crate) mod diff;
 pub(crate) mod edit;
 mod files;
@@ -16,6 +17,7 @@ pub mod fs;
 mod grep;
 pub mod host;
 pub mod preview;
+mod protect;
 pub mod sandbox;
 pub(crate) mod shell;
 mod specs;
@@ -38,6 +40,11 @@ use crate::provider::FileChange;
 use crate::session::boundaries::Boundary;
 
 pub use change::LineEdit;
+pub use protect::{protected_path, store_conflict};
+
+/// How long a file tool may take before its call fails: a file system that never answers (a hung network mount)
+/// must not hold the session, and the blocking thread it is stuck on is left behind.
+pub const FILE_TOOL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Tools that change files or shell state: they ask for approval in the default mode, are refused in plan mode,
 /// and must not run concurrently with other calls (the others only read, so they may).
@@ -235,6 +242,12 @@ impl ToolSet {
                 .is_some_and(|(h, _)| h.destructive(name) == Some(true))
     }
 
+    /// Why a call of `name` with `args` writes a protected path (`.git/`, `.tandem/`; see [`protected_path`]), or
+    /// `None`. Such a call needs its own approval even when the tool is trusted or allowed.
+    pub fn protected(&self, name: &str, args: &Value) -> Option<String> {
+        protected_path(self.workdir()?, name, args)
+    }
+
     /// Specs of the enabled tools.
     pub fn specs(&self) -> Vec<ToolSpec> {
         let mut out: Vec<ToolSpec> = self.enabled.iter().map(|name| specs::spec(name)).collect();
@@ -258,8 +271,9 @@ impl ToolSet {
 
     /// Runs tool `name`. Unknown tools and bad arguments are error outcomes for the model, never a crash.
     ///
-    /// File tools run on the blocking pool; dropping the future does not stop one already started (each is a
-    /// short, all-or-nothing file operation). Dropping a running `shell` call kills its process group.
+    /// File tools run on the blocking pool and fail after [`FILE_TOOL_TIMEOUT`]; dropping the future does not stop
+    /// one already started (each is a short, all-or-nothing file operation). Dropping a running `shell` call kills
+    /// its process group.
     pub async fn execute(&self, name: &str, args: &Value, ctx: &ToolContext) -> ToolOutcome {
         let (Some(root), true) = (&self.workdir, self.enabled.contains(&name)) else {
             return ToolOutcome::error(format!("Tool '{name}' not found"));
@@ -271,14 +285,27 @@ impl ToolSet {
         let name = name.to_string();
         let args = args.clone();
         let ctx = ctx.clone();
-        tokio::task::spawn_blocking(move || run_file_tool(&root, &name, &args, &ctx))
-            .await
-            .unwrap_or_else(|e| ToolOutcome::error(format!("Tool task failed: {e}")))
+        let label = name.clone();
+        let task = tokio::task::spawn_blocking(move || run_file_tool(&root, &name, &args, &ctx));
+        match tokio::time::timeout(FILE_TOOL_TIMEOUT, task).await {
+            Ok(done) => {
+                done.unwrap_or_else(|e| ToolOutcome::error(format!("Tool task failed: {e}")))
+            }
+            Err(_) => ToolOutcome::error(format!(
+                "Tool '{label}' timed out after {} s: the file system did not answer",
+                FILE_TOOL_TIMEOUT.as_secs()
+            )),
+        }
     }
 }
 
 /// Runs a file tool synchronously (the caller keeps it off the async workers).
 fn run_file_tool(root: &Path, name: &str, args: &Value, ctx: &ToolContext) -> ToolOutcome {
+    let root = match confine::Root::open(root) {
+        Ok(r) => r,
+        Err(e) => return ToolOutcome::error(e),
+    };
+    let root = &root;
     let result = match name {
         "read_file" => fs::read_file(root, args),
         "list_directory" => fs::list_directory(root, args),

@@ -9,6 +9,10 @@ use serde_json::Value;
 const DIFF_LINES: usize = 20;
 /// Characters per preview line.
 const LINE_CHARS: usize = 300;
+/// Bytes of a file's current content a write preview reads to diff (a preview is a glance, not a copy).
+const READ_CAP: usize = 256 * 1024;
+/// How long building a preview may take before the host gets one without the current content.
+const BUILD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A preview: `kind` is `command`, `diff`, `target` or `args`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,13 +65,15 @@ pub fn build(workdir: Option<&Path>, name: &str, args: &Value) -> Preview {
             )
         }
         ("write_file", Some(path)) => {
-            let old = workdir
-                .and_then(|w| super::sandbox::resolve(w, path).ok())
-                .and_then(|p| std::fs::read_to_string(p).ok())
-                .unwrap_or_default();
             let new = str_arg(args, &["content"]).unwrap_or_default();
             let mut lines = vec![format!("file: {path}")];
-            lines.extend(diff_lines(&old, new));
+            match workdir.map_or(Ok(String::new()), |w| current(w, path)) {
+                Ok(old) => lines.extend(diff_lines(&old, new)),
+                Err(why) => {
+                    lines.push(format!("current content not shown: {why}"));
+                    lines.extend(diff_lines("", new));
+                }
+            }
             preview("diff", path.to_string(), lines)
         }
         ("edit_file", Some(path)) => {
@@ -110,6 +116,38 @@ pub fn build(workdir: Option<&Path>, name: &str, args: &Value) -> Preview {
             let summary = args.to_string();
             preview("args", summary.clone(), vec![summary])
         }
+    }
+}
+
+/// The current content of `path` for a write's diff: read through the workdir handle like the tools read (never
+/// outside it, never blocking on a FIFO or device), at most 256 KB; a file that does not exist (or escapes, which
+/// the tool will refuse) is empty.
+fn current(workdir: &Path, path: &str) -> Result<String, String> {
+    let Ok(abs) = super::sandbox::resolve(workdir, path) else {
+        return Ok(String::new());
+    };
+    let root = super::confine::Root::open(workdir)?;
+    if root.entry(&abs, path)?.is_none() {
+        return Ok(String::new());
+    }
+    match root.read_capped(&abs, path, READ_CAP, false)? {
+        (_, true) => Err(format!("larger than {} KB", READ_CAP / 1024)),
+        (bytes, false) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+    }
+}
+
+/// [`build`] on the blocking pool, so the file read never runs on (or stalls) an async worker; after 5 s the
+/// preview is built without reading anything.
+pub async fn build_off_workers(workdir: Option<&Path>, name: &str, args: &Value) -> Preview {
+    let (w, n, a) = (
+        workdir.map(Path::to_path_buf),
+        name.to_string(),
+        args.clone(),
+    );
+    let task = tokio::task::spawn_blocking(move || build(w.as_deref(), &n, &a));
+    match tokio::time::timeout(BUILD_TIMEOUT, task).await {
+        Ok(Ok(p)) => p,
+        _ => build(None, name, args),
     }
 }
 
@@ -212,6 +250,20 @@ mod tests {
             &json!({"path": "../../etc/passwd", "content": "x"}),
         );
         assert_eq!(p.lines[1], "+x", "nothing outside the workdir is read");
+        let status = std::process::Command::new("mkfifo")
+            .arg(dir.join("fifo"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let p = build(
+            Some(&dir),
+            "write_file",
+            &json!({"path": "fifo", "content": "x"}),
+        );
+        assert_eq!(
+            p.lines[1], "current content not shown: fifo is not a regular file",
+            "returns at once instead of blocking on the FIFO"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1,11 +1,10 @@
 //! Whole-file tools: `write_file` (create or overwrite) and `delete_file`.
 
-use std::path::Path;
-
 use serde_json::Value;
 
 use super::args::{count, Args};
 use super::change::{check_all, file_change, spans_between};
+use super::confine::Root;
 use super::files::{read_before, write_text};
 use super::sandbox::{resolve, resolve_entry};
 use super::{ToolContext, ToolOutcome};
@@ -13,23 +12,19 @@ use super::{ToolContext, ToolOutcome};
 /// `write_file {path, content}`: creates the file (and missing parent directories) or overwrites it.
 ///
 /// Overwriting is an edit: the lines that differ from the current content (a line diff) must lie inside the
-/// file's boundary, and their line edits are reported.
+/// file's boundary, and their line edits are reported. An existing entry whose content cannot be read (not a
+/// regular file, other hard links, too large, no permission) is refused, so the boundary check is never skipped
+/// and an overwrite is never reported as a creation.
 pub(super) fn write_file(
-    root: &Path,
+    root: &Root,
     args: &Value,
     ctx: &ToolContext,
 ) -> Result<ToolOutcome, String> {
     let a = Args::new("write_file", args, &["path", "content"])?;
     let arg = a.string("path")?;
     let content = a.string("content")?;
-    let path = resolve(root, arg)?;
-    match std::fs::metadata(&path) {
-        Ok(m) if m.is_dir() => return Err(format!("{arg} is a directory")),
-        // Opening a FIFO or device for writing could block or do worse.
-        Ok(m) if !m.is_file() => return Err(format!("{arg} is not a regular file")),
-        _ => {}
-    }
-    let before = read_before(&path);
+    let path = resolve(root.path(), arg)?;
+    let before = read_before(root, &path, arg)?;
     let line_edits = match &before {
         Some(old) => {
             let spans = spans_between(old, content);
@@ -37,7 +32,7 @@ pub(super) fn write_file(
         }
         None => Vec::new(),
     };
-    write_text(&path, arg, content)?;
+    write_text(root, &path, arg, content)?;
     let verb = if before.is_some() {
         "overwrote"
     } else {
@@ -56,24 +51,32 @@ pub(super) fn write_file(
 }
 
 /// `delete_file {path}`: removes a file, or a symlink (the link itself) whose target is a file inside the workdir.
-/// Directories are refused.
+/// Directories are refused. The content reported as `before` is read only from a file with no other hard link.
 pub(super) fn delete_file(
-    root: &Path,
+    root: &Root,
     args: &Value,
     ctx: &ToolContext,
 ) -> Result<ToolOutcome, String> {
     let a = Args::new("delete_file", args, &["path"])?;
     let arg = a.string("path")?;
-    let target = resolve(root, arg)?;
-    let entry = resolve_entry(root, arg)?;
-    std::fs::symlink_metadata(&entry).map_err(|e| format!("cannot delete {arg}: {e}"))?;
-    if target.is_dir() {
+    let target = resolve(root.path(), arg)?;
+    let entry = resolve_entry(root.path(), arg)?;
+    let is_dir = |m: Option<cap_std::fs::Metadata>| m.is_some_and(|m| m.is_dir());
+    let Some(meta) = root.entry(&entry, arg)? else {
+        return Err(format!(
+            "cannot delete {arg}: No such file or directory (os error 2)"
+        ));
+    };
+    if meta.is_dir() || (meta.is_symlink() && is_dir(root.entry(&target, arg)?)) {
         return Err(format!(
             "{arg} is a directory; delete_file only deletes files"
         ));
     }
-    let before = read_before(&target).unwrap_or_default();
-    std::fs::remove_file(&entry).map_err(|e| format!("cannot delete {arg}: {e}"))?;
+    let before = root
+        .read_capped(&target, arg, super::files::MAX_EDIT_BYTES, false)
+        .map(|(b, _)| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    root.remove(&entry, arg)?;
     Ok(ToolOutcome {
         text: format!("deleted {arg}"),
         is_error: false,

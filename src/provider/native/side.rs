@@ -1,7 +1,5 @@
 //! Model calls outside a turn: compaction summaries and session summaries saved under the workdir.
 
-use std::io::Write;
-
 use super::model::{Chunk, ModelRequest};
 use super::Native;
 use crate::provider::ModelMessage;
@@ -58,29 +56,24 @@ impl Native {
         Ok(SideResult { text, path })
     }
 
-    /// Writes `<workdir>/.tandem/context/session-summary-<6 hex>-<YYYY-MM-DD>.md` (write, fsync, rename).
+    /// Writes `<workdir>/.tandem/context/session-summary-<6 hex>-<YYYY-MM-DD>.md` (write, fsync, rename) through
+    /// the workdir handle: `.tandem` and `context` are opened without following symlinks, so a `.tandem` symlink
+    /// never sends the summary outside the workdir.
     fn save_summary(&self, text: &str) -> Result<String, String> {
         let workdir = self.tools.workdir().ok_or("the session has no workdir")?;
-        let dir = workdir.join(".tandem/context");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let mut tag = [0u8; 3];
         getrandom::getrandom(&mut tag).map_err(|e| format!("OS RNG failed: {e}"))?;
         let date = &crate::time::rfc3339(crate::time::wall_ms())[..10];
         let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-        let path = dir.join(format!("session-summary-{hex}-{date}.md"));
-        let tmp = path.with_extension("md.tmp");
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("Summary generated but save failed: {e}")
-        })?;
+        let name = format!("session-summary-{hex}-{date}.md");
+        let root = crate::tools::confine::Root::open(workdir)?;
+        let path = root
+            .save_under(
+                &[".tandem", "context"],
+                &name,
+                format!("{text}\n").as_bytes(),
+            )
+            .map_err(|e| format!("Summary generated but save failed: {e}"))?;
         Ok(path.display().to_string())
     }
 }

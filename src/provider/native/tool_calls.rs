@@ -130,6 +130,7 @@ impl Native {
 
     /// Runs one call through permissions, the session's gate (plan mode, trust, approval) and the tool.
     async fn gate_and_run(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> CallResult {
+        let protected = self.tools.protected(&call.name, &call.args);
         let ask = match self.policy(&call.name) {
             Policy::Deny => {
                 return (
@@ -137,12 +138,15 @@ impl Native {
                     true,
                 )
             }
+            // A write to `.git/` or `.tandem/` asks whatever the approval mode or permissions say.
             Policy::Ask => true,
-            Policy::Run => false,
+            Policy::Run => protected.is_some(),
         };
         let preview = if ask {
-            serde_json::to_value(preview::build(self.tools.workdir(), &call.name, &call.args))
-                .unwrap_or_default()
+            let mut p =
+                preview::build_off_workers(self.tools.workdir(), &call.name, &call.args).await;
+            p.lines.extend(protected.clone());
+            serde_json::to_value(p).unwrap_or_default()
         } else {
             serde_json::Value::Null
         };
@@ -150,8 +154,9 @@ impl Native {
             tool_call_id: call.id.clone(),
             name: call.name.clone(),
             args: call.args.clone(),
-            destructive: self.tools.is_destructive(&call.name),
+            destructive: self.tools.is_destructive(&call.name) || protected.is_some(),
             ask,
+            protected: protected.is_some(),
             preview,
         };
         match link.gate(request, self.approval_timeout).await {
