@@ -182,10 +182,11 @@ fn alive(pid: u32) -> bool {
 fn abort_kills_the_shell_and_its_children() {
     let dir = workdir("abort");
     let c = client();
+    // Sandbox off: `$$` and `$!` are then pids of this process's namespace (in the sandbox, of the call's own).
     let id = session(
         &c,
         &dir,
-        json!({"approval": "none"}),
+        json!({"approval": "none", "sandbox": "off"}),
         json!([[tool(
             "shell",
             json!({"command": "sleep 30 & echo $! > child.pid; echo $$ > shell.pid; wait"})
