@@ -42,27 +42,82 @@ pub struct ChildSetup {
     /// every process left in the namespace. The forked child stays outside as a waiter that exits with the
     /// command's status.
     pub new_pid_namespace: bool,
+    /// Create the namespaces inside a new user namespace mapping only this process's own uid and gid: how an
+    /// unprivileged process (no CAP_SYS_ADMIN) gets PID, mount and network namespaces.
+    pub user_namespace: Option<IdMaps>,
     /// A Landlock ruleset built before the fork; only `restrict_self` (prctl + one syscall) runs in the child.
     pub landlock: Option<landlock::RulesetCreated>,
 }
 
+/// The uid and gid maps of a user namespace that maps this process's own ids to themselves, formatted before the
+/// fork (the child cannot allocate).
+#[cfg(target_os = "linux")]
+pub struct IdMaps {
+    uid_map: Vec<u8>,
+    gid_map: Vec<u8>,
+}
+
+#[cfg(target_os = "linux")]
+impl IdMaps {
+    /// Maps for this process's real uid and gid.
+    pub fn own() -> IdMaps {
+        // SAFETY: getuid and getgid take nothing and cannot fail.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        IdMaps {
+            uid_map: format!("{uid} {uid} 1\n").into_bytes(),
+            gid_map: format!("{gid} {gid} 1\n").into_bytes(),
+        }
+    }
+}
+
 /// Makes `cmd`'s child apply `setup` to itself just before `exec`, in this order: join the cgroup, enter the
-/// network namespace, restrict itself with Landlock (last, because Landlock would forbid the cgroup write).
+/// namespaces, restrict itself with Landlock (last, because Landlock forbids the cgroup write and mounts).
 ///
 /// Nothing is applied to the calling process: the host is an editor that loaded tandem, and process-wide state
 /// (subreaper, signal handlers, namespaces) is not ours to change. A step that fails makes the spawn fail with
 /// its OS error, so a command never runs less confined than the caller was told.
 #[cfg(target_os = "linux")]
 pub fn confine_child(cmd: &mut tokio::process::Command, setup: ChildSetup) {
+    // SAFETY: see `child_hook`: the hook only makes async-signal-safe calls on data prepared before the fork.
+    unsafe {
+        cmd.pre_exec(child_hook(setup));
+    }
+}
+
+/// Whether a child can apply `setup` on this machine: tried once in a throwaway `/bin/sh -c 'exit 0'`, never in
+/// this process. This is how the kernel and privilege checks are made (the exact same steps as a real command).
+#[cfg(target_os = "linux")]
+pub fn setup_works(setup: ChildSetup) -> bool {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.args(["-c", "exit 0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: as for `confine_child`.
+    unsafe {
+        cmd.pre_exec(child_hook(setup));
+    }
+    cmd.status().is_ok_and(|s| s.success())
+}
+
+/// The code run between fork and exec for `setup`.
+///
+/// It calls open, write, close, unshare, fork, waitpid, mount, prctl, kill, _exit and landlock_restrict_self (all
+/// plain, async-signal-safe syscalls) on data prepared before the fork (CStrings, byte buffers, a ruleset fd,
+/// static strings); it allocates nothing and takes no lock, as a child of a multi-threaded process must.
+#[cfg(target_os = "linux")]
+fn child_hook(setup: ChildSetup) -> impl FnMut() -> io::Result<()> + Send + Sync + 'static {
     let ChildSetup {
         cgroup_procs,
         new_network_namespace,
         new_pid_namespace,
+        user_namespace,
         mut landlock,
     } = setup;
-    let hook = move || -> io::Result<()> {
+    move || -> io::Result<()> {
         if let Some(path) = &cgroup_procs {
-            join_cgroup(path)?;
+            write_file(path, b"0")?;
         }
         let mut flags = 0;
         if new_network_namespace {
@@ -71,10 +126,19 @@ pub fn confine_child(cmd: &mut tokio::process::Command, setup: ChildSetup) {
         if new_pid_namespace {
             flags |= libc::CLONE_NEWPID | libc::CLONE_NEWNS;
         }
+        if user_namespace.is_some() {
+            flags |= libc::CLONE_NEWUSER;
+        }
         // SAFETY: unshare(2) takes a flag word and touches no memory of ours; it only affects this (child)
         // process.
         if flags != 0 && unsafe { libc::unshare(flags) } != 0 {
             return Err(io::Error::last_os_error());
+        }
+        if let Some(maps) = &user_namespace {
+            // An unprivileged process may map only its own ids, and must give up setgroups to map its gid.
+            write_file(c"/proc/self/setgroups", b"deny")?;
+            write_file(c"/proc/self/uid_map", &maps.uid_map)?;
+            write_file(c"/proc/self/gid_map", &maps.gid_map)?;
         }
         if new_pid_namespace {
             become_namespace_init()?;
@@ -87,13 +151,6 @@ pub fn confine_child(cmd: &mut tokio::process::Command, setup: ChildSetup) {
                 .map_err(|_| io::Error::from(io::ErrorKind::PermissionDenied))?;
         }
         Ok(())
-    };
-    // SAFETY: the hook runs in the forked child before exec, where only async-signal-safe calls are allowed. It
-    // calls open, write, close, unshare, fork, waitpid, mount, prctl, kill, _exit and landlock_restrict_self (all
-    // plain syscalls) on data prepared before the fork (a CString, a ruleset fd, static strings); it allocates
-    // nothing and takes no lock.
-    unsafe {
-        cmd.pre_exec(hook);
     }
 }
 
@@ -152,57 +209,24 @@ fn become_namespace_init() -> io::Result<()> {
     Ok(())
 }
 
-/// Moves the calling process into the cgroup whose `cgroup.procs` is `procs` (writing `0` means "me").
+/// Writes `data` to the existing file `path` in one write (a cgroup's `cgroup.procs`, a `/proc/self` map).
 #[cfg(target_os = "linux")]
-fn join_cgroup(procs: &std::ffi::CStr) -> io::Result<()> {
-    // SAFETY: `procs` is a valid NUL-terminated path; open returns a new fd or -1.
-    let fd = unsafe { libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+fn write_file(path: &std::ffi::CStr, data: &[u8]) -> io::Result<()> {
+    // SAFETY: `path` is a valid NUL-terminated path; open returns a new fd or -1.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: writes one byte from a static buffer to the fd just opened, then closes it.
-    let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+    // SAFETY: writes `data` (valid for its length) to the fd just opened, then closes it.
+    let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
     let err = io::Error::last_os_error();
     // SAFETY: `fd` is ours and closed once.
     unsafe { libc::close(fd) };
-    if n == 1 {
+    if usize::try_from(n) == Ok(data.len()) {
         Ok(())
     } else {
         Err(err)
     }
-}
-
-/// Whether this process may create network namespaces (needs CAP_SYS_ADMIN).
-#[cfg(target_os = "linux")]
-pub fn can_unshare_network() -> bool {
-    can_unshare(libc::CLONE_NEWNET)
-}
-
-/// Whether this process may create PID and mount namespaces (needs CAP_SYS_ADMIN).
-#[cfg(target_os = "linux")]
-pub fn can_unshare_pid() -> bool {
-    can_unshare(libc::CLONE_NEWPID | libc::CLONE_NEWNS)
-}
-
-/// Whether `unshare(flags)` succeeds: tried once in a throwaway child, never in this process.
-#[cfg(target_os = "linux")]
-fn can_unshare(flags: libc::c_int) -> bool {
-    use std::os::unix::process::CommandExt;
-    let mut cmd = std::process::Command::new("/bin/sh");
-    cmd.args(["-c", "exit 0"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    // SAFETY: the hook only calls unshare(2), an async-signal-safe syscall, in the forked child.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::unshare(flags) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.status().is_ok_and(|s| s.success())
 }
 
 /// The Landlock ABI version the running kernel implements (`None` when Landlock is absent or disabled).

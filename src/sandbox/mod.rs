@@ -49,6 +49,8 @@ pub struct Policy {
     pub writable_roots: Vec<PathBuf>,
     /// Variables (exact names, or prefixes ending in `*`) passed to commands beyond [`env::BASE`].
     pub env: Vec<String>,
+    /// Make the namespaces through a user namespace even when privileged (tests of the unprivileged path).
+    pub(crate) via_user_namespace: bool,
 }
 
 impl Default for Policy {
@@ -59,6 +61,7 @@ impl Default for Policy {
             network: true,
             writable_roots: Vec::new(),
             env: Vec::new(),
+            via_user_namespace: false,
         }
     }
 }
@@ -163,12 +166,27 @@ fn temp_dirs() -> Vec<PathBuf> {
 pub struct Kernel {
     /// The Landlock ABI version (`None`: no Landlock).
     pub landlock_abi: Option<u32>,
-    /// Whether a network namespace can be created (needs CAP_SYS_ADMIN).
+    /// Whether a network namespace can be created directly (needs CAP_SYS_ADMIN).
     pub network_namespace: bool,
-    /// Whether PID and mount namespaces can be created (needs CAP_SYS_ADMIN).
+    /// Whether PID and mount namespaces (with a fresh `/proc`) can be created directly (needs CAP_SYS_ADMIN).
     pub pid_namespace: bool,
+    /// Whether PID, mount and network namespaces can be created inside a new user namespace: how an unprivileged
+    /// process gets them, where the kernel allows unprivileged user namespaces.
+    pub user_namespace: bool,
     /// Whether a cgroup v2 directory can be created for a call.
     pub cgroup: bool,
+}
+
+impl Kernel {
+    /// Whether a command can get a network namespace of its own (directly or through a user namespace).
+    pub fn isolates_network(&self) -> bool {
+        self.network_namespace || self.user_namespace
+    }
+
+    /// Whether a command can get a PID namespace of its own (directly or through a user namespace).
+    pub fn isolates_processes(&self) -> bool {
+        self.pid_namespace || self.user_namespace
+    }
 }
 
 /// The probed [`Kernel`].
@@ -177,10 +195,23 @@ pub fn kernel() -> Kernel {
     *KERNEL.get_or_init(|| {
         #[cfg(target_os = "linux")]
         {
+            use crate::ffi::sys::{setup_works, ChildSetup, IdMaps};
             Kernel {
                 landlock_abi: crate::ffi::sys::landlock_abi(),
-                network_namespace: crate::ffi::sys::can_unshare_network(),
-                pid_namespace: crate::ffi::sys::can_unshare_pid(),
+                network_namespace: setup_works(ChildSetup {
+                    new_network_namespace: true,
+                    ..ChildSetup::default()
+                }),
+                pid_namespace: setup_works(ChildSetup {
+                    new_pid_namespace: true,
+                    ..ChildSetup::default()
+                }),
+                user_namespace: setup_works(ChildSetup {
+                    new_pid_namespace: true,
+                    new_network_namespace: true,
+                    user_namespace: Some(IdMaps::own()),
+                    ..ChildSetup::default()
+                }),
                 cgroup: CallGroup::create().is_ok(),
             }
         }
@@ -189,6 +220,7 @@ pub fn kernel() -> Kernel {
             landlock_abi: None,
             network_namespace: false,
             pid_namespace: false,
+            user_namespace: false,
             cgroup: false,
         }
     })
@@ -243,6 +275,12 @@ pub fn report(policy: &Policy, workdir: &Path) -> Value {
         "landlock_abi": k.landlock_abi,
         "writable": writable,
         "network_isolation": network_isolation,
+        "namespaces": match (confined, k.pid_namespace, k.user_namespace) {
+            (false, _, _) => "none",
+            (true, true, _) => "direct",
+            (true, false, true) => "user namespace",
+            (true, false, false) => "none",
+        },
         "process_tracking": match (hidden, k.cgroup) {
             (true, true) => "pid namespace, cgroup",
             (true, false) => "pid namespace",
@@ -264,14 +302,21 @@ pub fn child_setup(
 ) -> Result<crate::ffi::sys::ChildSetup, String> {
     let k = kernel();
     let confined = policy.mode != Mode::Off;
+    // Directly where privileged; through a user namespace otherwise (or when a test asks for that path).
+    let via_user = k.user_namespace && (!k.pid_namespace || policy.via_user_namespace);
+    let processes = confined && (via_user || k.pid_namespace);
+    let network = confined && !policy.network && (via_user || k.network_namespace);
+    let deny_tcp = confined && !policy.network && !network;
     let landlock = match (confined, k.landlock_abi) {
-        (true, Some(_)) => Some(rules::ruleset(policy, workdir, k)?),
+        (true, Some(_)) => Some(rules::ruleset(policy, workdir, deny_tcp)?),
         _ => None,
     };
     Ok(crate::ffi::sys::ChildSetup {
         cgroup_procs: group.map(CallGroup::procs_path),
-        new_network_namespace: confined && !policy.network && k.network_namespace,
-        new_pid_namespace: confined && k.pid_namespace,
+        new_network_namespace: network,
+        new_pid_namespace: processes,
+        user_namespace: (confined && via_user && (processes || network))
+            .then(crate::ffi::sys::IdMaps::own),
         landlock,
     })
 }

@@ -12,16 +12,17 @@ use landlock::{
     RulesetCreatedAttr, Scope, ABI,
 };
 
-use super::{Kernel, Policy};
+use super::Policy;
 
 /// The newest ABI whose rights are used (V6 adds the signal and abstract-socket scopes).
 const TARGET: ABI = ABI::V6;
 
-/// Builds the ruleset for `policy` in `workdir`.
+/// Builds the ruleset for `policy` in `workdir`; `deny_tcp` when the network is to be taken away and no network
+/// namespace can be made, so Landlock's TCP rules are what is left.
 pub(super) fn ruleset(
     policy: &Policy,
     workdir: &Path,
-    kernel: Kernel,
+    deny_tcp: bool,
 ) -> Result<RulesetCreated, String> {
     let fail = |e: landlock::RulesetError| format!("cannot build the Landlock ruleset: {e}");
     let read = AccessFs::from_read(TARGET);
@@ -30,8 +31,6 @@ pub(super) fn ruleset(
     // truncate), never creating or removing entries in /dev.
     let devices = read | AccessFs::WriteFile | AccessFs::Truncate | AccessFs::IoctlDev;
     let mut ruleset = Ruleset::default().handle_access(all).map_err(fail)?;
-    // Without a network namespace, Landlock's TCP rules are what is left to take the network away.
-    let deny_tcp = !policy.network && !kernel.network_namespace;
     if deny_tcp {
         ruleset = ruleset
             .handle_access(AccessNet::from_all(TARGET))

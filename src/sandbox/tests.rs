@@ -39,7 +39,7 @@ fn the_report_says_what_each_mode_confines() {
         }
         None => assert!(!ws["not_enforced"].as_array().unwrap().is_empty()),
     }
-    let hidden = if k.pid_namespace {
+    let hidden = if k.isolates_processes() {
         "hidden (pid namespace)"
     } else {
         "readable"
@@ -52,7 +52,7 @@ fn the_report_says_what_each_mode_confines() {
         },
         w,
     );
-    let expected = match (k.network_namespace, k.landlock_abi) {
+    let expected = match (k.isolates_network(), k.landlock_abi) {
         (true, _) => "network namespace",
         (false, Some(abi)) if abi >= 4 => "landlock tcp",
         _ => "none",

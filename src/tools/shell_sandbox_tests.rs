@@ -250,3 +250,65 @@ async fn the_network_is_off_when_asked() {
         _ => assert!(off.text.starts_with("curl=7\n"), "{report} {}", off.text),
     }
 }
+
+/// Whether this kernel refuses unprivileged user namespaces by configuration (then the product reports
+/// `namespaces: none` for an unprivileged host, and the path below cannot run).
+fn user_namespaces_disabled() -> bool {
+    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string());
+    read("/proc/sys/user/max_user_namespaces").is_ok_and(|v| v == "0")
+        || read("/proc/sys/kernel/unprivileged_userns_clone").is_ok_and(|v| v == "0")
+        || read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").is_ok_and(|v| v == "1")
+}
+
+#[tokio::test]
+async fn an_unprivileged_host_gets_the_same_confinement_through_a_user_namespace() {
+    if !kernel().user_namespace {
+        assert!(
+            user_namespaces_disabled(),
+            "user namespaces are enabled, yet the probe failed"
+        );
+        return;
+    }
+    let t = TempDir::new("sbuserns");
+    let root = t.path();
+    let policy = Policy {
+        via_user_namespace: true,
+        network: false,
+        ..Policy::default()
+    };
+    let ours = std::fs::read("/proc/self/environ").unwrap();
+    let first = String::from_utf8_lossy(ours.split(|b| *b == 0).next().unwrap()).into_owned();
+    let me = std::process::id();
+    let command = format!(
+        "echo map=$(tr -s ' ' < /proc/self/uid_map); cat /proc/{me}/environ; ls /proc | grep -c '^[0-9]'; echo x > own.txt && stat -c %u own.txt; \
+         curl -s -o /dev/null --max-time 5 http://127.0.0.1:9/; echo curl=$?; \
+         setsid sleep 31338 </dev/null >/dev/null 2>&1 &"
+    );
+    let out = sh(root, &policy, &command).await;
+    assert!(!out.text.contains(&first), "{}", out.text);
+    // The user namespace maps the host's own uid: files the command creates belong to it, inside and out.
+    let uid = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(root.join("own.txt")).unwrap().uid()
+    };
+    let lines: Vec<&str> = out.text.lines().collect();
+    assert!(lines.len() >= 4, "{}", out.text);
+    assert_eq!(
+        lines[0],
+        format!("map= {uid} {uid} 1"),
+        "in a user namespace of its own"
+    );
+    assert!(
+        lines[lines.len() - 3].parse::<u32>().unwrap() < 5,
+        "{}",
+        out.text
+    );
+    assert_eq!(
+        lines[lines.len() - 2].parse::<u32>().unwrap(),
+        uid,
+        "{}",
+        out.text
+    );
+    assert_eq!(lines[lines.len() - 1], "curl=7", "{}", out.text);
+    assert!(sleepers("31338").is_empty(), "{:?}", sleepers("31338"));
+}
