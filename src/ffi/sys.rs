@@ -115,7 +115,18 @@ fn child_hook(setup: ChildSetup) -> impl FnMut() -> io::Result<()> + Send + Sync
         user_namespace,
         mut landlock,
     } = setup;
+    let host = std::process::id();
     move || -> io::Result<()> {
+        // SAFETY: prctl and getppid take integers. If the host dies (even by SIGKILL, when nothing of ours runs),
+        // the command dies with it; the PID namespace then takes every process of the call along. The signal
+        // comes when the spawning thread ends: a runtime worker, which lives as long as the client. The parent
+        // check closes the race of a host that died before the prctl.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if u32::try_from(libc::getppid()) != Ok(host) {
+                libc::_exit(127);
+            }
+        }
         if let Some(path) = &cgroup_procs {
             write_file(path, b"0")?;
         }

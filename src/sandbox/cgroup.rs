@@ -71,6 +71,30 @@ impl Drop for CallGroup {
     }
 }
 
+/// Kills and removes the cgroups that tandem processes which no longer exist left next to ours (a host killed
+/// before it could remove its calls' cgroups). Run once per process, when the kernel is probed.
+pub fn sweep() {
+    let Ok(entries) = own_cgroup().and_then(std::fs::read_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let owner = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("tandem-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        let Some(owner) = owner else { continue };
+        if owner == std::process::id() || Path::new(&format!("/proc/{owner}")).exists() {
+            continue;
+        }
+        let dir = entry.path();
+        // Failure means another process swept it first.
+        let _ = std::fs::write(dir.join("cgroup.kill"), "1");
+        std::thread::spawn(move || remove_when_empty(&dir));
+    }
+}
+
 /// Removes the (killed) cgroup `dir`, waiting up to 5 s for its processes to exit.
 fn remove_when_empty(dir: &Path) {
     for _ in 0..500 {
@@ -82,7 +106,7 @@ fn remove_when_empty(dir: &Path) {
 }
 
 /// This process's cgroup directory on the cgroup2 mount.
-fn own_cgroup() -> io::Result<PathBuf> {
+pub(super) fn own_cgroup() -> io::Result<PathBuf> {
     let unsupported = || io::Error::new(io::ErrorKind::Unsupported, "no cgroup v2");
     let mounts = std::fs::read_to_string("/proc/self/mountinfo")?;
     // mountinfo: "id parent major:minor root mountpoint options ... - fstype source superoptions".

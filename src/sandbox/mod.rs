@@ -212,7 +212,10 @@ pub fn kernel() -> Kernel {
                     user_namespace: Some(IdMaps::own()),
                     ..ChildSetup::default()
                 }),
-                cgroup: CallGroup::create().is_ok(),
+                cgroup: {
+                    cgroup::sweep();
+                    CallGroup::create().is_ok()
+                },
             }
         }
         #[cfg(not(target_os = "linux"))]

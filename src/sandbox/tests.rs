@@ -83,3 +83,37 @@ fn the_environment_keeps_only_allowlisted_names() {
         ["PATH", "LC_ALL", "EXTRA"]
     );
 }
+
+#[test]
+fn cgroups_left_by_a_dead_host_are_killed_and_removed() {
+    if !kernel().cgroup {
+        assert_eq!(
+            report(&Policy::default(), Path::new("/tmp"))["process_tracking"]
+                .as_str()
+                .map(|t| t.contains("cgroup")),
+            Some(false)
+        );
+        return;
+    }
+    // No process can have a pid above the kernel's limit (2^22), so this host is surely gone.
+    let dir = cgroup::own_cgroup().unwrap().join("tandem-4194999-0");
+    std::fs::create_dir(&dir).unwrap();
+    let mut orphan = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    std::fs::write(dir.join("cgroup.procs"), orphan.id().to_string()).unwrap();
+    cgroup::sweep();
+    let status = orphan.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    for _ in 0..500 {
+        if !dir.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{} was not removed", dir.display());
+}

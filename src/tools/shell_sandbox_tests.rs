@@ -195,18 +195,23 @@ async fn setsid_daemons_end_with_the_call_and_when_it_is_dropped() {
     );
 
     // In the sandbox the daemon's pid is one of the call's PID namespace: look for it by its unusual argument.
-    let out = sh(
-        root,
-        &Policy::default(),
-        "setsid sleep 31337 </dev/null >/dev/null 2>&1 & echo started",
-    )
-    .await;
+    let command = format!("{}; echo started", started_daemon("31337"));
+    let out = sh(root, &Policy::default(), &command).await;
     assert_eq!(out, ToolOutcome::ok("started\n"));
     assert!(
         sleepers("31337").is_empty(),
         "{:?} outlived the sandboxed call",
         sleepers("31337")
     );
+}
+
+/// A shell snippet that starts `sleep <arg>` as a `setsid` daemon and returns once it runs (so a test that finds no
+/// such process afterwards knows it was killed, not that it had not started yet).
+fn started_daemon(arg: &str) -> String {
+    format!(
+        "setsid sleep {arg} </dev/null >/dev/null 2>&1 & \
+         until grep -q {arg} /proc/$!/cmdline 2>/dev/null; do sleep 0.01; done"
+    )
 }
 
 /// Processes of this machine running `sleep <arg>`.
@@ -282,7 +287,8 @@ async fn an_unprivileged_host_gets_the_same_confinement_through_a_user_namespace
     let command = format!(
         "echo map=$(tr -s ' ' < /proc/self/uid_map); cat /proc/{me}/environ; ls /proc | grep -c '^[0-9]'; echo x > own.txt && stat -c %u own.txt; \
          curl -s -o /dev/null --max-time 5 http://127.0.0.1:9/; echo curl=$?; \
-         setsid sleep 31338 </dev/null >/dev/null 2>&1 &"
+         {}",
+        started_daemon("31338")
     );
     let out = sh(root, &policy, &command).await;
     assert!(!out.text.contains(&first), "{}", out.text);
@@ -311,4 +317,43 @@ async fn an_unprivileged_host_gets_the_same_confinement_through_a_user_namespace
     );
     assert_eq!(lines[lines.len() - 1], "curl=7", "{}", out.text);
     assert!(sleepers("31338").is_empty(), "{:?}", sleepers("31338"));
+}
+
+#[test]
+fn commands_die_with_the_host_even_when_none_of_our_code_runs() {
+    // A host killed by SIGKILL drops nothing and kills nothing. Stand-in: the thread that spawned the command ends
+    // while the call is forgotten (neither finished nor dropped), so only the kernel can end the command.
+    let t = TempDir::new("sbhost");
+    let root = t.path().to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let policy = Policy::default();
+        let ctx = ToolContext::new("c").with_progress(move |text| {
+            let _ = tx.send(text.to_string());
+        });
+        let command = format!("{}; echo up; sleep 30", started_daemon("31341"));
+        let args = json!({ "command": command });
+        let mut call = Box::pin(run(&root, &policy, &args, &ctx));
+        rt.block_on(async {
+            tokio::select! {
+                _ = &mut call => panic!("the command ended"),
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        });
+        std::mem::forget(call);
+        std::mem::forget(rt);
+    });
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "up\n");
+    assert!(!sleepers("31341").is_empty(), "the daemon runs");
+    for _ in 0..500 {
+        if sleepers("31341").is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{:?} outlived the host", sleepers("31341"));
 }
