@@ -230,8 +230,8 @@ pub fn kernel() -> Kernel {
 }
 
 /// What is enforced on a command run under `policy` in `workdir` on this machine, as JSON for events and
-/// snapshots: `{mode, network, filesystem, writable, network_isolation, process_tracking, parent_environ,
-/// environment, not_enforced}`. `not_enforced` lists, in words, what the mode asks and the kernel cannot do (empty
+/// snapshots: `{mode, network, filesystem, landlock_abi, writable, network_isolation, namespaces,
+/// process_tracking, parent_environ, environment, not_enforced}`. `not_enforced` lists, in words, what the mode asks and the kernel cannot do (empty
 /// when everything holds).
 pub fn report(policy: &Policy, workdir: &Path) -> Value {
     let k = kernel();
@@ -241,13 +241,16 @@ pub fn report(policy: &Policy, workdir: &Path) -> Value {
     if confined && !landlock {
         missing.push("filesystem: Landlock is not available, writes are not confined");
     }
-    let hidden = confined && k.pid_namespace;
+    let hidden = confined && k.isolates_processes();
     if confined && !hidden {
-        missing.push("processes: no PID namespace (needs CAP_SYS_ADMIN), a command may read tandem's /proc/<pid>/environ");
+        missing.push(
+            "processes: no PID namespace (needs CAP_SYS_ADMIN or unprivileged user namespaces), a command may \
+             read tandem's /proc/<pid>/environ",
+        );
     }
     let network_isolation = match (
         confined && !policy.network,
-        k.network_namespace,
+        k.isolates_network(),
         k.landlock_abi,
     ) {
         (false, _, _) => "none",

@@ -39,6 +39,12 @@ fn the_report_says_what_each_mode_confines() {
         }
         None => assert!(!ws["not_enforced"].as_array().unwrap().is_empty()),
     }
+    let namespaces = match (k.pid_namespace, k.user_namespace) {
+        (true, _) => "direct",
+        (false, true) => "user namespace",
+        (false, false) => "none",
+    };
+    assert_eq!(ws["namespaces"], namespaces);
     let hidden = if k.isolates_processes() {
         "hidden (pid namespace)"
     } else {
