@@ -2,12 +2,13 @@
 //! progress.
 //!
 //! Every process of a call is tracked: the command joins a cgroup of its own before exec where the kernel allows
-//! (so `setsid` daemons are tracked too), and always leads its own process group. Both are killed (SIGKILL) when
-//! the shell exits (so background jobs do not outlive the call), when it times out, and when the future is dropped
-//! (the turn was aborted, the session stopped, the client was freed). Without a cgroup, a process that left the
-//! group (`setsid`) escapes; [`sandbox_report`] says which mechanism is in use. The environment is built from an
-//! allowlist ([`crate::sandbox::env`]), and on Linux Landlock confines writes, the network and signals
-//! ([`crate::sandbox`]).
+//! (so `setsid` daemons are tracked too), runs in a PID namespace of its own when sandboxed (the kernel kills what
+//! is left in it when the command exits), and always leads its own process group. The cgroup and the group are
+//! killed (SIGKILL) when the shell exits (so background jobs do not outlive the call), when it times out, and when
+//! the future is dropped (the turn was aborted, the session stopped, the client was freed); if the host dies
+//! without running our code, the kernel's parent-death signal ends the command. [`sandbox_report`] says which of
+//! these this machine has. The environment is built from an allowlist ([`crate::sandbox::env`]), and on Linux
+//! Landlock confines writes, the network and signals ([`crate::sandbox`]).
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -22,6 +23,7 @@ use tokio::time::{sleep_until, Instant};
 use super::args::Args;
 use super::{ToolContext, ToolOutcome};
 use crate::ffi::sys::kill_process_group;
+// Where the session manager registers `api_key_env` variables (kept at this path for it).
 pub use crate::sandbox::env::mark_key_variable;
 use crate::sandbox::{CallGroup, Mode, Policy};
 
@@ -159,7 +161,8 @@ fn spawn(
     let child = cmd
         .spawn()
         .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
-    // The shell leads its own group, so the group id is its pid.
+    // The child leads its own group (the shell, or in a PID namespace the waiter outside it, whose group the shell
+    // shares), so the group id is its pid.
     let tracker = Tracker {
         pgid: child.id(),
         cgroup,
