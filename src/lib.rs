@@ -17,6 +17,7 @@ pub mod fuzzing;
 pub mod ids;
 pub mod manager;
 pub mod provider;
+pub mod sandbox;
 pub mod session;
 pub mod skills;
 pub mod store;

@@ -182,10 +182,11 @@ fn alive(pid: u32) -> bool {
 fn abort_kills_the_shell_and_its_children() {
     let dir = workdir("abort");
     let c = client();
+    // Sandbox off: `$$` and `$!` are then pids of this process's namespace (in the sandbox, of the call's own).
     let id = session(
         &c,
         &dir,
-        json!({"approval": "none"}),
+        json!({"approval": "none", "sandbox": "off"}),
         json!([[tool(
             "shell",
             json!({"command": "sleep 30 & echo $! > child.pid; echo $$ > shell.pid; wait"})
@@ -228,6 +229,62 @@ fn abort_kills_the_shell_and_its_children() {
         .cloned()
         .unwrap();
     assert_eq!(call["result"], "aborted");
+}
+
+/// Pids of this machine's processes whose command line is exactly `argv` (NUL-separated).
+fn running(argv: &[&str]) -> Vec<String> {
+    let wanted: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == wanted))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Waits up to 5 s for no process to run `argv`.
+fn gone(argv: &[&str]) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !running(argv).is_empty() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+#[test]
+fn setsid_daemons_end_with_the_aborted_turn_and_with_the_client() {
+    for (i, end) in ["abort", "client freed"].into_iter().enumerate() {
+        let dir = workdir("daemon");
+        let c = client();
+        // A daemon that left the process group and the output pipes, as a swap loop hidden in a command would.
+        let arg = format!("{}", 31_400 + i);
+        let command =
+            format!("setsid sleep {arg} </dev/null >/dev/null 2>&1 & touch started; sleep 30");
+        let id = session(
+            &c,
+            &dir,
+            json!({"approval": "none"}),
+            json!([[tool("shell", json!({ "command": command }))]]),
+        );
+        c.send_prompt(&id, text("go")).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !dir.join("started").exists() || running(&["sleep", &arg]).is_empty() {
+            assert!(Instant::now() < deadline, "the daemon never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if end == "abort" {
+            c.abort(&id).unwrap();
+        } else {
+            drop(c);
+        }
+        assert!(gone(&["sleep", &arg]), "the daemon outlived the {end}");
+    }
 }
 
 struct Recorder(Arc<Mutex<Vec<Invocation>>>);

@@ -248,6 +248,7 @@ impl Manager {
         }
         let tools = Arc::new(
             ToolSet::new(o.workdir.clone(), o.tools.as_deref())
+                .with_shell(o.shell.clone())
                 .with_host(self.host_tools.clone(), id),
         );
         // A restarted session keeps the model, thinking level and skills it had switched to.

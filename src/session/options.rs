@@ -103,6 +103,10 @@ pub struct SessionOptions {
     pub stream_idle_timeout_ms: Option<u64>,
     /// The pi provider's command line before `--mode rpc --no-session` (default `["pi"]`).
     pub pi_command: Option<Vec<String>>,
+    /// The `shell` tool's sandbox: a mode or `{mode, network, writable_roots}` (see [`crate::sandbox`]).
+    pub sandbox: Option<Value>,
+    /// Variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist.
+    pub shell_env: Option<Vec<String>>,
 }
 
 /// The `retry` option.
@@ -179,6 +183,8 @@ pub struct Resolved {
     pub max_cost: Option<f64>,
     /// The pi provider's command line (program first).
     pub pi_command: Vec<String>,
+    /// What `shell` commands are confined to and which variables they get.
+    pub shell: crate::sandbox::Policy,
     /// The options as the store keeps them for a resume: what the host gave (no client defaults, no
     /// `session_id`), with the workdir made absolute. Secrets are never options: keys are env var names.
     pub stored: serde_json::Map<String, Value>,
@@ -298,6 +304,9 @@ pub fn resolve(
             "pi_command must be a non-empty array of arguments, the program first",
         ));
     }
+    let shell =
+        crate::sandbox::Policy::from_options(opts.sandbox.as_ref(), opts.shell_env.as_deref())
+            .map_err(Error::invalid)?;
     let restart = match &opts.restart {
         Some(r) => r.apply(client_restart)?,
         None => client_restart.clone(),
@@ -331,6 +340,7 @@ pub fn resolve(
         retry,
         max_cost: opts.max_cost,
         pi_command,
+        shell,
         skill_dirs: opts
             .skill_dirs
             .iter()

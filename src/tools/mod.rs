@@ -190,6 +190,7 @@ pub struct ToolSet {
     enabled: Vec<&'static str>,
     allow: Option<Vec<String>>,
     host: Option<(Arc<host::HostTools>, String)>,
+    shell: crate::sandbox::Policy,
 }
 
 impl ToolSet {
@@ -208,7 +209,28 @@ impl ToolSet {
             enabled,
             allow: allow.map(<[String]>::to_vec),
             host: None,
+            shell: crate::sandbox::Policy::default(),
         }
+    }
+
+    /// Confines `shell` commands by `policy` (the `sandbox` and `shell_env` options); default `workspace-write`.
+    pub fn with_shell(mut self, policy: crate::sandbox::Policy) -> Self {
+        self.shell = policy;
+        self
+    }
+
+    /// The policy `shell` commands run under.
+    pub fn shell_policy(&self) -> &crate::sandbox::Policy {
+        &self.shell
+    }
+
+    /// What the sandbox enforces on this machine for this session's `shell` commands (`None` when the session has
+    /// no `shell` tool): for the session snapshot and a start-up event ([`crate::sandbox::report`]).
+    pub fn sandbox_report(&self) -> Option<Value> {
+        let root = self.workdir.as_deref()?;
+        self.enabled
+            .contains(&"shell")
+            .then(|| shell::sandbox_report(&self.shell, root))
     }
 
     /// Adds the client's host tools (limited by the same allow-list) for calls from session `session_id`.
@@ -279,7 +301,7 @@ impl ToolSet {
             return ToolOutcome::error(format!("Tool '{name}' not found"));
         };
         if name == "shell" {
-            return shell::run(root, args, ctx).await;
+            return shell::run(root, &self.shell, args, ctx).await;
         }
         let root = root.clone();
         let name = name.to_string();

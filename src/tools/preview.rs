@@ -1,4 +1,9 @@
 //! Approval previews: what a host shows before a tool runs (the command, a diff of a write, the target of an edit).
+//!
+//! A preview must show what will really run: a `shell` preview's lines hold the whole command (the one-line summary
+//! is cut, and then says how many characters it leaves out), and control and invisible formatting characters are
+//! escaped everywhere (`\r`, `\u{1b}`, `\u{202e}`...), so a carriage return, a terminal escape or a bidi override
+//! cannot hide part of a command or a path.
 
 use std::path::Path;
 
@@ -25,11 +30,63 @@ pub struct Preview {
     pub lines: Vec<String>,
 }
 
+/// `s` escaped (tabs kept: in paths and file content they hide nothing) and cut to one line's length.
 fn clip(s: &str) -> String {
+    let s = escape(s, true);
     if s.chars().count() <= LINE_CHARS {
-        s.to_string()
+        s
     } else {
         s.chars().take(LINE_CHARS - 3).collect::<String>() + "..."
+    }
+}
+
+/// Whether `c` can hide or rearrange text on a terminal or in an editor: control characters, and the zero-width
+/// and bidirectional formatting characters.
+fn deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// `s` with [`deceptive`] characters written as escapes (`\n`, `\r`, `\t`, `\u{..}`); tabs kept when
+/// `keep_tabs` (in a command, a run of tabs could push its tail out of sight).
+pub fn escape(s: &str, keep_tabs: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\t' if keep_tabs => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if deceptive(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The preview of a `shell` call: the summary is the command cut to one line's length (saying how much it leaves
+/// out); the lines are the whole command, one per line of it (`$ ` then `> ` for continuations), never cut.
+fn command_preview(command: &str, workdir: Option<&Path>) -> Preview {
+    let escaped = escape(command, false);
+    let total = escaped.chars().count();
+    let summary = if total <= LINE_CHARS {
+        escaped
+    } else {
+        let kept: String = escaped.chars().take(LINE_CHARS).collect();
+        format!("{kept}... ({} more characters)", total - LINE_CHARS)
+    };
+    let mut lines: Vec<String> = command
+        .split('\n')
+        .enumerate()
+        .map(|(i, l)| format!("{}{}", if i == 0 { "$ " } else { "> " }, escape(l, false)))
+        .collect();
+    let cwd = workdir.map_or_else(|| ".".to_string(), |w| w.display().to_string());
+    lines.push(format!("cwd: {}", escape(&cwd, false)));
+    Preview {
+        kind: "command",
+        summary,
+        lines,
     }
 }
 
@@ -56,13 +113,7 @@ pub fn build(workdir: Option<&Path>, name: &str, args: &Value) -> Preview {
     };
     match (name, str_arg(args, &["path"])) {
         ("shell", _) if str_arg(args, &["command"]).is_some() => {
-            let command = str_arg(args, &["command"]).unwrap_or_default();
-            let cwd = workdir.map_or_else(|| ".".to_string(), |w| w.display().to_string());
-            preview(
-                "command",
-                command.to_string(),
-                vec![format!("$ {command}"), format!("cwd: {cwd}")],
-            )
+            command_preview(str_arg(args, &["command"]).unwrap_or_default(), workdir)
         }
         ("write_file", Some(path)) => {
             let new = str_arg(args, &["content"]).unwrap_or_default();
@@ -210,6 +261,46 @@ mod tests {
                 .chars()
                 .count(),
             300
+        );
+    }
+
+    #[test]
+    fn command_previews_show_the_whole_command() {
+        let tail = "; while :; do setsid sh -c 'dd if=/dev/zero of=/swap bs=1M count=1' & done";
+        let command = format!("npm test --silent{}{tail}", " ".repeat(400));
+        let p = build(
+            Some(Path::new("/w")),
+            "shell",
+            &json!({ "command": command }),
+        );
+        let total = command.chars().count();
+        assert_eq!(
+            p.summary,
+            format!(
+                "npm test --silent{}... ({} more characters)",
+                " ".repeat(283),
+                total - 300
+            )
+        );
+        assert_eq!(p.lines, vec![format!("$ {command}"), "cwd: /w".to_string()]);
+        assert!(p.lines[0].ends_with(tail), "the tail is shown");
+        let p = build(None, "shell", &json!({"command": "make\nrm -rf ~/x"}));
+        assert_eq!(p.summary, "make\\nrm -rf ~/x");
+        assert_eq!(p.lines, vec!["$ make", "> rm -rf ~/x", "cwd: ."]);
+    }
+
+    #[test]
+    fn control_and_invisible_characters_are_escaped() {
+        let sneaky = "echo safe\r\u{1b}[2Krm -rf ~\tx \u{202e}txt.exe\u{200b}";
+        let p = build(None, "shell", &json!({ "command": sneaky }));
+        let shown = "echo safe\\r\\u{1b}[2Krm -rf ~\\tx \\u{202e}txt.exe\\u{200b}";
+        assert_eq!(p.summary, shown);
+        assert_eq!(p.lines[0], format!("$ {shown}"));
+        let p = build(None, "delete_file", &json!({"path": "a\rb\tc"}));
+        assert_eq!(
+            p.lines,
+            vec!["delete: a\\rb\tc"],
+            "tabs kept outside commands"
         );
     }
 

@@ -1,8 +1,14 @@
-//! `shell`: a command run with `/bin/sh -c` in the workdir, in its own process group, output streamed as progress.
+//! `shell`: a command run with `/bin/sh -c` in the workdir, confined by the session's sandbox, output streamed as
+//! progress.
 //!
-//! The command's process group is killed (SIGKILL) when the shell exits (so background jobs do not outlive the
-//! call), when it times out, and when the future is dropped (the turn was aborted): a call never leaves processes
-//! behind, unless one deliberately left the group (`setsid`).
+//! Every process of a call is tracked: the command joins a cgroup of its own before exec where the kernel allows
+//! (so `setsid` daemons are tracked too), runs in a PID namespace of its own when sandboxed (the kernel kills what
+//! is left in it when the command exits), and always leads its own process group. The cgroup and the group are
+//! killed (SIGKILL) when the shell exits (so background jobs do not outlive the call), when it times out, and when
+//! the future is dropped (the turn was aborted, the session stopped, the client was freed); if the host dies
+//! without running our code, the kernel's parent-death signal ends the command. [`sandbox_report`] says which of
+//! these this machine has. The environment is built from an allowlist ([`crate::sandbox::env`]), and on Linux
+//! Landlock confines writes, the network and signals ([`crate::sandbox`]).
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -17,6 +23,9 @@ use tokio::time::{sleep_until, Instant};
 use super::args::Args;
 use super::{ToolContext, ToolOutcome};
 use crate::ffi::sys::kill_process_group;
+// Where the session manager registers `api_key_env` variables (kept at this path for it).
+pub use crate::sandbox::env::mark_key_variable;
+use crate::sandbox::{CallGroup, Mode, Policy};
 
 /// Timeout when none is given.
 const DEFAULT_TIMEOUT_MS: u64 = 30_000;
@@ -30,20 +39,38 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 /// group can hold the pipe open longer, and it is not waited for.
 const DRAIN_GRACE: Duration = Duration::from_millis(500);
 
-/// Kills the process group when dropped, unless disarmed: this is what ends the command when the call's future
-/// is dropped mid-run.
-struct GroupGuard(Option<u32>);
+/// The processes of one call: its process group and, where the kernel allows, its cgroup. Kills them when
+/// dropped: this is what ends the command when the call's future is dropped mid-run.
+struct Tracker {
+    pgid: Option<u32>,
+    cgroup: Option<CallGroup>,
+}
 
-impl GroupGuard {
+impl Tracker {
     fn kill(&mut self) {
-        if let Some(pgid) = self.0.take() {
+        if let Some(pgid) = self.pgid.take() {
             // Failure means the group is already gone or not ours to signal; either way there is nothing to do.
             let _ = kill_process_group(pgid);
+        }
+        if let Some(group) = &self.cgroup {
+            group.kill();
+        }
+    }
+
+    /// Waits (up to a second) until every killed process of the cgroup has exited, so the call ends with none left
+    /// and its cgroup can be removed at once.
+    async fn settle(&self) {
+        let Some(group) = &self.cgroup else { return };
+        for _ in 0..100 {
+            if group.pids().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }
 
-impl Drop for GroupGuard {
+impl Drop for Tracker {
     fn drop(&mut self) {
         self.kill();
     }
@@ -79,16 +106,73 @@ enum End {
     TimedOut,
 }
 
-/// `shell {command, timeout_ms?}`: the combined output; a non-zero exit, a signal or a timeout is an error result
-/// whose text ends with `exit code N`, `killed by signal N` or `command timed out after N ms`.
-pub(super) async fn run(root: &Path, args: &Value, ctx: &ToolContext) -> ToolOutcome {
-    match run_checked(root, args, ctx).await {
+/// `shell {command, timeout_ms?}` under `policy`: the combined output; a non-zero exit, a signal or a timeout is
+/// an error result whose text ends with `exit code N`, `killed by signal N` or `command timed out after N ms`.
+/// When the sandbox asks for more than this kernel enforces, the result ends with a `[sandbox: ...]` note saying
+/// what was not enforced.
+pub(super) async fn run(
+    root: &Path,
+    policy: &Policy,
+    args: &Value,
+    ctx: &ToolContext,
+) -> ToolOutcome {
+    match run_checked(root, policy, args, ctx).await {
         Ok(out) | Err(out) => out,
     }
 }
 
+/// What the sandbox enforces on this machine for commands run under `policy` in `workdir` (see
+/// [`crate::sandbox::report`]): for the host's events and the session snapshot.
+pub fn sandbox_report(policy: &Policy, workdir: &Path) -> Value {
+    crate::sandbox::report(policy, workdir)
+}
+
+/// Starts `/bin/sh -c command` in `root` with the allowlisted environment, in its own process group and (where
+/// possible) its own cgroup, confined by `policy`.
+fn spawn(
+    root: &Path,
+    policy: &Policy,
+    command: &str,
+) -> Result<(tokio::process::Child, Tracker), String> {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.env_clear()
+        .envs(crate::sandbox::env::filter(
+            std::env::vars_os(),
+            &policy.env,
+        ))
+        .arg("-c")
+        .arg(command)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    // No cgroup (no cgroup v2, no permission) leaves the process group as the only tracking.
+    let cgroup = crate::sandbox::kernel()
+        .cgroup
+        .then(|| CallGroup::create().ok())
+        .flatten();
+    #[cfg(target_os = "linux")]
+    {
+        let setup = crate::sandbox::child_setup(policy, root, cgroup.as_ref())?;
+        crate::ffi::sys::confine_child(&mut cmd, setup);
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
+    // The child leads its own group (the shell, or in a PID namespace the waiter outside it, whose group the shell
+    // shares), so the group id is its pid.
+    let tracker = Tracker {
+        pgid: child.id(),
+        cgroup,
+    };
+    Ok((child, tracker))
+}
+
 async fn run_checked(
     root: &Path,
+    policy: &Policy,
     args: &Value,
     ctx: &ToolContext,
 ) -> Result<ToolOutcome, ToolOutcome> {
@@ -104,23 +188,7 @@ async fn run_checked(
             &format!("at most {MAX_TIMEOUT_MS} (5 minutes)"),
         )));
     }
-    let mut cmd = Command::new("/bin/sh");
-    for name in secret_names(std::env::vars_os().map(|(k, _)| k)) {
-        cmd.env_remove(name);
-    }
-    let mut child = cmd
-        .arg("-c")
-        .arg(command)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| ToolOutcome::error(format!("cannot start /bin/sh: {e}")))?;
-    // The shell leads its own group, so the group id is its pid.
-    let mut group = GroupGuard(child.id());
+    let (mut child, mut group) = spawn(root, policy, command).map_err(ToolOutcome::error)?;
     let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
         return Err(ToolOutcome::error("cannot start /bin/sh: no output pipes"));
     };
@@ -175,7 +243,9 @@ async fn run_checked(
         group.kill();
         let _ = child.wait().await;
     }
-    let text = out.text();
+    group.kill();
+    group.settle().await;
+    let mut text = out.text();
     let note = match end {
         End::TimedOut => Some(format!("command timed out after {timeout_ms} ms")),
         End::Exited(status) => match (status.code(), status.signal()) {
@@ -185,6 +255,13 @@ async fn run_checked(
             (None, None) => Some("ended abnormally".to_string()),
         },
     };
+    if let Some(missing) = not_enforced(policy, root) {
+        let sep = if text.is_empty() { "" } else { "\n\n" };
+        text = format!(
+            "{}{sep}[sandbox: not enforced: {missing}]",
+            text.trim_end_matches('\n')
+        );
+    }
     Ok(match note {
         None if text.is_empty() => ToolOutcome::ok("(no output)"),
         None => ToolOutcome::ok(text),
@@ -193,31 +270,23 @@ async fn run_checked(
     })
 }
 
-/// Variables some session reads its API key from (`api_key_env`), beyond the `*_API_KEY` convention. Process-wide
-/// on purpose: a key one session uses is a secret for every session's commands.
-static KEY_VARIABLES: once_cell::sync::Lazy<std::sync::Mutex<std::collections::BTreeSet<String>>> =
-    once_cell::sync::Lazy::new(Default::default);
-
-/// Marks `name` as holding an API key, so commands run by the shell tool never inherit it.
-pub fn mark_key_variable(name: &str) {
-    KEY_VARIABLES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(name.to_string());
+/// What the sandbox asks and this kernel does not enforce, in words (`None` when all of it holds or it is off).
+fn not_enforced(policy: &Policy, root: &Path) -> Option<String> {
+    if policy.mode == Mode::Off {
+        return None;
+    }
+    let report = crate::sandbox::report(policy, root);
+    let missing: Vec<&str> = report["not_enforced"]
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    (!missing.is_empty()).then(|| missing.join("; "))
 }
 
-/// Environment variables an agent's commands must not inherit: the model API keys the host process holds
-/// (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`, any other `*_API_KEY`, and every session's `api_key_env`).
-pub fn secret_names(names: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let marked = KEY_VARIABLES.lock().unwrap_or_else(|e| e.into_inner());
-    names
-        .filter(|n| {
-            n.to_str()
-                .is_some_and(|s| s.ends_with("_API_KEY") || marked.contains(s))
-        })
-        .collect()
-}
-
+#[cfg(test)]
+#[path = "shell_sandbox_tests.rs"]
+mod sandbox_tests;
 #[cfg(test)]
 #[path = "shell_tests.rs"]
 mod tests;

@@ -9,7 +9,20 @@ use super::*;
 use crate::tools::testutil::TempDir;
 
 async fn sh(root: &Path, args: Value) -> ToolOutcome {
-    run(root, &args, &ToolContext::new("c")).await
+    run(root, &Policy::default(), &args, &ToolContext::new("c")).await
+}
+
+/// Without the sandbox, so that `$$` and `$!` are pids of this test's namespace (in the sandbox they are pids of
+/// the call's own PID namespace).
+fn off() -> Policy {
+    Policy {
+        mode: Mode::Off,
+        ..Policy::default()
+    }
+}
+
+async fn sh_off(root: &Path, args: Value) -> ToolOutcome {
+    run(root, &off(), &args, &ToolContext::new("c")).await
 }
 
 /// Whether `pid` has ended (gone, or a zombie nobody reaped yet).
@@ -66,8 +79,9 @@ async fn output_and_exit_status() {
         sh(root, json!({"command": "exit 4"})).await,
         ToolOutcome::error("exit code 4")
     );
+    // In the sandbox the shell is process 1 of its PID namespace, which ignores signals it has no handler for.
     assert_eq!(
-        sh(root, json!({"command": "kill -9 $$"})).await,
+        sh_off(root, json!({"command": "kill -9 $$"})).await,
         ToolOutcome::error("killed by signal 9")
     );
 }
@@ -121,7 +135,7 @@ async fn progress_streams_the_output_so_far_at_most_every_200ms() {
             .push((std::time::Instant::now(), text.to_string()));
     });
     let args = json!({"command": "echo one; sleep 0.3; echo two; sleep 0.3; echo three"});
-    let out = run(t.path(), &args, &ctx).await;
+    let out = run(t.path(), &Policy::default(), &args, &ctx).await;
     assert_eq!(out, ToolOutcome::ok("one\ntwo\nthree\n"));
     let calls = calls.lock().unwrap().clone();
     assert!(calls.len() >= 2, "{calls:?}");
@@ -138,7 +152,7 @@ async fn progress_streams_the_output_so_far_at_most_every_200ms() {
     let args =
         json!({"command": "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo $i; sleep 0.05; done"});
     let started = std::time::Instant::now();
-    let out = run(t.path(), &args, &ctx).await;
+    let out = run(t.path(), &Policy::default(), &args, &ctx).await;
     let most = started.elapsed().as_millis() / 200 + 1;
     assert!(out.text.ends_with("11\n12\n"), "{}", out.text);
     let calls = calls.lock().unwrap().clone();
@@ -151,7 +165,7 @@ async fn progress_streams_the_output_so_far_at_most_every_200ms() {
 #[tokio::test]
 async fn a_timeout_kills_the_whole_group() {
     let t = TempDir::new("shell");
-    let out = sh(
+    let out = sh_off(
         t.path(),
         json!({"command": "sleep 30 & echo $!; wait", "timeout_ms": 300}),
     )
@@ -166,7 +180,7 @@ async fn a_timeout_kills_the_whole_group() {
 async fn background_jobs_end_with_the_shell() {
     let t = TempDir::new("shell");
     let started = Instant::now();
-    let out = sh(t.path(), json!({"command": "sleep 30 & echo $!"})).await;
+    let out = sh_off(t.path(), json!({"command": "sleep 30 & echo $!"})).await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "did not wait for the job"
@@ -183,7 +197,8 @@ async fn dropping_the_call_kills_the_shell_and_its_children() {
         let _ = tx.send(text.to_string());
     });
     let args = json!({"command": "echo $$; sleep 30 & echo $!; wait"});
-    let mut call = Box::pin(run(t.path(), &args, &ctx));
+    let policy = off();
+    let mut call = Box::pin(run(t.path(), &policy, &args, &ctx));
     let found = loop {
         tokio::select! {
             out = &mut call => panic!("the command ended: {out:?}"),
@@ -206,43 +221,108 @@ async fn dropping_the_call_kills_the_shell_and_its_children() {
 
 #[test]
 fn api_keys_are_recognised_by_name() {
-    let names = [
-        "PATH",
+    use crate::sandbox::env::is_key_variable;
+    for key in [
         "ANTHROPIC_API_KEY",
         "OPENAI_API_KEY",
         "MY_API_KEY",
-        "API_KEYS",
-        "HOME",
-        "TANDEM_TEST_MARKED_SECRET",
-    ]
-    .map(std::ffi::OsString::from);
-    assert_eq!(
-        super::secret_names(names.clone().into_iter()),
-        vec!["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "MY_API_KEY"]
-    );
+        "my_api_key",
+        "Foo_Api_Key",
+    ] {
+        assert!(is_key_variable(key), "{key}");
+    }
+    for other in ["PATH", "API_KEYS", "HOME", "TANDEM_TEST_MARKED_SECRET"] {
+        assert!(!is_key_variable(other), "{other}");
+    }
     super::mark_key_variable("TANDEM_TEST_MARKED_SECRET");
-    assert_eq!(
-        super::secret_names(names.into_iter()),
-        vec![
-            "ANTHROPIC_API_KEY",
-            "OPENAI_API_KEY",
-            "MY_API_KEY",
-            "TANDEM_TEST_MARKED_SECRET"
-        ]
-    );
+    assert!(is_key_variable("TANDEM_TEST_MARKED_SECRET"));
 }
 
 #[tokio::test]
-async fn commands_do_not_inherit_api_keys() {
+async fn commands_get_an_allowlisted_environment_without_secrets() {
     let dir = TempDir::new("secrets");
     let root = dir.path();
-    // A name no other test uses; set before the command starts, read only by the child.
-    std::env::set_var("TANDEM_SHELL_TEST_API_KEY", "sk-do-not-leak");
+    // Names no other test uses; set before the command starts, read only by the child.
+    let secrets = [
+        "TANDEM_SHELL_TEST_API_KEY",
+        "tandem_shell_test_api_key",
+        "GITHUB_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+    ];
+    for name in secrets {
+        std::env::set_var(name, "sk-do-not-leak");
+    }
     std::env::set_var("TANDEM_SHELL_TEST_VISIBLE", "fine");
-    let out = sh(
-        root,
-        json!({"command": "echo \"[$TANDEM_SHELL_TEST_API_KEY][$TANDEM_SHELL_TEST_VISIBLE]\""}),
-    )
+    std::env::set_var("TANDEM_SHELL_TEST_PREFIX_A", "a");
+    let policy = |extra: &[&str]| Policy {
+        env: extra.iter().map(|s| s.to_string()).collect(),
+        ..Policy::default()
+    };
+    let env_of = |p: Policy| async move {
+        run(root, &p, &json!({"command": "env"}), &ToolContext::new("c"))
+            .await
+            .text
+    };
+    let base = env_of(policy(&[])).await;
+    assert!(!base.contains("sk-do-not-leak"), "{base}");
+    assert!(!base.contains("TANDEM_SHELL_TEST_VISIBLE"), "{base}");
+    assert!(base.lines().any(|l| l.starts_with("PATH=")), "{base}");
+    // The host may add names and prefixes; API keys stay out even when named.
+    let more = env_of(policy(&[
+        "TANDEM_SHELL_TEST_VISIBLE",
+        "TANDEM_SHELL_TEST_PREFIX_*",
+        "TANDEM_SHELL_TEST_API_KEY",
+        "GITHUB_TOKEN",
+    ]))
     .await;
-    assert_eq!(out.text, "[][fine]\n");
+    assert!(
+        more.lines().any(|l| l == "TANDEM_SHELL_TEST_VISIBLE=fine"),
+        "{more}"
+    );
+    assert!(
+        more.lines().any(|l| l == "TANDEM_SHELL_TEST_PREFIX_A=a"),
+        "{more}"
+    );
+    assert!(
+        more.lines().any(|l| l == "GITHUB_TOKEN=sk-do-not-leak"),
+        "named by the host: {more}"
+    );
+    assert!(!more.contains("API_KEY="), "{more}");
+}
+
+#[test]
+fn session_options_parse_the_sandbox_and_shell_env() {
+    let p = |v: Value| Policy::from_options(Some(&v), None);
+    assert_eq!(Policy::from_options(None, None).unwrap(), Policy::default());
+    assert_eq!(p(json!("read-only")).unwrap().mode, Mode::ReadOnly);
+    assert_eq!(p(json!("off")).unwrap().mode, Mode::Off);
+    let full =
+        p(json!({"mode": "workspace-write", "network": false, "writable_roots": ["/opt/cache"]}))
+            .unwrap();
+    assert_eq!(
+        (full.mode, full.network, full.writable_roots),
+        (
+            Mode::WorkspaceWrite,
+            false,
+            vec![std::path::PathBuf::from("/opt/cache")]
+        )
+    );
+    for bad in [
+        json!("danger"),
+        json!(3),
+        json!({"net": false}),
+        json!({"network": "no"}),
+        json!({"writable_roots": [""]}),
+    ] {
+        assert!(p(bad.clone()).is_err(), "{bad}");
+    }
+    let env = ["A".to_string(), "LC_*".into()];
+    assert_eq!(Policy::from_options(None, Some(&env)).unwrap().env, env);
+    for bad in ["", "*", "A=B", "A*B*"] {
+        assert!(
+            Policy::from_options(None, Some(&[bad.to_string()])).is_err(),
+            "{bad}"
+        );
+    }
 }

@@ -61,11 +61,56 @@ impl SharedClient {
             .get_or_try_init(|| {
                 reqwest::Client::builder()
                     .connect_timeout(CONNECT_TIMEOUT)
+                    .redirect(same_origin_redirects())
                     .build()
             })
             .cloned()
             .map_err(|e| ModelError::fatal(format!("cannot set up the HTTP client: {e}")))
     }
+}
+
+/// Redirects are followed only within the origin (scheme, host, port) of the first request, at most 5: the
+/// requests carry the API key (`x-api-key`, `authorization`), and reqwest's own policy keeps custom headers such as
+/// `x-api-key` on a redirect to another host. A redirect elsewhere is not followed; the call fails with it.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(reqwest::Url::origin);
+        if first.as_ref() != Some(&attempt.url().origin()) {
+            attempt.stop()
+        } else if attempt.previous().len() > 5 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// `message` with `key` and its encoded forms (base64 in all four alphabets/paddings, percent-encoding) replaced
+/// by `[redacted]`: servers and transports may echo what they were sent in any of these forms.
+pub(crate) fn redact(message: &str, key: &str) -> String {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    if key.len() < 4 {
+        return message.to_string();
+    }
+    let percent: String = key
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let mut forms = vec![key.to_string(), percent.clone(), percent.to_lowercase()];
+    for engine in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
+        forms.push(engine.encode(key));
+    }
+    // Longest first, so a form that contains another is replaced whole.
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.iter().fold(message.to_string(), |m, f| {
+        m.replace(f.as_str(), "[redacted]")
+    })
 }
 
 /// The wire format a backend speaks.
@@ -239,6 +284,22 @@ impl HttpModel {
             .map_err(|_| silent("no response"))?
             .map_err(transport_error)?;
         let status = response.status();
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| response.url().join(l).ok())
+                .map_or_else(
+                    || "nowhere".to_string(),
+                    |u| u.origin().ascii_serialization(),
+                );
+            return Err(ModelError::fatal(format!(
+                "HTTP {}: redirected to {to}, another origin than base_url; not followed, so the API key is not \
+                 sent there",
+                status.as_u16()
+            )));
+        }
         if !status.is_success() {
             let retry_after = retry_after(response.headers());
             let body = tokio::time::timeout(idle, response.bytes())
@@ -294,8 +355,8 @@ impl Model for HttpModel {
             let key = self.key()?;
             self.call(key.as_deref(), req, out).await.map_err(|mut e| {
                 // Servers and transports may echo what they were sent; the key must not travel on.
-                if let Some(k) = key.as_deref().filter(|k| k.len() >= 4) {
-                    e.message = e.message.replace(k, "[redacted]");
+                if let Some(k) = key.as_deref() {
+                    e.message = redact(&e.message, k);
                 }
                 e
             })
@@ -450,6 +511,22 @@ mod tests {
         assert_eq!(retry_after(&h), Some(2000));
         h.insert("retry-after-ms", HeaderValue::from_static("150"));
         assert_eq!(retry_after(&h), Some(150));
+    }
+
+    #[test]
+    fn keys_are_redacted_in_every_encoded_form() {
+        use base64::Engine;
+        let key = "sk-ant/key+with=odd chars";
+        let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key);
+        let message = format!(
+            "raw {key} b64 {b64} url {url} pct sk-ant%2Fkey%2Bwith%3Dodd%20chars lower sk-ant%2fkey%2bwith%3dodd%20chars"
+        );
+        assert_eq!(
+            redact(&message, key),
+            "raw [redacted] b64 [redacted] url [redacted] pct [redacted] lower [redacted]"
+        );
+        assert_eq!(redact("abc", "ab"), "abc", "too short to be a key");
     }
 
     #[test]
