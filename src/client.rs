@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::events::bus::{lock, EventBus, EventsSince};
+use crate::events::bus::{EventBus, EventsSince};
 use crate::events::dispatch::EventSink;
 use crate::events::{Event, StopReason};
 use crate::manager::policy::{RestartOptions, RestartPolicy};
@@ -17,6 +17,7 @@ use crate::session::approvals::Decision;
 use crate::session::state::{Command, EditOp, PromptOutcome, QueueOp, Reply};
 use crate::session::transcript::{ContentPart, Level};
 use crate::session::Status;
+use crate::sync::lock;
 
 /// The client configuration JSON. Unknown keys are rejected.
 #[derive(Debug, Default, Deserialize)]

@@ -19,6 +19,9 @@ pub mod provider;
 pub mod session;
 pub mod skills;
 pub mod store;
+pub(crate) mod sync;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod time;
 pub mod tools;
 

@@ -43,7 +43,7 @@ pub fn guard(body: impl FnOnce() -> Result<()>) -> tandem_status {
         Err(payload) => Error::Panic(panic_text(&payload)),
     };
     set_last_error(&err);
-    err.code()
+    tandem_status::from(&err)
 }
 
 /// Like [`guard`] for functions that cannot return a status: a panic yields `fallback`.

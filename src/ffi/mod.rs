@@ -15,7 +15,6 @@ pub mod models;
 pub mod provider;
 pub mod queues;
 pub mod session;
-pub mod sys;
 pub mod tools;
 pub mod transcript;
 pub mod types;

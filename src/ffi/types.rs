@@ -11,6 +11,41 @@ pub const TANDEM_VERSION_MINOR: u32 = 1;
 /// Patch version.
 pub const TANDEM_VERSION_PATCH: u32 = 0;
 
+/// Expands the status table below: `ALL_STATUSES` in value order, `tandem_status::name` and
+/// `From<&Error> for tandem_status`.
+macro_rules! status_table {
+    ($ok:ident, $($status:ident <= $error:pat),+ $(,)?) => {
+        const ALL_STATUSES: &[tandem_status] = &[tandem_status::$ok, $(tandem_status::$status),+];
+
+        impl tandem_status {
+            /// The status for a raw value from C, if it is one.
+            pub fn from_raw(raw: u32) -> Option<Self> {
+                ALL_STATUSES.get(raw as usize).copied()
+            }
+
+            /// Its static name, e.g. `TANDEM_ERR_NOT_FOUND`.
+            pub fn name(self) -> &'static CStr {
+                let name: &'static [u8] = match self {
+                    tandem_status::$ok => concat!(stringify!($ok), "\0").as_bytes(),
+                    $(tandem_status::$status => concat!(stringify!($status), "\0").as_bytes()),+
+                };
+                match CStr::from_bytes_with_nul(name) {
+                    Ok(c) => c,
+                    Err(_) => unreachable!("identifiers hold no NUL"),
+                }
+            }
+        }
+
+        impl From<&Error> for tandem_status {
+            fn from(e: &Error) -> Self {
+                match e {
+                    $($error => tandem_status::$status),+
+                }
+            }
+        }
+    };
+}
+
 /// Result of every fallible tandem function. `TANDEM_OK` is 0; the values never change.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,64 +92,30 @@ pub enum tandem_status {
     TANDEM_ERR_INTERNAL = 19,
 }
 
-const ALL_STATUSES: [tandem_status; 20] = {
-    use tandem_status::*;
-    [
-        TANDEM_OK,
-        TANDEM_ERR_NULL_ARGUMENT,
-        TANDEM_ERR_INVALID_UTF8,
-        TANDEM_ERR_INVALID_JSON,
-        TANDEM_ERR_INVALID_ARGUMENT,
-        TANDEM_ERR_NOT_FOUND,
-        TANDEM_ERR_ALREADY_EXISTS,
-        TANDEM_ERR_RESTART_PENDING,
-        TANDEM_ERR_PROVIDER_NOT_READY,
-        TANDEM_ERR_NOT_SUPPORTED,
-        TANDEM_ERR_NO_PENDING_APPROVAL,
-        TANDEM_ERR_BUSY,
-        TANDEM_ERR_TIMEOUT,
-        TANDEM_ERR_REENTRANT_CALL,
-        TANDEM_ERR_SHUTTING_DOWN,
-        TANDEM_ERR_FORKED,
-        TANDEM_ERR_IO,
-        TANDEM_ERR_PROVIDER,
-        TANDEM_ERR_PANIC,
-        TANDEM_ERR_INTERNAL,
-    ]
-};
-
-impl tandem_status {
-    /// The status for a raw value from C, if it is one.
-    pub fn from_raw(raw: u32) -> Option<Self> {
-        ALL_STATUSES.get(raw as usize).copied()
-    }
-
-    /// Its static name, e.g. `TANDEM_ERR_NOT_FOUND`.
-    pub fn name(self) -> &'static CStr {
-        use tandem_status::*;
-        match self {
-            TANDEM_OK => c"TANDEM_OK",
-            TANDEM_ERR_NULL_ARGUMENT => c"TANDEM_ERR_NULL_ARGUMENT",
-            TANDEM_ERR_INVALID_UTF8 => c"TANDEM_ERR_INVALID_UTF8",
-            TANDEM_ERR_INVALID_JSON => c"TANDEM_ERR_INVALID_JSON",
-            TANDEM_ERR_INVALID_ARGUMENT => c"TANDEM_ERR_INVALID_ARGUMENT",
-            TANDEM_ERR_NOT_FOUND => c"TANDEM_ERR_NOT_FOUND",
-            TANDEM_ERR_ALREADY_EXISTS => c"TANDEM_ERR_ALREADY_EXISTS",
-            TANDEM_ERR_RESTART_PENDING => c"TANDEM_ERR_RESTART_PENDING",
-            TANDEM_ERR_PROVIDER_NOT_READY => c"TANDEM_ERR_PROVIDER_NOT_READY",
-            TANDEM_ERR_NOT_SUPPORTED => c"TANDEM_ERR_NOT_SUPPORTED",
-            TANDEM_ERR_NO_PENDING_APPROVAL => c"TANDEM_ERR_NO_PENDING_APPROVAL",
-            TANDEM_ERR_BUSY => c"TANDEM_ERR_BUSY",
-            TANDEM_ERR_TIMEOUT => c"TANDEM_ERR_TIMEOUT",
-            TANDEM_ERR_REENTRANT_CALL => c"TANDEM_ERR_REENTRANT_CALL",
-            TANDEM_ERR_SHUTTING_DOWN => c"TANDEM_ERR_SHUTTING_DOWN",
-            TANDEM_ERR_FORKED => c"TANDEM_ERR_FORKED",
-            TANDEM_ERR_IO => c"TANDEM_ERR_IO",
-            TANDEM_ERR_PROVIDER => c"TANDEM_ERR_PROVIDER",
-            TANDEM_ERR_PANIC => c"TANDEM_ERR_PANIC",
-            TANDEM_ERR_INTERNAL => c"TANDEM_ERR_INTERNAL",
-        }
-    }
+// The one table of statuses: each variant of `tandem_status` (declared above as cbindgen reads it, unexpanded)
+// with the `Error` variants it stands for. It generates the list by value, the names and `From<&Error>`; the
+// exhaustive matches it expands to make the compiler reject a status or an error missing from it.
+status_table! {
+    TANDEM_OK,
+    TANDEM_ERR_NULL_ARGUMENT <= Error::NullArgument(_),
+    TANDEM_ERR_INVALID_UTF8 <= Error::InvalidUtf8(..),
+    TANDEM_ERR_INVALID_JSON <= Error::InvalidJson(..),
+    TANDEM_ERR_INVALID_ARGUMENT <= Error::InvalidArgument(_),
+    TANDEM_ERR_NOT_FOUND <= Error::NotFound(_),
+    TANDEM_ERR_ALREADY_EXISTS <= Error::AlreadyExists(_),
+    TANDEM_ERR_RESTART_PENDING <= Error::RestartPending(_),
+    TANDEM_ERR_PROVIDER_NOT_READY <= Error::ProviderNotReady(_),
+    TANDEM_ERR_NOT_SUPPORTED <= Error::NotSupported(_),
+    TANDEM_ERR_NO_PENDING_APPROVAL <= Error::NoPendingApproval(_),
+    TANDEM_ERR_BUSY <= Error::Busy(_),
+    TANDEM_ERR_TIMEOUT <= Error::Timeout(_),
+    TANDEM_ERR_REENTRANT_CALL <= Error::ReentrantCall(_),
+    TANDEM_ERR_SHUTTING_DOWN <= Error::ShuttingDown,
+    TANDEM_ERR_FORKED <= Error::Forked(_),
+    TANDEM_ERR_IO <= Error::Io(_),
+    TANDEM_ERR_PROVIDER <= Error::Provider(_),
+    TANDEM_ERR_PANIC <= Error::Panic(_),
+    TANDEM_ERR_INTERNAL <= Error::Internal(_),
 }
 
 /// A session's status.
@@ -313,9 +314,10 @@ mod tests {
             assert_eq!(tandem_status::from_raw(i as u32), Some(*s));
             assert_eq!(s.name().to_str().unwrap(), format!("{s:?}"));
         }
+        assert_eq!(ALL_STATUSES.len(), 20);
         assert!(tandem_status::from_raw(20).is_none());
         assert_eq!(
-            Error::ShuttingDown.code(),
+            tandem_status::from(&Error::ShuttingDown),
             tandem_status::TANDEM_ERR_SHUTTING_DOWN
         );
     }

@@ -12,12 +12,13 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::events::bus::{lock, EventBus, SessionLog};
+use crate::events::bus::{EventBus, SessionLog};
 use crate::events::{Payload, StopReason};
 use crate::session::options::{resolve, Resolved};
 use crate::session::state::{Command, Identity, Input, PromptOutcome, Reply, SessionState};
 use crate::session::transcript::{ContentPart, Level};
 use crate::session::{self, read, Exit, SessionHandle, SharedState};
+use crate::sync::lock;
 use crate::tools::ToolSet;
 use policy::RestartPolicy;
 use registry::{subagent_prompt_step, CrashOutcome, Registry, RetryStep, Slot, SubagentHandle};

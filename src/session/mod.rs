@@ -27,11 +27,12 @@ pub use state::Status;
 use state::{Command, Effect, Input, Reply, SessionState};
 
 use crate::error::{Error, Result};
-use crate::events::bus::{lock, EventBus, SessionLog};
+use crate::events::bus::{EventBus, SessionLog};
 use crate::provider::native::model::BoxFuture;
 use crate::provider::ProviderEvent;
 use crate::provider::{Provider, TurnLink};
 use crate::session::transcript::ContentPart;
+use crate::sync::lock;
 
 /// A session's state, shared by its actor (which mutates it) and host queries (which read it under the lock).
 /// It belongs to the supervisor's entry, so it survives restarts of the actor.

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use super::conversations::JournalOp;
 use super::SharedState;
 use crate::error::Result;
-use crate::events::bus::lock;
 use crate::store::journal::Journal;
 use crate::store::record::{
     line, Entry, Header, Meta, StoredBranch, StoredMessage, FORMAT_VERSION,
 };
 use crate::store::{FsyncPolicy, SessionRecord, Store};
+use crate::sync::lock;
 
 /// How long streamed text may wait in memory before it is written.
 pub const STREAM_FLUSH: Duration = Duration::from_secs(1);

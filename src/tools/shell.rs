@@ -16,7 +16,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::args::Args;
 use super::{ToolContext, ToolOutcome};
-use crate::ffi::sys::kill_process_group;
+use crate::sys::kill_process_group;
 
 /// Timeout when none is given.
 const DEFAULT_TIMEOUT_MS: u64 = 30_000;

@@ -1,5 +1,5 @@
 //! Safe wrappers over the few raw system calls the rest of the crate needs (kept here so all `unsafe` lives in
-//! `src/ffi/`).
+//! `src/ffi/` and here).
 
 use std::io;
 
