@@ -11,13 +11,13 @@ use crate::error::{Error, Result};
 use crate::events::bus::{EventBus, EventsSince};
 use crate::events::dispatch::EventSink;
 use crate::events::{Event, StopReason};
-use crate::manager::policy::{RestartOptions, RestartPolicy};
 use crate::manager::Manager;
 use crate::session::approvals::Decision;
 use crate::session::state::{Command, EditOp, PromptOutcome, QueueOp, Reply};
 use crate::session::transcript::{ContentPart, Level};
-use crate::session::Status;
 use crate::sync::lock;
+use crate::vocab::settings::Status;
+use crate::vocab::settings::{RestartOptions, RestartPolicy};
 
 /// The client configuration JSON. Unknown keys are rejected.
 #[derive(Debug, Default, Deserialize)]
@@ -446,7 +446,7 @@ impl Client {
 
     /// Sets the thinking level (`off`, `low`, `medium`, `high`).
     pub fn set_thinking_level(&self, id: &str, level: &str) -> Result<()> {
-        let level = crate::session::options::ThinkingLevel::parse(level)?;
+        let level = crate::vocab::settings::ThinkingLevel::parse(level)?;
         self.live()?.call(id, Command::SetThinking(level)).map(drop)
     }
 

@@ -24,6 +24,7 @@ pub(crate) mod sync;
 pub mod sys;
 pub mod time;
 pub mod tools;
+pub mod vocab;
 
 pub use client::Client;
 pub use error::{Error, Result};

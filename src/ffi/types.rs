@@ -134,9 +134,9 @@ pub enum tandem_session_status {
     TANDEM_SESSION_STATUS_PLAN = 4,
 }
 
-impl From<crate::session::Status> for tandem_session_status {
-    fn from(s: crate::session::Status) -> Self {
-        use crate::session::Status::*;
+impl From<crate::vocab::settings::Status> for tandem_session_status {
+    fn from(s: crate::vocab::settings::Status) -> Self {
+        use crate::vocab::settings::Status::*;
         match s {
             Idle => tandem_session_status::TANDEM_SESSION_STATUS_IDLE,
             Thinking => tandem_session_status::TANDEM_SESSION_STATUS_THINKING,

@@ -188,7 +188,13 @@ impl Manager {
             shared: self.shared.clone(),
             session_id: id.into(),
         };
-        let provider = crate::provider::build(o, seed.cursor.clone(), tools, &config, &env)?;
+        let provider = crate::provider::build(
+            &o.provider_options(),
+            seed.cursor.clone(),
+            tools,
+            &config,
+            &env,
+        )?;
         let (handle, join) = session::spawn(
             &self.rt,
             seed.state.clone(),

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use super::native::model::BoxFuture;
 use super::{ModelMessage, ProviderEvent};
 use crate::error::Result;
-use crate::session::approvals::{Gate, GateRequest};
-use crate::session::compaction::{SideKind, SideResult};
-use crate::session::models::ProviderConfig;
-use crate::session::transcript::ContentPart;
+use crate::vocab::content::ContentPart;
+use crate::vocab::gate::{Gate, GateRequest};
+use crate::vocab::settings::ProviderConfig;
+use crate::vocab::settings::{SideKind, SideResult};
 
 /// The running turn's line to its session.
 pub trait TurnLink: Send + Sync {
@@ -29,7 +29,7 @@ pub trait TurnLink: Send + Sync {
 
 /// Looks up the edit boundary of a resolved absolute path.
 pub type BoundaryLookup =
-    dyn Fn(&std::path::Path) -> Option<crate::session::boundaries::Boundary> + Send + Sync;
+    dyn Fn(&std::path::Path) -> Option<crate::vocab::files::Boundary> + Send + Sync;
 
 /// A session's provider. The session owns one per incarnation and drops it on stop or restart (a provider holding a
 /// subprocess or host registration releases it then).

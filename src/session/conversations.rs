@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::branches::Branch;
 use super::state::{Effect, Now, SessionState, Status};
 use super::transcript::{Body, Level, Transcript, Usage};
 use crate::events::{Payload, TurnEnd};
@@ -117,7 +118,15 @@ impl SessionState {
         let next_id = meta.as_ref().map_or(1, |m| m.next_id);
         self.conversation_id = conversation_id;
         self.transcript = Transcript::restored(replayed.messages, next_id);
-        self.branches = replayed.branches;
+        self.branches = replayed
+            .branches
+            .into_iter()
+            .map(|b| Branch {
+                name: b.name,
+                messages: b.messages,
+                created_at_ms: b.created_at_ms,
+            })
+            .collect();
         self.usage = match &meta {
             Some(m) => m.usage,
             None => self

@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod boundaries;
 pub mod branches;
 pub mod compaction;
+pub mod context;
 pub mod conversations;
 pub mod models;
 pub mod options;

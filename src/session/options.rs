@@ -7,49 +7,16 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::manager::policy::{RestartOptions, RestartPolicy};
 use crate::provider::native::http::prices::Prices;
 use crate::provider::native::http::retry::RetryPolicy;
 use crate::provider::native::http::HttpOptions;
 use crate::provider::native::scripted::{parse_script, Script};
-
-/// `off`, `low`, `medium` or `high`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ThinkingLevel {
-    /// No reasoning.
-    Off,
-    /// Low effort.
-    Low,
-    /// Medium effort.
-    Medium,
-    /// High effort.
-    High,
-}
-
-/// Which tool calls need the host's approval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalMode {
-    /// Destructive tools ask (default).
-    Destructive,
-    /// Every tool asks.
-    All,
-    /// Nothing asks.
-    None,
-}
-
-/// A per-tool permission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Permission {
-    /// Run without asking.
-    Allow,
-    /// Never run.
-    Deny,
-    /// Always ask.
-    Ask,
-}
+use crate::provider::native::NativeOptions;
+use crate::provider::pi::PiOptions;
+use crate::provider::ProviderOptions;
+pub use crate::vocab::gate::{ApprovalMode, Permission};
+pub use crate::vocab::settings::ThinkingLevel;
+use crate::vocab::settings::{RestartOptions, RestartPolicy};
 
 /// The options JSON as written by the host. Unknown keys are rejected so typos do not pass silently.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -179,6 +146,33 @@ pub struct Resolved {
     pub max_cost: Option<f64>,
     /// The pi provider's command line (program first).
     pub pi_command: Vec<String>,
+}
+
+impl Resolved {
+    /// What the session's provider reads of these options.
+    pub fn provider_options(&self) -> ProviderOptions {
+        ProviderOptions {
+            kind: self.provider.clone(),
+            native: NativeOptions {
+                model: self.model.clone(),
+                script: self.script.clone(),
+                system_prompt: self.system_prompt.clone(),
+                max_turns: self.max_turns,
+                approval: self.approval,
+                tool_permissions: self.tool_permissions.clone(),
+                approval_timeout: self.approval_timeout,
+                thinking_level: self.thinking_level,
+                http: self.http.clone(),
+                context_limit: self.context_limit,
+                retry: self.retry,
+                max_cost: self.max_cost,
+            },
+            pi: PiOptions {
+                command: self.pi_command.clone(),
+                workdir: self.workdir.clone(),
+            },
+        }
+    }
 }
 
 /// Overlays `top` on `base`, key by key (objects only).

@@ -4,25 +4,12 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::approvals::{Decision, Gate, GateRequest};
+use super::context::context_from_transcript;
 use super::transcript::{Body, ContentPart, Level, Transcript, Usage};
 use crate::events::{Payload, TurnEnd};
-use crate::provider::{context_from_transcript, ModelMessage, ProviderEvent};
-
-/// A session's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Waiting for a prompt.
-    Idle,
-    /// The model is working.
-    Thinking,
-    /// Tools are running (stays so until the turn ends).
-    ToolExecuting,
-    /// The last turn ended with an error; prompts are accepted.
-    Error,
-    /// Plan mode: destructive tools are refused.
-    Plan,
-}
+pub use crate::time::Now;
+use crate::vocab::model::{ModelMessage, ProviderEvent};
+pub use crate::vocab::settings::Status;
 
 /// The outcome of a prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,15 +220,6 @@ pub enum Reply {
 pub(super) struct Turn {
     pub(super) id: u64,
     pub(super) had_error: bool,
-}
-
-/// Wall-clock and monotonic time of an input, both in milliseconds (supplied by the caller: the machine is pure).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Now {
-    /// Milliseconds since the Unix epoch.
-    pub wall_ms: u64,
-    /// Milliseconds on a monotonic clock.
-    pub mono_ms: u64,
 }
 
 /// Identity and configuration fixed at start.
@@ -646,32 +624,6 @@ pub(super) fn title_from(prompt: &str) -> Option<String> {
 
 pub(super) fn parts_json(parts: &[ContentPart]) -> Value {
     serde_json::to_value(parts).expect("content parts serialize")
-}
-
-/// Joins queued entries into one prompt: entries separated by a blank line, images kept in place.
-pub fn combine_entries(entries: Vec<Vec<ContentPart>>) -> Vec<ContentPart> {
-    let mut out: Vec<ContentPart> = Vec::new();
-    for entry in entries.into_iter().filter(|e| e.iter().any(has_content)) {
-        if !out.is_empty() {
-            out.push(ContentPart::Text {
-                text: "\n\n".into(),
-            });
-        }
-        out.extend(entry);
-    }
-    // Adjacent text parts read better (and cost fewer parts) merged.
-    let mut merged: Vec<ContentPart> = Vec::new();
-    for part in out {
-        match (merged.last_mut(), part) {
-            (Some(ContentPart::Text { text: a }), ContentPart::Text { text: b }) => a.push_str(&b),
-            (_, p) => merged.push(p),
-        }
-    }
-    merged
-}
-
-fn has_content(p: &ContentPart) -> bool {
-    !matches!(p, ContentPart::Text { text } if text.is_empty())
 }
 
 #[cfg(test)]

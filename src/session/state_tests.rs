@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::session::transcript::ToolStatus;
+use crate::vocab::content::combine_entries;
 
 const T0: Now = Now {
     wall_ms: 1_795_215_165_000,
@@ -764,7 +765,7 @@ fn boundaries_are_stored_validated_and_adjusted() {
 
 #[test]
 fn file_changes_are_announced_and_tracked_newest_first() {
-    use crate::provider::FileChange;
+    use crate::vocab::model::FileChange;
     let mut s = session();
     prompt(&mut s, "go");
     ev(
@@ -796,7 +797,7 @@ fn file_changes_are_announced_and_tracked_newest_first() {
             ..
         } => {
             assert_eq!(tool_name, "write_file");
-            assert_eq!(*action, crate::session::boundaries::FileAction::Created);
+            assert_eq!(*action, crate::vocab::files::FileAction::Created);
             assert_eq!((before.as_str(), after.as_str()), ("", "hi"));
         }
         p => panic!("{p:?}"),
@@ -953,7 +954,7 @@ fn trust_for_the_turn_lapses_at_turn_end_and_trust_for_the_session_stays() {
     );
     let (reply, fx) = gate(&mut s, 1, gate_req("c", "shell", true, true));
     assert_eq!(reply, Reply::Gate(Gate::Run));
-    assert!(emitted(&fx).iter().any(|p| matches!(p, Payload::ToolAutoApproved { tool_call_id, scope: crate::session::approvals::Scope::Turn, .. } if tool_call_id == "c")));
+    assert!(emitted(&fx).iter().any(|p| matches!(p, Payload::ToolAutoApproved { tool_call_id, scope: crate::vocab::gate::Scope::Turn, .. } if tool_call_id == "c")));
     let msg = serde_json::to_value(s.transcript().messages()).unwrap();
     assert_eq!(
         msg.as_array().unwrap().last().unwrap()["auto_approved_scope"],
@@ -1062,7 +1063,7 @@ fn plan_mode_refuses_destructive_tools_and_cancels_pending_approvals() {
 
 #[test]
 fn models_switch_and_cycle_through_the_rotation() {
-    use crate::session::options::ThinkingLevel;
+    use crate::vocab::settings::ThinkingLevel;
     let mut s = session();
     let (reply, fx) = s.apply(
         Input::Command(Command::SetModel("scripted:demo".into())),
@@ -1072,7 +1073,7 @@ fn models_switch_and_cycle_through_the_rotation() {
     assert_eq!(
         fx,
         vec![Effect::ConfigureProvider(
-            crate::session::models::ProviderConfig {
+            crate::vocab::settings::ProviderConfig {
                 model: "scripted:demo".into(),
                 thinking_level: ThinkingLevel::Off,
                 skills: vec![],
@@ -1123,7 +1124,7 @@ fn models_switch_and_cycle_through_the_rotation() {
 
 #[test]
 fn compaction_summarizes_before_a_user_prompt_and_the_context_starts_from_it() {
-    use crate::session::compaction::{SideKind, SideResult};
+    use crate::vocab::settings::{SideKind, SideResult};
     let mut s = session();
     let compact = |s: &mut SessionState, keep: usize| {
         s.apply(Input::Command(Command::Compact { keep_recent: keep }), T0)
@@ -1204,7 +1205,7 @@ fn compaction_summarizes_before_a_user_prompt_and_the_context_starts_from_it() {
 
 #[test]
 fn failed_side_calls_report_and_release_the_session() {
-    use crate::session::compaction::SideKind;
+    use crate::vocab::settings::SideKind;
     let mut s = session();
     finished_turn(&mut s, 1, "one", "A");
     finished_turn(&mut s, 2, "two", "B");

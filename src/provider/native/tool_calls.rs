@@ -8,9 +8,9 @@ use tokio::task::JoinSet;
 
 use super::{Native, TurnLink};
 use crate::provider::{ProviderEvent, ToolCallRequest};
-use crate::session::approvals::{Gate, GateRequest};
-use crate::session::options::{ApprovalMode, Permission};
 use crate::tools::{preview, ToolContext};
+use crate::vocab::gate::{ApprovalMode, Permission};
+use crate::vocab::gate::{Gate, GateRequest};
 
 /// A tool call's result text and whether it is an error.
 pub type CallResult = (String, bool);

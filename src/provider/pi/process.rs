@@ -11,8 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::translate::{ui_answer, Framer};
-use crate::session::options::ThinkingLevel;
 use crate::sys::kill_process_group;
+use crate::vocab::settings::ThinkingLevel;
 
 /// Bytes of stderr kept for error messages.
 const STDERR_TAIL: usize = 2_000;
