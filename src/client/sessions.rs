@@ -8,9 +8,9 @@ use serde_json::Value;
 use super::{Client, MODEL_LIST_WAIT};
 use crate::error::{Error, Result};
 use crate::events::StopReason;
-use crate::session::approvals::Decision;
-use crate::session::state::{Command, EditOp, PromptOutcome, QueueOp, Reply};
-use crate::session::transcript::{ContentPart, Level};
+use crate::session::machine::approvals::Decision;
+use crate::session::machine::state::{Command, EditOp, PromptOutcome, QueueOp, Reply};
+use crate::session::machine::transcript::{ContentPart, Level};
 use crate::sync::lock;
 use crate::vocab::settings::Status;
 

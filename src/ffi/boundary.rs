@@ -212,7 +212,7 @@ pub unsafe fn session_arg(
 pub unsafe fn session_prompt(
     client_ptr: *const super::types::tandem_client,
     id: *const c_char,
-    content: impl FnOnce() -> Result<Vec<crate::session::transcript::ContentPart>>,
+    content: impl FnOnce() -> Result<Vec<crate::session::machine::transcript::ContentPart>>,
     out_or_null: *mut super::types::tandem_prompt_result,
     follow_up: bool,
 ) -> tandem_status {
@@ -236,10 +236,12 @@ pub unsafe fn session_prompt(
 /// As [`arg_str`].
 pub unsafe fn text_prompt(
     prompt: *const c_char,
-) -> Result<Vec<crate::session::transcript::ContentPart>> {
-    Ok(vec![crate::session::transcript::ContentPart::Text {
-        text: arg_str(prompt, "prompt")?.into(),
-    }])
+) -> Result<Vec<crate::session::machine::transcript::ContentPart>> {
+    Ok(vec![
+        crate::session::machine::transcript::ContentPart::Text {
+            text: arg_str(prompt, "prompt")?.into(),
+        },
+    ])
 }
 
 /// Frees a string made by [`Out::write_string`].

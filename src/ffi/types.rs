@@ -159,9 +159,9 @@ pub enum tandem_prompt_result {
     TANDEM_PROMPT_RESULT_QUEUED_FOLLOW_UP = 2,
 }
 
-impl From<crate::session::state::PromptOutcome> for tandem_prompt_result {
-    fn from(o: crate::session::state::PromptOutcome) -> Self {
-        use crate::session::state::PromptOutcome::*;
+impl From<crate::session::machine::state::PromptOutcome> for tandem_prompt_result {
+    fn from(o: crate::session::machine::state::PromptOutcome) -> Self {
+        use crate::session::machine::state::PromptOutcome::*;
         match o {
             Sent => tandem_prompt_result::TANDEM_PROMPT_RESULT_SENT,
             QueuedSteering => tandem_prompt_result::TANDEM_PROMPT_RESULT_QUEUED_STEERING,
@@ -187,10 +187,10 @@ pub type RawStatus = u32;
 pub type RawMessageLevel = u32;
 
 /// Converts a raw level, rejecting unknown values.
-pub fn message_level(raw: RawMessageLevel) -> Result<crate::session::transcript::Level> {
+pub fn message_level(raw: RawMessageLevel) -> Result<crate::session::machine::transcript::Level> {
     match raw {
-        0 => Ok(crate::session::transcript::Level::Info),
-        1 => Ok(crate::session::transcript::Level::Error),
+        0 => Ok(crate::session::machine::transcript::Level::Info),
+        1 => Ok(crate::session::machine::transcript::Level::Error),
         other => Err(Error::invalid(format!(
             "unknown tandem_message_level {other}"
         ))),
@@ -215,8 +215,10 @@ pub enum tandem_approval_decision {
 pub type RawApprovalDecision = u32;
 
 /// Converts a raw decision, rejecting unknown values.
-pub fn approval_decision(raw: RawApprovalDecision) -> Result<crate::session::approvals::Decision> {
-    use crate::session::approvals::Decision;
+pub fn approval_decision(
+    raw: RawApprovalDecision,
+) -> Result<crate::session::machine::approvals::Decision> {
+    use crate::session::machine::approvals::Decision;
     match raw {
         0 => Ok(Decision::Approve),
         1 => Ok(Decision::ApproveTurn),

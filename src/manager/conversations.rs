@@ -7,11 +7,11 @@ use serde_json::Value;
 
 use super::Manager;
 use crate::error::{Error, Result};
-use crate::session::conversations::Loaded;
+use crate::session::machine::conversations::Loaded;
+use crate::session::machine::state::{Command, Input, Now, Reply, SessionState};
+use crate::session::machine::transcript::Level;
 use crate::session::options::Resolved;
 use crate::session::persist::Persister;
-use crate::session::state::{Command, Input, Now, Reply, SessionState};
-use crate::session::transcript::Level;
 use crate::session::{read, SharedPersister};
 use crate::store::new_conversation_id;
 use crate::sync::lock;

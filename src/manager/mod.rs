@@ -14,9 +14,11 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::events::bus::{EventBus, SessionLog};
 use crate::events::{Payload, StopReason};
+use crate::session::machine::state::{
+    Command, Identity, Input, PromptOutcome, Reply, SessionState,
+};
+use crate::session::machine::transcript::{ContentPart, Level};
 use crate::session::options::{resolve, Resolved};
-use crate::session::state::{Command, Identity, Input, PromptOutcome, Reply, SessionState};
-use crate::session::transcript::{ContentPart, Level};
 use crate::session::{self, read, Exit, SessionHandle, SharedState};
 use crate::sync::lock;
 use crate::tools::ToolSet;
@@ -134,7 +136,7 @@ impl Manager {
         };
         let mut state = SessionState::new(ident, now);
         state.configure(opts.thinking_level, opts.models.clone());
-        state.configure_compaction(crate::session::compaction::AutoCompact {
+        state.configure_compaction(crate::session::machine::compaction::AutoCompact {
             threshold: opts.compaction_threshold,
             keep_recent: opts.keep_recent,
             context_limit: opts.context_limit,

@@ -259,8 +259,11 @@ pub fn resolve(
     }
     let models = opts.models.clone().unwrap_or_default();
     for entry in &models {
-        crate::provider::check_model(&provider, &crate::session::models::rotation_entry(entry).0)
-            .map_err(|e| Error::invalid(format!("models: {e}")))?;
+        crate::provider::check_model(
+            &provider,
+            &crate::session::machine::models::rotation_entry(entry).0,
+        )
+        .map_err(|e| Error::invalid(format!("models: {e}")))?;
     }
     let compaction = opts.compaction.unwrap_or_default();
     let compaction_threshold = compaction.threshold.unwrap_or(0.8);

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::conversations::JournalOp;
+use super::machine::conversations::JournalOp;
 use super::SharedState;
 use crate::error::Result;
 use crate::store::journal::Journal;

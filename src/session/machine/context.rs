@@ -131,7 +131,7 @@ struct Pending {
 mod tests {
     use super::*;
     use crate::provider::estimate_tokens;
-    use crate::session::transcript::Transcript;
+    use crate::session::machine::transcript::Transcript;
     use crate::vocab::content::Level;
     use crate::vocab::content::Usage;
 
