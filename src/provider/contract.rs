@@ -19,8 +19,9 @@ pub trait TurnLink: Send + Sync {
     fn gate(&self, request: GateRequest, timeout: std::time::Duration) -> BoxFuture<'_, Gate>;
     /// Takes the steering queued since the last call (empty when there is none or the session does not answer).
     fn take_steering(&self) -> BoxFuture<'_, Vec<Vec<ContentPart>>>;
-    /// The session's edit boundaries, looked up by resolved absolute path (called from tool threads).
-    fn boundaries(&self) -> Arc<BoundaryLookup>;
+    /// The session's edit boundaries as the session has them now, looked up by resolved absolute path (from tool
+    /// threads, which so never touch the session's state).
+    fn boundaries(&self) -> BoxFuture<'_, Arc<BoundaryLookup>>;
     /// USD the session had spent before this turn (for `max_cost`).
     fn session_cost(&self) -> f64 {
         0.0

@@ -2,7 +2,7 @@
 //! into the pure machine and executes the effects it returns (publish, persist, start and cancel turns, side
 //! calls).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ use crate::provider::native::model::BoxFuture;
 use crate::provider::{Provider, TurnLink};
 use crate::sync::lock;
 use crate::vocab::content::ContentPart;
+use crate::vocab::files::Boundary;
 use crate::vocab::gate::{Gate, GateRequest};
 use crate::vocab::model::ProviderEvent;
 use crate::vocab::settings::{SideKind, SideResult};
@@ -43,6 +44,8 @@ pub(super) enum Msg {
         kind: SideKind,
         result: Result<SideResult, String>,
     },
+    /// A tool call asks for the session's edit boundaries.
+    Boundaries(tokio::sync::oneshot::Sender<BTreeMap<String, Boundary>>),
     Stop(Box<dyn FnOnce() + Send>),
     /// Leave the conversation for another: `cmd` is `NewConversation` or `LoadConversation`, `journal` the opened
     /// journal of a loaded one.
@@ -222,6 +225,9 @@ impl Actor {
                         }
                     }
                     Some(Msg::Switch { cmd, journal, reply }) => reply(self.switch(cmd, journal)),
+                    Some(Msg::Boundaries(reply)) => {
+                        let _ = reply.send(read(&self.state).boundaries());
+                    }
                     Some(Msg::Stop(done)) => {
                         self.apply(Input::Command(Command::Abort));
                         self.cancel_turn();
@@ -303,7 +309,8 @@ impl Actor {
                     let link = Arc::new(ActorLink {
                         tx: self.tx.clone(),
                         turn_id,
-                        state: self.state.clone(),
+                        // Usage grows only when a turn ends, so the cost before this turn stays as it is now.
+                        session_cost: read(&self.state).usage().cost,
                     });
                     let task = tokio::spawn(self.provider.clone().run_turn(context, link));
                     self.turn = Some((turn_id, task));
@@ -369,8 +376,8 @@ impl Actor {
 struct ActorLink {
     tx: mpsc::UnboundedSender<Msg>,
     turn_id: u64,
-    /// Read (never written) by tool threads looking up edit boundaries.
-    state: SharedState,
+    /// USD the session had spent before this turn.
+    session_cost: f64,
 }
 
 /// How long a compaction or summary call may take before the waiting host gets an error.
@@ -381,12 +388,22 @@ const STEERING_WAIT: std::time::Duration = std::time::Duration::from_millis(200)
 
 impl TurnLink for ActorLink {
     fn session_cost(&self) -> f64 {
-        read(&self.state).usage().cost
+        self.session_cost
     }
 
-    fn boundaries(&self) -> Arc<crate::provider::contract::BoundaryLookup> {
-        let state = self.state.clone();
-        Arc::new(move |path| read(&state).boundary(&path.to_string_lossy()))
+    fn boundaries(&self) -> BoxFuture<'_, Arc<crate::provider::contract::BoundaryLookup>> {
+        Box::pin(async move {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            // Asked through the actor's channel, so file changes this turn reported before are already applied.
+            let boundaries = match self.tx.send(Msg::Boundaries(tx)) {
+                Ok(()) => rx.await.unwrap_or_default(),
+                // The session is gone, and with it this turn: the actor aborts it.
+                Err(_) => BTreeMap::new(),
+            };
+            let lookup: Arc<crate::provider::contract::BoundaryLookup> =
+                Arc::new(move |path| boundaries.get(&*path.to_string_lossy()).copied());
+            lookup
+        })
     }
 
     fn emit(&self, event: ProviderEvent) {

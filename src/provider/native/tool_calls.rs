@@ -166,11 +166,9 @@ impl Native {
     async fn execute(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> CallResult {
         let progress_link = link.clone();
         let (id, name) = (call.id.clone(), call.name.clone());
+        let lookup = link.boundaries().await;
         let ctx = ToolContext::new(call.id.clone())
-            .with_boundaries({
-                let lookup = link.boundaries();
-                move |path| lookup(path)
-            })
+            .with_boundaries(move |path| lookup(path))
             .with_progress(move |partial| {
                 progress_link.emit(ProviderEvent::ToolUpdate {
                     id: id.clone(),

@@ -58,6 +58,11 @@ impl SessionState {
         self.files.boundaries.get(path).copied()
     }
 
+    /// Every edit boundary, by resolved absolute path (what a tool call checks its edits against).
+    pub fn boundaries(&self) -> BTreeMap<String, Boundary> {
+        self.files.boundaries.clone()
+    }
+
     /// Adjusts `path`'s boundary after an edit (used by the file tools).
     pub fn adjust_boundary(&mut self, path: &str, edit_line: u32, delta: i64) {
         if let Some(b) = self.files.boundaries.get(path).copied() {
