@@ -151,7 +151,7 @@ impl Manager {
             order: self.order.fetch_add(1, Ordering::Relaxed),
             options: opts,
         };
-        let handle = self.spawn_incarnation(&id, &seed, 1)?;
+        let handle = self.spawn_incarnation(&id, &seed, 1, None)?;
         let ident = read(&seed.state).identity().clone();
         // Published under the registry lock so it is the session's first event, whatever other threads do.
         self.bus.publish(
@@ -175,7 +175,13 @@ impl Manager {
         Ok(id)
     }
 
-    fn spawn_incarnation(&self, id: &str, seed: &Seed, generation: u64) -> Result<SessionHandle> {
+    fn spawn_incarnation(
+        &self,
+        id: &str,
+        seed: &Seed,
+        generation: u64,
+        restart: Option<session::Restart>,
+    ) -> Result<SessionHandle> {
         let o = &seed.options;
         if let Some(name) = &o.http.api_key_env {
             crate::tools::shell::mark_key_variable(name);
@@ -204,6 +210,7 @@ impl Manager {
             self.bus.clone(),
             provider,
             seed.persist.clone(),
+            restart,
         );
         let me = self.me.clone();
         let id = id.to_string();
@@ -266,29 +273,31 @@ impl Manager {
         let reason = entry.last_crash.clone().unwrap_or_else(|| "crash".into());
         entry.generation += 1;
         let generation = entry.generation;
-        // The state is restored before anyone hears of the restart: the interrupted turn is closed first.
-        session::apply_and_publish(
-            &entry.seed.state,
-            &entry.seed.log,
-            &self.bus,
-            entry.seed.persist.as_ref(),
-            Input::Restarted {
-                reason: reason.clone(),
-            },
-        );
-        let log = entry.seed.log.clone();
-        match self.spawn_incarnation(id, &reg.get(id).expect("entry exists").seed, generation) {
+        // The new actor closes the interrupted turn as its first act, then announces the restart.
+        let restart = session::Restart {
+            reason: reason.clone(),
+            attempt,
+        };
+        let seed = &reg.get(id).expect("entry exists").seed;
+        match self.spawn_incarnation(id, seed, generation, Some(restart)) {
             Ok(handle) => {
                 if let Some(e) = reg.take_timer(id, timer) {
                     e.slot = Slot::Active(handle);
                 }
-                self.bus
-                    .publish(&log, Payload::SessionRestarted { reason, attempt });
             }
             Err(e) => {
-                reg.remove(id);
+                let entry = reg.remove(id).expect("entry exists");
+                drop(reg);
+                // No actor will run on this state: the interrupted turn is closed here, outside the registry lock.
+                session::apply_and_publish(
+                    &entry.seed.state,
+                    &entry.seed.log,
+                    &self.bus,
+                    entry.seed.persist.as_ref(),
+                    Input::Restarted { reason },
+                );
                 self.bus.publish(
-                    &log,
+                    &entry.seed.log,
                     Payload::SessionStopped {
                         reason: StopReason::RestartExhausted,
                         detail: Some(e.to_string()),

@@ -15,6 +15,7 @@ use super::machine::transcript;
 use super::{persist, read, SharedPersister, SharedState};
 use crate::error::{Error, Result};
 use crate::events::bus::{EventBus, SessionLog};
+use crate::events::Payload;
 use crate::provider::native::model::BoxFuture;
 use crate::provider::{Provider, TurnLink};
 use crate::sync::lock;
@@ -137,7 +138,16 @@ pub fn save(
     p.is_clean()
 }
 
-/// Starts the actor of one incarnation on the current runtime.
+/// Why an incarnation starts after a crash: its first act closes the interrupted turn, then announces the restart.
+#[derive(Debug, Clone)]
+pub struct Restart {
+    /// The crash.
+    pub reason: String,
+    /// 1-based attempt within the restart policy's window.
+    pub attempt: u32,
+}
+
+/// Starts the actor of one incarnation on the current runtime (`restart`: after a crash).
 pub fn spawn(
     rt: &tokio::runtime::Handle,
     state: SharedState,
@@ -145,6 +155,7 @@ pub fn spawn(
     bus: Arc<EventBus>,
     provider: Arc<dyn Provider>,
     persist: Option<SharedPersister>,
+    restart: Option<Restart>,
 ) -> (SessionHandle, JoinHandle<Exit>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let stopped = Arc::new(AtomicBool::new(false));
@@ -162,7 +173,7 @@ pub fn spawn(
         waiting: HashMap::new(),
         side_reply: None,
     };
-    let join = rt.spawn(actor.run());
+    let join = rt.spawn(actor.run(restart));
     (
         SessionHandle {
             tx,
@@ -175,7 +186,15 @@ pub fn spawn(
 }
 
 impl Actor {
-    async fn run(mut self) -> Exit {
+    async fn run(mut self, restart: Option<Restart>) -> Exit {
+        if let Some(Restart { reason, attempt }) = restart {
+            // Before any queued call is taken, and before anyone hears of the restart, the state is restored.
+            self.apply(Input::Restarted {
+                reason: reason.clone(),
+            });
+            self.bus
+                .publish(&self.log, Payload::SessionRestarted { reason, attempt });
+        }
         loop {
             let finished = async {
                 match self.turn.as_mut() {
