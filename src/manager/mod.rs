@@ -142,6 +142,9 @@ impl Manager {
             context_limit: opts.context_limit,
         });
         let (token, persist) = self.restore(&id, &opts, &mut state, now)?;
+        if persist.is_some() {
+            state.enable_persistence(now);
+        }
         let seed = Seed {
             token,
             persist,
@@ -163,13 +166,8 @@ impl Manager {
             },
         );
         if let Some(p) = &seed.persist {
-            session::save(
-                &seed.state,
-                &seed.log,
-                &self.bus,
-                p,
-                session::persist::When::Durable,
-            );
+            // Nothing can reach the new actor yet (it is not registered), so the first batch is written here.
+            session::flush(&seed.state, &seed.log, &self.bus, p);
         }
         reg.insert(&id, handle, seed);
         Ok(id)
@@ -408,13 +406,8 @@ impl Manager {
         }
         // Also covers a session that was waiting to restart (no actor to save it).
         if let Some(p) = &entry.seed.persist {
-            session::save(
-                &entry.seed.state,
-                &entry.seed.log,
-                &self.bus,
-                p,
-                session::persist::When::Durable,
-            );
+            // The actor, if there was one, has stopped: nothing else touches the state now.
+            session::flush(&entry.seed.state, &entry.seed.log, &self.bus, p);
         }
         self.bus.publish(
             &entry.seed.log,

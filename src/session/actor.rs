@@ -10,9 +10,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::handle::{Exit, ReplyTo, SessionHandle};
+use super::machine::journal::Batch;
 use super::machine::state::{Command, Effect, Input, Reply};
 use super::machine::transcript;
-use super::{persist, read, SharedPersister, SharedState};
+use super::{read, SharedPersister, SharedState};
 use crate::error::{Error, Result};
 use crate::events::bus::{EventBus, SessionLog};
 use crate::events::Payload;
@@ -72,70 +73,84 @@ struct Actor {
     waiting: HashMap<String, tokio::sync::oneshot::Sender<Gate>>,
     /// The host call waiting for the running side call.
     side_reply: Option<ReplyTo>,
+    /// When deferred deltas are due in a batch (monotonic ms).
+    flush_at: Option<u64>,
 }
 
-/// Applies `input` to `state`, saves what changed, then publishes the resulting events (so a host that hears of a
-/// turn's end can rely on it being stored); returns the reply and the non-event effects.
+/// Applies `input` to `state`, writes the batch of changes it returns, then publishes the resulting events (so a
+/// host that hears of a turn's end can rely on it being stored); returns the reply, the effects left for the actor,
+/// and when deferred deltas are due in a batch (monotonic ms).
 pub fn apply_and_publish(
     state: &SharedState,
     log: &SessionLog,
     bus: &EventBus,
     persist: Option<&SharedPersister>,
     input: Input,
-) -> (Reply, Vec<Effect>) {
-    let streaming = matches!(
-        &input,
-        Input::Provider {
-            event: ProviderEvent::TextDelta(_)
-                | ProviderEvent::ThinkingDelta(_)
-                | ProviderEvent::ToolUpdate { .. },
-            ..
-        }
-    );
-    let (reply, effects, turn_active) = {
+) -> (Reply, Vec<Effect>, Option<u64>) {
+    let flush = matches!(input, Input::Flush { .. });
+    let (reply, effects, flush_at) = {
         let mut s = lock(state);
         let (reply, effects) = s.apply(input, crate::time::now());
-        (reply, effects, s.turn_active())
+        (reply, effects, s.persist_deadline())
     };
-    if let Some(p) = persist {
-        let turn_ended = effects
-            .iter()
-            .any(|fx| matches!(fx, Effect::Emit(crate::events::Payload::TurnEnded { .. })));
-        let when = if turn_ended || !turn_active {
-            persist::When::Durable
-        } else if streaming {
-            persist::When::Lazy
-        } else {
-            persist::When::Now
-        };
-        save(state, log, bus, p, when);
-    }
+    let mut wrote = false;
     let mut rest = Vec::new();
     for fx in effects {
         match fx {
+            // The machine puts the batch first, so it is written before the events are published.
+            Effect::Persist(batch) => {
+                if let Some(p) = persist {
+                    write(log, bus, p, Some(&batch));
+                    wrote = true;
+                }
+            }
             Effect::Emit(payload) => {
                 bus.publish(log, payload);
             }
             other => rest.push(other),
         }
     }
-    (reply, rest)
+    if flush && !wrote {
+        if let Some(p) = persist {
+            // Nothing new, but lines a failed write left behind are due.
+            write(log, bus, p, None);
+        }
+    }
+    (reply, rest, flush_at)
 }
 
-/// Saves the session's pending changes; a save that starts failing is reported as an `error` event. Returns whether
-/// everything is stored.
-pub fn save(
+/// Writes `batch` (and whatever earlier writes left pending); a save that starts failing is reported as an `error`
+/// event. Returns whether everything is stored.
+fn write(
+    log: &SessionLog,
+    bus: &EventBus,
+    persist: &SharedPersister,
+    batch: Option<&Batch>,
+) -> bool {
+    let mut p = lock(persist);
+    if let Some(message) = p.save(batch) {
+        bus.publish(log, Payload::Error { message });
+    }
+    p.is_clean()
+}
+
+/// Writes everything pending and makes it durable; returns whether everything is stored. Only the actor calls
+/// this while it runs; the manager calls it when no actor does (before the first one is reachable, after the last
+/// one stopped).
+pub fn flush(
     state: &SharedState,
     log: &SessionLog,
     bus: &EventBus,
     persist: &SharedPersister,
-    when: persist::When,
 ) -> bool {
-    let mut p = lock(persist);
-    if let Some(message) = p.save(state, when) {
-        bus.publish(log, crate::events::Payload::Error { message });
-    }
-    p.is_clean()
+    apply_and_publish(
+        state,
+        log,
+        bus,
+        Some(persist),
+        Input::Flush { durable: true },
+    );
+    lock(persist).is_clean()
 }
 
 /// Why an incarnation starts after a crash: its first act closes the interrupted turn, then announces the restart.
@@ -172,6 +187,7 @@ pub fn spawn(
         stopped: stopped.clone(),
         waiting: HashMap::new(),
         side_reply: None,
+        flush_at: None,
     };
     let join = rt.spawn(actor.run(restart));
     (
@@ -196,13 +212,13 @@ impl Actor {
                 .publish(&self.log, Payload::SessionRestarted { reason, attempt });
         }
         loop {
+            let deadline = self.flush_deadline();
             let finished = async {
                 match self.turn.as_mut() {
                     Some((_, handle)) => handle.await,
                     None => std::future::pending().await,
                 }
             };
-            let deadline = self.persist.as_ref().and_then(|p| lock(p).deadline());
             let flush = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -250,7 +266,7 @@ impl Actor {
                     Some(Msg::Stop(done)) => {
                         self.apply(Input::Command(Command::Abort));
                         self.cancel_turn();
-                        self.save(persist::When::Durable);
+                        self.flush();
                         // Released before the stop is acknowledged, so the session's files are free for the
                         // next start as soon as stop returns.
                         self.persist = None;
@@ -264,7 +280,7 @@ impl Actor {
                     }
                 },
                 () = flush => {
-                    self.save(persist::When::Now);
+                    self.apply(Input::Flush { durable: false });
                 }
                 joined = finished => {
                     self.turn = None;
@@ -278,10 +294,23 @@ impl Actor {
         }
     }
 
-    fn save(&self, when: persist::When) -> bool {
+    fn flush(&mut self) -> bool {
         match &self.persist {
-            Some(p) => save(&self.state, &self.log, &self.bus, p, when),
+            Some(p) => flush(&self.state, &self.log, &self.bus, p),
             None => true,
+        }
+    }
+
+    /// When the next batch is due: deferred deltas, or a retry of a failed write.
+    fn flush_deadline(&self) -> Option<std::time::Instant> {
+        let deltas = self.flush_at.map(|at| {
+            let wait = at.saturating_sub(crate::time::mono_ms());
+            std::time::Instant::now() + std::time::Duration::from_millis(wait)
+        });
+        let retry = self.persist.as_ref().and_then(|p| lock(p).deadline());
+        match (deltas, retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -292,7 +321,7 @@ impl Actor {
             self.apply(Input::Command(Command::Abort));
             self.cancel_turn();
         }
-        if !self.save(persist::When::Durable) {
+        if !self.flush() {
             return Reply::Failed(Error::Io(
                 "the current conversation could not be saved; not switching so nothing is lost"
                     .into(),
@@ -314,13 +343,14 @@ impl Actor {
     }
 
     fn apply(&mut self, input: Input) -> Reply {
-        let (reply, effects) = apply_and_publish(
+        let (reply, effects, flush_at) = apply_and_publish(
             &self.state,
             &self.log,
             &self.bus,
             self.persist.as_ref(),
             input,
         );
+        self.flush_at = flush_at;
         for fx in effects {
             match fx {
                 Effect::StartTurn { turn_id, context } => {
@@ -339,9 +369,8 @@ impl Actor {
                         self.cancel_turn();
                     }
                 }
-                Effect::Emit(payload) => {
-                    self.bus.publish(&self.log, payload);
-                }
+                // apply_and_publish executed these already.
+                Effect::Emit(_) | Effect::Persist(_) => {}
                 Effect::SideCall { kind, context } => {
                     let provider = self.provider.clone();
                     let tx = self.tx.clone();

@@ -150,6 +150,11 @@ pub enum Input {
         /// Its result or error text.
         result: Result<super::compaction::SideResult, String>,
     },
+    /// Write what is pending now (`durable`: and make it durable): the actor's flush timer, a stop, a switch.
+    Flush {
+        /// Whether the batch must be made durable.
+        durable: bool,
+    },
     /// The session was restarted after `reason`; whatever was in flight did not survive.
     Restarted {
         /// What the previous incarnation died of.
@@ -160,6 +165,8 @@ pub enum Input {
 /// What the actor must do after an input.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// Write this batch to the store before publishing the input's events.
+    Persist(Box<super::journal::Batch>),
     /// Publish an event.
     Emit(Payload),
     /// Ask the provider to run a turn over `context`.

@@ -9,6 +9,7 @@ pub mod compaction;
 pub mod context;
 pub mod conversations;
 pub mod inputs;
+pub mod journal;
 pub mod models;
 pub mod queues;
 pub mod state;

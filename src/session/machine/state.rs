@@ -5,9 +5,11 @@ use serde_json::{json, Value};
 
 use super::context::context_from_transcript;
 pub use super::inputs::{Command, EditOp, Effect, Input, PromptOutcome, QueueOp, Reply};
+use super::journal::When;
 use super::transcript::{Body, ContentPart, Level, Transcript, Usage};
 use crate::events::{Payload, TurnEnd};
 pub use crate::time::Now;
+use crate::vocab::model::ProviderEvent;
 pub use crate::vocab::settings::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +108,8 @@ pub struct SessionState {
     pub(super) conversation_id: String,
     /// Structural transcript changes the store has not taken yet.
     pub(super) journal_ops: Vec<super::conversations::JournalOp>,
+    /// Whether changes go to the store, and when the last batch did.
+    pub(super) journal: super::journal::JournalClock,
 }
 
 impl SessionState {
@@ -151,6 +155,7 @@ impl SessionState {
             interrupted: false,
             conversation_id: String::new(),
             journal_ops: Vec::new(),
+            journal: Default::default(),
         }
     }
 
@@ -236,6 +241,16 @@ impl SessionState {
     /// Applies one input, returning the host reply (for commands) and the effects to execute, in order.
     pub fn apply(&mut self, input: Input, now: Now) -> (Reply, Vec<Effect>) {
         let mut fx = Vec::new();
+        let streaming = matches!(
+            &input,
+            Input::Provider {
+                event: ProviderEvent::TextDelta(_)
+                    | ProviderEvent::ThinkingDelta(_)
+                    | ProviderEvent::ToolUpdate { .. },
+                ..
+            }
+        );
+        let mut flush = None;
         let reply = match input {
             Input::Command(cmd) => self.command(cmd, now, &mut fx),
             Input::Provider { turn_id, event } => {
@@ -251,7 +266,22 @@ impl SessionState {
                 self.interrupt(&reason, now, &mut fx);
                 Reply::Ok
             }
+            Input::Flush { durable } => {
+                flush = Some(if durable { When::Durable } else { When::Now });
+                Reply::Ok
+            }
         };
+        let turn_ended = fx
+            .iter()
+            .any(|e| matches!(e, Effect::Emit(Payload::TurnEnded { .. })));
+        let when = flush.unwrap_or(if turn_ended || self.turn.is_none() {
+            When::Durable
+        } else if streaming {
+            When::Lazy
+        } else {
+            When::Now
+        });
+        self.persist(when, now, &mut fx);
         (reply, fx)
     }
 

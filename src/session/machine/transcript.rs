@@ -41,6 +41,11 @@ impl Transcript {
         std::mem::take(&mut self.dirty)
     }
 
+    /// Whether any message changed since [`Transcript::take_dirty`] was last called.
+    pub fn has_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
     /// Message `id`, if present.
     pub fn get(&self, id: u64) -> Option<&Message> {
         self.position(id).map(|i| &self.messages[i])
