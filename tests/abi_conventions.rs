@@ -53,7 +53,8 @@ fn every_export_runs_inside_the_panic_boundary() {
         "session_arg(",
         "session_prompt(",
     ];
-    let boundary = fs::read_to_string("src/ffi/boundary.rs").unwrap();
+    let boundary = fs::read_to_string("src/ffi/boundary.rs").unwrap()
+        + &fs::read_to_string("src/ffi/prompt.rs").unwrap();
     for helper in [
         "session_json",
         "session_do",

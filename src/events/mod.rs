@@ -347,9 +347,10 @@ impl Payload {
     }
 }
 
-/// Numeric event kinds, as `tandem_event.kind` carries them. Values are fixed forever.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Event kinds, as carried in `tandem_event.kind`. The values never change; new kinds get new values.
+/// cbindgen:rename-all=QualifiedScreamingSnakeCase
 #[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
     /// `session_started`
     SessionStarted = 1,

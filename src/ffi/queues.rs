@@ -5,7 +5,8 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{session_do, session_json, session_prompt, text_prompt};
+use super::boundary::{session_do, session_json};
+use super::prompt::{session_prompt, text_prompt};
 use super::types::{tandem_client, tandem_prompt_result, tandem_status};
 use crate::session::machine::state::QueueOp;
 

@@ -7,9 +7,9 @@
 use std::ffi::c_char;
 
 use super::boundary::{
-    arg_str, client as client_ref, guard, opt_str, session_do, session_json, session_prompt,
-    text_prompt, Out,
+    arg_str, client as client_ref, guard, opt_str, session_do, session_json, Out,
 };
+use super::prompt::{session_prompt, text_prompt};
 use super::types::{
     message_level, tandem_client, tandem_prompt_result, tandem_session_status, tandem_status,
     RawMessageLevel,

@@ -230,56 +230,6 @@ pub fn approval_decision(
     }
 }
 
-/// Event kinds, as carried in `tandem_event.kind`. The values never change; new kinds get new values.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum tandem_event_kind {
-    /// `session_started`
-    TANDEM_EVENT_KIND_SESSION_STARTED = 1,
-    /// `session_stopped`
-    TANDEM_EVENT_KIND_SESSION_STOPPED = 2,
-    /// `session_restarted`
-    TANDEM_EVENT_KIND_SESSION_RESTARTED = 3,
-    /// `subagent_started`
-    TANDEM_EVENT_KIND_SUBAGENT_STARTED = 4,
-    /// `status_changed`
-    TANDEM_EVENT_KIND_STATUS_CHANGED = 5,
-    /// `messages_changed`
-    TANDEM_EVENT_KIND_MESSAGES_CHANGED = 6,
-    /// `text_delta`
-    TANDEM_EVENT_KIND_TEXT_DELTA = 7,
-    /// `thinking_delta`
-    TANDEM_EVENT_KIND_THINKING_DELTA = 8,
-    /// `tool_started`
-    TANDEM_EVENT_KIND_TOOL_STARTED = 9,
-    /// `tool_update`
-    TANDEM_EVENT_KIND_TOOL_UPDATE = 10,
-    /// `tool_ended`
-    TANDEM_EVENT_KIND_TOOL_ENDED = 11,
-    /// `tool_auto_approved`
-    TANDEM_EVENT_KIND_TOOL_AUTO_APPROVED = 12,
-    /// `approval_pending`
-    TANDEM_EVENT_KIND_APPROVAL_PENDING = 13,
-    /// `approval_resolved`
-    TANDEM_EVENT_KIND_APPROVAL_RESOLVED = 14,
-    /// `file_changed`
-    TANDEM_EVENT_KIND_FILE_CHANGED = 15,
-    /// `prompt_queued`
-    TANDEM_EVENT_KIND_PROMPT_QUEUED = 16,
-    /// `queues_recalled`
-    TANDEM_EVENT_KIND_QUEUES_RECALLED = 17,
-    /// `context_usage`
-    TANDEM_EVENT_KIND_CONTEXT_USAGE = 18,
-    /// `turn_limit_reached`
-    TANDEM_EVENT_KIND_TURN_LIMIT_REACHED = 19,
-    /// `turn_ended`
-    TANDEM_EVENT_KIND_TURN_ENDED = 20,
-    /// `error`
-    TANDEM_EVENT_KIND_ERROR = 21,
-    /// `events_dropped`
-    TANDEM_EVENT_KIND_EVENTS_DROPPED = 22,
-}
-
 /// An event delivered to a callback. Borrowed: every pointer is valid only during the callback.
 #[repr(C)]
 pub struct tandem_event {
@@ -325,20 +275,17 @@ mod tests {
     }
 
     #[test]
-    fn event_kind_values_match_the_rust_kinds() {
-        use crate::events::EventKind;
-        assert_eq!(
-            EventKind::TurnEnded as u32,
-            tandem_event_kind::TANDEM_EVENT_KIND_TURN_ENDED as u32
-        );
-        assert_eq!(
-            EventKind::EventsDropped as u32,
-            tandem_event_kind::TANDEM_EVENT_KIND_EVENTS_DROPPED as u32
-        );
-        assert_eq!(
-            EventKind::SessionStarted as u32,
-            tandem_event_kind::TANDEM_EVENT_KIND_SESSION_STARTED as u32
-        );
+    fn event_kinds_are_exported_under_their_c_names() {
+        // One enum serves Rust and C: cbindgen renames it and its variants (see cbindgen.toml).
+        let header = include_str!("../../include/tandem.h");
+        for (kind, name) in [
+            (crate::events::EventKind::SessionStarted, "SESSION_STARTED"),
+            (crate::events::EventKind::TurnEnded, "TURN_ENDED"),
+            (crate::events::EventKind::EventsDropped, "EVENTS_DROPPED"),
+        ] {
+            let line = format!("TANDEM_EVENT_KIND_{name} = {},", kind as u32);
+            assert!(header.contains(&line), "{line}");
+        }
     }
 
     #[test]
