@@ -94,6 +94,9 @@ impl SessionState {
             }
             return;
         }
+        // Nothing waits after this step, whether a batch goes out or there is nothing to write: a deadline left in
+        // the past would wake the actor again and again.
+        self.journal.deferred_since_ms = None;
         let meta = self.journal_meta();
         if !pending && self.journal.last_meta.as_ref() == Some(&meta) {
             return;
@@ -101,7 +104,6 @@ impl SessionState {
         let entries = self.take_entries();
         self.journal.last_meta = Some(meta.clone());
         self.journal.last_batch_ms = now.mono_ms;
-        self.journal.deferred_since_ms = None;
         let origin = Origin {
             model: self.ident.model.clone(),
             provider: self.ident.provider.clone(),
