@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 
 use support::mock::{epoch, MockServer};
 use support::{median, quantile, row};
+use tandem::events::EventKind;
 use tandem::ffi::client::{
     tandem_client_free, tandem_client_new, tandem_last_error_message, tandem_string_free,
 };
 use tandem::ffi::events::{tandem_client_subscribe, tandem_client_unsubscribe};
 use tandem::ffi::session::{tandem_session_send_prompt, tandem_session_start, tandem_session_stop};
-use tandem::ffi::types::{tandem_client, tandem_event, tandem_event_kind};
+use tandem::ffi::types::{tandem_client, tandem_event};
 
 const DELTAS: usize = 1_000_000;
 
@@ -46,7 +47,7 @@ unsafe extern "C" fn on_event(userdata: *mut c_void, e: *const tandem_event) {
     let e = &*e;
     let json = CStr::from_ptr(e.json).to_bytes();
     c.bytes.fetch_add(json.len() as u64, Ordering::Relaxed);
-    if e.kind == tandem_event_kind::TANDEM_EVENT_KIND_TEXT_DELTA as u32 {
+    if e.kind == EventKind::TextDelta as u32 {
         let now = epoch().elapsed().as_micros() as u64;
         if c.deltas.fetch_add(1, Ordering::Relaxed) == 0 {
             *c.sample.lock().unwrap() = Some(String::from_utf8_lossy(json).into_owned());
@@ -60,7 +61,7 @@ unsafe extern "C" fn on_event(userdata: *mut c_void, e: *const tandem_event) {
                 c.latencies.lock().unwrap().push(now.saturating_sub(stamp));
             }
         }
-    } else if e.kind == tandem_event_kind::TANDEM_EVENT_KIND_TURN_ENDED as u32 {
+    } else if e.kind == EventKind::TurnEnded as u32 {
         *c.ended.lock().unwrap() += 1;
         c.cv.notify_all();
     }
@@ -159,7 +160,7 @@ fn baseline_run(counter: &Counter, sample: &str) -> (f64, f64) {
     for (seq, json) in rx.iter().enumerate() {
         let e = tandem_event {
             seq: seq as u64 + 1,
-            kind: tandem_event_kind::TANDEM_EVENT_KIND_TEXT_DELTA as u32,
+            kind: EventKind::TextDelta as u32,
             session_id: sid.as_ptr(),
             json: json.as_ptr(),
         };

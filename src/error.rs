@@ -81,32 +81,6 @@ impl Error {
         Error::NotFound(format!("no live session with id {id:?}"))
     }
 
-    /// The `tandem_status` of this error.
-    pub fn code(&self) -> crate::ffi::types::tandem_status {
-        use crate::ffi::types::tandem_status::*;
-        match self {
-            Error::NullArgument(_) => TANDEM_ERR_NULL_ARGUMENT,
-            Error::InvalidUtf8(..) => TANDEM_ERR_INVALID_UTF8,
-            Error::InvalidJson(..) => TANDEM_ERR_INVALID_JSON,
-            Error::InvalidArgument(_) => TANDEM_ERR_INVALID_ARGUMENT,
-            Error::NotFound(_) => TANDEM_ERR_NOT_FOUND,
-            Error::AlreadyExists(_) => TANDEM_ERR_ALREADY_EXISTS,
-            Error::RestartPending(_) => TANDEM_ERR_RESTART_PENDING,
-            Error::ProviderNotReady(_) => TANDEM_ERR_PROVIDER_NOT_READY,
-            Error::NotSupported(_) => TANDEM_ERR_NOT_SUPPORTED,
-            Error::NoPendingApproval(_) => TANDEM_ERR_NO_PENDING_APPROVAL,
-            Error::Busy(_) => TANDEM_ERR_BUSY,
-            Error::Timeout(_) => TANDEM_ERR_TIMEOUT,
-            Error::ReentrantCall(_) => TANDEM_ERR_REENTRANT_CALL,
-            Error::ShuttingDown => TANDEM_ERR_SHUTTING_DOWN,
-            Error::Forked(_) => TANDEM_ERR_FORKED,
-            Error::Io(_) => TANDEM_ERR_IO,
-            Error::Provider(_) => TANDEM_ERR_PROVIDER,
-            Error::Panic(_) => TANDEM_ERR_PANIC,
-            Error::Internal(_) => TANDEM_ERR_INTERNAL,
-        }
-    }
-
     /// Parses JSON for the argument `what`: a syntax error is `InvalidJson` (with line and column), a well-formed
     /// document of the wrong shape is `InvalidArgument`.
     pub fn parse_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T> {

@@ -1,8 +1,8 @@
 //! Entry points for the fuzz targets in `fuzz/`: pure forms of internals that are otherwise private. Not a stable
 //! API; hidden from the documentation, and nothing here is `extern "C"` or `#[repr(C)]`, so the header is unchanged.
 
-use crate::session::boundaries::Boundary;
-use crate::tools::LineEdit;
+use crate::vocab::files::Boundary;
+use crate::vocab::files::LineEdit;
 
 /// `apply_diff`'s parsing, placement and boundary check on text: `diff` applied to `before` (`None`: the file
 /// does not exist yet), giving the new text and its line edits, or the error the tool would report.

@@ -21,8 +21,12 @@ pub mod sandbox;
 pub mod session;
 pub mod skills;
 pub mod store;
+pub(crate) mod sync;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod time;
 pub mod tools;
+pub mod vocab;
 
 pub use client::Client;
 pub use error::{Error, Result};

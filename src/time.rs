@@ -3,7 +3,14 @@
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::session::state::Now;
+/// Wall-clock and monotonic time of an input, both in milliseconds (supplied by the caller: the machine is pure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Now {
+    /// Milliseconds since the Unix epoch.
+    pub wall_ms: u64,
+    /// Milliseconds on a monotonic clock.
+    pub mono_ms: u64,
+}
 
 /// Milliseconds since the Unix epoch.
 pub fn wall_ms() -> u64 {

@@ -9,12 +9,7 @@ use super::dispatch::Dispatcher;
 use super::queue::{EventQueue, Popped};
 use super::{Event, Payload};
 use crate::error::{Error, Result};
-
-/// Locks a mutex, recovering the data if a panicking thread poisoned it: every structure guarded here is left
-/// consistent between statements, and a poisoned bus must not take the host down with it.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::sync::lock;
 
 /// A session's event stream: its next sequence number and a bounded history for `events_since`.
 ///

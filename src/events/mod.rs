@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
 
-use crate::session::transcript::Usage;
+use crate::vocab::content::Usage;
 
 /// One event as hosts see it: a per-session sequence number, the session it belongs to, and its payload.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +120,7 @@ pub enum Payload {
     /// The session's status changed.
     StatusChanged {
         /// The new status.
-        status: crate::session::Status,
+        status: crate::vocab::settings::Status,
     },
     /// The transcript changed in a way other than a streamed delta.
     MessagesChanged,
@@ -176,7 +176,7 @@ pub enum Payload {
         /// Its tool.
         name: String,
         /// The trust that approved it.
-        scope: crate::session::approvals::Scope,
+        scope: crate::vocab::gate::Scope,
     },
     /// A tool call waits for the host's approval.
     ApprovalPending {
@@ -199,7 +199,7 @@ pub enum Payload {
         /// Absolute path.
         path: String,
         /// `created`, `modified` or `deleted`.
-        action: crate::session::boundaries::FileAction,
+        action: crate::vocab::files::FileAction,
         /// Content before ("" when created).
         before: String,
         /// Content after ("" when deleted).
@@ -380,9 +380,10 @@ impl Payload {
     }
 }
 
-/// Numeric event kinds, as `tandem_event.kind` carries them. Values are fixed forever.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Event kinds, as carried in `tandem_event.kind`. The values never change; new kinds get new values.
+/// cbindgen:rename-all=QualifiedScreamingSnakeCase
 #[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
     /// `session_started`
     SessionStarted = 1,

@@ -43,7 +43,7 @@ pub fn guard(body: impl FnOnce() -> Result<()>) -> tandem_status {
         Err(payload) => Error::Panic(panic_text(&payload)),
     };
     set_last_error(&err);
-    err.code()
+    tandem_status::from(&err)
 }
 
 /// Like [`guard`] for functions that cannot return a status: a panic yields `fallback`.
@@ -201,45 +201,6 @@ pub unsafe fn session_arg(
         let arg = arg_str(arg, name)?;
         f(client(client_ptr)?, id, arg)
     })
-}
-
-/// Body of the exported prompt functions: checks the session ID, builds the content with `content`, sends it
-/// (`follow_up` picks the queue a busy session puts it in) and writes the outcome to `out_or_null` when given.
-/// Runs inside [`guard`].
-///
-/// # Safety
-/// As [`client`] and [`arg_str`]; `out_or_null` is NULL or writable.
-pub unsafe fn session_prompt(
-    client_ptr: *const super::types::tandem_client,
-    id: *const c_char,
-    content: impl FnOnce() -> Result<Vec<crate::session::transcript::ContentPart>>,
-    out_or_null: *mut super::types::tandem_prompt_result,
-    follow_up: bool,
-) -> tandem_status {
-    guard(|| {
-        let id = arg_str(id, "id")?;
-        let parts = content()?;
-        let c = client(client_ptr)?;
-        let outcome = if follow_up {
-            c.queue_follow_up(id, parts)?
-        } else {
-            c.send_prompt(id, parts)?
-        };
-        OptOut::new(out_or_null).write(outcome.into());
-        Ok(())
-    })
-}
-
-/// The content of a plain-text prompt argument.
-///
-/// # Safety
-/// As [`arg_str`].
-pub unsafe fn text_prompt(
-    prompt: *const c_char,
-) -> Result<Vec<crate::session::transcript::ContentPart>> {
-    Ok(vec![crate::session::transcript::ContentPart::Text {
-        text: arg_str(prompt, "prompt")?.into(),
-    }])
 }
 
 /// Frees a string made by [`Out::write_string`].

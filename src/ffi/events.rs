@@ -1,10 +1,10 @@
 //! Exported event functions: the pull API, subscriptions with C callbacks, and per-session history.
 
 use std::ffi::{c_char, c_void};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::boundary::{arg_str, client as client_ref, guard, opt_str, Out};
+use super::foreign::ForeignData;
 use super::types::{
     tandem_client, tandem_event, tandem_event_callback, tandem_status, tandem_userdata_free,
 };
@@ -61,18 +61,12 @@ pub unsafe extern "C" fn tandem_client_next_session_event(
     })
 }
 
+// The callback and `userdata_free` run on the dispatcher thread (or the unsubscribing thread), never concurrently,
+// as C-ABI.md documents.
 struct CallbackSink {
     callback: unsafe extern "C" fn(*mut c_void, *const tandem_event),
-    userdata: *mut c_void,
-    userdata_free: tandem_userdata_free,
-    released: AtomicBool,
+    data: ForeignData,
 }
-
-// SAFETY: the host hands `userdata` to tandem's dispatcher thread by subscribing; C-ABI.md documents that the
-// callback and `userdata_free` run on that thread (or the unsubscribing thread), never concurrently.
-unsafe impl Send for CallbackSink {}
-// SAFETY: as above; the sink is only ever used by one thread at a time.
-unsafe impl Sync for CallbackSink {}
 
 impl EventSink for CallbackSink {
     fn deliver(&self, p: &Prepared) {
@@ -86,16 +80,11 @@ impl EventSink for CallbackSink {
             json: p.json.as_ptr(),
         };
         // SAFETY: the host registered this callback for exactly this use; the event is valid during the call.
-        unsafe { (self.callback)(self.userdata, &event) }
+        unsafe { (self.callback)(self.data.get(), &event) }
     }
 
     fn release(&self) {
-        if !self.released.swap(true, Ordering::AcqRel) {
-            if let Some(free) = self.userdata_free {
-                // SAFETY: called exactly once, after the last delivery, as documented.
-                unsafe { free(self.userdata) }
-            }
-        }
+        self.data.release();
     }
 }
 
@@ -127,9 +116,7 @@ pub unsafe extern "C" fn tandem_client_subscribe(
         let filter = opt_str(session_id_or_null, "session_id")?;
         let sink = CallbackSink {
             callback,
-            userdata,
-            userdata_free,
-            released: AtomicBool::new(false),
+            data: ForeignData::new(userdata, userdata_free),
         };
         out.write(c.subscribe(filter, Box::new(sink))?);
         Ok(())

@@ -1,10 +1,10 @@
 //! Host provider exports: register the callback that answers model calls, emit its events, and ask whether a
 //! request was cancelled.
 
-use std::ffi::{c_char, c_void, CString};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ffi::{c_char, c_void};
 
 use super::boundary::{arg_str, client as client_ref, guard, guard_value};
+use super::foreign::{c_string, ForeignData};
 use super::types::{tandem_client, tandem_status, tandem_userdata_free};
 use crate::provider::host::{HostProviderSink, Request};
 
@@ -30,21 +30,11 @@ pub struct tandem_provider_request {
 pub type tandem_provider_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, request: *const tandem_provider_request)>;
 
+// The callback runs on tandem's threads, concurrently for concurrent requests (documented on
+// tandem_client_set_provider).
 struct CallbackProvider {
     callback: unsafe extern "C" fn(*mut c_void, *const tandem_provider_request),
-    userdata: *mut c_void,
-    userdata_free: tandem_userdata_free,
-    released: AtomicBool,
-}
-
-// SAFETY: by registering, the host states that its callback and userdata may be used from tandem's threads,
-// concurrently for concurrent requests (documented on tandem_client_set_provider).
-unsafe impl Send for CallbackProvider {}
-// SAFETY: as above.
-unsafe impl Sync for CallbackProvider {}
-
-fn c_string(s: &str) -> CString {
-    CString::new(s.replace('\0', "\\0")).unwrap_or_default()
+    data: ForeignData,
 }
 
 impl HostProviderSink for CallbackProvider {
@@ -56,16 +46,11 @@ impl HostProviderSink for CallbackProvider {
             request_json: json.as_ptr(),
         };
         // SAFETY: the host registered this callback for exactly this use; `req` outlives the call.
-        unsafe { (self.callback)(self.userdata, &req) }
+        unsafe { (self.callback)(self.data.get(), &req) }
     }
 
     fn release(&self) {
-        if !self.released.swap(true, Ordering::AcqRel) {
-            if let Some(free) = self.userdata_free {
-                // SAFETY: called once, after the last callback, as documented.
-                unsafe { free(self.userdata) }
-            }
-        }
+        self.data.release();
     }
 }
 
@@ -92,9 +77,7 @@ pub unsafe extern "C" fn tandem_client_set_provider(
         let sink = callback.map(|callback| {
             Box::new(CallbackProvider {
                 callback,
-                userdata,
-                userdata_free,
-                released: AtomicBool::new(false),
+                data: ForeignData::new(userdata, userdata_free),
             }) as Box<dyn HostProviderSink>
         });
         c.set_provider(sink)

@@ -5,9 +5,10 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{session_do, session_json, session_prompt, text_prompt};
+use super::boundary::{session_do, session_json};
+use super::prompt::{session_prompt, text_prompt};
 use super::types::{tandem_client, tandem_prompt_result, tandem_status};
-use crate::session::state::QueueOp;
+use crate::session::machine::state::QueueOp;
 
 /// Same as `tandem_session_send_prompt`: starts a turn when idle, otherwise queues `prompt` as steering, which the
 /// agent sees after its current tool calls (one user message combining every queued entry).

@@ -7,14 +7,14 @@
 use std::ffi::c_char;
 
 use super::boundary::{
-    arg_str, client as client_ref, guard, opt_str, session_do, session_json, session_prompt,
-    text_prompt, Out,
+    arg_str, client as client_ref, guard, opt_str, session_do, session_json, Out,
 };
+use super::prompt::{session_prompt, text_prompt};
 use super::types::{
     message_level, tandem_client, tandem_prompt_result, tandem_session_status, tandem_status,
     RawMessageLevel,
 };
-use crate::session::transcript::parse_parts;
+use crate::session::machine::transcript::parse_parts;
 
 /// Starts a session. `options_json` may be NULL. Keys (all optional): `session_id`, `provider` (`native`; `host`: the
 /// model is the host's, see `tandem_client_set_provider`; `pi`: turns run in a `pi --mode rpc` subprocess, see

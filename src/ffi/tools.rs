@@ -1,9 +1,9 @@
 //! Host tool exports: register and unregister tools the host implements, and complete their calls.
 
-use std::ffi::{c_char, c_void, CString};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ffi::{c_char, c_void};
 
 use super::boundary::{arg_str, client as client_ref, guard, guard_value};
+use super::foreign::{c_string, ForeignData};
 use super::types::{tandem_client, tandem_status, tandem_userdata_free};
 use crate::error::Error;
 use crate::tools::host::{self, HostToolSink, HostToolSpec, Invocation};
@@ -37,22 +37,12 @@ pub type tandem_tool_callback = Option<
     ),
 >;
 
+// The callback runs on tandem's threads, concurrently for concurrent calls (documented on
+// tandem_client_register_tool).
 struct CallbackTool {
     callback:
         unsafe extern "C" fn(*mut c_void, *mut tandem_tool_call, *const tandem_tool_invocation),
-    userdata: *mut c_void,
-    userdata_free: tandem_userdata_free,
-    released: AtomicBool,
-}
-
-// SAFETY: by registering, the host states that its callback and userdata may be used from tandem's threads,
-// concurrently for concurrent calls (documented on tandem_client_register_tool).
-unsafe impl Send for CallbackTool {}
-// SAFETY: as above.
-unsafe impl Sync for CallbackTool {}
-
-fn c_string(s: &str) -> CString {
-    CString::new(s.replace('\0', "\\0")).unwrap_or_default()
+    data: ForeignData,
 }
 
 impl HostToolSink for CallbackTool {
@@ -72,16 +62,11 @@ impl HostToolSink for CallbackTool {
         // The handle is a number dressed as a pointer; the host only passes it back.
         let handle = call.handle as usize as *mut tandem_tool_call;
         // SAFETY: the host registered this callback for exactly this use; `inv` outlives the call.
-        unsafe { (self.callback)(self.userdata, handle, &inv) }
+        unsafe { (self.callback)(self.data.get(), handle, &inv) }
     }
 
     fn release(&self) {
-        if !self.released.swap(true, Ordering::AcqRel) {
-            if let Some(free) = self.userdata_free {
-                // SAFETY: called once, after the last callback, as documented.
-                unsafe { free(self.userdata) }
-            }
-        }
+        self.data.release();
     }
 }
 
@@ -111,9 +96,7 @@ pub unsafe extern "C" fn tandem_client_register_tool(
         let callback = callback.ok_or(Error::NullArgument("callback"))?;
         let sink = CallbackTool {
             callback,
-            userdata,
-            userdata_free,
-            released: AtomicBool::new(false),
+            data: ForeignData::new(userdata, userdata_free),
         };
         c.register_tool(spec, Box::new(sink))
     })

@@ -9,7 +9,7 @@ use super::boundary::{
     arg_str, client as client_ref, guard, session_arg, session_do, session_json, Out,
 };
 use super::types::{tandem_client, tandem_status};
-use crate::session::state::EditOp;
+use crate::session::machine::state::EditOp;
 
 /// Saves the whole transcript as a new branch (`branch-N`) and cuts the transcript after message `message_id`.
 /// `*out` is `{"number", "name", "message_count"}` (the count kept), owned by the caller. The next turn's context is

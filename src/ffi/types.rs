@@ -11,6 +11,41 @@ pub const TANDEM_VERSION_MINOR: u32 = 1;
 /// Patch version.
 pub const TANDEM_VERSION_PATCH: u32 = 0;
 
+/// Expands the status table below: `ALL_STATUSES` in value order, `tandem_status::name` and
+/// `From<&Error> for tandem_status`.
+macro_rules! status_table {
+    ($ok:ident, $($status:ident <= $error:pat),+ $(,)?) => {
+        const ALL_STATUSES: &[tandem_status] = &[tandem_status::$ok, $(tandem_status::$status),+];
+
+        impl tandem_status {
+            /// The status for a raw value from C, if it is one.
+            pub fn from_raw(raw: u32) -> Option<Self> {
+                ALL_STATUSES.get(raw as usize).copied()
+            }
+
+            /// Its static name, e.g. `TANDEM_ERR_NOT_FOUND`.
+            pub fn name(self) -> &'static CStr {
+                let name: &'static [u8] = match self {
+                    tandem_status::$ok => concat!(stringify!($ok), "\0").as_bytes(),
+                    $(tandem_status::$status => concat!(stringify!($status), "\0").as_bytes()),+
+                };
+                match CStr::from_bytes_with_nul(name) {
+                    Ok(c) => c,
+                    Err(_) => unreachable!("identifiers hold no NUL"),
+                }
+            }
+        }
+
+        impl From<&Error> for tandem_status {
+            fn from(e: &Error) -> Self {
+                match e {
+                    $($error => tandem_status::$status),+
+                }
+            }
+        }
+    };
+}
+
 /// Result of every fallible tandem function. `TANDEM_OK` is 0; the values never change.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,64 +92,30 @@ pub enum tandem_status {
     TANDEM_ERR_INTERNAL = 19,
 }
 
-const ALL_STATUSES: [tandem_status; 20] = {
-    use tandem_status::*;
-    [
-        TANDEM_OK,
-        TANDEM_ERR_NULL_ARGUMENT,
-        TANDEM_ERR_INVALID_UTF8,
-        TANDEM_ERR_INVALID_JSON,
-        TANDEM_ERR_INVALID_ARGUMENT,
-        TANDEM_ERR_NOT_FOUND,
-        TANDEM_ERR_ALREADY_EXISTS,
-        TANDEM_ERR_RESTART_PENDING,
-        TANDEM_ERR_PROVIDER_NOT_READY,
-        TANDEM_ERR_NOT_SUPPORTED,
-        TANDEM_ERR_NO_PENDING_APPROVAL,
-        TANDEM_ERR_BUSY,
-        TANDEM_ERR_TIMEOUT,
-        TANDEM_ERR_REENTRANT_CALL,
-        TANDEM_ERR_SHUTTING_DOWN,
-        TANDEM_ERR_FORKED,
-        TANDEM_ERR_IO,
-        TANDEM_ERR_PROVIDER,
-        TANDEM_ERR_PANIC,
-        TANDEM_ERR_INTERNAL,
-    ]
-};
-
-impl tandem_status {
-    /// The status for a raw value from C, if it is one.
-    pub fn from_raw(raw: u32) -> Option<Self> {
-        ALL_STATUSES.get(raw as usize).copied()
-    }
-
-    /// Its static name, e.g. `TANDEM_ERR_NOT_FOUND`.
-    pub fn name(self) -> &'static CStr {
-        use tandem_status::*;
-        match self {
-            TANDEM_OK => c"TANDEM_OK",
-            TANDEM_ERR_NULL_ARGUMENT => c"TANDEM_ERR_NULL_ARGUMENT",
-            TANDEM_ERR_INVALID_UTF8 => c"TANDEM_ERR_INVALID_UTF8",
-            TANDEM_ERR_INVALID_JSON => c"TANDEM_ERR_INVALID_JSON",
-            TANDEM_ERR_INVALID_ARGUMENT => c"TANDEM_ERR_INVALID_ARGUMENT",
-            TANDEM_ERR_NOT_FOUND => c"TANDEM_ERR_NOT_FOUND",
-            TANDEM_ERR_ALREADY_EXISTS => c"TANDEM_ERR_ALREADY_EXISTS",
-            TANDEM_ERR_RESTART_PENDING => c"TANDEM_ERR_RESTART_PENDING",
-            TANDEM_ERR_PROVIDER_NOT_READY => c"TANDEM_ERR_PROVIDER_NOT_READY",
-            TANDEM_ERR_NOT_SUPPORTED => c"TANDEM_ERR_NOT_SUPPORTED",
-            TANDEM_ERR_NO_PENDING_APPROVAL => c"TANDEM_ERR_NO_PENDING_APPROVAL",
-            TANDEM_ERR_BUSY => c"TANDEM_ERR_BUSY",
-            TANDEM_ERR_TIMEOUT => c"TANDEM_ERR_TIMEOUT",
-            TANDEM_ERR_REENTRANT_CALL => c"TANDEM_ERR_REENTRANT_CALL",
-            TANDEM_ERR_SHUTTING_DOWN => c"TANDEM_ERR_SHUTTING_DOWN",
-            TANDEM_ERR_FORKED => c"TANDEM_ERR_FORKED",
-            TANDEM_ERR_IO => c"TANDEM_ERR_IO",
-            TANDEM_ERR_PROVIDER => c"TANDEM_ERR_PROVIDER",
-            TANDEM_ERR_PANIC => c"TANDEM_ERR_PANIC",
-            TANDEM_ERR_INTERNAL => c"TANDEM_ERR_INTERNAL",
-        }
-    }
+// The one table of statuses: each variant of `tandem_status` (declared above as cbindgen reads it, unexpanded)
+// with the `Error` variants it stands for. It generates the list by value, the names and `From<&Error>`; the
+// exhaustive matches it expands to make the compiler reject a status or an error missing from it.
+status_table! {
+    TANDEM_OK,
+    TANDEM_ERR_NULL_ARGUMENT <= Error::NullArgument(_),
+    TANDEM_ERR_INVALID_UTF8 <= Error::InvalidUtf8(..),
+    TANDEM_ERR_INVALID_JSON <= Error::InvalidJson(..),
+    TANDEM_ERR_INVALID_ARGUMENT <= Error::InvalidArgument(_),
+    TANDEM_ERR_NOT_FOUND <= Error::NotFound(_),
+    TANDEM_ERR_ALREADY_EXISTS <= Error::AlreadyExists(_),
+    TANDEM_ERR_RESTART_PENDING <= Error::RestartPending(_),
+    TANDEM_ERR_PROVIDER_NOT_READY <= Error::ProviderNotReady(_),
+    TANDEM_ERR_NOT_SUPPORTED <= Error::NotSupported(_),
+    TANDEM_ERR_NO_PENDING_APPROVAL <= Error::NoPendingApproval(_),
+    TANDEM_ERR_BUSY <= Error::Busy(_),
+    TANDEM_ERR_TIMEOUT <= Error::Timeout(_),
+    TANDEM_ERR_REENTRANT_CALL <= Error::ReentrantCall(_),
+    TANDEM_ERR_SHUTTING_DOWN <= Error::ShuttingDown,
+    TANDEM_ERR_FORKED <= Error::Forked(_),
+    TANDEM_ERR_IO <= Error::Io(_),
+    TANDEM_ERR_PROVIDER <= Error::Provider(_),
+    TANDEM_ERR_PANIC <= Error::Panic(_),
+    TANDEM_ERR_INTERNAL <= Error::Internal(_),
 }
 
 /// A session's status.
@@ -133,9 +134,9 @@ pub enum tandem_session_status {
     TANDEM_SESSION_STATUS_PLAN = 4,
 }
 
-impl From<crate::session::Status> for tandem_session_status {
-    fn from(s: crate::session::Status) -> Self {
-        use crate::session::Status::*;
+impl From<crate::vocab::settings::Status> for tandem_session_status {
+    fn from(s: crate::vocab::settings::Status) -> Self {
+        use crate::vocab::settings::Status::*;
         match s {
             Idle => tandem_session_status::TANDEM_SESSION_STATUS_IDLE,
             Thinking => tandem_session_status::TANDEM_SESSION_STATUS_THINKING,
@@ -161,9 +162,9 @@ pub enum tandem_prompt_result {
     TANDEM_PROMPT_RESULT_COMMAND = 3,
 }
 
-impl From<crate::session::state::PromptOutcome> for tandem_prompt_result {
-    fn from(o: crate::session::state::PromptOutcome) -> Self {
-        use crate::session::state::PromptOutcome::*;
+impl From<crate::session::machine::state::PromptOutcome> for tandem_prompt_result {
+    fn from(o: crate::session::machine::state::PromptOutcome) -> Self {
+        use crate::session::machine::state::PromptOutcome::*;
         match o {
             Sent => tandem_prompt_result::TANDEM_PROMPT_RESULT_SENT,
             QueuedSteering => tandem_prompt_result::TANDEM_PROMPT_RESULT_QUEUED_STEERING,
@@ -190,10 +191,10 @@ pub type RawStatus = u32;
 pub type RawMessageLevel = u32;
 
 /// Converts a raw level, rejecting unknown values.
-pub fn message_level(raw: RawMessageLevel) -> Result<crate::session::transcript::Level> {
+pub fn message_level(raw: RawMessageLevel) -> Result<crate::session::machine::transcript::Level> {
     match raw {
-        0 => Ok(crate::session::transcript::Level::Info),
-        1 => Ok(crate::session::transcript::Level::Error),
+        0 => Ok(crate::session::machine::transcript::Level::Info),
+        1 => Ok(crate::session::machine::transcript::Level::Error),
         other => Err(Error::invalid(format!(
             "unknown tandem_message_level {other}"
         ))),
@@ -218,8 +219,10 @@ pub enum tandem_approval_decision {
 pub type RawApprovalDecision = u32;
 
 /// Converts a raw decision, rejecting unknown values.
-pub fn approval_decision(raw: RawApprovalDecision) -> Result<crate::session::approvals::Decision> {
-    use crate::session::approvals::Decision;
+pub fn approval_decision(
+    raw: RawApprovalDecision,
+) -> Result<crate::session::machine::approvals::Decision> {
+    use crate::session::machine::approvals::Decision;
     match raw {
         0 => Ok(Decision::Approve),
         1 => Ok(Decision::ApproveTurn),
@@ -229,62 +232,6 @@ pub fn approval_decision(raw: RawApprovalDecision) -> Result<crate::session::app
             "unknown tandem_approval_decision {other}"
         ))),
     }
-}
-
-/// Event kinds, as carried in `tandem_event.kind`. The values never change; new kinds get new values.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum tandem_event_kind {
-    /// `session_started`
-    TANDEM_EVENT_KIND_SESSION_STARTED = 1,
-    /// `session_stopped`
-    TANDEM_EVENT_KIND_SESSION_STOPPED = 2,
-    /// `session_restarted`
-    TANDEM_EVENT_KIND_SESSION_RESTARTED = 3,
-    /// `subagent_started`
-    TANDEM_EVENT_KIND_SUBAGENT_STARTED = 4,
-    /// `status_changed`
-    TANDEM_EVENT_KIND_STATUS_CHANGED = 5,
-    /// `messages_changed`
-    TANDEM_EVENT_KIND_MESSAGES_CHANGED = 6,
-    /// `text_delta`
-    TANDEM_EVENT_KIND_TEXT_DELTA = 7,
-    /// `thinking_delta`
-    TANDEM_EVENT_KIND_THINKING_DELTA = 8,
-    /// `tool_started`
-    TANDEM_EVENT_KIND_TOOL_STARTED = 9,
-    /// `tool_update`
-    TANDEM_EVENT_KIND_TOOL_UPDATE = 10,
-    /// `tool_ended`
-    TANDEM_EVENT_KIND_TOOL_ENDED = 11,
-    /// `tool_auto_approved`
-    TANDEM_EVENT_KIND_TOOL_AUTO_APPROVED = 12,
-    /// `approval_pending`
-    TANDEM_EVENT_KIND_APPROVAL_PENDING = 13,
-    /// `approval_resolved`
-    TANDEM_EVENT_KIND_APPROVAL_RESOLVED = 14,
-    /// `file_changed`
-    TANDEM_EVENT_KIND_FILE_CHANGED = 15,
-    /// `prompt_queued`
-    TANDEM_EVENT_KIND_PROMPT_QUEUED = 16,
-    /// `queues_recalled`
-    TANDEM_EVENT_KIND_QUEUES_RECALLED = 17,
-    /// `context_usage`
-    TANDEM_EVENT_KIND_CONTEXT_USAGE = 18,
-    /// `turn_limit_reached`
-    TANDEM_EVENT_KIND_TURN_LIMIT_REACHED = 19,
-    /// `turn_ended`
-    TANDEM_EVENT_KIND_TURN_ENDED = 20,
-    /// `error`
-    TANDEM_EVENT_KIND_ERROR = 21,
-    /// `events_dropped`
-    TANDEM_EVENT_KIND_EVENTS_DROPPED = 22,
-    /// `retrying`
-    TANDEM_EVENT_KIND_RETRYING = 23,
-    /// `options_restored`
-    TANDEM_EVENT_KIND_OPTIONS_RESTORED = 24,
-    /// `command_ran`
-    TANDEM_EVENT_KIND_COMMAND_RAN = 25,
 }
 
 /// An event delivered to a callback. Borrowed: every pointer is valid only during the callback.
@@ -323,28 +270,26 @@ mod tests {
             assert_eq!(tandem_status::from_raw(i as u32), Some(*s));
             assert_eq!(s.name().to_str().unwrap(), format!("{s:?}"));
         }
+        assert_eq!(ALL_STATUSES.len(), 20);
         assert!(tandem_status::from_raw(20).is_none());
         assert_eq!(
-            Error::ShuttingDown.code(),
+            tandem_status::from(&Error::ShuttingDown),
             tandem_status::TANDEM_ERR_SHUTTING_DOWN
         );
     }
 
     #[test]
-    fn event_kind_values_match_the_rust_kinds() {
-        use crate::events::EventKind;
-        assert_eq!(
-            EventKind::TurnEnded as u32,
-            tandem_event_kind::TANDEM_EVENT_KIND_TURN_ENDED as u32
-        );
-        assert_eq!(
-            EventKind::EventsDropped as u32,
-            tandem_event_kind::TANDEM_EVENT_KIND_EVENTS_DROPPED as u32
-        );
-        assert_eq!(
-            EventKind::SessionStarted as u32,
-            tandem_event_kind::TANDEM_EVENT_KIND_SESSION_STARTED as u32
-        );
+    fn event_kinds_are_exported_under_their_c_names() {
+        // One enum serves Rust and C: cbindgen renames it and its variants (see cbindgen.toml).
+        let header = include_str!("../../include/tandem.h");
+        for (kind, name) in [
+            (crate::events::EventKind::SessionStarted, "SESSION_STARTED"),
+            (crate::events::EventKind::TurnEnded, "TURN_ENDED"),
+            (crate::events::EventKind::EventsDropped, "EVENTS_DROPPED"),
+        ] {
+            let line = format!("TANDEM_EVENT_KIND_{name} = {},", kind as u32);
+            assert!(header.contains(&line), "{line}");
+        }
     }
 
     #[test]

@@ -7,14 +7,14 @@ use serde_json::Value;
 
 use super::Manager;
 use crate::error::{Error, Result};
-use crate::events::bus::lock;
-use crate::session::conversations::Loaded;
+use crate::session::machine::conversations::Loaded;
+use crate::session::machine::state::{Command, Input, Now, Reply, SessionState};
+use crate::session::machine::transcript::Level;
 use crate::session::options::Resolved;
 use crate::session::persist::Persister;
-use crate::session::state::{Command, Input, Now, Reply, SessionState};
-use crate::session::transcript::Level;
 use crate::session::{read, SharedPersister};
 use crate::store::new_conversation_id;
+use crate::sync::lock;
 
 impl Manager {
     /// Gives a starting session its token and conversation: the stored ones when the store knows session `id`,

@@ -4,7 +4,7 @@
 pub mod conversations;
 pub mod policy;
 pub mod registry;
-pub mod resume;
+pub mod start_options;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -13,12 +13,15 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::events::bus::{lock, EventBus, SessionLog};
+use crate::events::bus::{EventBus, SessionLog};
 use crate::events::{Payload, StopReason};
+use crate::session::machine::state::{
+    Command, Identity, Input, PromptOutcome, Reply, SessionState,
+};
+use crate::session::machine::transcript::{ContentPart, Level};
 use crate::session::options::{resolve, Resolved};
-use crate::session::state::{Command, Identity, Input, PromptOutcome, Reply, SessionState};
-use crate::session::transcript::{ContentPart, Level};
 use crate::session::{self, read, Exit, SessionHandle, SharedState};
+use crate::sync::lock;
 use crate::tools::ToolSet;
 use policy::RestartPolicy;
 use registry::{subagent_prompt_step, CrashOutcome, Registry, RetryStep, Slot, SubagentHandle};
@@ -83,9 +86,9 @@ impl Manager {
     }
 
     /// Starts a session; an explicit `session_id` that is taken is `AlreadyExists`. A stored session's ID resumes
-    /// it with its stored options under the given ones (see [`resume`]).
+    /// it with its stored options under the given ones (see [`start_options`]).
     pub fn start(&self, options_json: Option<&str>) -> Result<String> {
-        let given = resume::given_options(options_json)?;
+        let given = start_options::given_options(options_json)?;
         let id = given
             .get("session_id")
             .and_then(Value::as_str)
@@ -109,7 +112,7 @@ impl Manager {
     /// was started with, under the given ones.
     pub fn start_or_get(&self, id: &str, options_json: Option<&str>) -> Result<String> {
         crate::ids::validate_id("session id", id)?;
-        let given = resume::given_options(options_json)?;
+        let given = start_options::given_options(options_json)?;
         if given
             .get("session_id")
             .is_some_and(|given| given.as_str() != Some(id))
@@ -139,7 +142,7 @@ impl Manager {
         opts: Resolved,
         if_exists: IfExists,
         background: Option<Option<String>>,
-        resumed: Option<resume::Resumed>,
+        resumed: Option<start_options::Resumed>,
     ) -> Result<String> {
         self.check_tool_names(&opts)?;
         if let (Some(store), Some(w)) = (&self.store, &opts.workdir) {
@@ -173,12 +176,15 @@ impl Manager {
         };
         let mut state = SessionState::new(ident, now);
         state.configure(opts.thinking_level, opts.models.clone());
-        state.configure_compaction(crate::session::compaction::AutoCompact {
+        state.configure_compaction(crate::session::machine::compaction::AutoCompact {
             threshold: opts.compaction_threshold,
             keep_recent: opts.keep_recent,
             context_limit: opts.context_limit,
         });
         let (token, persist) = self.restore(&id, &opts, &mut state, now)?;
+        if persist.is_some() {
+            state.enable_persistence(now);
+        }
         let seed = Seed {
             token,
             persist,
@@ -188,7 +194,7 @@ impl Manager {
             order: self.order.fetch_add(1, Ordering::Relaxed),
             options: opts,
         };
-        let handle = self.spawn_incarnation(&id, &seed, 1)?;
+        let handle = self.spawn_incarnation(&id, &seed, 1, None)?;
         let ident = read(&seed.state).identity().clone();
         // Published under the registry lock so it is the session's first event, whatever other threads do.
         self.bus.publish(
@@ -204,44 +210,20 @@ impl Manager {
             self.bus.publish(&seed.log, r.event(touched));
         }
         if let Some(p) = &seed.persist {
-            session::save(
-                &seed.state,
-                &seed.log,
-                &self.bus,
-                p,
-                session::persist::When::Durable,
-            );
+            // Nothing can reach the new actor yet (it is not registered), so the first batch is written here.
+            session::flush(&seed.state, &seed.log, &self.bus, p);
         }
         reg.insert(&id, handle, seed);
         Ok(id)
     }
 
-    /// Refuses names in `tools` and `tool_permissions` that are neither built-in tools nor host tools registered
-    /// on the client, as unknown option keys are refused: a typo must not silently leave a tool on or ungated.
-    fn check_tool_names(&self, opts: &Resolved) -> Result<()> {
-        let host = self.host_tools.names();
-        let known = |name: &str| crate::tools::is_builtin(name) || host.iter().any(|h| h == name);
-        let listed = opts.tools.iter().flatten().map(|n| ("tools", n));
-        let permitted = opts
-            .tool_permissions
-            .keys()
-            .map(|n| ("tool_permissions", n));
-        match listed.chain(permitted).find(|(_, n)| !known(n)) {
-            None => Ok(()),
-            Some((field, name)) => {
-                let mut all: Vec<String> =
-                    crate::tools::builtin_names().map(str::to_string).collect();
-                all.extend(host);
-                Err(Error::invalid(format!(
-                    "{field}: unknown tool {name:?}; known tools: {} (host tools must be registered before the \
-                     session starts)",
-                    all.join(", ")
-                )))
-            }
-        }
-    }
-
-    fn spawn_incarnation(&self, id: &str, seed: &Seed, generation: u64) -> Result<SessionHandle> {
+    fn spawn_incarnation(
+        &self,
+        id: &str,
+        seed: &Seed,
+        generation: u64,
+        restart: Option<session::Restart>,
+    ) -> Result<SessionHandle> {
         let o = &seed.options;
         if let Some(name) = &o.http.api_key_env {
             crate::tools::shell::mark_key_variable(name);
@@ -257,7 +239,13 @@ impl Manager {
             shared: self.shared.clone(),
             session_id: id.into(),
         };
-        let provider = crate::provider::build(o, seed.cursor.clone(), tools, &config, &env)?;
+        let provider = crate::provider::build(
+            &o.provider_options(),
+            seed.cursor.clone(),
+            tools,
+            &config,
+            &env,
+        )?;
         let (handle, join) = session::spawn(
             &self.rt,
             seed.state.clone(),
@@ -265,6 +253,7 @@ impl Manager {
             self.bus.clone(),
             provider,
             seed.persist.clone(),
+            restart,
         );
         let me = self.me.clone();
         let id = id.to_string();
@@ -327,29 +316,31 @@ impl Manager {
         let reason = entry.last_crash.clone().unwrap_or_else(|| "crash".into());
         entry.generation += 1;
         let generation = entry.generation;
-        // The state is restored before anyone hears of the restart: the interrupted turn is closed first.
-        session::apply_and_publish(
-            &entry.seed.state,
-            &entry.seed.log,
-            &self.bus,
-            entry.seed.persist.as_ref(),
-            Input::Restarted {
-                reason: reason.clone(),
-            },
-        );
-        let log = entry.seed.log.clone();
-        match self.spawn_incarnation(id, &reg.get(id).expect("entry exists").seed, generation) {
+        // The new actor closes the interrupted turn as its first act, then announces the restart.
+        let restart = session::Restart {
+            reason: reason.clone(),
+            attempt,
+        };
+        let seed = &reg.get(id).expect("entry exists").seed;
+        match self.spawn_incarnation(id, seed, generation, Some(restart)) {
             Ok(handle) => {
                 if let Some(e) = reg.take_timer(id, timer) {
                     e.slot = Slot::Active(handle);
                 }
-                self.bus
-                    .publish(&log, Payload::SessionRestarted { reason, attempt });
             }
             Err(e) => {
-                reg.remove(id);
+                let entry = reg.remove(id).expect("entry exists");
+                drop(reg);
+                // No actor will run on this state: the interrupted turn is closed here, outside the registry lock.
+                session::apply_and_publish(
+                    &entry.seed.state,
+                    &entry.seed.log,
+                    &self.bus,
+                    entry.seed.persist.as_ref(),
+                    Input::Restarted { reason },
+                );
                 self.bus.publish(
-                    &log,
+                    &entry.seed.log,
                     Payload::SessionStopped {
                         reason: StopReason::RestartExhausted,
                         detail: Some(e.to_string()),
@@ -467,13 +458,8 @@ impl Manager {
         }
         // Also covers a session that was waiting to restart (no actor to save it).
         if let Some(p) = &entry.seed.persist {
-            session::save(
-                &entry.seed.state,
-                &entry.seed.log,
-                &self.bus,
-                p,
-                session::persist::When::Durable,
-            );
+            // The actor, if there was one, has stopped: nothing else touches the state now.
+            session::flush(&entry.seed.state, &entry.seed.log, &self.bus, p);
         }
         self.bus.publish(
             &entry.seed.log,

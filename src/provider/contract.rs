@@ -6,10 +6,10 @@ use std::sync::Arc;
 use super::native::model::BoxFuture;
 use super::{ModelMessage, ProviderEvent};
 use crate::error::Result;
-use crate::session::approvals::{Gate, GateRequest};
-use crate::session::compaction::{SideKind, SideResult};
-use crate::session::models::ProviderConfig;
-use crate::session::transcript::ContentPart;
+use crate::vocab::content::ContentPart;
+use crate::vocab::gate::{Gate, GateRequest};
+use crate::vocab::settings::ProviderConfig;
+use crate::vocab::settings::{SideKind, SideResult};
 
 /// The running turn's line to its session.
 pub trait TurnLink: Send + Sync {
@@ -19,8 +19,9 @@ pub trait TurnLink: Send + Sync {
     fn gate(&self, request: GateRequest, timeout: std::time::Duration) -> BoxFuture<'_, Gate>;
     /// Takes the steering queued since the last call (empty when there is none or the session does not answer).
     fn take_steering(&self) -> BoxFuture<'_, Vec<Vec<ContentPart>>>;
-    /// The session's edit boundaries, looked up by resolved absolute path (called from tool threads).
-    fn boundaries(&self) -> Arc<BoundaryLookup>;
+    /// The session's edit boundaries as the session has them now, looked up by resolved absolute path (from tool
+    /// threads, which so never touch the session's state).
+    fn boundaries(&self) -> BoxFuture<'_, Arc<BoundaryLookup>>;
     /// USD the session had spent before this turn (for `max_cost`).
     fn session_cost(&self) -> f64 {
         0.0
@@ -29,7 +30,7 @@ pub trait TurnLink: Send + Sync {
 
 /// Looks up the edit boundary of a resolved absolute path.
 pub type BoundaryLookup =
-    dyn Fn(&std::path::Path) -> Option<crate::session::boundaries::Boundary> + Send + Sync;
+    dyn Fn(&std::path::Path) -> Option<crate::vocab::files::Boundary> + Send + Sync;
 
 /// A session's provider. The session owns one per incarnation and drops it on stop or restart (a provider holding a
 /// subprocess or host registration releases it then).

@@ -2,7 +2,7 @@
 //! confined to (Landlock on Linux, a network namespace, a cgroup per call) and the report of what the running
 //! kernel really enforces.
 //!
-//! Everything is applied to the command's child process between fork and exec ([`crate::ffi::sys::confine_child`]);
+//! Everything is applied to the command's child process between fork and exec ([`crate::sys::confine_child`]);
 //! nothing changes the host process, which is an editor that loaded tandem and whose process-wide state is not ours.
 
 mod cgroup;
@@ -195,9 +195,9 @@ pub fn kernel() -> Kernel {
     *KERNEL.get_or_init(|| {
         #[cfg(target_os = "linux")]
         {
-            use crate::ffi::sys::{setup_works, ChildSetup, IdMaps};
+            use crate::sys::{setup_works, ChildSetup, IdMaps};
             Kernel {
-                landlock_abi: crate::ffi::sys::landlock_abi(),
+                landlock_abi: crate::sys::landlock_abi(),
                 network_namespace: setup_works(ChildSetup {
                     new_network_namespace: true,
                     ..ChildSetup::default()
@@ -299,13 +299,13 @@ pub fn report(policy: &Policy, workdir: &Path) -> Value {
     })
 }
 
-/// What one call applies: built before the spawn, applied in the child by [`crate::ffi::sys::confine_child`].
+/// What one call applies: built before the spawn, applied in the child by [`crate::sys::confine_child`].
 #[cfg(target_os = "linux")]
 pub fn child_setup(
     policy: &Policy,
     workdir: &Path,
     group: Option<&CallGroup>,
-) -> Result<crate::ffi::sys::ChildSetup, String> {
+) -> Result<crate::sys::ChildSetup, String> {
     let k = kernel();
     let confined = policy.mode != Mode::Off;
     // Directly where privileged; through a user namespace otherwise (or when a test asks for that path).
@@ -317,12 +317,12 @@ pub fn child_setup(
         (true, Some(_)) => Some(rules::ruleset(policy, workdir, deny_tcp)?),
         _ => None,
     };
-    Ok(crate::ffi::sys::ChildSetup {
+    Ok(crate::sys::ChildSetup {
         cgroup_procs: group.map(CallGroup::procs_path),
         new_network_namespace: network,
         new_pid_namespace: processes,
         user_namespace: (confined && via_user && (processes || network))
-            .then(crate::ffi::sys::IdMaps::own),
+            .then(crate::sys::IdMaps::own),
         landlock,
     })
 }

@@ -1,7 +1,7 @@
 //! Unit tests of `SessionHandle`'s waiting for replies when the actor goes away.
 
 use super::*;
-use crate::session::state::Identity;
+use crate::session::machine::state::{Identity, SessionState};
 
 fn handle() -> (SessionHandle, mpsc::UnboundedReceiver<Msg>) {
     let (tx, rx) = mpsc::unbounded_channel();

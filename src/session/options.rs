@@ -7,49 +7,16 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::manager::policy::{RestartOptions, RestartPolicy};
 use crate::provider::native::http::prices::Prices;
 use crate::provider::native::http::retry::RetryPolicy;
 use crate::provider::native::http::HttpOptions;
 use crate::provider::native::scripted::{parse_script, Script};
-
-/// `off`, `low`, `medium` or `high`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ThinkingLevel {
-    /// No reasoning.
-    Off,
-    /// Low effort.
-    Low,
-    /// Medium effort.
-    Medium,
-    /// High effort.
-    High,
-}
-
-/// Which tool calls need the host's approval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalMode {
-    /// Destructive tools ask (default).
-    Destructive,
-    /// Every tool asks.
-    All,
-    /// Nothing asks.
-    None,
-}
-
-/// A per-tool permission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Permission {
-    /// Run without asking.
-    Allow,
-    /// Never run.
-    Deny,
-    /// Always ask.
-    Ask,
-}
+use crate::provider::native::NativeOptions;
+use crate::provider::pi::PiOptions;
+use crate::provider::ProviderOptions;
+pub use crate::vocab::gate::{ApprovalMode, Permission};
+pub use crate::vocab::settings::ThinkingLevel;
+use crate::vocab::settings::{RestartOptions, RestartPolicy};
 
 /// The options JSON as written by the host. Unknown keys are rejected so typos do not pass silently.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -190,6 +157,33 @@ pub struct Resolved {
     pub stored: serde_json::Map<String, Value>,
 }
 
+impl Resolved {
+    /// What the session's provider reads of these options.
+    pub fn provider_options(&self) -> ProviderOptions {
+        ProviderOptions {
+            kind: self.provider.clone(),
+            native: NativeOptions {
+                model: self.model.clone(),
+                script: self.script.clone(),
+                system_prompt: self.system_prompt.clone(),
+                max_turns: self.max_turns,
+                approval: self.approval,
+                tool_permissions: self.tool_permissions.clone(),
+                approval_timeout: self.approval_timeout,
+                thinking_level: self.thinking_level,
+                http: self.http.clone(),
+                context_limit: self.context_limit,
+                retry: self.retry,
+                max_cost: self.max_cost,
+            },
+            pi: PiOptions {
+                command: self.pi_command.clone(),
+                workdir: self.workdir.clone(),
+            },
+        }
+    }
+}
+
 /// Overlays `top` on `base`, key by key (objects only).
 pub fn merge(base: &Value, top: &Value) -> Value {
     match (base, top) {
@@ -274,8 +268,11 @@ pub fn resolve(
     }
     let models = opts.models.clone().unwrap_or_default();
     for entry in &models {
-        crate::provider::check_model(&provider, &crate::session::models::rotation_entry(entry).0)
-            .map_err(|e| Error::invalid(format!("models: {e}")))?;
+        crate::provider::check_model(
+            &provider,
+            &crate::session::machine::models::rotation_entry(entry).0,
+        )
+        .map_err(|e| Error::invalid(format!("models: {e}")))?;
     }
     let compaction = opts.compaction.unwrap_or_default();
     let compaction_threshold = compaction.threshold.unwrap_or(0.8);

@@ -1,34 +1,19 @@
-//! The session's link to the store: after each input it writes what changed (never the whole conversation) to the
-//! current conversation's journal, defers streaming deltas to at most one write a second, and makes turn ends
-//! durable before the host hears of them.
+//! The session's link to the store: it writes the batches the machine returns (`Effect::Persist`: only what
+//! changed, never the whole conversation) to the current conversation's journal, durably when the batch says so,
+//! and retries what could not be written. It never reads the session's state.
 
 use std::fs::File;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::conversations::JournalOp;
-use super::SharedState;
+use super::machine::journal::{Batch, STREAM_FLUSH_MS};
 use crate::error::Result;
-use crate::events::bus::lock;
 use crate::store::journal::Journal;
-use crate::store::record::{
-    line, Entry, Header, Meta, StoredBranch, StoredMessage, FORMAT_VERSION,
-};
+use crate::store::record::{line, Entry, Header, FORMAT_VERSION};
 use crate::store::{FsyncPolicy, SessionRecord, Store};
 
-/// How long streamed text may wait in memory before it is written.
-pub const STREAM_FLUSH: Duration = Duration::from_secs(1);
-
-/// How urgently the changes of an input must reach the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum When {
-    /// A streaming delta: written at most once per [`STREAM_FLUSH`].
-    Lazy,
-    /// Written now.
-    Now,
-    /// Written now and made durable (under the `turn` policy): a turn ended, or a change was made outside a turn.
-    Durable,
-}
+/// How long a failed write waits before it is retried.
+const RETRY_AFTER: Duration = Duration::from_millis(STREAM_FLUSH_MS);
 
 /// Writes one session's conversation to the store.
 #[derive(Debug)]
@@ -41,11 +26,13 @@ pub struct Persister {
     session_lock: Option<File>,
     options: serde_json::Map<String, serde_json::Value>,
     record_saved: bool,
-    ops: Vec<JournalOp>,
-    dirty: std::collections::BTreeSet<u64>,
-    last_meta: Option<Meta>,
-    deferred_since: Option<Instant>,
-    last_write: Instant,
+    /// Lines of batches not yet in the file.
+    pending: Vec<u8>,
+    /// The header of a journal not created yet.
+    header: Option<Header>,
+    /// Whether a pending batch must be made durable.
+    durable: bool,
+    retry_at: Option<Instant>,
     failing: bool,
 }
 
@@ -71,11 +58,10 @@ impl Persister {
             session_lock,
             options,
             record_saved: false,
-            ops: Vec::new(),
-            dirty: Default::default(),
-            last_meta: None,
-            deferred_since: None,
-            last_write: Instant::now(),
+            pending: Vec::new(),
+            header: None,
+            durable: false,
+            retry_at: None,
             failing: false,
         }
     }
@@ -85,14 +71,14 @@ impl Persister {
         &self.store
     }
 
-    /// Whether every change taken from the state is in the file.
+    /// Whether every batch received is in the file.
     pub fn is_clean(&self) -> bool {
-        self.ops.is_empty() && self.dirty.is_empty() && self.record_saved && !self.failing
+        self.pending.is_empty() && self.record_saved && !self.failing
     }
 
-    /// When deferred changes must be written at the latest.
+    /// When a failed write is retried.
     pub fn deadline(&self) -> Option<Instant> {
-        self.deferred_since.map(|t| t + STREAM_FLUSH)
+        self.retry_at
     }
 
     /// Closes the current journal (the caller saved it first) and writes `conversation_id` from now on: `journal`
@@ -101,60 +87,54 @@ impl Persister {
         self.journal = journal;
         self.conversation_id = conversation_id;
         self.record_saved = false;
-        self.ops.clear();
-        self.dirty.clear();
-        self.last_meta = None;
-        self.deferred_since = None;
+        self.pending.clear();
+        self.header = None;
+        self.durable = false;
+        self.retry_at = None;
     }
 
-    /// Takes the state's changes and writes them as `when` asks. Returns an error text the first time a write
-    /// fails (the caller reports it); unwritten changes are kept and retried with the next save.
-    pub fn save(&mut self, state: &SharedState, when: When) -> Option<String> {
-        let (bytes, meta, header) = {
-            let mut s = lock(state);
-            let changes = s.take_changes();
-            self.ops.extend(changes.ops);
-            self.dirty.extend(changes.dirty);
-            // Decided before the summary is built: deltas arrive by the thousand and most are deferred.
-            if when == When::Lazy && self.last_write.elapsed() < STREAM_FLUSH {
-                if !self.ops.is_empty() || !self.dirty.is_empty() {
-                    self.deferred_since.get_or_insert_with(Instant::now);
-                }
-                return None;
+    /// Writes `batch` after whatever is still pending (`None`: retries only). Returns an error text the first time
+    /// a write fails (the caller reports it); unwritten lines are kept and retried.
+    pub fn save(&mut self, batch: Option<&Batch>) -> Option<String> {
+        if let Some(b) = batch {
+            if self.journal.is_none() && self.header.is_none() {
+                self.header = Some(self.header(b));
             }
-            let meta = s.journal_meta();
-            let unchanged = self.ops.is_empty()
-                && self.dirty.is_empty()
-                && self.last_meta.as_ref() == Some(&meta)
-                && self.record_saved;
-            if unchanged {
-                return None;
+            for entry in &b.entries {
+                self.pending.extend(line(entry));
             }
-            let header = self.journal.is_none().then(|| self.header(&s));
-            (self.render(&s, &meta), meta, header)
-        };
+            self.pending.extend(line(&Entry::Meta(b.meta.clone())));
+            self.durable |= b.durable;
+        }
+        if self.pending.is_empty() && self.record_saved {
+            return None;
+        }
         let sync = match self.store.fsync() {
             FsyncPolicy::Always => true,
-            FsyncPolicy::Turn => when == When::Durable,
+            FsyncPolicy::Turn => self.durable,
             FsyncPolicy::Never => false,
         };
-        let written = self.append(&bytes, header, sync);
-        if written.is_ok() {
-            // Cleared as soon as the lines are in the file, so a failing record write cannot duplicate them.
-            self.ops.clear();
-            self.dirty.clear();
-            self.last_meta = Some(meta);
-        }
+        let written = if self.pending.is_empty() {
+            Ok(())
+        } else {
+            let bytes = std::mem::take(&mut self.pending);
+            let written = self.append(&bytes, sync);
+            if written.is_ok() {
+                // Cleared as soon as the lines are in the file, so a failing record write cannot duplicate them.
+                self.durable = false;
+            } else {
+                self.pending = bytes;
+            }
+            written
+        };
         match written.and_then(|()| self.save_record()) {
             Ok(()) => {
-                self.deferred_since = None;
-                self.last_write = Instant::now();
+                self.retry_at = None;
                 self.failing = false;
                 None
             }
             Err(e) => {
-                self.deferred_since.get_or_insert_with(Instant::now);
-                self.last_write = Instant::now();
+                self.retry_at = Some(Instant::now() + RETRY_AFTER);
                 let first = !self.failing;
                 self.failing = true;
                 first.then(|| {
@@ -167,12 +147,15 @@ impl Persister {
         }
     }
 
-    fn append(&mut self, bytes: &[u8], header: Option<Header>, sync: bool) -> Result<()> {
+    fn append(&mut self, bytes: &[u8], sync: bool) -> Result<()> {
         if self.session_lock.is_none() {
             self.session_lock = Some(self.store.lock_session(&self.session_id)?);
         }
-        if let Some(h) = header {
-            self.journal = Some(self.store.create_journal(&h)?);
+        if self.journal.is_none() {
+            if let Some(h) = &self.header {
+                self.journal = Some(self.store.create_journal(h)?);
+                self.header = None;
+            }
         }
         self.journal
             .as_mut()
@@ -193,50 +176,17 @@ impl Persister {
         Ok(())
     }
 
-    fn header(&self, s: &super::state::SessionState) -> Header {
-        let ident = s.identity();
+    fn header(&self, b: &Batch) -> Header {
         Header {
             version: FORMAT_VERSION,
             conversation_id: self.conversation_id.clone(),
             session_id: self.session_id.clone(),
             token: self.token.clone(),
             created_at: crate::time::rfc3339(crate::time::wall_ms()),
-            model: ident.model.clone(),
-            provider: ident.provider.clone(),
-            workdir: ident.workdir.clone(),
-            title: s.journal_meta().title,
+            model: b.origin.model.clone(),
+            provider: b.origin.provider.clone(),
+            workdir: b.origin.workdir.clone(),
+            title: b.meta.title.clone(),
         }
-    }
-
-    /// The lines for the pending changes: structural operations first, then every changed message as it reads now,
-    /// then the summary. Replaying them turns the stored transcript into the current one.
-    fn render(&self, s: &super::state::SessionState, meta: &Meta) -> Vec<u8> {
-        let mut out = Vec::new();
-        for op in &self.ops {
-            let entry = match *op {
-                JournalOp::Touched(ref path) => match s.touched(path) {
-                    Some(t) => Entry::Touched(t.to_stored()),
-                    None => continue,
-                },
-                JournalOp::Branch(i) => match s.branches().get(i) {
-                    Some(b) => Entry::Branch(StoredBranch {
-                        name: b.name.clone(),
-                        created_at_ms: b.created_at_ms,
-                        messages: b.messages.iter().map(StoredMessage::from).collect(),
-                    }),
-                    None => continue,
-                },
-                JournalOp::Truncate { after_id } => Entry::Truncate { after_id },
-                JournalOp::Switch(number) => Entry::Switch { number },
-            };
-            out.extend(line(&entry));
-        }
-        for id in &self.dirty {
-            if let Some(m) = s.transcript().get(*id) {
-                out.extend(line(&Entry::Msg(StoredMessage::from(m))));
-            }
-        }
-        out.extend(line(&Entry::Meta(meta.clone())));
-        out
     }
 }

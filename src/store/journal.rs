@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::record::{line, Entry, Header, Meta, StoredBranch, StoredTouched};
 use crate::error::{Error, Result};
-use crate::session::branches::Branch;
-use crate::session::transcript::Message;
+use crate::vocab::content::Message;
 
 /// An open journal. Holding it holds the conversation's writer lock (released when dropped).
 #[derive(Debug)]
@@ -20,6 +19,17 @@ pub struct Journal {
     len: u64,
 }
 
+/// A saved branch as replayed (the session turns it into its own branch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayedBranch {
+    /// `branch-N`.
+    pub name: String,
+    /// The transcript as it was when the branch was made.
+    pub messages: Vec<Message>,
+    /// Wall-clock creation time (ms).
+    pub created_at_ms: u64,
+}
+
 /// What replaying a journal produced.
 #[derive(Debug, Clone)]
 pub struct Replayed {
@@ -28,7 +38,7 @@ pub struct Replayed {
     /// The transcript.
     pub messages: Vec<Message>,
     /// Saved branches.
-    pub branches: Vec<Branch>,
+    pub branches: Vec<ReplayedBranch>,
     /// The newest summary line.
     pub meta: Option<Meta>,
     /// Touched files, the latest entry per path, in the order they were first touched.
@@ -197,7 +207,7 @@ fn apply(r: &mut Replayed, entry: Entry) {
             name,
             created_at_ms,
             messages,
-        }) => r.branches.push(Branch {
+        }) => r.branches.push(ReplayedBranch {
             name,
             created_at_ms,
             messages: messages.into_iter().map(Into::into).collect(),

@@ -5,9 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::session::transcript::{
-    Body, Compaction, ContentPart, Level, Message, ToolStatus, Usage,
-};
+use crate::vocab::content::{Body, Compaction, ContentPart, Level, Message, ToolStatus, Usage};
 
 /// Version of the line format, written in every header.
 pub(crate) const FORMAT_VERSION: u32 = 1;

@@ -3,7 +3,7 @@
 use super::journal::replay;
 use super::record::{line, Entry, Header, Meta, StoredBranch, StoredMessage, FORMAT_VERSION};
 use super::*;
-use crate::session::transcript::{Body, Level, Message, Usage};
+use crate::vocab::content::{Body, Level, Message, Usage};
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(

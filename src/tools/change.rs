@@ -4,24 +4,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::ToolContext;
-use crate::provider::FileChange;
-use crate::session::boundaries::Boundary;
+use crate::vocab::files::Boundary;
+pub use crate::vocab::files::LineEdit;
+use crate::vocab::model::FileChange;
 
 /// Cap on each of a file change's before and after contents.
 const CHANGE_CAP: usize = 64 * 1024;
-
-/// One edit's effect on a file's line numbering, for [`Boundary::adjust`]: at 0-based line `edit_line` (in the file
-/// as the previous edits of the same call left it) the line count changed by `delta_lines`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct LineEdit {
-    /// The first line the edit touched.
-    pub edit_line: u32,
-    /// Lines added minus lines removed.
-    pub delta_lines: i64,
-}
 
 /// A changed span of a file: 0-based lines `first..=last` were replaced and the line count changed by `delta`.
 /// A pure insertion has `first == last ==` the line it was inserted before.

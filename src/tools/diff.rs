@@ -11,7 +11,7 @@ use super::confine::Root;
 use super::files::{read_text, write_text};
 use super::sandbox::resolve;
 use super::{ToolContext, ToolOutcome};
-use crate::session::boundaries::Boundary;
+use crate::vocab::files::Boundary;
 
 /// How many lines from its stated position a hunk may be found.
 const FUZZ: usize = 5;

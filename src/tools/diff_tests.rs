@@ -1,9 +1,9 @@
 //! Tests of `apply_diff`: parsing, fuzzy placement, all-or-nothing, boundaries and file changes.
 
 use super::*;
-use crate::session::boundaries::Boundary;
 use crate::tools::testutil::{err, ok, run, run_with, TempDir};
-use crate::tools::LineEdit;
+use crate::vocab::files::Boundary;
+use crate::vocab::files::LineEdit;
 use serde_json::json;
 
 fn ten() -> String {

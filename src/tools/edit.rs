@@ -10,7 +10,7 @@ use super::confine::Root;
 use super::files::{read_text, write_text};
 use super::sandbox::resolve;
 use super::{ToolContext, ToolOutcome};
-use crate::session::boundaries::Boundary;
+use crate::vocab::files::Boundary;
 
 /// Byte offsets where `needle` starts in `hay`, overlapping ones included (`aa` occurs twice in `aaa`, and an
 /// edit of it would be ambiguous).
@@ -151,8 +151,8 @@ pub(crate) fn edit_text(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::boundaries::Boundary;
     use crate::tools::testutil::{err, ok, run, run_with, TempDir};
+    use crate::vocab::files::Boundary;
     use serde_json::json;
 
     fn bounded(file: std::path::PathBuf, s: u32, e: u32) -> ToolContext {

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::events::bus::lock;
-use crate::provider::native::model::ToolSpec;
+use crate::sync::lock;
+use crate::vocab::model::ToolSpec;
 
 /// What a host declares when it registers a tool.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

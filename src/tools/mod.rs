@@ -35,9 +35,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::provider::native::model::ToolSpec;
-use crate::provider::FileChange;
-use crate::session::boundaries::Boundary;
+use crate::vocab::files::Boundary;
+use crate::vocab::model::FileChange;
+use crate::vocab::model::ToolSpec;
 
 pub use change::LineEdit;
 pub use protect::{protected_path, store_conflict};

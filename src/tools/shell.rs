@@ -22,7 +22,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::args::Args;
 use super::{ToolContext, ToolOutcome};
-use crate::ffi::sys::kill_process_group;
+use crate::sys::kill_process_group;
 // Where the session manager registers `api_key_env` variables (kept at this path for it).
 pub use crate::sandbox::env::mark_key_variable;
 use crate::sandbox::{CallGroup, Mode, Policy};
@@ -156,7 +156,7 @@ fn spawn(
     #[cfg(target_os = "linux")]
     {
         let setup = crate::sandbox::child_setup(policy, root, cgroup.as_ref())?;
-        crate::ffi::sys::confine_child(&mut cmd, setup);
+        crate::sys::confine_child(&mut cmd, setup);
     }
     let child = cmd
         .spawn()

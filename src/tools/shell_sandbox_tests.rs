@@ -167,7 +167,7 @@ async fn setsid_daemons_end_with_the_call_and_when_it_is_dropped() {
     let tracking = sandbox_report(&mode(Mode::Off), root)["process_tracking"].clone();
     if !kernel().cgroup {
         assert_eq!(tracking, "process group");
-        let _ = crate::ffi::sys::kill_process(pid);
+        let _ = crate::sys::kill_process(pid);
         return;
     }
     assert_eq!(tracking, "cgroup");

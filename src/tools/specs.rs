@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::provider::native::model::ToolSpec;
+use crate::vocab::model::ToolSpec;
 
 fn path_prop(what: &str) -> Value {
     json!({"type": "string", "description": format!("{what}, relative to the workdir")})

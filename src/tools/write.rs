@@ -87,10 +87,10 @@ pub(super) fn delete_file(
 
 #[cfg(test)]
 mod tests {
-    use crate::provider::FileChange;
-    use crate::session::boundaries::Boundary;
     use crate::tools::testutil::{err, ok, run, run_with, TempDir};
     use crate::tools::{LineEdit, ToolContext};
+    use crate::vocab::files::Boundary;
+    use crate::vocab::model::FileChange;
     use serde_json::json;
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-use crate::events::bus::lock;
+use crate::sync::lock;
 pub use wire::HostEvent;
 
 /// One model call as the host sees it (borrowed for the callback).

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::provider::native::model::ModelRequest;
 use crate::provider::ModelMessage;
-use crate::session::transcript::{ContentPart, Usage};
+use crate::vocab::content::{ContentPart, Usage};
 
 /// The request document: `{session_id, request_id, model, thinking_level, system_prompt, messages, tools}`.
 #[derive(Debug, Serialize)]

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::scripted::Step;
 use crate::provider::ModelMessage;
-use crate::session::transcript::Usage;
+use crate::vocab::content::Usage;
 
 fn demo_usage(call: u64) -> Step {
     Step::Usage(Usage {

@@ -16,17 +16,19 @@ use std::time::Duration;
 use http::retry::RetryPolicy;
 use http::{HttpModel, HttpOptions};
 use model::{Chunk, Model, ModelError, ModelRequest};
+use scripted::Script;
 
 use crate::error::{Error, Result};
 use crate::provider::host::model::HostModel;
 use crate::provider::{
     estimate_tokens, Env, ModelMessage, ProviderEvent, ThinkingBlock, ToolCallRequest,
 };
-use crate::session::models::ProviderConfig;
-use crate::session::options::{ApprovalMode, Permission, Resolved, ThinkingLevel};
-use crate::session::state::combine_entries;
-use crate::session::transcript::{Level, Usage};
 use crate::tools::ToolSet;
+use crate::vocab::content::combine_entries;
+use crate::vocab::content::{Level, Usage};
+use crate::vocab::gate::{ApprovalMode, Permission};
+use crate::vocab::settings::ProviderConfig;
+use crate::vocab::settings::ThinkingLevel;
 
 pub use crate::provider::contract::{BoundaryLookup, TurnLink};
 
@@ -135,7 +137,7 @@ pub fn compose_prompt(base: Option<&str>, skills: &[(String, String)]) -> Option
 fn offered_specs(
     tools: &ToolSet,
     permissions: &BTreeMap<String, Permission>,
-) -> Vec<model::ToolSpec> {
+) -> Vec<crate::vocab::model::ToolSpec> {
     tools
         .specs()
         .into_iter()
@@ -143,12 +145,41 @@ fn offered_specs(
         .collect()
 }
 
+/// What the native loop reads from the session's options.
+#[derive(Debug, Clone)]
+pub struct NativeOptions {
+    /// `provider:model`.
+    pub model: String,
+    /// The scripted model's script, if one was given.
+    pub script: Option<Script>,
+    /// System prompt.
+    pub system_prompt: Option<String>,
+    /// Loop limit.
+    pub max_turns: u32,
+    /// Which tool calls ask the host.
+    pub approval: ApprovalMode,
+    /// Per-tool permissions.
+    pub tool_permissions: BTreeMap<String, Permission>,
+    /// How long a tool call waits for approval before failing.
+    pub approval_timeout: std::time::Duration,
+    /// Thinking level at start.
+    pub thinking_level: ThinkingLevel,
+    /// What HTTP model backends use.
+    pub http: HttpOptions,
+    /// Overrides the model's context window.
+    pub context_limit: Option<u64>,
+    /// The `retry` option, when given.
+    pub retry: Option<RetryPolicy>,
+    /// Cost limit in USD.
+    pub max_cost: Option<f64>,
+}
+
 impl Native {
     /// Builds the provider for the session options `o`.
     ///
     /// `cursor` is the scripted model's position, owned by the supervisor so it survives restarts.
     pub fn new(
-        o: &Resolved,
+        o: &NativeOptions,
         cursor: Arc<AtomicUsize>,
         tools: Arc<ToolSet>,
         env: &Env,
@@ -414,12 +445,10 @@ impl crate::provider::Provider for Native {
 
     fn side_call(
         self: Arc<Self>,
-        kind: crate::session::compaction::SideKind,
+        kind: crate::vocab::settings::SideKind,
         context: Vec<ModelMessage>,
-    ) -> model::BoxFuture<
-        'static,
-        std::result::Result<crate::session::compaction::SideResult, String>,
-    > {
+    ) -> model::BoxFuture<'static, std::result::Result<crate::vocab::settings::SideResult, String>>
+    {
         Box::pin(async move { Native::side_call(&self, &kind, context).await })
     }
 

@@ -4,25 +4,12 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use serde_json::Value;
-
-use crate::provider::{ModelMessage, ToolCallRequest};
-use crate::session::options::ThinkingLevel;
-use crate::session::transcript::Usage;
+use crate::vocab::content::Usage;
+use crate::vocab::model::{ModelMessage, ToolCallRequest, ToolSpec};
+use crate::vocab::settings::ThinkingLevel;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// A tool as the model sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolSpec {
-    /// Name.
-    pub name: String,
-    /// What it does.
-    pub description: String,
-    /// JSON Schema of its arguments.
-    pub input_schema: Value,
-}
 
 /// One model call's input.
 #[derive(Debug)]

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::model::{BoxFuture, Chunk, Model, ModelError, ModelRequest};
 use crate::error::{Error, Result};
 use crate::provider::{ModelMessage, ToolCallRequest};
-use crate::session::transcript::{parts_text, Usage};
+use crate::vocab::content::{parts_text, Usage};
 
 /// One step of a scripted response.
 #[derive(Debug, Clone, PartialEq)]
@@ -319,7 +319,7 @@ mod tests {
     #[test]
     fn echo_streams_words_and_demo_starts_by_listing() {
         let msgs = vec![ModelMessage::User(vec![
-            crate::session::transcript::ContentPart::Text {
+            crate::vocab::content::ContentPart::Text {
                 text: "hello big world".into(),
             },
         ])];

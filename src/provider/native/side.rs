@@ -3,8 +3,8 @@
 use super::model::{Chunk, ModelRequest};
 use super::Native;
 use crate::provider::ModelMessage;
-use crate::session::compaction::{SideKind, SideResult};
-use crate::session::transcript::ContentPart;
+use crate::vocab::content::ContentPart;
+use crate::vocab::settings::{SideKind, SideResult};
 
 const COMPACT_SYSTEM: &str = "You are a conversation summarizer. Summarize the conversation so far for the assistant \
                               that will continue it: goals, decisions, file names, code changes and open tasks. Be \

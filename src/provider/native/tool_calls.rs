@@ -8,9 +8,9 @@ use tokio::task::JoinSet;
 
 use super::{Native, TurnLink};
 use crate::provider::{ProviderEvent, ToolCallRequest};
-use crate::session::approvals::{Gate, GateRequest};
-use crate::session::options::{ApprovalMode, Permission};
 use crate::tools::{preview, ToolContext};
+use crate::vocab::gate::{ApprovalMode, Permission};
+use crate::vocab::gate::{Gate, GateRequest};
 
 /// A tool call's result text and whether it is an error.
 pub type CallResult = (String, bool);
@@ -171,11 +171,9 @@ impl Native {
     async fn execute(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> CallResult {
         let progress_link = link.clone();
         let (id, name) = (call.id.clone(), call.name.clone());
+        let lookup = link.boundaries().await;
         let ctx = ToolContext::new(call.id.clone())
-            .with_boundaries({
-                let lookup = link.boundaries();
-                move |path| lookup(path)
-            })
+            .with_boundaries(move |path| lookup(path))
             .with_progress(move |partial| {
                 progress_link.emit(ProviderEvent::ToolUpdate {
                     id: id.clone(),

@@ -2,7 +2,7 @@
 //! message while the two agree, and starts pi over (replaying the earlier conversation as text) when they do not.
 
 use crate::provider::ModelMessage;
-use crate::session::transcript::ContentPart;
+use crate::vocab::content::ContentPart;
 
 /// How tandem's context shows a compaction (see `context_from_transcript`).
 const COMPACTION_PREFIX: &str = "[Conversation summary: earlier context was compacted]";

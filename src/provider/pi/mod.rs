@@ -20,10 +20,10 @@ use tokio::time::Instant;
 use crate::error::{Error, Result};
 use crate::provider::native::model::BoxFuture;
 use crate::provider::{ModelMessage, Provider, ProviderEvent, TurnLink};
-use crate::session::compaction::{SideKind, SideResult};
-use crate::session::models::ProviderConfig;
-use crate::session::options::{Resolved, ThinkingLevel};
-use crate::session::transcript::{Level, Usage};
+use crate::vocab::content::{Level, Usage};
+use crate::vocab::settings::ProviderConfig;
+use crate::vocab::settings::ThinkingLevel;
+use crate::vocab::settings::{SideKind, SideResult};
 use history::Plan;
 use process::{Failure, PiProcess};
 use translate::{content_command, Step, Turn};
@@ -85,13 +85,22 @@ pub(crate) struct Pi {
     thinking: ThinkingLevel,
 }
 
+/// What the pi provider reads from the session's options.
+#[derive(Debug, Clone)]
+pub struct PiOptions {
+    /// pi's command line (program first).
+    pub command: Vec<String>,
+    /// The session's workdir, pi's working directory.
+    pub workdir: Option<std::path::PathBuf>,
+}
+
 impl Pi {
     /// The provider for session options `o` (the process starts with the first turn).
-    pub(crate) fn new(o: &Resolved, config: &ProviderConfig) -> Result<Pi> {
+    pub(crate) fn new(o: &PiOptions, config: &ProviderConfig) -> Result<Pi> {
         check_model(&config.model)?;
         Ok(Pi {
             shared: Arc::new(Shared {
-                command: o.pi_command.clone(),
+                command: o.command.clone(),
                 workdir: o.workdir.clone(),
                 slot: Mutex::new(Slot {
                     process: None,

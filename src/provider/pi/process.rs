@@ -11,8 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::translate::{ui_answer, Framer};
-use crate::ffi::sys::kill_process_group;
-use crate::session::options::ThinkingLevel;
+use crate::sys::kill_process_group;
+use crate::vocab::settings::ThinkingLevel;
 
 /// Bytes of stderr kept for error messages.
 const STDERR_TAIL: usize = 2_000;
@@ -173,7 +173,7 @@ impl PiProcess {
         };
         // The stderr reader may still be catching up with the last bytes.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let tail = crate::events::bus::lock(&self.stderr).trim().to_string();
+        let tail = crate::sync::lock(&self.stderr).trim().to_string();
         if tail.is_empty() {
             format!("pi exited ({status})")
         } else {
@@ -229,7 +229,7 @@ async fn keep_tail(mut stderr: tokio::process::ChildStderr, tail: Arc<Mutex<Stri
         if n == 0 {
             return;
         }
-        let mut t = crate::events::bus::lock(&tail);
+        let mut t = crate::sync::lock(&tail);
         t.push_str(&String::from_utf8_lossy(&buf[..n]));
         if t.len() > STDERR_TAIL {
             let mut cut = t.len() - STDERR_TAIL;

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::provider::ProviderEvent;
-use crate::session::transcript::{ContentPart, Level, Usage};
+use crate::vocab::content::{ContentPart, Level, Usage};
 
 /// Splits pi's stdout into records on `\n` only. pi writes JSON with U+2028/U+2029 unescaped inside strings, so a
 /// generic line reader that treats those as line breaks would cut records apart.

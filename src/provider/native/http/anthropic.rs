@@ -9,8 +9,8 @@ use super::sse::SseEvent;
 use super::{parse_args, parse_data, Decoder};
 use crate::provider::native::model::{Chunk, ModelError, ModelRequest};
 use crate::provider::{ModelMessage, ToolCallRequest};
-use crate::session::options::ThinkingLevel;
-use crate::session::transcript::{ContentPart, Usage};
+use crate::vocab::content::{ContentPart, Usage};
+use crate::vocab::settings::ThinkingLevel;
 
 /// Output tokens a response may use besides thinking.
 const MAX_TOKENS: u64 = 16_384;

@@ -5,8 +5,8 @@ use serde_json::json;
 use super::*;
 use crate::provider::native::http::merged;
 use crate::provider::native::http::sse::SseParser;
-use crate::provider::native::model::ToolSpec;
 use crate::provider::ThinkingBlock;
+use crate::vocab::model::ToolSpec;
 
 /// A stream with a ping, signed thinking, text and a tool call whose arguments arrive in many pieces.
 pub const STREAM: &str = concat!(

@@ -9,8 +9,8 @@ use super::sse::SseEvent;
 use super::{parse_args, parse_data, Decoder};
 use crate::provider::native::model::{Chunk, ModelError, ModelRequest};
 use crate::provider::{ModelMessage, ToolCallRequest};
-use crate::session::options::ThinkingLevel;
-use crate::session::transcript::{parts_text, ContentPart, Usage};
+use crate::vocab::content::{parts_text, ContentPart, Usage};
+use crate::vocab::settings::ThinkingLevel;
 
 /// The JSON body of a streamed `POST /chat/completions`.
 pub fn request_body(model: &str, req: &ModelRequest<'_>) -> Value {

@@ -5,8 +5,8 @@ use serde_json::json;
 use super::*;
 use crate::provider::native::http::merged;
 use crate::provider::native::http::sse::SseParser;
-use crate::provider::native::model::ToolSpec;
 use crate::provider::ThinkingBlock;
+use crate::vocab::model::ToolSpec;
 
 /// Reasoning (both field names), text, two tool calls interleaved by index, a finish chunk and the usage chunk.
 pub const STREAM: &str = concat!(

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::session::transcript::Usage;
+use crate::vocab::content::Usage;
 
 /// Prices of one model in USD per million tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]

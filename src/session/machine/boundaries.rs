@@ -6,88 +6,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::state::{Effect, Now, SessionState};
-use crate::error::{Error, Result};
-
-/// An inclusive, 0-based line range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Boundary {
-    /// First line an edit may touch.
-    pub start_line: u32,
-    /// Last line an edit may touch.
-    pub end_line: u32,
-}
-
-impl Boundary {
-    /// A boundary, if `start <= end`.
-    pub fn new(start_line: u32, end_line: u32) -> Result<Boundary> {
-        if start_line > end_line {
-            return Err(Error::invalid(format!(
-                "invalid boundary: start_line ({start_line}) must be <= end_line ({end_line})"
-            )));
-        }
-        Ok(Boundary {
-            start_line,
-            end_line,
-        })
-    }
-
-    /// Whether lines `start..=end` lie inside.
-    pub fn contains_range(&self, start: u32, end: u32) -> bool {
-        start >= self.start_line && end <= self.end_line
-    }
-
-    /// The boundary after an edit at `edit_line` changed the line count by `delta`: edits below leave it, edits
-    /// above shift it, edits inside stretch or shrink its end (never below its start). `None` when it vanished.
-    pub fn adjust(&self, edit_line: u32, delta: i64) -> Option<Boundary> {
-        let shift = |v: u32| (i64::from(v) + delta).clamp(0, i64::from(u32::MAX)) as u32;
-        if edit_line > self.end_line {
-            Some(*self)
-        } else if edit_line < self.start_line {
-            let (s, e) = (shift(self.start_line), shift(self.end_line));
-            (e >= s).then_some(Boundary {
-                start_line: s,
-                end_line: e,
-            })
-        } else {
-            Some(Boundary {
-                start_line: self.start_line,
-                end_line: shift(self.end_line).max(self.start_line),
-            })
-        }
-    }
-}
-
-/// What a tool did to a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FileAction {
-    /// It did not exist before.
-    Created,
-    /// It changed.
-    Modified,
-    /// It no longer exists.
-    Deleted,
-}
-
-impl FileAction {
-    /// The action's name, as JSON and the store write it.
-    pub fn name(self) -> &'static str {
-        match self {
-            FileAction::Created => "created",
-            FileAction::Modified => "modified",
-            FileAction::Deleted => "deleted",
-        }
-    }
-
-    /// Classifies a change from its before and after content (`None` = the file did not exist).
-    pub fn of(before: Option<&str>, after: Option<&str>) -> FileAction {
-        match (before, after) {
-            (None, _) => FileAction::Created,
-            (Some(_), None) => FileAction::Deleted,
-            _ => FileAction::Modified,
-        }
-    }
-}
+use crate::error::Result;
+pub use crate::vocab::files::{Boundary, FileAction};
 
 /// A file the session's tools changed, latest change only.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -165,6 +85,11 @@ impl SessionState {
         self.files.boundaries.get(path).copied()
     }
 
+    /// Every edit boundary, by resolved absolute path (what a tool call checks its edits against).
+    pub fn boundaries(&self) -> BTreeMap<String, Boundary> {
+        self.files.boundaries.clone()
+    }
+
     /// Adjusts `path`'s boundary after an edit (used by the file tools).
     pub fn adjust_boundary(&mut self, path: &str, edit_line: u32, delta: i64) {
         if let Some(b) = self.files.boundaries.get(path).copied() {
@@ -199,7 +124,7 @@ impl SessionState {
     /// Records a file change reported by a tool, and emits `file_changed`.
     pub(super) fn file_changed(
         &mut self,
-        change: crate::provider::FileChange,
+        change: crate::vocab::model::FileChange,
         now: Now,
         fx: &mut Vec<Effect>,
     ) {

@@ -1,8 +1,7 @@
 //! Conversations in the session state machine: starting a fresh one, loading a stored one, and the changes the
 //! store must write (structural operations, changed messages, the summary line).
 
-use std::collections::BTreeSet;
-
+use super::branches::Branch;
 use super::state::{Effect, Now, SessionState, Status};
 use super::transcript::{Body, Level, Transcript, Usage};
 use crate::events::{Payload, TurnEnd};
@@ -25,15 +24,6 @@ pub enum JournalOp {
     Touched(String),
 }
 
-/// What changed since the store last asked.
-#[derive(Debug, Default)]
-pub struct Changes {
-    /// Structural operations, in order.
-    pub ops: Vec<JournalOp>,
-    /// IDs of appended or changed messages.
-    pub dirty: BTreeSet<u64>,
-}
-
 /// A stored conversation, replayed and ready to become the session's transcript.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -52,14 +42,6 @@ impl SessionState {
     /// Sets the conversation ID of a fresh session (at start, before any input).
     pub fn set_conversation_id(&mut self, id: String) {
         self.conversation_id = id;
-    }
-
-    /// Takes the changes made since the last call.
-    pub fn take_changes(&mut self) -> Changes {
-        Changes {
-            ops: std::mem::take(&mut self.journal_ops),
-            dirty: self.transcript.take_dirty(),
-        }
     }
 
     /// The summary line the store writes after each batch.
@@ -91,6 +73,7 @@ impl SessionState {
         fx: &mut Vec<Effect>,
     ) {
         self.leave_conversation("a new conversation was started", fx);
+        self.journal_switched();
         self.conversation_id = conversation_id;
         self.transcript = Transcript::default();
         self.transcript.push(Body::system(
@@ -115,11 +98,20 @@ impl SessionState {
             conversation_id,
             replayed,
         } = loaded;
+        self.journal_switched();
         let meta = replayed.meta.clone();
         let next_id = meta.as_ref().map_or(1, |m| m.next_id);
         self.conversation_id = conversation_id;
         self.transcript = Transcript::restored(replayed.messages, next_id);
-        self.branches = replayed.branches;
+        self.branches = replayed
+            .branches
+            .into_iter()
+            .map(|b| Branch {
+                name: b.name,
+                messages: b.messages,
+                created_at_ms: b.created_at_ms,
+            })
+            .collect();
         self.files.touched = replayed
             .touched
             .iter()

@@ -3,55 +3,10 @@
 
 use serde_json::{json, Value};
 
-use super::options::ThinkingLevel;
 use super::state::{Effect, Reply, SessionState};
 use crate::error::Error;
-
-impl ThinkingLevel {
-    /// Its lowercase name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ThinkingLevel::Off => "off",
-            ThinkingLevel::Low => "low",
-            ThinkingLevel::Medium => "medium",
-            ThinkingLevel::High => "high",
-        }
-    }
-
-    /// Parses a level name.
-    pub fn parse(s: &str) -> Result<ThinkingLevel, Error> {
-        match s {
-            "off" => Ok(ThinkingLevel::Off),
-            "low" => Ok(ThinkingLevel::Low),
-            "medium" => Ok(ThinkingLevel::Medium),
-            "high" => Ok(ThinkingLevel::High),
-            other => Err(Error::invalid(format!(
-                "unknown thinking level: {other}. Valid: off, low, medium, high"
-            ))),
-        }
-    }
-
-    /// off → low → medium → high → off.
-    pub fn next(self) -> ThinkingLevel {
-        match self {
-            ThinkingLevel::Off => ThinkingLevel::Low,
-            ThinkingLevel::Low => ThinkingLevel::Medium,
-            ThinkingLevel::Medium => ThinkingLevel::High,
-            ThinkingLevel::High => ThinkingLevel::Off,
-        }
-    }
-}
-
-/// The provider-facing configuration a session controls.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProviderConfig {
-    /// `provider:model`.
-    pub model: String,
-    /// Thinking level.
-    pub thinking_level: ThinkingLevel,
-    /// Active skills: (name, SKILL.md content), sorted by name.
-    pub skills: Vec<(String, String)>,
-}
+pub use crate::vocab::settings::ProviderConfig;
+use crate::vocab::settings::ThinkingLevel;
 
 /// Splits a rotation entry `provider:model[:level]` into the model and its optional level.
 pub fn rotation_entry(entry: &str) -> (String, Option<ThinkingLevel>) {

@@ -1,6 +1,6 @@
 //! Safe wrappers over the few raw system calls the rest of the crate needs (kept here so all `unsafe` lives in
-//! `src/ffi/`): process-group and process kills, and the shell sandbox's child setup (cgroup, network namespace,
-//! Landlock) applied between fork and exec.
+//! `src/ffi/` and here): process-group and process kills, and the shell sandbox's child setup (cgroup, network
+//! namespace, Landlock) applied between fork and exec.
 
 use std::io;
 

@@ -1,10 +1,11 @@
 //! Turns in the session state machine: how provider events build the transcript, and how a turn ends, is aborted
 //! or is interrupted by a crash.
 
-use super::state::{combine_entries, Effect, Now, SessionState, Status};
+use super::state::{Effect, Now, SessionState, Status};
 use super::transcript::{Body, ContentPart, Level, Message, ToolStatus, Usage};
 use crate::events::{Payload, TurnEnd};
 use crate::provider::ProviderEvent;
+use crate::vocab::content::combine_entries;
 use serde_json::Value;
 
 /// The text a redacted thinking block shows in the transcript.

@@ -1,249 +1,21 @@
-//! The session's pure state machine: `apply(input) -> effects`, no I/O, no runtime.
+//! The session's state and `apply(input, now) -> (reply, effects)`: no I/O, no locks, no awaits.
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::approvals::{Decision, Gate, GateRequest};
+use super::context::context_from_transcript;
+pub use super::inputs::{Command, EditOp, Effect, Input, PromptOutcome, QueueOp, Reply};
+use super::journal::When;
 use super::transcript::{Body, ContentPart, Level, Transcript, Usage};
 use crate::events::{Payload, TurnEnd};
-use crate::provider::{context_from_transcript, ModelMessage, ProviderEvent};
-
-/// A session's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Waiting for a prompt.
-    Idle,
-    /// The model is working.
-    Thinking,
-    /// Tools are running (stays so until the turn ends).
-    ToolExecuting,
-    /// The last turn ended with an error; prompts are accepted.
-    Error,
-    /// Plan mode: destructive tools are refused.
-    Plan,
-}
-
-/// The outcome of a prompt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PromptOutcome {
-    /// A turn started with it.
-    Sent,
-    /// A turn is running; it was queued as steering.
-    QueuedSteering,
-    /// A turn is running; it was queued as a follow-up.
-    QueuedFollowUp,
-    /// It was a slash command (`/plan`, `/compact`, ...), run instead of being sent (see `command_ran`).
-    Command,
-}
-
-/// What the host asks of a session.
-#[derive(Debug, Clone)]
-pub enum Command {
-    /// Send a prompt (queued as steering while a turn runs).
-    Prompt(Vec<ContentPart>),
-    /// Stop the running turn.
-    Abort,
-    /// Append a system message.
-    AddSystemMessage(String, Level),
-    /// Queue a follow-up (sent as a turn right away when idle).
-    FollowUp(Vec<ContentPart>),
-    /// Look at or take back the queues.
-    Queue(QueueOp),
-    /// Change the transcript's shape or the session's file rules.
-    Edit(EditOp),
-    /// Answer the pending approval (optionally naming it).
-    Respond {
-        /// The approval answered; `None` = whichever is pending.
-        approval_id: Option<String>,
-        /// The answer.
-        decision: Decision,
-    },
-    /// Switch model (validated by the caller).
-    SetModel(String),
-    /// Next model of the rotation.
-    CycleModel,
-    /// Set the thinking level.
-    SetThinking(super::options::ThinkingLevel),
-    /// Next thinking level.
-    CycleThinking,
-    /// Activate a skill (content read by the caller).
-    ActivateSkill {
-        /// Skill name.
-        name: String,
-        /// SKILL.md content.
-        content: String,
-    },
-    /// Deactivate a skill.
-    DeactivateSkill(String),
-    /// Compact the model context, keeping at least this many recent messages.
-    Compact {
-        /// Messages kept verbatim.
-        keep_recent: usize,
-    },
-    /// Summarize the conversation into a file.
-    Summarize,
-    /// Resume an interrupted answer.
-    Continue,
-    /// Enter plan mode.
-    EnterPlan,
-    /// Leave plan mode.
-    EnterExec,
-    /// Archive the conversation and start `conversation_id` (the caller created the ID and flushed the old one).
-    NewConversation {
-        /// The new conversation's ID.
-        conversation_id: String,
-    },
-    /// Make a stored conversation (opened and replayed by the caller) the transcript.
-    LoadConversation(Box<super::conversations::Loaded>),
-}
-
-/// Host edits of the transcript and of edit boundaries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EditOp {
-    /// Save the transcript as a branch and cut it after this message.
-    BranchAt(u64),
-    /// Restore branch N (1-based).
-    SwitchBranch(u32),
-    /// Toggle one tool call's or thinking block's collapsed flag.
-    ToggleCollapse(u64),
-    /// Expand all if any is collapsed, else collapse all.
-    ToggleAllCollapses,
-    /// Set a boundary for an absolute path.
-    SetBoundary {
-        /// Normalized absolute path.
-        path: String,
-        /// First line (0-based).
-        start_line: u32,
-        /// Last line (inclusive).
-        end_line: u32,
-    },
-    /// Remove one path's boundary.
-    ClearBoundary(String),
-    /// Remove every boundary.
-    ClearAllBoundaries,
-}
-
-/// Host operations on the prompt queues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueueOp {
-    /// Take back the queued steering entries.
-    DequeueSteering,
-    /// Both queues, unchanged.
-    Show,
-    /// Take back both queues.
-    Recall,
-    /// Empty both queues.
-    Clear,
-}
-
-/// Everything that drives the state machine.
-#[derive(Debug, Clone)]
-pub enum Input {
-    /// A host command.
-    Command(Command),
-    /// An event from the provider for turn `turn_id` (events of other turns are stale and ignored).
-    Provider {
-        /// The turn the event belongs to.
-        turn_id: u64,
-        /// The event.
-        event: ProviderEvent,
-    },
-    /// The provider of turn `turn_id` takes the pending steering between tool batches.
-    TakeSteering {
-        /// The asking turn (a stale turn gets nothing).
-        turn_id: u64,
-    },
-    /// The provider of turn `turn_id` asks whether a tool call may run.
-    Gate {
-        /// The asking turn.
-        turn_id: u64,
-        /// The call.
-        request: GateRequest,
-    },
-    /// A side call finished.
-    SideCallDone {
-        /// What it was for.
-        kind: super::compaction::SideKind,
-        /// Its result or error text.
-        result: Result<super::compaction::SideResult, String>,
-    },
-    /// The session was restarted after `reason`; whatever was in flight did not survive.
-    Restarted {
-        /// What the previous incarnation died of.
-        reason: String,
-    },
-}
-
-/// What the actor must do after an input.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Publish an event.
-    Emit(Payload),
-    /// Ask the provider to run a turn over `context`.
-    StartTurn {
-        /// The new turn's ID.
-        turn_id: u64,
-        /// The model context: the transcript as the model sees it, ending with the prompt.
-        context: Vec<ModelMessage>,
-    },
-    /// Cancel the provider's turn `turn_id`.
-    CancelTurn {
-        /// The turn to cancel.
-        turn_id: u64,
-    },
-    /// Make one model call outside any turn.
-    SideCall {
-        /// What for.
-        kind: super::compaction::SideKind,
-        /// The context to send.
-        context: Vec<ModelMessage>,
-    },
-    /// Steering was queued while a turn runs (providers that deliver it at once go and take it).
-    SteeringQueued,
-    /// Use this model, thinking level and skills from the next model call on.
-    ConfigureProvider(super::models::ProviderConfig),
-    /// Answer the tool call waiting on approval `approval_id`.
-    ResolveApproval {
-        /// The approval.
-        approval_id: String,
-        /// Run or refuse.
-        gate: Gate,
-    },
-}
-
-/// The reply to a command.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    /// Done.
-    Ok,
-    /// A prompt's outcome.
-    Prompt(PromptOutcome),
-    /// A JSON document (queue contents and other queries).
-    Json(Value),
-    /// Steering entries handed to the provider between tool batches.
-    Steering(Vec<Vec<ContentPart>>),
-    /// The command was refused.
-    Failed(crate::error::Error),
-    /// The gate's answer to a tool call.
-    Gate(Gate),
-    /// The answer comes later (when a side call finishes).
-    Deferred,
-}
+pub use crate::time::Now;
+use crate::vocab::model::ProviderEvent;
+pub use crate::vocab::settings::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Turn {
     pub(super) id: u64,
     pub(super) had_error: bool,
-}
-
-/// Wall-clock and monotonic time of an input, both in milliseconds (supplied by the caller: the machine is pure).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Now {
-    /// Milliseconds since the Unix epoch.
-    pub wall_ms: u64,
-    /// Milliseconds on a monotonic clock.
-    pub mono_ms: u64,
 }
 
 /// Identity and configuration fixed at start.
@@ -321,7 +93,7 @@ pub struct SessionState {
     pub(super) branches: Vec<super::branches::Branch>,
     pub(super) files: super::boundaries::FileState,
     pub(super) approvals: super::approvals::Approvals,
-    pub(super) thinking: super::options::ThinkingLevel,
+    pub(super) thinking: crate::vocab::settings::ThinkingLevel,
     pub(super) models: Vec<String>,
     pub(super) skills: std::collections::BTreeMap<String, String>,
     /// A compaction or summary call is running.
@@ -336,11 +108,17 @@ pub struct SessionState {
     pub(super) conversation_id: String,
     /// Structural transcript changes the store has not taken yet.
     pub(super) journal_ops: Vec<super::conversations::JournalOp>,
+    /// Whether changes go to the store, and when the last batch did.
+    pub(super) journal: super::journal::JournalClock,
 }
 
 impl SessionState {
     /// Sets the configured thinking level and model rotation (at start, before any input).
-    pub fn configure(&mut self, thinking: super::options::ThinkingLevel, models: Vec<String>) {
+    pub fn configure(
+        &mut self,
+        thinking: crate::vocab::settings::ThinkingLevel,
+        models: Vec<String>,
+    ) {
         self.thinking = thinking;
         self.models = models;
     }
@@ -368,7 +146,7 @@ impl SessionState {
             branches: Vec::new(),
             files: Default::default(),
             approvals: Default::default(),
-            thinking: super::options::ThinkingLevel::Off,
+            thinking: crate::vocab::settings::ThinkingLevel::Off,
             models: Vec::new(),
             skills: Default::default(),
             side_call: false,
@@ -377,6 +155,7 @@ impl SessionState {
             interrupted: false,
             conversation_id: String::new(),
             journal_ops: Vec::new(),
+            journal: Default::default(),
         }
     }
 
@@ -462,6 +241,16 @@ impl SessionState {
     /// Applies one input, returning the host reply (for commands) and the effects to execute, in order.
     pub fn apply(&mut self, input: Input, now: Now) -> (Reply, Vec<Effect>) {
         let mut fx = Vec::new();
+        let streaming = matches!(
+            &input,
+            Input::Provider {
+                event: ProviderEvent::TextDelta(_)
+                    | ProviderEvent::ThinkingDelta(_)
+                    | ProviderEvent::ToolUpdate { .. },
+                ..
+            }
+        );
+        let mut flush = None;
         let reply = match input {
             Input::Command(cmd) => self.command(cmd, now, &mut fx),
             Input::Provider { turn_id, event } => {
@@ -477,7 +266,22 @@ impl SessionState {
                 self.interrupt(&reason, now, &mut fx);
                 Reply::Ok
             }
+            Input::Flush { durable } => {
+                flush = Some(if durable { When::Durable } else { When::Now });
+                Reply::Ok
+            }
         };
+        let turn_ended = fx
+            .iter()
+            .any(|e| matches!(e, Effect::Emit(Payload::TurnEnded { .. })));
+        let when = flush.unwrap_or(if turn_ended || self.turn.is_none() {
+            When::Durable
+        } else if streaming {
+            When::Lazy
+        } else {
+            When::Now
+        });
+        self.persist(when, now, &mut fx);
         (reply, fx)
     }
 
@@ -653,32 +457,6 @@ pub(super) fn title_from(prompt: &str) -> Option<String> {
 
 pub(super) fn parts_json(parts: &[ContentPart]) -> Value {
     serde_json::to_value(parts).expect("content parts serialize")
-}
-
-/// Joins queued entries into one prompt: entries separated by a blank line, images kept in place.
-pub fn combine_entries(entries: Vec<Vec<ContentPart>>) -> Vec<ContentPart> {
-    let mut out: Vec<ContentPart> = Vec::new();
-    for entry in entries.into_iter().filter(|e| e.iter().any(has_content)) {
-        if !out.is_empty() {
-            out.push(ContentPart::Text {
-                text: "\n\n".into(),
-            });
-        }
-        out.extend(entry);
-    }
-    // Adjacent text parts read better (and cost fewer parts) merged.
-    let mut merged: Vec<ContentPart> = Vec::new();
-    for part in out {
-        match (merged.last_mut(), part) {
-            (Some(ContentPart::Text { text: a }), ContentPart::Text { text: b }) => a.push_str(&b),
-            (_, p) => merged.push(p),
-        }
-    }
-    merged
-}
-
-fn has_content(p: &ContentPart) -> bool {
-    !matches!(p, ContentPart::Text { text } if text.is_empty())
 }
 
 #[cfg(test)]

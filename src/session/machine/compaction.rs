@@ -3,31 +3,13 @@
 
 use serde_json::json;
 
+use super::context::context_from_transcript;
 use super::state::{Effect, Now, Reply, SessionState};
 use super::transcript::{Body, Compaction, ContentPart, Level};
 use crate::error::Error;
-use crate::provider::{context_from_transcript, estimate_tokens, ModelMessage};
-
-/// What a side call is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SideKind {
-    /// Summarize everything before `first_kept_id`.
-    Compact {
-        /// The first message kept verbatim.
-        first_kept_id: u64,
-    },
-    /// Summarize the whole conversation into a file under the workdir.
-    Summarize,
-}
-
-/// The result of a side call: the model's text, and for summaries the file it was saved to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SideResult {
-    /// The model's answer.
-    pub text: String,
-    /// Where a summary was saved.
-    pub path: Option<String>,
-}
+use crate::provider::estimate_tokens;
+use crate::vocab::model::ModelMessage;
+pub use crate::vocab::settings::{SideKind, SideResult};
 
 /// When compaction happens by itself: before a turn's first model call, once the estimated context exceeds
 /// `threshold` × the model's context window.

@@ -1,12 +1,14 @@
-//! Resuming a stored session with the options it was started with: the store keeps the options a host gave (never
+//! The options a session starts with. Resuming a stored session: the store keeps the options a host gave (never
 //! secrets: keys stay environment variable names), a resume without options gets them back, and options given on
-//! resume override them key by key, the difference reported in an `options_restored` event.
+//! resume override them key by key, the difference reported in an `options_restored` event. Tool names: those in
+//! `tools` and `tool_permissions` must be tools the session can have.
 
 use serde_json::{Map, Value};
 
 use super::Manager;
 use crate::error::{Error, Result};
 use crate::events::Payload;
+use crate::session::options::Resolved;
 
 /// What a resume took from the store, for the `options_restored` event.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +73,31 @@ pub fn overlay(
 }
 
 impl Manager {
+    /// Refuses names in `tools` and `tool_permissions` that are neither built-in tools nor host tools registered
+    /// on the client, as unknown option keys are refused: a typo must not silently leave a tool on or ungated.
+    pub(super) fn check_tool_names(&self, opts: &Resolved) -> Result<()> {
+        let host = self.host_tools.names();
+        let known = |name: &str| crate::tools::is_builtin(name) || host.iter().any(|h| h == name);
+        let listed = opts.tools.iter().flatten().map(|n| ("tools", n));
+        let permitted = opts
+            .tool_permissions
+            .keys()
+            .map(|n| ("tool_permissions", n));
+        match listed.chain(permitted).find(|(_, n)| !known(n)) {
+            None => Ok(()),
+            Some((field, name)) => {
+                let mut all: Vec<String> =
+                    crate::tools::builtin_names().map(str::to_string).collect();
+                all.extend(host);
+                Err(Error::invalid(format!(
+                    "{field}: unknown tool {name:?}; known tools: {} (host tools must be registered before the \
+                     session starts)",
+                    all.join(", ")
+                )))
+            }
+        }
+    }
+
     /// The options to start session `id` with: `given` over the options the store kept for it, if it is stored
     /// and not running. A record that cannot be read restores nothing (the start reports it in the transcript).
     pub(super) fn with_stored_options(

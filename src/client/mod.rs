@@ -1,0 +1,317 @@
+//! The client: configuration and lifecycle (one tokio runtime, the session manager and the event bus), with a safe
+//! Rust API that the C ABI wraps; its session calls are in `sessions.rs`, its host callbacks in `callbacks.rs`.
+
+mod callbacks;
+mod sessions;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::events::bus::{EventBus, EventsSince};
+use crate::events::dispatch::EventSink;
+use crate::events::{Event, StopReason};
+use crate::manager::Manager;
+use crate::sync::lock;
+use crate::vocab::settings::{RestartOptions, RestartPolicy};
+
+/// The client configuration JSON. Unknown keys are rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Conversation store directory (default `$XDG_DATA_HOME/tandem`, else `~/.local/share/tandem`); `null`
+    /// disables persistence.
+    #[serde(default, deserialize_with = "nullable")]
+    pub store_dir: Option<Option<String>>,
+    /// When journal appends are fsynced: `always`, `turn` (default) or `never`.
+    pub fsync: Option<crate::store::FsyncPolicy>,
+    /// Tokio worker threads (default 2, 1 to 64).
+    pub worker_threads: Option<usize>,
+    /// Soft capacity of each event queue (default 65536).
+    pub event_queue_capacity: Option<usize>,
+    /// Events kept per session for `events_since` (default 1024).
+    pub event_history_capacity: Option<usize>,
+    /// Keep events for `next_event` (default true; hosts that only subscribe can turn it off).
+    pub pull_events: Option<bool>,
+    /// Restart policy for every session.
+    pub restart: Option<RestartOptions>,
+    /// Session options merged under each start.
+    pub session_defaults: Option<Value>,
+}
+
+fn nullable<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl Config {
+    /// Parses the config JSON (`None` = defaults).
+    pub fn parse(json: Option<&str>) -> Result<Config> {
+        let Some(text) = json else {
+            return Ok(Config::default());
+        };
+        let v: Value = Error::parse_json("config_json", text)?;
+        if !v.is_object() {
+            return Err(Error::invalid("config_json must be a JSON object"));
+        }
+        let c: Config =
+            serde_json::from_value(v).map_err(|e| Error::invalid(format!("config_json: {e}")))?;
+        if c.worker_threads.is_some_and(|n| !(1..=64).contains(&n)) {
+            return Err(Error::invalid("worker_threads must be between 1 and 64"));
+        }
+        if c.event_queue_capacity
+            .is_some_and(|n| !(16..=1 << 24).contains(&n))
+        {
+            return Err(Error::invalid(
+                "event_queue_capacity must be between 16 and 16777216",
+            ));
+        }
+        if c.event_history_capacity
+            .is_some_and(|n| !(1..=1 << 20).contains(&n))
+        {
+            return Err(Error::invalid(
+                "event_history_capacity must be between 1 and 1048576",
+            ));
+        }
+        if c.session_defaults.as_ref().is_some_and(|d| !d.is_object()) {
+            return Err(Error::invalid("session_defaults must be an object"));
+        }
+        if let Some(Some(dir)) = &c.store_dir {
+            if dir.is_empty() {
+                return Err(Error::invalid(
+                    "store_dir must not be empty (use null to disable persistence)",
+                ));
+            }
+        }
+        Ok(c)
+    }
+
+    /// The store directory: the configured one, the XDG default, or `None` when persistence is off.
+    pub fn store_root(&self) -> Result<Option<std::path::PathBuf>> {
+        match &self.store_dir {
+            Some(None) => Ok(None),
+            Some(Some(dir)) => crate::ids::expand_path(dir).map(Some),
+            None => {
+                let base = match std::env::var("XDG_DATA_HOME") {
+                    Ok(x) if std::path::Path::new(&x).is_absolute() => std::path::PathBuf::from(x),
+                    _ => match std::env::var_os("HOME") {
+                        Some(home) => std::path::PathBuf::from(home).join(".local/share"),
+                        None => {
+                            return Err(Error::invalid(
+                                "neither XDG_DATA_HOME nor HOME is set: set store_dir (or null to disable persistence)",
+                            ))
+                        }
+                    },
+                };
+                Ok(Some(base.join("tandem")))
+            }
+        }
+    }
+}
+
+/// How long `available_models` waits for the provider's model list before answering with the configured ones.
+const MODEL_LIST_WAIT: Duration = Duration::from_secs(10);
+
+/// A tandem client: sessions, their runtime and their events.
+pub struct Client {
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    manager: Arc<Manager>,
+    bus: Arc<EventBus>,
+    pid: u32,
+    shut_down: AtomicBool,
+    host_tools: Arc<crate::tools::host::HostTools>,
+    shared: crate::provider::Shared,
+}
+
+impl Client {
+    /// Creates a client from its config JSON (`None` = defaults).
+    pub fn new(config_json: Option<&str>) -> Result<Client> {
+        let config = Config::parse(config_json)?;
+        let restart = match &config.restart {
+            Some(r) => r.apply(&RestartPolicy::default())?,
+            None => RestartPolicy::default(),
+        };
+        let defaults = config
+            .session_defaults
+            .clone()
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        // Validate the defaults once, so a bad default fails here rather than on every start.
+        crate::session::options::resolve(None, &defaults, &restart)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads.unwrap_or(2))
+            .thread_name("tandem-worker")
+            .enable_time()
+            .enable_io()
+            .build()
+            .map_err(|e| Error::Io(format!("cannot start the runtime: {e}")))?;
+        let bus = EventBus::new(
+            config.event_queue_capacity.unwrap_or(65_536),
+            config.event_history_capacity.unwrap_or(1024),
+            config.pull_events.unwrap_or(true),
+        );
+        let store = config
+            .store_root()?
+            .map(|root| {
+                let store = crate::store::Store::new(root, config.fsync.unwrap_or_default());
+                store.check_writable().map(|()| Arc::new(store))
+            })
+            .transpose()?;
+        let host_tools = Arc::new(crate::tools::host::HostTools::default());
+        let shared = crate::provider::Shared::default();
+        let manager = Manager::new(
+            runtime.handle().clone(),
+            bus.clone(),
+            defaults,
+            restart,
+            store,
+            host_tools.clone(),
+            shared.clone(),
+        );
+        Ok(Client {
+            runtime: Mutex::new(Some(runtime)),
+            manager,
+            bus,
+            pid: std::process::id(),
+            shut_down: AtomicBool::new(false),
+            host_tools,
+            shared,
+        })
+    }
+
+    /// Fails in a forked child and after shutdown.
+    fn live(&self) -> Result<&Manager> {
+        self.check_process()?;
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(Error::ShuttingDown);
+        }
+        Ok(&self.manager)
+    }
+
+    /// `Forked` when called in a process other than the one that created the client.
+    pub fn check_process(&self) -> Result<()> {
+        let now = std::process::id();
+        if now != self.pid {
+            return Err(Error::Forked(self.pid));
+        }
+        Ok(())
+    }
+
+    /// Whether the current thread is running one of this client's callbacks.
+    pub fn in_callback(&self) -> bool {
+        self.bus.dispatcher().on_dispatcher_thread()
+    }
+
+    /// Stops every session (flushing it), delivers queued callbacks, wakes `next_event` waiters, and stops the
+    /// runtime within `timeout`. Idempotent.
+    pub fn shutdown(&self, timeout: Duration) -> Result<()> {
+        self.check_process()?;
+        if self.in_callback() {
+            return Err(Error::ReentrantCall(
+                "tandem_client_shutdown cannot be called from an event callback".into(),
+            ));
+        }
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.manager.stop_all(StopReason::Shutdown);
+        self.host_tools.clear();
+        self.shared.host.close();
+        self.bus.shutdown();
+        if let Some(rt) = lock(&self.runtime).take() {
+            rt.shutdown_timeout(timeout);
+        }
+        Ok(())
+    }
+
+    /// Next event of the pull queue, waiting up to `timeout`.
+    pub fn next_event(&self, timeout: Duration) -> Result<Arc<Event>> {
+        self.check_process()?;
+        self.bus.next_event(timeout)
+    }
+
+    /// Oldest event of session `id` in the pull queue, waiting up to `timeout`; other events stay queued in order.
+    /// `NotFound` once the session's stream has ended (or never began) and none of its events are queued.
+    pub fn next_session_event(&self, id: &str, timeout: Duration) -> Result<Arc<Event>> {
+        self.check_process()?;
+        self.bus.next_session_event(id, timeout)
+    }
+
+    /// Adds a subscription (optionally for one session); returns its ID.
+    pub fn subscribe(&self, session_id: Option<&str>, sink: Box<dyn EventSink>) -> Result<u64> {
+        if let Err(e) = self.live() {
+            sink.release();
+            return Err(e);
+        }
+        self.bus.dispatcher().subscribe(session_id, sink)
+    }
+
+    /// Ends a subscription; see [`crate::events::dispatch::Dispatcher::unsubscribe`].
+    pub fn unsubscribe(&self, id: u64) -> Result<()> {
+        self.check_process()?;
+        self.bus.dispatcher().unsubscribe(id)
+    }
+
+    /// Events of session `id` after `seq`, from its bounded history.
+    pub fn events_since(&self, id: &str, seq: u64) -> Result<EventsSince> {
+        let log = self.live()?.log(id)?;
+        Ok(self.bus.events_since(&log, seq))
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if self.check_process().is_err() {
+            // In a forked child the runtime's threads do not exist; leak rather than touch them.
+            if let Some(rt) = lock(&self.runtime).take() {
+                std::mem::forget(rt);
+            }
+            return;
+        }
+        let _ = self.shutdown(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_validation() {
+        assert!(Config::parse(None).is_ok());
+        assert!(
+            Config::parse(Some(r#"{"store_dir": null}"#))
+                .unwrap()
+                .store_dir
+                == Some(None)
+        );
+        assert!(matches!(
+            Config::parse(Some("{")),
+            Err(Error::InvalidJson(..))
+        ));
+        assert!(matches!(
+            Config::parse(Some("3")),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            Config::parse(Some(r#"{"worker_threads": 0}"#)),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            Config::parse(Some(r#"{"bogus": 1}"#)),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            Config::parse(Some(r#"{"session_defaults": 1}"#)),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            Client::new(Some(r#"{"session_defaults": {"provider": "nope"}}"#)),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}

@@ -1,0 +1,381 @@
+//! The client's session calls: start and stop, prompts and queues, conversations, models, skills, compaction,
+//! plan mode, boundaries and the queries hosts make of a session.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{Client, MODEL_LIST_WAIT};
+use crate::error::{Error, Result};
+use crate::events::StopReason;
+use crate::session::machine::approvals::Decision;
+use crate::session::machine::state::{Command, EditOp, PromptOutcome, QueueOp, Reply};
+use crate::session::machine::transcript::{ContentPart, Level};
+use crate::sync::lock;
+use crate::vocab::settings::Status;
+
+impl Client {
+    /// Starts a session from options JSON; returns its ID.
+    pub fn start_session(&self, options_json: Option<&str>) -> Result<String> {
+        self.live()?.start(options_json)
+    }
+
+    /// Returns live session `id` or starts it.
+    pub fn start_or_get_session(&self, id: &str, options_json: Option<&str>) -> Result<String> {
+        self.live()?.start_or_get(id, options_json)
+    }
+
+    /// Stops a session.
+    pub fn stop_session(&self, id: &str) -> Result<()> {
+        self.live()?.stop(id, StopReason::Stopped)
+    }
+
+    /// Metadata of every live session.
+    pub fn list_sessions(&self) -> Result<Vec<Value>> {
+        Ok(self.live()?.list())
+    }
+
+    /// [`Client::list_sessions`] rendered as a JSON array (what `tandem_session_list` returns), without building
+    /// intermediate `Value`s.
+    pub fn list_sessions_json(&self) -> Result<String> {
+        Ok(self.live()?.list_json())
+    }
+
+    /// Sends a prompt made of content parts; while a turn runs it is queued as steering. A slash command
+    /// (see [`crate::commands`]) is run instead.
+    pub fn send_prompt(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
+        if self.run_command(id, &parts)?.is_some() {
+            return Ok(PromptOutcome::Command);
+        }
+        self.live()?.prompt(id, parts, false)
+    }
+
+    /// Like [`Client::send_prompt`], but while a turn runs the prompt waits for the turn's end as a follow-up.
+    pub fn queue_follow_up(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
+        if self.run_command(id, &parts)?.is_some() {
+            return Ok(PromptOutcome::Command);
+        }
+        self.live()?.prompt(id, parts, true)
+    }
+
+    /// Publishes `payload` on session `id`'s event stream.
+    pub(crate) fn publish(&self, id: &str, payload: crate::events::Payload) -> Result<()> {
+        self.live()?.publish(id, payload)
+    }
+
+    /// A queue operation: show, dequeue steering, recall or clear. Returns the queue contents it concerns.
+    pub fn queues(&self, id: &str, op: QueueOp) -> Result<Value> {
+        match self.live()?.call(id, Command::Queue(op))? {
+            Reply::Json(v) => Ok(v),
+            _ => Ok(Value::Null),
+        }
+    }
+
+    /// Archives the session's conversation and starts a new one; returns the new conversation's ID.
+    pub fn new_conversation(&self, id: &str) -> Result<String> {
+        self.live()?.new_conversation(id)
+    }
+
+    /// Loads a stored conversation into the session.
+    pub fn load_conversation(&self, id: &str, conversation_id: &str) -> Result<()> {
+        self.live()?.load_conversation(id, conversation_id)
+    }
+
+    /// Stored conversations, newest first.
+    pub fn list_conversations(&self) -> Result<Vec<Value>> {
+        self.live()?.conversations()
+    }
+
+    /// Deletes a stored conversation.
+    pub fn delete_conversation(&self, conversation_id: &str) -> Result<()> {
+        self.live()?.delete_conversation(conversation_id)
+    }
+
+    /// Aborts the running turn.
+    pub fn abort(&self, id: &str) -> Result<()> {
+        self.live()?.abort(id)
+    }
+
+    /// The session's token.
+    pub fn token(&self, id: &str) -> Result<String> {
+        self.live()?.token(id)
+    }
+
+    /// Starts a background sub-agent; returns its handle.
+    pub fn start_subagent(
+        &self,
+        parent: Option<&str>,
+        task: &str,
+        options_json: Option<&str>,
+    ) -> Result<Value> {
+        self.live()?.start_subagent(parent, task, options_json)
+    }
+
+    /// Sub-agent handles, oldest first.
+    pub fn list_subagents(&self, parent: Option<&str>) -> Result<Value> {
+        Ok(serde_json::to_value(self.live()?.subagents(parent)).expect("handles serialize"))
+    }
+
+    /// Applies a transcript or boundary edit; returns its JSON result (`null` when it has none).
+    pub fn edit(&self, id: &str, op: EditOp) -> Result<Value> {
+        match self.live()?.call(id, Command::Edit(op))? {
+            Reply::Json(v) => Ok(v),
+            _ => Ok(Value::Null),
+        }
+    }
+
+    /// Answers the pending approval (`approval_id` must name it when given).
+    pub fn respond_to_approval(
+        &self,
+        id: &str,
+        approval_id: Option<&str>,
+        decision: Decision,
+    ) -> Result<()> {
+        let cmd = Command::Respond {
+            approval_id: approval_id.map(Into::into),
+            decision,
+        };
+        self.live()?.call(id, cmd).map(drop)
+    }
+
+    /// Switches the session's model for its next model calls.
+    pub fn set_model(&self, id: &str, model: &str) -> Result<()> {
+        let manager = self.live()?;
+        crate::provider::check_model(&manager.provider_kind(id)?, model)?;
+        manager.call(id, Command::SetModel(model.into())).map(drop)
+    }
+
+    /// Switches to the next model of the session's `models` rotation; returns `{model, index, total, thinking_level}`.
+    pub fn cycle_model(&self, id: &str) -> Result<Value> {
+        self.json_call(id, Command::CycleModel)
+    }
+
+    /// Sets the thinking level (`off`, `low`, `medium`, `high`).
+    pub fn set_thinking_level(&self, id: &str, level: &str) -> Result<()> {
+        let level = crate::vocab::settings::ThinkingLevel::parse(level)?;
+        self.live()?.call(id, Command::SetThinking(level)).map(drop)
+    }
+
+    /// Moves to the next thinking level; returns `{level}`.
+    pub fn cycle_thinking_level(&self, id: &str) -> Result<Value> {
+        self.json_call(id, Command::CycleThinking)
+    }
+
+    /// Models the session can switch to: for HTTP backends the provider's own list (`GET …/models`), else, or when
+    /// that fails, the configured `models` rotation. Blocks for the provider's answer (at most 10 s).
+    pub fn available_models(&self, id: &str) -> Result<Value> {
+        let m = self.live()?;
+        let (model, fallback) =
+            m.with_state(id, |s| (s.identity().model.clone(), s.available_models()))?;
+        let Some((backend, name)) = model
+            .split_once(':')
+            .filter(|(b, _)| matches!(*b, "anthropic" | "openai" | "ollama"))
+        else {
+            return Ok(fallback);
+        };
+        let http = crate::provider::native::http::HttpModel::new(
+            backend,
+            name,
+            &m.http_options(id)?,
+            self.shared.http.clone(),
+        )?;
+        let Some(rt) = lock(&self.runtime).as_ref().map(|rt| rt.handle().clone()) else {
+            return Err(Error::ShuttingDown);
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let listed = tokio::time::timeout(MODEL_LIST_WAIT, http.list_models()).await;
+            let _ = tx.send(listed);
+        });
+        match rx.recv_timeout(MODEL_LIST_WAIT + Duration::from_secs(1)) {
+            Ok(Ok(Ok(ids))) => m.with_state(id, |s| {
+                s.models_json(ids.iter().map(|i| format!("{backend}:{i}")).collect())
+            }),
+            _ => Ok(fallback),
+        }
+    }
+
+    /// Slash commands a host can offer: the built-ins, then one per skill found.
+    pub fn commands(&self, id: &str) -> Result<Value> {
+        let mut all = self.live()?.with_state(id, |s| s.commands())?;
+        let skills = crate::skills::discover(&self.live()?.skill_dirs(id)?);
+        if let Value::Array(list) = &mut all {
+            list.extend(skills.into_iter().map(|s| {
+                serde_json::json!({"name": s.name, "description": s.description, "kind": "skill"})
+            }));
+        }
+        Ok(all)
+    }
+
+    /// Skills found for the session: `[{name, description, path, active}]`.
+    pub fn list_skills(&self, id: &str) -> Result<Value> {
+        let found = crate::skills::discover(&self.live()?.skill_dirs(id)?);
+        let active = self.live()?.with_state(id, |s| s.active_skills())?;
+        Ok(Value::Array(
+            found
+                .into_iter()
+                .map(|s| {
+                    let on = active.contains(&s.name);
+                    serde_json::json!({"name": s.name, "description": s.description, "path": s.path, "active": on})
+                })
+                .collect(),
+        ))
+    }
+
+    /// Activates skill `name`: its SKILL.md joins the system prompt from the next model call on.
+    pub fn activate_skill(&self, id: &str, name: &str) -> Result<()> {
+        let content = crate::skills::load(&self.live()?.skill_dirs(id)?, name)?;
+        self.live()?
+            .call(
+                id,
+                Command::ActivateSkill {
+                    name: name.into(),
+                    content,
+                },
+            )
+            .map(drop)
+    }
+
+    /// Deactivates skill `name` (`NotFound` when it is not active).
+    pub fn deactivate_skill(&self, id: &str, name: &str) -> Result<()> {
+        self.live()?
+            .call(id, Command::DeactivateSkill(name.into()))
+            .map(drop)
+    }
+
+    fn json_call(&self, id: &str, cmd: Command) -> Result<Value> {
+        match self.live()?.call(id, cmd)? {
+            Reply::Json(v) => Ok(v),
+            other => Err(Error::Internal(format!(
+                "expected a JSON reply, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Compacts the model context (keeping the session's `compaction.keep_recent` messages); blocks for the model's
+    /// summary. Returns `{compacted, info, summary?}`.
+    pub fn compact(&self, id: &str) -> Result<Value> {
+        let keep_recent = self.live()?.keep_recent(id)?;
+        self.json_call(id, Command::Compact { keep_recent })
+    }
+
+    /// Resumes an answer cut off by a stream failure.
+    pub fn continue_turn(&self, id: &str) -> Result<()> {
+        self.live()?.call(id, Command::Continue).map(drop)
+    }
+
+    /// Summarizes the conversation into a Markdown file under the workdir; blocks for the model. Returns
+    /// `{text, path}`.
+    pub fn summarize(&self, id: &str) -> Result<Value> {
+        self.json_call(id, Command::Summarize)
+    }
+
+    /// Enters plan mode: destructive tools are refused until [`Client::enter_exec`].
+    pub fn enter_plan(&self, id: &str) -> Result<()> {
+        self.live()?.call(id, Command::EnterPlan).map(drop)
+    }
+
+    /// Leaves plan mode (a no-op outside it).
+    pub fn enter_exec(&self, id: &str) -> Result<()> {
+        self.live()?.call(id, Command::EnterExec).map(drop)
+    }
+
+    /// The branches of session `id`.
+    pub fn list_branches(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| s.list_branches())
+    }
+
+    /// The absolute path a boundary for `path` is keyed by: relative paths are taken from the session's workdir
+    /// (the process's cwd without one), `.`/`..` are resolved, and existing paths are canonicalized like the tools do.
+    fn boundary_path(&self, id: &str, path: &str) -> Result<String> {
+        if path.is_empty() {
+            return Err(Error::invalid("path must not be empty"));
+        }
+        let workdir = self
+            .live()?
+            .with_state(id, |s| s.identity().workdir.clone())?;
+        let joined = match workdir {
+            Some(w) if !std::path::Path::new(path).is_absolute() => format!("{w}/{path}"),
+            _ => path.to_string(),
+        };
+        let expanded = crate::ids::expand_path(&joined)?;
+        let real = expanded.canonicalize().unwrap_or(expanded);
+        Ok(real.display().to_string())
+    }
+
+    /// Sets the edit boundary of `path`: lines `start_line..=end_line` (0-based).
+    pub fn set_boundary(&self, id: &str, path: &str, start_line: u32, end_line: u32) -> Result<()> {
+        let path = self.boundary_path(id, path)?;
+        self.edit(
+            id,
+            EditOp::SetBoundary {
+                path,
+                start_line,
+                end_line,
+            },
+        )
+        .map(drop)
+    }
+
+    /// Removes the edit boundary of `path`.
+    pub fn clear_boundary(&self, id: &str, path: &str) -> Result<()> {
+        let path = self.boundary_path(id, path)?;
+        self.edit(id, EditOp::ClearBoundary(path)).map(drop)
+    }
+
+    /// The edit boundary of `path`, or `null`.
+    pub fn boundary_for(&self, id: &str, path: &str) -> Result<Value> {
+        let path = self.boundary_path(id, path)?;
+        self.live()?.with_state(id, |s| s.boundary_for(&path))
+    }
+
+    /// Files the session's tools changed, newest first.
+    pub fn touched_files(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| s.touched_files())
+    }
+
+    /// The session's status.
+    pub fn status(&self, id: &str) -> Result<Status> {
+        self.live()?.with_state(id, |s| s.status())
+    }
+
+    /// All messages.
+    pub fn messages(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| {
+            serde_json::to_value(s.transcript().messages()).expect("messages serialize")
+        })
+    }
+
+    /// A newest-first window of messages with IDs below `before_id` (0 = newest).
+    pub fn messages_page(&self, id: &str, before_id: u64, limit: u32) -> Result<Value> {
+        if limit == 0 {
+            return Err(Error::invalid("limit must be at least 1"));
+        }
+        self.live()?.with_state(id, |s| {
+            let (page, has_more) = s.transcript().page(before_id, limit as usize);
+            serde_json::json!({"messages": page, "has_more": has_more})
+        })
+    }
+
+    /// Accumulated usage.
+    pub fn usage(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| {
+            serde_json::to_value(s.usage()).expect("usage serializes")
+        })
+    }
+
+    /// Metadata.
+    pub fn metadata(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| s.metadata())
+    }
+
+    /// The editor snapshot.
+    pub fn snapshot(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| s.snapshot())
+    }
+
+    /// Appends a system message.
+    pub fn add_system_message(&self, id: &str, text: &str, level: Level) -> Result<()> {
+        self.live()?.add_system_message(id, text.into(), level)
+    }
+}
