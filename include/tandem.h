@@ -310,6 +310,10 @@ enum tandem_event_kind
    * `command_ran`
    */
   TANDEM_EVENT_KIND_COMMAND_RAN = 25,
+  /**
+   * `sandbox_limited`
+   */
+  TANDEM_EVENT_KIND_SANDBOX_LIMITED = 26,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -567,7 +571,8 @@ tandem_status tandem_client_new(const char *config_json,
  * subscription (calling its `userdata_free`), and stops the runtime, waiting up to `timeout_ms` for its tasks.
  * Idempotent. Afterwards only `tandem_client_next_event` (to drain) and `tandem_client_free` are useful.
  *
- * Returns `TANDEM_ERR_REENTRANT_CALL` when called from an event callback. Thread-safe.
+ * Returns `TANDEM_ERR_REENTRANT_CALL` at once when called from one of the client's callbacks (an event callback, a
+ * host tool or a host provider callback): those run on threads the shutdown waits for. Thread-safe.
  */
 tandem_status tandem_client_shutdown(tandem_client *client,
                                      uint32_t timeout_ms);
@@ -575,7 +580,8 @@ tandem_status tandem_client_shutdown(tandem_client *client,
 /**
  * Shuts the client down (if it was not) and frees it. NULL is a no-op.
  *
- * Must not be called from an event callback: that is detected, reported through `tandem_last_error_message`
+ * Must not be called from one of the client's callbacks (event, host tool or host provider): that is detected at
+ * once, reported through `tandem_last_error_message`
  * (`TANDEM_ERR_REENTRANT_CALL`), and the client is left alive. In a forked child the client's memory is leaked
  * rather than touched. No other thread may use the client during or after this call.
  */
@@ -1017,7 +1023,9 @@ tandem_status tandem_session_metadata(tandem_client *client,
                                       char **out);
 
 /**
- * What an editor shows: `{status, pending_approval, error, active_tool_name}`. `*out` is owned by the caller.
+ * What an editor shows: `{status, pending_approval, error, active_tool_name, sandbox}` (`sandbox`: what the OS
+ * sandbox enforces for the session's shell commands on this machine, with a `not_enforced` list; null without a
+ * shell tool). `*out` is owned by the caller.
  */
 tandem_status tandem_session_snapshot(tandem_client *client,
                                       const char *id,

@@ -120,23 +120,25 @@ fn a_store_that_fills_up_or_turns_read_only_loses_nothing() {
     c.send_prompt(&id, text(&big("one"))).unwrap();
     assert!(errors(&turn_end(&c, &id).1).is_empty());
 
-    // Full: the turns still run and stream; one error says the store failed.
+    // Full: the turns still run and stream, but each one ends storage_error with an error saying why: a host must
+    // never take an unsaved turn for a saved one.
     fill(&dir.join("filler"));
-    let mut seen = Vec::new();
     for tag in ["two", "three"] {
         c.send_prompt(&id, text(&big(tag))).unwrap();
         let (end, events) = turn_end(&c, &id);
-        assert_eq!(end["reason"], "completed");
+        assert_eq!(end["reason"], "storage_error", "{events:#?}");
         assert!(text_of(&events, &id).starts_with(tag));
-        seen.extend(events);
+        // The first failing write (the prompt, as the turn starts) also says the store failed, once per streak.
+        let errs = errors(&events);
+        let turn_errs: Vec<&String> = errs
+            .iter()
+            .filter(|e| e.starts_with("This turn could not be saved"))
+            .collect();
+        assert_eq!(turn_errs.len(), 1, "one error per unsaved turn: {errs:?}");
+        assert!(turn_errs[0].contains("No space left on device"), "{errs:?}");
+        let streak = usize::from(tag == "two");
+        assert_eq!(errs.len(), 1 + streak, "{errs:?}");
     }
-    let errs = errors(&seen);
-    assert_eq!(errs.len(), 1, "one error per failure streak: {errs:?}");
-    assert!(
-        errs[0].starts_with("Could not save conversation"),
-        "{errs:?}"
-    );
-    assert!(errs[0].contains("No space left on device"), "{errs:?}");
 
     // Space again: the next turn writes everything that was pending.
     std::fs::remove_file(dir.join("filler")).unwrap();

@@ -266,3 +266,42 @@ fn registration_is_validated_and_released_exactly_once() {
         "shutdown releases registered tools"
     );
 }
+
+/// A sink that tries to shut its own client down from inside the callback, then answers with what it got.
+struct ShutsDown {
+    client: std::sync::Weak<tandem::Client>,
+}
+
+impl HostToolSink for ShutsDown {
+    fn invoke(&self, call: &Invocation) {
+        let c = self.client.upgrade().expect("the client is alive");
+        let got = c.shutdown(Duration::from_secs(5));
+        host::complete(call.handle, format!("{got:?}"), false).unwrap();
+    }
+    fn release(&self) {}
+}
+
+#[test]
+fn shutting_the_client_down_from_a_host_tool_callback_fails_at_once() {
+    let c = Arc::new(client());
+    c.register_tool(
+        spec("stopper", false),
+        Box::new(ShutsDown {
+            client: Arc::downgrade(&c),
+        }),
+    )
+    .unwrap();
+    let id = c.start_session(Some(&calling("stopper"))).unwrap();
+    c.send_prompt(&id, text("stop yourself")).unwrap();
+    let (end, _) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed");
+    let result = tool_message(&c, &id)["result"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Refused, not carried out: a shutdown from here would wait for this very thread.
+    assert!(result.starts_with("Err(ReentrantCall("), "{result}");
+    // The client is still alive and usable after the refused call.
+    c.send_prompt(&id, text("still there?")).unwrap();
+    turn_end(&c, &id);
+}

@@ -313,7 +313,7 @@ fn a_supervised_restart_keeps_the_conversation_and_marks_the_turn() {
 }
 
 #[test]
-fn an_unwritable_store_reports_once_keeps_working_and_catches_up() {
+fn an_unwritable_store_fails_each_turn_keeps_working_and_catches_up() {
     let store = temp_store("readonly");
     std::fs::create_dir_all(&store).unwrap();
     // A regular file where the conversations directory belongs: no write can succeed, even as root.
@@ -323,25 +323,42 @@ fn an_unwritable_store_reports_once_keeps_working_and_catches_up() {
         .start_session(Some(r#"{"model": "scripted:echo"}"#))
         .unwrap();
     c.send_prompt(&id, text("first")).unwrap();
-    let (_, events) = turn_end(&c, &id);
+    let (end1, events) = turn_end(&c, &id);
     let mut all = events;
     c.send_prompt(&id, text("second")).unwrap();
-    all.extend(turn_end(&c, &id).1);
-    let errors: Vec<&Value> = all.iter().filter(|e| e["kind"] == "error").collect();
+    let (end2, more) = turn_end(&c, &id);
+    all.extend(more);
+    // The session's start reports the failing store once; every turn that could not be saved ends storage_error
+    // with its own error, so no host takes it for saved.
     assert_eq!(
-        errors.len(),
-        1,
-        "reported once per failure streak: {errors:#?}"
+        (&end1["reason"], &end2["reason"]),
+        (&json!("storage_error"), &json!("storage_error"))
     );
-    assert!(errors[0]["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("Could not save conversation"));
+    let errors: Vec<&str> = all
+        .iter()
+        .filter(|e| e["kind"] == "error")
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("Could not save conversation"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1..]
+            .iter()
+            .all(|e| e.starts_with("This turn could not be saved")),
+        "{errors:?}"
+    );
     assert_eq!(text_of(&all, &id), "firstsecond");
 
     std::fs::remove_file(store.join("conversations")).unwrap();
     c.send_prompt(&id, text("third")).unwrap();
-    turn_end(&c, &id);
+    let (end3, _) = turn_end(&c, &id);
+    assert_eq!(
+        end3["reason"], "completed",
+        "writable again: the pending turns are written with this one"
+    );
     let journal = std::fs::read_to_string(journal_of(&store, &c, &id)).unwrap();
     for t in ["first", "second", "third"] {
         assert!(journal.contains(&format!("\"{t}\"")), "{t} lost: {journal}");
@@ -678,4 +695,61 @@ fn resume_restores_the_options_and_touched_files_and_reports_overrides() {
     let record = std::fs::read_to_string(store.join("sessions/resumable.json")).unwrap();
     assert!(record.contains("\"approval\":\"all\""), "{record}");
     c.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn a_new_conversation_whose_journal_cannot_be_created_fails_and_changes_nothing() {
+    let store = temp_store("newconv");
+    let c = stored_client(&store);
+    let id = c
+        .start_session(Some(r#"{"model": "scripted:echo"}"#))
+        .unwrap();
+    c.send_prompt(&id, text("kept")).unwrap();
+    turn_end(&c, &id);
+    let before = c.metadata(&id).unwrap()["conversation_id"].clone();
+    // The open journal stays writable through its descriptor, but no new file can be made where it lived.
+    let conversations = store.join("conversations");
+    let aside = store.join("conversations-aside");
+    std::fs::rename(&conversations, &aside).unwrap();
+    std::fs::write(&conversations, "in the way").unwrap();
+    let err = c
+        .new_conversation(&id)
+        .expect_err("no journal, no new conversation");
+    assert!(matches!(err, Error::Io(_)), "{err}");
+    assert!(
+        err.to_string().contains("cannot start a new conversation"),
+        "{err}"
+    );
+    assert_eq!(c.metadata(&id).unwrap()["conversation_id"], before);
+    assert!(c.messages(&id).unwrap().to_string().contains("\"kept\""));
+
+    std::fs::remove_file(&conversations).unwrap();
+    std::fs::rename(&aside, &conversations).unwrap();
+    let new = c.new_conversation(&id).unwrap();
+    assert_ne!(json!(new), before);
+    // Created at once, so the new conversation is listed before anything is said in it.
+    let listed = c.list_conversations().unwrap();
+    assert!(listed.iter().any(|v| v["id"] == new.as_str()), "{listed:?}");
+}
+
+#[test]
+fn listing_a_dead_store_is_an_error_not_an_empty_list() {
+    let store = temp_store("deadlist");
+    let c = stored_client(&store);
+    let id = c
+        .start_session(Some(r#"{"model": "scripted:echo"}"#))
+        .unwrap();
+    c.send_prompt(&id, text("x")).unwrap();
+    turn_end(&c, &id);
+    assert_eq!(c.list_conversations().unwrap().len(), 1);
+    c.shutdown(Duration::from_secs(5)).unwrap();
+    drop(c);
+    let c = stored_client(&store);
+    std::fs::remove_dir_all(&store).unwrap();
+    assert!(matches!(c.list_conversations(), Err(Error::Io(_))));
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(store.join("conversations"), "not a directory").unwrap();
+    assert!(matches!(c.list_conversations(), Err(Error::Io(_))));
+    std::fs::remove_file(store.join("conversations")).unwrap();
+    assert_eq!(c.list_conversations().unwrap(), Vec::<Value>::new());
 }

@@ -467,3 +467,27 @@ fn a_session_whose_workdir_holds_the_store_is_refused() {
     let opts = json!({"model": "scripted:echo", "workdir": elsewhere}).to_string();
     c.start_session(Some(&opts)).unwrap();
 }
+
+#[test]
+fn the_snapshot_says_what_the_shell_sandbox_enforces() {
+    let c = client();
+    let dir = std::env::temp_dir().join(format!("tandem-snap-sandbox-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let opts = serde_json::json!({"workdir": dir, "sandbox": {"mode": "read-only"}});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    let snap = c.snapshot(&id).unwrap();
+    let sandbox = &snap["sandbox"];
+    assert_eq!(sandbox["mode"], "read-only", "{snap}");
+    assert!(sandbox["not_enforced"].is_array(), "{snap}");
+    // This machine's kernel has Landlock: writes are confined, and nothing is reported missing for that.
+    if sandbox["landlock_abi"].as_u64().is_some() {
+        assert_eq!(sandbox["filesystem"], "landlock");
+    }
+    // No shell tool, no report.
+    let no_shell = serde_json::json!({"workdir": dir, "tools": ["read_file"]});
+    let other = c.start_session(Some(&no_shell.to_string())).unwrap();
+    assert!(c.snapshot(&other).unwrap()["sandbox"].is_null());
+    let bare = c.start_session(None).unwrap();
+    assert!(c.snapshot(&bare).unwrap()["sandbox"].is_null());
+    let _ = std::fs::remove_dir_all(&dir);
+}

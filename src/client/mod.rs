@@ -4,7 +4,7 @@
 mod callbacks;
 mod sessions;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -119,6 +119,8 @@ const MODEL_LIST_WAIT: Duration = Duration::from_secs(10);
 
 /// A tandem client: sessions, their runtime and their events.
 pub struct Client {
+    /// This client's number, marking its runtime's threads (see [`Client::in_callback`]).
+    number: u64,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     manager: Arc<Manager>,
     bus: Arc<EventBus>,
@@ -126,6 +128,14 @@ pub struct Client {
     shut_down: AtomicBool,
     host_tools: Arc<crate::tools::host::HostTools>,
     shared: crate::provider::Shared,
+}
+
+/// Client numbers, from 1 (0 marks threads of no client's runtime).
+static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The number of the client whose runtime owns this thread, or 0.
+    static RUNTIME_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 impl Client {
@@ -142,9 +152,12 @@ impl Client {
             .unwrap_or_else(|| Value::Object(Default::default()));
         // Validate the defaults once, so a bad default fails here rather than on every start.
         crate::session::options::resolve(None, &defaults, &restart)?;
+        let number = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads.unwrap_or(2))
             .thread_name("tandem-worker")
+            // Worker and blocking threads (where host tool and host provider callbacks run) know whose they are.
+            .on_thread_start(move || RUNTIME_OF.with(|c| c.set(number)))
             .enable_time()
             .enable_io()
             .build()
@@ -173,6 +186,7 @@ impl Client {
             shared.clone(),
         );
         Ok(Client {
+            number,
             runtime: Mutex::new(Some(runtime)),
             manager,
             bus,
@@ -201,9 +215,11 @@ impl Client {
         Ok(())
     }
 
-    /// Whether the current thread is running one of this client's callbacks.
+    /// Whether the current thread is running one of this client's callbacks: an event callback on the dispatcher
+    /// thread, or a host tool or host provider callback on one of the runtime's threads. Shutting the client down
+    /// from there would wait for the very thread that asks, so such calls fail at once instead.
     pub fn in_callback(&self) -> bool {
-        self.bus.dispatcher().on_dispatcher_thread()
+        self.bus.dispatcher().on_dispatcher_thread() || RUNTIME_OF.with(|c| c.get()) == self.number
     }
 
     /// Stops every session (flushing it), delivers queued callbacks, wakes `next_event` waiters, and stops the
@@ -212,7 +228,7 @@ impl Client {
         self.check_process()?;
         if self.in_callback() {
             return Err(Error::ReentrantCall(
-                "tandem_client_shutdown cannot be called from an event callback".into(),
+                "tandem_client_shutdown cannot be called from one of the client's callbacks (event, host tool or host provider)".into(),
             ));
         }
         if self.shut_down.swap(true, Ordering::AcqRel) {

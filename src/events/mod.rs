@@ -82,6 +82,9 @@ pub enum TurnEnd {
     Aborted,
     /// The session crashed mid-turn; the turn was marked interrupted on restart.
     Interrupted,
+    /// The turn ran, but its end could not be written to the store (an `error` event says why): the host must not
+    /// take it as saved. The session keeps working in memory and retries the write.
+    StorageError,
 }
 
 /// Every event payload. The JSON tag `kind` is the snake_case variant name.
@@ -268,6 +271,12 @@ pub enum Payload {
         /// Touched files restored with the conversation.
         touched_files: usize,
     },
+    /// The shell's OS sandbox cannot enforce everything its mode asks on this machine (sent after
+    /// `session_started`; the snapshot's `sandbox` has the whole report).
+    SandboxLimited {
+        /// What is not enforced, one sentence each.
+        not_enforced: Vec<String>,
+    },
     /// A slash command sent as a prompt (`/plan`, `/compact`, ...) was run instead of being sent to the model.
     CommandRan {
         /// The command's name, without the slash.
@@ -308,6 +317,7 @@ impl Payload {
             Payload::Retrying { .. } => EventKind::Retrying,
             Payload::OptionsRestored { .. } => EventKind::OptionsRestored,
             Payload::CommandRan { .. } => EventKind::CommandRan,
+            Payload::SandboxLimited { .. } => EventKind::SandboxLimited,
         }
     }
 
@@ -435,6 +445,8 @@ pub enum EventKind {
     OptionsRestored = 24,
     /// `command_ran`
     CommandRan = 25,
+    /// `sandbox_limited`
+    SandboxLimited = 26,
 }
 
 #[cfg(test)]

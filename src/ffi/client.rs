@@ -88,7 +88,8 @@ pub unsafe extern "C" fn tandem_client_new(
 /// subscription (calling its `userdata_free`), and stops the runtime, waiting up to `timeout_ms` for its tasks.
 /// Idempotent. Afterwards only `tandem_client_next_event` (to drain) and `tandem_client_free` are useful.
 ///
-/// Returns `TANDEM_ERR_REENTRANT_CALL` when called from an event callback. Thread-safe.
+/// Returns `TANDEM_ERR_REENTRANT_CALL` at once when called from one of the client's callbacks (an event callback, a
+/// host tool or a host provider callback): those run on threads the shutdown waits for. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_client_shutdown(
     client: *mut tandem_client,
@@ -99,7 +100,8 @@ pub unsafe extern "C" fn tandem_client_shutdown(
 
 /// Shuts the client down (if it was not) and frees it. NULL is a no-op.
 ///
-/// Must not be called from an event callback: that is detected, reported through `tandem_last_error_message`
+/// Must not be called from one of the client's callbacks (event, host tool or host provider): that is detected at
+/// once, reported through `tandem_last_error_message`
 /// (`TANDEM_ERR_REENTRANT_CALL`), and the client is left alive. In a forked child the client's memory is leaked
 /// rather than touched. No other thread may use the client during or after this call.
 #[no_mangle]
@@ -111,7 +113,7 @@ pub unsafe extern "C" fn tandem_client_free(client: *mut tandem_client) {
         let c = &(*client).inner;
         if c.in_callback() {
             set_last_error(&Error::ReentrantCall(
-                "tandem_client_free cannot be called from an event callback".into(),
+                "tandem_client_free cannot be called from one of the client's callbacks (event, host tool or host provider)".into(),
             ));
             return;
         }

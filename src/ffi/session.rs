@@ -246,7 +246,9 @@ pub unsafe extern "C" fn tandem_session_metadata(
     session_json(client, id, out, |c, id| c.metadata(id))
 }
 
-/// What an editor shows: `{status, pending_approval, error, active_tool_name}`. `*out` is owned by the caller.
+/// What an editor shows: `{status, pending_approval, error, active_tool_name, sandbox}` (`sandbox`: what the OS
+/// sandbox enforces for the session's shell commands on this machine, with a `not_enforced` list; null without a
+/// shell tool). `*out` is owned by the caller.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_snapshot(
     client: *mut tandem_client,

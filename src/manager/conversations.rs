@@ -14,6 +14,7 @@ use crate::session::options::Resolved;
 use crate::session::persist::Persister;
 use crate::session::{read, SharedPersister};
 use crate::store::new_conversation_id;
+use crate::store::record::{Header, FORMAT_VERSION};
 use crate::sync::lock;
 
 impl Manager {
@@ -105,15 +106,49 @@ impl Manager {
         }
     }
 
-    /// Archives session `id`'s conversation and starts a new one (a running turn is aborted first).
+    /// Archives session `id`'s conversation and starts a new one (a running turn is aborted first). A persisted
+    /// session's new journal is created first: when the store cannot create it, this fails and nothing changes.
     pub fn new_conversation(&self, id: &str) -> Result<String> {
-        let handle = self.handle(id)?;
+        let (handle, persist, token) = {
+            let reg = lock(&self.reg);
+            let (h, seed) = reg.active(id)?;
+            (h.clone(), seed.persist.clone(), seed.token.clone())
+        };
         let conversation_id = new_conversation_id(crate::time::wall_ms())?;
+        let store = persist.as_ref().map(|p| lock(p).store().clone());
+        let journal = match &store {
+            Some(store) => {
+                let ident = read(&handle.state).identity().clone();
+                let header = Header {
+                    version: FORMAT_VERSION,
+                    conversation_id: conversation_id.clone(),
+                    session_id: id.to_string(),
+                    token,
+                    created_at: crate::time::rfc3339(crate::time::wall_ms()),
+                    model: ident.model,
+                    provider: ident.provider,
+                    workdir: ident.workdir,
+                    title: None,
+                };
+                Some(
+                    store
+                        .create_journal(&header)
+                        .map_err(|e| Error::Io(format!("cannot start a new conversation: {e}")))?,
+                )
+            }
+            None => None,
+        };
         let cmd = Command::NewConversation {
             conversation_id: conversation_id.clone(),
         };
-        Self::expect_ok(handle.switch_conversation(cmd, None)?)?;
-        Ok(conversation_id)
+        let switched = handle
+            .switch_conversation(cmd, journal)
+            .and_then(Self::expect_ok);
+        if let (Err(_), Some(store)) = (&switched, &store) {
+            // The session stayed where it was: the new, empty journal is not a conversation anyone had.
+            let _ = store.delete(&conversation_id);
+        }
+        switched.map(|()| conversation_id)
     }
 
     /// Loads stored conversation `conversation_id` into session `id` (a running turn is aborted first).

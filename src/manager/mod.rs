@@ -176,6 +176,7 @@ impl Manager {
         };
         let mut state = SessionState::new(ident, now);
         state.configure(opts.thinking_level, opts.models.clone());
+        state.set_sandbox(self.tool_set(&id, &opts).sandbox_report());
         state.configure_compaction(crate::session::machine::compaction::AutoCompact {
             threshold: opts.compaction_threshold,
             keep_recent: opts.keep_recent,
@@ -209,12 +210,24 @@ impl Manager {
             let touched = read(&seed.state).touched_count();
             self.bus.publish(&seed.log, r.event(touched));
         }
+        let gaps = read(&seed.state).sandbox_gaps();
+        if !gaps.is_empty() {
+            self.bus
+                .publish(&seed.log, Payload::SandboxLimited { not_enforced: gaps });
+        }
         if let Some(p) = &seed.persist {
             // Nothing can reach the new actor yet (it is not registered), so the first batch is written here.
             session::flush(&seed.state, &seed.log, &self.bus, p);
         }
         reg.insert(&id, handle, seed);
         Ok(id)
+    }
+
+    /// The tools of session `id` started with `o`.
+    fn tool_set(&self, id: &str, o: &Resolved) -> ToolSet {
+        ToolSet::new(o.workdir.clone(), o.tools.as_deref())
+            .with_shell(o.shell.clone())
+            .with_host(self.host_tools.clone(), id)
     }
 
     fn spawn_incarnation(
@@ -228,11 +241,7 @@ impl Manager {
         if let Some(name) = &o.http.api_key_env {
             crate::tools::shell::mark_key_variable(name);
         }
-        let tools = Arc::new(
-            ToolSet::new(o.workdir.clone(), o.tools.as_deref())
-                .with_shell(o.shell.clone())
-                .with_host(self.host_tools.clone(), id),
-        );
+        let tools = Arc::new(self.tool_set(id, o));
         // A restarted session keeps the model, thinking level and skills it had switched to.
         let config = read(&seed.state).provider_config();
         let env = crate::provider::Env {
@@ -460,6 +469,9 @@ impl Manager {
         if let Some(p) = &entry.seed.persist {
             // The actor, if there was one, has stopped: nothing else touches the state now.
             session::flush(&entry.seed.state, &entry.seed.log, &self.bus, p);
+            // Its task may still hold the persister for a moment after replying: the files are let go now, so the
+            // session can be started again at once (by this client or another).
+            lock(p).close();
         }
         self.bus.publish(
             &entry.seed.log,

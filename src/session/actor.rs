@@ -16,7 +16,7 @@ use super::machine::transcript;
 use super::{read, SharedPersister, SharedState};
 use crate::error::{Error, Result};
 use crate::events::bus::{EventBus, SessionLog};
-use crate::events::Payload;
+use crate::events::{Payload, TurnEnd};
 use crate::provider::native::model::BoxFuture;
 use crate::provider::{Provider, TurnLink};
 use crate::sync::lock;
@@ -94,15 +94,38 @@ pub fn apply_and_publish(
         (reply, effects, s.persist_deadline())
     };
     let mut wrote = false;
+    // A turn's end that did not reach the store is reported as such, every time: the host must not take it as saved.
+    let ends_turn = effects
+        .iter()
+        .any(|fx| matches!(fx, Effect::Emit(Payload::TurnEnded { .. })));
+    let mut unsaved: Option<String> = None;
     let mut rest = Vec::new();
     for fx in effects {
         match fx {
             // The machine puts the batch first, so it is written before the events are published.
             Effect::Persist(batch) => {
                 if let Some(p) = persist {
-                    write(log, bus, p, Some(&batch));
+                    unsaved = write(log, bus, p, Some(&batch), !ends_turn);
                     wrote = true;
                 }
+            }
+            Effect::Emit(Payload::TurnEnded { usage, .. }) if unsaved.is_some() => {
+                let why = unsaved.take().unwrap_or_default();
+                bus.publish(
+                    log,
+                    Payload::Error {
+                        message: format!(
+                            "This turn could not be saved: {why}. It is kept in memory and saving is retried."
+                        ),
+                    },
+                );
+                bus.publish(
+                    log,
+                    Payload::TurnEnded {
+                        usage,
+                        reason: TurnEnd::StorageError,
+                    },
+                );
             }
             Effect::Emit(payload) => {
                 bus.publish(log, payload);
@@ -113,25 +136,35 @@ pub fn apply_and_publish(
     if flush && !wrote {
         if let Some(p) = persist {
             // Nothing new, but lines a failed write left behind are due.
-            write(log, bus, p, None);
+            write(log, bus, p, None, true);
         }
     }
     (reply, rest, flush_at)
 }
 
 /// Writes `batch` (and whatever earlier writes left pending); a save that starts failing is reported as an `error`
-/// event. Returns whether everything is stored.
+/// event when `report` is set. Returns why the store is not up to date, `None` when everything is stored.
 fn write(
     log: &SessionLog,
     bus: &EventBus,
     persist: &SharedPersister,
     batch: Option<&Batch>,
-) -> bool {
+    report: bool,
+) -> Option<String> {
     let mut p = lock(persist);
     if let Some(message) = p.save(batch) {
-        bus.publish(log, Payload::Error { message });
+        if report {
+            bus.publish(log, Payload::Error { message });
+        }
     }
-    p.is_clean()
+    if p.is_clean() {
+        return None;
+    }
+    Some(
+        p.failure()
+            .unwrap_or("the store has not written it yet")
+            .to_string(),
+    )
 }
 
 /// Writes everything pending and makes it durable; returns whether everything is stored. Only the actor calls

@@ -34,6 +34,7 @@ pub struct Persister {
     durable: bool,
     retry_at: Option<Instant>,
     failing: bool,
+    last_error: Option<String>,
 }
 
 impl Persister {
@@ -63,6 +64,7 @@ impl Persister {
             durable: false,
             retry_at: None,
             failing: false,
+            last_error: None,
         }
     }
 
@@ -74,6 +76,17 @@ impl Persister {
     /// Whether every batch received is in the file.
     pub fn is_clean(&self) -> bool {
         self.pending.is_empty() && self.record_saved && !self.failing
+    }
+
+    /// Closes the journal and lets go of the session's lock file: the session stopped, nothing more is written.
+    pub fn close(&mut self) {
+        self.journal = None;
+        self.session_lock = None;
+    }
+
+    /// Why the last write failed, while writes are failing.
+    pub fn failure(&self) -> Option<&str> {
+        self.last_error.as_deref().filter(|_| self.failing)
     }
 
     /// When a failed write is retried.
@@ -135,6 +148,7 @@ impl Persister {
             }
             Err(e) => {
                 self.retry_at = Some(Instant::now() + RETRY_AFTER);
+                self.last_error = Some(e.to_string());
                 let first = !self.failing;
                 self.failing = true;
                 first.then(|| {

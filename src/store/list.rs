@@ -15,26 +15,45 @@ const TAIL: u64 = 16 * 1024;
 /// A header line longer than this is not a tandem header.
 const HEADER_MAX: u64 = 64 * 1024;
 
-/// Metadata of every conversation in `dir`, newest first. Unreadable files are skipped.
-pub fn list(dir: &Path) -> Result<Vec<Value>> {
+/// Metadata of every conversation in `dir` (the `conversations` directory of the store at `root`), newest first.
+/// A file that is not a tandem journal is skipped; one that cannot be read, a directory that cannot be listed, and
+/// a store that is gone are errors, so a dead store never looks like an empty one.
+pub fn list(root: &Path, dir: &Path) -> Result<Vec<Value>> {
+    let io = |p: &Path, e: std::io::Error| Error::Io(format!("cannot read {}: {e}", p.display()));
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::Io(format!("cannot read {}: {e}", dir.display()))),
+        // No conversation was ever stored, as long as the store itself is there.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match std::fs::metadata(root) {
+                Ok(m) if m.is_dir() => Ok(Vec::new()),
+                Ok(_) => Err(Error::Io(format!(
+                    "the store {} is not a directory",
+                    root.display()
+                ))),
+                Err(e) => Err(io(root, e)),
+            }
+        }
+        Err(e) => return Err(io(dir, e)),
     };
-    let mut rows: Vec<(u64, Value)> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .filter_map(|p| summarize(&p))
-        .collect();
+    let mut rows: Vec<(u64, Value)> = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| io(dir, e))?.path();
+        if path.extension().is_none_or(|x| x != "jsonl") {
+            continue;
+        }
+        // A file deleted while listing is simply gone; any other failure to open it is the store's.
+        match File::open(&path) {
+            Ok(file) => rows.extend(summarize(file)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(&path, e)),
+        }
+    }
     rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     Ok(rows.into_iter().map(|(_, v)| v).collect())
 }
 
-/// One conversation's metadata and its last-message time (for sorting).
-pub fn summarize(path: &Path) -> Option<(u64, Value)> {
-    let mut file = File::open(path).ok()?;
+/// One conversation's metadata and its last-message time (for sorting); `None` for a file that is not a journal.
+pub fn summarize(mut file: File) -> Option<(u64, Value)> {
     let len = file.metadata().ok()?.len();
     let header = read_header(&mut file)?;
     let meta = newest_meta(&mut file, len);

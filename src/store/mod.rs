@@ -60,13 +60,25 @@ pub fn sync_dir(dir: &Path) {
     }
 }
 
-/// Takes `file`'s exclusive advisory lock without waiting; `busy` words the error when another holder has it.
+/// How long a lock held by someone else is waited for before that is an error. A lock is tied to its open file,
+/// and a child the host process forks (any child, by any library) holds a copy of every open file until it execs:
+/// a session stopped a moment ago may look held for that long.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Takes `file`'s exclusive advisory lock, waiting up to [`LOCK_PATIENCE`] for another holder to let go; `busy`
+/// words the error when it does not.
 pub fn try_lock(file: &File, path: &Path, busy: impl FnOnce() -> String) -> Result<()> {
-    match file.try_lock() {
-        Ok(()) => Ok(()),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Busy(busy())),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(Error::Io(format!("cannot lock {}: {e}", path.display())))
+    let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Busy(busy())),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::Io(format!("cannot lock {}: {e}", path.display())))
+            }
         }
     }
 }
@@ -258,7 +270,7 @@ impl Store {
 
     /// Metadata of every stored conversation, newest first.
     pub fn list(&self) -> Result<Vec<serde_json::Value>> {
-        list::list(&self.conversations())
+        list::list(&self.root, &self.conversations())
     }
 }
 

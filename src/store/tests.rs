@@ -212,10 +212,20 @@ fn listing_reads_the_newest_meta_even_far_from_the_end_and_sorts_newest_first() 
     assert_eq!(list[0]["last_message_at"], crate::time::rfc3339(20_000));
     assert_eq!(list[1]["id"], "old");
     assert_eq!(list[1]["created_at"], crate::time::rfc3339(1_000));
-    assert!(Store::new(dir("missing"), FsyncPolicy::Turn)
+    // A store with no conversations yet lists none; a store that is gone is an error, not an empty list (the
+    // client creates its store when it starts, so a missing one died since).
+    let empty = dir("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert!(Store::new(empty, FsyncPolicy::Turn)
         .list()
         .unwrap()
         .is_empty());
+    let gone = dir("missing");
+    let _ = std::fs::remove_dir_all(&gone);
+    assert!(matches!(
+        Store::new(gone, FsyncPolicy::Turn).list(),
+        Err(Error::Io(_))
+    ));
 }
 
 #[test]

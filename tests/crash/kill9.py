@@ -12,8 +12,14 @@ Each round on one store directory:
      acknowledgement order, as a user message followed (before the next user message) by the complete answer
      "alpha beta gamma"; no error notice other than an interrupted turn or a repaired torn tail.
 
+With --fill-disk (the store on a small file system of its own, e.g. a tmpfs), about half the rounds also fill that
+file system at a random moment while turns stream, so journal appends start failing: turns that could not be saved
+must end `storage_error` (printed as `not-completed ... storage_error`, never `ended`), and every turn acknowledged
+as completed must still be there after the kill. The filler is removed before each verify.
+
 Python 3.11 standard library only; builds nothing. Usage:
   kill9.py --host target/crash/crash_host [--lib-dir target/debug] [--store DIR] [--rounds 200] [--seed N]
+           [--fill-disk]
 (or the environment variables CRASH_HOST, TANDEM_LIB_DIR, KILL9_SEED, KILL9_ROUNDS).
 Prints the seed first (rerun with --seed to reproduce the same kill times and session counts) and finally
   kill9: R rounds, N acknowledged turns checked, L lost
@@ -46,6 +52,8 @@ def parse_args():
     p.add_argument("--min-ms", type=int, default=20)
     p.add_argument("--max-ms", type=int, default=400)
     p.add_argument("--keep", action="store_true", help="keep the temporary store (always kept on failure)")
+    p.add_argument("--fill-disk", action="store_true",
+                   help="fill the store's file system at random moments (put the store on a small tmpfs)")
     a = p.parse_args()
     if not a.host or not os.access(a.host, os.X_OK):
         p.error("--host (or CRASH_HOST) must name the executable crash_host")
@@ -93,6 +101,22 @@ def main():
     def fail(round_no, what):
         problems.append(f"round {round_no}: {what}")
 
+    filler = os.path.join(os.path.dirname(os.path.abspath(store)), "kill9-filler")
+    stats["storage_errors"] = 0
+    stats["filled"] = 0
+
+    def fill_after(seconds):
+        """Writes the filler until the file system is full (ENOSPC ends it)."""
+        time.sleep(seconds)
+        try:
+            with open(filler, "wb") as f:
+                block = b"\0" * 65536
+                while True:
+                    f.write(block)
+                    f.flush()
+        except OSError:
+            pass
+
     for r in range(1, a.rounds + 1):
         n = rng.randint(1, MAX_SESSIONS)
         most = max(most, n)
@@ -104,6 +128,11 @@ def main():
         err = []
         err_reader = threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)
         err_reader.start()
+        filling = None
+        if a.fill_disk and rng.random() < 0.5:
+            filling = threading.Thread(target=fill_after, args=(rng.uniform(0, delay),), daemon=True)
+            filling.start()
+            stats["filled"] += 1
         try:
             proc.wait(timeout=delay)
             exited_by_itself = True
@@ -113,7 +142,15 @@ def main():
             proc.wait()
         reader.join(10)
         err_reader.join(10)
+        if filling is not None:
+            filling.join(30)
+        if os.path.exists(filler):
+            os.remove(filler)
         stderr = b"".join(err).decode("utf-8", "replace").strip()
+        if a.fill_disk:
+            # The host reports every error event on stderr; a full disk's are expected in this mode.
+            stderr = "\n".join(l for l in stderr.splitlines()
+                               if not (l.startswith("event: ") and "No space left on device" in l)).strip()
         if exited_by_itself:
             fail(r, f"crash_host run exited by itself with status {proc.returncode} before the kill: {stderr}")
         elif stderr:
@@ -124,6 +161,8 @@ def main():
             if len(parts) == 3 and parts[0] == "ended":
                 acked.setdefault(parts[1], []).append(parts[2])
                 ended_now += 1
+            elif a.fill_disk and len(parts) == 4 and parts[0] == "not-completed" and parts[3] == "storage_error":
+                stats["storage_errors"] += 1
             else:
                 fail(r, f"unexpected output from crash_host run: {line!r}")
         stats["turns_in_run"].append(ended_now)
@@ -155,6 +194,11 @@ def main():
     print(f"kill9: store {store}; {stats['checks']} turn checks; runs ended 0-{max(runs) if runs else 0} turns "
           f"({stats['empty']} runs none); reopened journals showed {stats['interrupted']} interrupted-turn notices, "
           f"{stats['repaired']} torn-tail repairs, {stats['skipped']} skipped-entry notices; {took:.1f} s")
+    if a.fill_disk:
+        print(f"kill9: the store's file system was filled in {stats['filled']} rounds; "
+              f"{stats['storage_errors']} turns ended storage_error")
+        if stats["storage_errors"] == 0:
+            problems.append("--fill-disk: no turn ended storage_error, so the full disk was never hit")
     ok = not problems and total > 0
     if total == 0:
         print("kill9: no turn ended before any kill: the test proved nothing", file=sys.stderr)

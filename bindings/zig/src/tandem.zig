@@ -187,6 +187,7 @@ pub const EventKind = enum(u32) {
     retrying = c.TANDEM_EVENT_KIND_RETRYING,
     options_restored = c.TANDEM_EVENT_KIND_OPTIONS_RESTORED,
     command_ran = c.TANDEM_EVENT_KIND_COMMAND_RAN,
+    sandbox_limited = c.TANDEM_EVENT_KIND_SANDBOX_LIMITED,
     /// A kind newer than this wrapper.
     unknown = 0,
 };

@@ -100,6 +100,8 @@ pub struct SessionState {
     pub(super) side_call: bool,
     /// When compaction happens by itself.
     pub(super) auto_compact: super::compaction::AutoCompact,
+    /// What the OS sandbox enforces for the session's `shell` commands (`None` without a shell tool).
+    pub(super) sandbox: Option<Value>,
     /// The turn waiting for an automatic compaction before its first model call.
     pub(super) compacting_for: Option<u64>,
     /// The last turn's answer was cut off by a stream failure (`continue` resumes it).
@@ -151,6 +153,7 @@ impl SessionState {
             skills: Default::default(),
             side_call: false,
             auto_compact: Default::default(),
+            sandbox: None,
             compacting_for: None,
             interrupted: false,
             conversation_id: String::new(),
@@ -191,7 +194,26 @@ impl SessionState {
             "pending_approval": self.pending_approval(),
             "error": self.error_message,
             "active_tool_name": self.active_tools.last().map(|(_, name)| name),
+            "sandbox": self.sandbox,
         })
+    }
+
+    /// Records what the shell's OS sandbox enforces (at start, before any input); the snapshot shows it.
+    pub fn set_sandbox(&mut self, report: Option<Value>) {
+        self.sandbox = report;
+    }
+
+    /// What the shell's OS sandbox does not enforce on this machine (empty when everything is, or without a shell).
+    pub fn sandbox_gaps(&self) -> Vec<String> {
+        self.sandbox
+            .as_ref()
+            .and_then(|r| r["not_enforced"].as_array())
+            .map(|gaps| {
+                gaps.iter()
+                    .filter_map(|g| g.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The first prompt's text and the number of prompts.

@@ -277,3 +277,16 @@ fn an_empty_prompt_is_refused_idle_or_busy_and_changes_nothing() {
     let (reply, _) = s.apply(Input::Command(Command::FollowUp(vec![img])), T0);
     assert!(matches!(reply, Reply::Prompt(_)), "{reply:?}");
 }
+
+#[test]
+fn sandbox_gaps_come_from_the_report_and_show_in_the_snapshot() {
+    let mut s = session();
+    assert!(s.sandbox_gaps().is_empty());
+    assert!(s.snapshot()["sandbox"].is_null());
+    s.set_sandbox(Some(serde_json::json!({
+        "mode": "workspace-write",
+        "not_enforced": ["network: neither a network namespace nor Landlock TCP rules are available"]
+    })));
+    assert_eq!(s.sandbox_gaps().len(), 1);
+    assert_eq!(s.snapshot()["sandbox"]["mode"], "workspace-write");
+}

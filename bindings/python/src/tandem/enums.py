@@ -109,6 +109,7 @@ class EventKind(_NamedIntEnum):
     RETRYING = 23
     OPTIONS_RESTORED = 24
     COMMAND_RAN = 25
+    SANDBOX_LIMITED = 26
 
     @property
     def label(self) -> str:

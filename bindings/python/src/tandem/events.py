@@ -365,6 +365,14 @@ class OptionsRestored(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class SandboxLimited(Event):
+    """The shell's OS sandbox cannot enforce everything on this machine: ``not_enforced`` says what."""
+
+    KIND: ClassVar[str] = "sandbox_limited"
+    not_enforced: List[str]
+
+
+@dataclasses.dataclass(frozen=True)
 class CommandRan(Event):
     """A slash command sent as a prompt was run: its name, arguments and result."""
 
@@ -402,6 +410,7 @@ _KINDS: Dict[str, Type[Event]] = {
         Retrying,
         OptionsRestored,
         CommandRan,
+        SandboxLimited,
     )
 }
 

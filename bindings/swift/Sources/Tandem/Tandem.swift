@@ -80,7 +80,7 @@ public enum EventKind: String, Sendable {
     case queuesRecalled = "queues_recalled", contextUsage = "context_usage"
     case turnLimitReached = "turn_limit_reached", turnEnded = "turn_ended", error = "error"
     case eventsDropped = "events_dropped", retrying = "retrying", optionsRestored = "options_restored"
-    case commandRan = "command_ran"
+    case commandRan = "command_ran", sandboxLimited = "sandbox_limited"
     /// A kind newer than this binding.
     case unknown = ""
 }
