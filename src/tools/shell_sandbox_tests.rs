@@ -28,13 +28,29 @@ async fn sh(root: &Path, policy: &Policy, command: &str) -> ToolOutcome {
     .await
 }
 
-/// A directory outside the workdir and outside every temp directory (under the crate's `target/`).
-fn outside_dir(tag: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join(format!("sandbox-test-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A directory outside the workdir and outside every directory the sandbox lets commands write: under the crate's
+/// `target/`, or under the home directory when the checkout itself lies in a temp directory (a clone in /tmp).
+fn outside_dir(tag: &str, root: &Path) -> PathBuf {
+    let writable: Vec<PathBuf> = Policy::default()
+        .writable(root)
+        .iter()
+        .map(|w| w.canonicalize().unwrap_or_else(|_| w.clone()))
+        .collect();
+    let name = format!("sandbox-test-{tag}-{}", std::process::id());
+    let mut bases = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target")];
+    bases.extend(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    bases.push(PathBuf::from("/var/lib/tandem-tests"));
+    for base in bases {
+        if std::fs::create_dir_all(&base).is_err() {
+            continue;
+        }
+        let dir = base.canonicalize().unwrap().join(&name);
+        if !writable.iter().any(|w| dir.starts_with(w)) {
+            std::fs::create_dir_all(&dir).unwrap();
+            return dir;
+        }
+    }
+    panic!("no directory outside the sandbox's writable ones ({writable:?}) to test with")
 }
 
 fn assert_reported_missing(out: &ToolOutcome, what: &str) {
@@ -49,7 +65,7 @@ fn assert_reported_missing(out: &ToolOutcome, what: &str) {
 async fn writes_go_only_to_the_workdir_and_temp_dirs() {
     let t = TempDir::new("sbwrite");
     let root = t.path();
-    let outside = outside_dir("write");
+    let outside = outside_dir("write", root);
     let target = outside.join("escaped.txt");
     let write_outside = format!("echo x > {}", target.display());
     let out = sh(root, &Policy::default(), &write_outside).await;
