@@ -662,6 +662,44 @@ tandem_status tandem_client_next_event(tandem_client *client,
                                        char **out);
 
 /**
+ * Takes up to `max` events of the pull queue without ever waiting and returns them as one JSON array, oldest first:
+ * `[{"seq", "session_id", "kind", ...}, ...]`, possibly `[]`. One call per host loop iteration drains a batch with
+ * one ABI crossing; when it empties the queue it also drains the readiness descriptor (`tandem_client_ready_fd`).
+ *
+ * On success `*out` is owned by the caller; free it with `tandem_string_free`. `max` 0 is
+ * `TANDEM_ERR_INVALID_ARGUMENT`; NULL `client` or `out` is `TANDEM_ERR_NULL_ARGUMENT`. After shutdown it returns the
+ * events still queued, then `TANDEM_ERR_SHUTTING_DOWN` once the queue is drained; in a forked child
+ * `TANDEM_ERR_FORKED`. Events are kept for pulling only while the client's `pull_events` option is on (the
+ * default). Thread-safe: concurrent pulls (this, `tandem_client_next_event`, filtered pulls) each get distinct
+ * events.
+ */
+tandem_status tandem_client_next_events(tandem_client *client,
+                                        uint32_t max,
+                                        char **out);
+
+/**
+ * Writes to `*out_fd` a file descriptor that is readable while the client's pull queue holds events, for hosts
+ * that wait in `poll`/`epoll`/`kqueue`/an event loop instead of a thread blocked in `tandem_client_next_event`.
+ *
+ * Contract (level-like, kept by tandem): the descriptor is made readable when an event is queued for pulling and
+ * drained by tandem inside the pull calls (`tandem_client_next_events`, `tandem_client_next_event`,
+ * `tandem_client_next_session_event`) when they leave the queue empty. So: poll it, then pull with
+ * `tandem_client_next_events` until it returns `[]` (or pull once and poll again: it stays readable while events
+ * remain). The host must only poll it: never read from, write to or close it (reading would hide queued events
+ * until the next one arrives). A filtered pull may leave other sessions' events queued, so the descriptor stays
+ * readable for them. Only events kept for pulling count: with the `pull_events` option off this returns
+ * `TANDEM_ERR_INVALID_ARGUMENT`.
+ *
+ * Ownership: the descriptor belongs to the client (an eventfd with `EFD_NONBLOCK | EFD_CLOEXEC` on Linux, the
+ * read end of a non-blocking close-on-exec pipe elsewhere); every call returns the same one, and it stays valid
+ * until `tandem_client_free`, which closes it. After `tandem_client_shutdown` it is readable for good, so pollers
+ * wake and their pulls drain what is left and then answer `TANDEM_ERR_SHUTTING_DOWN`. In a forked child this
+ * returns `TANDEM_ERR_FORKED`. Thread-safe.
+ */
+tandem_status tandem_client_ready_fd(tandem_client *client,
+                                     int *out_fd);
+
+/**
  * Waits up to `timeout_ms` for the oldest pulled event of session `session_id` and returns it as JSON, like
  * `tandem_client_next_event`; every other event stays in the pull queue, in order, for other pullers and for
  * unfiltered `tandem_client_next_event` calls. Client-level events (`events_dropped`, `session_id` null) are

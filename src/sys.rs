@@ -1,6 +1,6 @@
 //! Safe wrappers over the few raw system calls the rest of the crate needs (kept here so all `unsafe` lives in
 //! `src/ffi/` and here): process-group and process kills, and the shell sandbox's child setup (cgroup, network
-//! namespace, Landlock) applied between fork and exec.
+//! namespace, Landlock) applied between fork and exec, and the pull queue's readiness descriptor.
 
 use std::io;
 
@@ -298,4 +298,110 @@ mod tests {
         // The shell was not a group leader and is gone: no group carries its pid.
         kill_process_group(pid).unwrap();
     }
+}
+
+/// A readiness descriptor the host can poll: an eventfd (`EFD_NONBLOCK | EFD_CLOEXEC`) on Linux, a non-blocking
+/// close-on-exec pipe elsewhere. [`ReadyFd::set`] makes it readable, [`ReadyFd::clear`] drains it; it is closed on
+/// drop. The owner serializes `set` and `clear` (the event bus calls them under its pull lock).
+#[derive(Debug)]
+pub struct ReadyFd {
+    /// The descriptor hosts poll (the eventfd, or the pipe's read end).
+    read: i32,
+    /// The descriptor written to make it readable (the eventfd itself, or the pipe's write end).
+    write: i32,
+}
+
+impl ReadyFd {
+    /// A new descriptor, not readable.
+    #[cfg(target_os = "linux")]
+    pub fn new() -> io::Result<ReadyFd> {
+        // SAFETY: eventfd takes two integers and returns a new descriptor or -1; no memory of ours is touched.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(ReadyFd {
+            read: fd,
+            write: fd,
+        })
+    }
+
+    /// A new descriptor, not readable.
+    #[cfg(not(target_os = "linux"))]
+    pub fn new() -> io::Result<ReadyFd> {
+        let mut fds = [0i32; 2];
+        // SAFETY: `fds` is a writable array of two ints, as pipe(2) requires.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let ready = ReadyFd {
+            read: fds[0],
+            write: fds[1],
+        };
+        for fd in fds {
+            // SAFETY: fcntl on descriptors we just created and own; integers only.
+            let ok = unsafe {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) == 0
+                    && libc::fcntl(
+                        fd,
+                        libc::F_SETFL,
+                        libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+                    ) == 0
+            };
+            if !ok {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(ready)
+    }
+
+    /// The descriptor to poll for readability.
+    pub fn fd(&self) -> i32 {
+        self.read
+    }
+
+    /// Makes the descriptor readable (a no-op when it already is and the counter or pipe is full).
+    pub fn set(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live local to a descriptor we own; it is non-blocking, and EAGAIN (counter
+        // or pipe full) means it is readable already, so the result needs no handling.
+        unsafe { libc::write(self.write, (&one as *const u64).cast(), 8) };
+    }
+
+    /// Drains the descriptor so that it is no longer readable.
+    pub fn clear(&self) {
+        let mut buf = [0u8; 64];
+        loop {
+            // SAFETY: reads into a live local buffer of the given length from a non-blocking descriptor we own.
+            let n = unsafe { libc::read(self.read, buf.as_mut_ptr().cast(), buf.len()) };
+            // An eventfd read resets the counter at once; a pipe is read until it is empty (or on error/EAGAIN).
+            if n <= 0 || cfg!(target_os = "linux") {
+                break;
+            }
+        }
+    }
+}
+
+impl Drop for ReadyFd {
+    fn drop(&mut self) {
+        // SAFETY: both descriptors are ours and closed exactly once, here.
+        unsafe {
+            libc::close(self.read);
+            if self.write != self.read {
+                libc::close(self.write);
+            }
+        }
+    }
+}
+
+/// Whether descriptor `fd` is readable, waiting up to `timeout_ms` (poll(2); false on error).
+pub fn poll_readable(fd: i32, timeout_ms: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll reads and writes exactly one live pollfd we pass with count 1.
+    let n = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    n == 1 && p.revents & libc::POLLIN != 0
 }

@@ -199,6 +199,12 @@ fn real_outputs_validate() {
     check("touched_files", &c.touched_files(&demo).unwrap());
     c.stop_session(&s).unwrap();
     c.shutdown(Duration::from_secs(5)).unwrap();
+    let batch = c.next_events(4).unwrap();
+    assert!(!batch.is_empty());
+    let batch: Value = serde_json::from_str(&tandem::events::Event::batch_to_json(&batch)).unwrap();
+    check("event_batch", &batch);
+    events.extend(batch.as_array().unwrap().iter().cloned());
+    check("event_batch", &json!([]));
     while let Ok(e) = c.next_event(Duration::from_millis(100)) {
         events.push(serde_json::from_str(&e.to_json()).unwrap());
     }

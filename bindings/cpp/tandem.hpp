@@ -740,6 +740,33 @@ private:
 
 namespace detail {
 
+/// The members of a JSON array of objects (what tandem_client_next_events returns), each as its own text.
+inline std::vector<std::string> split_json_array(std::string_view text) {
+    std::vector<std::string> items;
+    int depth = 0;
+    bool in_string = false, escaped = false;
+    size_t start = 0;
+    for (size_t i = 0; i < text.size(); i++) {
+        char ch = text[i];
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (ch == '\\') escaped = true;
+            else if (ch == '"') in_string = false;
+            continue;
+        }
+        if (ch == '"') {
+            in_string = true;
+        } else if (ch == '{' || ch == '[') {
+            if (depth == 1 && ch == '{') start = i;
+            depth++;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+            if (depth == 1 && ch == '}') items.emplace_back(text.substr(start, i + 1 - start));
+        }
+    }
+    return items;
+}
+
 /// `event_json` (an object) with `"request_id": id` as its first member.
 inline std::string with_request_id(uint64_t request_id, std::string_view event_json) {
     size_t i = 0;
@@ -896,6 +923,27 @@ public:
         detail::check(st);
         detail::OwnedString owned(out);
         return Event::from_json(owned.get());
+    }
+
+    /// Takes up to `max` queued events without waiting (tandem_client_next_events): one ABI crossing per batch,
+    /// possibly none. Emptying the queue resets ready_fd(). Throws TANDEM_ERR_INVALID_ARGUMENT for `max` 0 and
+    /// TANDEM_ERR_SHUTTING_DOWN once the client is shut down and drained.
+    std::vector<Event> next_events(uint32_t max) const {
+        char *out = nullptr;
+        detail::check(tandem_client_next_events(c(), max, &out));
+        detail::OwnedString owned(out);
+        std::vector<Event> events;
+        for (auto &text : detail::split_json_array(owned.get())) events.push_back(Event::from_json(std::move(text)));
+        return events;
+    }
+
+    /// The client's readiness descriptor (tandem_client_ready_fd): readable while events are queued for pulling,
+    /// reset by the pulls that empty the queue, readable for good after shutdown. Owned by the client (closed when
+    /// it is destroyed); only poll it, never read, write or close it.
+    int ready_fd() const {
+        int fd = -1;
+        detail::check(tandem_client_ready_fd(c(), &fd));
+        return fd;
     }
 
     /// Waits up to `timeout` for the oldest pulled event of session `session_id`; std::nullopt on timeout. Other

@@ -250,6 +250,20 @@ impl Client {
         self.bus.next_event(timeout)
     }
 
+    /// Up to `max` events of the pull queue, without waiting (possibly none); `ShuttingDown` once shut down and
+    /// drained.
+    pub fn next_events(&self, max: usize) -> Result<Vec<Arc<Event>>> {
+        self.check_process()?;
+        self.bus.next_events(max)
+    }
+
+    /// The client's readiness descriptor (see [`crate::events::bus::EventBus::ready_fd`]); it stays open until the
+    /// client is dropped.
+    pub fn ready_fd(&self) -> Result<i32> {
+        self.check_process()?;
+        self.bus.ready_fd()
+    }
+
     /// Oldest event of session `id` in the pull queue, waiting up to `timeout`; other events stay queued in order.
     /// `NotFound` once the session's stream has ended (or never began) and none of its events are queued.
     pub fn next_session_event(&self, id: &str, timeout: Duration) -> Result<Arc<Event>> {

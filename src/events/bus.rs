@@ -6,10 +6,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::dispatch::Dispatcher;
-use super::queue::{EventQueue, Popped};
+use super::queue::EventQueue;
 use super::{Event, Payload};
 use crate::error::{Error, Result};
 use crate::sync::lock;
+use crate::sys::ReadyFd;
 
 /// A session's event stream: its next sequence number and a bounded history for `events_since`.
 ///
@@ -62,6 +63,10 @@ pub struct EventsSince {
 struct Pull {
     queue: EventQueue,
     open: HashSet<Arc<str>>,
+    /// The readiness descriptor, created by the first [`EventBus::ready_fd`] call.
+    ready: Option<ReadyFd>,
+    /// Whether `ready` was last made readable (so publishers write to it only on the empty -> non-empty edge).
+    signaled: bool,
 }
 
 /// Fans events out to the pull queue and to subscriptions.
@@ -90,6 +95,8 @@ impl EventBus {
             pull: Mutex::new(Pull {
                 queue: EventQueue::new(queue_capacity),
                 open: HashSet::new(),
+                ready: None,
+                signaled: false,
             }),
             pull_waiters: AtomicUsize::new(0),
             filtered_waiters: AtomicUsize::new(0),
@@ -149,6 +156,7 @@ impl EventBus {
             }
             if self.pull_enabled {
                 pull.queue.push(event.clone());
+                self.sync_ready(&mut pull);
                 if self.filtered_waiters.load(Ordering::Relaxed) > 0 {
                     self.pull_cv.notify_all();
                 } else if self.pull_waiters.load(Ordering::Relaxed) > 0 {
@@ -159,22 +167,76 @@ impl EventBus {
         self.dispatcher.enqueue(event);
     }
 
+    /// Makes the readiness descriptor (if any) match the queue: readable while anything is queued for pulling or
+    /// after shutdown, drained otherwise. Called under the pull lock after every change of the queue.
+    fn sync_ready(&self, pull: &mut Pull) {
+        let want = !pull.queue.is_empty() || self.shutting_down.load(Ordering::Acquire);
+        if want == pull.signaled {
+            return;
+        }
+        if let Some(ready) = &pull.ready {
+            if want {
+                ready.set();
+            } else {
+                ready.clear();
+            }
+        }
+        pull.signaled = want;
+    }
+
+    /// The readiness descriptor, created on first use: readable while the pull queue holds events (or a drop
+    /// count), drained by the pulls that empty it, and readable for good after shutdown. It is owned by the bus and
+    /// closed when the bus is dropped. `InvalidArgument` when nothing is kept for pulling (`pull_events` off).
+    pub fn ready_fd(&self) -> Result<i32> {
+        if !self.pull_enabled {
+            return Err(Error::invalid(
+                "the client's pull_events option is off: nothing is queued for pulling",
+            ));
+        }
+        let mut pull = lock(&self.pull);
+        if let Some(ready) = &pull.ready {
+            return Ok(ready.fd());
+        }
+        let ready = ReadyFd::new()
+            .map_err(|e| Error::Io(format!("cannot create the readiness descriptor: {e}")))?;
+        let fd = ready.fd();
+        pull.ready = Some(ready);
+        pull.signaled = false;
+        self.sync_ready(&mut pull);
+        Ok(fd)
+    }
+
+    /// Takes the next item of the queue (a drop count becomes an `events_dropped` event on the client's stream).
+    fn pop_one(&self, pull: &mut Pull) -> Option<Arc<Event>> {
+        let popped = pull.queue.pop()?.into_event(&self.client_seq);
+        self.sync_ready(pull);
+        Some(popped)
+    }
+
+    /// Takes up to `max` events of the pull queue without waiting, oldest first (possibly none).
+    /// `ShuttingDown` once the client is shut down and the queue is drained.
+    pub fn next_events(&self, max: usize) -> Result<Vec<Arc<Event>>> {
+        let mut pull = lock(&self.pull);
+        let mut out = Vec::new();
+        while out.len() < max {
+            match self.pop_one(&mut pull) {
+                Some(e) => out.push(e),
+                None => break,
+            }
+        }
+        if out.is_empty() && self.shutting_down.load(Ordering::Acquire) {
+            return Err(Error::ShuttingDown);
+        }
+        Ok(out)
+    }
+
     /// Blocks up to `timeout` for the next event of the pull queue.
     pub fn next_event(&self, timeout: Duration) -> Result<Arc<Event>> {
         let deadline = Instant::now() + timeout;
         let mut pull = lock(&self.pull);
         loop {
-            match pull.queue.pop() {
-                Some(Popped::Event(e)) => return Ok(e),
-                Some(Popped::Dropped(count)) => {
-                    let seq = self.client_seq.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Arc::new(Event {
-                        seq,
-                        session_id: None,
-                        payload: Payload::EventsDropped { count },
-                    }));
-                }
-                None => {}
+            if let Some(e) = self.pop_one(&mut pull) {
+                return Ok(e);
             }
             pull = self.wait_pull(pull, deadline, &self.pull_waiters, || {
                 format!("no event arrived within {} ms", timeout.as_millis())
@@ -219,6 +281,7 @@ impl EventBus {
         let mut pull = lock(&self.pull);
         loop {
             if let Some(e) = pull.queue.pop_session(session_id) {
+                self.sync_ready(&mut pull);
                 return Ok(e);
             }
             if !pull.open.contains(session_id) {
@@ -256,7 +319,8 @@ impl EventBus {
     pub fn shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
         {
-            let _guard = lock(&self.pull);
+            let mut pull = lock(&self.pull);
+            self.sync_ready(&mut pull);
             self.pull_cv.notify_all();
         }
         self.dispatcher.shutdown();
@@ -419,6 +483,49 @@ mod tests {
         assert!(!recent.truncated);
         assert_eq!(recent.events.len(), 2);
         assert!(bus.events_since(&log, 5).events.is_empty());
+        bus.shutdown();
+    }
+
+    fn readable(fd: i32) -> bool {
+        crate::sys::poll_readable(fd, 0)
+    }
+
+    #[test]
+    fn the_ready_fd_follows_the_pull_queue_and_wakes_for_shutdown() {
+        let bus = EventBus::new(64, 8, true);
+        let log = bus.new_log("s");
+        bus.publish(&log, Payload::MessagesChanged);
+        let fd = bus.ready_fd().unwrap();
+        assert_eq!(bus.ready_fd().unwrap(), fd, "one descriptor per bus");
+        assert!(readable(fd), "events queued before the first call count");
+        for _ in 0..4 {
+            bus.publish(&log, Payload::MessagesChanged);
+        }
+        let batch = bus.next_events(3).unwrap();
+        assert_eq!(
+            batch.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert!(readable(fd), "still readable while events remain");
+        assert_eq!(bus.next_events(10).unwrap().len(), 2);
+        assert!(!readable(fd), "drained when the queue became empty");
+        assert!(bus.next_events(10).unwrap().is_empty());
+        bus.publish(&log, Payload::MessagesChanged);
+        assert!(readable(fd));
+        bus.next_event(Duration::ZERO).unwrap();
+        assert!(!readable(fd), "single pulls drain it too");
+        bus.publish(&log, Payload::MessagesChanged);
+        bus.shutdown();
+        assert!(readable(fd));
+        assert_eq!(bus.next_events(10).unwrap().len(), 1);
+        assert!(readable(fd), "readable for good after shutdown");
+        assert!(matches!(bus.next_events(10), Err(Error::ShuttingDown)));
+    }
+
+    #[test]
+    fn no_ready_fd_without_pulling() {
+        let bus = EventBus::new(16, 8, false);
+        assert!(matches!(bus.ready_fd(), Err(Error::InvalidArgument(_))));
         bus.shutdown();
     }
 

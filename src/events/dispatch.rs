@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use super::queue::{EventQueue, Popped};
-use super::{Event, Payload};
+use super::queue::EventQueue;
+use super::Event;
 use crate::error::{Error, Result};
 use crate::sync::lock;
 
@@ -228,17 +228,7 @@ impl Dispatcher {
                 }
             }
             for item in batch.drain(..) {
-                let event = match item {
-                    Popped::Event(e) => e,
-                    Popped::Dropped(count) => {
-                        let seq = self.client_seq.fetch_add(1, Ordering::Relaxed);
-                        Arc::new(Event {
-                            seq,
-                            session_id: None,
-                            payload: Payload::EventsDropped { count },
-                        })
-                    }
-                };
+                let event = item.into_event(&self.client_seq);
                 self.deliver(event, &mut sid);
             }
         }
@@ -303,6 +293,7 @@ impl<F: Fn(&Prepared) + Send + Sync> EventSink for FnSink<F> {
 mod tests {
     use super::*;
     use crate::events::bus::EventBus;
+    use crate::events::Payload;
     use std::sync::mpsc;
     use std::time::Duration;
 

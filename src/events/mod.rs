@@ -40,6 +40,20 @@ impl Event {
         serde_json::to_string(&doc).expect("event payloads always serialize")
     }
 
+    /// A batch of events as one JSON array of their documents, oldest first (what `tandem_client_next_events`
+    /// returns; `[]` for none).
+    pub fn batch_to_json(events: &[Arc<Event>]) -> String {
+        let mut json = String::from("[");
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(&e.to_json());
+        }
+        json.push(']');
+        json
+    }
+
     /// The event's JSON document as a value (for documents that embed events).
     pub fn to_value(&self) -> Value {
         let doc = EventJson {

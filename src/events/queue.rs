@@ -1,9 +1,10 @@
 //! A bounded event queue that coalesces deltas and drops only droppable events when full.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::Event;
+use super::{Event, Payload};
 
 /// How far back a new delta looks for an earlier delta of the same message to merge into.
 const COALESCE_SCAN: usize = 64;
@@ -15,6 +16,21 @@ pub enum Popped {
     Event(Arc<Event>),
     /// This many events were dropped since the last pop; report it before anything else.
     Dropped(u64),
+}
+
+impl Popped {
+    /// The event to hand out: a drop count becomes an `events_dropped` event (session_id null) numbered on the
+    /// client's own sequence `client_seq`.
+    pub fn into_event(self, client_seq: &AtomicU64) -> Arc<Event> {
+        match self {
+            Popped::Event(e) => e,
+            Popped::Dropped(count) => Arc::new(Event {
+                seq: client_seq.fetch_add(1, Ordering::Relaxed),
+                session_id: None,
+                payload: Payload::EventsDropped { count },
+            }),
+        }
+    }
 }
 
 /// A FIFO of events with a soft capacity.

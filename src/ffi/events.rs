@@ -1,6 +1,6 @@
 //! Exported event functions: the pull API, subscriptions with C callbacks, and per-session history.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_int, c_void};
 use std::time::Duration;
 
 use super::boundary::{arg_str, client as client_ref, guard, opt_str, Out};
@@ -10,6 +10,7 @@ use super::types::{
 };
 use crate::error::Error;
 use crate::events::dispatch::{EventSink, Prepared};
+use crate::events::Event;
 
 /// Waits up to `timeout_ms` for the next event and returns it as JSON: `{"seq", "session_id", "kind", ...}`.
 ///
@@ -27,6 +28,62 @@ pub unsafe extern "C" fn tandem_client_next_event(
         let out = Out::new(out, "out")?;
         let event = client_ref(client)?.next_event(Duration::from_millis(timeout_ms.into()))?;
         out.write_string(event.to_json())
+    })
+}
+
+/// Takes up to `max` events of the pull queue without ever waiting and returns them as one JSON array, oldest first:
+/// `[{"seq", "session_id", "kind", ...}, ...]`, possibly `[]`. One call per host loop iteration drains a batch with
+/// one ABI crossing; when it empties the queue it also drains the readiness descriptor (`tandem_client_ready_fd`).
+///
+/// On success `*out` is owned by the caller; free it with `tandem_string_free`. `max` 0 is
+/// `TANDEM_ERR_INVALID_ARGUMENT`; NULL `client` or `out` is `TANDEM_ERR_NULL_ARGUMENT`. After shutdown it returns the
+/// events still queued, then `TANDEM_ERR_SHUTTING_DOWN` once the queue is drained; in a forked child
+/// `TANDEM_ERR_FORKED`. Events are kept for pulling only while the client's `pull_events` option is on (the
+/// default). Thread-safe: concurrent pulls (this, `tandem_client_next_event`, filtered pulls) each get distinct
+/// events.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_client_next_events(
+    client: *mut tandem_client,
+    max: u32,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let c = client_ref(client)?;
+        if max == 0 {
+            return Err(Error::invalid("max must be at least 1"));
+        }
+        let events = c.next_events(max as usize)?;
+        out.write_string(Event::batch_to_json(&events))
+    })
+}
+
+/// Writes to `*out_fd` a file descriptor that is readable while the client's pull queue holds events, for hosts
+/// that wait in `poll`/`epoll`/`kqueue`/an event loop instead of a thread blocked in `tandem_client_next_event`.
+///
+/// Contract (level-like, kept by tandem): the descriptor is made readable when an event is queued for pulling and
+/// drained by tandem inside the pull calls (`tandem_client_next_events`, `tandem_client_next_event`,
+/// `tandem_client_next_session_event`) when they leave the queue empty. So: poll it, then pull with
+/// `tandem_client_next_events` until it returns `[]` (or pull once and poll again: it stays readable while events
+/// remain). The host must only poll it: never read from, write to or close it (reading would hide queued events
+/// until the next one arrives). A filtered pull may leave other sessions' events queued, so the descriptor stays
+/// readable for them. Only events kept for pulling count: with the `pull_events` option off this returns
+/// `TANDEM_ERR_INVALID_ARGUMENT`.
+///
+/// Ownership: the descriptor belongs to the client (an eventfd with `EFD_NONBLOCK | EFD_CLOEXEC` on Linux, the
+/// read end of a non-blocking close-on-exec pipe elsewhere); every call returns the same one, and it stays valid
+/// until `tandem_client_free`, which closes it. After `tandem_client_shutdown` it is readable for good, so pollers
+/// wake and their pulls drain what is left and then answer `TANDEM_ERR_SHUTTING_DOWN`. In a forked child this
+/// returns `TANDEM_ERR_FORKED`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_client_ready_fd(
+    client: *mut tandem_client,
+    out_fd: *mut c_int,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out_fd, "out_fd")?;
+        out.write(client_ref(client)?.ready_fd()?);
+        Ok(())
     })
 }
 

@@ -109,6 +109,35 @@ static void test_bad_tandem_client_next_event(void)
     fixture_down(&f);
 }
 
+static void test_bad_tandem_client_next_events(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_client_next_events(NULL, 8, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_next_events(f.c, 8, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_next_events(f.c, 0, &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(out == SENTINEL_STR);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_client_ready_fd(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    int fd = -7;
+    CHECK_STATUS(tandem_client_ready_fd(NULL, &fd), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_ready_fd(f.c, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK(fd == -7);
+    fixture_down(&f);
+    /* Nothing is kept for pulling without pull_events: no descriptor to offer. */
+    tandem_client *c = NULL;
+    REQUIRE_STATUS(tandem_client_new("{\"store_dir\":null,\"pull_events\":false}", &c), TANDEM_OK);
+    CHECK_STATUS(tandem_client_ready_fd(c, &fd), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(fd == -7);
+    tandem_client_free(c);
+}
+
 static void test_bad_tandem_client_next_session_event(void)
 {
     fixture f;
@@ -1049,6 +1078,8 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_client_shutdown);
     RUN(test_bad_tandem_client_free);
     RUN(test_bad_tandem_client_next_event);
+    RUN(test_bad_tandem_client_next_events);
+    RUN(test_bad_tandem_client_ready_fd);
     RUN(test_bad_tandem_client_next_session_event);
     RUN(test_bad_tandem_client_subscribe);
     RUN(test_bad_tandem_client_unsubscribe);

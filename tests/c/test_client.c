@@ -307,6 +307,9 @@ static void test_fork_detection(void)
         bad |= tandem_session_list(c, &out) != TANDEM_ERR_FORKED;
         bad |= tandem_session_send_prompt(c, id, "hi", NULL) != TANDEM_ERR_FORKED;
         bad |= tandem_client_next_event(c, 10, &out) != TANDEM_ERR_FORKED;
+        bad |= tandem_client_next_events(c, 8, &out) != TANDEM_ERR_FORKED;
+        int fd = -1;
+        bad |= tandem_client_ready_fd(c, &fd) != TANDEM_ERR_FORKED;
         bad |= tandem_client_shutdown(c, 100) != TANDEM_ERR_FORKED;
         bad |= strstr(tandem_last_error_message(), "fork") == NULL;
         tandem_client_free(c); /* must neither hang nor crash */

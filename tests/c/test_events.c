@@ -3,6 +3,8 @@
 #include "check.h"
 #include "helpers.h"
 
+#include <poll.h>
+
 /* Checks that the events of `session` among `events` have sequence numbers 1, 2, 3, ... and start with
  * session_started. */
 static void check_session_sequence(char *const *events, size_t n, const char *session)
@@ -805,6 +807,111 @@ static void test_filtered_pulls_per_session(void)
     tandem_client_free(c);
 }
 
+/* Counts `"kind":"<kind>"` in a JSON array of events. */
+static int count_kind(const char *batch, const char *kind)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"kind\":\"%s\"", kind);
+    int n = 0;
+    for (const char *p = strstr(batch, needle); p != NULL; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static bool fd_readable(int fd, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+    return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
+}
+
+typedef struct {
+    int fd;
+    bool woke;
+    uint64_t returned_at;
+} fd_poller;
+
+static void *poll_once(void *arg)
+{
+    fd_poller *p = arg;
+    p->woke = fd_readable(p->fd, 30000);
+    p->returned_at = now_ms();
+    return NULL;
+}
+
+static void test_ready_fd_with_poll_and_batches(void)
+{
+    enum { SESSIONS = 6 };
+    tandem_client *c = NULL;
+    REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &c), TANDEM_OK);
+    int fd = -1, again = -2;
+    REQUIRE_STATUS(tandem_client_ready_fd(c, &fd), TANDEM_OK);
+    REQUIRE(fd >= 0);
+    CHECK_STATUS(tandem_client_ready_fd(c, &again), TANDEM_OK);
+    CHECK(again == fd); /* one descriptor per client */
+    CHECK(!fd_readable(fd, 0)); /* nothing queued yet */
+
+    char *ids[SESSIONS] = {0};
+    for (int i = 0; i < SESSIONS; i++) {
+        REQUIRE_STATUS(tandem_session_start(c, "{\"model\":\"scripted:echo\"}", &ids[i]), TANDEM_OK);
+        REQUIRE_STATUS(tandem_session_send_prompt(c, ids[i], "one two three four five six seven eight nine ten",
+                                                  NULL),
+                       TANDEM_OK);
+    }
+    /* A slow host: wait in poll, take a small batch, dawdle, repeat until every turn ended. */
+    int ended = 0, batches = 0;
+    uint64_t deadline = now_ms() + WAIT_MS;
+    while (ended < SESSIONS && now_ms() < deadline) {
+        REQUIRE(fd_readable(fd, (int)WAIT_MS)); /* readable while the queue holds events */
+        char *batch = NULL;
+        REQUIRE_STATUS(tandem_client_next_events(c, 4, &batch), TANDEM_OK);
+        REQUIRE(batch != NULL && batch[0] == '[');
+        ended += count_kind(batch, "turn_ended");
+        batches++;
+        tandem_string_free(batch);
+        sleep_ms(3);
+    }
+    CHECK(ended == SESSIONS);
+    CHECK(batches > 1);
+    /* Drain: once next_events returns [], the descriptor was reset and poll times out. */
+    sleep_ms(200);
+    for (;;) {
+        char *batch = NULL;
+        REQUIRE_STATUS(tandem_client_next_events(c, 64, &batch), TANDEM_OK);
+        bool empty = strcmp(batch, "[]") == 0;
+        tandem_string_free(batch);
+        if (empty)
+            break;
+    }
+    CHECK(!fd_readable(fd, 100));
+
+    /* Shutdown wakes a poller; its pulls get the session_stopped events, then SHUTTING_DOWN. */
+    fd_poller p = {fd, false, 0};
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, poll_once, &p) == 0);
+    sleep_ms(200);
+    uint64_t t0 = now_ms();
+    CHECK_STATUS(tandem_client_shutdown(c, 5000), TANDEM_OK);
+    pthread_join(t, NULL);
+    CHECK(p.woke);
+    CHECK(p.returned_at - t0 < 10000);
+    int stopped = 0;
+    tandem_status st;
+    for (;;) {
+        char *batch = NULL;
+        st = tandem_client_next_events(c, 64, &batch);
+        if (st != TANDEM_OK)
+            break;
+        stopped += count_kind(batch, "session_stopped");
+        tandem_string_free(batch);
+    }
+    CHECK_STATUS(st, TANDEM_ERR_SHUTTING_DOWN);
+    CHECK(stopped == SESSIONS);
+    CHECK(fd_readable(fd, 0)); /* readable for good after shutdown */
+    for (int i = 0; i < SESSIONS; i++)
+        tandem_string_free(ids[i]);
+    tandem_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
     check_init(argc, argv);
@@ -817,6 +924,7 @@ int main(int argc, char **argv)
     RUN(test_next_event_timeout);
     RUN(test_several_pullers_share_events);
     RUN(test_filtered_pulls_per_session);
+    RUN(test_ready_fd_with_poll_and_batches);
     RUN(test_overload_coalesces_and_reports_drops);
     return check_summary();
 }

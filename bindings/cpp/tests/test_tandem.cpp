@@ -5,6 +5,7 @@
 // Built by scripts/test-cpp.sh with -Wall -Wextra -Werror, plain and under AddressSanitizer + UBSan.
 #include "tandem.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -220,6 +221,34 @@ void test_session_pull() {
     CHECK(stopped && stopped->kind == TANDEM_EVENT_KIND_SESSION_STOPPED);
     CHECK_THROWS(TANDEM_ERR_NOT_FOUND, client.next_session_event(a.id(), WAIT));
     CHECK_THROWS(TANDEM_ERR_NOT_FOUND, client.next_session_event("no-such-session", WAIT));
+}
+
+void test_ready_fd_and_batches() {
+    tandem::Client client(CONFIG);
+    int fd = client.ready_fd();
+    CHECK(fd >= 0);
+    CHECK_EQ(client.ready_fd(), fd);
+    CHECK_THROWS(TANDEM_ERR_INVALID_ARGUMENT, client.next_events(0));
+    tandem::Session s = client.start_session();
+    CHECK_EQ(s.send("one two three"), TANDEM_PROMPT_RESULT_SENT);
+    std::vector<tandem::Event> log;
+    auto deadline = std::chrono::steady_clock::now() + WAIT;
+    while (std::chrono::steady_clock::now() < deadline &&
+           (log.empty() || log.back().kind != TANDEM_EVENT_KIND_TURN_ENDED)) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 1000) != 1) continue;
+        for (auto &e : client.next_events(2)) log.push_back(std::move(e));
+    }
+    CHECK(!log.empty() && log.back().kind == TANDEM_EVENT_KIND_TURN_ENDED);
+    CHECK_EQ(streamed_text(log, s.id()), std::string("one two three"));
+    for (size_t i = 0; i < log.size(); i++) CHECK_EQ(log[i].seq, uint64_t(i + 1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    while (!client.next_events(64).empty()) {
+    }
+    pollfd p{fd, POLLIN, 0};
+    CHECK_EQ(poll(&p, 1, 50), 0);
+    client.shutdown();
+    CHECK_EQ(poll(&p, 1, 5000), 1);
 }
 
 std::string write_options(const std::string &workdir, const std::string &file) {
@@ -772,7 +801,7 @@ int main() {
         void (*fn)();
     } tests[] = {
         {"json_reader", test_json_reader}, {"errors", test_errors},     {"streaming", test_streaming},
-        {"session_pull", test_session_pull},
+        {"session_pull", test_session_pull}, {"ready_fd_and_batches", test_ready_fd_and_batches},
         {"approvals", test_approvals},     {"steering", test_steering}, {"restart", test_restart},
         {"subscriptions", test_subscriptions}, {"host_tool", test_host_tool},
         {"models_skills_boundaries", test_models_skills_boundaries},

@@ -3,6 +3,8 @@ restarts, queries."""
 
 from __future__ import annotations
 
+import selectors
+import time
 from pathlib import Path
 from typing import List
 
@@ -56,6 +58,36 @@ def test_echo_streams_the_prompt(client: tandem.Client) -> None:
     assert session.metadata()["turn_count"] == 1
     assert session.snapshot()["status"] == "idle"
     assert [s["id"] for s in client.sessions()] == [session.id]
+
+
+def test_ready_fd_wakes_a_selector_and_batches_drain_it(client: tandem.Client) -> None:
+    fd = client.ready_fd()
+    assert client.ready_fd() == fd
+    with pytest.raises(tandem.InvalidArgumentError):
+        client.next_events(0)
+    sessions = [client.start_session(model="scripted:echo") for _ in range(3)]
+    for s in sessions:
+        s.send("one two three")
+    log: List[tandem.Event] = []
+    deadline = time.monotonic() + 10
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while sum(isinstance(e, tandem.TurnEnded) for e in log) < 3 and time.monotonic() < deadline:
+            if sel.select(timeout=1):
+                log.extend(client.next_events(4))
+        assert sum(isinstance(e, tandem.TurnEnded) for e in log) == 3
+        for s in sessions:
+            assert text_of(log, s) == "one two three"
+        time.sleep(0.1)
+        while client.next_events(64):
+            pass
+        assert sel.select(timeout=0.05) == []  # drained: the descriptor was reset
+        client.shutdown()
+        assert sel.select(timeout=5) != []  # shutdown wakes the poller
+    stopped = [e for e in client.next_events(64) if isinstance(e, tandem.SessionStopped)]
+    assert len(stopped) == 3
+    with pytest.raises(tandem.ShuttingDownError):
+        client.next_events(64)
 
 
 def test_events_iterator_stops_on_timeout(client: tandem.Client) -> None:

@@ -450,6 +450,23 @@ pub const Client = struct {
         return try Event.fromJson(allocator, try takeString(allocator, out));
     }
 
+    /// Up to `max` queued events without waiting, as the JSON array tandem returns (possibly `[]`), owned by the
+    /// caller (free it with `allocator`). Emptying the queue resets `readyFd`. `error.InvalidArgument` for `max` 0,
+    /// `error.ShuttingDown` once the client is shut down and drained.
+    pub fn nextEvents(self: Client, allocator: std.mem.Allocator, max: u32) ![]u8 {
+        var out: [*c]u8 = null;
+        try check(c.tandem_client_next_events(self.ptr, max, &out));
+        return takeString(allocator, out);
+    }
+
+    /// The client's readiness descriptor: readable while events are queued for pulling, reset by the pulls that
+    /// empty the queue, readable for good after shutdown. The client owns it (closed by `deinit`); only poll it.
+    pub fn readyFd(self: Client) Error!std.posix.fd_t {
+        var fd: c_int = -1;
+        try check(c.tandem_client_ready_fd(self.ptr, &fd));
+        return fd;
+    }
+
     /// The oldest pulled event of session `session_id`, waiting up to `timeout_ms`; `null` on timeout. Other
     /// sessions' events stay queued, in order, for other pullers. `error.NotFound` once the session's stream ended
     /// (its `session_stopped` was pulled) or never began. Free the event with `deinit`.

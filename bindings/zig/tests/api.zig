@@ -260,6 +260,37 @@ test "filtered pulls take one session's events and leave the others queued" {
     try testing.expectError(error.NotFound, client.nextSessionEvent(testing.allocator, "no-such-session", wait_ms));
 }
 
+test "the ready fd wakes a poller and batches drain it" {
+    var client = try tandem.Client.init(config);
+    defer client.deinit();
+    const fd = try client.readyFd();
+    try testing.expectEqual(fd, try client.readyFd());
+    try testing.expectError(error.InvalidArgument, client.nextEvents(testing.allocator, 0));
+    var s = try client.startSession(testing.allocator, null);
+    defer s.deinit();
+    _ = try s.sendPrompt("one two");
+    var fds = [_]std.posix.pollfd{.{ .fd = fd, .events = std.posix.POLL.IN, .revents = 0 }};
+    var ended = false;
+    var rounds: usize = 0;
+    while (!ended and rounds < 1000) : (rounds += 1) {
+        if (try std.posix.poll(&fds, 1000) == 0) continue;
+        const batch = try client.nextEvents(testing.allocator, 2);
+        defer testing.allocator.free(batch);
+        try testing.expect(batch[0] == '[');
+        ended = std.mem.indexOf(u8, batch, "\"turn_ended\"") != null;
+    }
+    try testing.expect(ended);
+    std.Thread.sleep(100 * std.time.ns_per_ms);
+    while (true) {
+        const batch = try client.nextEvents(testing.allocator, 64);
+        defer testing.allocator.free(batch);
+        if (std.mem.eql(u8, batch, "[]")) break;
+    }
+    try testing.expectEqual(@as(usize, 0), try std.posix.poll(&fds, 50));
+    try client.shutdown(5000);
+    try testing.expectEqual(@as(usize, 1), try std.posix.poll(&fds, 5000));
+}
+
 test "sub-agents, queues, start-or-get, helpers" {
     var client = try tandem.Client.init(config);
     defer client.deinit();

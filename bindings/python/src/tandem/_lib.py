@@ -97,6 +97,8 @@ PROTOTYPES: Dict[str, Tuple[Any, Sequence[Any]]] = {
     "tandem_client_free": (None, (_client,)),
     "tandem_client_next_event": (_status, (_client, _u32, _out_str)),
     "tandem_client_next_session_event": (_status, (_client, _str, _u32, _out_str)),
+    "tandem_client_next_events": (_status, (_client, _u32, _out_str)),
+    "tandem_client_ready_fd": (_status, (_client, ctypes.POINTER(ctypes.c_int))),
     "tandem_client_subscribe": (
         _status,
         (_client, _str, EVENT_CALLBACK, ctypes.c_void_p, USERDATA_FREE, ctypes.POINTER(ctypes.c_uint64)),

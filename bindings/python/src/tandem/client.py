@@ -609,6 +609,24 @@ class Client:
             return None
         return parse_event(text)
 
+    def next_events(self, max: int = 64) -> List[Event]:
+        """Takes up to ``max`` queued events without waiting (``tandem_client_next_events``): one library call per
+        batch, possibly ``[]``. Emptying the queue resets :meth:`ready_fd`. Raises :class:`InvalidArgumentError`
+        for ``max`` below 1 and :class:`ShuttingDownError` once the client is shut down and the queue is
+        drained."""
+        count = min(max, 0xFFFFFFFF) if max >= 1 else 0  # 0: the library answers INVALID_ARGUMENT
+        text = _call_string(_lib.load().tandem_client_next_events, self._ptr(), count)
+        return [event_from_dict(item) for item in json.loads(text)]
+
+    def ready_fd(self) -> int:
+        """The client's readiness file descriptor (``tandem_client_ready_fd``), for ``selectors``, ``select`` or
+        ``asyncio``'s ``loop.add_reader``: readable while events are queued for pulling, reset by the pulls that
+        empty the queue (so drain with :meth:`next_events` until it returns ``[]``), readable for good after
+        shutdown. The client owns it and closes it when freed: only wait on it, never read, write or close it."""
+        fd = ctypes.c_int(-1)
+        _check(_lib.load().tandem_client_ready_fd(self._ptr(), ctypes.byref(fd)))
+        return fd.value
+
     def events(
         self, timeout: Optional[float] = None, *, session: Union[str, "Session", None] = None
     ) -> Iterator[Event]:

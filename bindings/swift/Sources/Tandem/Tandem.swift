@@ -154,6 +154,31 @@ public final class Client: @unchecked Sendable {
         return try Event(json: String(cString: out!))
     }
 
+    /// Up to `max` queued events without waiting (one ABI crossing; possibly none). Emptying the queue resets
+    /// `readyFD()`. Throws `.invalidArgument` for `max` 0 and `.shuttingDown` once the client is shut down and drained.
+    public func nextEvents(max: UInt32) throws -> [Event] {
+        var out: UnsafeMutablePointer<CChar>? = nil
+        try check(tandem_client_next_events(raw, max, &out))
+        defer { tandem_string_free(out) }
+        let text = String(cString: out!)
+        guard let items = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any] else {
+            throw TandemError(rawStatus: Status.invalidJSON.rawValue, message: "not an event array: \(text)")
+        }
+        return try items.map { item in
+            let data = try JSONSerialization.data(withJSONObject: item)
+            return try Event(json: String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// The client's readiness descriptor, for a DispatchSource or poll(2): readable while events are queued for
+    /// pulling, reset by the pulls that empty the queue, readable for good after shutdown. The client owns it
+    /// (closed when the client is freed); only poll it, never read, write or close it.
+    public func readyFD() throws -> Int32 {
+        var fd: Int32 = -1
+        try check(tandem_client_ready_fd(raw, &fd))
+        return fd
+    }
+
     /// The oldest pulled event of `session`, waiting up to `timeoutMs`; nil on timeout. Other sessions' events stay
     /// queued, in order, for other pullers and `nextEvent(timeoutMs:)`. Throws `.notFound` once the session's stream
     /// ended (its `session_stopped` was pulled) or never began.
