@@ -61,4 +61,22 @@ pub fn retry_pending<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Er
     }
     f()
 }
+
+/// Waits until `count` reaches `want`: a replaced callback's userdata is released once its last running call has
+/// returned, which may be a moment after the call that replaced it. Panics after 10 s with the count seen.
+pub fn released_within(count: &std::sync::atomic::AtomicUsize, want: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = count.load(std::sync::atomic::Ordering::SeqCst);
+        if now == want {
+            return;
+        }
+        assert!(
+            now < want && Instant::now() < deadline,
+            "released {now} times, want {want}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 pub mod http_mock;
