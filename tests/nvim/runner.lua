@@ -8,6 +8,7 @@ local root = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h:h:h")
 M.root = root
 
 local original_select = vim.ui.select
+local original_notify = vim.notify
 
 function M.main(spec_path, filter)
   vim.opt.rtp:prepend(root .. "/editors/nvim")
@@ -24,12 +25,18 @@ function M.main(spec_path, filter)
       vim.fn.mkdir(ctx.store, "p")
       ctx.work = vim.fn.resolve(ctx.work)
       vim.cmd("cd " .. vim.fn.fnameescape(ctx.work))
+      -- Notifications are kept with the test and shown only when it fails.
+      ctx.notes = {}
+      vim.notify = function(msg)
+        ctx.notes[#ctx.notes + 1] = tostring(msg)
+      end
       local ok, err = xpcall(fn, debug.traceback, ctx)
       local tandem = package.loaded["tandem"]
       if tandem then
         pcall(tandem.shutdown)
       end
       vim.ui.select = original_select
+      vim.notify = original_notify
       pcall(vim.cmd, "silent! only | silent! %bwipeout!")
       if ctx.cleanup then
         pcall(ctx.cleanup)
@@ -40,7 +47,9 @@ function M.main(spec_path, filter)
         io.stdout:write("ok - " .. name .. "\n")
       else
         failed = failed + 1
-        io.stdout:write("not ok - " .. name .. "\n" .. tostring(err):gsub("\n", "\n    ") .. "\n")
+        local notes = #ctx.notes > 0 and ("\nnotifications:\n" .. table.concat(ctx.notes, "\n")) or ""
+        local detail = (tostring(err) .. notes):gsub("\n", "\n    ")
+        io.stdout:write("not ok - " .. name .. "\n    " .. detail .. "\n")
       end
     end
   end

@@ -3,6 +3,11 @@ if vim.g.loaded_tandem then
   return
 end
 vim.g.loaded_tandem = true
+-- The minimum this plugin supports (doc/tandem.txt): older versions lack the APIs it uses.
+if vim.fn.has("nvim-0.7.2") == 0 then
+  vim.api.nvim_err_writeln("tandem: Neovim 0.7.2 or newer is needed")
+  return
+end
 
 local function t()
   return require("tandem")

@@ -43,6 +43,7 @@ end
 
 -- Block text to buffer lines (without the blank separator every block ends with).
 local function format_block(b)
+  M.text(b)
   if b.kind == "user" or b.kind == "thinking" then
     local out = {}
     for i, l in ipairs(split(b.text)) do
@@ -105,14 +106,22 @@ end
 -- Appends streamed text to a text or thinking block. Only its last line and the new ones are rewritten.
 function Chat:append(key, kind, delta)
   local b = self:block(key, { kind = kind, text = "" })
-  b.text = b.text .. delta
+  -- Deltas are kept as chunks (joined when the whole text is needed): appending to one growing string would copy
+  -- the answer once per delta.
+  local chunks = b.chunks or {}
+  b.chunks = chunks
+  chunks[#chunks + 1] = delta
   if b.lines and b.rendered then
-    local parts = split(delta)
     local first = #b.lines
-    local prefix = PREFIX[b.kind] or ""
-    b.lines[first] = b.lines[first] .. parts[1]
-    for i = 2, #parts do
-      b.lines[#b.lines + 1] = prefix .. parts[i]
+    if not delta:find("\n", 1, true) then
+      b.lines[first] = b.lines[first] .. delta
+    else
+      local parts = split(delta)
+      local prefix = PREFIX[b.kind] or ""
+      b.lines[first] = b.lines[first] .. parts[1]
+      for i = 2, #parts do
+        b.lines[#b.lines + 1] = prefix .. parts[i]
+      end
     end
     b.dirty_from = math.min(b.dirty_from or first, first)
   else
@@ -121,6 +130,15 @@ function Chat:append(key, kind, delta)
   self.dirty = true
   self:request_render()
   return b
+end
+
+-- The whole text of a block (streamed chunks joined).
+function M.text(b)
+  if b.chunks then
+    b.text = (b.text or "") .. table.concat(b.chunks)
+    b.chunks = nil
+  end
+  return b.text
 end
 
 -- A new local block (a prompt just sent, a notice) at the end.

@@ -43,15 +43,43 @@ local function err(msg)
   vim.notify("tandem: " .. tostring(msg), vim.log.levels.ERROR)
 end
 
+local function deliver(ev)
+  local s = ev.session_id and M.sessions[ev.session_id]
+  if s then
+    local ok, e = pcall(s.handle, s, ev)
+    if not ok then
+      err("event " .. tostring(ev.kind) .. ": " .. tostring(e))
+    end
+  end
+end
+
+local function is_delta(ev)
+  return ev.kind == "text_delta" or ev.kind == "thinking_delta"
+end
+
+-- Handles a burst of events, oldest first. A run of deltas of one message becomes one delta: the chat changes once
+-- per run instead of once per token.
 local function on_events(events)
-  for _, ev in ipairs(events) do
-    local s = ev.session_id and M.sessions[ev.session_id]
-    if s then
-      local ok, e = pcall(s.handle, s, ev)
-      if not ok then
-        err("event " .. tostring(ev.kind) .. ": " .. tostring(e))
+  local i, n = 1, #events
+  while i <= n do
+    local ev = events[i]
+    i = i + 1
+    if is_delta(ev) then
+      local parts
+      while i <= n do
+        local nx = events[i]
+        if nx.kind ~= ev.kind or nx.session_id ~= ev.session_id or nx.message_id ~= ev.message_id then
+          break
+        end
+        parts = parts or { ev.delta }
+        parts[#parts + 1] = nx.delta
+        i = i + 1
+      end
+      if parts then
+        ev = { kind = ev.kind, session_id = ev.session_id, message_id = ev.message_id, delta = table.concat(parts) }
       end
     end
+    deliver(ev)
   end
 end
 
