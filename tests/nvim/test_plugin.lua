@@ -492,4 +492,19 @@ require("tandem").setup{ client = { store_dir = %q }, session = { model = "scrip
       H.contains(tags, "tandem-statusline\t")
     end,
   },
+  {
+    "after the client is shut down, :Tandem starts a new one on the same buffers' names and the same conversation",
+    function(ctx)
+      H.setup(ctx, { model = "scripted:again", script = { { { text = "Kept." } } } })
+      vim.cmd("Tandem keep")
+      local t = require("tandem")
+      H.wait_idle(t.current())
+      t.shutdown()
+      vim.cmd("Tandem")
+      local s = t.current()
+      H.contains(s.chat:text(), "> keep\n")
+      H.contains(s.chat:text(), "\nKept.\n")
+      H.eq(vim.api.nvim_buf_get_name(s.chat.buf), "tandem://" .. ctx.work, "chat buffer name")
+    end,
+  },
 }

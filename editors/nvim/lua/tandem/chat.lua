@@ -18,13 +18,25 @@ local function split(s)
   return vim.split(s or "", "\n", { plain = true })
 end
 
-function M.new(opts)
+-- A scratch buffer named `name` (a chat or input buffer); one left by an earlier client of this Neovim is wiped
+-- first, since buffer names are unique.
+function M.scratch(name, filetype)
+  for _, b in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_get_name(b) == name then
+      vim.api.nvim_buf_delete(b, { force = true })
+    end
+  end
   local buf = vim.api.nvim_create_buf(false, true)
-  vim.api.nvim_buf_set_name(buf, opts.name)
+  vim.api.nvim_buf_set_name(buf, name)
   vim.bo[buf].buftype = "nofile"
   vim.bo[buf].bufhidden = "hide"
   vim.bo[buf].swapfile = false
-  vim.bo[buf].filetype = "tandem"
+  vim.bo[buf].filetype = filetype
+  return buf
+end
+
+function M.new(opts)
+  local buf = M.scratch(opts.name, "tandem")
   vim.bo[buf].modifiable = false
   local self = setmetatable({
     buf = buf,

@@ -163,12 +163,7 @@ local function input_buffer(s)
   if s.input_buf and vim.api.nvim_buf_is_valid(s.input_buf) then
     return s.input_buf
   end
-  local buf = vim.api.nvim_create_buf(false, true)
-  vim.api.nvim_buf_set_name(buf, "tandem-input://" .. s.workdir)
-  vim.bo[buf].buftype = "nofile"
-  vim.bo[buf].bufhidden = "hide"
-  vim.bo[buf].swapfile = false
-  vim.bo[buf].filetype = "tandem-input"
+  local buf = require("tandem.chat").scratch("tandem-input://" .. s.workdir, "tandem-input")
   local submit = function()
     M.submit_input(s)
   end
