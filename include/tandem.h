@@ -592,6 +592,8 @@ void tandem_client_free(tandem_client *client);
  * keeping at least the session's `compaction.keep_recent` messages (default 6) verbatim; a tool call is never
  * separated from its result. The transcript keeps every message and gains a notice. `*out` is
  * `{"compacted": bool, "info": str, "summary"?: str}`, owned by the caller. `TANDEM_ERR_BUSY` while a turn runs.
+ * `tandem_session_abort` or `tandem_session_stop` from another thread cancels it: this call returns
+ * `TANDEM_ERR_PROVIDER` ("cancelled …") and the transcript is left as it was.
  */
 tandem_status tandem_session_compact(tandem_client *client,
                                      const char *id,
@@ -608,7 +610,8 @@ tandem_status tandem_session_continue(tandem_client *client,
 /**
  * Writes a Markdown summary of the conversation to `<workdir>/.tandem/context/session-summary-<id>-<date>.md`.
  * `*out` is `{"text", "path"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` for a session without a workdir,
- * `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet.
+ * `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet. Cancelled like `tandem_session_compact`
+ * by an abort or a stop (`TANDEM_ERR_PROVIDER`, nothing written).
  */
 tandem_status tandem_session_summarize(tandem_client *client,
                                        const char *id,
@@ -987,7 +990,9 @@ tandem_status tandem_session_send_prompt_parts(tandem_client *client,
 
 /**
  * Aborts the running turn: running tool calls are marked aborted, an "Aborted" notice is added, and `turn_ended`
- * with reason `aborted` is emitted. Queued prompts are kept. A no-op when no turn is running.
+ * with reason `aborted` is emitted. Queued prompts are kept. A compaction or summary in flight (automatic, or a
+ * `tandem_session_compact`/`tandem_session_summarize` another thread waits in) is cancelled too, and records
+ * nothing. A no-op when nothing is running.
  */
 tandem_status tandem_session_abort(tandem_client *client,
                                    const char *id);

@@ -122,7 +122,9 @@ pub unsafe extern "C" fn tandem_session_send_prompt_parts(
 }
 
 /// Aborts the running turn: running tool calls are marked aborted, an "Aborted" notice is added, and `turn_ended`
-/// with reason `aborted` is emitted. Queued prompts are kept. A no-op when no turn is running.
+/// with reason `aborted` is emitted. Queued prompts are kept. A compaction or summary in flight (automatic, or a
+/// `tandem_session_compact`/`tandem_session_summarize` another thread waits in) is cancelled too, and records
+/// nothing. A no-op when nothing is running.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_abort(
     client: *mut tandem_client,

@@ -43,6 +43,8 @@ pub(super) enum Msg {
         reply: tokio::sync::oneshot::Sender<Gate>,
     },
     SideDone {
+        /// Which side call: results of a cancelled one are dropped.
+        call: u64,
         kind: SideKind,
         result: Result<SideResult, String>,
     },
@@ -73,6 +75,10 @@ struct Actor {
     waiting: HashMap<String, tokio::sync::oneshot::Sender<Gate>>,
     /// The host call waiting for the running side call.
     side_reply: Option<ReplyTo>,
+    /// The running side call: its number (results carry it) and the task making the model call.
+    side: Option<(u64, tokio::task::AbortHandle)>,
+    /// Side calls started so far.
+    side_calls: u64,
     /// When deferred deltas are due in a batch (monotonic ms).
     flush_at: Option<u64>,
 }
@@ -220,6 +226,8 @@ pub fn spawn(
         stopped: stopped.clone(),
         waiting: HashMap::new(),
         side_reply: None,
+        side: None,
+        side_calls: 0,
         flush_at: None,
     };
     let join = rt.spawn(actor.run(restart));
@@ -265,7 +273,12 @@ impl Actor {
                         Reply::Deferred => self.side_reply = Some(reply),
                         r => reply(r),
                     },
-                    Some(Msg::SideDone { kind, result }) => {
+                    Some(Msg::SideDone { call, kind, result }) => {
+                        if self.side.as_ref().map(|(c, _)| *c) != Some(call) {
+                            // A cancelled call's late answer: the machine has moved on.
+                            continue;
+                        }
+                        self.side = None;
                         let r = self.apply(Input::SideCallDone { kind, result });
                         if let Some(reply) = self.side_reply.take() {
                             reply(r);
@@ -350,7 +363,7 @@ impl Actor {
     /// Leaves the conversation: a running turn is aborted and everything saved to the old conversation before the
     /// session moves on. If the old conversation cannot be saved, the session stays where it is.
     fn switch(&mut self, cmd: Command, journal: Option<crate::store::journal::Journal>) -> Reply {
-        if read(&self.state).turn_active() {
+        if read(&self.state).busy() {
             self.apply(Input::Command(Command::Abort));
             self.cancel_turn();
         }
@@ -407,22 +420,38 @@ impl Actor {
                 Effect::SideCall { kind, context } => {
                     let provider = self.provider.clone();
                     let tx = self.tx.clone();
+                    self.side_calls += 1;
+                    let number = self.side_calls;
+                    // The call runs on its own task so that even a panicking model answers the waiting host, and
+                    // so that an abort can cancel it (dropping the model call ends its request).
+                    let call_kind = kind.clone();
+                    let call = tokio::spawn(async move {
+                        let call = provider.side_call(call_kind, context);
+                        tokio::time::timeout(SIDE_CALL_LIMIT, call)
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(format!("no answer within {} s", SIDE_CALL_LIMIT.as_secs()))
+                            })
+                    });
+                    self.side = Some((number, call.abort_handle()));
                     tokio::spawn(async move {
-                        // The call runs on its own task so that even a panicking model answers the waiting host.
-                        let call_kind = kind.clone();
-                        let call = tokio::spawn(async move {
-                            let call = provider.side_call(call_kind, context);
-                            tokio::time::timeout(SIDE_CALL_LIMIT, call)
-                                .await
-                                .unwrap_or_else(|_| {
-                                    Err(format!("no answer within {} s", SIDE_CALL_LIMIT.as_secs()))
-                                })
-                        });
                         let result = call
                             .await
                             .unwrap_or_else(|e| Err(format!("the model call failed: {e}")));
-                        let _ = tx.send(Msg::SideDone { kind, result });
+                        let _ = tx.send(Msg::SideDone {
+                            call: number,
+                            kind,
+                            result,
+                        });
                     });
+                }
+                Effect::CancelSideCall { reply } => {
+                    if let Some((_, call)) = self.side.take() {
+                        call.abort();
+                    }
+                    if let (Some(waiting), Some(reply)) = (self.side_reply.take(), reply) {
+                        waiting(reply);
+                    }
                 }
                 Effect::ConfigureProvider(config) => match self.provider.reconfigure(&config) {
                     Ok(provider) => self.provider = provider,

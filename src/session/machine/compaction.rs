@@ -52,7 +52,7 @@ fn busy(what: &str) -> Reply {
 
 impl SessionState {
     /// Whether a turn or a side call is running.
-    pub(super) fn busy(&self) -> bool {
+    pub fn busy(&self) -> bool {
         self.turn.is_some() || self.side_call
     }
 
@@ -180,6 +180,23 @@ impl SessionState {
             context,
         });
         Reply::Deferred
+    }
+
+    /// Cancels the side call in flight, if any (abort, stop): nothing it would have recorded is recorded, and a
+    /// host waiting in `compact` or `summarize` is told it was cancelled. An automatic compaction's turn is left to
+    /// the abort that cancels it.
+    pub(super) fn cancel_side_call(&mut self, fx: &mut Vec<Effect>) {
+        if !self.side_call {
+            return;
+        }
+        self.side_call = false;
+        let reply = match self.compacting_for.take() {
+            Some(_) => None,
+            None => Some(Reply::Failed(Error::Provider(
+                "cancelled: the session was aborted before the model answered".into(),
+            ))),
+        };
+        fx.push(Effect::CancelSideCall { reply });
     }
 
     /// Finishes a side call.

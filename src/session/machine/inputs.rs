@@ -190,6 +190,12 @@ pub enum Effect {
         /// The context to send.
         context: Vec<ModelMessage>,
     },
+    /// Cancel the running side call; a host call waiting for it gets `reply` (`None`: nobody waits, it was an
+    /// automatic compaction).
+    CancelSideCall {
+        /// The answer for the waiting `compact` or `summarize` call.
+        reply: Option<Reply>,
+    },
     /// Steering was queued while a turn runs (providers that deliver it at once go and take it).
     SteeringQueued,
     /// Use this model, thinking level and skills from the next model call on.

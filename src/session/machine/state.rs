@@ -333,6 +333,8 @@ impl SessionState {
                 Reply::Prompt(PromptOutcome::Sent)
             }
             Command::Abort => {
+                // A compaction or summary in flight is cancelled first: its answer must not land afterwards.
+                self.cancel_side_call(fx);
                 if let Some(turn) = self.turn.take() {
                     fx.push(Effect::CancelTurn { turn_id: turn.id });
                     self.close_turn("the turn was aborted", fx);
