@@ -5,26 +5,25 @@ pub mod conversations;
 pub mod policy;
 pub mod registry;
 pub mod start_options;
+mod subagents;
+mod supervise;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::events::bus::{EventBus, SessionLog};
 use crate::events::{Payload, StopReason};
-use crate::session::machine::state::{
-    Command, Identity, Input, PromptOutcome, Reply, SessionState,
-};
+use crate::session::machine::state::{Command, Identity, PromptOutcome, Reply, SessionState};
 use crate::session::machine::transcript::{ContentPart, Level};
 use crate::session::options::{resolve, Resolved};
 use crate::session::{self, read, Exit, SessionHandle, SharedState};
 use crate::sync::lock;
 use crate::tools::ToolSet;
 use policy::RestartPolicy;
-use registry::{subagent_prompt_step, CrashOutcome, Registry, RetryStep, Slot, SubagentHandle};
+use registry::{Registry, Slot};
 
 /// What outlives a session's incarnations: its token, options, state, event stream and script position.
 pub struct Seed {
@@ -50,6 +49,9 @@ pub struct Manager {
     host_tools: Arc<crate::tools::host::HostTools>,
     /// The HTTP client and host provider every session's provider shares.
     shared: crate::provider::Shared,
+    /// Fault injection for the supervision tests: this many restarts fail to start their provider.
+    #[cfg(test)]
+    start_faults: std::sync::atomic::AtomicU32,
 }
 
 /// Whether a start may return a live session with the same ID.
@@ -82,6 +84,8 @@ impl Manager {
             store,
             host_tools,
             shared,
+            #[cfg(test)]
+            start_faults: Default::default(),
         })
     }
 
@@ -238,6 +242,15 @@ impl Manager {
         restart: Option<session::Restart>,
     ) -> Result<SessionHandle> {
         let o = &seed.options;
+        #[cfg(test)]
+        if restart.is_some()
+            && self
+                .start_faults
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return Err(Error::ProviderNotReady("injected start failure".into()));
+        }
         if let Some(name) = &o.http.api_key_env {
             crate::tools::shell::mark_key_variable(name);
         }
@@ -278,85 +291,6 @@ impl Manager {
             }
         });
         Ok(handle)
-    }
-
-    fn crashed(&self, id: &str, generation: u64, reason: String) {
-        let mut reg = lock(&self.reg);
-        let policy = match reg.get(id) {
-            Some(e) => e.seed.options.restart.clone(),
-            None => return,
-        };
-        let log = reg.get(id).map(|e| e.seed.log.clone());
-        match reg.crashed(id, generation, &reason, crate::time::mono_ms(), &policy) {
-            CrashOutcome::Ignored => {}
-            CrashOutcome::Exhausted => {
-                if let Some(log) = log {
-                    self.bus.publish(
-                        &log,
-                        Payload::SessionStopped {
-                            reason: StopReason::RestartExhausted,
-                            detail: Some(reason),
-                        },
-                    );
-                }
-            }
-            CrashOutcome::Restart {
-                timer,
-                delay_ms,
-                attempt,
-            } => {
-                let me = self.me.clone();
-                let id = id.to_string();
-                self.rt.spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-                    if let Some(m) = me.upgrade() {
-                        m.restart(&id, timer, attempt);
-                    }
-                });
-            }
-        }
-    }
-
-    fn restart(&self, id: &str, timer: u64, attempt: u32) {
-        let mut reg = lock(&self.reg);
-        let Some(entry) = reg.take_timer(id, timer) else {
-            return;
-        };
-        let reason = entry.last_crash.clone().unwrap_or_else(|| "crash".into());
-        entry.generation += 1;
-        let generation = entry.generation;
-        // The new actor closes the interrupted turn as its first act, then announces the restart.
-        let restart = session::Restart {
-            reason: reason.clone(),
-            attempt,
-        };
-        let seed = &reg.get(id).expect("entry exists").seed;
-        match self.spawn_incarnation(id, seed, generation, Some(restart)) {
-            Ok(handle) => {
-                if let Some(e) = reg.take_timer(id, timer) {
-                    e.slot = Slot::Active(handle);
-                }
-            }
-            Err(e) => {
-                let entry = reg.remove(id).expect("entry exists");
-                drop(reg);
-                // No actor will run on this state: the interrupted turn is closed here, outside the registry lock.
-                session::apply_and_publish(
-                    &entry.seed.state,
-                    &entry.seed.log,
-                    &self.bus,
-                    entry.seed.persist.as_ref(),
-                    Input::Restarted { reason },
-                );
-                self.bus.publish(
-                    &entry.seed.log,
-                    Payload::SessionStopped {
-                        reason: StopReason::RestartExhausted,
-                        detail: Some(e.to_string()),
-                    },
-                );
-            }
-        }
     }
 
     fn handle(&self, id: &str) -> Result<SessionHandle> {
@@ -519,76 +453,5 @@ impl Manager {
             .collect();
         rows.sort_by_key(|(order, _)| *order);
         rows.into_iter().map(|(_, st)| st).collect()
-    }
-
-    /// Starts a background sub-agent and delivers `task` to it asynchronously.
-    pub fn start_subagent(
-        &self,
-        parent: Option<&str>,
-        task: &str,
-        options_json: Option<&str>,
-    ) -> Result<Value> {
-        if let Some(p) = parent {
-            self.handle(p)?;
-        }
-        if task.trim().is_empty() {
-            return Err(Error::invalid("task must not be empty"));
-        }
-        let opts = resolve(options_json, &self.defaults, &self.restart)?;
-        let model = opts.model.clone();
-        let id = self.start_resolved(opts, IfExists::Fail, Some(parent.map(Into::into)), None)?;
-        let handle = SubagentHandle {
-            session_id: id.clone(),
-            parent_session_id: parent.map(Into::into),
-            task: task.into(),
-            model,
-            started_at: crate::time::rfc3339(crate::time::wall_ms()),
-        };
-        let json = serde_json::to_value(&handle).expect("handles serialize");
-        let log = {
-            let mut reg = lock(&self.reg);
-            reg.add_subagent(handle);
-            reg.active(&id)?.1.log.clone()
-        };
-        self.bus.publish(
-            &log,
-            Payload::SubagentStarted {
-                handle: json.clone(),
-            },
-        );
-        let me = self.me.clone();
-        let task = task.to_string();
-        self.rt.spawn(async move {
-            let parts = vec![ContentPart::Text { text: task }];
-            for attempt in 0.. {
-                let Some(m) = me.upgrade() else { return };
-                let handle = lock(&m.reg).active(&id).map(|(h, _)| h.clone());
-                let result = match handle {
-                    Ok(h) => h.call_async(Command::Prompt(parts.clone())).await.map(drop),
-                    Err(e) => Err(e),
-                };
-                match subagent_prompt_step(attempt, &result) {
-                    RetryStep::Done => return,
-                    RetryStep::RetryAfter(ms) => {
-                        tokio::time::sleep(Duration::from_millis(ms)).await
-                    }
-                    RetryStep::GiveUp(msg) => {
-                        let handle = lock(&m.reg).active(&id).map(|(h, _)| h.clone());
-                        if let Ok(h) = handle {
-                            let _ = h
-                                .call_async(Command::AddSystemMessage(msg, Level::Error))
-                                .await;
-                        }
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(json)
-    }
-
-    /// Sub-agent handles, oldest first.
-    pub fn subagents(&self, parent: Option<&str>) -> Vec<SubagentHandle> {
-        lock(&self.reg).subagents(parent)
     }
 }
