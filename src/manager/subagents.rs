@@ -9,7 +9,7 @@ use super::registry::{subagent_prompt_step, RetryStep, SubagentHandle};
 use super::{IfExists, Manager};
 use crate::error::{Error, Result};
 use crate::events::Payload;
-use crate::session::machine::state::Command;
+use crate::session::machine::state::{Command, Reply};
 use crate::session::machine::transcript::{ContentPart, Level};
 use crate::session::options::resolve;
 use crate::sync::lock;
@@ -58,7 +58,11 @@ impl Manager {
                 let Some(m) = me.upgrade() else { return };
                 let handle = lock(&m.reg).active(&id).map(|(h, _)| h.clone());
                 let result = match handle {
-                    Ok(h) => h.call_async(Command::Prompt(parts.clone())).await.map(drop),
+                    // A refused prompt (provider not ready, …) is its error, not a delivery.
+                    Ok(h) => match h.call_async(Command::Prompt(parts.clone())).await {
+                        Ok(Reply::Failed(e)) | Err(e) => Err(e),
+                        Ok(_) => Ok(()),
+                    },
                     Err(e) => Err(e),
                 };
                 match subagent_prompt_step(attempt, &result) {

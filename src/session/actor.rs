@@ -269,9 +269,12 @@ impl Actor {
             tokio::select! {
                 biased;
                 msg = self.rx.recv() => match msg {
-                                        Some(Msg::Command(cmd, reply)) => match self.apply(Input::Command(cmd)) {
-                        Reply::Deferred => self.side_reply = Some(reply),
-                        r => reply(r),
+                                        Some(Msg::Command(cmd, reply)) => match self.not_ready(&cmd) {
+                        Some(e) => reply(Reply::Failed(e)),
+                        None => match self.apply(Input::Command(cmd)) {
+                            Reply::Deferred => self.side_reply = Some(reply),
+                            r => reply(r),
+                        },
                     },
                     Some(Msg::SideDone { call, kind, result }) => {
                         if self.side.as_ref().map(|(c, _)| *c) != Some(call) {
@@ -338,6 +341,24 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// `ProviderNotReady` for a command that would call the provider (a prompt or `continue` that starts a turn,
+    /// a compaction or summary) while it cannot be called; everything else goes on without it.
+    fn not_ready(&self, cmd: &Command) -> Option<Error> {
+        let calls_provider = matches!(
+            cmd,
+            Command::Prompt(_)
+                | Command::FollowUp(_)
+                | Command::Continue
+                | Command::Compact { .. }
+                | Command::Summarize
+        );
+        if !calls_provider || read(&self.state).busy() {
+            // While a turn runs a prompt is queued, and a busy session refuses the rest itself.
+            return None;
+        }
+        self.provider.readiness().err().map(Error::ProviderNotReady)
     }
 
     fn flush(&mut self) -> bool {
