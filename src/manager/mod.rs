@@ -34,6 +34,8 @@ pub struct Seed {
     cursor: Arc<AtomicUsize>,
     order: u64,
     persist: Option<session::SharedPersister>,
+    /// When the host last called on the session (monotonic ms): idle reclamation waits for a quiet period.
+    activity: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Starts, finds, supervises and stops sessions.
@@ -197,6 +199,7 @@ impl Manager {
             log: self.bus.new_log(&id),
             cursor: Arc::new(AtomicUsize::new(0)),
             order: self.order.fetch_add(1, Ordering::Relaxed),
+            activity: Arc::new(crate::time::mono_ms().into()),
             options: opts,
         };
         let handle = self.spawn_incarnation(&id, &seed, 1, None)?;
@@ -268,6 +271,10 @@ impl Manager {
             &config,
             &env,
         )?;
+        let idle = o.idle_timeout.map(|after| session::Idle {
+            after,
+            activity: seed.activity.clone(),
+        });
         let (handle, join) = session::spawn(
             &self.rt,
             seed.state.clone(),
@@ -275,13 +282,19 @@ impl Manager {
             self.bus.clone(),
             provider,
             seed.persist.clone(),
-            restart,
+            session::Start { restart, idle },
         );
         let me = self.me.clone();
         let id = id.to_string();
         self.rt.spawn(async move {
             let reason = match join.await {
                 Ok(Exit::Stopped) => return,
+                Ok(Exit::Idle) => {
+                    if let Some(m) = me.upgrade() {
+                        m.reclaimed(&id, generation);
+                    }
+                    return;
+                }
                 Ok(Exit::Crashed(reason)) => reason,
                 Err(e) if e.is_panic() => session::panic_message(e.into_panic()),
                 Err(_) => return,
@@ -293,8 +306,17 @@ impl Manager {
         Ok(handle)
     }
 
+    /// `f` of the live entry of `id`; the call counts as host activity on the session.
+    fn active<T>(&self, id: &str, f: impl FnOnce(&SessionHandle, &Seed) -> T) -> Result<T> {
+        let reg = lock(&self.reg);
+        let (handle, seed) = reg.active(id)?;
+        seed.activity
+            .store(crate::time::mono_ms(), Ordering::Relaxed);
+        Ok(f(handle, seed))
+    }
+
     fn handle(&self, id: &str) -> Result<SessionHandle> {
-        lock(&self.reg).active(id).map(|(h, _)| h.clone())
+        self.active(id, |h, _| h.clone())
     }
 
     /// Runs `f` on the live state of session `id`.
@@ -306,44 +328,35 @@ impl Manager {
 
     /// The session's event stream.
     pub fn log(&self, id: &str) -> Result<Arc<SessionLog>> {
-        lock(&self.reg).active(id).map(|(_, s)| s.log.clone())
+        self.active(id, |_, s| s.log.clone())
     }
 
     /// The HTTP options of session `id` (base URL, key variable, timeouts).
     pub fn http_options(&self, id: &str) -> Result<crate::provider::native::http::HttpOptions> {
-        lock(&self.reg)
-            .active(id)
-            .map(|(_, s)| s.options.http.clone())
+        self.active(id, |_, s| s.options.http.clone())
     }
 
     /// Messages a compaction of session `id` keeps verbatim.
     pub fn keep_recent(&self, id: &str) -> Result<usize> {
-        lock(&self.reg)
-            .active(id)
-            .map(|(_, s)| s.options.keep_recent)
+        self.active(id, |_, s| s.options.keep_recent)
     }
 
     /// The provider kind of session `id` (`native`, `pi`, …).
     pub fn provider_kind(&self, id: &str) -> Result<String> {
-        lock(&self.reg)
-            .active(id)
-            .map(|(_, s)| s.options.provider.clone())
+        self.active(id, |_, s| s.options.provider.clone())
     }
 
     /// Where session `id` looks for skills.
     pub fn skill_dirs(&self, id: &str) -> Result<Vec<std::path::PathBuf>> {
-        let reg = lock(&self.reg);
-        let (handle, seed) = reg.active(id)?;
-        let workdir = read(&handle.state).identity().workdir.clone();
-        Ok(crate::skills::skill_dirs(
-            workdir.as_deref(),
-            &seed.options.skill_dirs,
-        ))
+        self.active(id, |handle, seed| {
+            let workdir = read(&handle.state).identity().workdir.clone();
+            crate::skills::skill_dirs(workdir.as_deref(), &seed.options.skill_dirs)
+        })
     }
 
     /// The session's token.
     pub fn token(&self, id: &str) -> Result<String> {
-        lock(&self.reg).active(id).map(|(_, s)| s.token.clone())
+        self.active(id, |_, s| s.token.clone())
     }
 
     /// Sends `cmd` to session `id` and waits for the reply; a refused command is its error.
@@ -374,7 +387,7 @@ impl Manager {
 
     /// Publishes `payload` on session `id`'s event stream.
     pub fn publish(&self, id: &str, payload: Payload) -> Result<()> {
-        let log = lock(&self.reg).active(id).map(|(_, s)| s.log.clone())?;
+        let log = self.log(id)?;
         self.bus.publish(&log, payload);
         Ok(())
     }
@@ -396,6 +409,13 @@ impl Manager {
         let entry = lock(&self.reg)
             .remove(id)
             .ok_or_else(|| Error::no_session(id))?;
+        self.retire(entry, reason);
+        Ok(())
+    }
+
+    /// Ends a session removed from the registry: its actor is stopped (if it still runs), its state saved and its
+    /// files let go, and the stop is announced with `reason`.
+    fn retire(&self, entry: registry::Entry<SessionHandle, Seed>, reason: StopReason) {
         if let Slot::Active(handle) = &entry.slot {
             handle.stop();
         }
@@ -414,7 +434,23 @@ impl Manager {
                 detail: None,
             },
         );
-        Ok(())
+    }
+
+    /// Incarnation `generation` of `id` ended itself after its idle period: the session is removed and announced
+    /// as stopped with reason `idle` (its stored conversation comes back with the next start of that ID).
+    fn reclaimed(&self, id: &str, generation: u64) {
+        let entry = {
+            let mut reg = lock(&self.reg);
+            match reg.get(id) {
+                Some(e) if e.generation == generation && matches!(e.slot, Slot::Active(_)) => {
+                    reg.remove(id)
+                }
+                _ => None,
+            }
+        };
+        if let Some(entry) = entry {
+            self.retire(entry, StopReason::Idle);
+        }
     }
 
     /// Stops every session.

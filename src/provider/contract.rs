@@ -65,7 +65,7 @@ pub trait Provider: Send + Sync {
         Ok(())
     }
 
-    /// The running turn was aborted; its future is dropped right after. Providers whose work lives outside that
+    /// The running turn (or side call) was aborted; its future is dropped right after. Providers whose work lives outside that
     /// future (a host answering requests) mark it cancelled here, so the host sees the abort at once.
     fn turn_aborted(&self) {}
 }

@@ -3,13 +3,14 @@
 //! calls).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::handle::{Exit, ReplyTo, SessionHandle};
+use super::link::ActorLink;
 use super::machine::journal::Batch;
 use super::machine::state::{Command, Effect, Input, Reply};
 use super::machine::transcript;
@@ -17,10 +18,8 @@ use super::{read, SharedPersister, SharedState};
 use crate::error::{Error, Result};
 use crate::events::bus::{EventBus, SessionLog};
 use crate::events::{Payload, TurnEnd};
-use crate::provider::native::model::BoxFuture;
-use crate::provider::{Provider, TurnLink};
+use crate::provider::Provider;
 use crate::sync::lock;
-use crate::vocab::content::ContentPart;
 use crate::vocab::files::Boundary;
 use crate::vocab::gate::{Gate, GateRequest};
 use crate::vocab::model::ProviderEvent;
@@ -81,6 +80,8 @@ struct Actor {
     side_calls: u64,
     /// When deferred deltas are due in a batch (monotonic ms).
     flush_at: Option<u64>,
+    /// Idle reclamation, if the session has it.
+    idle: Option<Idle>,
 }
 
 /// Applies `input` to `state`, writes the batch of changes it returns, then publishes the resulting events (so a
@@ -201,7 +202,26 @@ pub struct Restart {
     pub attempt: u32,
 }
 
-/// Starts the actor of one incarnation on the current runtime (`restart`: after a crash).
+/// Idle reclamation of a session: the period, and when the host last called on it (monotonic ms, shared with the
+/// manager, which records host calls).
+#[derive(Debug, Clone)]
+pub struct Idle {
+    /// How long the session may be reclaimable with no activity before it ends itself.
+    pub after: std::time::Duration,
+    /// The last activity (monotonic ms): host calls, and everything the actor handles.
+    pub activity: Arc<AtomicU64>,
+}
+
+/// How an incarnation starts: after a crash or not, reclaimed when idle or not.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    /// `Some` after a crash.
+    pub restart: Option<Restart>,
+    /// `Some` when the session is reclaimed after an idle period.
+    pub idle: Option<Idle>,
+}
+
+/// Starts the actor of one incarnation on the current runtime.
 pub fn spawn(
     rt: &tokio::runtime::Handle,
     state: SharedState,
@@ -209,7 +229,7 @@ pub fn spawn(
     bus: Arc<EventBus>,
     provider: Arc<dyn Provider>,
     persist: Option<SharedPersister>,
-    restart: Option<Restart>,
+    start: Start,
 ) -> (SessionHandle, JoinHandle<Exit>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let stopped = Arc::new(AtomicBool::new(false));
@@ -229,8 +249,9 @@ pub fn spawn(
         side: None,
         side_calls: 0,
         flush_at: None,
+        idle: start.idle,
     };
-    let join = rt.spawn(actor.run(restart));
+    let join = rt.spawn(actor.run(start.restart));
     (
         SessionHandle {
             tx,
@@ -254,6 +275,7 @@ impl Actor {
         }
         loop {
             let deadline = self.flush_deadline();
+            let idle_at = self.idle_deadline();
             let finished = async {
                 match self.turn.as_mut() {
                     Some((_, handle)) => handle.await,
@@ -266,9 +288,15 @@ impl Actor {
                     None => std::future::pending().await,
                 }
             };
+            let idle = async {
+                match idle_at {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
-                msg = self.rx.recv() => match msg {
+                msg = self.rx.recv() => match msg.inspect(|_| self.touch()) {
                                         Some(Msg::Command(cmd, reply)) => match self.not_ready(&cmd) {
                         Some(e) => reply(Reply::Failed(e)),
                         None => match self.apply(Input::Command(cmd)) {
@@ -331,6 +359,17 @@ impl Actor {
                 () = flush => {
                     self.apply(Input::Flush { durable: false });
                 }
+                () = idle => {
+                    if self.idle_over() {
+                        if self.flush() {
+                            self.persist = None;
+                            self.stopped.store(true, Ordering::Release);
+                            return Exit::Idle;
+                        }
+                        // Not stored: reclaiming would lose the conversation. Another period, then try again.
+                        self.touch();
+                    }
+                }
                 joined = finished => {
                     self.turn = None;
                     if let Err(e) = joined {
@@ -341,6 +380,32 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// Records activity now (the idle period starts over).
+    fn touch(&self) {
+        if let Some(idle) = &self.idle {
+            idle.activity
+                .store(crate::time::mono_ms(), Ordering::Relaxed);
+        }
+    }
+
+    /// When the session may be reclaimed, if it is reclaimable now: its idle period after the last activity.
+    fn idle_deadline(&self) -> Option<std::time::Instant> {
+        let idle = self.idle.as_ref()?;
+        if !read(&self.state).reclaimable() {
+            return None;
+        }
+        let due = idle.activity.load(Ordering::Relaxed) + idle.after.as_millis() as u64;
+        let wait = due.saturating_sub(crate::time::mono_ms());
+        Some(std::time::Instant::now() + std::time::Duration::from_millis(wait))
+    }
+
+    /// Whether the idle period has passed with the session reclaimable and nobody calling on it.
+    fn idle_over(&self) -> bool {
+        let Some(idle) = &self.idle else { return false };
+        let due = idle.activity.load(Ordering::Relaxed) + idle.after.as_millis() as u64;
+        crate::time::mono_ms() >= due && read(&self.state).reclaimable()
     }
 
     /// `ProviderNotReady` for a command that would call the provider (a prompt or `continue` that starts a turn,
@@ -469,6 +534,8 @@ impl Actor {
                 Effect::CancelSideCall { reply } => {
                     if let Some((_, call)) = self.side.take() {
                         call.abort();
+                        // The task is dropped at its next poll; the host hears of the cancellation now.
+                        self.provider.turn_aborted();
                     }
                     if let (Some(waiting), Some(reply)) = (self.side_reply.take(), reply) {
                         waiting(reply);
@@ -503,91 +570,8 @@ impl Actor {
     }
 }
 
-/// A turn's link to its actor: events and steering requests go through the actor's channel, tagged with the turn.
-struct ActorLink {
-    tx: mpsc::UnboundedSender<Msg>,
-    turn_id: u64,
-    /// USD the session had spent before this turn.
-    session_cost: f64,
-}
-
 /// How long a compaction or summary call may take before the waiting host gets an error.
 const SIDE_CALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// How long the loop waits for the session to hand over steering (the session answers at once unless busy).
-const STEERING_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
-
-impl TurnLink for ActorLink {
-    fn session_cost(&self) -> f64 {
-        self.session_cost
-    }
-
-    fn boundaries(&self) -> BoxFuture<'_, Arc<crate::provider::contract::BoundaryLookup>> {
-        Box::pin(async move {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            // Asked through the actor's channel, so file changes this turn reported before are already applied.
-            let boundaries = match self.tx.send(Msg::Boundaries(tx)) {
-                Ok(()) => rx.await.unwrap_or_default(),
-                // The session is gone, and with it this turn: the actor aborts it.
-                Err(_) => BTreeMap::new(),
-            };
-            let lookup: Arc<crate::provider::contract::BoundaryLookup> =
-                Arc::new(move |path| boundaries.get(&*path.to_string_lossy()).copied());
-            lookup
-        })
-    }
-
-    fn emit(&self, event: ProviderEvent) {
-        let _ = self.tx.send(Msg::Provider {
-            turn_id: self.turn_id,
-            event,
-        });
-    }
-
-    fn gate(&self, request: GateRequest, timeout: std::time::Duration) -> BoxFuture<'_, Gate> {
-        Box::pin(async move {
-            let id = request.tool_call_id.clone();
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let msg = Msg::Gate {
-                turn_id: self.turn_id,
-                request,
-                reply: tx,
-            };
-            if self.tx.send(msg).is_err() {
-                return Gate::Refuse("Tool call cancelled: the session is gone".into());
-            }
-            match tokio::time::timeout(timeout, rx).await {
-                Ok(Ok(gate)) => gate,
-                Ok(Err(_)) => Gate::Refuse("Tool call cancelled: the session is gone".into()),
-                Err(_) => {
-                    self.emit(ProviderEvent::ApprovalTimedOut { tool_call_id: id });
-                    Gate::Refuse("Tool approval timed out".into())
-                }
-            }
-        })
-    }
-
-    fn take_steering(&self) -> BoxFuture<'_, Vec<Vec<ContentPart>>> {
-        Box::pin(async move {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let reply: ReplyTo = Box::new(move |r| drop(tx.send(r)));
-            if self
-                .tx
-                .send(Msg::Steering {
-                    turn_id: self.turn_id,
-                    reply,
-                })
-                .is_err()
-            {
-                return Vec::new();
-            }
-            match tokio::time::timeout(STEERING_WAIT, rx).await {
-                Ok(Ok(Reply::Steering(entries))) => entries,
-                _ => Vec::new(),
-            }
-        })
-    }
-}
 
 /// The text of a panic payload.
 pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {

@@ -56,6 +56,16 @@ impl SessionState {
         self.turn.is_some() || self.side_call
     }
 
+    /// Whether an idle session may be reclaimed (SPEC 3.13): nothing runs (no turn, no compaction or summary), no
+    /// approval waits for the host and no prompt is queued. The actor adds the other half: no host activity for the
+    /// session's `idle_timeout_ms`.
+    pub fn reclaimable(&self) -> bool {
+        !self.busy()
+            && self.approvals.pending.is_none()
+            && self.steering.is_empty()
+            && self.follow_up.is_empty()
+    }
+
     /// The messages the model currently sees directly (after the latest compaction's cut).
     fn window_start(&self) -> Option<u64> {
         self.transcript

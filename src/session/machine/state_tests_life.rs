@@ -71,3 +71,35 @@ fn abort_during_an_automatic_compaction_ends_the_turn_and_records_no_compaction(
         }
     )));
 }
+
+#[test]
+fn only_a_session_with_nothing_running_waiting_or_queued_is_reclaimable() {
+    let mut s = session();
+    assert!(s.reclaimable(), "a fresh session");
+    prompt(&mut s, "one");
+    assert!(!s.reclaimable(), "a turn runs");
+    prompt(&mut s, "steer");
+    ev(&mut s, 1, ProviderEvent::AgentStart);
+    let (reply, _) = s.apply(
+        Input::Gate {
+            turn_id: 1,
+            request: crate::vocab::gate::GateRequest {
+                tool_call_id: "c1".into(),
+                name: "write_file".into(),
+                args: serde_json::json!({"path": "a", "content": "x"}),
+                destructive: true,
+                ask: true,
+                protected: false,
+                preview: serde_json::Value::Null,
+            },
+        },
+        T0,
+    );
+    assert_eq!(reply, Reply::Gate(crate::vocab::gate::Gate::Wait));
+    s.apply(Input::Command(Command::Abort), T0);
+    assert!(!s.reclaimable(), "a steering prompt is still queued");
+    s.apply(Input::Command(Command::Queue(QueueOp::Clear)), T0);
+    assert!(s.reclaimable(), "aborted, nothing queued");
+    s.apply(Input::Command(Command::EnterPlan), T0);
+    assert!(s.reclaimable(), "plan mode at rest");
+}
