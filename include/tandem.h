@@ -506,6 +506,25 @@ tandem_status tandem_session_respond_to_approval(tandem_client *client,
                                                  tandem_approval_decision decision);
 
 /**
+ * The tools the session trusts, granted by `TANDEM_APPROVAL_DECISION_APPROVE_TURN` (until the turn ends) or
+ * `…_APPROVE_SESSION` (for the conversation: until revoked, a new conversation or a load): `*out` is a JSON object
+ * `{"<tool name>": "turn" | "session"}`, owned by the caller (free with `tandem_string_free`). Thread-safe;
+ * callable from callbacks.
+ */
+tandem_status tandem_session_trusted_tools(tandem_client *client,
+                                           const char *id,
+                                           char **out);
+
+/**
+ * Revokes the trust granted to tool `name_or_null` (NULL: to every tool), so its next call asks for approval
+ * again (a call already approved is not affected). `TANDEM_ERR_NOT_FOUND` when that tool holds no trust (the
+ * message lists those that do). Borrows its arguments; thread-safe; callable from callbacks.
+ */
+tandem_status tandem_session_revoke_trust(tandem_client *client,
+                                          const char *id,
+                                          const char *name_or_null);
+
+/**
  * Enters plan mode (from any status, also mid-turn): destructive tools are refused before they run, a pending
  * approval is cancelled (its tool gets a "cancelled" result), and the status becomes
  * `TANDEM_SESSION_STATUS_PLAN`.

@@ -564,6 +564,12 @@ public:
     void reject(const std::optional<std::string> &approval_id = std::nullopt) const {
         respond_to_approval(TANDEM_APPROVAL_DECISION_REJECT, approval_id);
     }
+    /// The tools this session trusts (approved for the turn or the session): {"<name>": "turn" | "session"}.
+    std::string trusted_tools() const { return str(tandem_session_trusted_tools); }
+    /// Revokes the trust of tool `name` (std::nullopt: of every tool); TANDEM_ERR_NOT_FOUND when it holds none.
+    void revoke_trust(const std::optional<std::string> &name = std::nullopt) const {
+        detail::check(tandem_session_revoke_trust(c(), id_.c_str(), detail::c_str_or_null(name)));
+    }
     /// Plan mode: destructive tools are refused.
     void enter_plan() const { detail::check(tandem_session_enter_plan(c(), id_.c_str())); }
     /// Leaves plan mode.

@@ -3,6 +3,7 @@
 #include "helpers.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 static bool is_base64url(const char *s)
 {
@@ -34,6 +35,8 @@ static void check_all_not_found(tandem_client *c, const char *id)
     CHECK_STATUS(tandem_session_events_since(c, id, 0, &out), TANDEM_ERR_NOT_FOUND);
     CHECK_STATUS(tandem_session_add_system_message(c, id, "note", TANDEM_MESSAGE_LEVEL_INFO), TANDEM_ERR_NOT_FOUND);
     CHECK_STATUS(tandem_subagent_start(c, id, "task", NULL, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_trusted_tools(c, id, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_revoke_trust(c, id, NULL), TANDEM_ERR_NOT_FOUND);
     CHECK(out == NULL);
     CHECK(status == (tandem_session_status)77);
     CHECK(result == (tandem_prompt_result)77);
@@ -1059,6 +1062,103 @@ static void test_host_tools(void)
     CHECK(later.frees == 1 && now.frees == 1);
 }
 
+/* Pulls to the next approval_pending of `id` and answers it with `decision`, naming it; false if none came. */
+static bool answer_approval(tandem_client *c, evlog *log, const char *id, tandem_approval_decision decision)
+{
+    const char *ev = pull_until(c, log, id, "approval_pending", WAIT_MS);
+    CHECK(ev != NULL);
+    if (ev == NULL)
+        return false;
+    char *approval_id = json_get_str(json_get(ev, "approval"), "approval_id");
+    CHECK(approval_id != NULL);
+    CHECK_STATUS(tandem_session_respond_to_approval(c, id, approval_id, decision), TANDEM_OK);
+    /* The same approval cannot be answered twice. */
+    CHECK_STATUS(tandem_session_respond_to_approval(c, id, approval_id, decision), TANDEM_ERR_NO_PENDING_APPROVAL);
+    free(approval_id);
+    return true;
+}
+
+static void check_trust(tandem_client *c, const char *id, const char *want)
+{
+    char *trust = NULL;
+    CHECK_STATUS(tandem_session_trusted_tools(c, id, &trust), TANDEM_OK);
+    CHECK_STREQ(trust, want);
+    tandem_string_free(trust);
+}
+
+#define WRITE_STEP(file) "[{\"tool_call\":{\"name\":\"write_file\",\"args\":{\"path\":\"" file "\",\"content\":\"x\"}}}]"
+
+/* Approve-for-turn trusts the tool until the turn ends; approve-for-session until revoked; the host lists and
+ * revokes trust; a rejected call is refused. All through the C API with a scripted model writing files. */
+static void test_approvals_and_trust(void)
+{
+    char dir[] = "/tmp/tandem-approvals-XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    tandem_client *c = NULL;
+    REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &c), TANDEM_OK);
+    char opts[2048];
+    snprintf(opts, sizeof opts, "{\"workdir\":\"%s\",\"tools\":[\"write_file\"],\"script\":[%s]}", dir,
+             WRITE_STEP("a.txt") "," WRITE_STEP("b.txt") ",[{\"text\":\"turn one\"}],"          /* turn 1 */
+             WRITE_STEP("c.txt") ",[{\"text\":\"turn two\"}],"                                  /* turn 2 */
+             WRITE_STEP("d.txt") ",[{\"text\":\"turn three\"}],"                                /* turn 3 */
+             WRITE_STEP("e.txt") ",[{\"text\":\"turn four\"}]");                                /* turn 4 */
+    char *id = NULL;
+    REQUIRE_STATUS(tandem_session_start(c, opts, &id), TANDEM_OK);
+    evlog log = {0};
+    check_trust(c, id, "{}");
+
+    /* Turn 1: the first write asks; approved for the turn, the second write runs without asking. */
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "one", NULL), TANDEM_OK);
+    CHECK(answer_approval(c, &log, id, TANDEM_APPROVAL_DECISION_APPROVE_TURN));
+    const char *ev = pull_until(c, &log, id, "tool_auto_approved", WAIT_MS);
+    CHECK(ev != NULL && json_str_is(ev, "scope", "turn") && json_str_is(ev, "name", "write_file"));
+    CHECK(pull_until(c, &log, id, "turn_ended", WAIT_MS) != NULL);
+    CHECK(evlog_count(&log, id, "approval_pending") == 1);
+    check_trust(c, id, "{}"); /* turn trust lapsed with the turn */
+
+    /* Turn 2: asks again; approved for the session. */
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "two", NULL), TANDEM_OK);
+    CHECK(answer_approval(c, &log, id, TANDEM_APPROVAL_DECISION_APPROVE_SESSION));
+    CHECK(pull_until(c, &log, id, "turn_ended", WAIT_MS) != NULL);
+    check_trust(c, id, "{\"write_file\":\"session\"}");
+
+    /* Turn 3: trusted for the session, nothing asks; the transcript records the scope. */
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "three", NULL), TANDEM_OK);
+    ev = pull_until(c, &log, id, "tool_auto_approved", WAIT_MS);
+    CHECK(ev != NULL && json_str_is(ev, "scope", "session"));
+    CHECK(pull_until(c, &log, id, "turn_ended", WAIT_MS) != NULL);
+    CHECK(evlog_count(&log, id, "approval_pending") == 2);
+    char *msgs = messages_of(c, id);
+    CHECK(msgs != NULL && strstr(msgs, "\"auto_approved_scope\":\"session\"") != NULL);
+    tandem_string_free(msgs);
+
+    /* Revoked: listed no more, revoking again is NOT_FOUND, and the next write asks; rejected, it fails. */
+    CHECK_STATUS(tandem_session_revoke_trust(c, id, "write_file"), TANDEM_OK);
+    check_trust(c, id, "{}");
+    CHECK_STATUS(tandem_session_revoke_trust(c, id, "write_file"), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_revoke_trust(c, id, NULL), TANDEM_OK);
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "four", NULL), TANDEM_OK);
+    CHECK(answer_approval(c, &log, id, TANDEM_APPROVAL_DECISION_REJECT));
+    ev = pull_until(c, &log, id, "tool_ended", WAIT_MS);
+    CHECK(ev != NULL && strstr(ev, "\"is_error\":true") != NULL && strstr(ev, "rejected") != NULL);
+    CHECK(pull_until(c, &log, id, "turn_ended", WAIT_MS) != NULL);
+
+    /* Files: a, b (turn trust), c (session trust), d (trusted) were written; e was rejected. */
+    char path[600];
+    const char *written[] = {"a.txt", "b.txt", "c.txt", "d.txt"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, written[i]);
+        CHECK(access(path, F_OK) == 0);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/e.txt", dir);
+    CHECK(access(path, F_OK) != 0);
+    evlog_free(&log);
+    tandem_string_free(id);
+    tandem_client_free(c);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     check_init(argc, argv);
@@ -1076,5 +1176,6 @@ int main(int argc, char **argv)
     RUN(test_calls_racing_stop);
     RUN(test_calls_racing_shutdown);
     RUN(test_host_tools);
+    RUN(test_approvals_and_trust);
     return check_summary();
 }

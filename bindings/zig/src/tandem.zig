@@ -711,6 +711,17 @@ pub const Session = struct {
         return self.respondToApproval(approval_id, .reject);
     }
 
+    /// The tools this session trusts (approved for the turn or the session): `{"<name>": "turn" | "session"}`.
+    /// Caller frees the JSON with `allocator`.
+    pub fn trustedTools(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_trusted_tools);
+    }
+
+    /// Revokes the trust of tool `name` (null: of every tool); `error.NotFound` when it holds none.
+    pub fn revokeTrust(self: Session, name: ?[:0]const u8) Error!void {
+        try check(c.tandem_session_revoke_trust(self.client, self.id.ptr, if (name) |n| n.ptr else null));
+    }
+
     /// Aborts the running turn; a no-op when idle.
     pub fn abort(self: Session) Error!void {
         try check(c.tandem_session_abort(self.client, self.id.ptr));

@@ -43,6 +43,8 @@ pub enum Command {
         /// The answer.
         decision: Decision,
     },
+    /// Revoke the trust granted to a tool (`None`: to every tool).
+    RevokeTrust(Option<String>),
     /// Switch model (validated by the caller).
     SetModel(String),
     /// Next model of the rotation.

@@ -371,6 +371,7 @@ impl SessionState {
                 decision,
             } => self.respond(approval_id, decision, now, fx),
             Command::EnterPlan => self.enter_plan(now, fx),
+            Command::RevokeTrust(name) => self.revoke_trust(name.as_deref()),
             Command::Compact { keep_recent } => self.compact(keep_recent, fx),
             Command::Summarize => self.summarize(fx),
             Command::Continue => self.continue_turn(now, fx),

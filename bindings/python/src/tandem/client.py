@@ -961,6 +961,17 @@ class Session:
         """Rejects the pending call: the agent is told it was refused."""
         self.respond_to_approval(ApprovalDecision.REJECT, approval_id)
 
+    def trusted_tools(self) -> Dict[str, str]:
+        """The tools this session trusts: ``{name: "turn" | "session"}`` (``tandem_session_trusted_tools``), granted
+        by :attr:`ApprovalDecision.APPROVE_TURN` and :attr:`ApprovalDecision.APPROVE_SESSION`."""
+        result: Dict[str, str] = _call_json(_lib.load().tandem_session_trusted_tools, self._c(), self._bid)
+        return result
+
+    def revoke_trust(self, name: Optional[str] = None) -> None:
+        """Revokes the trust of tool ``name`` (``None``: of every tool), so its next call asks again.
+        :class:`NotFoundError` when that tool holds no trust."""
+        _check(_lib.load().tandem_session_revoke_trust(self._c(), self._bid, _encode_opt(name, "name")))
+
     def enter_plan(self) -> None:
         """Plan mode: destructive tools are refused, a pending approval is cancelled."""
         _check(_lib.load().tandem_session_enter_plan(self._c(), self._bid))

@@ -96,10 +96,14 @@ final class TandemTests: XCTestCase {
         var log: [Event] = []
         let pending = try pull(client, until: .approvalPending, of: session, log: &log)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/f.txt"))
-        try session.approve(pending.approvalID)
+        try session.respond(to: pending.approvalID, with: .approveSession)
         XCTAssertThrowsError(try session.approve(pending.approvalID)) { error in
             XCTAssertEqual((error as? TandemError)?.status, .noPendingApproval)
         }
+        XCTAssertEqual(try session.trustedToolsJSON(), #"{"write_file":"session"}"#)
+        try session.revokeTrust("write_file")
+        XCTAssertEqual(status { try session.revokeTrust("write_file") }, .notFound)
+        try session.revokeTrust(nil)
         try pull(client, until: .turnEnded, of: session, log: &log)
         XCTAssertEqual(try String(contentsOfFile: dir + "/f.txt", encoding: .utf8), "hi")
     }
