@@ -417,7 +417,7 @@ struct Event {
             "messages_changed", "text_delta", "thinking_delta", "tool_started", "tool_update", "tool_ended",
             "tool_auto_approved", "approval_pending", "approval_resolved", "file_changed", "prompt_queued",
             "queues_recalled", "context_usage", "turn_limit_reached", "turn_ended", "error", "events_dropped",
-            "retrying", "options_restored", "command_ran", "sandbox_limited"};
+            "retrying", "options_restored", "command_ran", "sandbox_limited", "subagent_finished"};
         for (uint32_t i = 0; i < sizeof names / sizeof names[0]; i++)
             if (name == names[i]) return i + 1;  // the C values are 1-based in this order
         return 0;

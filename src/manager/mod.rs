@@ -142,12 +142,12 @@ impl Manager {
         lock(&self.reg).existing(id).map_or(true, |s| s.is_some())
     }
 
-    /// `background` is `Some(parent)` for sub-agents.
+    /// `sub` is `Some` for sub-agents.
     fn start_resolved(
         &self,
         opts: Resolved,
         if_exists: IfExists,
-        background: Option<Option<String>>,
+        sub: Option<subagents::Sub>,
         resumed: Option<start_options::Resumed>,
     ) -> Result<String> {
         self.check_tool_names(&opts)?;
@@ -177,11 +177,14 @@ impl Manager {
             model: opts.model.clone(),
             provider: opts.provider.clone(),
             workdir: opts.workdir.as_ref().map(|p| p.display().to_string()),
-            background: background.is_some(),
-            parent_session_id: background.flatten(),
+            background: sub.is_some(),
+            parent_session_id: sub.as_ref().and_then(|s| s.parent.clone()),
         };
         let mut state = SessionState::new(ident, now);
         state.configure(opts.thinking_level, opts.models.clone());
+        if let Some(s) = sub {
+            state.inherit_skills(s.skills);
+        }
         state.set_sandbox(self.tool_set(&id, &opts).sandbox_report());
         state.configure_compaction(crate::session::machine::compaction::AutoCompact {
             threshold: opts.compaction_threshold,
@@ -275,6 +278,8 @@ impl Manager {
             after,
             activity: seed.activity.clone(),
         });
+        let parent = read(&seed.state).identity().parent_session_id.clone();
+        let on_finished = parent.map(|p| self.finished_hook(id, &p));
         let (handle, join) = session::spawn(
             &self.rt,
             seed.state.clone(),
@@ -282,7 +287,11 @@ impl Manager {
             self.bus.clone(),
             provider,
             seed.persist.clone(),
-            session::Start { restart, idle },
+            session::Start {
+                restart,
+                idle,
+                on_finished,
+            },
         );
         let me = self.me.clone();
         let id = id.to_string();
@@ -404,18 +413,32 @@ impl Manager {
             .map(drop)
     }
 
-    /// Stops session `id` (live or restart-pending) and announces it with `reason`.
+    /// Stops session `id` (live or restart-pending) and announces it with `reason`; its sub-agents that were not
+    /// started detached stop with it.
     pub fn stop(&self, id: &str, reason: StopReason) -> Result<()> {
+        self.stop_with(id, reason, None)
+    }
+
+    /// [`Manager::stop`] with a `detail` for the `session_stopped` event.
+    fn stop_with(&self, id: &str, reason: StopReason, detail: Option<String>) -> Result<()> {
         let entry = lock(&self.reg)
             .remove(id)
             .ok_or_else(|| Error::no_session(id))?;
-        self.retire(entry, reason);
+        self.retire(entry, reason, detail);
+        if reason == StopReason::Stopped {
+            self.stop_children(id);
+        }
         Ok(())
     }
 
     /// Ends a session removed from the registry: its actor is stopped (if it still runs), its state saved and its
     /// files let go, and the stop is announced with `reason`.
-    fn retire(&self, entry: registry::Entry<SessionHandle, Seed>, reason: StopReason) {
+    fn retire(
+        &self,
+        entry: registry::Entry<SessionHandle, Seed>,
+        reason: StopReason,
+        detail: Option<String>,
+    ) {
         if let Slot::Active(handle) = &entry.slot {
             handle.stop();
         }
@@ -427,13 +450,8 @@ impl Manager {
             // session can be started again at once (by this client or another).
             lock(p).close();
         }
-        self.bus.publish(
-            &entry.seed.log,
-            Payload::SessionStopped {
-                reason,
-                detail: None,
-            },
-        );
+        self.bus
+            .publish(&entry.seed.log, Payload::SessionStopped { reason, detail });
     }
 
     /// Incarnation `generation` of `id` ended itself after its idle period: the session is removed and announced
@@ -449,7 +467,7 @@ impl Manager {
             }
         };
         if let Some(entry) = entry {
-            self.retire(entry, StopReason::Idle);
+            self.retire(entry, StopReason::Idle, None);
         }
     }
 

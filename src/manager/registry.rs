@@ -64,6 +64,8 @@ pub struct SubagentHandle {
     pub model: String,
     /// RFC 3339 start time.
     pub started_at: String,
+    /// Started detached: it goes on when its parent stops.
+    pub detached: bool,
 }
 
 /// Sessions by ID plus the ID counter and sub-agent handles.
@@ -357,6 +359,7 @@ mod tests {
             task: "t".into(),
             model: "m".into(),
             started_at: "x".into(),
+            detached: false,
         });
         let CrashOutcome::Restart { timer, .. } = r.crashed("s", 1, "a", 0, &p) else {
             panic!()
@@ -423,6 +426,7 @@ mod tests {
                 task: String::new(),
                 model: String::new(),
                 started_at: String::new(),
+                detached: false,
             });
         }
         let ids = |v: Vec<SubagentHandle>| v.into_iter().map(|h| h.session_id).collect::<Vec<_>>();

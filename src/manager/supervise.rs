@@ -1,5 +1,6 @@
 //! Supervision: a crashed incarnation is restarted within the session's restart policy; a restart that fails to
-//! start counts as another crash, and only an exhausted policy stops the session (`restart_exhausted`).
+//! start counts as another crash, and only an exhausted policy stops the session (`restart_exhausted`), and with
+//! it its sub-agents that were not started detached.
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ impl Manager {
         match reg.crashed(id, generation, &reason, crate::time::mono_ms(), &policy) {
             CrashOutcome::Ignored => {}
             CrashOutcome::Exhausted => {
+                drop(reg);
                 if let Some(log) = log {
                     self.bus.publish(
                         &log,
@@ -30,6 +32,7 @@ impl Manager {
                         },
                     );
                 }
+                self.stop_children(id);
             }
             CrashOutcome::Restart {
                 timer,
@@ -116,6 +119,7 @@ impl Manager {
                         detail: Some(failed),
                     },
                 );
+                self.stop_children(id);
             }
         }
     }

@@ -82,6 +82,8 @@ struct Actor {
     flush_at: Option<u64>,
     /// Idle reclamation, if the session has it.
     idle: Option<Idle>,
+    /// Told of each turn that ends with the session at rest (sub-agents).
+    on_finished: Option<OnFinished>,
 }
 
 /// Applies `input` to `state`, writes the batch of changes it returns, then publishes the resulting events (so a
@@ -212,13 +214,27 @@ pub struct Idle {
     pub activity: Arc<AtomicU64>,
 }
 
-/// How an incarnation starts: after a crash or not, reclaimed when idle or not.
-#[derive(Debug, Clone, Default)]
+/// A turn that ended with the session at rest: what a sub-agent's parent is told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    /// The last assistant text of the turn.
+    pub answer: String,
+    /// How the turn ended.
+    pub reason: TurnEnd,
+}
+
+/// Called on the actor's task (so it must not block) each time a turn ends with the session at rest.
+pub type OnFinished = Arc<dyn Fn(Finished) + Send + Sync>;
+
+/// How an incarnation starts: after a crash or not, reclaimed when idle or not, reporting finished turns or not.
+#[derive(Clone, Default)]
 pub struct Start {
     /// `Some` after a crash.
     pub restart: Option<Restart>,
     /// `Some` when the session is reclaimed after an idle period.
     pub idle: Option<Idle>,
+    /// `Some` for a sub-agent whose parent hears of its answers.
+    pub on_finished: Option<OnFinished>,
 }
 
 /// Starts the actor of one incarnation on the current runtime.
@@ -250,6 +266,7 @@ pub fn spawn(
         side_calls: 0,
         flush_at: None,
         idle: start.idle,
+        on_finished: start.on_finished,
     };
     let join = rt.spawn(actor.run(start.restart));
     (
@@ -475,6 +492,10 @@ impl Actor {
     }
 
     fn apply(&mut self, input: Input) -> Reply {
+        let ends_before = self
+            .on_finished
+            .as_ref()
+            .map(|_| read(&self.state).turn_ends().0);
         let (reply, effects, flush_at) = apply_and_publish(
             &self.state,
             &self.log,
@@ -483,6 +504,21 @@ impl Actor {
             input,
         );
         self.flush_at = flush_at;
+        if let (Some(before), Some(hook)) = (ends_before, &self.on_finished) {
+            let finished = {
+                let s = read(&self.state);
+                match s.turn_ends() {
+                    (n, Some(reason)) if n != before && !s.turn_active() => Some(Finished {
+                        answer: s.last_answer(),
+                        reason,
+                    }),
+                    _ => None,
+                }
+            };
+            if let Some(f) = finished {
+                hook(f);
+            }
+        }
         for fx in effects {
             match fx {
                 Effect::StartTurn { turn_id, context } => {

@@ -294,11 +294,24 @@ def test_branches(client: tandem.Client) -> None:
 
 def test_subagents(client: tandem.Client) -> None:
     parent = client.start_session()
+    parent.set_thinking_level("high")
     handle = client.start_subagent("count to three", parent=parent)
     assert handle["parent_session_id"] == parent.id and handle["task"] == "count to three"
+    assert handle["detached"] is False
     assert [h["session_id"] for h in client.subagents(parent)] == [handle["session_id"]]
     sub = client.session(handle["session_id"])
-    pull_until(client, turn_ended(sub))
+    assert sub.metadata()["thinking_level"] == "high", "inherited from the parent"
+    finished = pull_until(client, lambda e: isinstance(e, tandem.SubagentFinished))
+    assert isinstance(finished, tandem.SubagentFinished)
+    assert (finished.session_id, finished.subagent_session_id, finished.answer, finished.reason) == (
+        parent.id, sub.id, "count to three", "completed")
+    assert any(m["kind"] == "system" and "count to three" in m["text"] for m in parent.messages())
+
+    detached = client.start_subagent("stay", {"detached": True}, parent=parent)
+    parent.stop()
+    assert [h["session_id"] for h in client.subagents()] == [detached["session_id"]], "the attached one stopped"
+    with pytest.raises(tandem.InvalidArgumentError):
+        client.start_subagent("x", {"detached": "yes"})
 
 
 def test_conversations_with_a_store(tmp_path: Path) -> None:

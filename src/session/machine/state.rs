@@ -106,6 +106,8 @@ pub struct SessionState {
     pub(super) compacting_for: Option<u64>,
     /// The last turn's answer was cut off by a stream failure (`continue` resumes it).
     pub(super) interrupted: bool,
+    /// Turns ended so far, and how the last one ended (sub-agents report their answers to their parent then).
+    pub(super) turn_ends: (u64, Option<TurnEnd>),
     /// The current conversation.
     pub(super) conversation_id: String,
     /// Structural transcript changes the store has not taken yet.
@@ -156,6 +158,7 @@ impl SessionState {
             sandbox: None,
             compacting_for: None,
             interrupted: false,
+            turn_ends: (0, None),
             conversation_id: String::new(),
             journal_ops: Vec::new(),
             journal: Default::default(),
@@ -293,6 +296,11 @@ impl SessionState {
                 Reply::Ok
             }
         };
+        for e in &fx {
+            if let Effect::Emit(Payload::TurnEnded { reason, .. }) = e {
+                self.turn_ends = (self.turn_ends.0 + 1, Some(*reason));
+            }
+        }
         let turn_ended = fx
             .iter()
             .any(|e| matches!(e, Effect::Emit(Payload::TurnEnded { .. })));

@@ -103,3 +103,17 @@ fn only_a_session_with_nothing_running_waiting_or_queued_is_reclaimable() {
     s.apply(Input::Command(Command::EnterPlan), T0);
     assert!(s.reclaimable(), "plan mode at rest");
 }
+
+#[test]
+fn turn_ends_are_counted_with_their_reason_and_the_answer_is_the_last_assistant_text() {
+    let mut s = session();
+    assert_eq!(s.turn_ends(), (0, None));
+    assert_eq!(s.last_answer(), "");
+    finished_turn(&mut s, 1, "one", "first answer");
+    assert_eq!(s.turn_ends(), (1, Some(TurnEnd::Completed)));
+    assert_eq!(s.last_answer(), "first answer");
+    prompt(&mut s, "two");
+    assert_eq!(s.last_answer(), "", "nothing said since the last prompt");
+    s.apply(Input::Command(Command::Abort), T0);
+    assert_eq!(s.turn_ends(), (2, Some(TurnEnd::Aborted)));
+}

@@ -741,7 +741,10 @@ class Client:
         self, task: str, options: Optional[Options] = None, *, parent: Union[str, "Session", None] = None
     ) -> Dict[str, Any]:
         """Starts a background sub-agent that works on ``task`` (``tandem_subagent_start``); returns its handle
-        ``{session_id, parent_session_id, task, model, started_at}``."""
+        ``{session_id, parent_session_id, task, model, started_at, detached}``. A sub-agent of ``parent`` takes the
+        parent's provider, model, thinking level, skills, workdir and tool settings unless ``options`` name them,
+        stops with its parent unless ``options`` has ``"detached": True``, and reports each answer to the parent
+        as a :class:`SubagentFinished` event (and a note in the parent's transcript)."""
         parent_id = parent.id if isinstance(parent, Session) else parent
         result: Dict[str, Any] = _call_json(
             _lib.load().tandem_subagent_start, self._ptr(), _encode_opt(parent_id, "parent"), _encode(task, "task"),
