@@ -1,4 +1,5 @@
-/* test_sessions.c: the session manager (start, list, tokens, stop), crash restarts, sub-agents, and queries. */
+/* test_sessions.c: the session manager (start, list, tokens, stop), crash restarts, and queries (sub-agents:
+ * test_subagents.c). */
 #include "check.h"
 #include "helpers.h"
 
@@ -416,13 +417,7 @@ static void test_queues(void)
     CHECK(r == TANDEM_PROMPT_RESULT_SENT);
     ended = pull_until(c, &log, id, "turn_ended", WAIT_MS);
     CHECK(ended != NULL && json_str_is(ended, "reason", "completed"));
-    char *m = messages_of(c, id);
-    char *user = m ? last_message_text(m, "user") : NULL, *answer = m ? last_message_text(m, "assistant") : NULL;
-    CHECK_STREQ(user, "f4");
-    CHECK_STREQ(answer, "after");
-    free(user);
-    free(answer);
-    tandem_string_free(m);
+    check_last_exchange(c, id, "f4", "after");
 
     evlog_free(&log);
     tandem_string_free(id);
@@ -670,102 +665,6 @@ static void test_restart_exhausted(void)
     evlog_free(&log);
     tandem_string_free(other);
     tandem_string_free(id);
-    tandem_client_free(c);
-}
-
-static void test_subagents(void)
-{
-    tandem_client *c = NULL;
-    REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &c), TANDEM_OK);
-    char *parent = NULL;
-    REQUIRE_STATUS(tandem_session_start(c, NULL, &parent), TANDEM_OK);
-
-    char *handle = NULL;
-    REQUIRE_STATUS(tandem_subagent_start(c, parent, "task text", NULL, &handle), TANDEM_OK);
-    REQUIRE(handle != NULL && json_valid(handle));
-    char *sub = json_get_str(handle, "session_id");
-    REQUIRE(sub != NULL);
-    CHECK(strcmp(sub, parent) != 0);
-    CHECK(json_str_is(handle, "parent_session_id", parent));
-    CHECK(json_str_is(handle, "task", "task text"));
-    CHECK(json_str_is(handle, "model", "scripted:echo"));
-    char *started_at = json_get_str(handle, "started_at");
-    CHECK(started_at != NULL && strlen(started_at) >= 20 && started_at[4] == '-' && started_at[10] == 'T');
-    free(started_at);
-
-    /* The sub-agent runs its task: the echo model answers with the task's text. */
-    evlog log = {0};
-    const char *ended = pull_until(c, &log, sub, "turn_ended", WAIT_MS);
-    CHECK(ended != NULL && json_str_is(ended, "reason", "completed"));
-    const char *announced = NULL;
-    for (size_t i = 0; i < log.len; i++)
-        if (ev_is(log.items[i], sub, "subagent_started"))
-            announced = log.items[i];
-    CHECK(announced != NULL && json_get(announced, "handle") != NULL &&
-          json_str_is(json_get(announced, "handle"), "session_id", sub));
-    char *m = messages_of(c, sub);
-    char *user = m ? last_message_text(m, "user") : NULL, *answer = m ? last_message_text(m, "assistant") : NULL;
-    CHECK_STREQ(user, "task text");
-    CHECK_STREQ(answer, "task text");
-    free(user);
-    free(answer);
-    tandem_string_free(m);
-    char *meta = NULL;
-    CHECK_STATUS(tandem_session_metadata(c, sub, &meta), TANDEM_OK);
-    CHECK(meta != NULL && strstr(meta, "\"background\":true") != NULL && json_str_is(meta, "parent_session_id", parent));
-    tandem_string_free(meta);
-
-    /* A sub-agent without a parent. */
-    char *orphan_handle = NULL;
-    CHECK_STATUS(tandem_subagent_start(c, NULL, "solo task", "{\"model\":\"scripted:echo\"}", &orphan_handle),
-                 TANDEM_OK);
-    REQUIRE(orphan_handle != NULL);
-    CHECK(json_is_null(json_get(orphan_handle, "parent_session_id")));
-    char *orphan = json_get_str(orphan_handle, "session_id");
-
-    char *list = NULL;
-    CHECK_STATUS(tandem_subagent_list(c, parent, &list), TANDEM_OK);
-    CHECK(list != NULL && json_len(list) == 1 && json_str_is(json_at(list, 0), "session_id", sub));
-    tandem_string_free(list);
-    CHECK_STATUS(tandem_subagent_list(c, NULL, &list), TANDEM_OK);
-    CHECK(list != NULL && json_len(list) == 2); /* oldest first */
-    CHECK(list != NULL && json_str_is(json_at(list, 0), "session_id", sub) &&
-          json_str_is(json_at(list, 1), "session_id", orphan));
-    tandem_string_free(list);
-    list = NULL;
-
-    /* An unknown parent: starting is NOT_FOUND; listing lists none (as documented). */
-    char *out = NULL;
-    CHECK_STATUS(tandem_subagent_start(c, "no-such-session", "task", NULL, &out), TANDEM_ERR_NOT_FOUND);
-    CHECK(out == NULL);
-    CHECK_STATUS(tandem_subagent_list(c, "no-such-session", &list), TANDEM_OK);
-    CHECK_STREQ(list, "[]");
-    tandem_string_free(list);
-    list = NULL;
-
-    CHECK_STATUS(tandem_subagent_start(c, parent, "   ", NULL, &out), TANDEM_ERR_INVALID_ARGUMENT);
-    CHECK(out == NULL);
-
-    /* A stopped parent still lists its sub-agents, which run on; a stopped sub-agent is no longer listed. */
-    CHECK_STATUS(tandem_session_stop(c, parent), TANDEM_OK);
-    CHECK_STATUS(tandem_subagent_list(c, parent, &list), TANDEM_OK);
-    CHECK(list != NULL && json_len(list) == 1 && json_str_is(json_at(list, 0), "session_id", sub));
-    tandem_string_free(list);
-    list = NULL;
-    tandem_session_status st;
-    CHECK_STATUS(tandem_session_get_status(c, sub, &st), TANDEM_OK);
-    CHECK_STATUS(tandem_session_stop(c, orphan), TANDEM_OK);
-    CHECK_STATUS(tandem_subagent_list(c, NULL, &list), TANDEM_OK);
-    CHECK(list != NULL && json_len(list) == 1 && json_str_is(json_at(list, 0), "session_id", sub));
-    tandem_string_free(list);
-    list = NULL;
-
-    free(orphan);
-    tandem_string_free(orphan_handle);
-    evlog_free(&log);
-    free(sub);
-    tandem_string_free(handle);
-    tandem_string_free(parent);
     tandem_client_free(c);
 }
 
@@ -1171,7 +1070,6 @@ int main(int argc, char **argv)
     RUN(test_stop_closes_running_turn);
     RUN(test_panic_and_restart);
     RUN(test_restart_exhausted);
-    RUN(test_subagents);
     RUN(test_events_since);
     RUN(test_calls_racing_stop);
     RUN(test_calls_racing_shutdown);
