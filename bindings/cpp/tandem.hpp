@@ -1045,8 +1045,9 @@ public:
 
     // -- sub-agents and stored conversations
 
-    /// Starts a background sub-agent working on `task` (options as for start_session; `parent`: a live session's
-    /// ID). Returns the handle {session_id, parent_session_id, task, model, started_at}.
+    /// Starts a background sub-agent working on `task` (options as for start_session, plus "detached"; `parent`: a
+    /// live session's ID, whose settings it inherits and with which it stops, see tandem_subagent_start). Returns the
+    /// handle {session_id, parent_session_id, task, model, started_at, detached}.
     std::string start_subagent(const std::string &task, const std::string &options_json = "",
                                const std::optional<std::string> &parent = std::nullopt) const {
         return detail::call_string(tandem_subagent_start, c(), detail::c_str_or_null(parent), task.c_str(),

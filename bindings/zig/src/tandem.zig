@@ -602,8 +602,9 @@ pub const Client = struct {
         return c.tandem_provider_request_is_cancelled(self.ptr, request_id);
     }
 
-    /// Starts a background sub-agent working on `task` (options as for `startSession`; `parent_id` a live
-    /// session). Returns the handle JSON `{session_id, parent_session_id, task, model, started_at}`.
+    /// Starts a background sub-agent working on `task` (options as for `startSession`, plus `detached`; `parent_id`
+    /// a live session, whose settings it inherits and with which it stops, see `tandem_subagent_start`). Returns the
+    /// handle JSON `{session_id, parent_session_id, task, model, started_at, detached}`.
     pub fn startSubagent(self: Client, allocator: std.mem.Allocator, parent_id: ?[:0]const u8, task: [:0]const u8, options_json: ?[:0]const u8) ![]u8 {
         var out: [*c]u8 = null;
         try check(c.tandem_subagent_start(self.ptr, optZ(parent_id), task.ptr, optZ(options_json), &out));

@@ -163,7 +163,7 @@ class SessionRestarted(Event):
 
 @dataclasses.dataclass(frozen=True)
 class SubagentStarted(Event):
-    """A background sub-agent started; ``handle`` is ``{session_id, parent_session_id, task, model, started_at}``."""
+    """A background sub-agent started; ``handle`` is ``{session_id, parent_session_id, task, model, started_at, detached}``."""
 
     KIND: ClassVar[str] = "subagent_started"
     handle: Dict[str, Any]
