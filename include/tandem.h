@@ -75,7 +75,10 @@ enum tandem_status
    */
   TANDEM_ERR_RESTART_PENDING = 7,
   /**
-   * The session's provider is not running.
+   * The session's provider cannot be called now: a `"provider": "host"` session while no host provider is
+   * registered, or a pi session whose process failed and waits out its restart backoff. Returned by calls that
+   * need the provider (prompts that would start a turn, continue, compact, summarize); nothing is recorded and
+   * everything else keeps working. Retry later (background sub-agents retry their task for about a second).
    */
   TANDEM_ERR_PROVIDER_NOT_READY = 8,
   /**
@@ -314,6 +317,10 @@ enum tandem_event_kind
    * `sandbox_limited`
    */
   TANDEM_EVENT_KIND_SANDBOX_LIMITED = 26,
+  /**
+   * `subagent_finished`
+   */
+  TANDEM_EVENT_KIND_SUBAGENT_FINISHED = 27,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -503,6 +510,25 @@ tandem_status tandem_session_respond_to_approval(tandem_client *client,
                                                  tandem_approval_decision decision);
 
 /**
+ * The tools the session trusts, granted by `TANDEM_APPROVAL_DECISION_APPROVE_TURN` (until the turn ends) or
+ * `…_APPROVE_SESSION` (for the conversation: until revoked, a new conversation or a load): `*out` is a JSON object
+ * `{"<tool name>": "turn" | "session"}`, owned by the caller (free with `tandem_string_free`). Thread-safe;
+ * callable from callbacks.
+ */
+tandem_status tandem_session_trusted_tools(tandem_client *client,
+                                           const char *id,
+                                           char **out);
+
+/**
+ * Revokes the trust granted to tool `name_or_null` (NULL: to every tool), so its next call asks for approval
+ * again (a call already approved is not affected). `TANDEM_ERR_NOT_FOUND` when that tool holds no trust (the
+ * message lists those that do). Borrows its arguments; thread-safe; callable from callbacks.
+ */
+tandem_status tandem_session_revoke_trust(tandem_client *client,
+                                          const char *id,
+                                          const char *name_or_null);
+
+/**
  * Enters plan mode (from any status, also mid-turn): destructive tools are refused before they run, a pending
  * approval is cancelled (its tool gets a "cancelled" result), and the status becomes
  * `TANDEM_SESSION_STATUS_PLAN`.
@@ -592,6 +618,8 @@ void tandem_client_free(tandem_client *client);
  * keeping at least the session's `compaction.keep_recent` messages (default 6) verbatim; a tool call is never
  * separated from its result. The transcript keeps every message and gains a notice. `*out` is
  * `{"compacted": bool, "info": str, "summary"?: str}`, owned by the caller. `TANDEM_ERR_BUSY` while a turn runs.
+ * `tandem_session_abort` or `tandem_session_stop` from another thread cancels it: this call returns
+ * `TANDEM_ERR_PROVIDER` ("cancelled …") and the transcript is left as it was.
  */
 tandem_status tandem_session_compact(tandem_client *client,
                                      const char *id,
@@ -608,7 +636,8 @@ tandem_status tandem_session_continue(tandem_client *client,
 /**
  * Writes a Markdown summary of the conversation to `<workdir>/.tandem/context/session-summary-<id>-<date>.md`.
  * `*out` is `{"text", "path"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` for a session without a workdir,
- * `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet.
+ * `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet. Cancelled like `tandem_session_compact`
+ * by an abort or a stop (`TANDEM_ERR_PROVIDER`, nothing written).
  */
 tandem_status tandem_session_summarize(tandem_client *client,
                                        const char *id,
@@ -987,7 +1016,9 @@ tandem_status tandem_session_send_prompt_parts(tandem_client *client,
 
 /**
  * Aborts the running turn: running tool calls are marked aborted, an "Aborted" notice is added, and `turn_ended`
- * with reason `aborted` is emitted. Queued prompts are kept. A no-op when no turn is running.
+ * with reason `aborted` is emitted. Queued prompts are kept. A compaction or summary in flight (automatic, or a
+ * `tandem_session_compact`/`tandem_session_summarize` another thread waits in) is cancelled too, and records
+ * nothing. A no-op when nothing is running.
  */
 tandem_status tandem_session_abort(tandem_client *client,
                                    const char *id);
@@ -1001,9 +1032,25 @@ tandem_status tandem_session_token(tandem_client *client,
                                    char **out);
 
 /**
- * Starts a background sub-agent session (options as for `tandem_session_start`) and sends it `task` once it is
- * ready, retrying while it is not. `parent_id_or_null` must name a live session when given. `*out` is the handle
- * JSON `{session_id, parent_session_id, task, model, started_at}`, owned by the caller.
+ * Starts a background sub-agent session and sends it `task` once it is ready, retrying while it is not.
+ * `parent_id_or_null` must name a live session when given (`TANDEM_ERR_NOT_FOUND` otherwise,
+ * `TANDEM_ERR_RESTART_PENDING` while it restarts).
+ *
+ * Options are those of `tandem_session_start`. A sub-agent of a parent inherits, unless its options name them:
+ * the parent's provider, its current model (after any `set_model`/`cycle_model`; not when the options name another
+ * provider, which then brings its own default model) and thinking level, its active skills, its workdir, and its
+ * tool settings (`tools`, `tool_permissions`, `approval`, `approval_timeout_ms`, `sandbox`, `shell_env`) - in
+ * fact every option the parent was started with except `session_id`. One more option says how it relates to its
+ * parent: `"detached": true` keeps it running when its parent is stopped (`tandem_session_stop`) or exhausts its
+ * restarts; without it (default false) it stops then too, announced by `session_stopped` with reason `stopped` and
+ * a detail naming the parent. A parent reclaimed while idle does not stop its sub-agents.
+ *
+ * Each time the sub-agent finishes a turn and comes to rest (its task, or a later prompt), its parent, if live,
+ * gets a system note `Sub-agent <id> finished (<reason>): <answer>` in its transcript and then a
+ * `subagent_finished` event `{subagent_session_id, parent_session_id, answer, reason}`.
+ *
+ * `*out` is the handle JSON `{session_id, parent_session_id, task, model, started_at, detached}`, owned by the
+ * caller. Thread-safe; the task is sent after the call returns.
  */
 tandem_status tandem_subagent_start(tandem_client *client,
                                     const char *parent_id_or_null,
@@ -1013,7 +1060,8 @@ tandem_status tandem_subagent_start(tandem_client *client,
 
 /**
  * Background sub-agent handles, oldest first: all of them, or those whose parent is `parent_id_or_null` (a parent
- * that has stopped still lists its sub-agents; an unknown one lists none). `*out` is a JSON array owned by the caller.
+ * that has stopped still lists its detached sub-agents, and those that ran on after it was reclaimed while idle;
+ * an unknown one lists none). A sub-agent's handle goes when the sub-agent stops. `*out` is a JSON array owned by the caller.
  */
 tandem_status tandem_subagent_list(tandem_client *client,
                                    const char *parent_id_or_null,

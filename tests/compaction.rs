@@ -140,3 +140,82 @@ fn scripted_sessions_compact_by_themselves_and_a_failed_compaction_does_not_bloc
         .to_string()
         .contains("Automatic compaction failed: HTTP 400: no summary"));
 }
+
+/// A host session whose first answer is long enough that the next prompt compacts first.
+fn hanging_host(c: &tandem::Client, rx: &mpsc::Receiver<Request>, auto: bool) -> String {
+    let threshold = if auto { 0.5 } else { 0.99 };
+    let opts = json!({"provider": "host", "tools": [],
+        "compaction": {"context_limit": 100, "threshold": threshold, "keep_recent": 1}});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    c.send_prompt(&id, text("first")).unwrap();
+    answer(c, rx, &"word ".repeat(if auto { 40 } else { 5 }));
+    turn_end(c, &id);
+    id
+}
+
+#[test]
+fn abort_during_an_automatic_compaction_the_model_never_answers_frees_the_session_at_once() {
+    let c = client();
+    let (tx, rx) = mpsc::channel();
+    c.set_provider(Some(Box::new(Channel(Mutex::new(tx)))))
+        .unwrap();
+    let id = hanging_host(&c, &rx, true);
+    c.send_prompt(&id, text("second")).unwrap();
+    let summary = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(summary.json.contains("summarizer"), "the summary call");
+    let before = c.messages(&id).unwrap();
+    // The host never answers; abort must not wait for it.
+    c.abort(&id).unwrap();
+    let (end, _) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "aborted");
+    assert_eq!(c.status(&id).unwrap(), tandem::session::Status::Idle);
+    assert!(
+        c.provider_request_is_cancelled(summary.request_id),
+        "the summary request is ended for the host"
+    );
+    let after = c.messages(&id).unwrap();
+    assert!(!after.to_string().contains("first_kept_id"), "{after}");
+    assert_eq!(
+        after.as_array().unwrap().len(),
+        before.as_array().unwrap().len() + 1,
+        "only the Aborted notice was added"
+    );
+    // The next prompt is taken at once (not Busy): it compacts again, and this time the host answers.
+    assert!(c.send_prompt(&id, text("third")).is_ok());
+    answer(&c, &rx, "A summary.");
+    answer(&c, &rx, "ok");
+    assert_eq!(turn_end(&c, &id).0["reason"], "completed");
+}
+
+#[test]
+fn abort_and_stop_cancel_a_manual_compact_or_summarize_that_hangs() {
+    let c = std::sync::Arc::new(client());
+    let (tx, rx) = mpsc::channel();
+    c.set_provider(Some(Box::new(Channel(Mutex::new(tx)))))
+        .unwrap();
+    let id = hanging_host(&c, &rx, false);
+    c.send_prompt(&id, text("second")).unwrap();
+    answer(&c, &rx, "short");
+    turn_end(&c, &id);
+    let before = c.messages(&id).unwrap();
+    let (c2, id2) = (c.clone(), id.clone());
+    let compact = std::thread::spawn(move || c2.compact(&id2));
+    let call = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    c.abort(&id).unwrap();
+    let err = compact.join().unwrap().unwrap_err();
+    assert!(err.to_string().contains("cancelled"), "{err}");
+    assert!(c.provider_request_is_cancelled(call.request_id));
+    assert_eq!(
+        c.messages(&id).unwrap(),
+        before,
+        "the transcript is unchanged"
+    );
+    assert_eq!(c.status(&id).unwrap(), tandem::session::Status::Idle);
+    // Stopping the session cancels a hanging compaction the same way.
+    let (c2, id2) = (c.clone(), id.clone());
+    let compact = std::thread::spawn(move || c2.compact(&id2));
+    let call = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    c.stop_session(&id).unwrap();
+    assert!(compact.join().unwrap().is_err());
+    assert!(c.provider_request_is_cancelled(call.request_id));
+}

@@ -58,15 +58,12 @@ fn host_answers_with_text_and_a_tool_call_that_tandem_runs() {
         "thinking_level": "low", "system_prompt": "Be brief."});
     let id = c.start_session(Some(&opts.to_string())).unwrap();
 
-    // No callback yet: the prompt's turn ends with an error naming the fix.
-    c.send_prompt(&id, text("hi")).unwrap();
-    let (end, events) = turn_end(&c, &id);
-    assert_eq!(end["reason"], "error");
-    assert!(events.iter().any(|e| e["kind"] == "error"
-        && e["message"]
-            .as_str()
-            .unwrap()
-            .contains("tandem_client_set_provider")));
+    // No callback yet: the provider is not ready, and the error names the fix.
+    let err = c.send_prompt(&id, text("hi")).unwrap_err();
+    assert!(
+        err.to_string().contains("tandem_client_set_provider"),
+        "{err}"
+    );
 
     let (rx, released) = register(&c);
     c.send_prompt(&id, text("what is in a.txt?")).unwrap();
@@ -281,4 +278,69 @@ fn host_options_are_checked() {
         Err(Error::NotFound(_))
     ));
     assert!(c.provider_request_is_cancelled(999));
+}
+
+#[test]
+fn without_a_registered_host_provider_prompts_are_not_ready_and_sub_agents_wait_for_it() {
+    let c = client();
+    let id = c
+        .start_session(Some(r#"{"provider": "host", "tools": []}"#))
+        .unwrap();
+    let before = c.messages(&id).unwrap();
+    let err = c.send_prompt(&id, text("hello?")).unwrap_err();
+    assert!(
+        matches!(&err, Error::ProviderNotReady(m) if m.contains("tandem_client_set_provider")),
+        "{err:?}"
+    );
+    assert_eq!(c.messages(&id).unwrap(), before, "nothing was recorded");
+    c.add_system_message(
+        &id,
+        "still usable",
+        tandem::session::transcript::Level::Info,
+    )
+    .unwrap();
+
+    // A sub-agent's task waits while the provider is not ready, and is delivered once the host registers one.
+    let handle = c
+        .start_subagent(
+            Some(&id),
+            "count the files",
+            Some(r#"{"provider": "host", "tools": []}"#),
+        )
+        .unwrap();
+    let child = handle["session_id"].as_str().unwrap().to_string();
+    let (rx, _) = register(&c);
+    let (request, body) = next(&rx);
+    assert_eq!(request.session_id, child);
+    assert!(body.to_string().contains("count the files"), "{body}");
+}
+
+#[test]
+fn a_sub_agent_whose_provider_never_becomes_ready_says_so_in_its_transcript() {
+    let c = client();
+    let handle = c
+        .start_subagent(
+            None,
+            "never runs",
+            Some(r#"{"provider": "host", "tools": []}"#),
+        )
+        .unwrap();
+    let child = handle["session_id"].as_str().unwrap().to_string();
+    wait_for(&c, Duration::from_secs(20), |e| {
+        e["session_id"] == child.as_str()
+            && e["kind"] == "messages_changed"
+            && c.messages(&child)
+                .unwrap()
+                .to_string()
+                .contains("failed to accept its task after 101 attempts")
+    });
+    let messages = c.messages(&child).unwrap().to_string();
+    assert!(
+        messages.contains("no host provider is registered"),
+        "{messages}"
+    );
+    assert!(
+        !messages.contains("never runs"),
+        "the task was never recorded as a prompt"
+    );
 }

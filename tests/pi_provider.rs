@@ -463,7 +463,16 @@ fn a_missing_pi_is_an_error_at_prompt_time() {
         "pi_command": ["/nonexistent/tandem-test/pi"]});
     let id = c.start_session(Some(&opts.to_string())).unwrap();
     for _ in 0..2 {
-        c.send_prompt(&id, text("hi")).unwrap();
+        // While the failed start waits out its backoff the provider is not ready; the prompt is accepted after.
+        loop {
+            match c.send_prompt(&id, text("hi")) {
+                Err(tandem::Error::ProviderNotReady(why)) => {
+                    assert!(why.contains("cannot start pi"), "{why}");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other.map(drop).unwrap(),
+            }
+        }
         let (end, events) = turn_ended(&c, &id);
         assert_eq!(end["reason"], "error");
         let errs = errors(&events);

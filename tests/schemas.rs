@@ -134,7 +134,12 @@ fn real_outputs_validate() {
 
     let h = c.start_subagent(Some(&demo), "sub task", None).unwrap();
     check("subagent_handle", &h);
-    events.extend(turn_end(&c, h["session_id"].as_str().unwrap()).1);
+    events.extend(
+        wait_for(&c, Duration::from_secs(10), |e| {
+            e["kind"] == "subagent_finished"
+        })
+        .1,
+    );
     check("subagent_handles", &c.list_subagents(None).unwrap());
 
     for id in [&demo, &s, &crashy] {
@@ -223,6 +228,7 @@ fn real_outputs_validate() {
         "session_started",
         "session_stopped",
         "status_changed",
+        "subagent_finished",
         "subagent_started",
         "text_delta",
         "thinking_delta",
@@ -284,6 +290,27 @@ fn documented_inputs_validate_and_bad_ones_do_not() {
         "content_parts",
         &json!([{"type": "text", "text": "hi"}, {"type": "image", "media_type": "image/png", "data": "aGk="}]),
     );
+    check(
+        "subagent_options",
+        &json!({"model": "scripted:echo", "tools": ["read_file"], "detached": true}),
+    );
+    let sub = validator("subagent_options");
+    for bad in [json!({"detached": "yes"}), json!({"modle": "x"})] {
+        assert!(!sub.is_valid(&bad), "schema accepts {bad}");
+        assert!(
+            client()
+                .start_subagent(None, "t", Some(&bad.to_string()))
+                .is_err(),
+            "library accepts {bad}"
+        );
+    }
+    assert!(
+        !validator("session_options").is_valid(&json!({"detached": true})),
+        "detached is a sub-agent option only"
+    );
+    assert!(client()
+        .start_session(Some(r#"{"detached": true}"#))
+        .is_err());
     let v = validator("session_options");
     for bad in [
         json!({"modle": "x"}),

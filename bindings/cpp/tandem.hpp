@@ -417,7 +417,7 @@ struct Event {
             "messages_changed", "text_delta", "thinking_delta", "tool_started", "tool_update", "tool_ended",
             "tool_auto_approved", "approval_pending", "approval_resolved", "file_changed", "prompt_queued",
             "queues_recalled", "context_usage", "turn_limit_reached", "turn_ended", "error", "events_dropped",
-            "retrying", "options_restored", "command_ran", "sandbox_limited"};
+            "retrying", "options_restored", "command_ran", "sandbox_limited", "subagent_finished"};
         for (uint32_t i = 0; i < sizeof names / sizeof names[0]; i++)
             if (name == names[i]) return i + 1;  // the C values are 1-based in this order
         return 0;
@@ -563,6 +563,12 @@ public:
     /// Rejects the pending call (the agent is told it was refused).
     void reject(const std::optional<std::string> &approval_id = std::nullopt) const {
         respond_to_approval(TANDEM_APPROVAL_DECISION_REJECT, approval_id);
+    }
+    /// The tools this session trusts (approved for the turn or the session): {"<name>": "turn" | "session"}.
+    std::string trusted_tools() const { return str(tandem_session_trusted_tools); }
+    /// Revokes the trust of tool `name` (std::nullopt: of every tool); TANDEM_ERR_NOT_FOUND when it holds none.
+    void revoke_trust(const std::optional<std::string> &name = std::nullopt) const {
+        detail::check(tandem_session_revoke_trust(c(), id_.c_str(), detail::c_str_or_null(name)));
     }
     /// Plan mode: destructive tools are refused.
     void enter_plan() const { detail::check(tandem_session_enter_plan(c(), id_.c_str())); }
@@ -1039,8 +1045,9 @@ public:
 
     // -- sub-agents and stored conversations
 
-    /// Starts a background sub-agent working on `task` (options as for start_session; `parent`: a live session's
-    /// ID). Returns the handle {session_id, parent_session_id, task, model, started_at}.
+    /// Starts a background sub-agent working on `task` (options as for start_session, plus "detached"; `parent`: a
+    /// live session's ID, whose settings it inherits and with which it stops, see tandem_subagent_start). Returns the
+    /// handle {session_id, parent_session_id, task, model, started_at, detached}.
     std::string start_subagent(const std::string &task, const std::string &options_json = "",
                                const std::optional<std::string> &parent = std::nullopt) const {
         return detail::call_string(tandem_subagent_start, c(), detail::c_str_or_null(parent), task.c_str(),

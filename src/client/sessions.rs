@@ -138,6 +138,17 @@ impl Client {
         self.live()?.call(id, cmd).map(drop)
     }
 
+    /// The tools the session trusts (approved for the turn or the conversation): `{name: "turn" | "session"}`.
+    pub fn trusted_tools(&self, id: &str) -> Result<Value> {
+        self.live()?.with_state(id, |s| s.trust())
+    }
+
+    /// Revokes the trust granted to tool `name`, or to every tool with `None`.
+    pub fn revoke_trust(&self, id: &str, name: Option<&str>) -> Result<()> {
+        let cmd = Command::RevokeTrust(name.map(Into::into));
+        self.live()?.call(id, cmd).map(drop)
+    }
+
     /// Switches the session's model for its next model calls.
     pub fn set_model(&self, id: &str, model: &str) -> Result<()> {
         let manager = self.live()?;

@@ -134,6 +134,18 @@ pub enum Payload {
         /// The sub-agent handle.
         handle: Value,
     },
+    /// A background sub-agent of this session finished a turn (its task, or a later prompt): its answer, also noted
+    /// in this session's transcript.
+    SubagentFinished {
+        /// The sub-agent's session ID.
+        subagent_session_id: String,
+        /// This session's ID (the parent's).
+        parent_session_id: String,
+        /// The text of the sub-agent's last assistant message in that turn (empty when it said nothing).
+        answer: String,
+        /// How the sub-agent's turn ended.
+        reason: TurnEnd,
+    },
     /// The session's status changed.
     StatusChanged {
         /// The new status.
@@ -332,6 +344,7 @@ impl Payload {
             Payload::OptionsRestored { .. } => EventKind::OptionsRestored,
             Payload::CommandRan { .. } => EventKind::CommandRan,
             Payload::SandboxLimited { .. } => EventKind::SandboxLimited,
+            Payload::SubagentFinished { .. } => EventKind::SubagentFinished,
         }
     }
 
@@ -461,6 +474,8 @@ pub enum EventKind {
     CommandRan = 25,
     /// `sandbox_limited`
     SandboxLimited = 26,
+    /// `subagent_finished`
+    SubagentFinished = 27,
 }
 
 #[cfg(test)]

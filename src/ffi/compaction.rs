@@ -13,6 +13,8 @@ use super::types::{tandem_client, tandem_status};
 /// keeping at least the session's `compaction.keep_recent` messages (default 6) verbatim; a tool call is never
 /// separated from its result. The transcript keeps every message and gains a notice. `*out` is
 /// `{"compacted": bool, "info": str, "summary"?: str}`, owned by the caller. `TANDEM_ERR_BUSY` while a turn runs.
+/// `tandem_session_abort` or `tandem_session_stop` from another thread cancels it: this call returns
+/// `TANDEM_ERR_PROVIDER` ("cancelled …") and the transcript is left as it was.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_compact(
     client: *mut tandem_client,
@@ -35,7 +37,8 @@ pub unsafe extern "C" fn tandem_session_continue(
 
 /// Writes a Markdown summary of the conversation to `<workdir>/.tandem/context/session-summary-<id>-<date>.md`.
 /// `*out` is `{"text", "path"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` for a session without a workdir,
-/// `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet.
+/// `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet. Cancelled like `tandem_session_compact`
+/// by an abort or a stop (`TANDEM_ERR_PROVIDER`, nothing written).
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_summarize(
     client: *mut tandem_client,

@@ -122,7 +122,9 @@ pub unsafe extern "C" fn tandem_session_send_prompt_parts(
 }
 
 /// Aborts the running turn: running tool calls are marked aborted, an "Aborted" notice is added, and `turn_ended`
-/// with reason `aborted` is emitted. Queued prompts are kept. A no-op when no turn is running.
+/// with reason `aborted` is emitted. Queued prompts are kept. A compaction or summary in flight (automatic, or a
+/// `tandem_session_compact`/`tandem_session_summarize` another thread waits in) is cancelled too, and records
+/// nothing. A no-op when nothing is running.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_abort(
     client: *mut tandem_client,
@@ -146,9 +148,25 @@ pub unsafe extern "C" fn tandem_session_token(
     })
 }
 
-/// Starts a background sub-agent session (options as for `tandem_session_start`) and sends it `task` once it is
-/// ready, retrying while it is not. `parent_id_or_null` must name a live session when given. `*out` is the handle
-/// JSON `{session_id, parent_session_id, task, model, started_at}`, owned by the caller.
+/// Starts a background sub-agent session and sends it `task` once it is ready, retrying while it is not.
+/// `parent_id_or_null` must name a live session when given (`TANDEM_ERR_NOT_FOUND` otherwise,
+/// `TANDEM_ERR_RESTART_PENDING` while it restarts).
+///
+/// Options are those of `tandem_session_start`. A sub-agent of a parent inherits, unless its options name them:
+/// the parent's provider, its current model (after any `set_model`/`cycle_model`; not when the options name another
+/// provider, which then brings its own default model) and thinking level, its active skills, its workdir, and its
+/// tool settings (`tools`, `tool_permissions`, `approval`, `approval_timeout_ms`, `sandbox`, `shell_env`) - in
+/// fact every option the parent was started with except `session_id`. One more option says how it relates to its
+/// parent: `"detached": true` keeps it running when its parent is stopped (`tandem_session_stop`) or exhausts its
+/// restarts; without it (default false) it stops then too, announced by `session_stopped` with reason `stopped` and
+/// a detail naming the parent. A parent reclaimed while idle does not stop its sub-agents.
+///
+/// Each time the sub-agent finishes a turn and comes to rest (its task, or a later prompt), its parent, if live,
+/// gets a system note `Sub-agent <id> finished (<reason>): <answer>` in its transcript and then a
+/// `subagent_finished` event `{subagent_session_id, parent_session_id, answer, reason}`.
+///
+/// `*out` is the handle JSON `{session_id, parent_session_id, task, model, started_at, detached}`, owned by the
+/// caller. Thread-safe; the task is sent after the call returns.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_subagent_start(
     client: *mut tandem_client,
@@ -167,7 +185,8 @@ pub unsafe extern "C" fn tandem_subagent_start(
 }
 
 /// Background sub-agent handles, oldest first: all of them, or those whose parent is `parent_id_or_null` (a parent
-/// that has stopped still lists its sub-agents; an unknown one lists none). `*out` is a JSON array owned by the caller.
+/// that has stopped still lists its detached sub-agents, and those that ran on after it was reclaimed while idle;
+/// an unknown one lists none). A sub-agent's handle goes when the sub-agent stops. `*out` is a JSON array owned by the caller.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_subagent_list(
     client: *mut tandem_client,

@@ -66,7 +66,10 @@ pub enum tandem_status {
     TANDEM_ERR_ALREADY_EXISTS = 6,
     /// The session crashed and is being restarted; retry shortly.
     TANDEM_ERR_RESTART_PENDING = 7,
-    /// The session's provider is not running.
+    /// The session's provider cannot be called now: a `"provider": "host"` session while no host provider is
+    /// registered, or a pi session whose process failed and waits out its restart backoff. Returned by calls that
+    /// need the provider (prompts that would start a turn, continue, compact, summarize); nothing is recorded and
+    /// everything else keeps working. Retry later (background sub-agents retry their task for about a second).
     TANDEM_ERR_PROVIDER_NOT_READY = 8,
     /// Not supported by this session or build.
     TANDEM_ERR_NOT_SUPPORTED = 9,

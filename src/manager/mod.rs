@@ -5,26 +5,25 @@ pub mod conversations;
 pub mod policy;
 pub mod registry;
 pub mod start_options;
+mod subagents;
+mod supervise;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::events::bus::{EventBus, SessionLog};
 use crate::events::{Payload, StopReason};
-use crate::session::machine::state::{
-    Command, Identity, Input, PromptOutcome, Reply, SessionState,
-};
+use crate::session::machine::state::{Command, Identity, PromptOutcome, Reply, SessionState};
 use crate::session::machine::transcript::{ContentPart, Level};
 use crate::session::options::{resolve, Resolved};
 use crate::session::{self, read, Exit, SessionHandle, SharedState};
 use crate::sync::lock;
 use crate::tools::ToolSet;
 use policy::RestartPolicy;
-use registry::{subagent_prompt_step, CrashOutcome, Registry, RetryStep, Slot, SubagentHandle};
+use registry::{Registry, Slot};
 
 /// What outlives a session's incarnations: its token, options, state, event stream and script position.
 pub struct Seed {
@@ -35,6 +34,8 @@ pub struct Seed {
     cursor: Arc<AtomicUsize>,
     order: u64,
     persist: Option<session::SharedPersister>,
+    /// When the host last called on the session (monotonic ms): idle reclamation waits for a quiet period.
+    activity: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Starts, finds, supervises and stops sessions.
@@ -50,6 +51,9 @@ pub struct Manager {
     host_tools: Arc<crate::tools::host::HostTools>,
     /// The HTTP client and host provider every session's provider shares.
     shared: crate::provider::Shared,
+    /// Fault injection for the supervision tests: this many restarts fail to start their provider.
+    #[cfg(test)]
+    start_faults: std::sync::atomic::AtomicU32,
 }
 
 /// Whether a start may return a live session with the same ID.
@@ -82,6 +86,8 @@ impl Manager {
             store,
             host_tools,
             shared,
+            #[cfg(test)]
+            start_faults: Default::default(),
         })
     }
 
@@ -136,12 +142,12 @@ impl Manager {
         lock(&self.reg).existing(id).map_or(true, |s| s.is_some())
     }
 
-    /// `background` is `Some(parent)` for sub-agents.
+    /// `sub` is `Some` for sub-agents.
     fn start_resolved(
         &self,
         opts: Resolved,
         if_exists: IfExists,
-        background: Option<Option<String>>,
+        sub: Option<subagents::Sub>,
         resumed: Option<start_options::Resumed>,
     ) -> Result<String> {
         self.check_tool_names(&opts)?;
@@ -171,11 +177,14 @@ impl Manager {
             model: opts.model.clone(),
             provider: opts.provider.clone(),
             workdir: opts.workdir.as_ref().map(|p| p.display().to_string()),
-            background: background.is_some(),
-            parent_session_id: background.flatten(),
+            background: sub.is_some(),
+            parent_session_id: sub.as_ref().and_then(|s| s.parent.clone()),
         };
         let mut state = SessionState::new(ident, now);
         state.configure(opts.thinking_level, opts.models.clone());
+        if let Some(s) = sub {
+            state.inherit_skills(s.skills);
+        }
         state.set_sandbox(self.tool_set(&id, &opts).sandbox_report());
         state.configure_compaction(crate::session::machine::compaction::AutoCompact {
             threshold: opts.compaction_threshold,
@@ -193,6 +202,7 @@ impl Manager {
             log: self.bus.new_log(&id),
             cursor: Arc::new(AtomicUsize::new(0)),
             order: self.order.fetch_add(1, Ordering::Relaxed),
+            activity: Arc::new(crate::time::mono_ms().into()),
             options: opts,
         };
         let handle = self.spawn_incarnation(&id, &seed, 1, None)?;
@@ -238,6 +248,15 @@ impl Manager {
         restart: Option<session::Restart>,
     ) -> Result<SessionHandle> {
         let o = &seed.options;
+        #[cfg(test)]
+        if restart.is_some()
+            && self
+                .start_faults
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return Err(Error::ProviderNotReady("injected start failure".into()));
+        }
         if let Some(name) = &o.http.api_key_env {
             crate::tools::shell::mark_key_variable(name);
         }
@@ -255,6 +274,12 @@ impl Manager {
             &config,
             &env,
         )?;
+        let idle = o.idle_timeout.map(|after| session::Idle {
+            after,
+            activity: seed.activity.clone(),
+        });
+        let parent = read(&seed.state).identity().parent_session_id.clone();
+        let on_finished = parent.map(|p| self.finished_hook(id, &p));
         let (handle, join) = session::spawn(
             &self.rt,
             seed.state.clone(),
@@ -262,13 +287,23 @@ impl Manager {
             self.bus.clone(),
             provider,
             seed.persist.clone(),
-            restart,
+            session::Start {
+                restart,
+                idle,
+                on_finished,
+            },
         );
         let me = self.me.clone();
         let id = id.to_string();
         self.rt.spawn(async move {
             let reason = match join.await {
                 Ok(Exit::Stopped) => return,
+                Ok(Exit::Idle) => {
+                    if let Some(m) = me.upgrade() {
+                        m.reclaimed(&id, generation);
+                    }
+                    return;
+                }
                 Ok(Exit::Crashed(reason)) => reason,
                 Err(e) if e.is_panic() => session::panic_message(e.into_panic()),
                 Err(_) => return,
@@ -280,87 +315,17 @@ impl Manager {
         Ok(handle)
     }
 
-    fn crashed(&self, id: &str, generation: u64, reason: String) {
-        let mut reg = lock(&self.reg);
-        let policy = match reg.get(id) {
-            Some(e) => e.seed.options.restart.clone(),
-            None => return,
-        };
-        let log = reg.get(id).map(|e| e.seed.log.clone());
-        match reg.crashed(id, generation, &reason, crate::time::mono_ms(), &policy) {
-            CrashOutcome::Ignored => {}
-            CrashOutcome::Exhausted => {
-                if let Some(log) = log {
-                    self.bus.publish(
-                        &log,
-                        Payload::SessionStopped {
-                            reason: StopReason::RestartExhausted,
-                            detail: Some(reason),
-                        },
-                    );
-                }
-            }
-            CrashOutcome::Restart {
-                timer,
-                delay_ms,
-                attempt,
-            } => {
-                let me = self.me.clone();
-                let id = id.to_string();
-                self.rt.spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-                    if let Some(m) = me.upgrade() {
-                        m.restart(&id, timer, attempt);
-                    }
-                });
-            }
-        }
-    }
-
-    fn restart(&self, id: &str, timer: u64, attempt: u32) {
-        let mut reg = lock(&self.reg);
-        let Some(entry) = reg.take_timer(id, timer) else {
-            return;
-        };
-        let reason = entry.last_crash.clone().unwrap_or_else(|| "crash".into());
-        entry.generation += 1;
-        let generation = entry.generation;
-        // The new actor closes the interrupted turn as its first act, then announces the restart.
-        let restart = session::Restart {
-            reason: reason.clone(),
-            attempt,
-        };
-        let seed = &reg.get(id).expect("entry exists").seed;
-        match self.spawn_incarnation(id, seed, generation, Some(restart)) {
-            Ok(handle) => {
-                if let Some(e) = reg.take_timer(id, timer) {
-                    e.slot = Slot::Active(handle);
-                }
-            }
-            Err(e) => {
-                let entry = reg.remove(id).expect("entry exists");
-                drop(reg);
-                // No actor will run on this state: the interrupted turn is closed here, outside the registry lock.
-                session::apply_and_publish(
-                    &entry.seed.state,
-                    &entry.seed.log,
-                    &self.bus,
-                    entry.seed.persist.as_ref(),
-                    Input::Restarted { reason },
-                );
-                self.bus.publish(
-                    &entry.seed.log,
-                    Payload::SessionStopped {
-                        reason: StopReason::RestartExhausted,
-                        detail: Some(e.to_string()),
-                    },
-                );
-            }
-        }
+    /// `f` of the live entry of `id`; the call counts as host activity on the session.
+    fn active<T>(&self, id: &str, f: impl FnOnce(&SessionHandle, &Seed) -> T) -> Result<T> {
+        let reg = lock(&self.reg);
+        let (handle, seed) = reg.active(id)?;
+        seed.activity
+            .store(crate::time::mono_ms(), Ordering::Relaxed);
+        Ok(f(handle, seed))
     }
 
     fn handle(&self, id: &str) -> Result<SessionHandle> {
-        lock(&self.reg).active(id).map(|(h, _)| h.clone())
+        self.active(id, |h, _| h.clone())
     }
 
     /// Runs `f` on the live state of session `id`.
@@ -372,44 +337,35 @@ impl Manager {
 
     /// The session's event stream.
     pub fn log(&self, id: &str) -> Result<Arc<SessionLog>> {
-        lock(&self.reg).active(id).map(|(_, s)| s.log.clone())
+        self.active(id, |_, s| s.log.clone())
     }
 
     /// The HTTP options of session `id` (base URL, key variable, timeouts).
     pub fn http_options(&self, id: &str) -> Result<crate::provider::native::http::HttpOptions> {
-        lock(&self.reg)
-            .active(id)
-            .map(|(_, s)| s.options.http.clone())
+        self.active(id, |_, s| s.options.http.clone())
     }
 
     /// Messages a compaction of session `id` keeps verbatim.
     pub fn keep_recent(&self, id: &str) -> Result<usize> {
-        lock(&self.reg)
-            .active(id)
-            .map(|(_, s)| s.options.keep_recent)
+        self.active(id, |_, s| s.options.keep_recent)
     }
 
     /// The provider kind of session `id` (`native`, `pi`, …).
     pub fn provider_kind(&self, id: &str) -> Result<String> {
-        lock(&self.reg)
-            .active(id)
-            .map(|(_, s)| s.options.provider.clone())
+        self.active(id, |_, s| s.options.provider.clone())
     }
 
     /// Where session `id` looks for skills.
     pub fn skill_dirs(&self, id: &str) -> Result<Vec<std::path::PathBuf>> {
-        let reg = lock(&self.reg);
-        let (handle, seed) = reg.active(id)?;
-        let workdir = read(&handle.state).identity().workdir.clone();
-        Ok(crate::skills::skill_dirs(
-            workdir.as_deref(),
-            &seed.options.skill_dirs,
-        ))
+        self.active(id, |handle, seed| {
+            let workdir = read(&handle.state).identity().workdir.clone();
+            crate::skills::skill_dirs(workdir.as_deref(), &seed.options.skill_dirs)
+        })
     }
 
     /// The session's token.
     pub fn token(&self, id: &str) -> Result<String> {
-        lock(&self.reg).active(id).map(|(_, s)| s.token.clone())
+        self.active(id, |_, s| s.token.clone())
     }
 
     /// Sends `cmd` to session `id` and waits for the reply; a refused command is its error.
@@ -440,7 +396,7 @@ impl Manager {
 
     /// Publishes `payload` on session `id`'s event stream.
     pub fn publish(&self, id: &str, payload: Payload) -> Result<()> {
-        let log = lock(&self.reg).active(id).map(|(_, s)| s.log.clone())?;
+        let log = self.log(id)?;
         self.bus.publish(&log, payload);
         Ok(())
     }
@@ -457,11 +413,32 @@ impl Manager {
             .map(drop)
     }
 
-    /// Stops session `id` (live or restart-pending) and announces it with `reason`.
+    /// Stops session `id` (live or restart-pending) and announces it with `reason`; its sub-agents that were not
+    /// started detached stop with it.
     pub fn stop(&self, id: &str, reason: StopReason) -> Result<()> {
+        self.stop_with(id, reason, None)
+    }
+
+    /// [`Manager::stop`] with a `detail` for the `session_stopped` event.
+    fn stop_with(&self, id: &str, reason: StopReason, detail: Option<String>) -> Result<()> {
         let entry = lock(&self.reg)
             .remove(id)
             .ok_or_else(|| Error::no_session(id))?;
+        self.retire(entry, reason, detail);
+        if reason == StopReason::Stopped {
+            self.stop_children(id);
+        }
+        Ok(())
+    }
+
+    /// Ends a session removed from the registry: its actor is stopped (if it still runs), its state saved and its
+    /// files let go, and the stop is announced with `reason`.
+    fn retire(
+        &self,
+        entry: registry::Entry<SessionHandle, Seed>,
+        reason: StopReason,
+        detail: Option<String>,
+    ) {
         if let Slot::Active(handle) = &entry.slot {
             handle.stop();
         }
@@ -473,14 +450,25 @@ impl Manager {
             // session can be started again at once (by this client or another).
             lock(p).close();
         }
-        self.bus.publish(
-            &entry.seed.log,
-            Payload::SessionStopped {
-                reason,
-                detail: None,
-            },
-        );
-        Ok(())
+        self.bus
+            .publish(&entry.seed.log, Payload::SessionStopped { reason, detail });
+    }
+
+    /// Incarnation `generation` of `id` ended itself after its idle period: the session is removed and announced
+    /// as stopped with reason `idle` (its stored conversation comes back with the next start of that ID).
+    fn reclaimed(&self, id: &str, generation: u64) {
+        let entry = {
+            let mut reg = lock(&self.reg);
+            match reg.get(id) {
+                Some(e) if e.generation == generation && matches!(e.slot, Slot::Active(_)) => {
+                    reg.remove(id)
+                }
+                _ => None,
+            }
+        };
+        if let Some(entry) = entry {
+            self.retire(entry, StopReason::Idle, None);
+        }
     }
 
     /// Stops every session.
@@ -519,76 +507,5 @@ impl Manager {
             .collect();
         rows.sort_by_key(|(order, _)| *order);
         rows.into_iter().map(|(_, st)| st).collect()
-    }
-
-    /// Starts a background sub-agent and delivers `task` to it asynchronously.
-    pub fn start_subagent(
-        &self,
-        parent: Option<&str>,
-        task: &str,
-        options_json: Option<&str>,
-    ) -> Result<Value> {
-        if let Some(p) = parent {
-            self.handle(p)?;
-        }
-        if task.trim().is_empty() {
-            return Err(Error::invalid("task must not be empty"));
-        }
-        let opts = resolve(options_json, &self.defaults, &self.restart)?;
-        let model = opts.model.clone();
-        let id = self.start_resolved(opts, IfExists::Fail, Some(parent.map(Into::into)), None)?;
-        let handle = SubagentHandle {
-            session_id: id.clone(),
-            parent_session_id: parent.map(Into::into),
-            task: task.into(),
-            model,
-            started_at: crate::time::rfc3339(crate::time::wall_ms()),
-        };
-        let json = serde_json::to_value(&handle).expect("handles serialize");
-        let log = {
-            let mut reg = lock(&self.reg);
-            reg.add_subagent(handle);
-            reg.active(&id)?.1.log.clone()
-        };
-        self.bus.publish(
-            &log,
-            Payload::SubagentStarted {
-                handle: json.clone(),
-            },
-        );
-        let me = self.me.clone();
-        let task = task.to_string();
-        self.rt.spawn(async move {
-            let parts = vec![ContentPart::Text { text: task }];
-            for attempt in 0.. {
-                let Some(m) = me.upgrade() else { return };
-                let handle = lock(&m.reg).active(&id).map(|(h, _)| h.clone());
-                let result = match handle {
-                    Ok(h) => h.call_async(Command::Prompt(parts.clone())).await.map(drop),
-                    Err(e) => Err(e),
-                };
-                match subagent_prompt_step(attempt, &result) {
-                    RetryStep::Done => return,
-                    RetryStep::RetryAfter(ms) => {
-                        tokio::time::sleep(Duration::from_millis(ms)).await
-                    }
-                    RetryStep::GiveUp(msg) => {
-                        let handle = lock(&m.reg).active(&id).map(|(h, _)| h.clone());
-                        if let Ok(h) = handle {
-                            let _ = h
-                                .call_async(Command::AddSystemMessage(msg, Level::Error))
-                                .await;
-                        }
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(json)
-    }
-
-    /// Sub-agent handles, oldest first.
-    pub fn subagents(&self, parent: Option<&str>) -> Vec<SubagentHandle> {
-        lock(&self.reg).subagents(parent)
     }
 }

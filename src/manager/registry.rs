@@ -64,6 +64,8 @@ pub struct SubagentHandle {
     pub model: String,
     /// RFC 3339 start time.
     pub started_at: String,
+    /// Started detached: it goes on when its parent stops.
+    pub detached: bool,
 }
 
 /// Sessions by ID plus the ID counter and sub-agent handles.
@@ -177,7 +179,16 @@ impl<H, S> Registry<H, S> {
             return CrashOutcome::Ignored;
         }
         entry.last_crash = Some(reason.into());
-        match policy.on_crash(entry.window, now_ms) {
+        let decision = policy.on_crash(entry.window, now_ms);
+        if decision == CrashDecision::Exhausted {
+            self.remove(id);
+        }
+        self.arm(id, decision)
+    }
+
+    /// Arms a restart timer for `id` when `decision` says to restart.
+    fn arm(&mut self, id: &str, decision: CrashDecision) -> CrashOutcome {
+        match decision {
             CrashDecision::Restart {
                 attempt,
                 delay_ms,
@@ -185,6 +196,7 @@ impl<H, S> Registry<H, S> {
             } => {
                 let timer = self.next_timer;
                 self.next_timer += 1;
+                let entry = self.entries.get_mut(id).expect("the caller found it");
                 entry.window = Some(window);
                 entry.slot = Slot::Pending { timer };
                 CrashOutcome::Restart {
@@ -193,11 +205,26 @@ impl<H, S> Registry<H, S> {
                     attempt,
                 }
             }
-            CrashDecision::Exhausted => {
-                self.remove(id);
-                CrashOutcome::Exhausted
-            }
+            CrashDecision::Exhausted => CrashOutcome::Exhausted,
         }
+    }
+
+    /// Handles a restart attempt of `id` (armed as `timer`) that failed at `now_ms`: it counts as another crash in
+    /// the window, so the session waits for the next attempt, or is removed once the policy is exhausted.
+    pub fn restart_failed(
+        &mut self,
+        id: &str,
+        timer: u64,
+        reason: &str,
+        now_ms: u64,
+        policy: &RestartPolicy,
+    ) -> CrashOutcome {
+        let Some(entry) = self.take_timer(id, timer) else {
+            return CrashOutcome::Ignored;
+        };
+        entry.last_crash = Some(reason.into());
+        let decision = policy.on_crash(entry.window, now_ms);
+        self.arm(id, decision)
     }
 
     /// Claims a fired restart timer: `Some(entry)` if it is still the armed one.
@@ -332,6 +359,7 @@ mod tests {
             task: "t".into(),
             model: "m".into(),
             started_at: "x".into(),
+            detached: false,
         });
         let CrashOutcome::Restart { timer, .. } = r.crashed("s", 1, "a", 0, &p) else {
             panic!()
@@ -344,6 +372,51 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_restart_counts_as_a_crash_until_the_policy_is_exhausted() {
+        let mut r = R::default();
+        let p = RestartPolicy::default();
+        r.insert("s", "h", ());
+        let CrashOutcome::Restart { timer, .. } = r.crashed("s", 1, "boom", 0, &p) else {
+            panic!()
+        };
+        assert_eq!(
+            r.restart_failed("s", timer + 7, "x", 1, &p),
+            CrashOutcome::Ignored,
+            "a stale timer"
+        );
+        let CrashOutcome::Restart {
+            timer: second,
+            delay_ms,
+            attempt,
+        } = r.restart_failed("s", timer, "no provider", 10, &p)
+        else {
+            panic!()
+        };
+        assert_eq!((attempt, delay_ms), (2, 20), "backoff grows per failure");
+        assert!(matches!(r.existing("s"), Err(Error::RestartPending(_))));
+        assert_eq!(
+            r.get("s").unwrap().last_crash.as_deref(),
+            Some("no provider")
+        );
+        let CrashOutcome::Restart {
+            timer: third,
+            attempt: 3,
+            ..
+        } = r.restart_failed("s", second, "no provider", 30, &p)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            r.restart_failed("s", third, "still none", 70, &p),
+            CrashOutcome::Exhausted
+        );
+        assert!(
+            r.get("s").is_some(),
+            "the manager removes it, after closing its turn"
+        );
+    }
+
+    #[test]
     fn subagents_filter_by_parent_oldest_first() {
         let mut r = R::default();
         for (id, parent) in [("a", Some("p")), ("b", None), ("c", Some("p"))] {
@@ -353,6 +426,7 @@ mod tests {
                 task: String::new(),
                 model: String::new(),
                 started_at: String::new(),
+                detached: false,
             });
         }
         let ids = |v: Vec<SubagentHandle>| v.into_iter().map(|h| h.session_id).collect::<Vec<_>>();

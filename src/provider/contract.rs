@@ -59,7 +59,13 @@ pub trait Provider: Send + Sync {
     /// [`TurnLink::take_steering`]; the native loop takes it between tool batches and ignores this.
     fn steering_queued(&self) {}
 
-    /// The running turn was aborted; its future is dropped right after. Providers whose work lives outside that
+    /// Whether the provider can take a turn or a side call now; `Err(why)` while it is (re)starting or missing
+    /// (the session answers such calls with `ProviderNotReady` and stays usable for everything else).
+    fn readiness(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
+    /// The running turn (or side call) was aborted; its future is dropped right after. Providers whose work lives outside that
     /// future (a host answering requests) mark it cancelled here, so the host sees the abort at once.
     fn turn_aborted(&self) {}
 }

@@ -3,13 +3,14 @@
 //! calls).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::handle::{Exit, ReplyTo, SessionHandle};
+use super::link::ActorLink;
 use super::machine::journal::Batch;
 use super::machine::state::{Command, Effect, Input, Reply};
 use super::machine::transcript;
@@ -17,10 +18,8 @@ use super::{read, SharedPersister, SharedState};
 use crate::error::{Error, Result};
 use crate::events::bus::{EventBus, SessionLog};
 use crate::events::{Payload, TurnEnd};
-use crate::provider::native::model::BoxFuture;
-use crate::provider::{Provider, TurnLink};
+use crate::provider::Provider;
 use crate::sync::lock;
-use crate::vocab::content::ContentPart;
 use crate::vocab::files::Boundary;
 use crate::vocab::gate::{Gate, GateRequest};
 use crate::vocab::model::ProviderEvent;
@@ -43,6 +42,8 @@ pub(super) enum Msg {
         reply: tokio::sync::oneshot::Sender<Gate>,
     },
     SideDone {
+        /// Which side call: results of a cancelled one are dropped.
+        call: u64,
         kind: SideKind,
         result: Result<SideResult, String>,
     },
@@ -73,8 +74,16 @@ struct Actor {
     waiting: HashMap<String, tokio::sync::oneshot::Sender<Gate>>,
     /// The host call waiting for the running side call.
     side_reply: Option<ReplyTo>,
+    /// The running side call: its number (results carry it) and the task making the model call.
+    side: Option<(u64, tokio::task::AbortHandle)>,
+    /// Side calls started so far.
+    side_calls: u64,
     /// When deferred deltas are due in a batch (monotonic ms).
     flush_at: Option<u64>,
+    /// Idle reclamation, if the session has it.
+    idle: Option<Idle>,
+    /// Told of each turn that ends with the session at rest (sub-agents).
+    on_finished: Option<OnFinished>,
 }
 
 /// Applies `input` to `state`, writes the batch of changes it returns, then publishes the resulting events (so a
@@ -195,7 +204,40 @@ pub struct Restart {
     pub attempt: u32,
 }
 
-/// Starts the actor of one incarnation on the current runtime (`restart`: after a crash).
+/// Idle reclamation of a session: the period, and when the host last called on it (monotonic ms, shared with the
+/// manager, which records host calls).
+#[derive(Debug, Clone)]
+pub struct Idle {
+    /// How long the session may be reclaimable with no activity before it ends itself.
+    pub after: std::time::Duration,
+    /// The last activity (monotonic ms): host calls, and everything the actor handles.
+    pub activity: Arc<AtomicU64>,
+}
+
+/// A turn that ended with the session at rest: what a sub-agent's parent is told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    /// The last assistant text of the turn.
+    pub answer: String,
+    /// How the turn ended.
+    pub reason: TurnEnd,
+}
+
+/// Called on the actor's task (so it must not block) each time a turn ends with the session at rest.
+pub type OnFinished = Arc<dyn Fn(Finished) + Send + Sync>;
+
+/// How an incarnation starts: after a crash or not, reclaimed when idle or not, reporting finished turns or not.
+#[derive(Clone, Default)]
+pub struct Start {
+    /// `Some` after a crash.
+    pub restart: Option<Restart>,
+    /// `Some` when the session is reclaimed after an idle period.
+    pub idle: Option<Idle>,
+    /// `Some` for a sub-agent whose parent hears of its answers.
+    pub on_finished: Option<OnFinished>,
+}
+
+/// Starts the actor of one incarnation on the current runtime.
 pub fn spawn(
     rt: &tokio::runtime::Handle,
     state: SharedState,
@@ -203,7 +245,7 @@ pub fn spawn(
     bus: Arc<EventBus>,
     provider: Arc<dyn Provider>,
     persist: Option<SharedPersister>,
-    restart: Option<Restart>,
+    start: Start,
 ) -> (SessionHandle, JoinHandle<Exit>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let stopped = Arc::new(AtomicBool::new(false));
@@ -220,9 +262,13 @@ pub fn spawn(
         stopped: stopped.clone(),
         waiting: HashMap::new(),
         side_reply: None,
+        side: None,
+        side_calls: 0,
         flush_at: None,
+        idle: start.idle,
+        on_finished: start.on_finished,
     };
-    let join = rt.spawn(actor.run(restart));
+    let join = rt.spawn(actor.run(start.restart));
     (
         SessionHandle {
             tx,
@@ -246,6 +292,7 @@ impl Actor {
         }
         loop {
             let deadline = self.flush_deadline();
+            let idle_at = self.idle_deadline();
             let finished = async {
                 match self.turn.as_mut() {
                     Some((_, handle)) => handle.await,
@@ -258,14 +305,28 @@ impl Actor {
                     None => std::future::pending().await,
                 }
             };
+            let idle = async {
+                match idle_at {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
-                msg = self.rx.recv() => match msg {
-                                        Some(Msg::Command(cmd, reply)) => match self.apply(Input::Command(cmd)) {
-                        Reply::Deferred => self.side_reply = Some(reply),
-                        r => reply(r),
+                msg = self.rx.recv() => match msg.inspect(|_| self.touch()) {
+                                        Some(Msg::Command(cmd, reply)) => match self.not_ready(&cmd) {
+                        Some(e) => reply(Reply::Failed(e)),
+                        None => match self.apply(Input::Command(cmd)) {
+                            Reply::Deferred => self.side_reply = Some(reply),
+                            r => reply(r),
+                        },
                     },
-                    Some(Msg::SideDone { kind, result }) => {
+                    Some(Msg::SideDone { call, kind, result }) => {
+                        if self.side.as_ref().map(|(c, _)| *c) != Some(call) {
+                            // A cancelled call's late answer: the machine has moved on.
+                            continue;
+                        }
+                        self.side = None;
                         let r = self.apply(Input::SideCallDone { kind, result });
                         if let Some(reply) = self.side_reply.take() {
                             reply(r);
@@ -315,6 +376,17 @@ impl Actor {
                 () = flush => {
                     self.apply(Input::Flush { durable: false });
                 }
+                () = idle => {
+                    if self.idle_over() {
+                        if self.flush() {
+                            self.persist = None;
+                            self.stopped.store(true, Ordering::Release);
+                            return Exit::Idle;
+                        }
+                        // Not stored: reclaiming would lose the conversation. Another period, then try again.
+                        self.touch();
+                    }
+                }
                 joined = finished => {
                     self.turn = None;
                     if let Err(e) = joined {
@@ -325,6 +397,50 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// Records activity now (the idle period starts over).
+    fn touch(&self) {
+        if let Some(idle) = &self.idle {
+            idle.activity
+                .store(crate::time::mono_ms(), Ordering::Relaxed);
+        }
+    }
+
+    /// When the session may be reclaimed, if it is reclaimable now: its idle period after the last activity.
+    fn idle_deadline(&self) -> Option<std::time::Instant> {
+        let idle = self.idle.as_ref()?;
+        if !read(&self.state).reclaimable() {
+            return None;
+        }
+        let due = idle.activity.load(Ordering::Relaxed) + idle.after.as_millis() as u64;
+        let wait = due.saturating_sub(crate::time::mono_ms());
+        Some(std::time::Instant::now() + std::time::Duration::from_millis(wait))
+    }
+
+    /// Whether the idle period has passed with the session reclaimable and nobody calling on it.
+    fn idle_over(&self) -> bool {
+        let Some(idle) = &self.idle else { return false };
+        let due = idle.activity.load(Ordering::Relaxed) + idle.after.as_millis() as u64;
+        crate::time::mono_ms() >= due && read(&self.state).reclaimable()
+    }
+
+    /// `ProviderNotReady` for a command that would call the provider (a prompt or `continue` that starts a turn,
+    /// a compaction or summary) while it cannot be called; everything else goes on without it.
+    fn not_ready(&self, cmd: &Command) -> Option<Error> {
+        let calls_provider = matches!(
+            cmd,
+            Command::Prompt(_)
+                | Command::FollowUp(_)
+                | Command::Continue
+                | Command::Compact { .. }
+                | Command::Summarize
+        );
+        if !calls_provider || read(&self.state).busy() {
+            // While a turn runs a prompt is queued, and a busy session refuses the rest itself.
+            return None;
+        }
+        self.provider.readiness().err().map(Error::ProviderNotReady)
     }
 
     fn flush(&mut self) -> bool {
@@ -350,7 +466,7 @@ impl Actor {
     /// Leaves the conversation: a running turn is aborted and everything saved to the old conversation before the
     /// session moves on. If the old conversation cannot be saved, the session stays where it is.
     fn switch(&mut self, cmd: Command, journal: Option<crate::store::journal::Journal>) -> Reply {
-        if read(&self.state).turn_active() {
+        if read(&self.state).busy() {
             self.apply(Input::Command(Command::Abort));
             self.cancel_turn();
         }
@@ -376,6 +492,10 @@ impl Actor {
     }
 
     fn apply(&mut self, input: Input) -> Reply {
+        let ends_before = self
+            .on_finished
+            .as_ref()
+            .map(|_| read(&self.state).turn_ends().0);
         let (reply, effects, flush_at) = apply_and_publish(
             &self.state,
             &self.log,
@@ -384,6 +504,21 @@ impl Actor {
             input,
         );
         self.flush_at = flush_at;
+        if let (Some(before), Some(hook)) = (ends_before, &self.on_finished) {
+            let finished = {
+                let s = read(&self.state);
+                match s.turn_ends() {
+                    (n, Some(reason)) if n != before && !s.turn_active() => Some(Finished {
+                        answer: s.last_answer(),
+                        reason,
+                    }),
+                    _ => None,
+                }
+            };
+            if let Some(f) = finished {
+                hook(f);
+            }
+        }
         for fx in effects {
             match fx {
                 Effect::StartTurn { turn_id, context } => {
@@ -407,22 +542,40 @@ impl Actor {
                 Effect::SideCall { kind, context } => {
                     let provider = self.provider.clone();
                     let tx = self.tx.clone();
+                    self.side_calls += 1;
+                    let number = self.side_calls;
+                    // The call runs on its own task so that even a panicking model answers the waiting host, and
+                    // so that an abort can cancel it (dropping the model call ends its request).
+                    let call_kind = kind.clone();
+                    let call = tokio::spawn(async move {
+                        let call = provider.side_call(call_kind, context);
+                        tokio::time::timeout(SIDE_CALL_LIMIT, call)
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(format!("no answer within {} s", SIDE_CALL_LIMIT.as_secs()))
+                            })
+                    });
+                    self.side = Some((number, call.abort_handle()));
                     tokio::spawn(async move {
-                        // The call runs on its own task so that even a panicking model answers the waiting host.
-                        let call_kind = kind.clone();
-                        let call = tokio::spawn(async move {
-                            let call = provider.side_call(call_kind, context);
-                            tokio::time::timeout(SIDE_CALL_LIMIT, call)
-                                .await
-                                .unwrap_or_else(|_| {
-                                    Err(format!("no answer within {} s", SIDE_CALL_LIMIT.as_secs()))
-                                })
-                        });
                         let result = call
                             .await
                             .unwrap_or_else(|e| Err(format!("the model call failed: {e}")));
-                        let _ = tx.send(Msg::SideDone { kind, result });
+                        let _ = tx.send(Msg::SideDone {
+                            call: number,
+                            kind,
+                            result,
+                        });
                     });
+                }
+                Effect::CancelSideCall { reply } => {
+                    if let Some((_, call)) = self.side.take() {
+                        call.abort();
+                        // The task is dropped at its next poll; the host hears of the cancellation now.
+                        self.provider.turn_aborted();
+                    }
+                    if let (Some(waiting), Some(reply)) = (self.side_reply.take(), reply) {
+                        waiting(reply);
+                    }
                 }
                 Effect::ConfigureProvider(config) => match self.provider.reconfigure(&config) {
                     Ok(provider) => self.provider = provider,
@@ -453,91 +606,8 @@ impl Actor {
     }
 }
 
-/// A turn's link to its actor: events and steering requests go through the actor's channel, tagged with the turn.
-struct ActorLink {
-    tx: mpsc::UnboundedSender<Msg>,
-    turn_id: u64,
-    /// USD the session had spent before this turn.
-    session_cost: f64,
-}
-
 /// How long a compaction or summary call may take before the waiting host gets an error.
 const SIDE_CALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// How long the loop waits for the session to hand over steering (the session answers at once unless busy).
-const STEERING_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
-
-impl TurnLink for ActorLink {
-    fn session_cost(&self) -> f64 {
-        self.session_cost
-    }
-
-    fn boundaries(&self) -> BoxFuture<'_, Arc<crate::provider::contract::BoundaryLookup>> {
-        Box::pin(async move {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            // Asked through the actor's channel, so file changes this turn reported before are already applied.
-            let boundaries = match self.tx.send(Msg::Boundaries(tx)) {
-                Ok(()) => rx.await.unwrap_or_default(),
-                // The session is gone, and with it this turn: the actor aborts it.
-                Err(_) => BTreeMap::new(),
-            };
-            let lookup: Arc<crate::provider::contract::BoundaryLookup> =
-                Arc::new(move |path| boundaries.get(&*path.to_string_lossy()).copied());
-            lookup
-        })
-    }
-
-    fn emit(&self, event: ProviderEvent) {
-        let _ = self.tx.send(Msg::Provider {
-            turn_id: self.turn_id,
-            event,
-        });
-    }
-
-    fn gate(&self, request: GateRequest, timeout: std::time::Duration) -> BoxFuture<'_, Gate> {
-        Box::pin(async move {
-            let id = request.tool_call_id.clone();
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let msg = Msg::Gate {
-                turn_id: self.turn_id,
-                request,
-                reply: tx,
-            };
-            if self.tx.send(msg).is_err() {
-                return Gate::Refuse("Tool call cancelled: the session is gone".into());
-            }
-            match tokio::time::timeout(timeout, rx).await {
-                Ok(Ok(gate)) => gate,
-                Ok(Err(_)) => Gate::Refuse("Tool call cancelled: the session is gone".into()),
-                Err(_) => {
-                    self.emit(ProviderEvent::ApprovalTimedOut { tool_call_id: id });
-                    Gate::Refuse("Tool approval timed out".into())
-                }
-            }
-        })
-    }
-
-    fn take_steering(&self) -> BoxFuture<'_, Vec<Vec<ContentPart>>> {
-        Box::pin(async move {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let reply: ReplyTo = Box::new(move |r| drop(tx.send(r)));
-            if self
-                .tx
-                .send(Msg::Steering {
-                    turn_id: self.turn_id,
-                    reply,
-                })
-                .is_err()
-            {
-                return Vec::new();
-            }
-            match tokio::time::timeout(STEERING_WAIT, rx).await {
-                Ok(Ok(Reply::Steering(entries))) => entries,
-                _ => Vec::new(),
-            }
-        })
-    }
-}
 
 /// The text of a panic payload.
 pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {

@@ -21,6 +21,8 @@ pub enum Exit {
     Stopped,
     /// Its provider task panicked (the message says how).
     Crashed(String),
+    /// It was idle, with no host activity, for its idle timeout, and its state is saved: the manager reclaims it.
+    Idle,
 }
 
 /// The sending side of a running actor.

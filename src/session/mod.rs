@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod handle;
+mod link;
 pub mod machine;
 pub mod options;
 pub mod persist;
@@ -12,7 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 // The machine's parts that hosts' Rust code and the tests name by their earlier paths.
 pub use machine::{approvals, boundaries, state, transcript};
 
-pub use actor::{apply_and_publish, flush, panic_message, spawn, Restart};
+pub use actor::{
+    apply_and_publish, flush, panic_message, spawn, Finished, Idle, OnFinished, Restart, Start,
+};
 pub use handle::{Exit, ReplyTo, SessionHandle};
 use machine::state::SessionState;
 pub use machine::state::Status;

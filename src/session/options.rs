@@ -74,6 +74,9 @@ pub struct SessionOptions {
     pub sandbox: Option<Value>,
     /// Variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist.
     pub shell_env: Option<Vec<String>>,
+    /// Milliseconds an idle session without host activity lives before it is reclaimed (default 14400000 = 4 h;
+    /// 0 never).
+    pub idle_timeout_ms: Option<u64>,
 }
 
 /// The `retry` option.
@@ -152,6 +155,8 @@ pub struct Resolved {
     pub pi_command: Vec<String>,
     /// What `shell` commands are confined to and which variables they get.
     pub shell: crate::sandbox::Policy,
+    /// How long an idle session without host activity lives (`None`: forever).
+    pub idle_timeout: Option<std::time::Duration>,
     /// The options as the store keeps them for a resume: what the host gave (no client defaults, no
     /// `session_id`), with the workdir made absolute. Secrets are never options: keys are env var names.
     pub stored: serde_json::Map<String, Value>,
@@ -304,6 +309,15 @@ pub fn resolve(
     let shell =
         crate::sandbox::Policy::from_options(opts.sandbox.as_ref(), opts.shell_env.as_deref())
             .map_err(Error::invalid)?;
+    let idle_timeout = match opts.idle_timeout_ms.unwrap_or(DEFAULT_IDLE_TIMEOUT_MS) {
+        0 => None,
+        ms if ms > MAX_IDLE_TIMEOUT_MS => {
+            return Err(Error::invalid(format!(
+                "idle_timeout_ms must be at most {MAX_IDLE_TIMEOUT_MS} (a year); 0 never reclaims"
+            )))
+        }
+        ms => Some(std::time::Duration::from_millis(ms)),
+    };
     let restart = match &opts.restart {
         Some(r) => r.apply(client_restart)?,
         None => client_restart.clone(),
@@ -338,6 +352,7 @@ pub fn resolve(
         max_cost: opts.max_cost,
         pi_command,
         shell,
+        idle_timeout,
         skill_dirs: opts
             .skill_dirs
             .iter()
@@ -346,6 +361,11 @@ pub fn resolve(
             .collect::<Result<_>>()?,
     })
 }
+
+/// The seed's idle reclamation period: 4 hours.
+const DEFAULT_IDLE_TIMEOUT_MS: u64 = 14_400_000;
+/// The longest accepted period (a year), so deadlines stay far from overflow.
+const MAX_IDLE_TIMEOUT_MS: u64 = 31_536_000_000;
 
 fn http_options(opts: &SessionOptions) -> Result<HttpOptions> {
     if let Some(url) = &opts.base_url {

@@ -54,6 +54,7 @@ static const struct {
     {"options_restored", TANDEM_EVENT_KIND_OPTIONS_RESTORED},
     {"command_ran", TANDEM_EVENT_KIND_COMMAND_RAN},
     {"sandbox_limited", TANDEM_EVENT_KIND_SANDBOX_LIMITED},
+    {"subagent_finished", TANDEM_EVENT_KIND_SUBAGENT_FINISHED},
 };
 
 /* The tandem_event_kind value of a JSON kind name; 0 for names the header does not know. */
@@ -315,6 +316,19 @@ static inline char *last_message_text(const char *messages, const char *kind)
 }
 
 /* True when some element of a JSON array has string member key == value. */
+/* Checks the texts of the last user and assistant messages of session `id`. */
+static inline void check_last_exchange(tandem_client *c, const char *id, const char *user_want,
+                                       const char *answer_want)
+{
+    char *m = messages_of(c, id);
+    char *user = m ? last_message_text(m, "user") : NULL, *answer = m ? last_message_text(m, "assistant") : NULL;
+    CHECK_STREQ(user, user_want);
+    CHECK_STREQ(answer, answer_want);
+    free(user);
+    free(answer);
+    tandem_string_free(m);
+}
+
 static inline bool array_has(const char *array, const char *key, const char *value)
 {
     long len = json_len(array);

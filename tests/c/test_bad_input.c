@@ -833,6 +833,28 @@ static void test_bad_tandem_session_respond_to_approval(void)
     fixture_down(&f);
 }
 
+static void test_bad_tandem_session_trusted_tools(void)
+{
+    check_id_out_function("tandem_session_trusted_tools", tandem_session_trusted_tools, true);
+}
+
+static void test_bad_tandem_session_revoke_trust(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_session_revoke_trust(NULL, f.id, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_revoke_trust(f.c, NULL, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_revoke_trust(f.c, BAD, NULL), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_revoke_trust(f.c, f.id, BAD), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_revoke_trust(f.c, UNKNOWN, "shell"), TANDEM_ERR_NOT_FOUND);
+    /* Well-formed, but the tool holds no trust (or is no tool at all); revoking everything is always fine. */
+    CHECK_STATUS(tandem_session_revoke_trust(f.c, f.id, "shell"), TANDEM_ERR_NOT_FOUND);
+    CHECK(strstr(tandem_last_error_message(), "not trusted") != NULL);
+    CHECK_STATUS(tandem_session_revoke_trust(f.c, f.id, "no such tool"), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_revoke_trust(f.c, f.id, NULL), TANDEM_OK);
+    fixture_down(&f);
+}
+
 static void test_bad_tandem_session_clear_all_boundaries(void)
 {
     check_id_function("tandem_session_clear_all_boundaries", tandem_session_clear_all_boundaries);
@@ -1117,6 +1139,8 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_session_enter_plan);
     RUN(test_bad_tandem_session_enter_exec);
     RUN(test_bad_tandem_session_respond_to_approval);
+    RUN(test_bad_tandem_session_trusted_tools);
+    RUN(test_bad_tandem_session_revoke_trust);
     RUN(test_bad_tandem_session_set_boundary);
     RUN(test_bad_tandem_session_clear_boundary);
     RUN(test_bad_tandem_session_clear_all_boundaries);

@@ -142,11 +142,17 @@ static void test_host_model_streams_text_and_a_tool_call(void)
     REQUIRE_STATUS(tandem_session_start(c, opts, &id), TANDEM_OK);
     evlog log = {0};
 
-    /* Without a registered callback the turn ends with an error that says what to do. */
-    CHECK_STATUS(tandem_session_send_prompt(c, id, "hello?", NULL), TANDEM_OK);
-    const char *end = pull_until(c, &log, id, "turn_ended", WAIT_MS);
-    CHECK(end != NULL && strstr(end, "\"reason\":\"error\"") != NULL);
-    CHECK(evlog_count(&log, id, "error") == 1);
+    /* Without a registered callback the provider is not ready: the prompt is refused with a message that says what
+       to do, and the transcript is left as it was (everything else works). */
+    char *before_msgs = messages_of(c, id);
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "hello?", NULL), TANDEM_ERR_PROVIDER_NOT_READY);
+    CHECK(strstr(tandem_last_error_message(), "tandem_client_set_provider") != NULL);
+    CHECK_STATUS(tandem_session_compact(c, id, &(char *){NULL}), TANDEM_ERR_PROVIDER_NOT_READY);
+    char *after_msgs = messages_of(c, id);
+    CHECK(before_msgs && after_msgs && strcmp(before_msgs, after_msgs) == 0);
+    tandem_string_free(before_msgs);
+    tandem_string_free(after_msgs);
+    const char *end = NULL;
 
     CHECK_STATUS(tandem_client_set_provider(c, host_cb, &h, host_free), TANDEM_OK);
     pthread_t t;

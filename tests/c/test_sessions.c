@@ -1,8 +1,10 @@
-/* test_sessions.c: the session manager (start, list, tokens, stop), crash restarts, sub-agents, and queries. */
+/* test_sessions.c: the session manager (start, list, tokens, stop), crash restarts, and queries (sub-agents:
+ * test_subagents.c). */
 #include "check.h"
 #include "helpers.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 static bool is_base64url(const char *s)
 {
@@ -34,6 +36,8 @@ static void check_all_not_found(tandem_client *c, const char *id)
     CHECK_STATUS(tandem_session_events_since(c, id, 0, &out), TANDEM_ERR_NOT_FOUND);
     CHECK_STATUS(tandem_session_add_system_message(c, id, "note", TANDEM_MESSAGE_LEVEL_INFO), TANDEM_ERR_NOT_FOUND);
     CHECK_STATUS(tandem_subagent_start(c, id, "task", NULL, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_trusted_tools(c, id, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_revoke_trust(c, id, NULL), TANDEM_ERR_NOT_FOUND);
     CHECK(out == NULL);
     CHECK(status == (tandem_session_status)77);
     CHECK(result == (tandem_prompt_result)77);
@@ -413,13 +417,7 @@ static void test_queues(void)
     CHECK(r == TANDEM_PROMPT_RESULT_SENT);
     ended = pull_until(c, &log, id, "turn_ended", WAIT_MS);
     CHECK(ended != NULL && json_str_is(ended, "reason", "completed"));
-    char *m = messages_of(c, id);
-    char *user = m ? last_message_text(m, "user") : NULL, *answer = m ? last_message_text(m, "assistant") : NULL;
-    CHECK_STREQ(user, "f4");
-    CHECK_STREQ(answer, "after");
-    free(user);
-    free(answer);
-    tandem_string_free(m);
+    check_last_exchange(c, id, "f4", "after");
 
     evlog_free(&log);
     tandem_string_free(id);
@@ -667,102 +665,6 @@ static void test_restart_exhausted(void)
     evlog_free(&log);
     tandem_string_free(other);
     tandem_string_free(id);
-    tandem_client_free(c);
-}
-
-static void test_subagents(void)
-{
-    tandem_client *c = NULL;
-    REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &c), TANDEM_OK);
-    char *parent = NULL;
-    REQUIRE_STATUS(tandem_session_start(c, NULL, &parent), TANDEM_OK);
-
-    char *handle = NULL;
-    REQUIRE_STATUS(tandem_subagent_start(c, parent, "task text", NULL, &handle), TANDEM_OK);
-    REQUIRE(handle != NULL && json_valid(handle));
-    char *sub = json_get_str(handle, "session_id");
-    REQUIRE(sub != NULL);
-    CHECK(strcmp(sub, parent) != 0);
-    CHECK(json_str_is(handle, "parent_session_id", parent));
-    CHECK(json_str_is(handle, "task", "task text"));
-    CHECK(json_str_is(handle, "model", "scripted:echo"));
-    char *started_at = json_get_str(handle, "started_at");
-    CHECK(started_at != NULL && strlen(started_at) >= 20 && started_at[4] == '-' && started_at[10] == 'T');
-    free(started_at);
-
-    /* The sub-agent runs its task: the echo model answers with the task's text. */
-    evlog log = {0};
-    const char *ended = pull_until(c, &log, sub, "turn_ended", WAIT_MS);
-    CHECK(ended != NULL && json_str_is(ended, "reason", "completed"));
-    const char *announced = NULL;
-    for (size_t i = 0; i < log.len; i++)
-        if (ev_is(log.items[i], sub, "subagent_started"))
-            announced = log.items[i];
-    CHECK(announced != NULL && json_get(announced, "handle") != NULL &&
-          json_str_is(json_get(announced, "handle"), "session_id", sub));
-    char *m = messages_of(c, sub);
-    char *user = m ? last_message_text(m, "user") : NULL, *answer = m ? last_message_text(m, "assistant") : NULL;
-    CHECK_STREQ(user, "task text");
-    CHECK_STREQ(answer, "task text");
-    free(user);
-    free(answer);
-    tandem_string_free(m);
-    char *meta = NULL;
-    CHECK_STATUS(tandem_session_metadata(c, sub, &meta), TANDEM_OK);
-    CHECK(meta != NULL && strstr(meta, "\"background\":true") != NULL && json_str_is(meta, "parent_session_id", parent));
-    tandem_string_free(meta);
-
-    /* A sub-agent without a parent. */
-    char *orphan_handle = NULL;
-    CHECK_STATUS(tandem_subagent_start(c, NULL, "solo task", "{\"model\":\"scripted:echo\"}", &orphan_handle),
-                 TANDEM_OK);
-    REQUIRE(orphan_handle != NULL);
-    CHECK(json_is_null(json_get(orphan_handle, "parent_session_id")));
-    char *orphan = json_get_str(orphan_handle, "session_id");
-
-    char *list = NULL;
-    CHECK_STATUS(tandem_subagent_list(c, parent, &list), TANDEM_OK);
-    CHECK(list != NULL && json_len(list) == 1 && json_str_is(json_at(list, 0), "session_id", sub));
-    tandem_string_free(list);
-    CHECK_STATUS(tandem_subagent_list(c, NULL, &list), TANDEM_OK);
-    CHECK(list != NULL && json_len(list) == 2); /* oldest first */
-    CHECK(list != NULL && json_str_is(json_at(list, 0), "session_id", sub) &&
-          json_str_is(json_at(list, 1), "session_id", orphan));
-    tandem_string_free(list);
-    list = NULL;
-
-    /* An unknown parent: starting is NOT_FOUND; listing lists none (as documented). */
-    char *out = NULL;
-    CHECK_STATUS(tandem_subagent_start(c, "no-such-session", "task", NULL, &out), TANDEM_ERR_NOT_FOUND);
-    CHECK(out == NULL);
-    CHECK_STATUS(tandem_subagent_list(c, "no-such-session", &list), TANDEM_OK);
-    CHECK_STREQ(list, "[]");
-    tandem_string_free(list);
-    list = NULL;
-
-    CHECK_STATUS(tandem_subagent_start(c, parent, "   ", NULL, &out), TANDEM_ERR_INVALID_ARGUMENT);
-    CHECK(out == NULL);
-
-    /* A stopped parent still lists its sub-agents, which run on; a stopped sub-agent is no longer listed. */
-    CHECK_STATUS(tandem_session_stop(c, parent), TANDEM_OK);
-    CHECK_STATUS(tandem_subagent_list(c, parent, &list), TANDEM_OK);
-    CHECK(list != NULL && json_len(list) == 1 && json_str_is(json_at(list, 0), "session_id", sub));
-    tandem_string_free(list);
-    list = NULL;
-    tandem_session_status st;
-    CHECK_STATUS(tandem_session_get_status(c, sub, &st), TANDEM_OK);
-    CHECK_STATUS(tandem_session_stop(c, orphan), TANDEM_OK);
-    CHECK_STATUS(tandem_subagent_list(c, NULL, &list), TANDEM_OK);
-    CHECK(list != NULL && json_len(list) == 1 && json_str_is(json_at(list, 0), "session_id", sub));
-    tandem_string_free(list);
-    list = NULL;
-
-    free(orphan);
-    tandem_string_free(orphan_handle);
-    evlog_free(&log);
-    free(sub);
-    tandem_string_free(handle);
-    tandem_string_free(parent);
     tandem_client_free(c);
 }
 
@@ -1059,6 +961,103 @@ static void test_host_tools(void)
     CHECK(later.frees == 1 && now.frees == 1);
 }
 
+/* Pulls to the next approval_pending of `id` and answers it with `decision`, naming it; false if none came. */
+static bool answer_approval(tandem_client *c, evlog *log, const char *id, tandem_approval_decision decision)
+{
+    const char *ev = pull_until(c, log, id, "approval_pending", WAIT_MS);
+    CHECK(ev != NULL);
+    if (ev == NULL)
+        return false;
+    char *approval_id = json_get_str(json_get(ev, "approval"), "approval_id");
+    CHECK(approval_id != NULL);
+    CHECK_STATUS(tandem_session_respond_to_approval(c, id, approval_id, decision), TANDEM_OK);
+    /* The same approval cannot be answered twice. */
+    CHECK_STATUS(tandem_session_respond_to_approval(c, id, approval_id, decision), TANDEM_ERR_NO_PENDING_APPROVAL);
+    free(approval_id);
+    return true;
+}
+
+static void check_trust(tandem_client *c, const char *id, const char *want)
+{
+    char *trust = NULL;
+    CHECK_STATUS(tandem_session_trusted_tools(c, id, &trust), TANDEM_OK);
+    CHECK_STREQ(trust, want);
+    tandem_string_free(trust);
+}
+
+#define WRITE_STEP(file) "[{\"tool_call\":{\"name\":\"write_file\",\"args\":{\"path\":\"" file "\",\"content\":\"x\"}}}]"
+
+/* Approve-for-turn trusts the tool until the turn ends; approve-for-session until revoked; the host lists and
+ * revokes trust; a rejected call is refused. All through the C API with a scripted model writing files. */
+static void test_approvals_and_trust(void)
+{
+    char dir[] = "/tmp/tandem-approvals-XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    tandem_client *c = NULL;
+    REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &c), TANDEM_OK);
+    char opts[2048];
+    snprintf(opts, sizeof opts, "{\"workdir\":\"%s\",\"tools\":[\"write_file\"],\"script\":[%s]}", dir,
+             WRITE_STEP("a.txt") "," WRITE_STEP("b.txt") ",[{\"text\":\"turn one\"}],"          /* turn 1 */
+             WRITE_STEP("c.txt") ",[{\"text\":\"turn two\"}],"                                  /* turn 2 */
+             WRITE_STEP("d.txt") ",[{\"text\":\"turn three\"}],"                                /* turn 3 */
+             WRITE_STEP("e.txt") ",[{\"text\":\"turn four\"}]");                                /* turn 4 */
+    char *id = NULL;
+    REQUIRE_STATUS(tandem_session_start(c, opts, &id), TANDEM_OK);
+    evlog log = {0};
+    check_trust(c, id, "{}");
+
+    /* Turn 1: the first write asks; approved for the turn, the second write runs without asking. */
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "one", NULL), TANDEM_OK);
+    CHECK(answer_approval(c, &log, id, TANDEM_APPROVAL_DECISION_APPROVE_TURN));
+    const char *ev = pull_until(c, &log, id, "tool_auto_approved", WAIT_MS);
+    CHECK(ev != NULL && json_str_is(ev, "scope", "turn") && json_str_is(ev, "name", "write_file"));
+    CHECK(pull_until(c, &log, id, "turn_ended", WAIT_MS) != NULL);
+    CHECK(evlog_count(&log, id, "approval_pending") == 1);
+    check_trust(c, id, "{}"); /* turn trust lapsed with the turn */
+
+    /* Turn 2: asks again; approved for the session. */
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "two", NULL), TANDEM_OK);
+    CHECK(answer_approval(c, &log, id, TANDEM_APPROVAL_DECISION_APPROVE_SESSION));
+    CHECK(pull_until(c, &log, id, "turn_ended", WAIT_MS) != NULL);
+    check_trust(c, id, "{\"write_file\":\"session\"}");
+
+    /* Turn 3: trusted for the session, nothing asks; the transcript records the scope. */
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "three", NULL), TANDEM_OK);
+    ev = pull_until(c, &log, id, "tool_auto_approved", WAIT_MS);
+    CHECK(ev != NULL && json_str_is(ev, "scope", "session"));
+    CHECK(pull_until(c, &log, id, "turn_ended", WAIT_MS) != NULL);
+    CHECK(evlog_count(&log, id, "approval_pending") == 2);
+    char *msgs = messages_of(c, id);
+    CHECK(msgs != NULL && strstr(msgs, "\"auto_approved_scope\":\"session\"") != NULL);
+    tandem_string_free(msgs);
+
+    /* Revoked: listed no more, revoking again is NOT_FOUND, and the next write asks; rejected, it fails. */
+    CHECK_STATUS(tandem_session_revoke_trust(c, id, "write_file"), TANDEM_OK);
+    check_trust(c, id, "{}");
+    CHECK_STATUS(tandem_session_revoke_trust(c, id, "write_file"), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_revoke_trust(c, id, NULL), TANDEM_OK);
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "four", NULL), TANDEM_OK);
+    CHECK(answer_approval(c, &log, id, TANDEM_APPROVAL_DECISION_REJECT));
+    ev = pull_until(c, &log, id, "tool_ended", WAIT_MS);
+    CHECK(ev != NULL && strstr(ev, "\"is_error\":true") != NULL && strstr(ev, "rejected") != NULL);
+    CHECK(pull_until(c, &log, id, "turn_ended", WAIT_MS) != NULL);
+
+    /* Files: a, b (turn trust), c (session trust), d (trusted) were written; e was rejected. */
+    char path[600];
+    const char *written[] = {"a.txt", "b.txt", "c.txt", "d.txt"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, written[i]);
+        CHECK(access(path, F_OK) == 0);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/e.txt", dir);
+    CHECK(access(path, F_OK) != 0);
+    evlog_free(&log);
+    tandem_string_free(id);
+    tandem_client_free(c);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     check_init(argc, argv);
@@ -1071,10 +1070,10 @@ int main(int argc, char **argv)
     RUN(test_stop_closes_running_turn);
     RUN(test_panic_and_restart);
     RUN(test_restart_exhausted);
-    RUN(test_subagents);
     RUN(test_events_since);
     RUN(test_calls_racing_stop);
     RUN(test_calls_racing_shutdown);
     RUN(test_host_tools);
+    RUN(test_approvals_and_trust);
     return check_summary();
 }

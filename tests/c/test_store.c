@@ -569,6 +569,45 @@ static void test_persist_false_writes_nothing(void)
     remove_tree(dir);
 }
 
+/* Idle reclamation: a session at rest that nobody calls on for its idle_timeout_ms stops with reason "idle", and
+ * tandem_session_start_or_get with its ID brings back its stored conversation and token. */
+static void test_idle_session_is_reclaimed_and_restored(void)
+{
+    char dir[512];
+    REQUIRE(make_temp_dir(dir, sizeof dir));
+    tandem_client *c = store_client(dir);
+    char *id = NULL, *token = NULL, *again = NULL, *token2 = NULL, *msgs = NULL, *list = NULL;
+    evlog log = {0};
+    if (c != NULL)
+        CHECK_STATUS(tandem_session_start(c, "{\"session_id\":\"dozy\",\"idle_timeout_ms\":100}", &id), TANDEM_OK);
+    REQUIRE_OR(id != NULL, done);
+    token = token_of(c, id);
+    CHECK(prompt_turn(c, id, "remember the heron"));
+    const char *stopped = pull_until(c, &log, id, "session_stopped", WAIT_MS);
+    CHECK(stopped != NULL && json_str_is(stopped, "reason", "idle"));
+    tandem_session_status status;
+    CHECK_STATUS(tandem_session_get_status(c, id, &status), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_list(c, &list), TANDEM_OK);
+    CHECK_STREQ(list, "[]");
+
+    CHECK_STATUS(tandem_session_start_or_get(c, id, NULL, &again), TANDEM_OK);
+    CHECK_STREQ(again, "dozy");
+    token2 = token_of(c, id);
+    CHECK(token != NULL && token2 != NULL && strcmp(token, token2) == 0);
+    CHECK_STATUS(tandem_session_messages(c, id, &msgs), TANDEM_OK);
+    CHECK(msgs != NULL && strstr(msgs, "remember the heron") != NULL);
+done:
+    evlog_free(&log);
+    tandem_string_free(msgs);
+    tandem_string_free(list);
+    tandem_string_free(token2);
+    tandem_string_free(again);
+    tandem_string_free(token);
+    tandem_string_free(id);
+    tandem_client_free(c);
+    remove_tree(dir);
+}
+
 int main(int argc, char **argv)
 {
     check_init(argc, argv);
@@ -577,5 +616,6 @@ int main(int argc, char **argv)
     RUN(test_new_list_load_delete_conversations);
     RUN(test_second_client_is_busy);
     RUN(test_persist_false_writes_nothing);
+    RUN(test_idle_session_is_reclaimed_and_restored);
     return check_summary();
 }

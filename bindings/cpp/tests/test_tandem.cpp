@@ -269,8 +269,14 @@ void test_approvals() {
     CHECK_EQ(approval["name"].as_string(), std::string("write_file"));
     CHECK(access((dir + "/f.txt").c_str(), F_OK) != 0);
     std::string approval_id = approval["approval_id"].as_string();
-    session.approve(approval_id);
+    CHECK_EQ(session.trusted_tools(), std::string("{}"));
+    session.respond_to_approval(TANDEM_APPROVAL_DECISION_APPROVE_SESSION, approval_id);
     CHECK_THROWS(TANDEM_ERR_NO_PENDING_APPROVAL, session.approve(approval_id));
+    CHECK_EQ(session.trusted_tools(), std::string(R"({"write_file":"session"})"));
+    session.revoke_trust("write_file");
+    CHECK_EQ(session.trusted_tools(), std::string("{}"));
+    CHECK_THROWS(TANDEM_ERR_NOT_FOUND, session.revoke_trust("write_file"));
+    session.revoke_trust();
     pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, session.id()));
     CHECK_EQ(read_file(dir + "/f.txt"), std::string("hi"));
     bool changed = false;
@@ -747,12 +753,9 @@ void test_host_provider() {
         reported |= e.kind == TANDEM_EVENT_KIND_ERROR && e.json.find("no model here") != std::string::npos;
     CHECK(reported);
 
-    // Unregistered: prompts of host sessions end with an error.
+    // Unregistered: the provider of host sessions is not ready, and prompts are refused.
     client.clear_provider();
-    session.send("z");
-    log.clear();
-    ended = pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, session.id()));
-    CHECK(ended && ended->data()["reason"].as_string() == "error");
+    CHECK_THROWS(TANDEM_ERR_PROVIDER_NOT_READY, session.send("z"));
     std::filesystem::remove_all(dir);
 }
 

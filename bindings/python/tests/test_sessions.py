@@ -128,6 +128,28 @@ def test_approval_approved_runs_the_tool(client: tandem.Client, workdir: Path) -
         session.approve(pending.approval.approval_id)
 
 
+def test_approval_for_the_session_is_listed_and_revoked(client: tandem.Client, workdir: Path) -> None:
+    write_a = {"tool_call": {"name": "write_file", "args": {"path": "a.txt", "content": "1"}}}
+    script = [[write_a], [{"tool_call": {"name": "write_file", "args": {"path": "b.txt", "content": "2"}}}],
+              [{"text": "done"}]]
+    session = client.start_session(workdir=str(workdir), script=script)
+    assert session.trusted_tools() == {}
+    session.send("write twice")
+    log: List[tandem.Event] = []
+    pending = pull_until(client, lambda e: isinstance(e, tandem.ApprovalPending), log)
+    assert isinstance(pending, tandem.ApprovalPending)
+    session.respond_to_approval(tandem.ApprovalDecision.APPROVE_SESSION, pending.approval.approval_id)
+    pull_until(client, turn_ended(session), log)
+    assert [e.scope for e in log if isinstance(e, tandem.ToolAutoApproved)] == ["session"]
+    assert (workdir / "b.txt").read_text() == "2"
+    assert session.trusted_tools() == {"write_file": "session"}
+    session.revoke_trust("write_file")
+    assert session.trusted_tools() == {}
+    with pytest.raises(tandem.NotFoundError):
+        session.revoke_trust("write_file")
+    session.revoke_trust()
+
+
 def test_approval_rejected_does_not_run(client: tandem.Client, workdir: Path) -> None:
     session = client.start_session(workdir=str(workdir), script=write_script("g.txt", "no"))
     session.send("write it")
@@ -272,11 +294,24 @@ def test_branches(client: tandem.Client) -> None:
 
 def test_subagents(client: tandem.Client) -> None:
     parent = client.start_session()
+    parent.set_thinking_level("high")
     handle = client.start_subagent("count to three", parent=parent)
     assert handle["parent_session_id"] == parent.id and handle["task"] == "count to three"
+    assert handle["detached"] is False
     assert [h["session_id"] for h in client.subagents(parent)] == [handle["session_id"]]
     sub = client.session(handle["session_id"])
-    pull_until(client, turn_ended(sub))
+    assert sub.metadata()["thinking_level"] == "high", "inherited from the parent"
+    finished = pull_until(client, lambda e: isinstance(e, tandem.SubagentFinished))
+    assert isinstance(finished, tandem.SubagentFinished)
+    assert (finished.session_id, finished.subagent_session_id, finished.answer, finished.reason) == (
+        parent.id, sub.id, "count to three", "completed")
+    assert any(m["kind"] == "system" and "count to three" in m["text"] for m in parent.messages())
+
+    detached = client.start_subagent("stay", {"detached": True}, parent=parent)
+    parent.stop()
+    assert [h["session_id"] for h in client.subagents()] == [detached["session_id"]], "the attached one stopped"
+    with pytest.raises(tandem.InvalidArgumentError):
+        client.start_subagent("x", {"detached": "yes"})
 
 
 def test_conversations_with_a_store(tmp_path: Path) -> None:

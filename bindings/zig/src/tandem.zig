@@ -188,6 +188,7 @@ pub const EventKind = enum(u32) {
     options_restored = c.TANDEM_EVENT_KIND_OPTIONS_RESTORED,
     command_ran = c.TANDEM_EVENT_KIND_COMMAND_RAN,
     sandbox_limited = c.TANDEM_EVENT_KIND_SANDBOX_LIMITED,
+    subagent_finished = c.TANDEM_EVENT_KIND_SUBAGENT_FINISHED,
     /// A kind newer than this wrapper.
     unknown = 0,
 };
@@ -601,8 +602,9 @@ pub const Client = struct {
         return c.tandem_provider_request_is_cancelled(self.ptr, request_id);
     }
 
-    /// Starts a background sub-agent working on `task` (options as for `startSession`; `parent_id` a live
-    /// session). Returns the handle JSON `{session_id, parent_session_id, task, model, started_at}`.
+    /// Starts a background sub-agent working on `task` (options as for `startSession`, plus `detached`; `parent_id`
+    /// a live session, whose settings it inherits and with which it stops, see `tandem_subagent_start`). Returns the
+    /// handle JSON `{session_id, parent_session_id, task, model, started_at, detached}`.
     pub fn startSubagent(self: Client, allocator: std.mem.Allocator, parent_id: ?[:0]const u8, task: [:0]const u8, options_json: ?[:0]const u8) ![]u8 {
         var out: [*c]u8 = null;
         try check(c.tandem_subagent_start(self.ptr, optZ(parent_id), task.ptr, optZ(options_json), &out));
@@ -709,6 +711,17 @@ pub const Session = struct {
     /// Rejects the pending call; the agent is told it was refused.
     pub fn reject(self: Session, approval_id: ?[]const u8) !void {
         return self.respondToApproval(approval_id, .reject);
+    }
+
+    /// The tools this session trusts (approved for the turn or the session): `{"<name>": "turn" | "session"}`.
+    /// Caller frees the JSON with `allocator`.
+    pub fn trustedTools(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_trusted_tools);
+    }
+
+    /// Revokes the trust of tool `name` (null: of every tool); `error.NotFound` when it holds none.
+    pub fn revokeTrust(self: Session, name: ?[:0]const u8) Error!void {
+        try check(c.tandem_session_revoke_trust(self.client, self.id.ptr, if (name) |n| n.ptr else null));
     }
 
     /// Aborts the running turn; a no-op when idle.

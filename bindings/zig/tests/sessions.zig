@@ -74,8 +74,14 @@ test "approvals: approved writes run, rejected ones do not" {
     const pending = try pullUntil(client, session.id, .approval_pending, null);
     defer pending.deinit();
     try testing.expectError(error.FileNotFound, tmp.dir.access("f.txt", .{}));
-    try session.approve(pending.approvalId().?);
+    try session.respondToApproval(pending.approvalId().?, .approve_session);
     try testing.expectError(error.NoPendingApproval, session.approve(pending.approvalId().?));
+    const trusted = try session.trustedTools(testing.allocator);
+    defer testing.allocator.free(trusted);
+    try testing.expectEqualStrings("{\"write_file\":\"session\"}", trusted);
+    try session.revokeTrust("write_file");
+    try testing.expectError(error.NotFound, session.revokeTrust("write_file"));
+    try session.revokeTrust(null);
     const ended = try pullUntil(client, session.id, .turn_ended, null);
     ended.deinit();
     const content = try tmp.dir.readFileAlloc(testing.allocator, "f.txt", 100);

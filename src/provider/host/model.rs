@@ -38,11 +38,10 @@ impl HostModel {
         req: &ModelRequest<'_>,
         out: &mut (dyn FnMut(Chunk) + Send),
     ) -> Result<(), ModelError> {
-        let sink = self.host.sink().ok_or_else(|| {
-            ModelError::fatal(
-                "no host provider is registered on this client: register one with tandem_client_set_provider",
-            )
-        })?;
+        let sink = self
+            .host
+            .sink()
+            .ok_or_else(|| ModelError::fatal(NO_HOST_PROVIDER))?;
         // Dropping `open` (abort, or the end of this call) makes the request stale for the host.
         let mut open = self.host.open(&self.session_id);
         let request = Request {
@@ -92,7 +91,18 @@ impl HostModel {
     }
 }
 
+/// Why a host model cannot be called: nothing is registered to answer it.
+const NO_HOST_PROVIDER: &str =
+    "no host provider is registered on this client: register one with tandem_client_set_provider";
+
 impl Model for HostModel {
+    fn readiness(&self) -> Result<(), String> {
+        match self.host.sink() {
+            Some(_) => Ok(()),
+            None => Err(NO_HOST_PROVIDER.into()),
+        }
+    }
+
     fn stream<'a>(
         &'a self,
         req: &'a ModelRequest<'a>,

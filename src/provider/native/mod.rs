@@ -456,6 +456,10 @@ impl crate::provider::Provider for Native {
         Ok(Arc::new(Native::reconfigure(self, config)?))
     }
 
+    fn readiness(&self) -> std::result::Result<(), String> {
+        self.model.readiness()
+    }
+
     fn turn_aborted(&self) {
         self.env.shared.host.cancel_session(&self.env.session_id);
     }

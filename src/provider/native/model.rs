@@ -120,6 +120,12 @@ pub trait Model: Send + Sync {
         None
     }
 
+    /// Whether the model can be called now (`Err(why)`: not yet, e.g. nothing answers it); see
+    /// [`crate::provider::Provider::readiness`].
+    fn readiness(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Streams one response to `req`, passing each chunk to `out` as it arrives.
     fn stream<'a>(
         &'a self,

@@ -322,6 +322,21 @@ impl Drop for AbortOnDrop {
 }
 
 impl Provider for Pi {
+    /// Not ready while the process that exited or failed to start waits out its backoff (a turn would only wait).
+    fn readiness(&self) -> std::result::Result<(), String> {
+        // A slot in use belongs to a running turn or setup: not a restart in progress.
+        let Ok(slot) = self.shared.slot.try_lock() else {
+            return Ok(());
+        };
+        match (&slot.process, slot.retry_at, &slot.last_exit) {
+            (None, Some(at), Some(why)) if at > Instant::now() => Err(format!(
+                "pi is being restarted ({why}); next attempt in {} ms",
+                at.saturating_duration_since(Instant::now()).as_millis()
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn run_turn(
         self: Arc<Self>,
         context: Vec<ModelMessage>,
@@ -375,6 +390,36 @@ mod tests {
         let ms: Vec<u128> = (1..=8).map(|f| backoff(f).as_millis()).collect();
         assert_eq!(ms, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
         assert_eq!(backoff(u32::MAX), BACKOFF_CAP);
+    }
+
+    #[test]
+    fn pi_is_not_ready_while_a_failed_start_waits_out_its_backoff() {
+        let config = ProviderConfig {
+            model: "mock:m1".into(),
+            thinking_level: ThinkingLevel::Off,
+            skills: Vec::new(),
+        };
+        let o = PiOptions {
+            command: vec!["/nonexistent/pi".into()],
+            workdir: None,
+        };
+        let pi = Pi::new(&o, &config).unwrap();
+        assert_eq!(
+            pi.readiness(),
+            Ok(()),
+            "never started: the first turn starts it"
+        );
+        let mut slot = pi.shared.slot.try_lock().unwrap();
+        Pi::lost(&mut slot, "cannot start pi: no such file".into());
+        drop(slot);
+        let why = pi.readiness().unwrap_err();
+        assert!(why.contains("cannot start pi: no such file"), "{why}");
+        pi.shared.slot.try_lock().unwrap().retry_at = Some(Instant::now());
+        assert_eq!(
+            pi.readiness(),
+            Ok(()),
+            "the backoff is over: the next turn tries again"
+        );
     }
 
     #[test]

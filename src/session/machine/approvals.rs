@@ -51,6 +51,23 @@ impl SessionState {
         serde_json::to_value(&self.approvals.trust).expect("trust serializes")
     }
 
+    /// Revokes the trust `approve-for-turn` or `approve-for-session` granted to tool `name` (`None`: every tool), so
+    /// its next call asks again. `NotFound` for a tool that holds no trust, naming those that do.
+    pub(super) fn revoke_trust(&mut self, name: Option<&str>) -> Reply {
+        match name {
+            None => self.approvals.trust.clear(),
+            Some(name) if self.approvals.trust.remove(name).is_some() => {}
+            Some(name) => {
+                let trusted: Vec<&str> = self.approvals.trust.keys().map(String::as_str).collect();
+                return Reply::Failed(Error::NotFound(format!(
+                    "tool {name:?} is not trusted in this session; trusted tools: [{}]",
+                    trusted.join(", ")
+                )));
+            }
+        }
+        Reply::Ok
+    }
+
     /// Decides whether a tool call of turn `turn_id` may run.
     pub(super) fn gate(
         &mut self,

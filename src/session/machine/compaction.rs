@@ -52,8 +52,18 @@ fn busy(what: &str) -> Reply {
 
 impl SessionState {
     /// Whether a turn or a side call is running.
-    pub(super) fn busy(&self) -> bool {
+    pub fn busy(&self) -> bool {
         self.turn.is_some() || self.side_call
+    }
+
+    /// Whether an idle session may be reclaimed (SPEC 3.13): nothing runs (no turn, no compaction or summary), no
+    /// approval waits for the host and no prompt is queued. The actor adds the other half: no host activity for the
+    /// session's `idle_timeout_ms`.
+    pub fn reclaimable(&self) -> bool {
+        !self.busy()
+            && self.approvals.pending.is_none()
+            && self.steering.is_empty()
+            && self.follow_up.is_empty()
     }
 
     /// The messages the model currently sees directly (after the latest compaction's cut).
@@ -180,6 +190,23 @@ impl SessionState {
             context,
         });
         Reply::Deferred
+    }
+
+    /// Cancels the side call in flight, if any (abort, stop): nothing it would have recorded is recorded, and a
+    /// host waiting in `compact` or `summarize` is told it was cancelled. An automatic compaction's turn is left to
+    /// the abort that cancels it.
+    pub(super) fn cancel_side_call(&mut self, fx: &mut Vec<Effect>) {
+        if !self.side_call {
+            return;
+        }
+        self.side_call = false;
+        let reply = match self.compacting_for.take() {
+            Some(_) => None,
+            None => Some(Reply::Failed(Error::Provider(
+                "cancelled: the session was aborted before the model answered".into(),
+            ))),
+        };
+        fx.push(Effect::CancelSideCall { reply });
     }
 
     /// Finishes a side call.

@@ -174,6 +174,8 @@ impl SessionState {
     /// What leaving a conversation resets: a running turn is aborted (its approval cancelled), and queues, trust,
     /// errors, boundaries and touched files belong to the conversation left behind.
     fn leave_conversation(&mut self, why: &str, fx: &mut Vec<Effect>) {
+        // A compaction of the conversation left behind must not land in the next one.
+        self.cancel_side_call(fx);
         if let Some(turn) = self.turn.take() {
             fx.push(Effect::CancelTurn { turn_id: turn.id });
             fx.push(Effect::Emit(Payload::TurnEnded {

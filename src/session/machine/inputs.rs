@@ -43,6 +43,8 @@ pub enum Command {
         /// The answer.
         decision: Decision,
     },
+    /// Revoke the trust granted to a tool (`None`: to every tool).
+    RevokeTrust(Option<String>),
     /// Switch model (validated by the caller).
     SetModel(String),
     /// Next model of the rotation.
@@ -189,6 +191,12 @@ pub enum Effect {
         kind: super::compaction::SideKind,
         /// The context to send.
         context: Vec<ModelMessage>,
+    },
+    /// Cancel the running side call; a host call waiting for it gets `reply` (`None`: nobody waits, it was an
+    /// automatic compaction).
+    CancelSideCall {
+        /// The answer for the waiting `compact` or `summarize` call.
+        reply: Option<Reply>,
     },
     /// Steering was queued while a turn runs (providers that deliver it at once go and take it).
     SteeringQueued,

@@ -66,6 +66,12 @@ impl SessionState {
         fx.push(Effect::ConfigureProvider(self.provider_config()));
     }
 
+    /// Starts with these active skills, (name, SKILL.md content) pairs (a sub-agent takes its parent's; at start,
+    /// before any input).
+    pub fn inherit_skills(&mut self, skills: Vec<(String, String)>) {
+        self.skills.extend(skills);
+    }
+
     /// Activates skill `name` with its `content` (read by the caller); it joins the system prompt from the next
     /// model call on.
     pub(super) fn activate_skill(

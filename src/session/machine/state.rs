@@ -106,6 +106,8 @@ pub struct SessionState {
     pub(super) compacting_for: Option<u64>,
     /// The last turn's answer was cut off by a stream failure (`continue` resumes it).
     pub(super) interrupted: bool,
+    /// Turns ended so far, and how the last one ended (sub-agents report their answers to their parent then).
+    pub(super) turn_ends: (u64, Option<TurnEnd>),
     /// The current conversation.
     pub(super) conversation_id: String,
     /// Structural transcript changes the store has not taken yet.
@@ -156,6 +158,7 @@ impl SessionState {
             sandbox: None,
             compacting_for: None,
             interrupted: false,
+            turn_ends: (0, None),
             conversation_id: String::new(),
             journal_ops: Vec::new(),
             journal: Default::default(),
@@ -293,6 +296,11 @@ impl SessionState {
                 Reply::Ok
             }
         };
+        for e in &fx {
+            if let Effect::Emit(Payload::TurnEnded { reason, .. }) = e {
+                self.turn_ends = (self.turn_ends.0 + 1, Some(*reason));
+            }
+        }
         let turn_ended = fx
             .iter()
             .any(|e| matches!(e, Effect::Emit(Payload::TurnEnded { .. })));
@@ -333,6 +341,8 @@ impl SessionState {
                 Reply::Prompt(PromptOutcome::Sent)
             }
             Command::Abort => {
+                // A compaction or summary in flight is cancelled first: its answer must not land afterwards.
+                self.cancel_side_call(fx);
                 if let Some(turn) = self.turn.take() {
                     fx.push(Effect::CancelTurn { turn_id: turn.id });
                     self.close_turn("the turn was aborted", fx);
@@ -369,6 +379,7 @@ impl SessionState {
                 decision,
             } => self.respond(approval_id, decision, now, fx),
             Command::EnterPlan => self.enter_plan(now, fx),
+            Command::RevokeTrust(name) => self.revoke_trust(name.as_deref()),
             Command::Compact { keep_recent } => self.compact(keep_recent, fx),
             Command::Summarize => self.summarize(fx),
             Command::Continue => self.continue_turn(now, fx),

@@ -583,3 +583,5 @@ fn edit(s: &mut SessionState, op: EditOp) -> Reply {
 mod edits;
 #[path = "state_tests_gate.rs"]
 mod gate;
+#[path = "state_tests_life.rs"]
+mod life;

@@ -164,6 +164,38 @@ fn trust_for_the_turn_lapses_at_turn_end_and_trust_for_the_session_stays() {
 }
 
 #[test]
+fn revoked_trust_asks_again_and_revoking_an_untrusted_tool_is_not_found() {
+    let mut s = session();
+    running(&mut s);
+    gate(&mut s, 1, gate_req("a", "shell", true, true));
+    respond(&mut s, None, Decision::ApproveSession);
+    gate(&mut s, 1, gate_req("b", "write_file", true, true));
+    respond(&mut s, None, Decision::ApproveTurn);
+    assert_eq!(
+        s.trust(),
+        serde_json::json!({"shell": "session", "write_file": "turn"})
+    );
+    let revoke = |s: &mut SessionState, name: Option<&str>| {
+        s.apply(
+            Input::Command(Command::RevokeTrust(name.map(Into::into))),
+            T0,
+        )
+        .0
+    };
+    assert_eq!(revoke(&mut s, Some("shell")), Reply::Ok);
+    assert_eq!(s.trust(), serde_json::json!({"write_file": "turn"}));
+    assert_eq!(
+        gate(&mut s, 1, gate_req("c", "shell", true, true)).0,
+        Reply::Gate(Gate::Wait),
+        "asks again"
+    );
+    assert!(
+        matches!(revoke(&mut s, Some("shell")), Reply::Failed(crate::error::Error::NotFound(m)) if m.contains("write_file"))
+    );
+    assert_eq!(revoke(&mut s, None), Reply::Ok);
+    assert_eq!(s.trust(), serde_json::json!({}));
+}
+#[test]
 fn abort_cancels_the_pending_approval_and_late_answers_are_refused() {
     let mut s = session();
     running(&mut s);

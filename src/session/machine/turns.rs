@@ -12,6 +12,24 @@ use serde_json::Value;
 pub const REDACTED_TEXT: &str = "[redacted thinking]";
 
 impl SessionState {
+    /// How many turns have ended, and how the last one ended: a changed count after an input means a turn ended.
+    pub fn turn_ends(&self) -> (u64, Option<TurnEnd>) {
+        self.turn_ends
+    }
+
+    /// The answer of the last turn: the text of the last assistant message after the last prompt (empty when the
+    /// model said nothing).
+    pub fn last_answer(&self) -> String {
+        let recent = self.transcript.messages().iter().rev();
+        let mut since_prompt = recent.take_while(|m| !matches!(m.body, Body::User { .. }));
+        since_prompt
+            .find_map(|m| match &m.body {
+                Body::Assistant { text } => Some(text.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     pub(super) fn provider_event(&mut self, event: ProviderEvent, now: Now, fx: &mut Vec<Effect>) {
         match event {
             ProviderEvent::AgentStart => {

@@ -134,6 +134,8 @@ PROTOTYPES: Dict[str, Tuple[Any, Sequence[Any]]] = {
     "tandem_session_continue": (_status, (_client, _str)),
     # approvals and modes
     "tandem_session_respond_to_approval": (_status, (_client, _str, _str, _u32)),
+    "tandem_session_trusted_tools": (_status, (_client, _str, _out_str)),
+    "tandem_session_revoke_trust": (_status, (_client, _str, _str)),
     "tandem_session_enter_plan": (_status, (_client, _str)),
     "tandem_session_enter_exec": (_status, (_client, _str)),
     # queries

@@ -741,7 +741,10 @@ class Client:
         self, task: str, options: Optional[Options] = None, *, parent: Union[str, "Session", None] = None
     ) -> Dict[str, Any]:
         """Starts a background sub-agent that works on ``task`` (``tandem_subagent_start``); returns its handle
-        ``{session_id, parent_session_id, task, model, started_at}``."""
+        ``{session_id, parent_session_id, task, model, started_at, detached}``. A sub-agent of ``parent`` takes the
+        parent's provider, model, thinking level, skills, workdir and tool settings unless ``options`` name them,
+        stops with its parent unless ``options`` has ``"detached": True``, and reports each answer to the parent
+        as a :class:`SubagentFinished` event (and a note in the parent's transcript)."""
         parent_id = parent.id if isinstance(parent, Session) else parent
         result: Dict[str, Any] = _call_json(
             _lib.load().tandem_subagent_start, self._ptr(), _encode_opt(parent_id, "parent"), _encode(task, "task"),
@@ -960,6 +963,17 @@ class Session:
     def reject(self, approval_id: Optional[str] = None) -> None:
         """Rejects the pending call: the agent is told it was refused."""
         self.respond_to_approval(ApprovalDecision.REJECT, approval_id)
+
+    def trusted_tools(self) -> Dict[str, str]:
+        """The tools this session trusts: ``{name: "turn" | "session"}`` (``tandem_session_trusted_tools``), granted
+        by :attr:`ApprovalDecision.APPROVE_TURN` and :attr:`ApprovalDecision.APPROVE_SESSION`."""
+        result: Dict[str, str] = _call_json(_lib.load().tandem_session_trusted_tools, self._c(), self._bid)
+        return result
+
+    def revoke_trust(self, name: Optional[str] = None) -> None:
+        """Revokes the trust of tool ``name`` (``None``: of every tool), so its next call asks again.
+        :class:`NotFoundError` when that tool holds no trust."""
+        _check(_lib.load().tandem_session_revoke_trust(self._c(), self._bid, _encode_opt(name, "name")))
 
     def enter_plan(self) -> None:
         """Plan mode: destructive tools are refused, a pending approval is cancelled."""

@@ -18,6 +18,7 @@ __all__ = [
     "SessionStopped",
     "SessionRestarted",
     "SubagentStarted",
+    "SubagentFinished",
     "StatusChanged",
     "MessagesChanged",
     "TextDelta",
@@ -162,7 +163,7 @@ class SessionRestarted(Event):
 
 @dataclasses.dataclass(frozen=True)
 class SubagentStarted(Event):
-    """A background sub-agent started; ``handle`` is ``{session_id, parent_session_id, task, model, started_at}``."""
+    """A background sub-agent started; ``handle`` is ``{session_id, parent_session_id, task, model, started_at, detached}``."""
 
     KIND: ClassVar[str] = "subagent_started"
     handle: Dict[str, Any]
@@ -373,6 +374,18 @@ class SandboxLimited(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class SubagentFinished(Event):
+    """A sub-agent of this session finished a turn and came to rest: its ``answer`` (the last assistant text,
+    empty when it said nothing) and how the turn ended (``reason``). The parent's transcript has a note too."""
+
+    KIND: ClassVar[str] = "subagent_finished"
+    subagent_session_id: str
+    parent_session_id: str
+    answer: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class CommandRan(Event):
     """A slash command sent as a prompt was run: its name, arguments and result."""
 
@@ -411,6 +424,7 @@ _KINDS: Dict[str, Type[Event]] = {
         OptionsRestored,
         CommandRan,
         SandboxLimited,
+        SubagentFinished,
     )
 }
 

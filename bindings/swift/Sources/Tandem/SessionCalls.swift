@@ -34,8 +34,9 @@ extension Client {
     /// Metadata of every live session, in start order, as a JSON array.
     public func sessionsJSON() throws -> String { try callString { tandem_session_list(raw, $0) } }
 
-    /// Starts a background sub-agent working on `task` (options as for `startSession`; `parent` a live session's ID).
-    /// Returns the handle JSON `{session_id, parent_session_id, task, model, started_at}`.
+    /// Starts a background sub-agent working on `task` (options as for `startSession`, plus `detached`; `parent` a live
+    /// session's ID, whose settings it inherits and with which it stops, see `tandem_subagent_start`).
+    /// Returns the handle JSON `{session_id, parent_session_id, task, model, started_at, detached}`.
     public func startSubagent(task: String, options: String? = nil, parent: String? = nil) throws -> String {
         try withOptionalCString(parent) { p in
             try withOptionalCString(options) { o in

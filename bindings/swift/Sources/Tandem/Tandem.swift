@@ -81,6 +81,7 @@ public enum EventKind: String, Sendable {
     case turnLimitReached = "turn_limit_reached", turnEnded = "turn_ended", error = "error"
     case eventsDropped = "events_dropped", retrying = "retrying", optionsRestored = "options_restored"
     case commandRan = "command_ran", sandboxLimited = "sandbox_limited"
+    case subagentFinished = "subagent_finished"
     /// A kind newer than this binding.
     case unknown = ""
 }
@@ -273,6 +274,16 @@ public struct Session: Sendable {
 
     /// Rejects the pending call.
     public func reject(_ approvalID: String?) throws { try respond(to: approvalID, with: .reject) }
+
+    /// The tools this session trusts (approved for the turn or the session): `{"<name>": "turn" | "session"}`.
+    public func trustedToolsJSON() throws -> String {
+        try callString { tandem_session_trusted_tools(client.raw, id, $0) }
+    }
+
+    /// Revokes the trust of tool `name` (nil: of every tool); `.notFound` when it holds none.
+    public func revokeTrust(_ name: String?) throws {
+        try check(withOptionalCString(name) { tandem_session_revoke_trust(client.raw, id, $0) })
+    }
 
     /// Aborts the running turn.
     public func abort() throws { try check(tandem_session_abort(client.raw, id)) }

@@ -96,10 +96,14 @@ final class TandemTests: XCTestCase {
         var log: [Event] = []
         let pending = try pull(client, until: .approvalPending, of: session, log: &log)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/f.txt"))
-        try session.approve(pending.approvalID)
+        try session.respond(to: pending.approvalID, with: .approveSession)
         XCTAssertThrowsError(try session.approve(pending.approvalID)) { error in
             XCTAssertEqual((error as? TandemError)?.status, .noPendingApproval)
         }
+        XCTAssertEqual(try session.trustedToolsJSON(), #"{"write_file":"session"}"#)
+        try session.revokeTrust("write_file")
+        XCTAssertEqual(status { try session.revokeTrust("write_file") }, .notFound)
+        try session.revokeTrust(nil)
         try pull(client, until: .turnEnded, of: session, log: &log)
         XCTAssertEqual(try String(contentsOfFile: dir + "/f.txt", encoding: .utf8), "hi")
     }
@@ -387,8 +391,8 @@ final class TandemTests: XCTestCase {
         XCTAssertEqual(status { try client.providerEmit(sessionID: session.id, requestID: request.requestID, event: ["type": "bogus"]) },
                        .invalidArgument)
 
+        // Without a host provider the session's provider is not ready: the prompt is refused, nothing recorded.
         try client.setProvider(nil)
-        try session.send("y")
-        XCTAssertEqual(try pull(client, until: .turnEnded, of: session, log: &log).string("reason"), "error")
+        XCTAssertEqual(status { try session.send("y") }, .providerNotReady)
     }
 }
