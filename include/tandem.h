@@ -314,6 +314,10 @@ enum tandem_event_kind
    * `sandbox_limited`
    */
   TANDEM_EVENT_KIND_SANDBOX_LIMITED = 26,
+  /**
+   * `boundary_violated`
+   */
+  TANDEM_EVENT_KIND_BOUNDARY_VIOLATED = 28,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -52,6 +52,8 @@ enum Reply {
     Say(Vec<String>, Duration),
     /// Send the stream's headers and one empty delta, then nothing until the client goes away.
     Hang,
+    /// Call tool `.0` with arguments `.1`.
+    Tool(&'static str, Value),
 }
 
 fn say(t: &str) -> Reply {
@@ -126,6 +128,13 @@ fn serve(mut s: TcpStream, queue: &Mutex<VecDeque<Reply>>, tx: &mpsc::Sender<Val
                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}});
             let _ = s.write_all(format!("data: {usage}\n\ndata: [DONE]\n\n").as_bytes());
+        }
+        Reply::Tool(name, args) => {
+            let call = json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                "function": {"name": name, "arguments": args.to_string()}}]});
+            let _ = s.write_all(chunk(call, Value::Null).as_bytes());
+            let _ = s.write_all(chunk(json!({}), json!("tool_calls")).as_bytes());
+            let _ = s.write_all(b"data: [DONE]\n\n");
         }
         Reply::Hang => {
             let mut buf = [0u8; 64];
@@ -332,6 +341,58 @@ fn a_turn_streams_pi_text_and_pi_keeps_the_history() {
         thread::sleep(Duration::from_millis(20));
     }
     assert!(!alive(pid), "pi outlived its session");
+}
+
+#[test]
+fn pi_changes_outside_a_boundary_are_reported_and_pi_is_told() {
+    let mock = Mock::start(vec![
+        Reply::Tool("bash", json!({"command": "printf 'A\\nb\\nc\\n' > f.txt"})),
+        say("Changed it."),
+    ]);
+    let s = Setup::new("bounds", &mock);
+    std::fs::write(s.dir.join("f.txt"), "a\nb\nc\n").unwrap();
+    let c = client();
+    let id = c.start_session(Some(&s.options())).unwrap();
+    c.set_boundary(&id, "f.txt", 1, 2).unwrap();
+    c.send_prompt(&id, text("change f.txt")).unwrap();
+    let (end, events) = turn_ended(&c, &id);
+    assert_eq!(end["reason"], "completed", "{events:#?}");
+    assert_eq!(
+        std::fs::read_to_string(s.dir.join("f.txt")).unwrap(),
+        "A\nb\nc\n",
+        "pi ran the command"
+    );
+    let path = s
+        .dir
+        .canonicalize()
+        .unwrap()
+        .join("f.txt")
+        .display()
+        .to_string();
+    let v = events
+        .iter()
+        .find(|e| e["kind"] == "boundary_violated")
+        .unwrap_or_else(|| panic!("no violation in {events:#?}"));
+    assert_eq!(v["path"], path.as_str());
+    assert_eq!(v["tool_name"], "bash");
+    assert_eq!(v["changed"], json!([{"start_line": 0, "end_line": 0}]));
+    assert!(events.iter().any(|e| e["kind"] == "file_changed"
+        && e["path"] == path.as_str()
+        && e["after"] == "A\nb\nc\n"));
+    let ended = events.iter().find(|e| e["kind"] == "tool_ended").unwrap();
+    assert!(ended["result"]
+        .as_str()
+        .unwrap()
+        .contains("[boundary violation]"));
+    // pi was told with a steering message: pi takes it before its next model call (here, after the answer that
+    // followed the tool, so the run goes on with one more call), all within the turn.
+    let told: Vec<Value> = mock.seen.try_iter().collect();
+    assert!(
+        told.iter().any(|r| user_texts(r)
+            .iter()
+            .any(|t| t.contains("[boundary violation]") && t.contains("allowed range is 1-2"))),
+        "{told:#?}"
+    );
 }
 
 #[test]

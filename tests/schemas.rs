@@ -52,6 +52,21 @@ fn real_outputs_validate() {
     c.send_prompt(&demo, text("tour")).unwrap();
     events.extend(turn_end(&c, &demo).1);
 
+    // A shell command that changes a bounded file outside its boundary (boundary_violated).
+    std::fs::write(dir.join("bounded.txt"), "a\nb\n").unwrap();
+    let shell =
+        json!({"tool_call": {"name": "shell", "args": {"command": "echo c >> bounded.txt"}}});
+    let bounded = c
+        .start_session(Some(
+            &json!({"model": "scripted:x", "workdir": dir, "approval": "none",
+                "script": [[shell], [{"text": "done"}]]})
+            .to_string(),
+        ))
+        .unwrap();
+    c.set_boundary(&bounded, "bounded.txt", 0, 0).unwrap();
+    c.send_prompt(&bounded, text("append")).unwrap();
+    events.extend(turn_end(&c, &bounded).1);
+
     // A prompt sent while a turn runs is queued (prompt_queued) and answered in a turn of its own.
     let slow = c
         .start_session(Some(
@@ -215,6 +230,7 @@ fn real_outputs_validate() {
         kinds.insert(e["kind"].as_str().unwrap().to_string());
     }
     let expected = [
+        "boundary_violated",
         "context_usage",
         "error",
         "messages_changed",

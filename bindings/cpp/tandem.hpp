@@ -419,7 +419,8 @@ struct Event {
             "queues_recalled", "context_usage", "turn_limit_reached", "turn_ended", "error", "events_dropped",
             "retrying", "options_restored", "command_ran", "sandbox_limited"};
         for (uint32_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (name == names[i]) return i + 1;  // the C values are 1-based in this order
+            if (name == names[i]) return i + 1;  // the C values are 1-based in this order up to sandbox_limited
+        if (name == "boundary_violated") return TANDEM_EVENT_KIND_BOUNDARY_VIOLATED;
         return 0;
     }
 

@@ -22,6 +22,7 @@ pub mod sandbox;
 pub(crate) mod shell;
 mod specs;
 mod walk;
+pub mod watch;
 mod write;
 
 #[cfg(test)]

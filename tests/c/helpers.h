@@ -54,6 +54,7 @@ static const struct {
     {"options_restored", TANDEM_EVENT_KIND_OPTIONS_RESTORED},
     {"command_ran", TANDEM_EVENT_KIND_COMMAND_RAN},
     {"sandbox_limited", TANDEM_EVENT_KIND_SANDBOX_LIMITED},
+    {"boundary_violated", TANDEM_EVENT_KIND_BOUNDARY_VIOLATED},
 };
 
 /* The tandem_event_kind value of a JSON kind name; 0 for names the header does not know. */

@@ -3,6 +3,7 @@
 #include "helpers.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 static bool is_base64url(const char *s)
 {
@@ -1059,6 +1060,62 @@ static void test_host_tools(void)
     CHECK(later.frees == 1 && now.frees == 1);
 }
 
+/* Edit boundaries reach every tool: delete_file refuses a bounded file, and a shell command that changes one outside
+ * its boundary is reported as boundary_violated (after its file_changed) and told to the model in the result. */
+static void test_boundaries_for_delete_and_shell(void)
+{
+    char dir[] = "/tmp/tandem-c-bounds-XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    char file[64], opts[1024];
+    snprintf(file, sizeof file, "%s/f.txt", dir);
+    FILE *f = fopen(file, "w");
+    REQUIRE(f != NULL);
+    fputs("a\nb\nc\n", f);
+    fclose(f);
+    snprintf(opts, sizeof opts,
+             "{\"model\":\"scripted:x\",\"workdir\":\"%s\",\"approval\":\"none\",\"script\":["
+             "[{\"tool_call\":{\"name\":\"delete_file\",\"args\":{\"path\":\"f.txt\"},\"id\":\"d1\"}}],"
+             "[{\"tool_call\":{\"name\":\"shell\",\"args\":{\"command\":\"echo d >> f.txt\"},\"id\":\"s1\"}}],"
+             "[{\"text\":\"ok\"}]]}",
+             dir);
+    tandem_client *c = NULL;
+    REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &c), TANDEM_OK);
+    char *id = NULL;
+    REQUIRE_STATUS(tandem_session_start(c, opts, &id), TANDEM_OK);
+    CHECK_STATUS(tandem_session_set_boundary(c, id, "f.txt", 0, 1), TANDEM_OK);
+    evlog log = {0};
+    CHECK(prompt_and_wait(c, &log, id, "change it") != NULL);
+    const char *violation = NULL;
+    size_t changed_at = 0, violated_at = 0;
+    for (size_t i = 0; i < log.len; i++) {
+        if (ev_is(log.items[i], id, "file_changed"))
+            changed_at = i;
+        if (ev_is(log.items[i], id, "boundary_violated") && violation == NULL) {
+            violation = log.items[i];
+            violated_at = i;
+        }
+    }
+    REQUIRE(violation != NULL);
+    CHECK(changed_at > 0 && changed_at < violated_at);
+    CHECK(json_str_is(violation, "tool_call_id", "s1"));
+    CHECK(json_str_is(violation, "tool_name", "shell"));
+    CHECK(strstr(violation, "\"changed\":[{\"start_line\":3,\"end_line\":3}]") != NULL);
+    CHECK(strstr(violation, "\"boundary\":{\"start_line\":0,\"end_line\":1}") != NULL);
+    char *msgs = messages_of(c, id);
+    CHECK(msgs != NULL && strstr(msgs, "cannot delete f.txt: it has an edit boundary") != NULL);
+    CHECK(msgs != NULL && strstr(msgs, "[boundary violation]") != NULL);
+    tandem_string_free(msgs);
+    f = fopen(file, "r");
+    CHECK(f != NULL);
+    if (f != NULL)
+        fclose(f);
+    evlog_free(&log);
+    tandem_string_free(id);
+    tandem_client_free(c);
+    remove(file);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     check_init(argc, argv);
@@ -1076,5 +1133,6 @@ int main(int argc, char **argv)
     RUN(test_calls_racing_stop);
     RUN(test_calls_racing_shutdown);
     RUN(test_host_tools);
+    RUN(test_boundaries_for_delete_and_shell);
     return check_summary();
 }

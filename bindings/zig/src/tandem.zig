@@ -188,6 +188,7 @@ pub const EventKind = enum(u32) {
     options_restored = c.TANDEM_EVENT_KIND_OPTIONS_RESTORED,
     command_ran = c.TANDEM_EVENT_KIND_COMMAND_RAN,
     sandbox_limited = c.TANDEM_EVENT_KIND_SANDBOX_LIMITED,
+    boundary_violated = c.TANDEM_EVENT_KIND_BOUNDARY_VIOLATED,
     /// A kind newer than this wrapper.
     unknown = 0,
 };

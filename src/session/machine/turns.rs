@@ -153,6 +153,7 @@ impl SessionState {
                 self.messages_changed(now, fx);
             }
             ProviderEvent::FileChanged(change) => self.file_changed(change, now, fx),
+            ProviderEvent::BoundaryViolated(v) => self.boundary_violated(v, fx),
             ProviderEvent::ApprovalTimedOut { tool_call_id } => {
                 self.approval_timed_out(&tool_call_id, fx)
             }
