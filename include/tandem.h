@@ -896,6 +896,17 @@ tandem_status tandem_session_queue_follow_up(tandem_client *client,
                                              tandem_prompt_result *out_or_null);
 
 /**
+ * Like `tandem_session_queue_follow_up` with a JSON array of content parts (as `tandem_session_send_prompt_parts`
+ * takes): images stay with the entry when the queues are combined at the end of the turn. Malformed JSON is
+ * `TANDEM_ERR_INVALID_JSON`; an empty array, an unknown part type, a media type not starting with `image/` or data that is not base64
+ * is `TANDEM_ERR_INVALID_ARGUMENT`.
+ */
+tandem_status tandem_session_queue_follow_up_parts(tandem_client *client,
+                                                   const char *id,
+                                                   const char *parts_json,
+                                                   tandem_prompt_result *out_or_null);
+
+/**
  * Takes back the queued steering entries (follow-ups stay): `*out` is a JSON array of entries, each an array of
  * content parts, owned by the caller. Emits `queues_recalled` when something was taken.
  */
@@ -1037,6 +1048,18 @@ tandem_status tandem_session_get_status(tandem_client *client,
 tandem_status tandem_session_messages(tandem_client *client,
                                       const char *id,
                                       char **out);
+
+/**
+ * The content parts of user message `message_id` as a JSON array (`{"type":"text","text"}` and
+ * `{"type":"image","media_type","data"}` with the image's base64 data), owned by the caller: how a host shows the
+ * images of a conversation again, since message JSON lists them only as `attachments` (type and size). Stored
+ * conversations keep their images, so this works after a load or a restart too. `TANDEM_ERR_NOT_FOUND` for an
+ * unknown message ID, `TANDEM_ERR_INVALID_ARGUMENT` for a message that is not a user message. Thread-safe.
+ */
+tandem_status tandem_session_message_parts(tandem_client *client,
+                                           const char *id,
+                                           uint64_t message_id,
+                                           char **out);
 
 /**
  * Up to `limit` (at least 1) messages with IDs below `before_id` (0 = start from the newest), newest first:

@@ -208,6 +208,19 @@ fn real_outputs_validate() {
         &c.edit(&demo, EditOp::BranchAt(2)).unwrap(),
     );
     check("branches", &c.list_branches(&demo).unwrap());
+    let user_id = c
+        .messages(&demo)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "user")
+        .and_then(|m| m["id"].as_u64())
+        .unwrap();
+    check(
+        "content_parts",
+        &json!(c.message_parts(&demo, user_id).unwrap()),
+    );
     c.set_boundary(&demo, "notes.txt", 1, 2).unwrap();
     check("boundary", &c.boundary_for(&demo, "notes.txt").unwrap());
     check("boundary", &c.boundary_for(&demo, "other.txt").unwrap());

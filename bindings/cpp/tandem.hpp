@@ -536,6 +536,10 @@ public:
     tandem_prompt_result queue_follow_up(const std::string &prompt) const {
         return prompt_call(tandem_session_queue_follow_up, prompt);
     }
+    /// Like queue_follow_up() with a JSON array of content parts (images stay with the entry).
+    tandem_prompt_result queue_follow_up_parts(const std::string &parts_json) const {
+        return prompt_call(tandem_session_queue_follow_up_parts, parts_json);
+    }
     /// Takes back queued steering: a JSON array of entries.
     std::string dequeue_steering() const { return str(tandem_session_dequeue_steering); }
     /// {"steering": [...], "follow_up": [...]}, unchanged.
@@ -580,6 +584,10 @@ public:
     std::string token() const { return str(tandem_session_token); }
     /// Every message as a JSON array, oldest first.
     std::string messages() const { return str(tandem_session_messages); }
+    /// The content parts of user message `message_id` as a JSON array, images with their base64 data.
+    std::string message_parts(uint64_t message_id) const {
+        return detail::call_string(tandem_session_message_parts, c(), id_.c_str(), message_id);
+    }
     /// {"messages": [...], "has_more": bool}: up to `limit` messages below `before_id` (0: newest), newest first.
     std::string messages_page(uint64_t before_id, uint32_t limit) const {
         return detail::call_string(tandem_session_messages_page, c(), id_.c_str(), before_id, limit);

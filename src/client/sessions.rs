@@ -346,6 +346,20 @@ impl Client {
         })
     }
 
+    /// The content parts of user message `message_id`, images with their base64 data: what a host needs to show a
+    /// loaded conversation's images again (the message JSON lists them only as `attachments`).
+    pub fn message_parts(&self, id: &str, message_id: u64) -> Result<Vec<ContentPart>> {
+        self.live()?.with_state(id, |s| {
+            match s.transcript().get(message_id).map(|m| &m.body) {
+                Some(crate::vocab::content::Body::User { parts, .. }) => Ok(parts.clone()),
+                Some(_) => Err(Error::invalid(format!(
+                    "message {message_id} is not a user message; only user messages have content parts"
+                ))),
+                None => Err(Error::NotFound(format!("no message {message_id} in session {id}"))),
+            }
+        })?
+    }
+
     /// A newest-first window of messages with IDs below `before_id` (0 = newest).
     pub fn messages_page(&self, id: &str, before_id: u64, limit: u32) -> Result<Value> {
         if limit == 0 {

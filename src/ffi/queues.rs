@@ -6,7 +6,7 @@
 use std::ffi::c_char;
 
 use super::boundary::{session_do, session_json};
-use super::prompt::{session_prompt, text_prompt};
+use super::prompt::{parts_prompt, session_prompt, text_prompt};
 use super::types::{tandem_client, tandem_prompt_result, tandem_status};
 use crate::session::machine::state::QueueOp;
 
@@ -32,6 +32,20 @@ pub unsafe extern "C" fn tandem_session_queue_follow_up(
     out_or_null: *mut tandem_prompt_result,
 ) -> tandem_status {
     session_prompt(client, id, || text_prompt(prompt), out_or_null, true)
+}
+
+/// Like `tandem_session_queue_follow_up` with a JSON array of content parts (as `tandem_session_send_prompt_parts`
+/// takes): images stay with the entry when the queues are combined at the end of the turn. Malformed JSON is
+/// `TANDEM_ERR_INVALID_JSON`; an empty array, an unknown part type, a media type not starting with `image/` or data that is not base64
+/// is `TANDEM_ERR_INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_queue_follow_up_parts(
+    client: *mut tandem_client,
+    id: *const c_char,
+    parts_json: *const c_char,
+    out_or_null: *mut tandem_prompt_result,
+) -> tandem_status {
+    session_prompt(client, id, || parts_prompt(parts_json), out_or_null, true)
 }
 
 /// Takes back the queued steering entries (follow-ups stay): `*out` is a JSON array of entries, each an array of

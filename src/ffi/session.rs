@@ -9,12 +9,11 @@ use std::ffi::c_char;
 use super::boundary::{
     arg_str, client as client_ref, guard, opt_str, session_do, session_json, Out,
 };
-use super::prompt::{session_prompt, text_prompt};
+use super::prompt::{parts_prompt, session_prompt, text_prompt};
 use super::types::{
     message_level, tandem_client, tandem_prompt_result, tandem_session_status, tandem_status,
     RawMessageLevel,
 };
-use crate::session::machine::transcript::parse_parts;
 
 /// Starts a session. `options_json` may be NULL. Keys (all optional): `session_id`, `provider` (`native`; `host`: the
 /// model is the host's, see `tandem_client_set_provider`; `pi`: turns run in a `pi --mode rpc` subprocess, see
@@ -112,13 +111,7 @@ pub unsafe extern "C" fn tandem_session_send_prompt_parts(
     parts_json: *const c_char,
     out_or_null: *mut tandem_prompt_result,
 ) -> tandem_status {
-    session_prompt(
-        client,
-        id,
-        || parse_parts(arg_str(parts_json, "parts_json")?),
-        out_or_null,
-        false,
-    )
+    session_prompt(client, id, || parts_prompt(parts_json), out_or_null, false)
 }
 
 /// Aborts the running turn: running tool calls are marked aborted, an "Aborted" notice is added, and `turn_ended`
@@ -205,6 +198,21 @@ pub unsafe extern "C" fn tandem_session_messages(
     out: *mut *mut c_char,
 ) -> tandem_status {
     session_json(client, id, out, |c, id| c.messages(id))
+}
+
+/// The content parts of user message `message_id` as a JSON array (`{"type":"text","text"}` and
+/// `{"type":"image","media_type","data"}` with the image's base64 data), owned by the caller: how a host shows the
+/// images of a conversation again, since message JSON lists them only as `attachments` (type and size). Stored
+/// conversations keep their images, so this works after a load or a restart too. `TANDEM_ERR_NOT_FOUND` for an
+/// unknown message ID, `TANDEM_ERR_INVALID_ARGUMENT` for a message that is not a user message. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_message_parts(
+    client: *mut tandem_client,
+    id: *const c_char,
+    message_id: u64,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    session_json(client, id, out, |c, id| c.message_parts(id, message_id))
 }
 
 /// Up to `limit` (at least 1) messages with IDs below `before_id` (0 = start from the newest), newest first:

@@ -391,6 +391,17 @@ static void test_queues(void)
           entries_are(json_get(out, "follow_up"), 0, NULL));
     tandem_string_free(out);
 
+    /* A follow-up with an image keeps it in the queue. */
+    CHECK_STATUS(tandem_session_queue_follow_up_parts(
+                     c, id, "[{\"type\":\"text\",\"text\":\"pic\"},{\"type\":\"image\",\"media_type\":\"image/png\","
+                     "\"data\":\"iVBORw0KGgo=\"}]",
+                     &r),
+                 TANDEM_OK);
+    CHECK(r == TANDEM_PROMPT_RESULT_QUEUED_FOLLOW_UP);
+    CHECK_STATUS(tandem_session_queued_messages(c, id, &out), TANDEM_OK);
+    CHECK(out != NULL && strstr(out, "\"data\":\"iVBORw0KGgo=\"") != NULL);
+    tandem_string_free(out);
+
     /* Clear empties them. */
     CHECK_STATUS(tandem_session_queue_follow_up(c, id, "f2", &r), TANDEM_OK);
     CHECK_STATUS(tandem_session_clear_queues(c, id), TANDEM_OK);
@@ -451,6 +462,16 @@ static void test_prompt_parts_and_errors(void)
     CHECK_STREQ(answer, "look at this");
     CHECK(strstr(m, "\"media_type\":\"image/png\"") != NULL && strstr(m, "\"size_bytes\":8") != NULL);
     CHECK(strstr(m, "iVBORw0KGgo=") == NULL); /* image data stays out of the transcript JSON */
+    /* ... and the host fetches it by message ID to show the image again. */
+    uint64_t user_id = 0;
+    for (long i = 0; i < json_len(m); i++)
+        if (json_str_is(json_at(m, i), "kind", "user"))
+            json_get_u64(json_at(m, i), "id", &user_id);
+    char *parts = NULL;
+    CHECK_STATUS(tandem_session_message_parts(c, id, user_id, &parts), TANDEM_OK);
+    CHECK_STREQ(parts, "[{\"type\":\"text\",\"text\":\"look at \"},{\"type\":\"image\",\"media_type\":"
+                       "\"image/png\",\"data\":\"iVBORw0KGgo=\"},{\"type\":\"text\",\"text\":\"this\"}]");
+    tandem_string_free(parts);
     free(user);
     free(answer);
     tandem_string_free(m);

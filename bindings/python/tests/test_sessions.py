@@ -171,8 +171,13 @@ def test_queues(client: tandem.Client) -> None:
     assert [[p["text"] for p in entry] for entry in queued["steering"]] == [["s1"]]
     assert [[p["text"] for p in entry] for entry in queued["follow_up"]] == [["f1"]]
     assert [[p["text"] for p in entry] for entry in session.dequeue_steering()] == [["s1"]]
+    image = {"type": "image", "media_type": "image/png", "data": "iVBORw0KGgo="}
+    assert session.queue_follow_up_parts([{"type": "text", "text": "f2"}, image]) == tandem.PromptResult.QUEUED_FOLLOW_UP
+    assert session.queued_messages()["follow_up"][1] == [{"type": "text", "text": "f2"}, image]
     recalled = session.recall_queues()
-    assert recalled["steering"] == [] and len(recalled["follow_up"]) == 1
+    assert recalled["steering"] == [] and len(recalled["follow_up"]) == 2
+    first_user = next(m for m in session.messages() if m["kind"] == "user")
+    assert session.message_parts(first_user["id"]) == [{"type": "text", "text": "first"}]
     session.clear_queues()
     assert session.status() == tandem.SessionStatus.THINKING
     session.abort()

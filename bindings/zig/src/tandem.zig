@@ -798,6 +798,11 @@ pub const Session = struct {
         return self.prompt(c.tandem_session_send_prompt_parts, parts_json);
     }
 
+    /// Like `queueFollowUp` with a JSON array of content parts (images stay with the entry).
+    pub fn queueFollowUpParts(self: Session, parts_json: [:0]const u8) Error!PromptResult {
+        return self.prompt(c.tandem_session_queue_follow_up_parts, parts_json);
+    }
+
     /// Takes back the queued steering entries: a JSON array, owned by `allocator`.
     pub fn dequeueSteering(self: Session, allocator: std.mem.Allocator) ![]u8 {
         return self.jsonCall(allocator, c.tandem_session_dequeue_steering);
@@ -834,6 +839,14 @@ pub const Session = struct {
     pub fn messagesPage(self: Session, allocator: std.mem.Allocator, before_id: u64, limit: u32) ![]u8 {
         var out: [*c]u8 = null;
         try check(c.tandem_session_messages_page(self.client, self.id.ptr, before_id, limit, &out));
+        return takeString(allocator, out);
+    }
+
+    /// The content parts of user message `message_id` (a JSON array, images with their base64 data), owned by
+    /// `allocator`.
+    pub fn messageParts(self: Session, allocator: std.mem.Allocator, message_id: u64) ![]u8 {
+        var out: [*c]u8 = null;
+        try check(c.tandem_session_message_parts(self.client, self.id.ptr, message_id, &out));
         return takeString(allocator, out);
     }
 

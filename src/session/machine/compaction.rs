@@ -250,7 +250,7 @@ impl SessionState {
         if self.turn.as_ref().is_some_and(|t| t.id == turn_id) {
             fx.push(Effect::StartTurn {
                 turn_id,
-                context: context_from_transcript(self.transcript.messages()),
+                context: self.model_context(),
             });
         }
         Reply::Ok

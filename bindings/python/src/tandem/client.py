@@ -910,6 +910,10 @@ class Session:
         """Queues ``prompt`` as a follow-up sent when the turn ends, or sends it when idle."""
         return self._prompt(_lib.load().tandem_session_queue_follow_up, _encode(prompt, "prompt"))
 
+    def queue_follow_up_parts(self, parts: Sequence[Mapping[str, Any]]) -> PromptResult:
+        """Like :meth:`queue_follow_up` with content parts (images stay with the entry)."""
+        return self._prompt(_lib.load().tandem_session_queue_follow_up_parts, _dumps([dict(p) for p in parts]))
+
     def dequeue_steering(self) -> List[List[Dict[str, Any]]]:
         """Takes back the queued steering entries (each a list of content parts); follow-ups stay."""
         result: List[List[Dict[str, Any]]] = _call_json(
@@ -981,6 +985,14 @@ class Session:
         """Every message, oldest first; each has a stable ``id`` and a ``kind`` (user, assistant, thinking,
         tool_call, system, usage)."""
         result: List[Dict[str, Any]] = _call_json(_lib.load().tandem_session_messages, self._c(), self._bid)
+        return result
+
+    def message_parts(self, message_id: int) -> List[Dict[str, Any]]:
+        """The content parts of user message ``message_id``, images with their base64 ``data`` (message JSON lists
+        images only as ``attachments``)."""
+        result: List[Dict[str, Any]] = _call_json(
+            _lib.load().tandem_session_message_parts, self._c(), self._bid, message_id
+        )
         return result
 
     def messages_page(self, before_id: int = 0, limit: int = 50) -> Dict[str, Any]:

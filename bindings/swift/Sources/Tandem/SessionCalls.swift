@@ -74,6 +74,12 @@ extension Session {
         try promptCall { tandem_session_send_prompt_parts(client.raw, id, partsJSON, $0) }
     }
 
+    /// Like `queueFollowUp` with a JSON array of content parts (images stay with the entry).
+    @discardableResult
+    public func queueFollowUpParts(_ partsJSON: String) throws -> PromptResult {
+        try promptCall { tandem_session_queue_follow_up_parts(client.raw, id, partsJSON, $0) }
+    }
+
     /// Queues steering while a turn runs (seen after the current tool calls); sends it when idle.
     @discardableResult
     public func queueSteering(_ prompt: String) throws -> PromptResult {
@@ -117,6 +123,11 @@ extension Session {
     /// `{"messages": [...], "has_more": bool}`: up to `limit` messages below `beforeID` (0: newest), newest first.
     public func messagesPageJSON(beforeID: UInt64 = 0, limit: UInt32 = 50) throws -> String {
         try callString { tandem_session_messages_page(client.raw, id, beforeID, limit, $0) }
+    }
+
+    /// The content parts of user message `messageID` as JSON, images with their base64 data.
+    public func messagePartsJSON(messageID: UInt64) throws -> String {
+        try callString { tandem_session_message_parts(client.raw, id, messageID, $0) }
     }
 
     /// The session's metadata document.
