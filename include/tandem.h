@@ -610,9 +610,11 @@ tandem_status tandem_session_continue(tandem_client *client,
                                       const char *id);
 
 /**
- * Writes a Markdown summary of the conversation to `<workdir>/.tandem/context/session-summary-<id>-<date>.md`.
- * `*out` is `{"text", "path"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` for a session without a workdir,
- * `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet.
+ * Writes a Markdown summary of the conversation to
+ * `<workdir>/.tandem/context/session-summary-<6 random hex digits>-<YYYY-MM-DD>.md` (e.g.
+ * `session-summary-3fa9c1-2026-12-04.md`; the random part keeps two summaries of one day apart). `*out` is
+ * `{"text", "path"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` for a session without a workdir and for a pi
+ * session, `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet.
  */
 tandem_status tandem_session_summarize(tandem_client *client,
                                        const char *id,
@@ -620,8 +622,11 @@ tandem_status tandem_session_summarize(tandem_client *client,
 
 /**
  * Archives the session's conversation in the store and starts a new, empty one (its ID is in the session's
- * metadata as `conversation_id`). A running turn is aborted first and a pending approval cancelled. The session's ID
- * and token do not change. Fails with `TANDEM_ERR_IO` (and keeps the current conversation) when the current
+ * metadata as `conversation_id`). A running turn is aborted first and a pending approval cancelled; queues, trust,
+ * boundaries and touched files are reset. As the seed's `new_session` does, the saved branches are kept (and stored
+ * with the new conversation, so `tandem_session_switch_branch` still reaches them) and plan mode ends: the status
+ * becomes `TANDEM_SESSION_STATUS_IDLE` (a `status_changed` event says so). The session's ID and token do not
+ * change. Fails with `TANDEM_ERR_IO` (and keeps the current conversation) when the current
  * conversation cannot be saved. Blocks until done; any thread.
  */
 tandem_status tandem_session_new_conversation(tandem_client *client,
@@ -629,7 +634,8 @@ tandem_status tandem_session_new_conversation(tandem_client *client,
 
 /**
  * Loads stored conversation `conversation_id` into the session, which becomes its writer: a running turn is
- * aborted first, a pending approval cancelled, queues, trust, boundaries and touched files reset. Errors:
+ * aborted first, a pending approval cancelled, queues, trust, boundaries and touched files reset, plan mode ended
+ * (status `TANDEM_SESSION_STATUS_IDLE`), and the branches are the loaded conversation's. Errors:
  * `TANDEM_ERR_INVALID_ARGUMENT` for a malformed ID, `TANDEM_ERR_NOT_FOUND` when it is not stored (or the session
  * does not persist), `TANDEM_ERR_BUSY` when another session or client has it open, `TANDEM_ERR_IO` when the current
  * conversation cannot be saved. Loading the current conversation is a no-op. Blocks until done; any thread.
@@ -766,8 +772,12 @@ tandem_status tandem_session_events_since(tandem_client *client,
 
 /**
  * Switches the session to `model` (`provider:model`). The session's model name changes only when the model is
- * accepted: a model without a provider prefix is `TANDEM_ERR_INVALID_ARGUMENT`, a backend this build lacks
- * `TANDEM_ERR_NOT_SUPPORTED`.
+ * accepted: a model without a provider prefix or with a provider this build lacks is `TANDEM_ERR_INVALID_ARGUMENT`;
+ * when the provider lists its models (an HTTP backend, for a model of the session's own backend: `GET …/models`;
+ * pi: `get_available_models`), a model it does not list is `TANDEM_ERR_NOT_FOUND` with the known models in the
+ * last-error message (a dated or tagged listed model may be named without its date or tag). When the list cannot
+ * be had in time (10 s; 30 s for pi, which starts a process to answer), the model is taken and one the provider
+ * does not know fails the next turn. Blocks for the list; call it from a thread that may block.
  */
 tandem_status tandem_session_set_model(tandem_client *client,
                                        const char *id,
@@ -798,17 +808,24 @@ tandem_status tandem_session_cycle_thinking_level(tandem_client *client,
 
 /**
  * Models the session can use: `[{"model", "provider", "name", "current"}]`, owned by the caller. For Anthropic,
- * OpenAI and ollama models the provider's own list (`GET …/models`, waited for at most 10 s); otherwise, or when
- * that fails, the configured `models` rotation (or the current model alone).
+ * OpenAI and ollama models the provider's own list (`GET …/models`, waited for at most 10 s); for a pi session
+ * pi's list (`get_available_models`, from a pi process started to answer, at most 30 s); otherwise, or when that
+ * fails, the configured `models` rotation (or the current model alone).
  */
 tandem_status tandem_session_available_models(tandem_client *client,
                                               const char *id,
                                               char **out);
 
 /**
- * Slash commands a host can offer its user: `[{"name", "description"}]`, owned by the caller.
+ * Slash commands a host can offer its user: `[{"name", "description", "kind"}]`, owned by the caller. `kind` is
+ * `builtin` (`/plan`, `/compact`, ...), `skill` (a SKILL.md found for the session; running it activates the
+ * skill) or, for a pi session, `pi`: pi's own commands (`get_commands`: extension commands, prompt templates, its
+ * skills as `skill:<name>`), which a prompt `/name` reaches pi with. A pi session lists no `skill` entries. Blocks
+ * for pi's answer (at most 30 s).
  */
-tandem_status tandem_session_commands(tandem_client *client, const char *id, char **out);
+tandem_status tandem_session_commands(tandem_client *client,
+                                      const char *id,
+                                      char **out);
 
 /**
  * Skills found for the session (`SKILL.md` files under `<workdir>/.tandem/skills/<name>/`, then the session's
@@ -820,7 +837,8 @@ tandem_status tandem_session_list_skills(tandem_client *client,
 
 /**
  * Activates skill `name`: its SKILL.md is added to the system prompt from the next model call on.
- * `TANDEM_ERR_NOT_FOUND` when no such skill exists.
+ * `TANDEM_ERR_NOT_FOUND` when no such skill exists; `TANDEM_ERR_NOT_SUPPORTED` for a pi session (pi loads its own
+ * skills; `tandem_session_commands` lists them as `skill:<name>` commands to send to pi).
  */
 tandem_status tandem_session_activate_skill(tandem_client *client,
                                             const char *id,
@@ -905,6 +923,17 @@ tandem_status tandem_session_queue_follow_up_parts(tandem_client *client,
                                                    const char *id,
                                                    const char *parts_json,
                                                    tandem_prompt_result *out_or_null);
+
+/**
+ * The text of queue entries, for display or for putting back in the host's prompt input (the seed's
+ * `combine_queue_entries_to_text`): `entries_json` is a JSON array whose entries are strings or arrays of content
+ * parts (what `tandem_session_recall_queues` and `tandem_session_dequeue_steering` return); `*out` is each entry's
+ * text, entries separated by a blank line, empty entries and images left out. Owned by the caller; free it with
+ * `tandem_string_free`. Malformed JSON is `TANDEM_ERR_INVALID_JSON`, another shape `TANDEM_ERR_INVALID_ARGUMENT`.
+ * Needs no client; any thread.
+ */
+tandem_status tandem_queue_entries_to_text(const char *entries_json,
+                                           char **out);
 
 /**
  * Takes back the queued steering entries (follow-ups stay): `*out` is a JSON array of entries, each an array of

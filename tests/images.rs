@@ -152,12 +152,8 @@ fn follow_ups_keep_their_images_and_hosts_can_fetch_them_after_a_reload() {
     turn_end(&c, &id);
     turn_end(&c, &id);
     let user_ids = |c: &Client| -> Vec<u64> {
-        c.messages("pictures")
-            .unwrap()
-            .as_array()
-            .unwrap()
+        user_messages(c, "pictures")
             .iter()
-            .filter(|m| m["kind"] == "user")
             .map(|m| m["id"].as_u64().unwrap())
             .collect()
     };

@@ -429,7 +429,9 @@ fn abort_ends_the_turn_quickly_and_the_session_goes_on() {
     let mock = Mock::start(vec![Reply::Hang, say("After abort.")]);
     let s = Setup::new("abort", &mock);
     let c = client();
-    let id = c.start_session(Some(&s.options())).unwrap();
+    let mut options: Value = serde_json::from_str(&s.options()).unwrap();
+    options["models"] = json!(["mock:m1", "mock:nope"]);
+    let id = c.start_session(Some(&options.to_string())).unwrap();
     c.send_prompt(&id, text("never answered")).unwrap();
     mock.next_request();
     let t = Instant::now();
@@ -453,8 +455,41 @@ fn abort_ends_the_turn_quickly_and_the_session_goes_on() {
     );
     assert_eq!(s.pids().len(), 1, "the aborted pi was reused");
 
-    // Model switches reach the same process at the next turn; a model pi does not know fails that turn.
-    c.set_model(&id, "mock:nope").unwrap();
+    // A model pi does not list is refused, naming the ones it has; switches reach the same process at the next turn.
+    match c.set_model(&id, "mock:nope") {
+        Err(tandem::Error::NotFound(m)) => assert!(m.contains("mock:m1"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.metadata(&id).unwrap()["model"], "mock:m1");
+    let models = c.available_models(&id).unwrap();
+    assert!(
+        models
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["model"] == "mock:m1" && m["current"] == true),
+        "{models}"
+    );
+    // Skills and summaries are pi's own business.
+    assert!(matches!(
+        c.activate_skill(&id, "anything"),
+        Err(tandem::Error::NotSupported(_))
+    ));
+    assert!(matches!(
+        c.summarize(&id),
+        Err(tandem::Error::NotSupported(_))
+    ));
+    let commands = c.commands(&id).unwrap();
+    assert!(
+        commands
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["kind"] == "builtin" || c["kind"] == "pi"),
+        "{commands}"
+    );
+    // A model a rotation picks is not checked in advance: one pi does not know fails that turn.
+    assert_eq!(c.cycle_model(&id).unwrap()["model"], "mock:nope");
     c.send_prompt(&id, text("with a bad model")).unwrap();
     let (end, events) = turn_ended(&c, &id);
     assert_eq!(end["reason"], "error");
@@ -466,10 +501,17 @@ fn abort_ends_the_turn_quickly_and_the_session_goes_on() {
     );
     c.set_model(&id, "mock:m1").unwrap();
     c.set_thinking_level(&id, "high").unwrap();
+    // (Each question about models and commands ran a pi of its own, which has exited.)
+    let started = s.pids();
     c.send_prompt(&id, text("good model again")).unwrap();
     let (end, events) = turn_ended(&c, &id);
     assert_eq!(end["reason"], "completed", "{events:#?}");
-    assert_eq!(s.pids().len(), 1, "switching models keeps the process");
+    assert_eq!(s.pids(), started, "switching models keeps the process");
+    assert!(alive(started[0]), "the session's pi is the first one");
+    assert!(
+        started[1..].iter().all(|p| !alive(*p)),
+        "the questions' pis are gone"
+    );
 }
 
 #[test]

@@ -208,15 +208,7 @@ fn real_outputs_validate() {
         &c.edit(&demo, EditOp::BranchAt(2)).unwrap(),
     );
     check("branches", &c.list_branches(&demo).unwrap());
-    let user_id = c
-        .messages(&demo)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["kind"] == "user")
-        .and_then(|m| m["id"].as_u64())
-        .unwrap();
+    let user_id = user_messages(&c, &demo)[0]["id"].as_u64().unwrap();
     check(
         "content_parts",
         &json!(c.message_parts(&demo, user_id).unwrap()),
@@ -313,6 +305,11 @@ fn documented_inputs_validate_and_bad_ones_do_not() {
         "content_parts",
         &json!([{"type": "text", "text": "hi"}, {"type": "image", "media_type": "image/png", "data": "aGk="}]),
     );
+    check(
+        "queue_entries_text_input",
+        &json!(["typed text", [{"type": "text", "text": "hi"}, {"type": "image", "media_type": "image/png", "data": "aGk="}]]),
+    );
+    assert!(!validator("queue_entries_text_input").is_valid(&json!([1])));
     let v = validator("session_options");
     for bad in [
         json!({"modle": "x"}),

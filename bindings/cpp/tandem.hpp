@@ -108,6 +108,12 @@ inline std::string workdir_session_id(const std::string &path) {
     return detail::call_string(tandem_workdir_session_id, path.c_str());
 }
 
+/// Queue entries (a JSON array of strings or content-part arrays, as recall_queues() returns them) as one text for
+/// a prompt input: entries separated by a blank line, images left out.
+inline std::string queue_entries_to_text(const std::string &entries_json) {
+    return detail::call_string(tandem_queue_entries_to_text, entries_json.c_str());
+}
+
 // ---- JSON --------------------------------------------------------------------------------------------------------
 
 namespace json {

@@ -33,9 +33,11 @@ pub unsafe extern "C" fn tandem_session_continue(
     session_do(client, id, |c, id| c.continue_turn(id))
 }
 
-/// Writes a Markdown summary of the conversation to `<workdir>/.tandem/context/session-summary-<id>-<date>.md`.
-/// `*out` is `{"text", "path"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` for a session without a workdir,
-/// `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet.
+/// Writes a Markdown summary of the conversation to
+/// `<workdir>/.tandem/context/session-summary-<6 random hex digits>-<YYYY-MM-DD>.md` (e.g.
+/// `session-summary-3fa9c1-2026-12-04.md`; the random part keeps two summaries of one day apart). `*out` is
+/// `{"text", "path"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` for a session without a workdir and for a pi
+/// session, `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_summarize(
     client: *mut tandem_client,

@@ -375,11 +375,11 @@ impl Manager {
         lock(&self.reg).active(id).map(|(_, s)| s.log.clone())
     }
 
-    /// The HTTP options of session `id` (base URL, key variable, timeouts).
-    pub fn http_options(&self, id: &str) -> Result<crate::provider::native::http::HttpOptions> {
+    /// What the provider of session `id` reads of its options (HTTP settings, pi's command line, ...).
+    pub fn provider_options(&self, id: &str) -> Result<crate::provider::ProviderOptions> {
         lock(&self.reg)
             .active(id)
-            .map(|(_, s)| s.options.http.clone())
+            .map(|(_, s)| s.options.provider_options())
     }
 
     /// Messages a compaction of session `id` keeps verbatim.

@@ -1057,6 +1057,33 @@ static void test_bad_tandem_session_messages_page(void)
     fixture_down(&f);
 }
 
+static void test_bad_tandem_queue_entries_to_text(void)
+{
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_queue_entries_to_text(NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_queue_entries_to_text("[]", NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_queue_entries_to_text(BAD, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_queue_entries_to_text("[\"a\",", &out), TANDEM_ERR_INVALID_JSON);
+    char *deep = deep_json();
+    CHECK_STATUS(tandem_queue_entries_to_text(deep, &out), TANDEM_ERR_INVALID_JSON);
+    free(deep);
+    CHECK_STATUS(tandem_queue_entries_to_text("{\"a\":1}", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_queue_entries_to_text("[1]", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_queue_entries_to_text("[[{\"type\":\"video\"}]]", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(out == SENTINEL_STR);
+    /* The seed's combine_queue_entries_to_text: strings and parts, a blank line between, images left out. */
+    CHECK_STATUS(tandem_queue_entries_to_text("[\"one\",[{\"type\":\"text\",\"text\":\"two\"},{\"type\":\"image\","
+                                              "\"media_type\":\"image/png\",\"data\":\"aGk=\"}],\"\"]",
+                                              &out),
+                 TANDEM_OK);
+    CHECK_STREQ(out, "one\n\ntwo");
+    tandem_string_free(out);
+    out = NULL;
+    CHECK_STATUS(tandem_queue_entries_to_text("[]", &out), TANDEM_OK);
+    CHECK_STREQ(out, "");
+    tandem_string_free(out);
+}
+
 static void test_bad_tandem_session_message_parts(void)
 {
     fixture f;
@@ -1166,6 +1193,7 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_session_messages);
     RUN(test_bad_tandem_session_messages_page);
     RUN(test_bad_tandem_session_message_parts);
+    RUN(test_bad_tandem_queue_entries_to_text);
     RUN(test_bad_tandem_session_usage);
     RUN(test_bad_tandem_session_metadata);
     RUN(test_bad_tandem_session_snapshot);

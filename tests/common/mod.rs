@@ -79,6 +79,18 @@ pub fn released_within(count: &std::sync::atomic::AtomicUsize, want: usize) {
     }
 }
 
+/// The user messages of session `id`, oldest first.
+pub fn user_messages(c: &Client, id: &str) -> Vec<Value> {
+    c.messages(id)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "user")
+        .cloned()
+        .collect()
+}
+
 /// Whether the tests run as root (the effective user of /proc/self), as CI does on its Linux machine.
 pub fn is_root() -> bool {
     std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0

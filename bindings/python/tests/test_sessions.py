@@ -176,6 +176,8 @@ def test_queues(client: tandem.Client) -> None:
     assert session.queued_messages()["follow_up"][1] == [{"type": "text", "text": "f2"}, image]
     recalled = session.recall_queues()
     assert recalled["steering"] == [] and len(recalled["follow_up"]) == 2
+    assert tandem.queue_entries_to_text(recalled["follow_up"]) == "f1\n\nf2"
+    assert tandem.queue_entries_to_text(["a", [{"type": "text", "text": "b"}]]) == "a\n\nb"
     first_user = next(m for m in session.messages() if m["kind"] == "user")
     assert session.message_parts(first_user["id"]) == [{"type": "text", "text": "first"}]
     session.clear_queues()

@@ -108,6 +108,14 @@ pub fn workdirSessionId(allocator: std.mem.Allocator, path: [:0]const u8) ![]u8 
     return takeString(allocator, out);
 }
 
+/// Queue entries (a JSON array of strings or content-part arrays, as `recallQueues` returns them) as one text for a
+/// prompt input: entries separated by a blank line, images left out. Owned by `allocator`.
+pub fn queueEntriesToText(allocator: std.mem.Allocator, entries_json: [:0]const u8) ![]u8 {
+    var out: [*c]u8 = null;
+    try check(c.tandem_queue_entries_to_text(entries_json.ptr, &out));
+    return takeString(allocator, out);
+}
+
 fn optZ(s: ?[:0]const u8) [*c]const u8 {
     return if (s) |z| z.ptr else null;
 }

@@ -10,6 +10,7 @@
 
 pub(crate) mod history;
 pub(crate) mod process;
+pub mod query;
 pub(crate) mod translate;
 
 use std::path::PathBuf;
@@ -36,7 +37,7 @@ use translate::{content_command, Step, Turn};
 pub const DEFAULT_MODEL: &str = "pi:default";
 
 /// How long pi may take to answer a setup command (it needs a few seconds to start on a busy machine).
-const SETUP_LIMIT: Duration = Duration::from_secs(30);
+pub(crate) const SETUP_LIMIT: Duration = Duration::from_secs(30);
 /// How long the run of an aborted turn may take to wind down before the process is replaced.
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 /// How long a compaction may take (the session gives side calls 120 s).

@@ -164,6 +164,11 @@ impl SessionState {
         if self.busy() {
             return busy("summarize");
         }
+        if self.ident.provider == "pi" {
+            return Reply::Failed(Error::NotSupported(
+                "session summaries are not supported by the pi provider".into(),
+            ));
+        }
         if self.ident.workdir.is_none() {
             return Reply::Failed(Error::NotSupported(
                 "summaries are saved under the session's workdir; start the session with a workdir"

@@ -34,6 +34,7 @@ from .client import (
     status_name,
     version,
     workdir_session_id,
+    queue_entries_to_text,
 )
 from .enums import ApprovalDecision, EventKind, MessageLevel, PromptResult, SessionStatus, Status
 from .errors import (
@@ -113,6 +114,7 @@ __all__ = [
     "status_name",
     "version",
     "workdir_session_id",
+    "queue_entries_to_text",
     "ApprovalDecision",
     "EventKind",
     "MessageLevel",

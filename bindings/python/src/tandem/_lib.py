@@ -91,6 +91,7 @@ PROTOTYPES: Dict[str, Tuple[Any, Sequence[Any]]] = {
     "tandem_last_error_message": (ctypes.c_char_p, ()),
     "tandem_string_free": (None, (ctypes.c_void_p,)),
     "tandem_workdir_session_id": (_status, (_str, _out_str)),
+    "tandem_queue_entries_to_text": (_status, (_str, _out_str)),
     # client
     "tandem_client_new": (_status, (_str, ctypes.POINTER(ctypes.c_void_p))),
     "tandem_client_shutdown": (_status, (_client, _u32)),

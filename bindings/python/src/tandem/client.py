@@ -127,6 +127,12 @@ def workdir_session_id(path: str) -> str:
     return _call_string(_lib.load().tandem_workdir_session_id, _encode(path, "path"))
 
 
+def queue_entries_to_text(entries: Sequence[Any]) -> str:
+    """Queue entries (strings or lists of content parts, as :meth:`Session.recall_queues` returns them) as one text
+    for a prompt input: entries separated by a blank line, images left out (the seed's combine_queue_entries_to_text)."""
+    return _call_string(_lib.load().tandem_queue_entries_to_text, _dumps(list(entries)))
+
+
 # ---- callback plumbing ----------------------------------------------------------------------------------------------
 #
 # The C callbacks are three module-level trampolines that live as long as the process. The userdata tandem hands
@@ -1191,4 +1197,5 @@ __all__ = [
     "status_name",
     "version",
     "workdir_session_id",
+    "queue_entries_to_text",
 ]

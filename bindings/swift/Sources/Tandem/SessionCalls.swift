@@ -17,6 +17,12 @@ public func workdirSessionID(_ path: String) throws -> String {
     try callString { tandem_workdir_session_id(path, $0) }
 }
 
+/// Queue entries (a JSON array of strings or content-part arrays, as `recallQueuesJSON` returns them) as one text
+/// for a prompt input: entries separated by a blank line, images left out.
+public func queueEntriesToText(_ entriesJSON: String) throws -> String {
+    try callString { tandem_queue_entries_to_text(entriesJSON, $0) }
+}
+
 /// Severity of a system message.
 public enum MessageLevel: UInt32, Sendable { case info = 0, error }
 
