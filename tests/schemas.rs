@@ -117,7 +117,7 @@ fn real_outputs_validate() {
     // Approvals: one rejected, one approved for the session (the next call is auto-approved), one timed out.
     let call =
         |id: &str| json!([{"tool_call": {"name": "shell", "args": {"command": "ls"}, "id": id}}]);
-    let opts = json!({"approval_timeout_ms": 300, "script": [call("r"), call("s"), call("t"), [{"text": "x"}]]});
+    let opts = json!({"approval_timeout_ms": 300, "workdir": dir, "script": [call("r"), call("s"), call("t"), [{"text": "x"}]]});
     let ask = c.start_session(Some(&opts.to_string())).unwrap();
     c.send_prompt(&ask, text("x")).unwrap();
     let (p, seen) = wait_for(&c, Duration::from_secs(5), |e| {

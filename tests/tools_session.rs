@@ -221,6 +221,41 @@ fn delete_refuses_bounded_files_and_shell_changes_outside_a_boundary_are_reporte
 }
 
 #[test]
+fn a_call_of_a_tool_the_session_lacks_is_refused_before_the_host_is_asked() {
+    let dir = workdir("lacks");
+    let c = client();
+    let id = session(
+        &c,
+        &dir,
+        json!({"approval": "all", "tools": ["read_file"]}),
+        json!([
+            [tool("shell", json!({"command": "true"}))],
+            [tool("no_such_tool", json!({}))],
+            [{"text": "done"}]
+        ]),
+    );
+    c.send_prompt(&id, text("go")).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed", "{events:#?}");
+    assert!(
+        !events.iter().any(|e| e["kind"] == "approval_pending"),
+        "{events:#?}"
+    );
+    let r = results(&events);
+    assert_eq!(
+        r,
+        vec![
+            ("shell".into(), "Tool 'shell' not found".into(), true),
+            (
+                "no_such_tool".into(),
+                "Tool 'no_such_tool' not found".into(),
+                true
+            ),
+        ]
+    );
+}
+
+#[test]
 fn shell_streams_progress_and_reports_exit_codes() {
     let dir = workdir("shell");
     let c = client();

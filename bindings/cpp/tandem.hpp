@@ -556,7 +556,7 @@ public:
     void clear_queues() const { detail::check(tandem_session_clear_queues(c(), id_.c_str())); }
     /// Aborts the running turn (turn_ended with reason "aborted"); a no-op when idle.
     void abort() const { detail::check(tandem_session_abort(c(), id_.c_str())); }
-    /// Resumes an answer a stream failure cut off.
+    /// Resumes a turn a stream failure or max_turns cut off.
     void continue_turn() const { detail::check(tandem_session_continue(c(), id_.c_str())); }
     /// Stops the session; blocks until it has stopped.
     void stop() const { detail::check(tandem_session_stop(c(), id_.c_str())); }

@@ -22,9 +22,9 @@ pub unsafe extern "C" fn tandem_session_compact(
     session_json(client, id, out, |c, id| c.compact(id))
 }
 
-/// Resumes an answer that a stream failure cut off (the partial answer was kept): starts a turn asking the model to
-/// continue where it stopped. `TANDEM_ERR_INVALID_ARGUMENT` when the last turn was not interrupted,
-/// `TANDEM_ERR_BUSY` while a turn runs.
+/// Resumes a turn that a stream failure cut off (the partial answer was kept) or that reached `max_turns`: starts a
+/// turn (with a fresh tool-round count) asking the model to continue where it stopped. `TANDEM_ERR_INVALID_ARGUMENT`
+/// when the last turn was neither, `TANDEM_ERR_BUSY` while a turn runs.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_continue(
     client: *mut tandem_client,

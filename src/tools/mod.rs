@@ -255,6 +255,12 @@ impl ToolSet {
         self.workdir.as_deref().map(|p| p.as_path())
     }
 
+    /// Whether the session has tool `name`: an enabled built-in tool (there are none without a workdir) or an
+    /// admitted host tool.
+    pub fn has(&self, name: &str) -> bool {
+        self.enabled.contains(&name) || self.host_tool(name).is_some()
+    }
+
     /// Whether `name` changes files or shell state (such calls ask for approval in the default mode and are
     /// refused in plan mode). Calls of other tools only read, so they may run concurrently.
     pub fn is_destructive(&self, name: &str) -> bool {

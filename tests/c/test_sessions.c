@@ -1137,6 +1137,44 @@ static void test_boundaries_for_delete_and_shell(void)
     rmdir(dir);
 }
 
+/* A turn the turn limit ended is resumed by tandem_session_continue (once); a call of a tool the session lacks fails
+ * as "not found" without asking the host, even when every call asks. */
+static void test_continue_after_the_turn_limit(void)
+{
+    const char *opts = "{\"model\":\"scripted:x\",\"approval\":\"all\",\"max_turns\":1,\"script\":["
+                       "[{\"tool_call\":{\"name\":\"shell\",\"args\":{\"command\":\"true\"},\"id\":\"s1\"}}],"
+                       "[{\"text\":\"resumed\"}]]}";
+    tandem_client *c = NULL;
+    REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &c), TANDEM_OK);
+    char *id = NULL;
+    REQUIRE_STATUS(tandem_session_start(c, opts, &id), TANDEM_OK);
+    evlog log = {0};
+    const char *end = prompt_and_wait(c, &log, id, "go");
+    REQUIRE(end != NULL);
+    CHECK(json_str_is(end, "reason", "error"));
+    CHECK(evlog_count(&log, id, "approval_pending") == 0);
+    CHECK(evlog_count(&log, id, "turn_limit_reached") == 1);
+    bool refused = false;
+    for (size_t i = 0; i < log.len; i++)
+        if (ev_is(log.items[i], id, "tool_ended"))
+            refused = json_str_is(log.items[i], "tool_call_id", "s1") &&
+                      json_str_is(log.items[i], "result", "Tool 'shell' not found");
+    CHECK(refused);
+
+    CHECK_STATUS(tandem_session_continue(c, id), TANDEM_OK);
+    size_t before = log.len;
+    end = pull_until(c, &log, id, "turn_ended", WAIT_MS);
+    REQUIRE(end != NULL);
+    CHECK(json_str_is(end, "reason", "completed"));
+    char *text = deltas_of(log.items + before, log.len - before, id, "text_delta");
+    CHECK_STREQ(text, "resumed");
+    free(text);
+    CHECK_STATUS(tandem_session_continue(c, id), TANDEM_ERR_INVALID_ARGUMENT); /* only once */
+    evlog_free(&log);
+    tandem_string_free(id);
+    tandem_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
     check_init(argc, argv);
@@ -1155,5 +1193,6 @@ int main(int argc, char **argv)
     RUN(test_calls_racing_shutdown);
     RUN(test_host_tools);
     RUN(test_boundaries_for_delete_and_shell);
+    RUN(test_continue_after_the_turn_limit);
     return check_summary();
 }

@@ -345,3 +345,19 @@ def test_slash_commands_run_and_empty_prompts_are_refused(client: tandem.Client)
         session.send("   ")
     assert refused.value.status == tandem.Status.ERR_INVALID_ARGUMENT
     assert "empty" in str(refused.value)
+
+
+def test_continue_resumes_a_turn_the_turn_limit_ended(client: tandem.Client, workdir: Path) -> None:
+    call = [{"tool_call": {"name": "list_directory", "args": {"path": "."}}}]
+    session = client.start_session(workdir=str(workdir), max_turns=1, script=[call, call, [{"text": "resumed"}]])
+    session.send("look twice")
+    log: List[tandem.Event] = []
+    pull_until(client, turn_ended(session), log)
+    assert [(e.current, e.limit) for e in log if isinstance(e, tandem.TurnLimitReached)] == [(1, 1)]
+    session.continue_()
+    log = []
+    ended = pull_until(client, turn_ended(session), log)
+    assert isinstance(ended, tandem.TurnEnded) and ended.reason == "completed"
+    assert text_of(log, session) == "resumed"
+    with pytest.raises(tandem.InvalidArgumentError):
+        session.continue_()  # resumed once; nothing is cut off now

@@ -831,7 +831,8 @@ pub const Session = struct {
         return self.simple(c.tandem_session_clear_queues);
     }
 
-    /// Resumes an answer a stream failure cut off (`error.InvalidArgument` when the last turn was not cut off).
+    /// Resumes a turn a stream failure or `max_turns` cut off (`error.InvalidArgument` when the last turn was not
+    /// cut off).
     pub fn continueTurn(self: Session) Error!void {
         return self.simple(c.tandem_session_continue);
     }

@@ -328,7 +328,7 @@ impl Native {
                     limit: self.max_turns,
                 });
                 emit(ProviderEvent::Error(format!(
-                    "Turn limit reached ({tool_rounds}/{}). Send another prompt to let the agent continue.",
+                    "Turn limit reached ({tool_rounds}/{}). Use continue (or send another prompt) to let the agent go on.",
                     self.max_turns
                 )));
                 break;

@@ -129,8 +129,12 @@ impl Native {
         (result, is_error)
     }
 
-    /// Runs one call through permissions, the session's gate (plan mode, trust, approval) and the tool.
+    /// Runs one call through permissions, the session's gate (plan mode, trust, approval) and the tool. A tool the
+    /// session does not have is refused first: the host is never asked to approve a call that cannot run.
     async fn gate_and_run(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> CallResult {
+        if !self.tools.has(&call.name) {
+            return (format!("Tool '{}' not found", call.name), true);
+        }
         let protected = self.tools.protected(&call.name, &call.args);
         let ask = match self.policy(&call.name) {
             Policy::Deny => {

@@ -38,6 +38,10 @@ pub const CONTINUE_PROMPT: &str =
     "Your previous response was interrupted mid-stream. Please continue from where you \
                                    left off. Do not repeat what you already said.";
 
+/// The prompt the model gets when `continue` resumes a turn the turn limit ended.
+pub const CONTINUE_AFTER_LIMIT: &str =
+    "You reached the limit of tool rounds for one turn. Please continue the task from where you left off.";
+
 fn not_needed() -> Reply {
     Reply::Json(
         json!({"compacted": false, "info": "Context is already small enough, no compaction needed."}),
@@ -295,17 +299,17 @@ impl SessionState {
         info
     }
 
-    /// Resumes an answer cut off by a stream failure.
+    /// Resumes a turn cut off by a stream failure or by the turn limit.
     pub(super) fn continue_turn(&mut self, now: Now, fx: &mut Vec<Effect>) -> Reply {
         if self.busy() {
             return busy("continue");
         }
-        if !self.interrupted {
+        let Some(prompt) = self.interrupted else {
             return Reply::Failed(Error::invalid("No interrupted response to continue from"));
-        }
+        };
         self.start_turn(
             vec![ContentPart::Text {
-                text: CONTINUE_PROMPT.into(),
+                text: prompt.into(),
             }],
             now,
             fx,

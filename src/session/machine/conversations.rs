@@ -188,7 +188,7 @@ impl SessionState {
         self.steering.clear();
         self.follow_up.clear();
         self.error_message = None;
-        self.interrupted = false;
+        self.interrupted = None;
         self.files = Default::default();
         self.journal_ops.clear();
         self.set_status(Status::Idle, fx);

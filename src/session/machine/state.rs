@@ -104,8 +104,9 @@ pub struct SessionState {
     pub(super) sandbox: Option<Value>,
     /// The turn waiting for an automatic compaction before its first model call.
     pub(super) compacting_for: Option<u64>,
-    /// The last turn's answer was cut off by a stream failure (`continue` resumes it).
-    pub(super) interrupted: bool,
+    /// How the last turn was cut off, if it was (a stream failure, the turn limit): the prompt `continue` resumes
+    /// it with.
+    pub(super) interrupted: Option<&'static str>,
     /// The current conversation.
     pub(super) conversation_id: String,
     /// Structural transcript changes the store has not taken yet.
@@ -155,7 +156,7 @@ impl SessionState {
             auto_compact: Default::default(),
             sandbox: None,
             compacting_for: None,
-            interrupted: false,
+            interrupted: None,
             conversation_id: String::new(),
             journal_ops: Vec::new(),
             journal: Default::default(),
@@ -420,7 +421,7 @@ impl SessionState {
     }
 
     pub(super) fn start_turn(&mut self, parts: Vec<ContentPart>, now: Now, fx: &mut Vec<Effect>) {
-        self.interrupted = false;
+        self.interrupted = None;
         self.push_user(parts);
         self.messages_changed(now, fx);
         let turn_id = self.next_turn_id;

@@ -158,7 +158,7 @@ impl SessionState {
                 self.approval_timed_out(&tool_call_id, fx)
             }
             ProviderEvent::StreamInterrupted(message) => {
-                self.interrupted = true;
+                self.interrupted = Some(super::compaction::CONTINUE_PROMPT);
                 let text = format!("Stream interrupted: {message}. What the turn produced is kept; continue to resume it.");
                 self.provider_event(ProviderEvent::Error(text), now, fx);
             }
@@ -172,6 +172,8 @@ impl SessionState {
                 }));
             }
             ProviderEvent::TurnLimitReached { current, limit } => {
+                // As in the seed, a turn cut off by the limit is one `continue` resumes (with a new count).
+                self.interrupted = Some(super::compaction::CONTINUE_AFTER_LIMIT);
                 fx.push(Effect::Emit(Payload::TurnLimitReached { current, limit }));
             }
             ProviderEvent::Retrying {

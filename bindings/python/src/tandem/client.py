@@ -721,7 +721,7 @@ class Client:
     def start_session(self, options: Optional[Options] = None, **kwargs: Any) -> "Session":
         """Starts a session (``tandem_session_start``). Options come as a mapping and/or keywords: ``model``
         (``"provider:model"``, default ``"scripted:echo"``), ``workdir``, ``session_id``, ``approval``, ``script``,
-        ``restart``, ... (see include/tandem.h). :class:`AlreadyExistsError` when ``session_id`` is taken."""
+        ``restart``, ... (all of them in docs/options.md). :class:`AlreadyExistsError` when ``session_id`` is taken."""
         merged = {**(options or {}), **kwargs}
         session_id = _call_string(_lib.load().tandem_session_start, self._ptr(), _dumps(merged))
         return Session(self, session_id)
@@ -946,7 +946,7 @@ class Session:
         _check(_lib.load().tandem_session_abort(self._c(), self._bid))
 
     def continue_(self) -> None:
-        """Resumes an answer a stream failure cut off (``tandem_session_continue``)."""
+        """Resumes a turn a stream failure or ``max_turns`` cut off (``tandem_session_continue``)."""
         _check(_lib.load().tandem_session_continue(self._c(), self._bid))
 
     # -- approvals and modes

@@ -110,7 +110,7 @@ extension Session {
     /// Empties both queues.
     public func clearQueues() throws { try check(tandem_session_clear_queues(client.raw, id)) }
 
-    /// Resumes an answer a stream failure cut off (`.invalidArgument` when the last turn was not cut off).
+    /// Resumes a turn a stream failure or `max_turns` cut off (`.invalidArgument` when the last turn was not cut off).
     public func continueTurn() throws { try check(tandem_session_continue(client.raw, id)) }
 
     /// Plan mode: destructive tools are refused.
