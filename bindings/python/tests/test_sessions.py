@@ -349,7 +349,7 @@ def test_slash_commands_run_and_empty_prompts_are_refused(client: tandem.Client)
 
 def test_continue_resumes_a_turn_the_turn_limit_ended(client: tandem.Client, workdir: Path) -> None:
     call = [{"tool_call": {"name": "list_directory", "args": {"path": "."}}}]
-    session = client.start_session(workdir=str(workdir), max_turns=1, script=[call, call, [{"text": "resumed"}]])
+    session = client.start_session(workdir=str(workdir), max_turns=1, script=[call, [{"text": "resumed"}]])
     session.send("look twice")
     log: List[tandem.Event] = []
     pull_until(client, turn_ended(session), log)
