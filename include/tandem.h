@@ -321,6 +321,10 @@ enum tandem_event_kind
    * `subagent_finished`
    */
   TANDEM_EVENT_KIND_SUBAGENT_FINISHED = 27,
+  /**
+   * `boundary_violated`
+   */
+  TANDEM_EVENT_KIND_BOUNDARY_VIOLATED = 28,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -626,18 +630,20 @@ tandem_status tandem_session_compact(tandem_client *client,
                                      char **out);
 
 /**
- * Resumes an answer that a stream failure cut off (the partial answer was kept): starts a turn asking the model to
- * continue where it stopped. `TANDEM_ERR_INVALID_ARGUMENT` when the last turn was not interrupted,
- * `TANDEM_ERR_BUSY` while a turn runs.
+ * Resumes a turn that a stream failure cut off (the partial answer was kept) or that reached `max_turns`: starts a
+ * turn (with a fresh tool-round count) asking the model to continue where it stopped. `TANDEM_ERR_INVALID_ARGUMENT`
+ * when the last turn was neither, `TANDEM_ERR_BUSY` while a turn runs.
  */
 tandem_status tandem_session_continue(tandem_client *client,
                                       const char *id);
 
 /**
- * Writes a Markdown summary of the conversation to `<workdir>/.tandem/context/session-summary-<id>-<date>.md`.
- * `*out` is `{"text", "path"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` for a session without a workdir,
- * `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet. Cancelled like `tandem_session_compact`
- * by an abort or a stop (`TANDEM_ERR_PROVIDER`, nothing written).
+ * Writes a Markdown summary of the conversation to
+ * `<workdir>/.tandem/context/session-summary-<6 random hex digits>-<YYYY-MM-DD>.md` (e.g.
+ * `session-summary-3fa9c1-2026-12-04.md`; the random part keeps two summaries of one day apart). `*out` is
+ * `{"text", "path"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` for a session without a workdir and for a pi
+ * session, `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet. Cancelled like
+ * `tandem_session_compact` by an abort or a stop (`TANDEM_ERR_PROVIDER`, nothing written).
  */
 tandem_status tandem_session_summarize(tandem_client *client,
                                        const char *id,
@@ -645,8 +651,11 @@ tandem_status tandem_session_summarize(tandem_client *client,
 
 /**
  * Archives the session's conversation in the store and starts a new, empty one (its ID is in the session's
- * metadata as `conversation_id`). A running turn is aborted first and a pending approval cancelled. The session's ID
- * and token do not change. Fails with `TANDEM_ERR_IO` (and keeps the current conversation) when the current
+ * metadata as `conversation_id`). A running turn is aborted first and a pending approval cancelled; queues, trust,
+ * boundaries and touched files are reset. As the seed's `new_session` does, the saved branches are kept (and stored
+ * with the new conversation, so `tandem_session_switch_branch` still reaches them) and plan mode ends: the status
+ * becomes `TANDEM_SESSION_STATUS_IDLE` (a `status_changed` event says so). The session's ID and token do not
+ * change. Fails with `TANDEM_ERR_IO` (and keeps the current conversation) when the current
  * conversation cannot be saved. Blocks until done; any thread.
  */
 tandem_status tandem_session_new_conversation(tandem_client *client,
@@ -654,7 +663,8 @@ tandem_status tandem_session_new_conversation(tandem_client *client,
 
 /**
  * Loads stored conversation `conversation_id` into the session, which becomes its writer: a running turn is
- * aborted first, a pending approval cancelled, queues, trust, boundaries and touched files reset. Errors:
+ * aborted first, a pending approval cancelled, queues, trust, boundaries and touched files reset, plan mode ended
+ * (status `TANDEM_SESSION_STATUS_IDLE`), and the branches are the loaded conversation's. Errors:
  * `TANDEM_ERR_INVALID_ARGUMENT` for a malformed ID, `TANDEM_ERR_NOT_FOUND` when it is not stored (or the session
  * does not persist), `TANDEM_ERR_BUSY` when another session or client has it open, `TANDEM_ERR_IO` when the current
  * conversation cannot be saved. Loading the current conversation is a no-op. Blocks until done; any thread.
@@ -791,8 +801,12 @@ tandem_status tandem_session_events_since(tandem_client *client,
 
 /**
  * Switches the session to `model` (`provider:model`). The session's model name changes only when the model is
- * accepted: a model without a provider prefix is `TANDEM_ERR_INVALID_ARGUMENT`, a backend this build lacks
- * `TANDEM_ERR_NOT_SUPPORTED`.
+ * accepted: a model without a provider prefix or with a provider this build lacks is `TANDEM_ERR_INVALID_ARGUMENT`;
+ * when the provider lists its models (an HTTP backend, for a model of the session's own backend: `GET …/models`;
+ * pi: `get_available_models`), a model it does not list is `TANDEM_ERR_NOT_FOUND` with the known models in the
+ * last-error message (a dated or tagged listed model may be named without its date or tag). When the list cannot
+ * be had in time (10 s; 30 s for pi, which starts a process to answer), the model is taken and one the provider
+ * does not know fails the next turn. Blocks for the list; call it from a thread that may block.
  */
 tandem_status tandem_session_set_model(tandem_client *client,
                                        const char *id,
@@ -823,17 +837,24 @@ tandem_status tandem_session_cycle_thinking_level(tandem_client *client,
 
 /**
  * Models the session can use: `[{"model", "provider", "name", "current"}]`, owned by the caller. For Anthropic,
- * OpenAI and ollama models the provider's own list (`GET …/models`, waited for at most 10 s); otherwise, or when
- * that fails, the configured `models` rotation (or the current model alone).
+ * OpenAI and ollama models the provider's own list (`GET …/models`, waited for at most 10 s); for a pi session
+ * pi's list (`get_available_models`, from a pi process started to answer, at most 30 s); otherwise, or when that
+ * fails, the configured `models` rotation (or the current model alone).
  */
 tandem_status tandem_session_available_models(tandem_client *client,
                                               const char *id,
                                               char **out);
 
 /**
- * Slash commands a host can offer its user: `[{"name", "description"}]`, owned by the caller.
+ * Slash commands a host can offer its user: `[{"name", "description", "kind"}]`, owned by the caller. `kind` is
+ * `builtin` (`/plan`, `/compact`, ...), `skill` (a SKILL.md found for the session; running it activates the
+ * skill) or, for a pi session, `pi`: pi's own commands (`get_commands`: extension commands, prompt templates, its
+ * skills as `skill:<name>`), which a prompt `/name` reaches pi with. A pi session lists no `skill` entries. Blocks
+ * for pi's answer (at most 30 s).
  */
-tandem_status tandem_session_commands(tandem_client *client, const char *id, char **out);
+tandem_status tandem_session_commands(tandem_client *client,
+                                      const char *id,
+                                      char **out);
 
 /**
  * Skills found for the session (`SKILL.md` files under `<workdir>/.tandem/skills/<name>/`, then the session's
@@ -845,7 +866,8 @@ tandem_status tandem_session_list_skills(tandem_client *client,
 
 /**
  * Activates skill `name`: its SKILL.md is added to the system prompt from the next model call on.
- * `TANDEM_ERR_NOT_FOUND` when no such skill exists.
+ * `TANDEM_ERR_NOT_FOUND` when no such skill exists; `TANDEM_ERR_NOT_SUPPORTED` for a pi session (pi loads its own
+ * skills; `tandem_session_commands` lists them as `skill:<name>` commands to send to pi).
  */
 tandem_status tandem_session_activate_skill(tandem_client *client,
                                             const char *id,
@@ -921,6 +943,28 @@ tandem_status tandem_session_queue_follow_up(tandem_client *client,
                                              tandem_prompt_result *out_or_null);
 
 /**
+ * Like `tandem_session_queue_follow_up` with a JSON array of content parts (as `tandem_session_send_prompt_parts`
+ * takes): images stay with the entry when the queues are combined at the end of the turn. Malformed JSON is
+ * `TANDEM_ERR_INVALID_JSON`; an empty array, an unknown part type, a media type not starting with `image/` or data that is not base64
+ * is `TANDEM_ERR_INVALID_ARGUMENT`.
+ */
+tandem_status tandem_session_queue_follow_up_parts(tandem_client *client,
+                                                   const char *id,
+                                                   const char *parts_json,
+                                                   tandem_prompt_result *out_or_null);
+
+/**
+ * The text of queue entries, for display or for putting back in the host's prompt input (the seed's
+ * `combine_queue_entries_to_text`): `entries_json` is a JSON array whose entries are strings or arrays of content
+ * parts (what `tandem_session_recall_queues` and `tandem_session_dequeue_steering` return); `*out` is each entry's
+ * text, entries separated by a blank line, empty entries and images left out. Owned by the caller; free it with
+ * `tandem_string_free`. Malformed JSON is `TANDEM_ERR_INVALID_JSON`, another shape `TANDEM_ERR_INVALID_ARGUMENT`.
+ * Needs no client; any thread.
+ */
+tandem_status tandem_queue_entries_to_text(const char *entries_json,
+                                           char **out);
+
+/**
  * Takes back the queued steering entries (follow-ups stay): `*out` is a JSON array of entries, each an array of
  * content parts, owned by the caller. Emits `queues_recalled` when something was taken.
  */
@@ -947,23 +991,58 @@ tandem_status tandem_session_recall_queues(tandem_client *client,
 tandem_status tandem_session_clear_queues(tandem_client *client, const char *id);
 
 /**
- * Starts a session. `options_json` may be NULL. Keys (all optional): `session_id`, `provider` (`native`; `host`: the
- * model is the host's, see `tandem_client_set_provider`; `pi`: turns run in a `pi --mode rpc` subprocess, see
- * docs/providers.md), `pi_command` (argv of pi, default `["pi"]`), `model` (`provider:model` with provider
- * `scripted`, `anthropic`, `openai`, `ollama` or `host`, or for pi any model pi knows; default `scripted:echo`,
- * `host:default` for the host provider, `pi:default` for pi),
- * `base_url` (Anthropic: without `/v1`; OpenAI-compatible: with it; ollama defaults to `http://localhost:11434/v1`),
- * `api_key_env` (default `ANTHROPIC_API_KEY` / `OPENAI_API_KEY`; read at each model call, never stored),
- * `workdir`, `persist`, `thinking_level`, `approval`, `tool_permissions`, `tools`, `max_turns` (100), `max_cost`
- * (USD; the turn ends with an error once reached), `prices` (`{input, output, cache_read, cache_write}` in USD per
- * million tokens, overriding the model's list prices), `retry` (`{max_retries, base_delay_ms, max_delay_ms}`;
- * HTTP backends default to 3 retries from 1000 ms, scripted models to none), `stream_idle_timeout_ms` (180000),
- * `system_prompt`, `script`, `restart`, `compaction` (`{threshold (0.8), keep_recent (6), context_limit}`: before
- * a turn whose estimated context exceeds threshold × the context window, the conversation is compacted first;
- * `context_limit` overrides the model's known window). Unknown keys are rejected. The session's ID is `session-N`
- * unless `session_id` is given; a `session_id` that is taken is `TANDEM_ERR_ALREADY_EXISTS`.
+ * Starts a session. `options_json` is a JSON object or NULL (meaning `{}`), merged over the client's
+ * `session_defaults` key by key. Every key is optional; docs/options.md is the complete reference (values, ranges,
+ * defaults, nested keys) and `$defs.session_options` in schemas/tandem.schema.json the machine-readable one. The
+ * keys, all of them:
+ * - `session_id`: the session's ID (`A-Z a-z 0-9 . _ -`, 1-128 characters; default `session-N`). One that is taken
+ *   is `TANDEM_ERR_ALREADY_EXISTS`; a stored conversation with this ID is continued.
+ * - `provider`: `native` (default; tandem's agent loop), `host` (the host's model, see
+ *   `tandem_client_set_provider`) or `pi` (turns run in a `pi --mode rpc` subprocess, see docs/providers.md).
+ * - `pi_command`: argv of pi (default `["pi"]`).
+ * - `model`: `provider:model` with provider `scripted`, `anthropic`, `openai`, `ollama` or `host`, or for pi any
+ *   model pi knows; default `scripted:echo`, `host:default` for the host provider, `pi:default` for pi.
+ * - `base_url`: the HTTP backend's URL (Anthropic: without `/v1`; OpenAI-compatible: with it; ollama defaults to
+ *   `http://localhost:11434/v1`).
+ * - `api_key_env`: the variable the API key is read from at each model call (default `ANTHROPIC_API_KEY` /
+ *   `OPENAI_API_KEY`); the key is never stored.
+ * - `workdir`: the directory the built-in tools are confined to (must exist); without it there are no built-in
+ *   tools.
+ * - `persist`: write the conversation to the client's store (default true).
+ * - `thinking_level`: `off` (default), `low`, `medium`, `high`.
+ * - `approval`: which tool calls wait for `tandem_session_respond_to_approval`: `destructive` (default), `all`,
+ *   `none`.
+ * - `approval_timeout_ms`: how long a call waits for approval before it fails (default 300000).
+ * - `tool_permissions`: `{tool: "allow" | "deny" | "ask"}`, overriding `approval` per tool.
+ * - `tools`: allow-list of the tools offered to the model (built-in and host tools; default all).
+ * - `max_turns`: tool rounds per prompt (default 100); reaching it ends the turn (`turn_limit_reached`), and
+ *   `tandem_session_continue` resumes it.
+ * - `max_cost`: cost limit in USD; the turn ends with an error once the session's cost reaches it.
+ * - `prices`: `{input, output, cache_read, cache_write}` in USD per million tokens, overriding the model's list
+ *   prices.
+ * - `retry`: `{max_retries, base_delay_ms, max_delay_ms}` for failed model calls (HTTP backends default to 3
+ *   retries from 1000 ms, scripted models to none).
+ * - `stream_idle_timeout_ms`: how long a model's stream may send nothing before the call fails (default 180000).
+ * - `system_prompt`: the system prompt (active skills are appended; `""` sends none).
+ * - `script`: the scripted model's responses (docs/options.md, "Scripted model steps").
+ * - `restart`: `{max_attempts, base_delay_ms, max_delay_ms, window_ms}`, this session's restart policy over the
+ *   client's.
+ * - `models`: the rotation `tandem_session_cycle_model` steps through (`provider:model` or `provider:model:level`).
+ * - `skill_dirs`: directories searched for skills after `<workdir>/.tandem/skills`.
+ * - `compaction`: `{threshold (0.8), keep_recent (6), context_limit}`: before a turn whose estimated context
+ *   exceeds threshold × the context window, the conversation is compacted first; `context_limit` overrides the
+ *   model's known window.
+ * - `sandbox`: how `shell` commands are confined: `workspace-write` (default), `read-only`, `off`, or
+ *   `{mode, network, writable_roots}` (docs/tools.md).
+ * - `shell_env`: variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist; API keys never are.
+ *
+ * Options of the native loop (`base_url`, `api_key_env`, `tools`, `tool_permissions`, `approval`, `max_turns`,
+ * `max_cost`, `prices`, `retry`, `system_prompt`, `script`) do not apply to pi sessions. Malformed JSON is
+ * `TANDEM_ERR_INVALID_JSON`; an unknown key, a wrong type or a value out of range is `TANDEM_ERR_INVALID_ARGUMENT`
+ * with a last-error message naming it.
  *
  * On success `*out_id` is the session's ID, a plain string the caller owns (free with `tandem_string_free`).
+ * Thread-safe.
  */
 tandem_status tandem_session_start(tandem_client *client,
                                    const char *options_json,
@@ -1076,11 +1155,25 @@ tandem_status tandem_session_get_status(tandem_client *client,
 
 /**
  * All messages as a JSON array, oldest first; each has a stable `id` and a `kind` (`user`, `assistant`,
- * `thinking`, `tool_call`, `system`, `usage`). `*out` is owned by the caller.
+ * `thinking`, `tool_call`, `system`, `usage`; `$defs.message` in schemas/tandem.schema.json has their fields). A
+ * user message lists its images as `attachments` (`[{"media_type", "size_bytes"}]`);
+ * `tandem_session_message_parts` returns their data. `*out` is owned by the caller.
  */
 tandem_status tandem_session_messages(tandem_client *client,
                                       const char *id,
                                       char **out);
+
+/**
+ * The content parts of user message `message_id` as a JSON array (`{"type":"text","text"}` and
+ * `{"type":"image","media_type","data"}` with the image's base64 data), owned by the caller: how a host shows the
+ * images of a conversation again, since message JSON lists them only as `attachments` (type and size). Stored
+ * conversations keep their images, so this works after a load or a restart too. `TANDEM_ERR_NOT_FOUND` for an
+ * unknown message ID, `TANDEM_ERR_INVALID_ARGUMENT` for a message that is not a user message. Thread-safe.
+ */
+tandem_status tandem_session_message_parts(tandem_client *client,
+                                           const char *id,
+                                           uint64_t message_id,
+                                           char **out);
 
 /**
  * Up to `limit` (at least 1) messages with IDs below `before_id` (0 = start from the newest), newest first:

@@ -36,7 +36,8 @@ impl Client {
         let Some((name, args)) = parse(parts) else {
             return Ok(None);
         };
-        let listed = self.commands(id)?;
+        // tandem's own commands only: a pi command is sent to pi as the prompt it is.
+        let listed = self.tandem_commands(id)?;
         let Some(kind) = listed.as_array().into_iter().flatten().find_map(|c| {
             (c["name"] == name).then(|| c["kind"].as_str().unwrap_or_default().to_string())
         }) else {

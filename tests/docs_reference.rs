@@ -2,7 +2,8 @@
 //! scripted-model steps and client config keys of schemas/tandem.schema.json (nested keys included, with every
 //! allowed value of an enum), and docs/tools.md lists exactly the built-in tools the crate offers a model, each with
 //! exactly its arguments (type and whether required), and says which ones ask for approval and which plan mode
-//! refuses.
+//! refuses. The header documents every top-level key the library accepts for a session start and a client, and the
+//! library accepts exactly the schema's keys.
 //!
 //! Conventions the pages follow (and this test reads): an entry is a table row whose first cell is a backticked
 //! name (`| \`compaction.threshold\` | ...`); nested keys are joined with `.`, the fields of an array's items with
@@ -313,4 +314,72 @@ fn tools_page_lists_exactly_the_builtin_tools_and_their_arguments() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The doc comment (`/** ... */`) right before `function`'s declaration in include/tandem.h.
+fn header_doc(function: &str) -> String {
+    let header = read("include/tandem.h");
+    let decl = header
+        .find(&format!("tandem_status {function}("))
+        .unwrap_or_else(|| panic!("{function} is not declared in include/tandem.h"));
+    let start = header[..decl]
+        .rfind("/**")
+        .unwrap_or_else(|| panic!("{function} has no doc comment"));
+    header[start..decl].to_string()
+}
+
+/// The keys serde names in its refusal of an unknown key (`unknown field `x`, expected one of `a`, `b``).
+fn expected_keys(refusal: &str) -> BTreeSet<String> {
+    let list = refusal
+        .split_once("expected one of ")
+        .unwrap_or_else(|| panic!("not a refusal listing the keys: {refusal}"))
+        .1;
+    list.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_header_names_every_key_of_session_options_and_client_config() {
+    let root = schema();
+    let props = |def: &str| -> BTreeSet<String> {
+        root["$defs"][def]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("$defs.{def} has no properties"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let unknown = r#"{"no_such_key": 1}"#;
+    let session_refusal = tandem::Client::new(Some(r#"{"store_dir": null}"#))
+        .unwrap()
+        .start_session(Some(unknown))
+        .expect_err("an unknown session option is refused")
+        .to_string();
+    let client_refusal = tandem::client::Config::parse(Some(unknown))
+        .expect_err("an unknown config key is refused")
+        .to_string();
+    for (def, function, refusal) in [
+        ("session_options", "tandem_session_start", session_refusal),
+        ("client_config", "tandem_client_new", client_refusal),
+    ] {
+        let keys = props(def);
+        assert!(keys.len() > 5, "{def}: {keys:?}");
+        assert_eq!(
+            expected_keys(&refusal),
+            keys,
+            "the library's {def} keys differ from the schema's"
+        );
+        let doc = header_doc(function);
+        let missing: Vec<&String> = keys
+            .iter()
+            .filter(|k| !doc.contains(&format!("`{k}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "the doc of {function} in include/tandem.h does not name {missing:?}"
+        );
+    }
 }

@@ -550,6 +550,43 @@ fn new_load_list_and_delete_conversations() {
 }
 
 #[test]
+fn a_new_conversation_keeps_the_branches_and_ends_plan_mode_like_the_seed() {
+    let store = temp_store("keep-branches");
+    let c = stored_client(&store);
+    let id = c
+        .start_session(Some(r#"{"model": "scripted:echo"}"#))
+        .unwrap();
+    c.send_prompt(&id, text("one")).unwrap();
+    turn_end(&c, &id);
+    c.send_prompt(&id, text("two")).unwrap();
+    turn_end(&c, &id);
+    let first_user = user_messages(&c, &id)[0]["id"].as_u64().unwrap();
+    c.edit(&id, EditOp::BranchAt(first_user)).unwrap();
+    c.enter_plan(&id).unwrap();
+    assert_eq!(
+        c.status(&id).unwrap(),
+        tandem::vocab::settings::Status::Plan
+    );
+    c.new_conversation(&id).unwrap();
+    assert_eq!(
+        c.status(&id).unwrap(),
+        tandem::vocab::settings::Status::Idle,
+        "plan mode ended"
+    );
+    assert_eq!(c.list_branches(&id).unwrap().as_array().unwrap().len(), 1);
+    // The branch is stored with the new conversation: it is there after a restart, and switching to it works.
+    c.stop_session(&id).unwrap();
+    let id = c.start_or_get_session(&id, None).unwrap();
+    assert_eq!(c.list_branches(&id).unwrap().as_array().unwrap().len(), 1);
+    c.edit(&id, EditOp::SwitchBranch(1)).unwrap();
+    let texts: Vec<Value> = user_messages(&c, &id)
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(texts, ["one", "two"]);
+}
+
+#[test]
 fn new_conversation_cancels_a_pending_approval_and_aborts_the_turn() {
     let store = temp_store("cancel");
     let c = stored_client(&store);

@@ -52,6 +52,8 @@ enum Reply {
     Say(Vec<String>, Duration),
     /// Send the stream's headers and one empty delta, then nothing until the client goes away.
     Hang,
+    /// Call tool `.0` with arguments `.1`.
+    Tool(&'static str, Value),
 }
 
 fn say(t: &str) -> Reply {
@@ -126,6 +128,13 @@ fn serve(mut s: TcpStream, queue: &Mutex<VecDeque<Reply>>, tx: &mpsc::Sender<Val
                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}});
             let _ = s.write_all(format!("data: {usage}\n\ndata: [DONE]\n\n").as_bytes());
+        }
+        Reply::Tool(name, args) => {
+            let call = json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                "function": {"name": name, "arguments": args.to_string()}}]});
+            let _ = s.write_all(chunk(call, Value::Null).as_bytes());
+            let _ = s.write_all(chunk(json!({}), json!("tool_calls")).as_bytes());
+            let _ = s.write_all(b"data: [DONE]\n\n");
         }
         Reply::Hang => {
             let mut buf = [0u8; 64];
@@ -335,6 +344,58 @@ fn a_turn_streams_pi_text_and_pi_keeps_the_history() {
 }
 
 #[test]
+fn pi_changes_outside_a_boundary_are_reported_and_pi_is_told() {
+    let mock = Mock::start(vec![
+        Reply::Tool("bash", json!({"command": "printf 'A\\nb\\nc\\n' > f.txt"})),
+        say("Changed it."),
+    ]);
+    let s = Setup::new("bounds", &mock);
+    std::fs::write(s.dir.join("f.txt"), "a\nb\nc\n").unwrap();
+    let c = client();
+    let id = c.start_session(Some(&s.options())).unwrap();
+    c.set_boundary(&id, "f.txt", 1, 2).unwrap();
+    c.send_prompt(&id, text("change f.txt")).unwrap();
+    let (end, events) = turn_ended(&c, &id);
+    assert_eq!(end["reason"], "completed", "{events:#?}");
+    assert_eq!(
+        std::fs::read_to_string(s.dir.join("f.txt")).unwrap(),
+        "A\nb\nc\n",
+        "pi ran the command"
+    );
+    let path = s
+        .dir
+        .canonicalize()
+        .unwrap()
+        .join("f.txt")
+        .display()
+        .to_string();
+    let v = events
+        .iter()
+        .find(|e| e["kind"] == "boundary_violated")
+        .unwrap_or_else(|| panic!("no violation in {events:#?}"));
+    assert_eq!(v["path"], path.as_str());
+    assert_eq!(v["tool_name"], "bash");
+    assert_eq!(v["changed"], json!([{"start_line": 0, "end_line": 0}]));
+    assert!(events.iter().any(|e| e["kind"] == "file_changed"
+        && e["path"] == path.as_str()
+        && e["after"] == "A\nb\nc\n"));
+    let ended = events.iter().find(|e| e["kind"] == "tool_ended").unwrap();
+    assert!(ended["result"]
+        .as_str()
+        .unwrap()
+        .contains("[boundary violation]"));
+    // pi was told with a steering message: pi takes it before its next model call (here, after the answer that
+    // followed the tool, so the run goes on with one more call), all within the turn.
+    let told: Vec<Value> = mock.seen.try_iter().collect();
+    assert!(
+        told.iter().any(|r| user_texts(r)
+            .iter()
+            .any(|t| t.contains("[boundary violation]") && t.contains("allowed range is 1-2"))),
+        "{told:#?}"
+    );
+}
+
+#[test]
 fn steering_reaches_pi_during_a_turn() {
     let slow: Vec<String> = (0..8).map(|i| format!("w{i} ")).collect();
     let mock = Mock::start(vec![
@@ -368,7 +429,9 @@ fn abort_ends_the_turn_quickly_and_the_session_goes_on() {
     let mock = Mock::start(vec![Reply::Hang, say("After abort.")]);
     let s = Setup::new("abort", &mock);
     let c = client();
-    let id = c.start_session(Some(&s.options())).unwrap();
+    let mut options: Value = serde_json::from_str(&s.options()).unwrap();
+    options["models"] = json!(["mock:m1", "mock:nope"]);
+    let id = c.start_session(Some(&options.to_string())).unwrap();
     c.send_prompt(&id, text("never answered")).unwrap();
     mock.next_request();
     let t = Instant::now();
@@ -392,8 +455,41 @@ fn abort_ends_the_turn_quickly_and_the_session_goes_on() {
     );
     assert_eq!(s.pids().len(), 1, "the aborted pi was reused");
 
-    // Model switches reach the same process at the next turn; a model pi does not know fails that turn.
-    c.set_model(&id, "mock:nope").unwrap();
+    // A model pi does not list is refused, naming the ones it has; switches reach the same process at the next turn.
+    match c.set_model(&id, "mock:nope") {
+        Err(tandem::Error::NotFound(m)) => assert!(m.contains("mock:m1"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.metadata(&id).unwrap()["model"], "mock:m1");
+    let models = c.available_models(&id).unwrap();
+    assert!(
+        models
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["model"] == "mock:m1" && m["current"] == true),
+        "{models}"
+    );
+    // Skills and summaries are pi's own business.
+    assert!(matches!(
+        c.activate_skill(&id, "anything"),
+        Err(tandem::Error::NotSupported(_))
+    ));
+    assert!(matches!(
+        c.summarize(&id),
+        Err(tandem::Error::NotSupported(_))
+    ));
+    let commands = c.commands(&id).unwrap();
+    assert!(
+        commands
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["kind"] == "builtin" || c["kind"] == "pi"),
+        "{commands}"
+    );
+    // A model a rotation picks is not checked in advance: one pi does not know fails that turn.
+    assert_eq!(c.cycle_model(&id).unwrap()["model"], "mock:nope");
     c.send_prompt(&id, text("with a bad model")).unwrap();
     let (end, events) = turn_ended(&c, &id);
     assert_eq!(end["reason"], "error");
@@ -405,10 +501,17 @@ fn abort_ends_the_turn_quickly_and_the_session_goes_on() {
     );
     c.set_model(&id, "mock:m1").unwrap();
     c.set_thinking_level(&id, "high").unwrap();
+    // (Each question about models and commands ran a pi of its own, which has exited.)
+    let started = s.pids();
     c.send_prompt(&id, text("good model again")).unwrap();
     let (end, events) = turn_ended(&c, &id);
     assert_eq!(end["reason"], "completed", "{events:#?}");
-    assert_eq!(s.pids().len(), 1, "switching models keeps the process");
+    assert_eq!(s.pids(), started, "switching models keeps the process");
+    assert!(alive(started[0]), "the session's pi is the first one");
+    assert!(
+        started[1..].iter().all(|p| !alive(*p)),
+        "the questions' pis are gone"
+    );
 }
 
 #[test]

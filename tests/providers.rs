@@ -371,6 +371,39 @@ fn available_models_come_from_the_models_endpoint_with_the_rotation_as_fallback(
     assert_eq!(fallback.as_array().unwrap().len(), 2);
 }
 
+#[test]
+fn set_model_checks_the_model_against_the_backends_list() {
+    std::env::set_var("TANDEM_TEST_MODELS_KEY", KEY);
+    let list = json!({"data": [{"id": "claude-a"}, {"id": "claude-sonnet-4-5-20250929"}], "has_more": false});
+    let reply = || {
+        Reply::Send(
+            200,
+            vec![("content-type", "application/json".into())],
+            list.to_string(),
+            4096,
+        )
+    };
+    let (url, _seen) = serve(vec![reply(), reply(), reply()]);
+    let c = client();
+    let opts = json!({"model": "anthropic:claude-a", "base_url": url, "api_key_env": "TANDEM_TEST_MODELS_KEY"});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    match c.set_model(&id, "anthropic:claude-nope") {
+        Err(tandem::Error::NotFound(m)) => assert_eq!(
+            m,
+            "the provider does not list model \"anthropic:claude-nope\"; it has: anthropic:claude-a, \
+             anthropic:claude-sonnet-4-5-20250929"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.metadata(&id).unwrap()["model"], "anthropic:claude-a");
+    // An alias without the date names the dated model.
+    c.set_model(&id, "anthropic:claude-sonnet-4-5").unwrap();
+    c.set_model(&id, "anthropic:claude-a").unwrap();
+    // Another backend's model is not checked against this one's list (the base URL is this backend's).
+    c.set_model(&id, "scripted:echo").unwrap();
+    assert_eq!(c.metadata(&id).unwrap()["model"], "scripted:echo");
+}
+
 /// A keep-alive server answering every request on a connection with `body`; counts accepted connections.
 fn serve_keep_alive(body: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -52,6 +52,21 @@ fn real_outputs_validate() {
     c.send_prompt(&demo, text("tour")).unwrap();
     events.extend(turn_end(&c, &demo).1);
 
+    // A shell command that changes a bounded file outside its boundary (boundary_violated).
+    std::fs::write(dir.join("bounded.txt"), "a\nb\n").unwrap();
+    let shell =
+        json!({"tool_call": {"name": "shell", "args": {"command": "echo c >> bounded.txt"}}});
+    let bounded = c
+        .start_session(Some(
+            &json!({"model": "scripted:x", "workdir": dir, "approval": "none",
+                "script": [[shell], [{"text": "done"}]]})
+            .to_string(),
+        ))
+        .unwrap();
+    c.set_boundary(&bounded, "bounded.txt", 0, 0).unwrap();
+    c.send_prompt(&bounded, text("append")).unwrap();
+    events.extend(turn_end(&c, &bounded).1);
+
     // A prompt sent while a turn runs is queued (prompt_queued) and answered in a turn of its own.
     let slow = c
         .start_session(Some(
@@ -102,7 +117,7 @@ fn real_outputs_validate() {
     // Approvals: one rejected, one approved for the session (the next call is auto-approved), one timed out.
     let call =
         |id: &str| json!([{"tool_call": {"name": "shell", "args": {"command": "ls"}, "id": id}}]);
-    let opts = json!({"approval_timeout_ms": 300, "script": [call("r"), call("s"), call("t"), [{"text": "x"}]]});
+    let opts = json!({"approval_timeout_ms": 300, "workdir": dir, "script": [call("r"), call("s"), call("t"), [{"text": "x"}]]});
     let ask = c.start_session(Some(&opts.to_string())).unwrap();
     c.send_prompt(&ask, text("x")).unwrap();
     let (p, seen) = wait_for(&c, Duration::from_secs(5), |e| {
@@ -198,6 +213,11 @@ fn real_outputs_validate() {
         &c.edit(&demo, EditOp::BranchAt(2)).unwrap(),
     );
     check("branches", &c.list_branches(&demo).unwrap());
+    let user_id = user_messages(&c, &demo)[0]["id"].as_u64().unwrap();
+    check(
+        "content_parts",
+        &json!(c.message_parts(&demo, user_id).unwrap()),
+    );
     c.set_boundary(&demo, "notes.txt", 1, 2).unwrap();
     check("boundary", &c.boundary_for(&demo, "notes.txt").unwrap());
     check("boundary", &c.boundary_for(&demo, "other.txt").unwrap());
@@ -220,6 +240,7 @@ fn real_outputs_validate() {
         kinds.insert(e["kind"].as_str().unwrap().to_string());
     }
     let expected = [
+        "boundary_violated",
         "context_usage",
         "error",
         "messages_changed",
@@ -311,6 +332,11 @@ fn documented_inputs_validate_and_bad_ones_do_not() {
     assert!(client()
         .start_session(Some(r#"{"detached": true}"#))
         .is_err());
+    check(
+        "queue_entries_text_input",
+        &json!(["typed text", [{"type": "text", "text": "hi"}, {"type": "image", "media_type": "image/png", "data": "aGk="}]]),
+    );
+    assert!(!validator("queue_entries_text_input").is_valid(&json!([1])));
     let v = validator("session_options");
     for bad in [
         json!({"modle": "x"}),

@@ -152,7 +152,7 @@ fn unknown_tools_and_missing_workdirs_are_error_results_not_crashes() {
 fn max_turns_ends_the_turn_cleanly_with_an_error() {
     let c = client();
     let call = json!([{"tool_call": {"name": "nope", "args": {}}}]);
-    let opts = json!({"max_turns": 2, "script": [call, call, call, [{"text": "never"}]]});
+    let opts = json!({"max_turns": 2, "script": [call, call, call, [{"text": "resumed"}]]});
     let id = c.start_session(Some(&opts.to_string())).unwrap();
     c.send_prompt(&id, text("go")).unwrap();
     let (end, events) = turn_end(&c, &id);
@@ -175,6 +175,20 @@ fn max_turns_ends_the_turn_cleanly_with_an_error() {
         .as_str()
         .unwrap()
         .contains("Turn limit"));
+    // As in the seed, `continue` resumes a turn the limit ended, with a fresh count.
+    c.continue_turn(&id).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed", "{events:#?}");
+    assert_eq!(text_of(&events, &id), "resumed");
+    let last_prompt = user_messages(&c, &id).pop().unwrap();
+    assert!(last_prompt["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("You reached the limit of tool rounds"));
+    assert!(matches!(
+        c.continue_turn(&id),
+        Err(Error::InvalidArgument(_))
+    ));
 }
 
 #[test]
@@ -633,13 +647,23 @@ fn branches_and_boundaries_through_the_client() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// An empty directory for a session's workdir.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "tandem-sessions-{name}-{}-{}",
+        std::process::id(),
+        tandem::time::mono_ms()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
 #[test]
 fn approvals_gate_destructive_tools_end_to_end() {
     use tandem::session::approvals::Decision;
     let c = client();
-    let shell =
-        |id: &str| json!([{"tool_call": {"name": "shell", "args": {"command": "make"}, "id": id}}]);
-    let opts = json!({"script": [shell("a"), shell("b"), [{"text": "done"}]]});
+    let shell = |id: &str| json!([{"tool_call": {"name": "shell", "args": {"command": "echo built"}, "id": id}}]);
+    let opts = json!({"workdir": scratch_dir("approvals"), "script": [shell("a"), shell("b"), [{"text": "done"}]]});
     let id = c.start_session(Some(&opts.to_string())).unwrap();
     c.send_prompt(&id, text("build it")).unwrap();
     let (pending, _) = wait_for(&c, Duration::from_secs(5), |e| {
@@ -647,7 +671,7 @@ fn approvals_gate_destructive_tools_end_to_end() {
     });
     assert_eq!(pending["approval"]["approval_id"], "a");
     assert_eq!(pending["approval"]["preview"]["kind"], "command");
-    assert_eq!(pending["approval"]["preview"]["lines"][0], "$ make");
+    assert_eq!(pending["approval"]["preview"]["lines"][0], "$ echo built");
     assert_eq!(
         c.snapshot(&id).unwrap()["pending_approval"]["tool_call_id"],
         "a"
@@ -668,10 +692,7 @@ fn approvals_gate_destructive_tools_end_to_end() {
     });
     c.respond_to_approval(&id, None, Decision::Approve).unwrap();
     let (ended, _) = wait_for(&c, Duration::from_secs(5), |e| e["kind"] == "tool_ended");
-    assert_eq!(
-        ended["result"], "Tool 'shell' not found",
-        "approved, so it ran (this build has no shell tool)"
-    );
+    assert_eq!(ended["result"], "built\n", "approved, so it ran");
     let (end, _) = turn_end(&c, &id);
     assert_eq!(end["reason"], "completed");
 }
@@ -680,7 +701,8 @@ fn approvals_gate_destructive_tools_end_to_end() {
 fn approvals_time_out_and_plan_mode_refuses_without_asking() {
     let c = client();
     let shell = json!([{"tool_call": {"name": "shell", "args": {"command": "rm -rf x"}}}]);
-    let opts = json!({"approval_timeout_ms": 100, "script": [shell, [{"text": "ok"}], shell, [{"text": "ok"}]]});
+    let opts = json!({"approval_timeout_ms": 100, "workdir": scratch_dir("plan"),
+        "script": [shell, [{"text": "ok"}], shell, [{"text": "ok"}]]});
     let id = c.start_session(Some(&opts.to_string())).unwrap();
     c.send_prompt(&id, text("go")).unwrap();
     let (end, events) = turn_end(&c, &id);
@@ -880,12 +902,21 @@ fn compaction_continue_and_summaries_through_the_client() {
     let s = c.summarize(&id).unwrap();
     let path = std::path::PathBuf::from(s["path"].as_str().unwrap());
     assert!(path.starts_with(dir.canonicalize().unwrap().join(".tandem/context")));
-    assert!(path
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .starts_with("session-summary-"));
+    // The name the header documents: session-summary-<6 hex digits>-<YYYY-MM-DD>.md.
+    let name = path.file_name().unwrap().to_str().unwrap();
+    let middle = name
+        .strip_prefix("session-summary-")
+        .and_then(|n| n.strip_suffix(".md"))
+        .unwrap_or_else(|| panic!("{name}"));
+    let (hex, date) = middle.split_at(6);
+    assert!(hex.chars().all(|c| c.is_ascii_hexdigit()), "{name}");
+    let date: Vec<&str> = date.strip_prefix('-').unwrap_or("").split('-').collect();
+    assert_eq!(
+        date.iter().map(|d| d.len()).collect::<Vec<_>>(),
+        [4, 2, 2],
+        "{name}"
+    );
+    assert!(date.concat().chars().all(|c| c.is_ascii_digit()), "{name}");
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
         "# Session\n\nWe talked.\n"

@@ -138,6 +138,124 @@ fn boundaries_refuse_edits_outside_and_move_with_edits_inside() {
 }
 
 #[test]
+fn delete_refuses_bounded_files_and_shell_changes_outside_a_boundary_are_reported() {
+    let dir = workdir("shell-bounds");
+    std::fs::write(dir.join("f.txt"), "a\nb\nc\nd\n").unwrap();
+    std::fs::write(dir.join("g.txt"), "x\ny\n").unwrap();
+    let c = client();
+    let id = session(
+        &c,
+        &dir,
+        json!({"approval": "none"}),
+        json!([
+            [tool("delete_file", json!({"path": "f.txt"}))],
+            [tool("shell", json!({"command": "printf 'a\\nB\\nc\\nd\\n' > f.txt"}))],
+            [tool("shell", json!({"command": "printf 'A\\nB\\nc\\nD\\n' > f.txt; rm g.txt"}))],
+            [{"text": "done"}]
+        ]),
+    );
+    c.set_boundary(&id, "f.txt", 1, 2).unwrap();
+    c.set_boundary(&id, "g.txt", 0, 1).unwrap();
+    c.send_prompt(&id, text("go")).unwrap();
+    let (_, events) = turn_end(&c, &id);
+    let r = results(&events);
+    assert_eq!(
+        (r[0].1.as_str(), r[0].2),
+        (
+            "cannot delete f.txt: it has an edit boundary (allowed range is 1-2); deleting removes every line",
+            true
+        )
+    );
+    assert_eq!(
+        r[1].1, "(no output)",
+        "a change inside the boundary is no violation"
+    );
+    let f = dir.join("f.txt").display().to_string();
+    let g = dir.join("g.txt").display().to_string();
+    let violations: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "boundary_violated")
+        .collect();
+    assert_eq!(violations.len(), 2, "{violations:?}");
+    assert_eq!(violations[0]["path"], f.as_str());
+    assert_eq!(violations[0]["tool_name"], "shell");
+    assert_eq!(
+        violations[0]["boundary"],
+        json!({"start_line": 1, "end_line": 2})
+    );
+    assert_eq!(
+        violations[0]["changed"],
+        json!([{"start_line": 0, "end_line": 0}, {"start_line": 3, "end_line": 3}])
+    );
+    assert_eq!(violations[1]["path"], g.as_str());
+    assert_eq!(violations[1]["changed"], json!([]));
+    assert!(violations[1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("the file was deleted"));
+    assert!(
+        r[2].1.contains("[boundary violation]")
+            && r[2]
+                .1
+                .contains("lines 0-0, 3-3 changed outside the boundary; allowed range is 1-2"),
+        "the model is told: {}",
+        r[2].1
+    );
+    // Every change the shell made to a bounded file is a file change too, the violating ones just before their
+    // violation.
+    let changed: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["kind"] == "file_changed" || e["kind"] == "boundary_violated")
+        .map(|e| (e["kind"].as_str().unwrap(), e["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        changed,
+        vec![
+            ("file_changed", f.as_str()),
+            ("file_changed", f.as_str()),
+            ("boundary_violated", f.as_str()),
+            ("file_changed", g.as_str()),
+            ("boundary_violated", g.as_str()),
+        ]
+    );
+}
+
+#[test]
+fn a_call_of_a_tool_the_session_lacks_is_refused_before_the_host_is_asked() {
+    let dir = workdir("lacks");
+    let c = client();
+    let id = session(
+        &c,
+        &dir,
+        json!({"approval": "all", "tools": ["read_file"]}),
+        json!([
+            [tool("shell", json!({"command": "true"}))],
+            [tool("no_such_tool", json!({}))],
+            [{"text": "done"}]
+        ]),
+    );
+    c.send_prompt(&id, text("go")).unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "completed", "{events:#?}");
+    assert!(
+        !events.iter().any(|e| e["kind"] == "approval_pending"),
+        "{events:#?}"
+    );
+    let r = results(&events);
+    assert_eq!(
+        r,
+        vec![
+            ("shell".into(), "Tool 'shell' not found".into(), true),
+            (
+                "no_such_tool".into(),
+                "Tool 'no_such_tool' not found".into(),
+                true
+            ),
+        ]
+    );
+}
+
+#[test]
 fn shell_streams_progress_and_reports_exit_codes() {
     let dir = workdir("shell");
     let c = client();

@@ -108,6 +108,12 @@ inline std::string workdir_session_id(const std::string &path) {
     return detail::call_string(tandem_workdir_session_id, path.c_str());
 }
 
+/// Queue entries (a JSON array of strings or content-part arrays, as recall_queues() returns them) as one text for
+/// a prompt input: entries separated by a blank line, images left out.
+inline std::string queue_entries_to_text(const std::string &entries_json) {
+    return detail::call_string(tandem_queue_entries_to_text, entries_json.c_str());
+}
+
 // ---- JSON --------------------------------------------------------------------------------------------------------
 
 namespace json {
@@ -419,7 +425,8 @@ struct Event {
             "queues_recalled", "context_usage", "turn_limit_reached", "turn_ended", "error", "events_dropped",
             "retrying", "options_restored", "command_ran", "sandbox_limited", "subagent_finished"};
         for (uint32_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (name == names[i]) return i + 1;  // the C values are 1-based in this order
+            if (name == names[i]) return i + 1;  // the C values are 1-based in this order up to sandbox_limited
+        if (name == "boundary_violated") return TANDEM_EVENT_KIND_BOUNDARY_VIOLATED;
         return 0;
     }
 
@@ -535,6 +542,10 @@ public:
     tandem_prompt_result queue_follow_up(const std::string &prompt) const {
         return prompt_call(tandem_session_queue_follow_up, prompt);
     }
+    /// Like queue_follow_up() with a JSON array of content parts (images stay with the entry).
+    tandem_prompt_result queue_follow_up_parts(const std::string &parts_json) const {
+        return prompt_call(tandem_session_queue_follow_up_parts, parts_json);
+    }
     /// Takes back queued steering: a JSON array of entries.
     std::string dequeue_steering() const { return str(tandem_session_dequeue_steering); }
     /// {"steering": [...], "follow_up": [...]}, unchanged.
@@ -545,7 +556,7 @@ public:
     void clear_queues() const { detail::check(tandem_session_clear_queues(c(), id_.c_str())); }
     /// Aborts the running turn (turn_ended with reason "aborted"); a no-op when idle.
     void abort() const { detail::check(tandem_session_abort(c(), id_.c_str())); }
-    /// Resumes an answer a stream failure cut off.
+    /// Resumes a turn a stream failure or max_turns cut off.
     void continue_turn() const { detail::check(tandem_session_continue(c(), id_.c_str())); }
     /// Stops the session; blocks until it has stopped.
     void stop() const { detail::check(tandem_session_stop(c(), id_.c_str())); }
@@ -585,6 +596,10 @@ public:
     std::string token() const { return str(tandem_session_token); }
     /// Every message as a JSON array, oldest first.
     std::string messages() const { return str(tandem_session_messages); }
+    /// The content parts of user message `message_id` as a JSON array, images with their base64 data.
+    std::string message_parts(uint64_t message_id) const {
+        return detail::call_string(tandem_session_message_parts, c(), id_.c_str(), message_id);
+    }
     /// {"messages": [...], "has_more": bool}: up to `limit` messages below `before_id` (0: newest), newest first.
     std::string messages_page(uint64_t before_id, uint32_t limit) const {
         return detail::call_string(tandem_session_messages_page, c(), id_.c_str(), before_id, limit);

@@ -2,6 +2,7 @@
 //! Rust API that the C ABI wraps; its session calls are in `sessions.rs`, its host callbacks in `callbacks.rs`.
 
 mod callbacks;
+mod models;
 mod sessions;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,17 +1,14 @@
 //! The client's session calls: start and stop, prompts and queues, conversations, models, skills, compaction,
 //! plan mode, boundaries and the queries hosts make of a session.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
-use super::{Client, MODEL_LIST_WAIT};
+use super::Client;
 use crate::error::{Error, Result};
 use crate::events::StopReason;
 use crate::session::machine::approvals::Decision;
 use crate::session::machine::state::{Command, EditOp, PromptOutcome, QueueOp, Reply};
 use crate::session::machine::transcript::{ContentPart, Level};
-use crate::sync::lock;
 use crate::vocab::settings::Status;
 
 impl Client {
@@ -149,13 +146,6 @@ impl Client {
         self.live()?.call(id, cmd).map(drop)
     }
 
-    /// Switches the session's model for its next model calls.
-    pub fn set_model(&self, id: &str, model: &str) -> Result<()> {
-        let manager = self.live()?;
-        crate::provider::check_model(&manager.provider_kind(id)?, model)?;
-        manager.call(id, Command::SetModel(model.into())).map(drop)
-    }
-
     /// Switches to the next model of the session's `models` rotation; returns `{model, index, total, thinking_level}`.
     pub fn cycle_model(&self, id: &str) -> Result<Value> {
         self.json_call(id, Command::CycleModel)
@@ -170,52 +160,6 @@ impl Client {
     /// Moves to the next thinking level; returns `{level}`.
     pub fn cycle_thinking_level(&self, id: &str) -> Result<Value> {
         self.json_call(id, Command::CycleThinking)
-    }
-
-    /// Models the session can switch to: for HTTP backends the provider's own list (`GET …/models`), else, or when
-    /// that fails, the configured `models` rotation. Blocks for the provider's answer (at most 10 s).
-    pub fn available_models(&self, id: &str) -> Result<Value> {
-        let m = self.live()?;
-        let (model, fallback) =
-            m.with_state(id, |s| (s.identity().model.clone(), s.available_models()))?;
-        let Some((backend, name)) = model
-            .split_once(':')
-            .filter(|(b, _)| matches!(*b, "anthropic" | "openai" | "ollama"))
-        else {
-            return Ok(fallback);
-        };
-        let http = crate::provider::native::http::HttpModel::new(
-            backend,
-            name,
-            &m.http_options(id)?,
-            self.shared.http.clone(),
-        )?;
-        let Some(rt) = lock(&self.runtime).as_ref().map(|rt| rt.handle().clone()) else {
-            return Err(Error::ShuttingDown);
-        };
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        rt.spawn(async move {
-            let listed = tokio::time::timeout(MODEL_LIST_WAIT, http.list_models()).await;
-            let _ = tx.send(listed);
-        });
-        match rx.recv_timeout(MODEL_LIST_WAIT + Duration::from_secs(1)) {
-            Ok(Ok(Ok(ids))) => m.with_state(id, |s| {
-                s.models_json(ids.iter().map(|i| format!("{backend}:{i}")).collect())
-            }),
-            _ => Ok(fallback),
-        }
-    }
-
-    /// Slash commands a host can offer: the built-ins, then one per skill found.
-    pub fn commands(&self, id: &str) -> Result<Value> {
-        let mut all = self.live()?.with_state(id, |s| s.commands())?;
-        let skills = crate::skills::discover(&self.live()?.skill_dirs(id)?);
-        if let Value::Array(list) = &mut all {
-            list.extend(skills.into_iter().map(|s| {
-                serde_json::json!({"name": s.name, "description": s.description, "kind": "skill"})
-            }));
-        }
-        Ok(all)
     }
 
     /// Skills found for the session: `[{name, description, path, active}]`.
@@ -235,6 +179,13 @@ impl Client {
 
     /// Activates skill `name`: its SKILL.md joins the system prompt from the next model call on.
     pub fn activate_skill(&self, id: &str, name: &str) -> Result<()> {
+        if self.live()?.provider_kind(id)? == "pi" {
+            return Err(Error::NotSupported(
+                "a pi session uses pi's own skills (from its skill directories; its commands list them); tandem \
+                 cannot add one"
+                    .into(),
+            ));
+        }
         let content = crate::skills::load(&self.live()?.skill_dirs(id)?, name)?;
         self.live()?
             .call(
@@ -355,6 +306,20 @@ impl Client {
         self.live()?.with_state(id, |s| {
             serde_json::to_value(s.transcript().messages()).expect("messages serialize")
         })
+    }
+
+    /// The content parts of user message `message_id`, images with their base64 data: what a host needs to show a
+    /// loaded conversation's images again (the message JSON lists them only as `attachments`).
+    pub fn message_parts(&self, id: &str, message_id: u64) -> Result<Vec<ContentPart>> {
+        self.live()?.with_state(id, |s| {
+            match s.transcript().get(message_id).map(|m| &m.body) {
+                Some(crate::vocab::content::Body::User { parts, .. }) => Ok(parts.clone()),
+                Some(_) => Err(Error::invalid(format!(
+                    "message {message_id} is not a user message; only user messages have content parts"
+                ))),
+                None => Err(Error::NotFound(format!("no message {message_id} in session {id}"))),
+            }
+        })?
     }
 
     /// A newest-first window of messages with IDs below `before_id` (0 = newest).

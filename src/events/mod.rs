@@ -236,6 +236,24 @@ pub enum Payload {
         /// Whether before or after were cut to the size cap.
         truncated: bool,
     },
+    /// A bounded file changed outside its edit boundary, found after the fact: a `shell` command (or a tool the pi
+    /// provider ran) changed it, which could not be refused in advance like an edit. The file's `file_changed` came
+    /// just before; the model was told too (the note is appended to the tool's result).
+    BoundaryViolated {
+        /// The tool call that made the change.
+        tool_call_id: String,
+        /// Its tool.
+        tool_name: String,
+        /// Absolute path.
+        path: String,
+        /// `{start_line, end_line}`: the boundary the change left.
+        boundary: crate::vocab::files::Boundary,
+        /// `[{start_line, end_line}]`: the changed line ranges outside it (0-based, in the file as it was before);
+        /// empty when the file was deleted, created again or cannot be compared by lines.
+        changed: Vec<crate::vocab::files::LineRange>,
+        /// What changed, naming both ranges.
+        message: String,
+    },
     /// The model's context size was estimated before a model call.
     ContextUsage {
         /// Estimated tokens in the context.
@@ -333,6 +351,7 @@ impl Payload {
             Payload::ApprovalPending { .. } => EventKind::ApprovalPending,
             Payload::ApprovalResolved { .. } => EventKind::ApprovalResolved,
             Payload::FileChanged { .. } => EventKind::FileChanged,
+            Payload::BoundaryViolated { .. } => EventKind::BoundaryViolated,
             Payload::ContextUsage { .. } => EventKind::ContextUsage,
             Payload::TurnLimitReached { .. } => EventKind::TurnLimitReached,
             Payload::PromptQueued { .. } => EventKind::PromptQueued,
@@ -476,6 +495,8 @@ pub enum EventKind {
     SandboxLimited = 26,
     /// `subagent_finished`
     SubagentFinished = 27,
+    /// `boundary_violated`
+    BoundaryViolated = 28,
 }
 
 #[cfg(test)]

@@ -24,9 +24,9 @@ pub unsafe extern "C" fn tandem_session_compact(
     session_json(client, id, out, |c, id| c.compact(id))
 }
 
-/// Resumes an answer that a stream failure cut off (the partial answer was kept): starts a turn asking the model to
-/// continue where it stopped. `TANDEM_ERR_INVALID_ARGUMENT` when the last turn was not interrupted,
-/// `TANDEM_ERR_BUSY` while a turn runs.
+/// Resumes a turn that a stream failure cut off (the partial answer was kept) or that reached `max_turns`: starts a
+/// turn (with a fresh tool-round count) asking the model to continue where it stopped. `TANDEM_ERR_INVALID_ARGUMENT`
+/// when the last turn was neither, `TANDEM_ERR_BUSY` while a turn runs.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_continue(
     client: *mut tandem_client,
@@ -35,10 +35,12 @@ pub unsafe extern "C" fn tandem_session_continue(
     session_do(client, id, |c, id| c.continue_turn(id))
 }
 
-/// Writes a Markdown summary of the conversation to `<workdir>/.tandem/context/session-summary-<id>-<date>.md`.
-/// `*out` is `{"text", "path"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` for a session without a workdir,
-/// `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet. Cancelled like `tandem_session_compact`
-/// by an abort or a stop (`TANDEM_ERR_PROVIDER`, nothing written).
+/// Writes a Markdown summary of the conversation to
+/// `<workdir>/.tandem/context/session-summary-<6 random hex digits>-<YYYY-MM-DD>.md` (e.g.
+/// `session-summary-3fa9c1-2026-12-04.md`; the random part keeps two summaries of one day apart). `*out` is
+/// `{"text", "path"}`, owned by the caller. `TANDEM_ERR_NOT_SUPPORTED` for a session without a workdir and for a pi
+/// session, `TANDEM_ERR_INVALID_ARGUMENT` when there is nothing to summarize yet. Cancelled like
+/// `tandem_session_compact` by an abort or a stop (`TANDEM_ERR_PROVIDER`, nothing written).
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_summarize(
     client: *mut tandem_client,

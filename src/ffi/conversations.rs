@@ -6,8 +6,11 @@ use super::boundary::{arg_str, client as client_ref, guard, session_arg, session
 use super::types::{tandem_client, tandem_status};
 
 /// Archives the session's conversation in the store and starts a new, empty one (its ID is in the session's
-/// metadata as `conversation_id`). A running turn is aborted first and a pending approval cancelled. The session's ID
-/// and token do not change. Fails with `TANDEM_ERR_IO` (and keeps the current conversation) when the current
+/// metadata as `conversation_id`). A running turn is aborted first and a pending approval cancelled; queues, trust,
+/// boundaries and touched files are reset. As the seed's `new_session` does, the saved branches are kept (and stored
+/// with the new conversation, so `tandem_session_switch_branch` still reaches them) and plan mode ends: the status
+/// becomes `TANDEM_SESSION_STATUS_IDLE` (a `status_changed` event says so). The session's ID and token do not
+/// change. Fails with `TANDEM_ERR_IO` (and keeps the current conversation) when the current
 /// conversation cannot be saved. Blocks until done; any thread.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_new_conversation(
@@ -18,7 +21,8 @@ pub unsafe extern "C" fn tandem_session_new_conversation(
 }
 
 /// Loads stored conversation `conversation_id` into the session, which becomes its writer: a running turn is
-/// aborted first, a pending approval cancelled, queues, trust, boundaries and touched files reset. Errors:
+/// aborted first, a pending approval cancelled, queues, trust, boundaries and touched files reset, plan mode ended
+/// (status `TANDEM_SESSION_STATUS_IDLE`), and the branches are the loaded conversation's. Errors:
 /// `TANDEM_ERR_INVALID_ARGUMENT` for a malformed ID, `TANDEM_ERR_NOT_FOUND` when it is not stored (or the session
 /// does not persist), `TANDEM_ERR_BUSY` when another session or client has it open, `TANDEM_ERR_IO` when the current
 /// conversation cannot be saved. Loading the current conversation is a no-op. Blocks until done; any thread.

@@ -9,8 +9,12 @@ use super::boundary::{session_arg, session_json};
 use super::types::{tandem_client, tandem_status};
 
 /// Switches the session to `model` (`provider:model`). The session's model name changes only when the model is
-/// accepted: a model without a provider prefix is `TANDEM_ERR_INVALID_ARGUMENT`, a backend this build lacks
-/// `TANDEM_ERR_NOT_SUPPORTED`.
+/// accepted: a model without a provider prefix or with a provider this build lacks is `TANDEM_ERR_INVALID_ARGUMENT`;
+/// when the provider lists its models (an HTTP backend, for a model of the session's own backend: `GET …/models`;
+/// pi: `get_available_models`), a model it does not list is `TANDEM_ERR_NOT_FOUND` with the known models in the
+/// last-error message (a dated or tagged listed model may be named without its date or tag). When the list cannot
+/// be had in time (10 s; 30 s for pi, which starts a process to answer), the model is taken and one the provider
+/// does not know fails the next turn. Blocks for the list; call it from a thread that may block.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_set_model(
     client: *mut tandem_client,
@@ -57,8 +61,9 @@ pub unsafe extern "C" fn tandem_session_cycle_thinking_level(
 }
 
 /// Models the session can use: `[{"model", "provider", "name", "current"}]`, owned by the caller. For Anthropic,
-/// OpenAI and ollama models the provider's own list (`GET …/models`, waited for at most 10 s); otherwise, or when
-/// that fails, the configured `models` rotation (or the current model alone).
+/// OpenAI and ollama models the provider's own list (`GET …/models`, waited for at most 10 s); for a pi session
+/// pi's list (`get_available_models`, from a pi process started to answer, at most 30 s); otherwise, or when that
+/// fails, the configured `models` rotation (or the current model alone).
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_available_models(
     client: *mut tandem_client,
@@ -68,7 +73,11 @@ pub unsafe extern "C" fn tandem_session_available_models(
     session_json(client, id, out, |c, id| c.available_models(id))
 }
 
-/// Slash commands a host can offer its user: `[{"name", "description"}]`, owned by the caller.
+/// Slash commands a host can offer its user: `[{"name", "description", "kind"}]`, owned by the caller. `kind` is
+/// `builtin` (`/plan`, `/compact`, ...), `skill` (a SKILL.md found for the session; running it activates the
+/// skill) or, for a pi session, `pi`: pi's own commands (`get_commands`: extension commands, prompt templates, its
+/// skills as `skill:<name>`), which a prompt `/name` reaches pi with. A pi session lists no `skill` entries. Blocks
+/// for pi's answer (at most 30 s).
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_commands(
     client: *mut tandem_client,
@@ -90,7 +99,8 @@ pub unsafe extern "C" fn tandem_session_list_skills(
 }
 
 /// Activates skill `name`: its SKILL.md is added to the system prompt from the next model call on.
-/// `TANDEM_ERR_NOT_FOUND` when no such skill exists.
+/// `TANDEM_ERR_NOT_FOUND` when no such skill exists; `TANDEM_ERR_NOT_SUPPORTED` for a pi session (pi loads its own
+/// skills; `tandem_session_commands` lists them as `skill:<name>` commands to send to pi).
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_activate_skill(
     client: *mut tandem_client,

@@ -34,6 +34,14 @@ pub unsafe fn session_prompt(
     })
 }
 
+/// The content of a JSON content-parts argument (`parts_json`).
+///
+/// # Safety
+/// As [`arg_str`].
+pub unsafe fn parts_prompt(parts_json: *const c_char) -> Result<Vec<ContentPart>> {
+    crate::vocab::content::parse_parts(arg_str(parts_json, "parts_json")?)
+}
+
 /// The content of a plain-text prompt argument.
 ///
 /// # Safety

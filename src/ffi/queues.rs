@@ -5,8 +5,8 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{session_do, session_json};
-use super::prompt::{session_prompt, text_prompt};
+use super::boundary::{arg_str, guard, session_do, session_json, Out};
+use super::prompt::{parts_prompt, session_prompt, text_prompt};
 use super::types::{tandem_client, tandem_prompt_result, tandem_status};
 use crate::session::machine::state::QueueOp;
 
@@ -32,6 +32,39 @@ pub unsafe extern "C" fn tandem_session_queue_follow_up(
     out_or_null: *mut tandem_prompt_result,
 ) -> tandem_status {
     session_prompt(client, id, || text_prompt(prompt), out_or_null, true)
+}
+
+/// Like `tandem_session_queue_follow_up` with a JSON array of content parts (as `tandem_session_send_prompt_parts`
+/// takes): images stay with the entry when the queues are combined at the end of the turn. Malformed JSON is
+/// `TANDEM_ERR_INVALID_JSON`; an empty array, an unknown part type, a media type not starting with `image/` or data that is not base64
+/// is `TANDEM_ERR_INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_queue_follow_up_parts(
+    client: *mut tandem_client,
+    id: *const c_char,
+    parts_json: *const c_char,
+    out_or_null: *mut tandem_prompt_result,
+) -> tandem_status {
+    session_prompt(client, id, || parts_prompt(parts_json), out_or_null, true)
+}
+
+/// The text of queue entries, for display or for putting back in the host's prompt input (the seed's
+/// `combine_queue_entries_to_text`): `entries_json` is a JSON array whose entries are strings or arrays of content
+/// parts (what `tandem_session_recall_queues` and `tandem_session_dequeue_steering` return); `*out` is each entry's
+/// text, entries separated by a blank line, empty entries and images left out. Owned by the caller; free it with
+/// `tandem_string_free`. Malformed JSON is `TANDEM_ERR_INVALID_JSON`, another shape `TANDEM_ERR_INVALID_ARGUMENT`.
+/// Needs no client; any thread.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_queue_entries_to_text(
+    entries_json: *const c_char,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        let json = arg_str(entries_json, "entries_json")?;
+        let entries = crate::error::Error::parse_json("entries_json", json)?;
+        out.write_string(crate::vocab::content::entries_text(entries))
+    })
 }
 
 /// Takes back the queued steering entries (follow-ups stay): `*out` is a JSON array of entries, each an array of

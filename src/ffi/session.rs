@@ -9,30 +9,64 @@ use std::ffi::c_char;
 use super::boundary::{
     arg_str, client as client_ref, guard, opt_str, session_do, session_json, Out,
 };
-use super::prompt::{session_prompt, text_prompt};
+use super::prompt::{parts_prompt, session_prompt, text_prompt};
 use super::types::{
     message_level, tandem_client, tandem_prompt_result, tandem_session_status, tandem_status,
     RawMessageLevel,
 };
-use crate::session::machine::transcript::parse_parts;
 
-/// Starts a session. `options_json` may be NULL. Keys (all optional): `session_id`, `provider` (`native`; `host`: the
-/// model is the host's, see `tandem_client_set_provider`; `pi`: turns run in a `pi --mode rpc` subprocess, see
-/// docs/providers.md), `pi_command` (argv of pi, default `["pi"]`), `model` (`provider:model` with provider
-/// `scripted`, `anthropic`, `openai`, `ollama` or `host`, or for pi any model pi knows; default `scripted:echo`,
-/// `host:default` for the host provider, `pi:default` for pi),
-/// `base_url` (Anthropic: without `/v1`; OpenAI-compatible: with it; ollama defaults to `http://localhost:11434/v1`),
-/// `api_key_env` (default `ANTHROPIC_API_KEY` / `OPENAI_API_KEY`; read at each model call, never stored),
-/// `workdir`, `persist`, `thinking_level`, `approval`, `tool_permissions`, `tools`, `max_turns` (100), `max_cost`
-/// (USD; the turn ends with an error once reached), `prices` (`{input, output, cache_read, cache_write}` in USD per
-/// million tokens, overriding the model's list prices), `retry` (`{max_retries, base_delay_ms, max_delay_ms}`;
-/// HTTP backends default to 3 retries from 1000 ms, scripted models to none), `stream_idle_timeout_ms` (180000),
-/// `system_prompt`, `script`, `restart`, `compaction` (`{threshold (0.8), keep_recent (6), context_limit}`: before
-/// a turn whose estimated context exceeds threshold × the context window, the conversation is compacted first;
-/// `context_limit` overrides the model's known window). Unknown keys are rejected. The session's ID is `session-N`
-/// unless `session_id` is given; a `session_id` that is taken is `TANDEM_ERR_ALREADY_EXISTS`.
+/// Starts a session. `options_json` is a JSON object or NULL (meaning `{}`), merged over the client's
+/// `session_defaults` key by key. Every key is optional; docs/options.md is the complete reference (values, ranges,
+/// defaults, nested keys) and `$defs.session_options` in schemas/tandem.schema.json the machine-readable one. The
+/// keys, all of them:
+/// - `session_id`: the session's ID (`A-Z a-z 0-9 . _ -`, 1-128 characters; default `session-N`). One that is taken
+///   is `TANDEM_ERR_ALREADY_EXISTS`; a stored conversation with this ID is continued.
+/// - `provider`: `native` (default; tandem's agent loop), `host` (the host's model, see
+///   `tandem_client_set_provider`) or `pi` (turns run in a `pi --mode rpc` subprocess, see docs/providers.md).
+/// - `pi_command`: argv of pi (default `["pi"]`).
+/// - `model`: `provider:model` with provider `scripted`, `anthropic`, `openai`, `ollama` or `host`, or for pi any
+///   model pi knows; default `scripted:echo`, `host:default` for the host provider, `pi:default` for pi.
+/// - `base_url`: the HTTP backend's URL (Anthropic: without `/v1`; OpenAI-compatible: with it; ollama defaults to
+///   `http://localhost:11434/v1`).
+/// - `api_key_env`: the variable the API key is read from at each model call (default `ANTHROPIC_API_KEY` /
+///   `OPENAI_API_KEY`); the key is never stored.
+/// - `workdir`: the directory the built-in tools are confined to (must exist); without it there are no built-in
+///   tools.
+/// - `persist`: write the conversation to the client's store (default true).
+/// - `thinking_level`: `off` (default), `low`, `medium`, `high`.
+/// - `approval`: which tool calls wait for `tandem_session_respond_to_approval`: `destructive` (default), `all`,
+///   `none`.
+/// - `approval_timeout_ms`: how long a call waits for approval before it fails (default 300000).
+/// - `tool_permissions`: `{tool: "allow" | "deny" | "ask"}`, overriding `approval` per tool.
+/// - `tools`: allow-list of the tools offered to the model (built-in and host tools; default all).
+/// - `max_turns`: tool rounds per prompt (default 100); reaching it ends the turn (`turn_limit_reached`), and
+///   `tandem_session_continue` resumes it.
+/// - `max_cost`: cost limit in USD; the turn ends with an error once the session's cost reaches it.
+/// - `prices`: `{input, output, cache_read, cache_write}` in USD per million tokens, overriding the model's list
+///   prices.
+/// - `retry`: `{max_retries, base_delay_ms, max_delay_ms}` for failed model calls (HTTP backends default to 3
+///   retries from 1000 ms, scripted models to none).
+/// - `stream_idle_timeout_ms`: how long a model's stream may send nothing before the call fails (default 180000).
+/// - `system_prompt`: the system prompt (active skills are appended; `""` sends none).
+/// - `script`: the scripted model's responses (docs/options.md, "Scripted model steps").
+/// - `restart`: `{max_attempts, base_delay_ms, max_delay_ms, window_ms}`, this session's restart policy over the
+///   client's.
+/// - `models`: the rotation `tandem_session_cycle_model` steps through (`provider:model` or `provider:model:level`).
+/// - `skill_dirs`: directories searched for skills after `<workdir>/.tandem/skills`.
+/// - `compaction`: `{threshold (0.8), keep_recent (6), context_limit}`: before a turn whose estimated context
+///   exceeds threshold × the context window, the conversation is compacted first; `context_limit` overrides the
+///   model's known window.
+/// - `sandbox`: how `shell` commands are confined: `workspace-write` (default), `read-only`, `off`, or
+///   `{mode, network, writable_roots}` (docs/tools.md).
+/// - `shell_env`: variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist; API keys never are.
+///
+/// Options of the native loop (`base_url`, `api_key_env`, `tools`, `tool_permissions`, `approval`, `max_turns`,
+/// `max_cost`, `prices`, `retry`, `system_prompt`, `script`) do not apply to pi sessions. Malformed JSON is
+/// `TANDEM_ERR_INVALID_JSON`; an unknown key, a wrong type or a value out of range is `TANDEM_ERR_INVALID_ARGUMENT`
+/// with a last-error message naming it.
 ///
 /// On success `*out_id` is the session's ID, a plain string the caller owns (free with `tandem_string_free`).
+/// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_start(
     client: *mut tandem_client,
@@ -112,13 +146,7 @@ pub unsafe extern "C" fn tandem_session_send_prompt_parts(
     parts_json: *const c_char,
     out_or_null: *mut tandem_prompt_result,
 ) -> tandem_status {
-    session_prompt(
-        client,
-        id,
-        || parse_parts(arg_str(parts_json, "parts_json")?),
-        out_or_null,
-        false,
-    )
+    session_prompt(client, id, || parts_prompt(parts_json), out_or_null, false)
 }
 
 /// Aborts the running turn: running tool calls are marked aborted, an "Aborted" notice is added, and `turn_ended`
@@ -216,7 +244,9 @@ pub unsafe extern "C" fn tandem_session_get_status(
 }
 
 /// All messages as a JSON array, oldest first; each has a stable `id` and a `kind` (`user`, `assistant`,
-/// `thinking`, `tool_call`, `system`, `usage`). `*out` is owned by the caller.
+/// `thinking`, `tool_call`, `system`, `usage`; `$defs.message` in schemas/tandem.schema.json has their fields). A
+/// user message lists its images as `attachments` (`[{"media_type", "size_bytes"}]`);
+/// `tandem_session_message_parts` returns their data. `*out` is owned by the caller.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_messages(
     client: *mut tandem_client,
@@ -224,6 +254,21 @@ pub unsafe extern "C" fn tandem_session_messages(
     out: *mut *mut c_char,
 ) -> tandem_status {
     session_json(client, id, out, |c, id| c.messages(id))
+}
+
+/// The content parts of user message `message_id` as a JSON array (`{"type":"text","text"}` and
+/// `{"type":"image","media_type","data"}` with the image's base64 data), owned by the caller: how a host shows the
+/// images of a conversation again, since message JSON lists them only as `attachments` (type and size). Stored
+/// conversations keep their images, so this works after a load or a restart too. `TANDEM_ERR_NOT_FOUND` for an
+/// unknown message ID, `TANDEM_ERR_INVALID_ARGUMENT` for a message that is not a user message. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn tandem_session_message_parts(
+    client: *mut tandem_client,
+    id: *const c_char,
+    message_id: u64,
+    out: *mut *mut c_char,
+) -> tandem_status {
+    session_json(client, id, out, |c, id| c.message_parts(id, message_id))
 }
 
 /// Up to `limit` (at least 1) messages with IDs below `before_id` (0 = start from the newest), newest first:

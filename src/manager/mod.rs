@@ -340,9 +340,9 @@ impl Manager {
         self.active(id, |_, s| s.log.clone())
     }
 
-    /// The HTTP options of session `id` (base URL, key variable, timeouts).
-    pub fn http_options(&self, id: &str) -> Result<crate::provider::native::http::HttpOptions> {
-        self.active(id, |_, s| s.options.http.clone())
+    /// What the provider of session `id` reads of its options (HTTP settings, pi's command line, ...).
+    pub fn provider_options(&self, id: &str) -> Result<crate::provider::ProviderOptions> {
+        self.active(id, |_, s| s.options.provider_options())
     }
 
     /// Messages a compaction of session `id` keeps verbatim.

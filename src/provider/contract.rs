@@ -19,18 +19,17 @@ pub trait TurnLink: Send + Sync {
     fn gate(&self, request: GateRequest, timeout: std::time::Duration) -> BoxFuture<'_, Gate>;
     /// Takes the steering queued since the last call (empty when there is none or the session does not answer).
     fn take_steering(&self) -> BoxFuture<'_, Vec<Vec<ContentPart>>>;
-    /// The session's edit boundaries as the session has them now, looked up by resolved absolute path (from tool
-    /// threads, which so never touch the session's state).
-    fn boundaries(&self) -> BoxFuture<'_, Arc<BoundaryLookup>>;
+    /// The session's edit boundaries as the session has them now, by resolved absolute path (a copy, so tool
+    /// threads never touch the session's state).
+    fn boundaries(&self) -> BoxFuture<'_, Arc<Boundaries>>;
     /// USD the session had spent before this turn (for `max_cost`).
     fn session_cost(&self) -> f64 {
         0.0
     }
 }
 
-/// Looks up the edit boundary of a resolved absolute path.
-pub type BoundaryLookup =
-    dyn Fn(&std::path::Path) -> Option<crate::vocab::files::Boundary> + Send + Sync;
+/// Edit boundaries by resolved absolute path.
+pub type Boundaries = std::collections::BTreeMap<String, crate::vocab::files::Boundary>;
 
 /// A session's provider. The session owns one per incarnation and drops it on stop or restart (a provider holding a
 /// subprocess or host registration releases it then).

@@ -12,6 +12,41 @@ pub use crate::vocab::model::{
     FileChange, ModelMessage, ProviderEvent, ThinkingBlock, ToolCallRequest,
 };
 
+/// Whether the model of a session of provider kind `provider` takes images (SPEC Decision 19; others get the text and
+/// a system note). pi and host models decide for themselves, so they get the images; scripted models accept them.
+/// Anthropic models all read images; OpenAI's do except the text-only families; a local Ollama model reads them only
+/// when it is one of the vision families.
+pub fn accepts_images(provider: &str, model: &str) -> bool {
+    if provider != "native" {
+        return true;
+    }
+    let (backend, name) = model.split_once(':').unwrap_or(("", model));
+    let name = name.to_ascii_lowercase();
+    match backend {
+        "openai" => !["gpt-3.5", "o1-mini", "o3-mini", "davinci", "babbage"]
+            .iter()
+            .any(|p| name.starts_with(p)),
+        "ollama" => [
+            "llava",
+            "bakllava",
+            "vision",
+            "-vl",
+            "vl:",
+            "moondream",
+            "minicpm-v",
+            "gemma3",
+            "llama4",
+            "mistral-small3",
+            "granite3.2-vision",
+            "qwen2.5vl",
+            "qwen3-vl",
+        ]
+        .iter()
+        .any(|p| name.contains(p)),
+        _ => true,
+    }
+}
+
 /// What a client shares with the providers of all its sessions.
 #[derive(Clone, Default)]
 pub struct Shared {
@@ -103,4 +138,21 @@ pub fn estimate_tokens(context: &[ModelMessage], system_prompt: Option<&str>) ->
             } / 3.5;
     }
     total.round() as u64
+}
+
+#[cfg(test)]
+mod image_tests {
+    use super::accepts_images;
+
+    #[test]
+    fn text_only_models_are_recognised() {
+        assert!(accepts_images("native", "anthropic:claude-sonnet-4-5"));
+        assert!(accepts_images("native", "openai:gpt-4.1"));
+        assert!(!accepts_images("native", "openai:gpt-3.5-turbo"));
+        assert!(!accepts_images("native", "ollama:qwen2.5-coder"));
+        assert!(accepts_images("native", "ollama:llava:13b"));
+        assert!(accepts_images("native", "ollama:qwen2.5vl:7b"));
+        assert!(accepts_images("native", "scripted:echo"));
+        assert!(accepts_images("pi", "ollama:qwen2.5-coder"), "pi decides");
+    }
 }

@@ -31,7 +31,7 @@ impl TurnLink for ActorLink {
         self.session_cost
     }
 
-    fn boundaries(&self) -> BoxFuture<'_, Arc<crate::provider::contract::BoundaryLookup>> {
+    fn boundaries(&self) -> BoxFuture<'_, Arc<crate::provider::contract::Boundaries>> {
         Box::pin(async move {
             let (tx, rx) = tokio::sync::oneshot::channel();
             // Asked through the actor's channel, so file changes this turn reported before are already applied.
@@ -40,9 +40,7 @@ impl TurnLink for ActorLink {
                 // The session is gone, and with it this turn: the actor aborts it.
                 Err(_) => BTreeMap::new(),
             };
-            let lookup: Arc<crate::provider::contract::BoundaryLookup> =
-                Arc::new(move |path| boundaries.get(&*path.to_string_lossy()).copied());
-            lookup
+            Arc::new(boundaries)
         })
     }
 

@@ -125,10 +125,20 @@ pub(super) fn file_change(
     before: Option<&str>,
     after: Option<&str>,
 ) -> FileChange {
+    file_change_of(&ctx.tool_call_id, path, before, after)
+}
+
+/// The file change of call `tool_call_id` to `path` (see [`file_change`]).
+pub(super) fn file_change_of(
+    tool_call_id: &str,
+    path: &Path,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> FileChange {
     let (before, cut_before) = cap(before);
     let (after, cut_after) = cap(after);
     FileChange {
-        tool_call_id: ctx.tool_call_id.clone(),
+        tool_call_id: tool_call_id.to_string(),
         path: path.to_string_lossy().into_owned(),
         before,
         after,

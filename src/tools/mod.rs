@@ -22,6 +22,7 @@ pub mod sandbox;
 pub(crate) mod shell;
 mod specs;
 mod walk;
+pub mod watch;
 mod write;
 
 #[cfg(test)]
@@ -252,6 +253,12 @@ impl ToolSet {
     /// The workdir the tools are confined to.
     pub fn workdir(&self) -> Option<&Path> {
         self.workdir.as_deref().map(|p| p.as_path())
+    }
+
+    /// Whether the session has tool `name`: an enabled built-in tool (there are none without a workdir) or an
+    /// admitted host tool.
+    pub fn has(&self, name: &str) -> bool {
+        self.enabled.contains(&name) || self.host_tool(name).is_some()
     }
 
     /// Whether `name` changes files or shell state (such calls ask for approval in the default mode and are

@@ -52,6 +52,9 @@ pub(super) fn write_file(
 
 /// `delete_file {path}`: removes a file, or a symlink (the link itself) whose target is a file inside the workdir.
 /// Directories are refused. The content reported as `before` is read only from a file with no other hard link.
+///
+/// Deleting removes every line, so a file with an edit boundary is refused like an edit outside it (only the host
+/// can lift the boundary). Deleting a symlink to a bounded file is not an edit of that file, and goes.
 pub(super) fn delete_file(
     root: &Root,
     args: &Value,
@@ -70,6 +73,12 @@ pub(super) fn delete_file(
     if meta.is_dir() || (meta.is_symlink() && is_dir(root.entry(&target, arg)?)) {
         return Err(format!(
             "{arg} is a directory; delete_file only deletes files"
+        ));
+    }
+    if let Some(b) = ctx.boundary_for(&entry) {
+        return Err(format!(
+            "cannot delete {arg}: it has an edit boundary (allowed range is {}-{}); deleting removes every line",
+            b.start_line, b.end_line
         ));
     }
     let before = root
@@ -283,5 +292,32 @@ mod tests {
             "the link went, not its target"
         );
         assert!(root.join("alias").symlink_metadata().is_err());
+    }
+
+    #[test]
+    fn deleting_a_bounded_file_is_refused_but_not_a_link_to_it() {
+        let t = TempDir::new("write");
+        let root = t.path();
+        let file = root.join("kept.txt");
+        std::fs::write(&file, "0\n1\n").unwrap();
+        std::os::unix::fs::symlink("kept.txt", root.join("alias")).unwrap();
+        std::fs::write(root.join("free.txt"), "x").unwrap();
+        let f = file.clone();
+        let ctx = ToolContext::new("c")
+            .with_boundaries(move |p| (p == f).then(|| Boundary::new(0, 0).unwrap()));
+        let out = run_with(root, "delete_file", json!({"path": "kept.txt"}), &ctx);
+        assert_eq!(
+            (out.text.as_str(), out.is_error),
+            (
+                "cannot delete kept.txt: it has an edit boundary (allowed range is 0-0); deleting removes every line",
+                true
+            )
+        );
+        assert!(file.exists());
+        let out = run_with(root, "delete_file", json!({"path": "alias"}), &ctx);
+        assert_eq!(out.text, "deleted alias");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "0\n1\n");
+        let out = run_with(root, "delete_file", json!({"path": "free.txt"}), &ctx);
+        assert_eq!(out.text, "deleted free.txt", "files without a boundary go");
     }
 }

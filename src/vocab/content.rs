@@ -275,6 +275,49 @@ pub fn combine_entries(entries: Vec<Vec<ContentPart>>) -> Vec<ContentPart> {
     merged
 }
 
+/// One queue entry as the seed's `combine_queue_entries_to_text` takes it: a plain string or content parts.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum QueueEntry {
+    /// Plain text.
+    Text(String),
+    /// Content parts, as the queue calls return them.
+    Parts(Vec<ContentPart>),
+}
+
+/// Queue entries as one string for display or for putting back in a prompt input (the seed's
+/// `combine_queue_entries_to_text`): each entry's text parts, entries separated by a blank line, empty entries and
+/// images left out (a text box cannot hold them; the entries themselves keep them).
+pub fn entries_text(entries: Vec<QueueEntry>) -> String {
+    let entries = entries
+        .into_iter()
+        .map(|e| match e {
+            QueueEntry::Text(text) => vec![ContentPart::Text { text }],
+            QueueEntry::Parts(parts) => parts
+                .into_iter()
+                .filter(|p| matches!(p, ContentPart::Text { .. }))
+                .collect(),
+        })
+        .collect();
+    parts_text(&combine_entries(entries))
+}
+
 fn has_content(p: &ContentPart) -> bool {
     !matches!(p, ContentPart::Text { text } if text.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_entries_become_text_like_the_seeds() {
+        let entries: Vec<QueueEntry> = serde_json::from_str(
+            r#"["first", [{"type": "text", "text": "second "}, {"type": "image", "media_type": "image/png", "data": "aGk="}, {"type": "text", "text": "part"}],
+                [{"type": "image", "media_type": "image/png", "data": "aGk="}], "", "last"]"#,
+        )
+        .unwrap();
+        assert_eq!(entries_text(entries), "first\n\nsecond part\n\nlast");
+        assert_eq!(entries_text(Vec::new()), "");
+    }
 }

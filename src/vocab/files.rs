@@ -94,3 +94,29 @@ pub struct LineEdit {
     /// Lines added minus lines removed.
     pub delta_lines: i64,
 }
+
+/// An inclusive, 0-based range of lines that changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LineRange {
+    /// First changed line (in the file as it was before).
+    pub start_line: u32,
+    /// Last changed line.
+    pub end_line: u32,
+}
+
+/// A change to a bounded file that left its boundary, found after the fact (a `shell` command, a tool pi ran):
+/// such work cannot be refused in advance like an edit, so it is reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BoundaryViolation {
+    /// The call that made the change.
+    pub tool_call_id: String,
+    /// Absolute path.
+    pub path: String,
+    /// The boundary the change left.
+    pub boundary: Boundary,
+    /// The changed line ranges outside it; empty when the file was deleted, created again or cannot be compared by
+    /// lines (the message says which).
+    pub changed: Vec<LineRange>,
+    /// What changed, naming both ranges (the text the model is shown).
+    pub message: String,
+}

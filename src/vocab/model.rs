@@ -68,6 +68,8 @@ pub enum ProviderEvent {
     },
     /// A tool changed a file.
     FileChanged(FileChange),
+    /// A change a tool made (reported by a `FileChanged` just before) left the file's edit boundary.
+    BoundaryViolated(super::files::BoundaryViolation),
     /// The loop stopped waiting for approval of this tool call.
     ApprovalTimedOut {
         /// The tool call.

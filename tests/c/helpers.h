@@ -55,6 +55,7 @@ static const struct {
     {"command_ran", TANDEM_EVENT_KIND_COMMAND_RAN},
     {"sandbox_limited", TANDEM_EVENT_KIND_SANDBOX_LIMITED},
     {"subagent_finished", TANDEM_EVENT_KIND_SUBAGENT_FINISHED},
+    {"boundary_violated", TANDEM_EVENT_KIND_BOUNDARY_VIOLATED},
 };
 
 /* The tandem_event_kind value of a JSON kind name; 0 for names the header does not know. */

@@ -331,39 +331,51 @@ static void test_bad_tandem_session_queue_follow_up(void)
     check_prompt_function("tandem_session_queue_follow_up", tandem_session_queue_follow_up);
 }
 
-static void test_bad_tandem_session_send_prompt_parts(void)
+/* The prompt functions that take content parts as JSON (send_prompt_parts, queue_follow_up_parts). */
+static void check_parts_function(const char *name, prompt_fn fn)
 {
+    check_context = name;
     fixture f;
     REQUIRE(fixture_up(&f));
     const char *ok = "[{\"type\":\"text\",\"text\":\"hi\"}]";
     tandem_prompt_result r = (tandem_prompt_result)77;
-    CHECK_STATUS(tandem_session_send_prompt_parts(NULL, f.id, ok, &r), TANDEM_ERR_NULL_ARGUMENT);
-    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, NULL, ok, &r), TANDEM_ERR_NULL_ARGUMENT);
-    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, NULL, &r), TANDEM_ERR_NULL_ARGUMENT);
-    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, BAD, ok, &r), TANDEM_ERR_INVALID_UTF8);
-    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, BAD, &r), TANDEM_ERR_INVALID_UTF8);
-    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "[{\"type\":\"text\",\"text\":\"" BAD "\"}]", &r),
+    CHECK_STATUS(fn(NULL, f.id, ok, &r), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, NULL, ok, &r), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, f.id, NULL, &r), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(fn(f.c, BAD, ok, &r), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(fn(f.c, f.id, BAD, &r), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(fn(f.c, f.id, "[{\"type\":\"text\",\"text\":\"" BAD "\"}]", &r),
                  TANDEM_ERR_INVALID_UTF8);
-    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "[{\"type\":\"text\",", &r), TANDEM_ERR_INVALID_JSON);
+    CHECK_STATUS(fn(f.c, f.id, "[{\"type\":\"text\",", &r), TANDEM_ERR_INVALID_JSON);
     const char *msg = tandem_last_error_message();
     CHECK(strstr(msg, "line") != NULL && strstr(msg, "column") != NULL);
     /* Malformed documents whose first element also has the wrong shape are still malformed JSON. */
-    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "[1,", &r), TANDEM_ERR_INVALID_JSON);
-    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "{\"x\":", &r), TANDEM_ERR_INVALID_JSON);
+    CHECK_STATUS(fn(f.c, f.id, "[1,", &r), TANDEM_ERR_INVALID_JSON);
+    CHECK_STATUS(fn(f.c, f.id, "{\"x\":", &r), TANDEM_ERR_INVALID_JSON);
     char *deep = deep_json();
-    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, deep, &r), TANDEM_ERR_INVALID_JSON);
+    CHECK_STATUS(fn(f.c, f.id, deep, &r), TANDEM_ERR_INVALID_JSON);
     free(deep);
-    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "[{\"type\":\"text\"}]", &r),
+    CHECK_STATUS(fn(f.c, f.id, "[{\"type\":\"text\"}]", &r),
                  TANDEM_ERR_INVALID_ARGUMENT);
-    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "[{\"type\":\"text\",\"text\":\"a\",\"x\":1}]", &r),
+    CHECK_STATUS(fn(f.c, f.id, "[{\"type\":\"text\",\"text\":\"a\",\"x\":1}]", &r),
                  TANDEM_ERR_INVALID_ARGUMENT);
-    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, f.id, "\"hi\"", &r), TANDEM_ERR_INVALID_ARGUMENT);
-    CHECK_STATUS(tandem_session_send_prompt_parts(f.c, UNKNOWN, ok, &r), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(fn(f.c, f.id, "\"hi\"", &r), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(fn(f.c, UNKNOWN, ok, &r), TANDEM_ERR_NOT_FOUND);
     CHECK(r == (tandem_prompt_result)77);
     char *m = messages_of(f.c, f.id);
     CHECK(m != NULL && count_messages(m, "user") == 0);
     tandem_string_free(m);
     fixture_down(&f);
+}
+
+static void test_bad_tandem_session_send_prompt_parts(void)
+{
+    check_parts_function("tandem_session_send_prompt_parts", tandem_session_send_prompt_parts);
+}
+
+static void test_bad_tandem_session_queue_follow_up_parts(void)
+{
+    check_parts_function("tandem_session_queue_follow_up_parts", tandem_session_queue_follow_up_parts);
 }
 
 /* The functions shaped (client, id). */
@@ -1067,6 +1079,57 @@ static void test_bad_tandem_session_messages_page(void)
     fixture_down(&f);
 }
 
+static void test_bad_tandem_queue_entries_to_text(void)
+{
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_queue_entries_to_text(NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_queue_entries_to_text("[]", NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_queue_entries_to_text(BAD, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_queue_entries_to_text("[\"a\",", &out), TANDEM_ERR_INVALID_JSON);
+    char *deep = deep_json();
+    CHECK_STATUS(tandem_queue_entries_to_text(deep, &out), TANDEM_ERR_INVALID_JSON);
+    free(deep);
+    CHECK_STATUS(tandem_queue_entries_to_text("{\"a\":1}", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_queue_entries_to_text("[1]", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_queue_entries_to_text("[[{\"type\":\"video\"}]]", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(out == SENTINEL_STR);
+    /* The seed's combine_queue_entries_to_text: strings and parts, a blank line between, images left out. */
+    CHECK_STATUS(tandem_queue_entries_to_text("[\"one\",[{\"type\":\"text\",\"text\":\"two\"},{\"type\":\"image\","
+                                              "\"media_type\":\"image/png\",\"data\":\"aGk=\"}],\"\"]",
+                                              &out),
+                 TANDEM_OK);
+    CHECK_STREQ(out, "one\n\ntwo");
+    tandem_string_free(out);
+    out = NULL;
+    CHECK_STATUS(tandem_queue_entries_to_text("[]", &out), TANDEM_OK);
+    CHECK_STREQ(out, "");
+    tandem_string_free(out);
+}
+
+static void test_bad_tandem_session_message_parts(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_session_message_parts(NULL, f.id, 1, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_message_parts(f.c, NULL, 1, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_message_parts(f.c, f.id, 1, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_message_parts(f.c, BAD, 1, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_message_parts(f.c, UNKNOWN, 1, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_message_parts(f.c, f.id, 0, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_message_parts(f.c, f.id, UINT64_MAX, &out), TANDEM_ERR_NOT_FOUND);
+    CHECK(out == SENTINEL_STR);
+    /* A system message is not a user message. */
+    CHECK_STATUS(tandem_session_add_system_message(f.c, f.id, "note", TANDEM_MESSAGE_LEVEL_INFO), TANDEM_OK);
+    char *m = messages_of(f.c, f.id);
+    uint64_t note = 0;
+    REQUIRE(m != NULL && json_get_u64(json_at(m, json_len(m) - 1), "id", &note));
+    tandem_string_free(m);
+    CHECK_STATUS(tandem_session_message_parts(f.c, f.id, note, &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(out == SENTINEL_STR);
+    fixture_down(&f);
+}
+
 static void test_bad_tandem_session_add_system_message(void)
 {
     fixture f;
@@ -1112,6 +1175,7 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_session_list);
     RUN(test_bad_tandem_session_send_prompt);
     RUN(test_bad_tandem_session_send_prompt_parts);
+    RUN(test_bad_tandem_session_queue_follow_up_parts);
     RUN(test_bad_tandem_session_queue_steering);
     RUN(test_bad_tandem_session_queue_follow_up);
     RUN(test_bad_tandem_session_dequeue_steering);
@@ -1152,6 +1216,8 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_session_get_status);
     RUN(test_bad_tandem_session_messages);
     RUN(test_bad_tandem_session_messages_page);
+    RUN(test_bad_tandem_session_message_parts);
+    RUN(test_bad_tandem_queue_entries_to_text);
     RUN(test_bad_tandem_session_usage);
     RUN(test_bad_tandem_session_metadata);
     RUN(test_bad_tandem_session_snapshot);

@@ -394,6 +394,17 @@ static void test_queues(void)
           entries_are(json_get(out, "follow_up"), 0, NULL));
     tandem_string_free(out);
 
+    /* A follow-up with an image keeps it in the queue. */
+    CHECK_STATUS(tandem_session_queue_follow_up_parts(
+                     c, id, "[{\"type\":\"text\",\"text\":\"pic\"},{\"type\":\"image\",\"media_type\":\"image/png\","
+                     "\"data\":\"iVBORw0KGgo=\"}]",
+                     &r),
+                 TANDEM_OK);
+    CHECK(r == TANDEM_PROMPT_RESULT_QUEUED_FOLLOW_UP);
+    CHECK_STATUS(tandem_session_queued_messages(c, id, &out), TANDEM_OK);
+    CHECK(out != NULL && strstr(out, "\"data\":\"iVBORw0KGgo=\"") != NULL);
+    tandem_string_free(out);
+
     /* Clear empties them. */
     CHECK_STATUS(tandem_session_queue_follow_up(c, id, "f2", &r), TANDEM_OK);
     CHECK_STATUS(tandem_session_clear_queues(c, id), TANDEM_OK);
@@ -448,6 +459,16 @@ static void test_prompt_parts_and_errors(void)
     CHECK_STREQ(answer, "look at this");
     CHECK(strstr(m, "\"media_type\":\"image/png\"") != NULL && strstr(m, "\"size_bytes\":8") != NULL);
     CHECK(strstr(m, "iVBORw0KGgo=") == NULL); /* image data stays out of the transcript JSON */
+    /* ... and the host fetches it by message ID to show the image again. */
+    uint64_t user_id = 0;
+    for (long i = 0; i < json_len(m); i++)
+        if (json_str_is(json_at(m, i), "kind", "user"))
+            json_get_u64(json_at(m, i), "id", &user_id);
+    char *parts = NULL;
+    CHECK_STATUS(tandem_session_message_parts(c, id, user_id, &parts), TANDEM_OK);
+    CHECK_STREQ(parts, "[{\"type\":\"text\",\"text\":\"look at \"},{\"type\":\"image\",\"media_type\":"
+                       "\"image/png\",\"data\":\"iVBORw0KGgo=\"},{\"type\":\"text\",\"text\":\"this\"}]");
+    tandem_string_free(parts);
     free(user);
     free(answer);
     tandem_string_free(m);
@@ -1058,6 +1079,100 @@ static void test_approvals_and_trust(void)
     rmdir(dir);
 }
 
+/* Edit boundaries reach every tool: delete_file refuses a bounded file, and a shell command that changes one outside
+ * its boundary is reported as boundary_violated (after its file_changed) and told to the model in the result. */
+static void test_boundaries_for_delete_and_shell(void)
+{
+    char dir[] = "/tmp/tandem-c-bounds-XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    char file[64], opts[1024];
+    snprintf(file, sizeof file, "%s/f.txt", dir);
+    FILE *f = fopen(file, "w");
+    REQUIRE(f != NULL);
+    fputs("a\nb\nc\n", f);
+    fclose(f);
+    snprintf(opts, sizeof opts,
+             "{\"model\":\"scripted:x\",\"workdir\":\"%s\",\"approval\":\"none\",\"script\":["
+             "[{\"tool_call\":{\"name\":\"delete_file\",\"args\":{\"path\":\"f.txt\"},\"id\":\"d1\"}}],"
+             "[{\"tool_call\":{\"name\":\"shell\",\"args\":{\"command\":\"echo d >> f.txt\"},\"id\":\"s1\"}}],"
+             "[{\"text\":\"ok\"}]]}",
+             dir);
+    tandem_client *c = NULL;
+    REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &c), TANDEM_OK);
+    char *id = NULL;
+    REQUIRE_STATUS(tandem_session_start(c, opts, &id), TANDEM_OK);
+    CHECK_STATUS(tandem_session_set_boundary(c, id, "f.txt", 0, 1), TANDEM_OK);
+    evlog log = {0};
+    CHECK(prompt_and_wait(c, &log, id, "change it") != NULL);
+    const char *violation = NULL;
+    size_t changed_at = 0, violated_at = 0;
+    for (size_t i = 0; i < log.len; i++) {
+        if (ev_is(log.items[i], id, "file_changed"))
+            changed_at = i;
+        if (ev_is(log.items[i], id, "boundary_violated") && violation == NULL) {
+            violation = log.items[i];
+            violated_at = i;
+        }
+    }
+    REQUIRE(violation != NULL);
+    CHECK(changed_at > 0 && changed_at < violated_at);
+    CHECK(json_str_is(violation, "tool_call_id", "s1"));
+    CHECK(json_str_is(violation, "tool_name", "shell"));
+    CHECK(strstr(violation, "\"changed\":[{\"start_line\":3,\"end_line\":3}]") != NULL);
+    CHECK(strstr(violation, "\"boundary\":{\"start_line\":0,\"end_line\":1}") != NULL);
+    char *msgs = messages_of(c, id);
+    CHECK(msgs != NULL && strstr(msgs, "cannot delete f.txt: it has an edit boundary") != NULL);
+    CHECK(msgs != NULL && strstr(msgs, "[boundary violation]") != NULL);
+    tandem_string_free(msgs);
+    f = fopen(file, "r");
+    CHECK(f != NULL);
+    if (f != NULL)
+        fclose(f);
+    evlog_free(&log);
+    tandem_string_free(id);
+    tandem_client_free(c);
+    remove(file);
+    rmdir(dir);
+}
+
+/* A turn the turn limit ended is resumed by tandem_session_continue (once); a call of a tool the session lacks fails
+ * as "not found" without asking the host, even when every call asks. */
+static void test_continue_after_the_turn_limit(void)
+{
+    const char *opts = "{\"model\":\"scripted:x\",\"approval\":\"all\",\"max_turns\":1,\"script\":["
+                       "[{\"tool_call\":{\"name\":\"shell\",\"args\":{\"command\":\"true\"},\"id\":\"s1\"}}],"
+                       "[{\"text\":\"resumed\"}]]}";
+    tandem_client *c = NULL;
+    REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &c), TANDEM_OK);
+    char *id = NULL;
+    REQUIRE_STATUS(tandem_session_start(c, opts, &id), TANDEM_OK);
+    evlog log = {0};
+    const char *end = prompt_and_wait(c, &log, id, "go");
+    REQUIRE(end != NULL);
+    CHECK(json_str_is(end, "reason", "error"));
+    CHECK(evlog_count(&log, id, "approval_pending") == 0);
+    CHECK(evlog_count(&log, id, "turn_limit_reached") == 1);
+    bool refused = false;
+    for (size_t i = 0; i < log.len; i++)
+        if (ev_is(log.items[i], id, "tool_ended"))
+            refused = json_str_is(log.items[i], "tool_call_id", "s1") &&
+                      json_str_is(log.items[i], "result", "Tool 'shell' not found");
+    CHECK(refused);
+
+    CHECK_STATUS(tandem_session_continue(c, id), TANDEM_OK);
+    size_t before = log.len;
+    end = pull_until(c, &log, id, "turn_ended", WAIT_MS);
+    REQUIRE(end != NULL);
+    CHECK(json_str_is(end, "reason", "completed"));
+    char *text = deltas_of(log.items + before, log.len - before, id, "text_delta");
+    CHECK_STREQ(text, "resumed");
+    free(text);
+    CHECK_STATUS(tandem_session_continue(c, id), TANDEM_ERR_INVALID_ARGUMENT); /* only once */
+    evlog_free(&log);
+    tandem_string_free(id);
+    tandem_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
     check_init(argc, argv);
@@ -1075,5 +1190,7 @@ int main(int argc, char **argv)
     RUN(test_calls_racing_shutdown);
     RUN(test_host_tools);
     RUN(test_approvals_and_trust);
+    RUN(test_boundaries_for_delete_and_shell);
+    RUN(test_continue_after_the_turn_limit);
     return check_summary();
 }

@@ -79,4 +79,41 @@ pub fn released_within(count: &std::sync::atomic::AtomicUsize, want: usize) {
     }
 }
 
+/// The user messages of session `id`, oldest first.
+pub fn user_messages(c: &Client, id: &str) -> Vec<Value> {
+    c.messages(id)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "user")
+        .cloned()
+        .collect()
+}
+
+/// Whether the tests run as root (the effective user of /proc/self), as CI does on its Linux machine.
+pub fn is_root() -> bool {
+    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0
+}
+
+/// Marks test `test` as not run here because of `why`. As root (CI runs as root on Linux, where every such test must
+/// run) it fails instead. Otherwise it prints `SKIPPED` and appends a line to the file `TANDEM_SKIPPED_LOG` names,
+/// so `scripts/test-all.sh` lists the test as skipped in its summary instead of counting it as passed.
+pub fn cannot_run(test: &str, why: &str) {
+    assert!(
+        !is_root(),
+        "{test} could not run although this is root, where it must: {why}"
+    );
+    println!("SKIPPED: {test}: {why}");
+    if let Some(log) = std::env::var_os("TANDEM_SKIPPED_LOG") {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("TANDEM_SKIPPED_LOG is writable");
+        writeln!(f, "{test} ({why})").expect("TANDEM_SKIPPED_LOG is writable");
+    }
+}
+
 pub mod http_mock;

@@ -618,6 +618,7 @@ void test_subagents_and_misc() {
     CHECK_EQ(wid.size(), size_t(8 + 16));
     CHECK_EQ(wid, tandem::workdir_session_id("/tmp/y"));
     CHECK_EQ(tandem::status_name(TANDEM_ERR_BUSY), std::string("TANDEM_ERR_BUSY"));
+    CHECK_EQ(tandem::queue_entries_to_text(R"(["a", [{"type": "text", "text": "b"}]])"), std::string("a\n\nb"));
     tandem::Session slow = client.start_session(R"({"script": [[{"text": "slow"}, {"delay_ms": 400}, {"text": "!"}]]})");
     CHECK_EQ(slow.send_parts(R"([{"type": "text", "text": "parts"}])"), TANDEM_PROMPT_RESULT_SENT);
     CHECK_EQ(slow.queue_follow_up("later"), TANDEM_PROMPT_RESULT_QUEUED_FOLLOW_UP);

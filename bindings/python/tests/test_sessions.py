@@ -193,8 +193,15 @@ def test_queues(client: tandem.Client) -> None:
     assert [[p["text"] for p in entry] for entry in queued["steering"]] == [["s1"]]
     assert [[p["text"] for p in entry] for entry in queued["follow_up"]] == [["f1"]]
     assert [[p["text"] for p in entry] for entry in session.dequeue_steering()] == [["s1"]]
+    image = {"type": "image", "media_type": "image/png", "data": "iVBORw0KGgo="}
+    assert session.queue_follow_up_parts([{"type": "text", "text": "f2"}, image]) == tandem.PromptResult.QUEUED_FOLLOW_UP
+    assert session.queued_messages()["follow_up"][1] == [{"type": "text", "text": "f2"}, image]
     recalled = session.recall_queues()
-    assert recalled["steering"] == [] and len(recalled["follow_up"]) == 1
+    assert recalled["steering"] == [] and len(recalled["follow_up"]) == 2
+    assert tandem.queue_entries_to_text(recalled["follow_up"]) == "f1\n\nf2"
+    assert tandem.queue_entries_to_text(["a", [{"type": "text", "text": "b"}]]) == "a\n\nb"
+    first_user = next(m for m in session.messages() if m["kind"] == "user")
+    assert session.message_parts(first_user["id"]) == [{"type": "text", "text": "first"}]
     session.clear_queues()
     assert session.status() == tandem.SessionStatus.THINKING
     session.abort()
@@ -373,3 +380,19 @@ def test_slash_commands_run_and_empty_prompts_are_refused(client: tandem.Client)
         session.send("   ")
     assert refused.value.status == tandem.Status.ERR_INVALID_ARGUMENT
     assert "empty" in str(refused.value)
+
+
+def test_continue_resumes_a_turn_the_turn_limit_ended(client: tandem.Client, workdir: Path) -> None:
+    call = [{"tool_call": {"name": "list_directory", "args": {"path": "."}}}]
+    session = client.start_session(workdir=str(workdir), max_turns=1, script=[call, [{"text": "resumed"}]])
+    session.send("look twice")
+    log: List[tandem.Event] = []
+    pull_until(client, turn_ended(session), log)
+    assert [(e.current, e.limit) for e in log if isinstance(e, tandem.TurnLimitReached)] == [(1, 1)]
+    session.continue_()
+    log = []
+    ended = pull_until(client, turn_ended(session), log)
+    assert isinstance(ended, tandem.TurnEnded) and ended.reason == "completed"
+    assert text_of(log, session) == "resumed"
+    with pytest.raises(tandem.InvalidArgumentError):
+        session.continue_()  # resumed once; nothing is cut off now

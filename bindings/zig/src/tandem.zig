@@ -108,6 +108,14 @@ pub fn workdirSessionId(allocator: std.mem.Allocator, path: [:0]const u8) ![]u8 
     return takeString(allocator, out);
 }
 
+/// Queue entries (a JSON array of strings or content-part arrays, as `recallQueues` returns them) as one text for a
+/// prompt input: entries separated by a blank line, images left out. Owned by `allocator`.
+pub fn queueEntriesToText(allocator: std.mem.Allocator, entries_json: [:0]const u8) ![]u8 {
+    var out: [*c]u8 = null;
+    try check(c.tandem_queue_entries_to_text(entries_json.ptr, &out));
+    return takeString(allocator, out);
+}
+
 fn optZ(s: ?[:0]const u8) [*c]const u8 {
     return if (s) |z| z.ptr else null;
 }
@@ -189,6 +197,7 @@ pub const EventKind = enum(u32) {
     command_ran = c.TANDEM_EVENT_KIND_COMMAND_RAN,
     sandbox_limited = c.TANDEM_EVENT_KIND_SANDBOX_LIMITED,
     subagent_finished = c.TANDEM_EVENT_KIND_SUBAGENT_FINISHED,
+    boundary_violated = c.TANDEM_EVENT_KIND_BOUNDARY_VIOLATED,
     /// A kind newer than this wrapper.
     unknown = 0,
 };
@@ -810,6 +819,11 @@ pub const Session = struct {
         return self.prompt(c.tandem_session_send_prompt_parts, parts_json);
     }
 
+    /// Like `queueFollowUp` with a JSON array of content parts (images stay with the entry).
+    pub fn queueFollowUpParts(self: Session, parts_json: [:0]const u8) Error!PromptResult {
+        return self.prompt(c.tandem_session_queue_follow_up_parts, parts_json);
+    }
+
     /// Takes back the queued steering entries: a JSON array, owned by `allocator`.
     pub fn dequeueSteering(self: Session, allocator: std.mem.Allocator) ![]u8 {
         return self.jsonCall(allocator, c.tandem_session_dequeue_steering);
@@ -830,7 +844,8 @@ pub const Session = struct {
         return self.simple(c.tandem_session_clear_queues);
     }
 
-    /// Resumes an answer a stream failure cut off (`error.InvalidArgument` when the last turn was not cut off).
+    /// Resumes a turn a stream failure or `max_turns` cut off (`error.InvalidArgument` when the last turn was not
+    /// cut off).
     pub fn continueTurn(self: Session) Error!void {
         return self.simple(c.tandem_session_continue);
     }
@@ -846,6 +861,14 @@ pub const Session = struct {
     pub fn messagesPage(self: Session, allocator: std.mem.Allocator, before_id: u64, limit: u32) ![]u8 {
         var out: [*c]u8 = null;
         try check(c.tandem_session_messages_page(self.client, self.id.ptr, before_id, limit, &out));
+        return takeString(allocator, out);
+    }
+
+    /// The content parts of user message `message_id` (a JSON array, images with their base64 data), owned by
+    /// `allocator`.
+    pub fn messageParts(self: Session, allocator: std.mem.Allocator, message_id: u64) ![]u8 {
+        var out: [*c]u8 = null;
+        try check(c.tandem_session_message_parts(self.client, self.id.ptr, message_id, &out));
         return takeString(allocator, out);
     }
 

@@ -321,6 +321,9 @@ test "sub-agents, queues, start-or-get, helpers" {
     try testing.expectEqualStrings(wid, wid2);
     try testing.expect(std.mem.startsWith(u8, wid, "workdir-") and wid.len == 24);
     try testing.expectEqualStrings("TANDEM_ERR_BUSY", tandem.statusName(tandem.c.TANDEM_ERR_BUSY));
+    const joined = try tandem.queueEntriesToText(testing.allocator, "[\"a\", [{\"type\": \"text\", \"text\": \"b\"}]]");
+    defer testing.allocator.free(joined);
+    try testing.expectEqualStrings("a\n\nb", joined);
 
     var slow = try client.startSession(testing.allocator,
         \\{"script": [[{"text": "slow"}, {"delay_ms": 400}, {"text": "!"}]]}

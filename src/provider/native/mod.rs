@@ -30,7 +30,8 @@ use crate::vocab::gate::{ApprovalMode, Permission};
 use crate::vocab::settings::ProviderConfig;
 use crate::vocab::settings::ThinkingLevel;
 
-pub use crate::provider::contract::{BoundaryLookup, TurnLink};
+pub use crate::provider::contract::{Boundaries, TurnLink};
+pub(crate) use tool_calls::report as report_watched;
 
 /// The notice after an answer that hit the output token limit.
 pub const CUT_NOTICE: &str =
@@ -327,7 +328,7 @@ impl Native {
                     limit: self.max_turns,
                 });
                 emit(ProviderEvent::Error(format!(
-                    "Turn limit reached ({tool_rounds}/{}). Send another prompt to let the agent continue.",
+                    "Turn limit reached ({tool_rounds}/{}). Use continue (or send another prompt) to let the agent go on.",
                     self.max_turns
                 )));
                 break;

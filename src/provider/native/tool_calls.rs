@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use super::{Native, TurnLink};
+use super::{Boundaries, Native, TurnLink};
 use crate::provider::{ProviderEvent, ToolCallRequest};
+use crate::tools::watch::{violation_note, Observed, Watch};
 use crate::tools::{preview, ToolContext};
 use crate::vocab::gate::{ApprovalMode, Permission};
 use crate::vocab::gate::{Gate, GateRequest};
@@ -128,8 +129,12 @@ impl Native {
         (result, is_error)
     }
 
-    /// Runs one call through permissions, the session's gate (plan mode, trust, approval) and the tool.
+    /// Runs one call through permissions, the session's gate (plan mode, trust, approval) and the tool. A tool the
+    /// session does not have is refused first: the host is never asked to approve a call that cannot run.
     async fn gate_and_run(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> CallResult {
+        if !self.tools.has(&call.name) {
+            return (format!("Tool '{}' not found", call.name), true);
+        }
         let protected = self.tools.protected(&call.name, &call.args);
         let ask = match self.policy(&call.name) {
             Policy::Deny => {
@@ -167,13 +172,20 @@ impl Native {
     }
 
     /// Executes an approved call with the session's boundaries and a progress line to the host; a file change is
-    /// reported (with the line edits that move the file's boundary) before the call ends.
+    /// reported (with the line edits that move the file's boundary) before the call ends. A `shell` command cannot
+    /// be bounded in advance: the bounded files are read before it and compared after, every change is reported,
+    /// and changes outside a boundary are reported as violations and told to the model with the result.
     async fn execute(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> CallResult {
         let progress_link = link.clone();
         let (id, name) = (call.id.clone(), call.name.clone());
-        let lookup = link.boundaries().await;
+        let bounds = link.boundaries().await;
+        let watch = match (call.name.as_str(), self.tools.workdir()) {
+            ("shell", Some(w)) if !bounds.is_empty() => watch_off_workers(w, &bounds).await,
+            _ => None,
+        };
+        let lookup = bounds.clone();
         let ctx = ToolContext::new(call.id.clone())
-            .with_boundaries(move |path| lookup(path))
+            .with_boundaries(move |path| lookup.get(&*path.to_string_lossy()).copied())
             .with_progress(move |partial| {
                 progress_link.emit(ProviderEvent::ToolUpdate {
                     id: id.clone(),
@@ -186,8 +198,43 @@ impl Native {
             change.line_edits = out.line_edits;
             link.emit(ProviderEvent::FileChanged(change));
         }
-        (out.text, out.is_error)
+        let mut text = out.text;
+        if let Some(watch) = watch {
+            let id = call.id.clone();
+            let seen = tokio::task::spawn_blocking(move || {
+                let mut watch = watch;
+                watch.changes(&id)
+            })
+            .await
+            .unwrap_or_default();
+            if let Some(note) = report(seen, link.as_ref()) {
+                text = format!("{text}\n\n{note}");
+            }
+        }
+        (text, out.is_error)
     }
+}
+
+/// Reads the bounded files in `workdir` on the blocking pool (they may be large, the file system slow).
+async fn watch_off_workers(workdir: &std::path::Path, bounds: &Arc<Boundaries>) -> Option<Watch> {
+    let (w, b) = (workdir.to_path_buf(), bounds.clone());
+    tokio::task::spawn_blocking(move || Watch::snapshot(&w, &b))
+        .await
+        .ok()
+}
+
+/// Reports what a watched call changed in bounded files: each change, then its violation if any. Returns the note
+/// for the model when there was a violation.
+pub(crate) fn report(seen: Vec<Observed>, link: &dyn TurnLink) -> Option<String> {
+    let violations: Vec<_> = seen.iter().filter_map(|o| o.violation.clone()).collect();
+    let note = violation_note(&violations.iter().collect::<Vec<_>>());
+    for o in seen {
+        link.emit(ProviderEvent::FileChanged(o.change));
+        if let Some(v) = o.violation {
+            link.emit(ProviderEvent::BoundaryViolated(v));
+        }
+    }
+    note
 }
 
 /// Shows `call` as pending: the session's gate sends `tool_started` when it lets the call run.

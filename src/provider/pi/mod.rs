@@ -1,12 +1,16 @@
 //! The pi provider: turns run by the pi coding agent (`pi --mode rpc`), one subprocess per session, translated
 //! between pi's JSONL protocol and tandem's provider contract.
 //!
-//! pi keeps its own conversation and runs its own tools: tandem's approvals, permissions, tool allow-list and edit
-//! boundaries do not apply to it. Turns reuse one process; if it dies, the turn ends with an error and the next
-//! turn starts a new one (after a backoff), replaying the earlier conversation to it.
+//! pi keeps its own conversation and runs its own tools: tandem's approvals, permissions and tool allow-list do not
+//! apply to it, and edit boundaries cannot be enforced in advance. They are checked after the fact instead: the
+//! bounded files are read when a turn starts and compared after each tool pi runs; changes are reported as file
+//! changes, those outside a boundary as `boundary_violated`, and pi is told with a steering message. Turns reuse
+//! one process; if it dies, the turn ends with an error and the next turn starts a new one (after a backoff),
+//! replaying the earlier conversation to it.
 
 pub(crate) mod history;
 pub(crate) mod process;
+pub mod query;
 pub(crate) mod translate;
 
 use std::path::PathBuf;
@@ -20,7 +24,8 @@ use tokio::time::Instant;
 use crate::error::{Error, Result};
 use crate::provider::native::model::BoxFuture;
 use crate::provider::{ModelMessage, Provider, ProviderEvent, TurnLink};
-use crate::vocab::content::{Level, Usage};
+use crate::tools::watch::Watch;
+use crate::vocab::content::{ContentPart, Level, Usage};
 use crate::vocab::settings::ProviderConfig;
 use crate::vocab::settings::ThinkingLevel;
 use crate::vocab::settings::{SideKind, SideResult};
@@ -32,7 +37,7 @@ use translate::{content_command, Step, Turn};
 pub const DEFAULT_MODEL: &str = "pi:default";
 
 /// How long pi may take to answer a setup command (it needs a few seconds to start on a busy machine).
-const SETUP_LIMIT: Duration = Duration::from_secs(30);
+pub(crate) const SETUP_LIMIT: Duration = Duration::from_secs(30);
 /// How long the run of an aborted turn may take to wind down before the process is replaced.
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 /// How long a compaction may take (the session gives side calls 120 s).
@@ -240,6 +245,7 @@ impl Pi {
                 Err(e) => return Err(format!("pi could not start a new session: {e}")),
             }
         }
+        let mut watch = self.watch(link).await;
         let prompt_id = p.send(content_command("prompt", replay.as_deref(), parts));
         p.in_flight = true;
         p.known = seen;
@@ -251,7 +257,17 @@ impl Pi {
                 record = p.next() => match record {
                     None => break Err(p.exit_message().await),
                     Some(v) => match turn.step(&v) {
-                        Step::Emit(events) => events.into_iter().for_each(|e| link.emit(e)),
+                        Step::Emit(events) => {
+                            for mut e in events {
+                                if let (ProviderEvent::ToolEnd { id, result, .. }, Some(w)) = (&mut e, &mut watch) {
+                                    if let Some(note) = compare(w, id, link).await {
+                                        result.push_str(&format!("\n\n{note}"));
+                                        p.send(content_command("steer", None, &[ContentPart::Text { text: note }]));
+                                    }
+                                }
+                                link.emit(e);
+                            }
+                        }
                         Step::End { error } => break Ok(error),
                     },
                 },
@@ -276,6 +292,26 @@ impl Pi {
                 Err(why)
             }
         }
+    }
+
+    /// The session's bounded files in pi's working directory as they are now (`None` without boundaries).
+    async fn watch(&self, link: &Arc<dyn TurnLink>) -> Option<Watch> {
+        let bounds = link.boundaries().await;
+        if bounds.is_empty() {
+            return None;
+        }
+        let dir = self.shared.workdir.clone();
+        tokio::task::spawn_blocking(move || {
+            let dir = match dir {
+                Some(d) => d,
+                None => std::env::current_dir().ok()?,
+            };
+            let dir = dir.canonicalize().unwrap_or(dir);
+            Some(Watch::snapshot(&dir, &bounds)).filter(|w| !w.is_empty())
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
     async fn compact(&self) -> std::result::Result<SideResult, String> {
@@ -303,6 +339,20 @@ impl Pi {
 
 /// Whether pi must drop its conversation before the prompt: it has one, and tandem's context is a new
 /// conversation or one pi does not have.
+/// Compares the bounded files after pi's tool call `id` ended and reports what changed (before the call's end, so
+/// the session still knows the tool). Returns the note for pi when a change left a boundary.
+async fn compare(watch: &mut Watch, id: &str, link: &Arc<dyn TurnLink>) -> Option<String> {
+    let (mut w, call) = (watch.clone(), id.to_string());
+    let (w, seen) = tokio::task::spawn_blocking(move || {
+        let seen = w.changes(&call);
+        (w, seen)
+    })
+    .await
+    .ok()?;
+    *watch = w;
+    crate::provider::native::report_watched(seen, link.as_ref())
+}
+
 fn must_reset(plan: &Plan, known: &[String]) -> bool {
     match plan {
         Plan::Continue => false,

@@ -121,6 +121,32 @@ impl SessionState {
         serde_json::to_value(all).expect("touched files serialize")
     }
 
+    /// The name of running tool call `id` ("unknown" when it is not running).
+    fn active_tool_name(&self, id: &str) -> String {
+        self.active_tools
+            .iter()
+            .find(|(tid, _)| tid == id)
+            .map_or_else(|| "unknown".to_string(), |(_, n)| n.clone())
+    }
+
+    /// Emits `boundary_violated` for a change found after the fact outside a boundary. The boundary itself stays
+    /// (only the host sets and clears boundaries).
+    pub(super) fn boundary_violated(
+        &mut self,
+        v: crate::vocab::files::BoundaryViolation,
+        fx: &mut Vec<Effect>,
+    ) {
+        let tool_name = self.active_tool_name(&v.tool_call_id);
+        fx.push(Effect::Emit(crate::events::Payload::BoundaryViolated {
+            tool_call_id: v.tool_call_id,
+            tool_name,
+            path: v.path,
+            boundary: v.boundary,
+            changed: v.changed,
+            message: v.message,
+        }));
+    }
+
     /// Records a file change reported by a tool, and emits `file_changed`.
     pub(super) fn file_changed(
         &mut self,
@@ -132,11 +158,7 @@ impl SessionState {
         for edit in &change.line_edits {
             self.adjust_boundary(&change.path, edit.edit_line, edit.delta_lines);
         }
-        let tool_name = self
-            .active_tools
-            .iter()
-            .find(|(id, _)| *id == change.tool_call_id)
-            .map_or_else(|| "unknown".to_string(), |(_, n)| n.clone());
+        let tool_name = self.active_tool_name(&change.tool_call_id);
         self.files.touched.insert(
             change.path.clone(),
             Touched {

@@ -38,6 +38,10 @@ pub const CONTINUE_PROMPT: &str =
     "Your previous response was interrupted mid-stream. Please continue from where you \
                                    left off. Do not repeat what you already said.";
 
+/// The prompt the model gets when `continue` resumes a turn the turn limit ended.
+pub const CONTINUE_AFTER_LIMIT: &str =
+    "You reached the limit of tool rounds for one turn. Please continue the task from where you left off.";
+
 fn not_needed() -> Reply {
     Reply::Json(
         json!({"compacted": false, "info": "Context is already small enough, no compaction needed."}),
@@ -174,6 +178,11 @@ impl SessionState {
         if self.busy() {
             return busy("summarize");
         }
+        if self.ident.provider == "pi" {
+            return Reply::Failed(Error::NotSupported(
+                "session summaries are not supported by the pi provider".into(),
+            ));
+        }
         if self.ident.workdir.is_none() {
             return Reply::Failed(Error::NotSupported(
                 "summaries are saved under the session's workdir; start the session with a workdir"
@@ -277,7 +286,7 @@ impl SessionState {
         if self.turn.as_ref().is_some_and(|t| t.id == turn_id) {
             fx.push(Effect::StartTurn {
                 turn_id,
-                context: context_from_transcript(self.transcript.messages()),
+                context: self.model_context(),
             });
         }
         Reply::Ok
@@ -317,17 +326,17 @@ impl SessionState {
         info
     }
 
-    /// Resumes an answer cut off by a stream failure.
+    /// Resumes a turn cut off by a stream failure or by the turn limit.
     pub(super) fn continue_turn(&mut self, now: Now, fx: &mut Vec<Effect>) -> Reply {
         if self.busy() {
             return busy("continue");
         }
-        if !self.interrupted {
+        let Some(prompt) = self.interrupted else {
             return Reply::Failed(Error::invalid("No interrupted response to continue from"));
-        }
+        };
         self.start_turn(
             vec![ContentPart::Text {
-                text: CONTINUE_PROMPT.into(),
+                text: prompt.into(),
             }],
             now,
             fx,

@@ -4,6 +4,32 @@
 use crate::vocab::content::{Body, ContentPart, Message};
 use crate::vocab::model::{ModelMessage, ThinkingBlock, ToolCallRequest};
 
+/// The model context of `messages` for a model that takes images (`images`) or not: for one that does not, each
+/// image becomes a short text note in its place (the transcript keeps the image; switching to a model that reads
+/// images sends it again).
+pub fn model_context(messages: &[Message], images: bool) -> Vec<ModelMessage> {
+    let mut ctx = context_from_transcript(messages);
+    if !images {
+        for m in &mut ctx {
+            if let ModelMessage::User(parts) = m {
+                leave_out_images(parts);
+            }
+        }
+    }
+    ctx
+}
+
+/// Replaces each image of `parts` with a short text note, for a model that does not take images.
+pub fn leave_out_images(parts: &mut [ContentPart]) {
+    for p in parts.iter_mut() {
+        if let ContentPart::Image { media_type, .. } = p {
+            *p = ContentPart::Text {
+                text: format!("[{media_type} image left out: this model does not take images]"),
+            };
+        }
+    }
+}
+
 /// The model context for a transcript: user prompts, assistant responses with their tool calls, and tool results.
 /// Thinking goes back with its response (providers that sign it need it); system notices and usage entries are the
 /// host's, not the model's.

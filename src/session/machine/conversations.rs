@@ -64,8 +64,9 @@ impl SessionState {
         &self.branches
     }
 
-    /// Starts conversation `conversation_id`: an empty transcript, no usage, branches, queues, trust, boundaries or
-    /// touched files. Plan mode stays on: a new conversation must not quietly re-enable destructive tools.
+    /// Starts conversation `conversation_id`: an empty transcript, no usage, queues, trust, boundaries or touched
+    /// files. As in the seed, the saved branches are kept (written to the new conversation's journal, so they are
+    /// stored with it) and plan mode ends (the status is `idle`, announced by `status_changed`).
     pub(super) fn new_conversation(
         &mut self,
         conversation_id: String,
@@ -84,7 +85,8 @@ impl SessionState {
             Level::Info,
         ));
         self.usage = Usage::default();
-        self.branches.clear();
+        self.journal_ops
+            .extend((0..self.branches.len()).map(JournalOp::Branch));
         self.created_at_ms = now.wall_ms;
         self.settle_status(fx);
         self.messages_changed(now, fx);
@@ -172,7 +174,7 @@ impl SessionState {
     }
 
     /// What leaving a conversation resets: a running turn is aborted (its approval cancelled), and queues, trust,
-    /// errors, boundaries and touched files belong to the conversation left behind.
+    /// errors, boundaries and touched files belong to the conversation left behind. Plan mode ends, as in the seed.
     fn leave_conversation(&mut self, why: &str, fx: &mut Vec<Effect>) {
         // A compaction of the conversation left behind must not land in the next one.
         self.cancel_side_call(fx);
@@ -188,11 +190,9 @@ impl SessionState {
         self.steering.clear();
         self.follow_up.clear();
         self.error_message = None;
-        self.interrupted = false;
+        self.interrupted = None;
         self.files = Default::default();
         self.journal_ops.clear();
-        if self.status != Status::Plan {
-            self.set_status(Status::Idle, fx);
-        }
+        self.set_status(Status::Idle, fx);
     }
 }

@@ -80,9 +80,23 @@ impl SessionState {
         content: String,
         fx: &mut Vec<Effect>,
     ) -> Reply {
+        if let Some(no) =
+            self.pi_has_its_own("skills (from its skill directories; its commands list them)")
+        {
+            return no;
+        }
         self.skills.insert(name, content);
         self.provider_changed(fx);
         Reply::Ok
+    }
+
+    /// `NotSupported` for a pi session, which has its own `what`.
+    pub(super) fn pi_has_its_own(&self, what: &str) -> Option<Reply> {
+        (self.ident.provider == "pi").then(|| {
+            Reply::Failed(Error::NotSupported(format!(
+                "a pi session uses pi's own {what}; tandem cannot change them"
+            )))
+        })
     }
 
     /// Deactivates skill `name`.

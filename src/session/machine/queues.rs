@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::state::{parts_json, Effect, Now, QueueOp, Reply, SessionState};
-use super::transcript::{Body, ContentPart};
+use super::transcript::ContentPart;
 use crate::events::Payload;
 
 fn entries_json(entries: &[Vec<ContentPart>]) -> Value {
@@ -49,10 +49,10 @@ impl SessionState {
         if self.turn.is_none_or(|t| t.id != turn_id) || self.steering.is_empty() {
             return Reply::Steering(Vec::new());
         }
-        let entries = std::mem::take(&mut self.steering);
-        for e in &entries {
-            self.transcript.push(Body::user(e.clone()));
-        }
+        let entries = std::mem::take(&mut self.steering)
+            .into_iter()
+            .map(|e| self.push_user(e))
+            .collect();
         self.messages_changed(now, fx);
         Reply::Steering(entries)
     }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::context::context_from_transcript;
+use super::context::model_context;
 pub use super::inputs::{Command, EditOp, Effect, Input, PromptOutcome, QueueOp, Reply};
 use super::journal::When;
 use super::transcript::{Body, ContentPart, Level, Transcript, Usage};
@@ -104,8 +104,9 @@ pub struct SessionState {
     pub(super) sandbox: Option<Value>,
     /// The turn waiting for an automatic compaction before its first model call.
     pub(super) compacting_for: Option<u64>,
-    /// The last turn's answer was cut off by a stream failure (`continue` resumes it).
-    pub(super) interrupted: bool,
+    /// How the last turn was cut off, if it was (a stream failure, the turn limit): the prompt `continue` resumes
+    /// it with.
+    pub(super) interrupted: Option<&'static str>,
     /// Turns ended so far, and how the last one ended (sub-agents report their answers to their parent then).
     pub(super) turn_ends: (u64, Option<TurnEnd>),
     /// The current conversation.
@@ -157,7 +158,7 @@ impl SessionState {
             auto_compact: Default::default(),
             sandbox: None,
             compacting_for: None,
-            interrupted: false,
+            interrupted: None,
             turn_ends: (0, None),
             conversation_id: String::new(),
             journal_ops: Vec::new(),
@@ -431,8 +432,8 @@ impl SessionState {
     }
 
     pub(super) fn start_turn(&mut self, parts: Vec<ContentPart>, now: Now, fx: &mut Vec<Effect>) {
-        self.interrupted = false;
-        self.transcript.push(Body::user(parts));
+        self.interrupted = None;
+        self.push_user(parts);
         self.messages_changed(now, fx);
         let turn_id = self.next_turn_id;
         self.next_turn_id += 1;
@@ -445,8 +446,40 @@ impl SessionState {
         }
         fx.push(Effect::StartTurn {
             turn_id,
-            context: context_from_transcript(self.transcript.messages()),
+            context: self.model_context(),
         });
+    }
+
+    /// Adds a user message to the transcript, with a system note when it has images the model does not take
+    /// (SPEC Decision 19: such a model gets the text). Returns the parts as the model gets them.
+    pub(super) fn push_user(&mut self, parts: Vec<ContentPart>) -> Vec<ContentPart> {
+        let images = parts
+            .iter()
+            .filter(|p| matches!(p, ContentPart::Image { .. }))
+            .count();
+        let mut sent = parts.clone();
+        self.transcript.push(Body::user(parts));
+        if images > 0 && !self.takes_images() {
+            self.transcript.push(Body::system(
+                format!(
+                    "{} does not take images: the prompt went to it as text, without its {images} image(s).",
+                    self.ident.model
+                ),
+                Level::Info,
+            ));
+            super::context::leave_out_images(&mut sent);
+        }
+        sent
+    }
+
+    /// Whether the session's current model takes images.
+    fn takes_images(&self) -> bool {
+        crate::provider::accepts_images(&self.ident.provider, &self.ident.model)
+    }
+
+    /// The context the next model call sends (images left out for a model that does not take them).
+    pub(super) fn model_context(&self) -> Vec<crate::vocab::model::ModelMessage> {
+        model_context(self.transcript.messages(), self.takes_images())
     }
 
     /// The status at rest: plan stays plan, an error stays visible until the next turn, otherwise idle.

@@ -447,6 +447,18 @@ fn failed_side_calls_report_and_release_the_session() {
     ));
 }
 
+/// `continue` starts turn 2 with `prompt` as its last message; the turn then ends.
+fn continues_with(s: &mut SessionState, prompt: &str) {
+    let (reply, fx) = s.apply(Input::Command(Command::Continue), T0);
+    assert_eq!(reply, Reply::Ok);
+    let last = fx.iter().find_map(|e| match e {
+        Effect::StartTurn { context, .. } => context.last().cloned(),
+        _ => None,
+    });
+    assert_eq!(last, Some(ModelMessage::User(text(prompt))));
+    ev(s, 2, ProviderEvent::AgentEnd { usage: None });
+}
+
 #[test]
 fn an_interrupted_stream_can_be_continued_once() {
     let mut s = session();
@@ -468,19 +480,7 @@ fn an_interrupted_stream_can_be_continued_once() {
     );
     assert!(emitted(&fx).iter().any(|p| matches!(p, Payload::Error { message } if message.starts_with("Stream interrupted: connection reset."))));
     ev(&mut s, 1, ProviderEvent::AgentEnd { usage: None });
-    let (reply, fx) = s.apply(Input::Command(Command::Continue), T0);
-    assert_eq!(reply, Reply::Ok);
-    let last = fx.iter().find_map(|e| match e {
-        Effect::StartTurn { context, .. } => context.last().cloned(),
-        _ => None,
-    });
-    assert_eq!(
-        last,
-        Some(ModelMessage::User(text(
-            crate::session::machine::compaction::CONTINUE_PROMPT
-        )))
-    );
-    ev(&mut s, 2, ProviderEvent::AgentEnd { usage: None });
+    continues_with(&mut s, crate::session::machine::compaction::CONTINUE_PROMPT);
     assert!(
         matches!(
             s.apply(Input::Command(Command::Continue), T0).0,
@@ -495,6 +495,35 @@ fn an_interrupted_stream_can_be_continued_once() {
         ),
         "no workdir"
     );
+}
+
+#[test]
+fn a_turn_the_turn_limit_ended_can_be_continued_once() {
+    let mut s = session();
+    prompt(&mut s, "go");
+    ev(&mut s, 1, ProviderEvent::AgentStart);
+    ev(
+        &mut s,
+        1,
+        ProviderEvent::TurnLimitReached {
+            current: 2,
+            limit: 2,
+        },
+    );
+    ev(
+        &mut s,
+        1,
+        ProviderEvent::Error("Turn limit reached (2/2).".into()),
+    );
+    ev(&mut s, 1, ProviderEvent::AgentEnd { usage: None });
+    continues_with(
+        &mut s,
+        crate::session::machine::compaction::CONTINUE_AFTER_LIMIT,
+    );
+    assert!(matches!(
+        s.apply(Input::Command(Command::Continue), T0).0,
+        Reply::Failed(crate::error::Error::InvalidArgument(_))
+    ));
 }
 
 #[test]

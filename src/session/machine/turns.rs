@@ -171,11 +171,12 @@ impl SessionState {
                 self.messages_changed(now, fx);
             }
             ProviderEvent::FileChanged(change) => self.file_changed(change, now, fx),
+            ProviderEvent::BoundaryViolated(v) => self.boundary_violated(v, fx),
             ProviderEvent::ApprovalTimedOut { tool_call_id } => {
                 self.approval_timed_out(&tool_call_id, fx)
             }
             ProviderEvent::StreamInterrupted(message) => {
-                self.interrupted = true;
+                self.interrupted = Some(super::compaction::CONTINUE_PROMPT);
                 let text = format!("Stream interrupted: {message}. What the turn produced is kept; continue to resume it.");
                 self.provider_event(ProviderEvent::Error(text), now, fx);
             }
@@ -189,6 +190,8 @@ impl SessionState {
                 }));
             }
             ProviderEvent::TurnLimitReached { current, limit } => {
+                // As in the seed, a turn cut off by the limit is one `continue` resumes (with a new count).
+                self.interrupted = Some(super::compaction::CONTINUE_AFTER_LIMIT);
                 fx.push(Effect::Emit(Payload::TurnLimitReached { current, limit }));
             }
             ProviderEvent::Retrying {

@@ -34,6 +34,7 @@ from .client import (
     status_name,
     version,
     workdir_session_id,
+    queue_entries_to_text,
 )
 from .enums import ApprovalDecision, EventKind, MessageLevel, PromptResult, SessionStatus, Status
 from .errors import (
@@ -70,6 +71,7 @@ from .events import (
     CommandRan,
     SandboxLimited,
     SubagentFinished,
+    BoundaryViolated,
     FileChanged,
     MessagesChanged,
     PendingApproval,
@@ -113,6 +115,7 @@ __all__ = [
     "status_name",
     "version",
     "workdir_session_id",
+    "queue_entries_to_text",
     "ApprovalDecision",
     "EventKind",
     "MessageLevel",
@@ -150,6 +153,7 @@ __all__ = [
     "CommandRan",
     "SandboxLimited",
     "SubagentFinished",
+    "BoundaryViolated",
     "FileChanged",
     "MessagesChanged",
     "PendingApproval",

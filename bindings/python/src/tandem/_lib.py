@@ -91,6 +91,7 @@ PROTOTYPES: Dict[str, Tuple[Any, Sequence[Any]]] = {
     "tandem_last_error_message": (ctypes.c_char_p, ()),
     "tandem_string_free": (None, (ctypes.c_void_p,)),
     "tandem_workdir_session_id": (_status, (_str, _out_str)),
+    "tandem_queue_entries_to_text": (_status, (_str, _out_str)),
     # client
     "tandem_client_new": (_status, (_str, ctypes.POINTER(ctypes.c_void_p))),
     "tandem_client_shutdown": (_status, (_client, _u32)),
@@ -126,6 +127,7 @@ PROTOTYPES: Dict[str, Tuple[Any, Sequence[Any]]] = {
     "tandem_session_send_prompt_parts": (_status, (_client, _str, _str, _out_u32)),
     "tandem_session_queue_steering": (_status, (_client, _str, _str, _out_u32)),
     "tandem_session_queue_follow_up": (_status, (_client, _str, _str, _out_u32)),
+    "tandem_session_queue_follow_up_parts": (_status, (_client, _str, _str, _out_u32)),
     "tandem_session_dequeue_steering": (_status, (_client, _str, _out_str)),
     "tandem_session_queued_messages": (_status, (_client, _str, _out_str)),
     "tandem_session_recall_queues": (_status, (_client, _str, _out_str)),
@@ -142,6 +144,7 @@ PROTOTYPES: Dict[str, Tuple[Any, Sequence[Any]]] = {
     "tandem_session_get_status": (_status, (_client, _str, _out_u32)),
     "tandem_session_messages": (_status, (_client, _str, _out_str)),
     "tandem_session_messages_page": (_status, (_client, _str, _u64, _u32, _out_str)),
+    "tandem_session_message_parts": (_status, (_client, _str, _u64, _out_str)),
     "tandem_session_usage": (_status, (_client, _str, _out_str)),
     "tandem_session_metadata": (_status, (_client, _str, _out_str)),
     "tandem_session_snapshot": (_status, (_client, _str, _out_str)),

@@ -127,6 +127,12 @@ def workdir_session_id(path: str) -> str:
     return _call_string(_lib.load().tandem_workdir_session_id, _encode(path, "path"))
 
 
+def queue_entries_to_text(entries: Sequence[Any]) -> str:
+    """Queue entries (strings or lists of content parts, as :meth:`Session.recall_queues` returns them) as one text
+    for a prompt input: entries separated by a blank line, images left out (the seed's combine_queue_entries_to_text)."""
+    return _call_string(_lib.load().tandem_queue_entries_to_text, _dumps(list(entries)))
+
+
 # ---- callback plumbing ----------------------------------------------------------------------------------------------
 #
 # The C callbacks are three module-level trampolines that live as long as the process. The userdata tandem hands
@@ -715,7 +721,7 @@ class Client:
     def start_session(self, options: Optional[Options] = None, **kwargs: Any) -> "Session":
         """Starts a session (``tandem_session_start``). Options come as a mapping and/or keywords: ``model``
         (``"provider:model"``, default ``"scripted:echo"``), ``workdir``, ``session_id``, ``approval``, ``script``,
-        ``restart``, ... (see include/tandem.h). :class:`AlreadyExistsError` when ``session_id`` is taken."""
+        ``restart``, ... (all of them in docs/options.md). :class:`AlreadyExistsError` when ``session_id`` is taken."""
         merged = {**(options or {}), **kwargs}
         session_id = _call_string(_lib.load().tandem_session_start, self._ptr(), _dumps(merged))
         return Session(self, session_id)
@@ -913,6 +919,10 @@ class Session:
         """Queues ``prompt`` as a follow-up sent when the turn ends, or sends it when idle."""
         return self._prompt(_lib.load().tandem_session_queue_follow_up, _encode(prompt, "prompt"))
 
+    def queue_follow_up_parts(self, parts: Sequence[Mapping[str, Any]]) -> PromptResult:
+        """Like :meth:`queue_follow_up` with content parts (images stay with the entry)."""
+        return self._prompt(_lib.load().tandem_session_queue_follow_up_parts, _dumps([dict(p) for p in parts]))
+
     def dequeue_steering(self) -> List[List[Dict[str, Any]]]:
         """Takes back the queued steering entries (each a list of content parts); follow-ups stay."""
         result: List[List[Dict[str, Any]]] = _call_json(
@@ -939,7 +949,7 @@ class Session:
         _check(_lib.load().tandem_session_abort(self._c(), self._bid))
 
     def continue_(self) -> None:
-        """Resumes an answer a stream failure cut off (``tandem_session_continue``)."""
+        """Resumes a turn a stream failure or ``max_turns`` cut off (``tandem_session_continue``)."""
         _check(_lib.load().tandem_session_continue(self._c(), self._bid))
 
     # -- approvals and modes
@@ -995,6 +1005,14 @@ class Session:
         """Every message, oldest first; each has a stable ``id`` and a ``kind`` (user, assistant, thinking,
         tool_call, system, usage)."""
         result: List[Dict[str, Any]] = _call_json(_lib.load().tandem_session_messages, self._c(), self._bid)
+        return result
+
+    def message_parts(self, message_id: int) -> List[Dict[str, Any]]:
+        """The content parts of user message ``message_id``, images with their base64 ``data`` (message JSON lists
+        images only as ``attachments``)."""
+        result: List[Dict[str, Any]] = _call_json(
+            _lib.load().tandem_session_message_parts, self._c(), self._bid, message_id
+        )
         return result
 
     def messages_page(self, before_id: int = 0, limit: int = 50) -> Dict[str, Any]:
@@ -1193,4 +1211,5 @@ __all__ = [
     "status_name",
     "version",
     "workdir_session_id",
+    "queue_entries_to_text",
 ]

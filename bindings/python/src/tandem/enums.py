@@ -111,6 +111,7 @@ class EventKind(_NamedIntEnum):
     COMMAND_RAN = 25
     SANDBOX_LIMITED = 26
     SUBAGENT_FINISHED = 27
+    BOUNDARY_VIOLATED = 28
 
     @property
     def label(self) -> str:

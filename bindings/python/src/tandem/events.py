@@ -281,6 +281,19 @@ class FileChanged(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class BoundaryViolated(Event):
+    """A ``shell`` command (or a tool pi ran) changed ``path`` outside its edit ``boundary``: ``changed`` ranges."""
+
+    KIND: ClassVar[str] = "boundary_violated"
+    tool_call_id: str
+    tool_name: str
+    path: str
+    boundary: Dict[str, int]
+    changed: List[Dict[str, int]]
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
 class PromptQueued(Event):
     """A prompt was queued (``queue`` is ``steering`` or ``follow_up``) because a turn is running."""
 
@@ -425,6 +438,7 @@ _KINDS: Dict[str, Type[Event]] = {
         CommandRan,
         SandboxLimited,
         SubagentFinished,
+        BoundaryViolated,
     )
 }
 

@@ -17,6 +17,12 @@ public func workdirSessionID(_ path: String) throws -> String {
     try callString { tandem_workdir_session_id(path, $0) }
 }
 
+/// Queue entries (a JSON array of strings or content-part arrays, as `recallQueuesJSON` returns them) as one text
+/// for a prompt input: entries separated by a blank line, images left out.
+public func queueEntriesToText(_ entriesJSON: String) throws -> String {
+    try callString { tandem_queue_entries_to_text(entriesJSON, $0) }
+}
+
 /// Severity of a system message.
 public enum MessageLevel: UInt32, Sendable { case info = 0, error }
 
@@ -75,6 +81,12 @@ extension Session {
         try promptCall { tandem_session_send_prompt_parts(client.raw, id, partsJSON, $0) }
     }
 
+    /// Like `queueFollowUp` with a JSON array of content parts (images stay with the entry).
+    @discardableResult
+    public func queueFollowUpParts(_ partsJSON: String) throws -> PromptResult {
+        try promptCall { tandem_session_queue_follow_up_parts(client.raw, id, partsJSON, $0) }
+    }
+
     /// Queues steering while a turn runs (seen after the current tool calls); sends it when idle.
     @discardableResult
     public func queueSteering(_ prompt: String) throws -> PromptResult {
@@ -99,7 +111,7 @@ extension Session {
     /// Empties both queues.
     public func clearQueues() throws { try check(tandem_session_clear_queues(client.raw, id)) }
 
-    /// Resumes an answer a stream failure cut off (`.invalidArgument` when the last turn was not cut off).
+    /// Resumes a turn a stream failure or `max_turns` cut off (`.invalidArgument` when the last turn was not cut off).
     public func continueTurn() throws { try check(tandem_session_continue(client.raw, id)) }
 
     /// Plan mode: destructive tools are refused.
@@ -118,6 +130,11 @@ extension Session {
     /// `{"messages": [...], "has_more": bool}`: up to `limit` messages below `beforeID` (0: newest), newest first.
     public func messagesPageJSON(beforeID: UInt64 = 0, limit: UInt32 = 50) throws -> String {
         try callString { tandem_session_messages_page(client.raw, id, beforeID, limit, $0) }
+    }
+
+    /// The content parts of user message `messageID` as JSON, images with their base64 data.
+    public func messagePartsJSON(messageID: UInt64) throws -> String {
+        try callString { tandem_session_message_parts(client.raw, id, messageID, $0) }
     }
 
     /// The session's metadata document.

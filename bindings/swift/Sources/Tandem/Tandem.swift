@@ -82,6 +82,7 @@ public enum EventKind: String, Sendable {
     case eventsDropped = "events_dropped", retrying = "retrying", optionsRestored = "options_restored"
     case commandRan = "command_ran", sandboxLimited = "sandbox_limited"
     case subagentFinished = "subagent_finished"
+    case boundaryViolated = "boundary_violated"
     /// A kind newer than this binding.
     case unknown = ""
 }
