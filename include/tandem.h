@@ -1023,6 +1023,9 @@ tandem_status tandem_session_clear_queues(tandem_client *client, const char *id)
  * - `retry`: `{max_retries, base_delay_ms, max_delay_ms}` for failed model calls (HTTP backends default to 3
  *   retries from 1000 ms, scripted models to none).
  * - `stream_idle_timeout_ms`: how long a model's stream may send nothing before the call fails (default 180000).
+ * - `idle_timeout_ms`: idle reclamation (default 14400000, 4 h; 0 never): a session with nothing running, no approval
+ *   pending and nothing queued that the host has not called on for this long saves its state and stops
+ *   (`session_stopped` with reason `idle`); `tandem_session_start_or_get` brings its conversation back.
  * - `system_prompt`: the system prompt (active skills are appended; `""` sends none).
  * - `script`: the scripted model's responses (docs/options.md, "Scripted model steps").
  * - `restart`: `{max_attempts, base_delay_ms, max_delay_ms, window_ms}`, this session's restart policy over the

@@ -362,7 +362,12 @@ fn the_header_names_every_key_of_session_options_and_client_config() {
         .expect_err("an unknown config key is refused")
         .to_string();
     for (def, function, refusal) in [
-        ("session_options", "tandem_session_start", session_refusal),
+        // session_options and subagent_options share their keys through session_option_keys.
+        (
+            "session_option_keys",
+            "tandem_session_start",
+            session_refusal,
+        ),
         ("client_config", "tandem_client_new", client_refusal),
     ] {
         let keys = props(def);

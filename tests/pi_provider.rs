@@ -540,7 +540,8 @@ fn a_killed_pi_ends_the_turn_and_the_next_turn_gets_a_new_one() {
         "{errs:?}"
     );
 
-    c.send_prompt(&id, text("still there?")).unwrap();
+    // While the restart's backoff runs the prompt is refused as not ready (docs/providers.md), as a host sees it.
+    send_when_ready(&c, &id, "still there?", "pi is being restarted");
     let (end, events) = turn_ended(&c, &id);
     assert_eq!(end["reason"], "completed", "{events:#?}");
     assert_eq!(text_of(&events, &id), "Back again.");
@@ -558,6 +559,20 @@ fn a_killed_pi_ends_the_turn_and_the_next_turn_gets_a_new_one() {
     );
 }
 
+/// Sends `prompt` as a host would after a pi failure: while pi waits out its backoff the prompt is refused with
+/// `ProviderNotReady` naming `why`, and accepted once the backoff has run.
+fn send_when_ready(c: &tandem::Client, id: &str, prompt: &str, why: &str) {
+    loop {
+        match c.send_prompt(id, text(prompt)) {
+            Err(tandem::Error::ProviderNotReady(m)) => {
+                assert!(m.contains(why), "{m}");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.map(drop).unwrap(),
+        }
+    }
+}
+
 #[test]
 fn a_missing_pi_is_an_error_at_prompt_time() {
     let c = client();
@@ -567,15 +582,7 @@ fn a_missing_pi_is_an_error_at_prompt_time() {
     let id = c.start_session(Some(&opts.to_string())).unwrap();
     for _ in 0..2 {
         // While the failed start waits out its backoff the provider is not ready; the prompt is accepted after.
-        loop {
-            match c.send_prompt(&id, text("hi")) {
-                Err(tandem::Error::ProviderNotReady(why)) => {
-                    assert!(why.contains("cannot start pi"), "{why}");
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                other => break other.map(drop).unwrap(),
-            }
-        }
+        send_when_ready(&c, &id, "hi", "cannot start pi");
         let (end, events) = turn_ended(&c, &id);
         assert_eq!(end["reason"], "error");
         let errs = errors(&events);
