@@ -35,6 +35,11 @@
 #define TANDEM_VERSION_PATCH 0
 
 /**
+ * Bytes of a result kept for the model; the rest is cut with a note.
+ */
+#define MAX_RESULT_BYTES 100000
+
+/**
  * Result of every fallible tandem function. `TANDEM_OK` is 0; the values never change.
  */
 enum tandem_status
@@ -314,6 +319,10 @@ enum tandem_event_kind
    * `sandbox_limited`
    */
   TANDEM_EVENT_KIND_SANDBOX_LIMITED = 26,
+  /**
+   * `mcp_server_status` (27 and 28 are taken by kinds added on other branches)
+   */
+  TANDEM_EVENT_KIND_MCP_SERVER_STATUS = 29,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

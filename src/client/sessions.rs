@@ -207,6 +207,16 @@ impl Client {
         Ok(all)
     }
 
+    /// Session `id`'s MCP servers: `[{name, transport, enabled, state, detail, stderr, tools}]`.
+    pub fn mcp_servers(&self, id: &str) -> Result<Value> {
+        self.live()?.mcp_list(id)
+    }
+
+    /// Enables or disables MCP server `name` of session `id`.
+    pub fn mcp_set_enabled(&self, id: &str, name: &str, enabled: bool) -> Result<()> {
+        self.live()?.mcp_set_enabled(id, name, enabled)
+    }
+
     /// Skills found for the session: `[{name, description, path, active}]`.
     pub fn list_skills(&self, id: &str) -> Result<Value> {
         let found = crate::skills::discover(&self.live()?.skill_dirs(id)?);

@@ -291,6 +291,21 @@ pub enum Payload {
         /// What is not enforced, one sentence each.
         not_enforced: Vec<String>,
     },
+    /// An MCP server of the session changed state: it is ready (again, or with a new tool list), it failed and
+    /// will be restarted, it failed for good, or it was disabled. A failing server is reported once per streak of
+    /// failures, not on every restart attempt.
+    McpServerStatus {
+        /// The server's configured name.
+        server: String,
+        /// `ready`, `restarting`, `failed` or `disabled`.
+        state: String,
+        /// Why it failed (null when ready or disabled).
+        detail: Option<String>,
+        /// The last lines the server wrote to stderr (stdio servers; at most 20).
+        stderr: Vec<String>,
+        /// The names the server's tools are offered under (`mcp__<server>__<tool>`); empty unless ready.
+        tools: Vec<String>,
+    },
     /// A slash command sent as a prompt (`/plan`, `/compact`, ...) was run instead of being sent to the model.
     CommandRan {
         /// The command's name, without the slash.
@@ -332,6 +347,7 @@ impl Payload {
             Payload::OptionsRestored { .. } => EventKind::OptionsRestored,
             Payload::CommandRan { .. } => EventKind::CommandRan,
             Payload::SandboxLimited { .. } => EventKind::SandboxLimited,
+            Payload::McpServerStatus { .. } => EventKind::McpServerStatus,
         }
     }
 
@@ -461,6 +477,8 @@ pub enum EventKind {
     CommandRan = 25,
     /// `sandbox_limited`
     SandboxLimited = 26,
+    /// `mcp_server_status` (27 and 28 are taken by kinds added on other branches)
+    McpServerStatus = 29,
 }
 
 #[cfg(test)]

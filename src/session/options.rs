@@ -74,6 +74,8 @@ pub struct SessionOptions {
     pub sandbox: Option<Value>,
     /// Variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist.
     pub shell_env: Option<Vec<String>>,
+    /// MCP servers added to the client's (see [`crate::mcp::config`]).
+    pub mcp_servers: Option<Value>,
 }
 
 /// The `retry` option.
@@ -152,6 +154,8 @@ pub struct Resolved {
     pub pi_command: Vec<String>,
     /// What `shell` commands are confined to and which variables they get.
     pub shell: crate::sandbox::Policy,
+    /// The session's own MCP servers (added to the client's; same names replace the client's).
+    pub mcp_servers: Vec<crate::mcp::ServerConfig>,
     /// The options as the store keeps them for a resume: what the host gave (no client defaults, no
     /// `session_id`), with the workdir made absolute. Secrets are never options: keys are env var names.
     pub stored: serde_json::Map<String, Value>,
@@ -304,6 +308,10 @@ pub fn resolve(
     let shell =
         crate::sandbox::Policy::from_options(opts.sandbox.as_ref(), opts.shell_env.as_deref())
             .map_err(Error::invalid)?;
+    let mcp_servers = match &opts.mcp_servers {
+        Some(v) => crate::mcp::config::parse("mcp_servers", v)?,
+        None => Vec::new(),
+    };
     let restart = match &opts.restart {
         Some(r) => r.apply(client_restart)?,
         None => client_restart.clone(),
@@ -338,6 +346,7 @@ pub fn resolve(
         max_cost: opts.max_cost,
         pi_command,
         shell,
+        mcp_servers,
         skill_dirs: opts
             .skill_dirs
             .iter()

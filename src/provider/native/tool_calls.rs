@@ -130,6 +130,10 @@ impl Native {
 
     /// Runs one call through permissions, the session's gate (plan mode, trust, approval) and the tool.
     async fn gate_and_run(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> CallResult {
+        // A tool of an MCP server that is down fails at once: asking to approve a call that cannot run helps nobody.
+        if let Some(why) = self.tools.unavailable(&call.name) {
+            return (why, true);
+        }
         let protected = self.tools.protected(&call.name, &call.args);
         let ask = match self.policy(&call.name) {
             Policy::Deny => {
