@@ -35,11 +35,6 @@
 #define TANDEM_VERSION_PATCH 0
 
 /**
- * Bytes of a result kept for the model; the rest is cut with a note.
- */
-#define MAX_RESULT_BYTES 100000
-
-/**
  * Result of every fallible tandem function. `TANDEM_OK` is 0; the values never change.
  */
 enum tandem_status
@@ -770,6 +765,28 @@ tandem_status tandem_session_events_since(tandem_client *client,
                                           char **out);
 
 /**
+ * The session's MCP servers: `[{"name", "transport" ("stdio" or "http"), "enabled", "state" ("starting",
+ * "ready", "restarting", "failed" or "disabled"), "detail" (why it failed, or null), "stderr" (its last stderr
+ * lines), "tools": [{"name" (as offered: mcp__<server>__<tool>), "tool" (the server's name for it),
+ * "description", "gated" (asks for approval)}]}]`, `[]` without servers. `*out` is owned by the caller (free with
+ * `tandem_string_free`). `TANDEM_ERR_NOT_FOUND` for an unknown session.
+ */
+tandem_status tandem_session_mcp_servers(tandem_client *client,
+                                         const char *id,
+                                         char **out);
+
+/**
+ * Enables or disables the session's MCP server `name`. Disabling closes its connection (a stdio server's whole
+ * process group is killed) and takes its tools out of the session from the next model call on; enabling starts it
+ * again. Returns at once; the change is reported by an `mcp_server_status` event. `TANDEM_ERR_NOT_FOUND` for an
+ * unknown session or a server the session does not have. Borrowed arguments; any thread.
+ */
+tandem_status tandem_session_mcp_set_enabled(tandem_client *client,
+                                             const char *id,
+                                             const char *name,
+                                             bool enabled);
+
+/**
  * Switches the session to `model` (`provider:model`). The session's model name changes only when the model is
  * accepted: a model without a provider prefix is `TANDEM_ERR_INVALID_ARGUMENT`, a backend this build lacks
  * `TANDEM_ERR_NOT_SUPPORTED`.
@@ -811,9 +828,13 @@ tandem_status tandem_session_available_models(tandem_client *client,
                                               char **out);
 
 /**
- * Slash commands a host can offer its user: `[{"name", "description"}]`, owned by the caller.
+ * Slash commands a host can offer its user: `[{"name", "description", "kind"}]`, owned by the caller. `kind` is
+ * `builtin`, `skill` (a skill found for the session) or `mcp_prompt` (a prompt of one of the session's ready MCP
+ * servers, named `mcp__<server>__<prompt>`: sending it fetches the prompt and sends its text instead).
  */
-tandem_status tandem_session_commands(tandem_client *client, const char *id, char **out);
+tandem_status tandem_session_commands(tandem_client *client,
+                                      const char *id,
+                                      char **out);
 
 /**
  * Skills found for the session (`SKILL.md` files under `<workdir>/.tandem/skills/<name>/`, then the session's

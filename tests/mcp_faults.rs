@@ -1,7 +1,8 @@
 //! MCP servers that misbehave (tests/mcp/fake_server.py): one that crashes mid-call, never answers initialize,
 //! writes garbage on stdout, exits at once, or answers 10 MB; the session stays usable, only the failing server's
 //! tools and calls fail, each failure is reported once, and no server process (nor a child of one) outlives the
-//! client. Also list_changed, abort with `notifications/cancelled`, run-time disable, and the call timeout.
+//! client. Also list_changed, abort with `notifications/cancelled`, run-time disable, the call timeout, trust scopes
+//! and server prompts as slash commands.
 
 mod common;
 
@@ -389,5 +390,112 @@ fn disabling_a_server_at_run_time_kills_it_and_its_children() {
         e["kind"] == "mcp_server_status" && e["state"] == "ready"
     });
     c.stop_session(&id).unwrap();
+    none_left(&m);
+}
+
+#[test]
+fn trust_scopes_cover_mcp_tools_for_a_turn_or_the_session() {
+    let m = marker("scopes");
+    let c = client();
+    let write = |i: usize| json!([{"tool_call": {"name": "mcp__fake__write", "args": {}, "id": format!("c{i}")}}]);
+    let script = json!([
+        write(0), write(1), [{"text": "turn 1"}],
+        write(2), [{"text": "turn 2"}],
+        write(3), [{"text": "turn 3"}]
+    ]);
+    let opts =
+        json!({"model": "scripted:x", "script": script, "mcp_servers": {"fake": fake("ok", &m)}});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    let pending = |events: &[Value]| {
+        events
+            .iter()
+            .filter(|e| e["kind"] == "approval_pending")
+            .count()
+    };
+    let auto = |events: &[Value]| {
+        events
+            .iter()
+            .filter(|e| e["kind"] == "tool_auto_approved")
+            .map(|e| e["scope"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    // Turn 1: approved for the turn, the second call runs without asking.
+    c.send_prompt(&id, text("one")).unwrap();
+    wait_for(&c, WAIT, |e| e["kind"] == "approval_pending");
+    c.respond_to_approval(&id, None, Decision::ApproveTurn)
+        .unwrap();
+    let (_, events) = turn_end(&c, &id);
+    assert_eq!(pending(&events), 0, "{events:#?}");
+    assert_eq!(auto(&events), ["turn"]);
+    // Turn 2: the turn's approval is gone, so it asks again; approved for the session.
+    c.send_prompt(&id, text("two")).unwrap();
+    wait_for(&c, WAIT, |e| e["kind"] == "approval_pending");
+    c.respond_to_approval(&id, None, Decision::ApproveSession)
+        .unwrap();
+    turn_end(&c, &id);
+    // Turn 3: runs without asking.
+    c.send_prompt(&id, text("three")).unwrap();
+    let (_, events) = turn_end(&c, &id);
+    assert_eq!(pending(&events), 0, "{events:#?}");
+    assert_eq!(auto(&events), ["session"]);
+    let calls = tool_calls(&c, &id);
+    assert_eq!(calls.len(), 4);
+    assert!(calls.iter().all(|c| c["result"] == "written"), "{calls:#?}");
+    drop(c);
+    none_left(&m);
+}
+
+#[test]
+fn server_prompts_are_slash_commands_that_send_their_text() {
+    let m = marker("prompts");
+    let c = client();
+    let script = json!([[{"text": "a"}], [{"text": "b"}], [{"text": "c"}]]);
+    let opts =
+        json!({"model": "scripted:x", "script": script, "mcp_servers": {"fake": fake("ok", &m)}});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    // The server is listed once the session's first turn waited for it; before that its prompts may be missing.
+    c.send_prompt(&id, text("warm up")).unwrap();
+    turn_end(&c, &id);
+    let commands = c.commands(&id).unwrap();
+    let review = commands
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "mcp__fake__review")
+        .unwrap_or_else(|| panic!("{commands:#}"))
+        .clone();
+    assert_eq!(
+        review,
+        json!({"name": "mcp__fake__review", "description": "fake review prompt", "kind": "mcp_prompt"})
+    );
+    let outcome = c
+        .send_prompt(&id, text("/mcp__fake__review the parser"))
+        .unwrap();
+    assert_eq!(outcome, tandem::session::state::PromptOutcome::Command);
+    let (_, events) = turn_end(&c, &id);
+    let ran = events.iter().find(|e| e["kind"] == "command_ran").unwrap();
+    assert_eq!(ran["result"]["text"], "Please review the parser.");
+    let users: Vec<Value> = c
+        .messages(&id)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "user")
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(
+        users,
+        [json!("warm up"), json!("Please review the parser.")]
+    );
+    // A JSON object names the arguments; a prompt the server lacks is not a command.
+    c.send_prompt(&id, text(r#"/mcp__fake__review {"topic": "the lexer"}"#))
+        .unwrap();
+    turn_end(&c, &id);
+    assert!(matches!(
+        c.send_prompt(&id, text(r#"/mcp__fake__review {"topic": 1}"#)),
+        Err(tandem::Error::InvalidArgument(_))
+    ));
+    drop(c);
     none_left(&m);
 }

@@ -207,24 +207,66 @@ fn everything_over_streamable_http() {
     );
 }
 
+/// The JSON-RPC lines of a wire log (`tee` of the server's stdin or stdout).
+fn wire(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 #[test]
-fn a_long_running_tool_reports_progress_and_is_aborted() {
+fn a_long_running_tool_reports_progress_and_is_aborted_on_the_server() {
+    // server-everything behind `tee`s, to see what crosses the wire in both directions.
+    let dir = TempDir::new("wire");
+    let (sent, answered) = (dir.0.join("in.jsonl"), dir.0.join("out.jsonl"));
+    let pipeline = format!(
+        "tee '{}' | '{}' '{}' stdio | tee '{}'",
+        sent.display(),
+        install().1,
+        server_js("server-everything"),
+        answered.display()
+    );
+    let server = json!({"command": "sh", "args": ["-c", pipeline]});
     let c = client();
     let steps = json!([
-        call("mcp__ev__trigger-long-running-operation", json!({"duration": 30, "steps": 60}), "c0"),
+        call("mcp__ev__trigger-long-running-operation", json!({"duration": 3, "steps": 30}), "c0"),
         [{"text": "done"}]
     ]);
-    let id = session(&c, json!({"ev": everything_stdio()}), steps);
+    let id = session(&c, json!({"ev": server}), steps);
     c.send_prompt(&id, text("go")).unwrap();
     let (update, _) = wait_for(&c, WAIT, |e| e["kind"] == "tool_update");
     assert!(
-        update["partial_result"].as_str().unwrap().ends_with("/60"),
+        update["partial_result"].as_str().unwrap().ends_with("/30"),
         "{update}"
     );
+    let aborted_at = std::time::Instant::now();
     c.abort(&id).unwrap();
     let events = turn_end_within(&c, &id);
     let ended = events.iter().find(|e| e["kind"] == "turn_ended").unwrap();
     assert_eq!(ended["reason"], "aborted");
+    // The server got notifications/cancelled for that very request...
+    let call_id = wire(&sent)
+        .into_iter()
+        .find(|m| m["method"] == "tools/call")
+        .expect("the call went out")["id"]
+        .clone();
+    let deadline = std::time::Instant::now() + WAIT;
+    while !wire(&sent)
+        .iter()
+        .any(|m| m["method"] == "notifications/cancelled" && m["params"]["requestId"] == call_id)
+    {
+        assert!(std::time::Instant::now() < deadline, "{:#?}", wire(&sent));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // ...and, cancelled, never answered it, though the operation's 3 s have passed.
+    std::thread::sleep(Duration::from_secs(4).saturating_sub(aborted_at.elapsed()));
+    let answers: Vec<Value> = wire(&answered)
+        .into_iter()
+        .filter(|m| m["id"] == call_id)
+        .collect();
+    assert!(answers.is_empty(), "answered after the cancel: {answers:?}");
     // The session and the server go on.
     let listed = c.mcp_servers(&id).unwrap();
     assert_eq!(listed[0]["state"], "ready");
@@ -279,4 +321,50 @@ fn plan_mode_refuses_gated_mcp_tools_but_runs_read_only_ones() {
     assert!(r[0].1 && r[0].0.contains("Plan mode"), "{r:?}");
     assert!(!r[1].1, "{r:?}");
     assert!(!dir.0.join("x.txt").exists());
+}
+
+#[test]
+fn everything_announces_late_tools_with_list_changed_and_offers_its_prompts() {
+    let c = client();
+    let steps = json!([[{"text": "one"}], [{"text": "two"}]]);
+    let id = session(&c, json!({"ev": everything_stdio()}), steps);
+    // server-everything registers its task tool once the client is initialized, which announces it with
+    // notifications/tools/list_changed: tandem lists again and reports the server ready a second time.
+    let mut ready = 0;
+    let (again, _) = wait_for(&c, WAIT, |e| {
+        ready += usize::from(e["kind"] == "mcp_server_status" && e["state"] == "ready");
+        ready == 2
+    });
+    assert!(
+        again["tools"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("mcp__ev__simulate-research-query")),
+        "{again}"
+    );
+    c.send_prompt(&id, text("go")).unwrap();
+    turn_end_within(&c, &id);
+    let commands = c.commands(&id).unwrap();
+    let prompts: Vec<&str> = commands
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "mcp_prompt")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(prompts.contains(&"mcp__ev__simple-prompt"), "{prompts:?}");
+    assert!(prompts.contains(&"mcp__ev__args-prompt"), "{prompts:?}");
+    c.send_prompt(&id, text("/mcp__ev__args-prompt Paris"))
+        .unwrap();
+    turn_end_within(&c, &id);
+    let last_user = c
+        .messages(&id)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|m| m["kind"] == "user")
+        .unwrap()["text"]
+        .clone();
+    assert_eq!(last_user, "What's weather in Paris?");
 }

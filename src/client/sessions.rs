@@ -44,7 +44,7 @@ impl Client {
     /// Sends a prompt made of content parts; while a turn runs it is queued as steering. A slash command
     /// (see [`crate::commands`]) is run instead.
     pub fn send_prompt(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
-        if self.run_command(id, &parts)?.is_some() {
+        if self.run_command(id, &parts, false)?.is_some() {
             return Ok(PromptOutcome::Command);
         }
         self.live()?.prompt(id, parts, false)
@@ -52,10 +52,21 @@ impl Client {
 
     /// Like [`Client::send_prompt`], but while a turn runs the prompt waits for the turn's end as a follow-up.
     pub fn queue_follow_up(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
-        if self.run_command(id, &parts)?.is_some() {
+        if self.run_command(id, &parts, true)?.is_some() {
             return Ok(PromptOutcome::Command);
         }
         self.live()?.prompt(id, parts, true)
+    }
+
+    /// Sends `parts` to the model as they are (no slash command is looked for): what a command that expands to a
+    /// prompt sends.
+    pub(crate) fn live_prompt(
+        &self,
+        id: &str,
+        parts: Vec<ContentPart>,
+        follow_up: bool,
+    ) -> Result<PromptOutcome> {
+        self.live()?.prompt(id, parts, follow_up)
     }
 
     /// Publishes `payload` on session `id`'s event stream.
@@ -195,16 +206,39 @@ impl Client {
         }
     }
 
-    /// Slash commands a host can offer: the built-ins, then one per skill found.
+    /// Slash commands a host can offer: the built-ins, then one per skill found, then one per prompt of the
+    /// session's ready MCP servers.
     pub fn commands(&self, id: &str) -> Result<Value> {
         let mut all = self.live()?.with_state(id, |s| s.commands())?;
         let skills = crate::skills::discover(&self.live()?.skill_dirs(id)?);
+        let prompts = self.live()?.mcp_prompts(id)?;
         if let Value::Array(list) = &mut all {
             list.extend(skills.into_iter().map(|s| {
                 serde_json::json!({"name": s.name, "description": s.description, "kind": "skill"})
             }));
+            list.extend(prompts.into_iter().map(|(name, description)| {
+                serde_json::json!({"name": name, "description": description, "kind": "mcp_prompt"})
+            }));
         }
         Ok(all)
+    }
+
+    /// The text of MCP prompt `name` (`mcp__<server>__<prompt>`) of session `id` with `args`, from its server.
+    /// Blocks for the server's answer (at most the server's `timeout_ms`).
+    pub fn mcp_prompt_text(&self, id: &str, name: &str, args: &str) -> Result<String> {
+        let Some(mcp) = self.live()?.mcp_of(id)? else {
+            return Err(Error::NotFound(format!("session {id} has no MCP servers")));
+        };
+        let Some(rt) = lock(&self.runtime).as_ref().map(|rt| rt.handle().clone()) else {
+            return Err(Error::ShuttingDown);
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (name, args) = (name.to_string(), args.to_string());
+        rt.spawn(async move {
+            let _ = tx.send(mcp.prompt_text(&name, &args).await);
+        });
+        // The task answers within the server's timeout, or is dropped with the runtime.
+        rx.recv().map_err(|_| Error::ShuttingDown)?
     }
 
     /// Session `id`'s MCP servers: `[{name, transport, enabled, state, detail, stderr, tools}]`.

@@ -68,7 +68,9 @@ pub unsafe extern "C" fn tandem_session_available_models(
     session_json(client, id, out, |c, id| c.available_models(id))
 }
 
-/// Slash commands a host can offer its user: `[{"name", "description"}]`, owned by the caller.
+/// Slash commands a host can offer its user: `[{"name", "description", "kind"}]`, owned by the caller. `kind` is
+/// `builtin`, `skill` (a skill found for the session) or `mcp_prompt` (a prompt of one of the session's ready MCP
+/// servers, named `mcp__<server>__<prompt>`: sending it fetches the prompt and sends its text instead).
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_commands(
     client: *mut tandem_client,

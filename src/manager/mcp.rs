@@ -63,7 +63,7 @@ impl Manager {
     }
 
     /// The MCP servers of live session `id` (`None` when it has none).
-    fn mcp_of(&self, id: &str) -> Result<Option<Arc<McpServers>>> {
+    pub fn mcp_of(&self, id: &str) -> Result<Option<Arc<McpServers>>> {
         lock(&self.reg).active(id).map(|(_, s)| s.mcp.clone())
     }
 

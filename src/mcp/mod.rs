@@ -6,6 +6,7 @@
 pub mod config;
 mod handler;
 mod http;
+mod prompts;
 pub mod server;
 mod stdio;
 mod tools;
@@ -98,6 +99,34 @@ impl McpServers {
             }
         }
         out
+    }
+
+    /// The text of the prompt the slash command `offered` (`mcp__<server>__<prompt>`) names, with `args` (nothing,
+    /// a JSON object of strings, or text for the prompt's first argument), fetched with `prompts/get` within the
+    /// server's `timeout_ms`.
+    pub async fn prompt_text(&self, offered: &str, args: &str) -> Result<String> {
+        let s = self
+            .server_of(offered)
+            .ok_or_else(|| Error::NotFound(format!("no MCP prompt named {offered}")))?;
+        let conn = s
+            .conn()
+            .ok_or_else(|| Error::NotFound(self.unavailable(offered).unwrap_or_default()))?;
+        let name = &s.config.name;
+        let prompt = conn
+            .prompts
+            .iter()
+            .find(|p| tools::offered_name(name, &p.name) == offered)
+            .ok_or_else(|| Error::NotFound(format!("MCP server {name} has no prompt {offered}")))?;
+        let arguments = prompts::arguments(prompt, args)?;
+        let timeout = s.config.call_timeout;
+        tokio::time::timeout(timeout, prompts::text(name, &conn, &prompt.name, arguments))
+            .await
+            .map_err(|_| {
+                Error::Timeout(format!(
+                    "MCP server {name} did not answer prompts/get within {} ms",
+                    timeout.as_millis()
+                ))
+            })?
     }
 
     /// Stops every server now: connections closed, child process groups killed.

@@ -17,7 +17,7 @@ use crate::tools::{ToolContext, ToolOutcome};
 use crate::vocab::model::ToolSpec;
 
 /// Bytes of a result kept for the model; the rest is cut with a note.
-pub const MAX_RESULT_BYTES: usize = 100_000;
+const MAX_RESULT_BYTES: usize = 100_000;
 
 /// The tool tandem adds for a server that offers resources.
 const READ_RESOURCE: &str = "read_resource";

@@ -54,6 +54,7 @@ static const struct {
     {"options_restored", TANDEM_EVENT_KIND_OPTIONS_RESTORED},
     {"command_ran", TANDEM_EVENT_KIND_COMMAND_RAN},
     {"sandbox_limited", TANDEM_EVENT_KIND_SANDBOX_LIMITED},
+    {"mcp_server_status", TANDEM_EVENT_KIND_MCP_SERVER_STATUS},
 };
 
 /* The tandem_event_kind value of a JSON kind name; 0 for names the header does not know. */

@@ -10,7 +10,8 @@ MARKER is ignored; tests put a unique string there to find the process (and its 
 
 Tools of `ok`: echo (read-only), slow (read-only; progress every 100 ms until cancelled or 30 s), crash (exits
 mid-call), big (a 10 MB text result), add_tool (adds tool `extra` and sends tools/list_changed), spawn (starts a
-sleeping grandchild and answers its PID), write (not read-only; answers "written").
+sleeping grandchild and answers its PID), write (not read-only; answers "written"). Prompt of `ok`: review
+(argument `topic`: "Please review TOPIC.").
 """
 import json
 import os
@@ -123,10 +124,18 @@ def main():
                 continue
             send({"jsonrpc": "2.0", "id": rid, "result": {
                 "protocolVersion": msg["params"]["protocolVersion"],
-                "capabilities": {"tools": {"listChanged": True}},
+                "capabilities": {"tools": {"listChanged": True}, "prompts": {}},
                 "serverInfo": {"name": "fake", "version": "1"}}})
         elif method == "tools/list":
             send({"jsonrpc": "2.0", "id": rid, "result": {"tools": tools()}})
+        elif method == "prompts/list":
+            send({"jsonrpc": "2.0", "id": rid, "result": {"prompts": [{
+                "name": "review", "description": "fake review prompt",
+                "arguments": [{"name": "topic", "required": True}]}]}})
+        elif method == "prompts/get":
+            topic = (msg["params"].get("arguments") or {}).get("topic", "?")
+            send({"jsonrpc": "2.0", "id": rid, "result": {"messages": [
+                {"role": "user", "content": {"type": "text", "text": f"Please review {topic}."}}]}})
         elif method == "tools/call":
             call(rid, msg["params"])
         elif method == "notifications/cancelled":

@@ -110,6 +110,7 @@ class EventKind(_NamedIntEnum):
     OPTIONS_RESTORED = 24
     COMMAND_RAN = 25
     SANDBOX_LIMITED = 26
+    MCP_SERVER_STATUS = 29
 
     @property
     def label(self) -> str:

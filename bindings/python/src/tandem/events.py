@@ -373,6 +373,19 @@ class SandboxLimited(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class McpServerStatus(Event):
+    """An MCP server changed state (``ready``, ``restarting``, ``failed`` or ``disabled``): why it failed, its last
+    stderr lines, and the names its tools are offered under."""
+
+    KIND: ClassVar[str] = "mcp_server_status"
+    server: str
+    state: str
+    detail: Optional[str]
+    stderr: List[str]
+    tools: List[str]
+
+
+@dataclasses.dataclass(frozen=True)
 class CommandRan(Event):
     """A slash command sent as a prompt was run: its name, arguments and result."""
 
@@ -411,6 +424,7 @@ _KINDS: Dict[str, Type[Event]] = {
         OptionsRestored,
         CommandRan,
         SandboxLimited,
+        McpServerStatus,
     )
 }
 

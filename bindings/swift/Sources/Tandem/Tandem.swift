@@ -81,6 +81,7 @@ public enum EventKind: String, Sendable {
     case turnLimitReached = "turn_limit_reached", turnEnded = "turn_ended", error = "error"
     case eventsDropped = "events_dropped", retrying = "retrying", optionsRestored = "options_restored"
     case commandRan = "command_ran", sandboxLimited = "sandbox_limited"
+    case mcpServerStatus = "mcp_server_status"
     /// A kind newer than this binding.
     case unknown = ""
 }
