@@ -119,6 +119,7 @@ fn calls_direct(rt: &tokio::runtime::Runtime, s: &Server) -> f64 {
             .args(&s.command[1..])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .unwrap();
@@ -174,7 +175,7 @@ fn main() {
     println!("|---|---|---|---|---|");
     for (name, (start, session, direct)) in &results {
         println!(
-            "| {name} | {start:.1} ms | {session:.2} ms | {direct:.2} ms | {:.2} ms |",
+            "| {name} | {start:.1} ms | {session:.2} ms | {direct:.2} ms | {:+.2} ms |",
             session - direct
         );
     }
@@ -190,7 +191,7 @@ fn main() {
         row(
             &format!("6. MCP tool call round trip in a session / bare rmcp client: {name}"),
             &format!(
-                "{session:.2} ms / {direct:.2} ms (+{:.2} ms)",
+                "{session:.2} ms / {direct:.2} ms ({:+.2} ms)",
                 session - direct
             ),
             "reported",
