@@ -325,6 +325,10 @@ enum tandem_event_kind
    * `boundary_violated`
    */
   TANDEM_EVENT_KIND_BOUNDARY_VIOLATED = 28,
+  /**
+   * `mcp_server_status`
+   */
+  TANDEM_EVENT_KIND_MCP_SERVER_STATUS = 29,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -800,6 +804,28 @@ tandem_status tandem_session_events_since(tandem_client *client,
                                           char **out);
 
 /**
+ * The session's MCP servers: `[{"name", "transport" ("stdio" or "http"), "enabled", "state" ("starting",
+ * "ready", "restarting", "failed" or "disabled"), "detail" (why it failed, or null), "stderr" (its last stderr
+ * lines), "tools": [{"name" (as offered: mcp__<server>__<tool>), "tool" (the server's name for it),
+ * "description", "gated" (asks for approval)}]}]`, `[]` without servers. `*out` is owned by the caller (free with
+ * `tandem_string_free`). `TANDEM_ERR_NOT_FOUND` for an unknown session.
+ */
+tandem_status tandem_session_mcp_servers(tandem_client *client,
+                                         const char *id,
+                                         char **out);
+
+/**
+ * Enables or disables the session's MCP server `name`. Disabling closes its connection (a stdio server's whole
+ * process group is killed) and takes its tools out of the session from the next model call on; enabling starts it
+ * again. Returns at once; the change is reported by an `mcp_server_status` event. `TANDEM_ERR_NOT_FOUND` for an
+ * unknown session or a server the session does not have. Borrowed arguments; any thread.
+ */
+tandem_status tandem_session_mcp_set_enabled(tandem_client *client,
+                                             const char *id,
+                                             const char *name,
+                                             bool enabled);
+
+/**
  * Switches the session to `model` (`provider:model`). The session's model name changes only when the model is
  * accepted: a model without a provider prefix or with a provider this build lacks is `TANDEM_ERR_INVALID_ARGUMENT`;
  * when the provider lists its models (an HTTP backend, for a model of the session's own backend: `GET …/models`;
@@ -848,9 +874,10 @@ tandem_status tandem_session_available_models(tandem_client *client,
 /**
  * Slash commands a host can offer its user: `[{"name", "description", "kind"}]`, owned by the caller. `kind` is
  * `builtin` (`/plan`, `/compact`, ...), `skill` (a SKILL.md found for the session; running it activates the
- * skill) or, for a pi session, `pi`: pi's own commands (`get_commands`: extension commands, prompt templates, its
- * skills as `skill:<name>`), which a prompt `/name` reaches pi with. A pi session lists no `skill` entries. Blocks
- * for pi's answer (at most 30 s).
+ * skill), `mcp_prompt` (a prompt of one of the session's ready MCP servers, named `mcp__<server>__<prompt>`: sending
+ * it fetches the prompt and sends its text instead) or, for a pi session, `pi`: pi's own commands (`get_commands`:
+ * extension commands, prompt templates, its skills as `skill:<name>`), which a prompt `/name` reaches pi with. A pi
+ * session lists no `skill` entries. Blocks for pi's answer (at most 30 s).
  */
 tandem_status tandem_session_commands(tandem_client *client,
                                       const char *id,

@@ -37,7 +37,10 @@ else
     pi_version="not run (--no-pi)"
 fi
 
-benches=(streaming dispatch scale persistence footprint store_reopen)
+# benches/mcp.rs also measures server-everything when the pinned MCP servers are installed (npm ci, locked).
+TANDEM_MCP_DIR="$(scripts/install-mcp.sh | sed -n 1p)" || unset TANDEM_MCP_DIR
+export TANDEM_MCP_DIR
+benches=(streaming dispatch scale persistence footprint store_reopen mcp)
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 for b in "${benches[@]}"; do
     echo "== $b" >&2
@@ -116,6 +119,16 @@ machine="$machine, rustc $(rustc --version | cut -d' ' -f2), node $(node --versi
     echo "(median of 101); memory is the VmRSS growth after the process's first client (runtime threads included)."
     echo
     details footprint
+    echo
+    echo "## 6. MCP servers (\`benches/mcp.rs\`)"
+    echo
+    echo "Session start: \`start_session\` with 3 stdio servers until all three have reported \`ready\` (tools listed);"
+    echo "median of 7 after a warm-up. Tool call: a scripted turn of 50 calls of the server's \`echo\` tool (read-only,"
+    echo "so no approval), prompt to \`turn_ended\`, divided by 50, against 50 \`tools/call\` of the same tool from a"
+    echo "bare rmcp client (\`().serve(stdio)\`) on the same server; medians of 7. Servers: tests/mcp/fake_server.py"
+    echo "(python3) and, when installed, \`@modelcontextprotocol/server-everything\` (node, pinned in tools/mcp)."
+    echo
+    details mcp
     echo
     echo "## Conversation store (\`benches/store_reopen.rs\`)"
     echo

@@ -62,6 +62,12 @@ node_env "$PWD" || fail "no Node.js >= 20 with npm, and it could not be installe
 pi_bin=$(scripts/install-pi.sh)
 export TANDEM_PI="$pi_bin"
 echo "pi $(PI_CODING_AGENT_DIR=$(mktemp -d) "$pi_bin" --version 2>&1 | tail -n 1), node $(node --version)"
+# The MCP tests (tests/mcp_servers.rs) and benches/mcp.rs run the reference MCP servers, pinned in
+# tools/mcp/package-lock.json and installed with `npm ci` into target/mcp, on the same Node.js.
+mcp_out=$(scripts/install-mcp.sh) || fail "scripts/install-mcp.sh could not install the MCP servers"
+mcp_dir=$(head -n 1 <<<"$mcp_out")
+export TANDEM_MCP_DIR="$mcp_dir"
+echo "MCP servers: $(cd "$mcp_dir" && npm ls --depth=0 2>/dev/null | grep -o '@modelcontextprotocol/[a-z-]*@[0-9.]*' | tr '\n' ' ')"
 
 section "cargo fmt --check"
 cargo fmt --check

@@ -31,8 +31,14 @@ pub fn parse(parts: &[ContentPart]) -> Option<(&str, &str)> {
 
 impl Client {
     /// Runs the slash command `parts` names, if `commands` lists it for session `id`: `Ok(None)` when the prompt
-    /// is not a command, so it goes to the model.
-    pub fn run_command(&self, id: &str, parts: &[ContentPart]) -> Result<Option<Value>> {
+    /// is not a command, so it goes to the model. An MCP server's prompt is fetched and sent in its place (as a
+    /// follow-up when `follow_up`, like the prompt it replaces).
+    pub fn run_command(
+        &self,
+        id: &str,
+        parts: &[ContentPart],
+        follow_up: bool,
+    ) -> Result<Option<Value>> {
         let Some((name, args)) = parse(parts) else {
             return Ok(None);
         };
@@ -43,9 +49,15 @@ impl Client {
         }) else {
             return Ok(None);
         };
+        // An MCP prompt's text is sent after its command_ran event, so the turn it starts comes after it.
+        let mut prompt = None;
         let result = if kind == "skill" {
             self.activate_skill(id, name)?;
             json!({"skill": name, "active": true})
+        } else if kind == "mcp_prompt" {
+            let text = self.mcp_prompt_text(id, name, args)?;
+            prompt = Some(vec![ContentPart::Text { text: text.clone() }]);
+            json!({"prompt": name, "text": text})
         } else {
             self.builtin(id, name, args)?
         };
@@ -57,6 +69,9 @@ impl Client {
                 result: result.clone(),
             },
         )?;
+        if let Some(parts) = prompt {
+            self.live_prompt(id, parts, follow_up)?;
+        }
         Ok(Some(result))
     }
 

@@ -16,6 +16,7 @@ pub mod ffi;
 pub mod fuzzing;
 pub mod ids;
 pub mod manager;
+pub mod mcp;
 pub mod provider;
 pub mod sandbox;
 pub mod session;

@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["vocab"],
     &["events"],
     &["store", "skills", "sandbox"],
-    &["tools"],
+    &["tools", "mcp"],
     &["provider"],
     &["session"],
     &["manager"],

@@ -421,3 +421,64 @@ fn host_provider_requests_and_events_follow_the_schema() {
         );
     }
 }
+
+#[test]
+fn mcp_servers_follow_the_schema() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/fake_server.py");
+    let servers = json!({
+        "ok": {"command": "python3", "args": [script, "ok"], "env": {"HOME": "$HOME"}, "trust": "untrusted"},
+        "exits": {"command": "python3", "args": [script, "exit"], "startup_timeout_ms": 5000}
+    });
+    let as_array = json!([
+        {"name": "ok", "command": "python3", "args": [script, "ok"], "env": [{"name": "HOME", "value": "$HOME"}]},
+        {"name": "web", "type": "http", "url": "https://example.com/mcp", "headers": [{"name": "X", "value": "1"}],
+         "bearer_token_env": "TOKEN", "timeout_ms": 5000, "disabled": true}
+    ]);
+    check("session_options", &json!({"mcp_servers": servers}));
+    check("session_options", &json!({"mcp_servers": as_array}));
+    check("client_config", &json!({"mcp_servers": as_array}));
+    let v = validator("session_options");
+    for bad in [
+        json!({"mcp_servers": {"x": {"command": "c", "bogus": 1}}}),
+        json!({"mcp_servers": [{"command": "c"}]}),
+        json!({"mcp_servers": {"x": {"type": "ws", "url": "http://h"}}}),
+        json!({"mcp_servers": {"x": {"command": "c", "timeout_ms": 0}}}),
+    ] {
+        assert!(!v.is_valid(&bad), "schema accepts {bad}");
+        assert!(
+            client().start_session(Some(&bad.to_string())).is_err(),
+            "library accepts {bad}"
+        );
+    }
+    let c = client();
+    let id = c
+        .start_session(Some(
+            &json!({"mcp_servers": servers, "script": [[{"text": "hi"}]]}).to_string(),
+        ))
+        .unwrap();
+    c.send_prompt(&id, text("go")).unwrap();
+    let (_, events) = turn_end(&c, &id);
+    let statuses: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "mcp_server_status")
+        .collect();
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    for e in statuses {
+        check("event", e);
+    }
+    let listed = c.mcp_servers(&id).unwrap();
+    check("mcp_server_list", &listed);
+    let commands = c.commands(&id).unwrap();
+    assert!(
+        commands.to_string().contains("\"mcp_prompt\""),
+        "{commands}"
+    );
+    check("commands", &commands);
+    let ok = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "ok")
+        .unwrap();
+    assert_eq!(ok["tools"][0]["gated"], true, "untrusted");
+}

@@ -423,10 +423,10 @@ struct Event {
             "messages_changed", "text_delta", "thinking_delta", "tool_started", "tool_update", "tool_ended",
             "tool_auto_approved", "approval_pending", "approval_resolved", "file_changed", "prompt_queued",
             "queues_recalled", "context_usage", "turn_limit_reached", "turn_ended", "error", "events_dropped",
-            "retrying", "options_restored", "command_ran", "sandbox_limited", "subagent_finished"};
+            "retrying", "options_restored", "command_ran", "sandbox_limited", "subagent_finished", "boundary_violated",
+            "mcp_server_status"};
         for (uint32_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (name == names[i]) return i + 1;  // the C values are 1-based in this order up to sandbox_limited
-        if (name == "boundary_violated") return TANDEM_EVENT_KIND_BOUNDARY_VIOLATED;
+            if (name == names[i]) return i + 1;  // the C values are 1-based in this order
         return 0;
     }
 
@@ -661,6 +661,14 @@ public:
     /// Deactivates skill `name` (TANDEM_ERR_NOT_FOUND when it is not active).
     void deactivate_skill(const std::string &name) const {
         detail::check(tandem_session_deactivate_skill(c(), id_.c_str(), name.c_str()));
+    }
+
+    // -- MCP servers
+    /// The session's MCP servers: [{"name", "transport", "enabled", "state", "detail", "stderr", "tools"}].
+    std::string mcp_servers() const { return str(tandem_session_mcp_servers); }
+    /// Enables or disables MCP server `name` (TANDEM_ERR_NOT_FOUND when the session has none of that name).
+    void set_mcp_enabled(const std::string &name, bool enabled) const {
+        detail::check(tandem_session_mcp_set_enabled(c(), id_.c_str(), name.c_str(), enabled));
     }
 
     // -- branches and collapses

@@ -42,6 +42,8 @@ pub struct Config {
     pub restart: Option<RestartOptions>,
     /// Session options merged under each start.
     pub session_defaults: Option<Value>,
+    /// MCP servers of every session (sessions' own `mcp_servers` add to these; see [`crate::mcp::config`]).
+    pub mcp_servers: Option<Value>,
 }
 
 fn nullable<'de, D: serde::Deserializer<'de>>(
@@ -81,6 +83,9 @@ impl Config {
         }
         if c.session_defaults.as_ref().is_some_and(|d| !d.is_object()) {
             return Err(Error::invalid("session_defaults must be an object"));
+        }
+        if let Some(v) = &c.mcp_servers {
+            crate::mcp::config::parse("mcp_servers", v)?;
         }
         if let Some(Some(dir)) = &c.store_dir {
             if dir.is_empty() {
@@ -177,11 +182,18 @@ impl Client {
             .transpose()?;
         let host_tools = Arc::new(crate::tools::host::HostTools::default());
         let shared = crate::provider::Shared::default();
+        let mcp = match &config.mcp_servers {
+            Some(v) => crate::mcp::config::parse("mcp_servers", v)?,
+            None => Vec::new(),
+        };
         let manager = Manager::new(
             runtime.handle().clone(),
             bus.clone(),
-            defaults,
-            restart,
+            crate::manager::Settings {
+                defaults,
+                restart,
+                mcp,
+            },
             store,
             host_tools.clone(),
             shared.clone(),

@@ -104,8 +104,8 @@ impl Client {
             .flatten())
     }
 
-    /// Slash commands a host can offer: the built-ins, then one per skill found (for a pi session: the commands
-    /// pi lists, which a prompt `/name` reaches pi with). Blocks for pi's answer (at most 30 s).
+    /// Slash commands a host can offer: the built-ins, then one per skill found and one per MCP server prompt (for
+    /// a pi session: the commands pi lists, which a prompt `/name` reaches pi with). Blocks for pi's answer (at most 30 s).
     pub fn commands(&self, id: &str) -> Result<Value> {
         let mut all = self.tandem_commands(id)?;
         let options = self.live()?.provider_options(id)?;
@@ -121,7 +121,7 @@ impl Client {
     }
 
     /// The commands tandem itself runs: the built-ins, then one per skill found (none for a pi session, which
-    /// loads its own skills).
+    /// loads its own skills), then one per prompt of the session's ready MCP servers.
     pub(crate) fn tandem_commands(&self, id: &str) -> Result<Value> {
         let m = self.live()?;
         let mut all = m.with_state(id, |s| s.commands())?;
@@ -129,9 +129,13 @@ impl Client {
             return Ok(all);
         }
         let skills = crate::skills::discover(&m.skill_dirs(id)?);
+        let prompts = m.mcp_prompts(id)?;
         if let Value::Array(list) = &mut all {
             list.extend(skills.into_iter().map(|s| {
                 serde_json::json!({"name": s.name, "description": s.description, "kind": "skill"})
+            }));
+            list.extend(prompts.into_iter().map(|(name, description)| {
+                serde_json::json!({"name": name, "description": description, "kind": "mcp_prompt"})
             }));
         }
         Ok(all)

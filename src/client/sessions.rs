@@ -9,6 +9,7 @@ use crate::events::StopReason;
 use crate::session::machine::approvals::Decision;
 use crate::session::machine::state::{Command, EditOp, PromptOutcome, QueueOp, Reply};
 use crate::session::machine::transcript::{ContentPart, Level};
+use crate::sync::lock;
 use crate::vocab::settings::Status;
 
 impl Client {
@@ -41,7 +42,7 @@ impl Client {
     /// Sends a prompt made of content parts; while a turn runs it is queued as steering. A slash command
     /// (see [`crate::commands`]) is run instead.
     pub fn send_prompt(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
-        if self.run_command(id, &parts)?.is_some() {
+        if self.run_command(id, &parts, false)?.is_some() {
             return Ok(PromptOutcome::Command);
         }
         self.live()?.prompt(id, parts, false)
@@ -49,10 +50,21 @@ impl Client {
 
     /// Like [`Client::send_prompt`], but while a turn runs the prompt waits for the turn's end as a follow-up.
     pub fn queue_follow_up(&self, id: &str, parts: Vec<ContentPart>) -> Result<PromptOutcome> {
-        if self.run_command(id, &parts)?.is_some() {
+        if self.run_command(id, &parts, true)?.is_some() {
             return Ok(PromptOutcome::Command);
         }
         self.live()?.prompt(id, parts, true)
+    }
+
+    /// Sends `parts` to the model as they are (no slash command is looked for): what a command that expands to a
+    /// prompt sends.
+    pub(crate) fn live_prompt(
+        &self,
+        id: &str,
+        parts: Vec<ContentPart>,
+        follow_up: bool,
+    ) -> Result<PromptOutcome> {
+        self.live()?.prompt(id, parts, follow_up)
     }
 
     /// Publishes `payload` on session `id`'s event stream.
@@ -160,6 +172,34 @@ impl Client {
     /// Moves to the next thinking level; returns `{level}`.
     pub fn cycle_thinking_level(&self, id: &str) -> Result<Value> {
         self.json_call(id, Command::CycleThinking)
+    }
+
+    /// The text of MCP prompt `name` (`mcp__<server>__<prompt>`) of session `id` with `args`, from its server.
+    /// Blocks for the server's answer (at most the server's `timeout_ms`).
+    pub fn mcp_prompt_text(&self, id: &str, name: &str, args: &str) -> Result<String> {
+        let Some(mcp) = self.live()?.mcp_of(id)? else {
+            return Err(Error::NotFound(format!("session {id} has no MCP servers")));
+        };
+        let Some(rt) = lock(&self.runtime).as_ref().map(|rt| rt.handle().clone()) else {
+            return Err(Error::ShuttingDown);
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (name, args) = (name.to_string(), args.to_string());
+        rt.spawn(async move {
+            let _ = tx.send(mcp.prompt_text(&name, &args).await);
+        });
+        // The task answers within the server's timeout, or is dropped with the runtime.
+        rx.recv().map_err(|_| Error::ShuttingDown)?
+    }
+
+    /// Session `id`'s MCP servers: `[{name, transport, enabled, state, detail, stderr, tools}]`.
+    pub fn mcp_servers(&self, id: &str) -> Result<Value> {
+        self.live()?.mcp_list(id)
+    }
+
+    /// Enables or disables MCP server `name` of session `id`.
+    pub fn mcp_set_enabled(&self, id: &str, name: &str, enabled: bool) -> Result<()> {
+        self.live()?.mcp_set_enabled(id, name, enabled)
     }
 
     /// Skills found for the session: `[{name, description, path, active}]`.

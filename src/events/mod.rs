@@ -321,6 +321,21 @@ pub enum Payload {
         /// What is not enforced, one sentence each.
         not_enforced: Vec<String>,
     },
+    /// An MCP server of the session changed state: it is ready (again, or with a new tool list), it failed and
+    /// will be restarted, it failed for good, or it was disabled. A failing server is reported once per streak of
+    /// failures, not on every restart attempt.
+    McpServerStatus {
+        /// The server's configured name.
+        server: String,
+        /// `ready`, `restarting`, `failed` or `disabled`.
+        state: String,
+        /// Why it failed (null when ready or disabled).
+        detail: Option<String>,
+        /// The last lines the server wrote to stderr (stdio servers; at most 20).
+        stderr: Vec<String>,
+        /// The names the server's tools are offered under (`mcp__<server>__<tool>`); empty unless ready.
+        tools: Vec<String>,
+    },
     /// A slash command sent as a prompt (`/plan`, `/compact`, ...) was run instead of being sent to the model.
     CommandRan {
         /// The command's name, without the slash.
@@ -364,6 +379,7 @@ impl Payload {
             Payload::CommandRan { .. } => EventKind::CommandRan,
             Payload::SandboxLimited { .. } => EventKind::SandboxLimited,
             Payload::SubagentFinished { .. } => EventKind::SubagentFinished,
+            Payload::McpServerStatus { .. } => EventKind::McpServerStatus,
         }
     }
 
@@ -497,6 +513,8 @@ pub enum EventKind {
     SubagentFinished = 27,
     /// `boundary_violated`
     BoundaryViolated = 28,
+    /// `mcp_server_status`
+    McpServerStatus = 29,
 }
 
 #[cfg(test)]

@@ -75,9 +75,10 @@ pub unsafe extern "C" fn tandem_session_available_models(
 
 /// Slash commands a host can offer its user: `[{"name", "description", "kind"}]`, owned by the caller. `kind` is
 /// `builtin` (`/plan`, `/compact`, ...), `skill` (a SKILL.md found for the session; running it activates the
-/// skill) or, for a pi session, `pi`: pi's own commands (`get_commands`: extension commands, prompt templates, its
-/// skills as `skill:<name>`), which a prompt `/name` reaches pi with. A pi session lists no `skill` entries. Blocks
-/// for pi's answer (at most 30 s).
+/// skill), `mcp_prompt` (a prompt of one of the session's ready MCP servers, named `mcp__<server>__<prompt>`: sending
+/// it fetches the prompt and sends its text instead) or, for a pi session, `pi`: pi's own commands (`get_commands`:
+/// extension commands, prompt templates, its skills as `skill:<name>`), which a prompt `/name` reaches pi with. A pi
+/// session lists no `skill` entries. Blocks for pi's answer (at most 30 s).
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_commands(
     client: *mut tandem_client,

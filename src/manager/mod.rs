@@ -2,11 +2,14 @@
 //! sub-agents. Its rules live in [`registry`] and [`policy`]; this module wires them to the runtime.
 
 pub mod conversations;
+mod mcp;
 pub mod policy;
 pub mod registry;
 pub mod start_options;
 mod subagents;
 mod supervise;
+
+pub use start_options::Settings;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -21,7 +24,6 @@ use crate::session::machine::transcript::{ContentPart, Level};
 use crate::session::options::{resolve, Resolved};
 use crate::session::{self, read, Exit, SessionHandle, SharedState};
 use crate::sync::lock;
-use crate::tools::ToolSet;
 use policy::RestartPolicy;
 use registry::{Registry, Slot};
 
@@ -36,6 +38,8 @@ pub struct Seed {
     persist: Option<session::SharedPersister>,
     /// When the host last called on the session (monotonic ms): idle reclamation waits for a quiet period.
     activity: Arc<std::sync::atomic::AtomicU64>,
+    /// The session's MCP servers (the client's and its own); they outlive incarnations.
+    mcp: Option<Arc<crate::mcp::McpServers>>,
 }
 
 /// Starts, finds, supervises and stops sessions.
@@ -45,6 +49,7 @@ pub struct Manager {
     rt: tokio::runtime::Handle,
     defaults: Value,
     restart: RestartPolicy,
+    mcp: Vec<crate::mcp::ServerConfig>,
     me: Weak<Manager>,
     order: std::sync::atomic::AtomicU64,
     store: Option<Arc<crate::store::Store>>,
@@ -64,13 +69,12 @@ enum IfExists {
 }
 
 impl Manager {
-    /// A manager spawning on `rt`, publishing on `bus`, with session defaults, a client-wide restart policy and the
-    /// conversation store (`None`: nothing is persisted).
+    /// A manager spawning on `rt`, publishing on `bus`, with the client's settings (session defaults, restart
+    /// policy, MCP servers) and the conversation store (`None`: nothing is persisted).
     pub fn new(
         rt: tokio::runtime::Handle,
         bus: Arc<EventBus>,
-        defaults: Value,
-        restart: RestartPolicy,
+        settings: Settings,
         store: Option<Arc<crate::store::Store>>,
         host_tools: Arc<crate::tools::host::HostTools>,
         shared: crate::provider::Shared,
@@ -79,8 +83,9 @@ impl Manager {
             reg: Mutex::new(Registry::default()),
             bus,
             rt,
-            defaults,
-            restart,
+            defaults: settings.defaults,
+            restart: settings.restart,
+            mcp: settings.mcp,
             me: me.clone(),
             order: Default::default(),
             store,
@@ -185,7 +190,7 @@ impl Manager {
         if let Some(s) = sub {
             state.inherit_skills(s.skills);
         }
-        state.set_sandbox(self.tool_set(&id, &opts).sandbox_report());
+        state.set_sandbox(self.tool_set(&id, &opts, None).sandbox_report());
         state.configure_compaction(crate::session::machine::compaction::AutoCompact {
             threshold: opts.compaction_threshold,
             keep_recent: opts.keep_recent,
@@ -195,11 +200,13 @@ impl Manager {
         if persist.is_some() {
             state.enable_persistence(now);
         }
+        let log = self.bus.new_log(&id);
         let seed = Seed {
             token,
             persist,
             state: Arc::new(Mutex::new(state)),
-            log: self.bus.new_log(&id),
+            mcp: self.mcp_servers(&opts, &log),
+            log,
             cursor: Arc::new(AtomicUsize::new(0)),
             order: self.order.fetch_add(1, Ordering::Relaxed),
             activity: Arc::new(crate::time::mono_ms().into()),
@@ -225,19 +232,14 @@ impl Manager {
             self.bus
                 .publish(&seed.log, Payload::SandboxLimited { not_enforced: gaps });
         }
+        // Started after session_started, so their status events follow it.
+        seed.mcp.iter().for_each(|m| m.launch(&self.rt));
         if let Some(p) = &seed.persist {
             // Nothing can reach the new actor yet (it is not registered), so the first batch is written here.
             session::flush(&seed.state, &seed.log, &self.bus, p);
         }
         reg.insert(&id, handle, seed);
         Ok(id)
-    }
-
-    /// The tools of session `id` started with `o`.
-    fn tool_set(&self, id: &str, o: &Resolved) -> ToolSet {
-        ToolSet::new(o.workdir.clone(), o.tools.as_deref())
-            .with_shell(o.shell.clone())
-            .with_host(self.host_tools.clone(), id)
     }
 
     fn spawn_incarnation(
@@ -260,7 +262,7 @@ impl Manager {
         if let Some(name) = &o.http.api_key_env {
             crate::tools::shell::mark_key_variable(name);
         }
-        let tools = Arc::new(self.tool_set(id, o));
+        let tools = Arc::new(self.tool_set(id, o, seed.mcp.as_ref()));
         // A restarted session keeps the model, thinking level and skills it had switched to.
         let config = read(&seed.state).provider_config();
         let env = crate::provider::Env {
@@ -441,6 +443,10 @@ impl Manager {
     ) {
         if let Slot::Active(handle) = &entry.slot {
             handle.stop();
+        }
+        if let Some(m) = &entry.seed.mcp {
+            // Before session_stopped, so no server status follows it.
+            m.shutdown();
         }
         // Also covers a session that was waiting to restart (no actor to save it).
         if let Some(p) = &entry.seed.persist {

@@ -10,6 +10,16 @@ use crate::error::{Error, Result};
 use crate::events::Payload;
 use crate::session::options::Resolved;
 
+/// What the client configures for every session.
+pub struct Settings {
+    /// Session options merged under each start.
+    pub defaults: Value,
+    /// The client-wide restart policy.
+    pub restart: super::policy::RestartPolicy,
+    /// The client's MCP servers.
+    pub mcp: Vec<crate::mcp::ServerConfig>,
+}
+
 /// What a resume took from the store, for the `options_restored` event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resumed {
@@ -77,7 +87,11 @@ impl Manager {
     /// on the client, as unknown option keys are refused: a typo must not silently leave a tool on or ungated.
     pub(super) fn check_tool_names(&self, opts: &Resolved) -> Result<()> {
         let host = self.host_tools.names();
-        let known = |name: &str| crate::tools::is_builtin(name) || host.iter().any(|h| h == name);
+        let known = |name: &str| {
+            crate::tools::is_builtin(name)
+                || host.iter().any(|h| h == name)
+                || self.is_mcp_name(opts, name)
+        };
         let listed = opts.tools.iter().flatten().map(|n| ("tools", n));
         let permitted = opts
             .tool_permissions

@@ -17,8 +17,11 @@ fn manager(rt: &tokio::runtime::Runtime) -> (Arc<Manager>, Arc<EventBus>) {
     let m = Manager::new(
         rt.handle().clone(),
         bus.clone(),
-        json!({}),
-        RestartPolicy::default(),
+        super::super::Settings {
+            defaults: json!({}),
+            restart: RestartPolicy::default(),
+            mcp: Vec::new(),
+        },
         None,
         Default::default(),
         Default::default(),

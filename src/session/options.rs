@@ -77,6 +77,8 @@ pub struct SessionOptions {
     /// Milliseconds an idle session without host activity lives before it is reclaimed (default 14400000 = 4 h;
     /// 0 never).
     pub idle_timeout_ms: Option<u64>,
+    /// MCP servers added to the client's (see [`crate::mcp::config`]).
+    pub mcp_servers: Option<Value>,
 }
 
 /// The `retry` option.
@@ -157,6 +159,8 @@ pub struct Resolved {
     pub shell: crate::sandbox::Policy,
     /// How long an idle session without host activity lives (`None`: forever).
     pub idle_timeout: Option<std::time::Duration>,
+    /// The session's own MCP servers (added to the client's; same names replace the client's).
+    pub mcp_servers: Vec<crate::mcp::ServerConfig>,
     /// The options as the store keeps them for a resume: what the host gave (no client defaults, no
     /// `session_id`), with the workdir made absolute. Secrets are never options: keys are env var names.
     pub stored: serde_json::Map<String, Value>,
@@ -318,6 +322,10 @@ pub fn resolve(
         }
         ms => Some(std::time::Duration::from_millis(ms)),
     };
+    let mcp_servers = match &opts.mcp_servers {
+        Some(v) => crate::mcp::config::parse("mcp_servers", v)?,
+        None => Vec::new(),
+    };
     let restart = match &opts.restart {
         Some(r) => r.apply(client_restart)?,
         None => client_restart.clone(),
@@ -353,6 +361,7 @@ pub fn resolve(
         pi_command,
         shell,
         idle_timeout,
+        mcp_servers,
         skill_dirs: opts
             .skill_dirs
             .iter()

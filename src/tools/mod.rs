@@ -184,6 +184,32 @@ pub fn is_builtin(name: &str) -> bool {
     BUILTIN.contains(&name)
 }
 
+/// A boxed future a [`ToolSource`] returns.
+pub type SourceFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Tools that come from elsewhere than tandem itself (MCP servers): their list may change while the session runs.
+pub trait ToolSource: Send + Sync + fmt::Debug {
+    /// Waits until the source has finished starting (its tools are listed, or it failed), so a turn offers what
+    /// is there.
+    fn ready(&self) -> SourceFuture<'_, ()>;
+    /// The specs of the tools offered now.
+    fn specs(&self) -> Vec<ToolSpec>;
+    /// Why a call of `name` (a tool it owns) cannot run now (its server is down), so the call fails at once
+    /// instead of asking for approval first; `None` when it can.
+    fn unavailable(&self, name: &str) -> Option<String>;
+    /// `Some(gated)` when the source owns tool `name` (whether a call is destructive: asks for approval, refused
+    /// in plan mode); `None` when it does not.
+    fn destructive(&self, name: &str) -> Option<bool>;
+    /// Runs a call of tool `name` (one it owns) with `args`, reporting progress through `ctx`; dropping the future
+    /// cancels the call.
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        args: &'a Value,
+        ctx: &'a ToolContext,
+    ) -> SourceFuture<'a, ToolOutcome>;
+}
+
 /// The tools of one session.
 #[derive(Debug, Default)]
 pub struct ToolSet {
@@ -191,6 +217,7 @@ pub struct ToolSet {
     enabled: Vec<&'static str>,
     allow: Option<Vec<String>>,
     host: Option<(Arc<host::HostTools>, String)>,
+    source: Option<Arc<dyn ToolSource>>,
     shell: crate::sandbox::Policy,
 }
 
@@ -210,6 +237,7 @@ impl ToolSet {
             enabled,
             allow: allow.map(<[String]>::to_vec),
             host: None,
+            source: None,
             shell: crate::sandbox::Policy::default(),
         }
     }
@@ -240,11 +268,39 @@ impl ToolSet {
         self
     }
 
-    fn host_tool(&self, name: &str) -> Option<&(Arc<host::HostTools>, String)> {
-        let admitted = self
-            .allow
+    /// Adds tools from `source` (MCP servers), limited by the same allow-list.
+    pub fn with_source(mut self, source: Arc<dyn ToolSource>) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    fn admitted(&self, name: &str) -> bool {
+        self.allow
             .as_ref()
-            .is_none_or(|a| a.iter().any(|x| x == name));
+            .is_none_or(|a| a.iter().any(|x| x == name))
+    }
+
+    /// The source that owns `name`, if it is admitted, with whether the tool is destructive.
+    fn source_tool(&self, name: &str) -> Option<(&Arc<dyn ToolSource>, bool)> {
+        let source = self.source.as_ref().filter(|_| self.admitted(name))?;
+        source.destructive(name).map(|d| (source, d))
+    }
+
+    /// Why a call of `name` cannot run now (a tool of a source that is down), checked before the gate.
+    pub fn unavailable(&self, name: &str) -> Option<String> {
+        let (source, _) = self.source_tool(name)?;
+        source.unavailable(name)
+    }
+
+    /// Waits until the tool source (if any) has finished starting.
+    pub async fn ready(&self) {
+        if let Some(s) = &self.source {
+            s.ready().await;
+        }
+    }
+
+    fn host_tool(&self, name: &str) -> Option<&(Arc<host::HostTools>, String)> {
+        let admitted = self.admitted(name);
         self.host
             .as_ref()
             .filter(|(h, _)| admitted && !is_builtin(name) && h.destructive(name).is_some())
@@ -255,10 +311,12 @@ impl ToolSet {
         self.workdir.as_deref().map(|p| p.as_path())
     }
 
-    /// Whether the session has tool `name`: an enabled built-in tool (there are none without a workdir) or an
-    /// admitted host tool.
+    /// Whether the session has tool `name`: an enabled built-in tool (there are none without a workdir), an
+    /// admitted host tool, or an admitted tool of the session's tool source (its MCP servers).
     pub fn has(&self, name: &str) -> bool {
-        self.enabled.contains(&name) || self.host_tool(name).is_some()
+        self.enabled.contains(&name)
+            || self.host_tool(name).is_some()
+            || self.source_tool(name).is_some()
     }
 
     /// Whether `name` changes files or shell state (such calls ask for approval in the default mode and are
@@ -269,6 +327,7 @@ impl ToolSet {
                 .host
                 .as_ref()
                 .is_some_and(|(h, _)| h.destructive(name) == Some(true))
+            || self.source_tool(name).is_some_and(|(_, d)| d)
     }
 
     /// Why a call of `name` with `args` writes a protected path (`.git/`, `.tandem/`; see [`protected_path`]), or
@@ -283,11 +342,17 @@ impl ToolSet {
         if let Some((h, _)) = &self.host {
             out.extend(h.specs(self.allow.as_deref()));
         }
+        if let Some(s) = &self.source {
+            out.extend(s.specs().into_iter().filter(|t| self.admitted(&t.name)));
+        }
         out
     }
 
-    /// Runs a tool call: a built-in tool, or a host tool (which the host answers).
+    /// Runs a tool call: a built-in tool, a host tool (which the host answers), or a tool of the source.
     pub async fn call(&self, name: &str, args: &Value, ctx: &ToolContext) -> ToolOutcome {
+        if let Some((source, _)) = self.source_tool(name) {
+            return source.call(name, args, ctx).await;
+        }
         if let Some((h, session_id)) = self.host_tool(name) {
             let (text, is_error) = h.call(name, session_id, &ctx.tool_call_id, args).await;
             return ToolOutcome {

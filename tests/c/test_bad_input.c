@@ -570,6 +570,47 @@ static void test_bad_tandem_session_deactivate_skill(void)
     check_skill_switch("tandem_session_deactivate_skill", tandem_session_deactivate_skill);
 }
 
+static void test_bad_tandem_session_mcp_servers(void)
+{
+    /* The fixture has no MCP servers: the good call answers []. */
+    check_id_out_function("tandem_session_mcp_servers", tandem_session_mcp_servers, true);
+    /* Bad server configurations are refused at start (session options) and at client creation (config). */
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *id = SENTINEL_STR;
+    CHECK_STATUS(tandem_session_start(f.c, "{\"mcp_servers\": {\"x\": {\"args\": []}}}", &id),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(tandem_last_error_message(), "mcp_servers.x.command") != NULL);
+    CHECK_STATUS(tandem_session_start(f.c, "{\"mcp_servers\": {\"x\": {\"type\": \"ws\", \"url\": \"http://h\"}}}", &id),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_start(f.c, "{\"mcp_servers\": [{\"name\": \"x\", \"command\": \"c\", \"bogus\": 1}]}", &id),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_start(f.c, "{\"mcp_servers\": 7}", &id), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(id == SENTINEL_STR);
+    tandem_client *c = (tandem_client *)(uintptr_t)0x5e17;
+    CHECK_STATUS(tandem_client_new("{\"mcp_servers\": {\"x\": {\"type\": \"http\"}}}", &c), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(tandem_last_error_message(), "mcp_servers.x.url") != NULL);
+    CHECK(c == (tandem_client *)(uintptr_t)0x5e17);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_session_mcp_set_enabled(void)
+{
+    check_context = "tandem_session_mcp_set_enabled";
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_session_mcp_set_enabled(NULL, f.id, "fs", false), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_mcp_set_enabled(f.c, NULL, "fs", false), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_mcp_set_enabled(f.c, f.id, NULL, false), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_session_mcp_set_enabled(f.c, BAD, "fs", true), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_mcp_set_enabled(f.c, f.id, BAD, true), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_session_mcp_set_enabled(f.c, UNKNOWN, "fs", true), TANDEM_ERR_NOT_FOUND);
+    /* The fixture's session has no servers: any name is unknown. */
+    CHECK_STATUS(tandem_session_mcp_set_enabled(f.c, f.id, "fs", true), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_session_mcp_set_enabled(f.c, f.id, "", false), TANDEM_ERR_NOT_FOUND);
+    fixture_down(&f);
+}
+
 static void test_bad_tandem_session_new_conversation(void)
 {
     /* The fixture does not persist (store_dir: null); a new conversation still works in memory. */
@@ -1189,6 +1230,8 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_session_toggle_tool_collapse);
     RUN(test_bad_tandem_session_toggle_all_tool_collapses);
     RUN(test_bad_tandem_session_list_skills);
+    RUN(test_bad_tandem_session_mcp_servers);
+    RUN(test_bad_tandem_session_mcp_set_enabled);
     RUN(test_bad_tandem_session_activate_skill);
     RUN(test_bad_tandem_session_deactivate_skill);
     RUN(test_bad_tandem_session_compact);

@@ -117,3 +117,15 @@ pub fn cannot_run(test: &str, why: &str) {
 }
 
 pub mod http_mock;
+
+/// The tool call messages of session `id`, in order.
+pub fn tool_calls(c: &Client, id: &str) -> Vec<Value> {
+    c.messages(id)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "tool_call")
+        .cloned()
+        .collect()
+}

@@ -1,7 +1,7 @@
 // Tests of bindings/cpp/tandem.hpp on real sessions (scripted model): streaming, approvals, steering, crash restart,
 // RAII subscriptions, exceptions from status codes, callback exceptions, host tools (sync and async), the host
 // provider answered from other threads, models, skills, boundaries, branches, collapses, conversations, sub-agents
-// and the JSON reader.
+// MCP servers and the JSON reader.
 // Built by scripts/test-cpp.sh with -Wall -Wextra -Werror, plain and under AddressSanitizer + UBSan.
 #include "tandem.hpp"
 
@@ -797,6 +797,45 @@ void test_async_tool() {
     CHECK(tandem_tool_call_is_cancelled(nullptr));
 }
 
+
+// MCP servers: a session with the fake stdio server (tests/mcp/fake_server.py; the tests run from the repository
+// root) lists it with its tools, disables it and enables it again, each change reported by mcp_server_status.
+void test_mcp_servers() {
+    tandem::Client client(CONFIG);
+    tandem::Session session = client.start_session(
+        R"({"model": "scripted:echo", "mcp_servers": {"fake": {"command": "python3", "args": ["tests/mcp/fake_server.py", "ok"]}}})");
+    std::vector<tandem::Event> log;
+    auto state_is = [&](const std::string &state) {
+        return [&session, state](const tandem::Event &e) {
+            return e.kind == TANDEM_EVENT_KIND_MCP_SERVER_STATUS && e.session_id == session.id() &&
+                   e.data()["state"].as_string() == state;
+        };
+    };
+    auto ready = pull_until(client, log, state_is("ready"));
+    CHECK(ready.has_value());
+    if (ready) CHECK_EQ(ready->data()["server"].as_string(), std::string("fake"));
+    auto servers = tandem::json::parse(session.mcp_servers());
+    CHECK_EQ(servers.size(), size_t(1));
+    CHECK_EQ(servers[size_t(0)]["state"].as_string(), std::string("ready"));
+    CHECK_EQ(servers[size_t(0)]["transport"].as_string(), std::string("stdio"));
+    bool write_gated = false;
+    for (size_t i = 0; i < servers[size_t(0)]["tools"].size(); i++) {
+        const auto &t = servers[size_t(0)]["tools"][i];
+        if (t["tool"].as_string() == "write") write_gated = t["gated"].as_bool();
+    }
+    CHECK(write_gated);
+    session.set_mcp_enabled("fake", false);
+    auto disabled = pull_until(client, log, state_is("disabled"));
+    CHECK(disabled.has_value());
+    servers = tandem::json::parse(session.mcp_servers());
+    CHECK(!servers[size_t(0)]["enabled"].as_bool());
+    CHECK_EQ(servers[size_t(0)]["tools"].size(), size_t(0));
+    session.set_mcp_enabled("fake", true);
+    CHECK(pull_until(client, log, state_is("ready")).has_value());
+    CHECK(tandem::json::parse(session.mcp_servers())[size_t(0)]["enabled"].as_bool());
+    CHECK_THROWS(TANDEM_ERR_NOT_FOUND, session.set_mcp_enabled("nope", true));
+}
+
 }  // namespace
 
 int main() {
@@ -814,6 +853,7 @@ int main() {
         {"subagents_and_misc", test_subagents_and_misc},
         {"host_provider", test_host_provider},
         {"async_tool", test_async_tool},
+        {"mcp_servers", test_mcp_servers},
     };
     int failed_tests = 0;
     for (const auto &t : tests) {

@@ -396,3 +396,25 @@ def test_continue_resumes_a_turn_the_turn_limit_ended(client: tandem.Client, wor
     assert text_of(log, session) == "resumed"
     with pytest.raises(tandem.InvalidArgumentError):
         session.continue_()  # resumed once; nothing is cut off now
+
+
+def test_mcp_servers(client: tandem.Client) -> None:
+    """A session with an MCP server (tests/mcp/fake_server.py): listed with its tools, reported in a typed event,
+    disabled at run time; an unknown server name is NotFoundError."""
+    script = Path(__file__).resolve().parents[3] / "tests" / "mcp" / "fake_server.py"
+    session = client.start_session(mcp_servers={"fake": {"command": "python3", "args": [str(script), "ok"]}})
+    session.send("go")
+    log: List[tandem.Event] = []
+    pull_until(client, turn_ended(session), log)
+    status = [e for e in log if isinstance(e, tandem.McpServerStatus)]
+    assert status and status[0].server == "fake" and status[0].state == "ready"
+    assert "mcp__fake__echo" in status[0].tools
+    servers = session.mcp_servers()
+    assert servers[0]["state"] == "ready" and servers[0]["transport"] == "stdio"
+    assert any(t["name"] == "mcp__fake__write" and t["gated"] for t in servers[0]["tools"])
+    session.set_mcp_enabled("fake", False)
+    disabled = pull_until(client, lambda e: isinstance(e, tandem.McpServerStatus) and e.state == "disabled", log)
+    assert isinstance(disabled, tandem.McpServerStatus) and disabled.tools == []
+    assert session.mcp_servers()[0]["enabled"] is False
+    with pytest.raises(tandem.NotFoundError):
+        session.set_mcp_enabled("nope", True)

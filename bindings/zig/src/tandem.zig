@@ -198,6 +198,7 @@ pub const EventKind = enum(u32) {
     sandbox_limited = c.TANDEM_EVENT_KIND_SANDBOX_LIMITED,
     subagent_finished = c.TANDEM_EVENT_KIND_SUBAGENT_FINISHED,
     boundary_violated = c.TANDEM_EVENT_KIND_BOUNDARY_VIOLATED,
+    mcp_server_status = c.TANDEM_EVENT_KIND_MCP_SERVER_STATUS,
     /// A kind newer than this wrapper.
     unknown = 0,
 };
@@ -950,6 +951,18 @@ pub const Session = struct {
     /// Deactivates skill `name` (`error.NotFound` when it is not active).
     pub fn deactivateSkill(self: Session, name: [:0]const u8) Error!void {
         return self.withName(c.tandem_session_deactivate_skill, name);
+    }
+
+    // -- MCP servers
+
+    /// The session's MCP servers: `[{"name", "transport", "enabled", "state", "detail", "stderr", "tools"}]`.
+    pub fn mcpServers(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_mcp_servers);
+    }
+
+    /// Enables or disables MCP server `name` (`error.NotFound` when the session has none of that name).
+    pub fn setMcpEnabled(self: Session, name: [:0]const u8, enabled: bool) Error!void {
+        return check(c.tandem_session_mcp_set_enabled(self.client, self.id.ptr, name.ptr, enabled));
     }
 
     // -- branches and collapses

@@ -1,6 +1,6 @@
 //! End-to-end tests of the rest of the Zig binding on real sessions (scripted model and the host provider): models,
 //! skills, boundaries, branches, collapses, conversations, sub-agents, queues, callbacks, host tools answered from
-//! other threads and the host provider. std.testing.allocator fails a test that leaks.
+//! other threads, the host provider and MCP servers. std.testing.allocator fails a test that leaks.
 const std = @import("std");
 const tandem = @import("tandem");
 const testing = std.testing;
@@ -574,4 +574,54 @@ test "host provider answered from another thread; abort cancels; clearing ends p
     // Without a provider the provider of host sessions is not ready: prompts are refused.
     try client.clearProvider();
     try testing.expectError(error.ProviderNotReady, session.sendPrompt("y"));
+}
+
+/// The next mcp_server_status event of `session_id` in `state` (freed here: only its arrival matters).
+fn waitState(client: tandem.Client, session_id: []const u8, state: []const u8) !void {
+    while (true) {
+        const e = try waitFor(client, session_id, .mcp_server_status);
+        defer e.deinit();
+        if (std.mem.eql(u8, e.string("state").?, state)) return;
+    }
+}
+
+test "MCP servers: listed with their tools, disabled and enabled at run time" {
+    // The fake stdio server of the Rust tests; `zig build test` runs in bindings/zig.
+    const script = try std.fs.cwd().realpathAlloc(testing.allocator, "../../tests/mcp/fake_server.py");
+    defer testing.allocator.free(script);
+    var buf: [1024]u8 = undefined;
+    const opts = try std.fmt.bufPrintZ(&buf,
+        \\{{"model": "scripted:echo", "mcp_servers": {{"fake": {{"command": "python3", "args": ["{s}", "ok"]}}}}}}
+    , .{script});
+    var client = try tandem.Client.init(config);
+    defer client.deinit();
+    var session = try client.startSession(testing.allocator, opts);
+    defer session.deinit();
+    try waitState(client, session.id, "ready");
+
+    const listed = try session.mcpServers(testing.allocator);
+    defer testing.allocator.free(listed);
+    const p = try parse(listed);
+    defer p.deinit();
+    const server = p.value.array.items[0].object;
+    try testing.expectEqualStrings("fake", server.get("name").?.string);
+    try testing.expectEqualStrings("ready", server.get("state").?.string);
+    var write_gated = false;
+    for (server.get("tools").?.array.items) |t| {
+        if (std.mem.eql(u8, t.object.get("tool").?.string, "write")) write_gated = t.object.get("gated").?.bool;
+    }
+    try testing.expect(write_gated);
+
+    try session.setMcpEnabled("fake", false);
+    try waitState(client, session.id, "disabled");
+    const off = try session.mcpServers(testing.allocator);
+    defer testing.allocator.free(off);
+    const po = try parse(off);
+    defer po.deinit();
+    try testing.expect(!po.value.array.items[0].object.get("enabled").?.bool);
+    try testing.expectEqual(@as(usize, 0), po.value.array.items[0].object.get("tools").?.array.items.len);
+
+    try session.setMcpEnabled("fake", true);
+    try waitState(client, session.id, "ready");
+    try testing.expectError(error.NotFound, session.setMcpEnabled("nope", true));
 }

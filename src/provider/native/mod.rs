@@ -320,8 +320,12 @@ impl Native {
         emit(ProviderEvent::AgentStart);
         let mut usage: Option<Usage> = None;
         let mut tool_rounds: u32 = 0;
-        let specs = offered_specs(&self.tools, &self.permissions);
+        // MCP servers still starting are waited for (each within its start-up timeout), so the first turn offers
+        // their tools.
+        self.tools.ready().await;
         loop {
+            // Taken per model call: MCP servers' tools come and go (list changes, crashes, restarts).
+            let specs = offered_specs(&self.tools, &self.permissions);
             if tool_rounds >= self.max_turns {
                 emit(ProviderEvent::TurnLimitReached {
                     current: tool_rounds,

@@ -132,6 +132,10 @@ impl Native {
     /// Runs one call through permissions, the session's gate (plan mode, trust, approval) and the tool. A tool the
     /// session does not have is refused first: the host is never asked to approve a call that cannot run.
     async fn gate_and_run(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> CallResult {
+        // A tool of an MCP server that is down fails at once: asking to approve a call that cannot run helps nobody.
+        if let Some(why) = self.tools.unavailable(&call.name) {
+            return (why, true);
+        }
         if !self.tools.has(&call.name) {
             return (format!("Tool '{}' not found", call.name), true);
         }

@@ -163,6 +163,8 @@ PROTOTYPES: Dict[str, Tuple[Any, Sequence[Any]]] = {
     "tandem_session_available_models": (_status, (_client, _str, _out_str)),
     "tandem_session_commands": (_status, (_client, _str, _out_str)),
     "tandem_session_list_skills": (_status, (_client, _str, _out_str)),
+    "tandem_session_mcp_servers": (_status, (_client, _str, _out_str)),
+    "tandem_session_mcp_set_enabled": (_status, (_client, _str, _str, ctypes.c_bool)),
     "tandem_session_activate_skill": (_status, (_client, _str, _str)),
     "tandem_session_deactivate_skill": (_status, (_client, _str, _str)),
     # branches, collapses, boundaries, touched files

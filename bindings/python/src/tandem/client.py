@@ -1142,6 +1142,19 @@ class Session:
         """Deactivates skill ``name``."""
         _check(_lib.load().tandem_session_deactivate_skill(self._c(), self._bid, _encode(name, "name")))
 
+    # -- MCP servers
+
+    def mcp_servers(self) -> List[Dict[str, Any]]:
+        """The session's MCP servers: ``[{"name", "transport", "enabled", "state", "detail", "stderr", "tools"}]``
+        (each tool ``{"name", "tool", "description", "gated"}``)."""
+        result: List[Dict[str, Any]] = _call_json(_lib.load().tandem_session_mcp_servers, self._c(), self._bid)
+        return result
+
+    def set_mcp_enabled(self, name: str, enabled: bool) -> None:
+        """Enables or disables MCP server ``name`` (disabling kills a stdio server's process group); the change is
+        reported by an ``mcp_server_status`` event. :class:`NotFoundError` for a server the session lacks."""
+        _check(_lib.load().tandem_session_mcp_set_enabled(self._c(), self._bid, _encode(name, "name"), bool(enabled)))
+
     # -- branches and collapses
 
     def branch_at(self, message_id: int) -> Dict[str, Any]:

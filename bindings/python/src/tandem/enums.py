@@ -112,6 +112,7 @@ class EventKind(_NamedIntEnum):
     SANDBOX_LIMITED = 26
     SUBAGENT_FINISHED = 27
     BOUNDARY_VIOLATED = 28
+    MCP_SERVER_STATUS = 29
 
     @property
     def label(self) -> str:

@@ -399,6 +399,19 @@ class SubagentFinished(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class McpServerStatus(Event):
+    """An MCP server changed state (``ready``, ``restarting``, ``failed`` or ``disabled``): why it failed, its last
+    stderr lines, and the names its tools are offered under."""
+
+    KIND: ClassVar[str] = "mcp_server_status"
+    server: str
+    state: str
+    detail: Optional[str]
+    stderr: List[str]
+    tools: List[str]
+
+
+@dataclasses.dataclass(frozen=True)
 class CommandRan(Event):
     """A slash command sent as a prompt was run: its name, arguments and result."""
 
@@ -439,6 +452,7 @@ _KINDS: Dict[str, Type[Event]] = {
         SandboxLimited,
         SubagentFinished,
         BoundaryViolated,
+        McpServerStatus,
     )
 }
 

@@ -209,6 +209,16 @@ extension Session {
         try check(tandem_session_deactivate_skill(client.raw, id, name))
     }
 
+    // -- MCP servers
+
+    /// The session's MCP servers: `[{"name", "transport", "enabled", "state", "detail", "stderr", "tools"}]`.
+    public func mcpServersJSON() throws -> String { try callString { tandem_session_mcp_servers(client.raw, id, $0) } }
+
+    /// Enables or disables MCP server `name` (`.notFound` when the session has none of that name).
+    public func setMCPEnabled(_ name: String, _ enabled: Bool) throws {
+        try check(tandem_session_mcp_set_enabled(client.raw, id, name, enabled))
+    }
+
     // -- branches and collapses
 
     /// Saves the transcript as a new branch and cuts it after `messageID`: `{"number", "name", "message_count"}`.

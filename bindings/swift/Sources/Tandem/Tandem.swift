@@ -83,6 +83,7 @@ public enum EventKind: String, Sendable {
     case commandRan = "command_ran", sandboxLimited = "sandbox_limited"
     case subagentFinished = "subagent_finished"
     case boundaryViolated = "boundary_violated"
+    case mcpServerStatus = "mcp_server_status"
     /// A kind newer than this binding.
     case unknown = ""
 }
