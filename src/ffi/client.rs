@@ -65,7 +65,8 @@ pub unsafe extern "C" fn tandem_workdir_session_id(
 /// `turn` (default: a turn is durable before its `turn_ended` event) or `never`), `worker_threads` (1-64, default 2),
 /// `event_queue_capacity` (default 65536), `event_history_capacity` (per session, default 1024), `pull_events`
 /// (default true; set false if you only use callbacks), `restart` {`max_attempts`, `base_delay_ms`, `max_delay_ms`,
-/// `window_ms`}, `session_defaults` (session options merged under every start). Unknown keys are rejected.
+/// `window_ms`}, `session_defaults` (session options merged under every start), `mcp_servers` (MCP servers every
+/// session of the client gets, in the forms of the session option; docs/options.md). Unknown keys are rejected.
 ///
 /// On success `*out` is a new client the caller owns: free it with `tandem_client_free`. Several clients may
 /// coexist. The client must not be used in a forked child (calls return `TANDEM_ERR_FORKED`).

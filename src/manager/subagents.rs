@@ -189,6 +189,18 @@ impl Manager {
         );
     }
 
+    /// [`Manager::stop_children`] from a task on the runtime: stopping a session waits for its actor, which may be
+    /// queued behind this very worker (tokio does not let other workers steal a task from a worker's LIFO slot),
+    /// so the wait happens on a blocking thread.
+    pub(super) fn stop_children_off_runtime(&self, parent: &str) {
+        let (me, parent) = (self.me.clone(), parent.to_string());
+        self.rt.spawn_blocking(move || {
+            if let Some(m) = me.upgrade() {
+                m.stop_children(&parent);
+            }
+        });
+    }
+
     /// Stops the sub-agents of `parent` that were not started detached (after the parent stopped).
     pub(super) fn stop_children(&self, parent: &str) {
         let children: Vec<String> = lock(&self.reg)

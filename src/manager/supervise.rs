@@ -32,7 +32,7 @@ impl Manager {
                         },
                     );
                 }
-                self.stop_children(id);
+                self.stop_children_off_runtime(id);
             }
             CrashOutcome::Restart {
                 timer,
@@ -119,7 +119,7 @@ impl Manager {
                         detail: Some(failed),
                     },
                 );
-                self.stop_children(id);
+                self.stop_children_off_runtime(id);
             }
         }
     }
