@@ -397,6 +397,11 @@ typedef uint32_t tandem_approval_decision;
 #endif // __cplusplus
 
 /**
+ * The steps a hook can see, by Claude Code's names.
+ */
+typedef struct HookEvent HookEvent;
+
+/**
  * A tandem client: a runtime, its sessions and their events. Opaque; create with `tandem_client_new`.
  */
 typedef struct tandem_client tandem_client;
@@ -498,6 +503,8 @@ typedef struct {
 typedef void (*tandem_tool_callback)(void *userdata,
                                      tandem_tool_call *call,
                                      const tandem_tool_invocation *invocation);
+
+
 
 
 
@@ -1068,6 +1075,11 @@ tandem_status tandem_session_clear_queues(tandem_client *client, const char *id)
  * - `mcp_servers`: MCP servers whose tools the session offers as `mcp__<server>__<tool>`, added to the client's
  *   (`{name: {command, args, env, cwd} | {type: "http", url, headers}}` or ACP's array form; docs/options.md).
  * - `shell_env`: variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist; API keys never are.
+ * - `hooks`: Claude Code command hooks, the `hooks` object of a Claude Code settings file (`{"PreToolUse":
+ *   [{"matcher": "Write|Edit", "hooks": [{"type": "command", "command": "...", "timeout": 60}]}], ...}`; events
+ *   `PreToolUse`, `PostToolUse`, `UserPromptSubmit`, `Stop`, `SessionStart`, `PreCompact`; docs/hooks.md).
+ * - `hook_settings_files`: Claude Code settings files (relative to the workdir, e.g. `.claude/settings.json`)
+ *   whose `hooks` are added after `hooks`; missing files are skipped.
  *
  * Options of the native loop (`base_url`, `api_key_env`, `tools`, `tool_permissions`, `approval`, `max_turns`,
  * `max_cost`, `prices`, `retry`, `system_prompt`, `script`) do not apply to pi sessions. Malformed JSON is

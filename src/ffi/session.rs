@@ -64,6 +64,11 @@ use super::types::{
 /// - `mcp_servers`: MCP servers whose tools the session offers as `mcp__<server>__<tool>`, added to the client's
 ///   (`{name: {command, args, env, cwd} | {type: "http", url, headers}}` or ACP's array form; docs/options.md).
 /// - `shell_env`: variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist; API keys never are.
+/// - `hooks`: Claude Code command hooks, the `hooks` object of a Claude Code settings file (`{"PreToolUse":
+///   [{"matcher": "Write|Edit", "hooks": [{"type": "command", "command": "...", "timeout": 60}]}], ...}`; events
+///   `PreToolUse`, `PostToolUse`, `UserPromptSubmit`, `Stop`, `SessionStart`, `PreCompact`; docs/hooks.md).
+/// - `hook_settings_files`: Claude Code settings files (relative to the workdir, e.g. `.claude/settings.json`)
+///   whose `hooks` are added after `hooks`; missing files are skipped.
 ///
 /// Options of the native loop (`base_url`, `api_key_env`, `tools`, `tool_permissions`, `approval`, `max_turns`,
 /// `max_cost`, `prices`, `retry`, `system_prompt`, `script`) do not apply to pi sessions. Malformed JSON is

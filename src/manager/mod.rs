@@ -143,7 +143,7 @@ impl Manager {
     }
 
     /// Whether session `id` is running or waiting to restart in this client.
-    fn is_live(&self, id: &str) -> bool {
+    pub fn is_live(&self, id: &str) -> bool {
         lock(&self.reg).existing(id).map_or(true, |s| s.is_some())
     }
 
@@ -238,6 +238,9 @@ impl Manager {
             // Nothing can reach the new actor yet (it is not registered), so the first batch is written here.
             session::flush(&seed.state, &seed.log, &self.bus, p);
         }
+        self.shared
+            .hooks
+            .add_commands(&id, &seed.options.command_hooks);
         reg.insert(&id, handle, seed);
         Ok(id)
     }
@@ -335,6 +338,11 @@ impl Manager {
         let state = self.handle(id)?.state;
         let guard = read(&state);
         Ok(f(&guard))
+    }
+
+    /// The session's workdir (`None` when it has none).
+    pub fn workdir(&self, id: &str) -> Result<Option<std::path::PathBuf>> {
+        self.active(id, |_, s| s.options.workdir.clone())
     }
 
     /// The session's event stream.
@@ -444,6 +452,8 @@ impl Manager {
         if let Slot::Active(handle) = &entry.slot {
             handle.stop();
         }
+        // The session's hooks go with it (a running one finishes; its userdata is freed after that).
+        self.shared.hooks.remove_session(entry.seed.log.id());
         if let Some(m) = &entry.seed.mcp {
             // Before session_stopped, so no server status follows it.
             m.shutdown();

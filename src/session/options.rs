@@ -79,6 +79,11 @@ pub struct SessionOptions {
     pub idle_timeout_ms: Option<u64>,
     /// MCP servers added to the client's (see [`crate::mcp::config`]).
     pub mcp_servers: Option<Value>,
+    /// Claude Code command hooks: the `hooks` object of a Claude Code settings file (see [`crate::hooks::command`]).
+    pub hooks: Option<Value>,
+    /// Claude Code settings files whose `hooks` are added after `hooks` (relative to the workdir; missing files are
+    /// skipped).
+    pub hook_settings_files: Option<Vec<String>>,
 }
 
 /// The `retry` option.
@@ -161,6 +166,8 @@ pub struct Resolved {
     pub idle_timeout: Option<std::time::Duration>,
     /// The session's own MCP servers (added to the client's; same names replace the client's).
     pub mcp_servers: Vec<crate::mcp::ServerConfig>,
+    /// The session's command hooks: `hooks`, then those of `hook_settings_files`.
+    pub command_hooks: Vec<crate::hooks::command::CommandHook>,
     /// The options as the store keeps them for a resume: what the host gave (no client defaults, no
     /// `session_id`), with the workdir made absolute. Secrets are never options: keys are env var names.
     pub stored: serde_json::Map<String, Value>,
@@ -326,6 +333,16 @@ pub fn resolve(
         Some(v) => crate::mcp::config::parse("mcp_servers", v)?,
         None => Vec::new(),
     };
+    let mut command_hooks = match &opts.hooks {
+        Some(v) => crate::hooks::command::parse("hooks", v)?,
+        None => Vec::new(),
+    };
+    if let Some(files) = &opts.hook_settings_files {
+        command_hooks.extend(crate::hooks::command::from_settings_files(
+            files,
+            workdir.as_deref(),
+        )?);
+    }
     let restart = match &opts.restart {
         Some(r) => r.apply(client_restart)?,
         None => client_restart.clone(),
@@ -362,6 +379,7 @@ pub fn resolve(
         shell,
         idle_timeout,
         mcp_servers,
+        command_hooks,
         skill_dirs: opts
             .skill_dirs
             .iter()

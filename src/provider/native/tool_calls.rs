@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use super::{Boundaries, Native, TurnLink};
+use crate::hooks::Decision;
 use crate::provider::{ProviderEvent, ToolCallRequest};
 use crate::tools::watch::{violation_note, Observed, Watch};
 use crate::tools::{preview, ToolContext};
@@ -139,6 +140,11 @@ impl Native {
         if !self.tools.has(&call.name) {
             return (format!("Tool '{}' not found", call.name), true);
         }
+        let (call, hooked) = match self.pre_tool_hooks(call, link).await {
+            Ok(c) => c,
+            Err(refused) => return refused,
+        };
+        let call = &call;
         let protected = self.tools.protected(&call.name, &call.args);
         let ask = match self.policy(&call.name) {
             Policy::Deny => {
@@ -147,6 +153,9 @@ impl Native {
                     true,
                 )
             }
+            // A hook's `ask` asks, its `allow` does not (except for protected paths).
+            _ if hooked == Decision::Ask => true,
+            _ if hooked == Decision::Allow => protected.is_some(),
             // A write to `.git/` or `.tandem/` asks whatever the approval mode or permissions say.
             Policy::Ask => true,
             Policy::Run => protected.is_some(),
@@ -169,7 +178,10 @@ impl Native {
             preview,
         };
         match link.gate(request, self.approval_timeout).await {
-            Gate::Run => self.execute(call, link).await,
+            Gate::Run => {
+                let result = self.execute(call, link).await;
+                self.post_tool_hooks(call, result, link).await
+            }
             Gate::Refuse(text) => (text, true),
             Gate::Wait => ("internal error: the gate did not decide".into(), true),
         }
