@@ -449,3 +449,53 @@ fn failing_hooks_take_their_documented_default() {
         assert!(notes.contains(why), "no system message for {why}: {notes}");
     }
 }
+
+#[test]
+fn session_start_context_reaches_the_first_prompt_only() {
+    let dir = workdir("start");
+    let c = client();
+    let (_, seen, _) = probe(
+        &c,
+        None,
+        json!({"event": "SessionStart", "matcher": "startup"}),
+        |_| Some(json!({"additional_context": "from the callback"}).to_string()),
+    );
+    let hooks = json!({"SessionStart": [{"hooks": [{"type": "command", "command": "echo \"branch: main ($TANDEM_SESSION_ID)\""}]}]});
+    let id = session(
+        &c,
+        &dir,
+        json!({"hooks": hooks}),
+        json!([[{"text": "a"}], [{"text": "b"}]]),
+    );
+    assert_eq!(seen.lock().unwrap()[0]["source"], "startup");
+    for p in ["first", "second"] {
+        c.send_prompt(&id, text(p)).unwrap();
+        turn_end(&c, &id);
+    }
+    let users = user_messages(&c, &id);
+    let first = users[0].to_string();
+    assert!(first.contains("from the callback"), "{first}");
+    assert!(first.contains(&format!("branch: main ({id})")), "{first}");
+    assert!(!users[1].to_string().contains("branch: main"));
+}
+
+#[test]
+fn a_session_that_comes_back_from_the_store_starts_with_source_resume() {
+    let dir = workdir("resume");
+    let store = workdir("resume-store");
+    let c = Client::new(Some(&json!({"store_dir": store}).to_string())).unwrap();
+    let (_, seen, _) = probe(&c, None, json!({"event": "SessionStart"}), |_| None);
+    let opts = json!({"session_id": "kept", "model": "scripted:echo", "workdir": dir});
+    c.start_session(Some(&opts.to_string())).unwrap();
+    c.send_prompt("kept", text("remember me")).unwrap();
+    turn_end(&c, "kept");
+    c.stop_session("kept").unwrap();
+    c.start_session(Some(&opts.to_string())).unwrap();
+    let sources: Vec<Value> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|v| v["source"].clone())
+        .collect();
+    assert_eq!(sources, vec![json!("startup"), json!("resume")]);
+}

@@ -482,3 +482,79 @@ fn mcp_servers_follow_the_schema() {
         .unwrap();
     assert_eq!(ok["tools"][0]["gated"], true, "untrusted");
 }
+
+/// Records every hook input it sees.
+struct InputProbe(std::sync::Arc<std::sync::Mutex<Vec<Value>>>);
+
+impl tandem::hooks::HookSink for InputProbe {
+    fn call(&self, input: &str) -> Result<Option<String>, String> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(serde_json::from_str(input).unwrap());
+        Ok(None)
+    }
+    fn release(&self) {}
+}
+
+#[test]
+fn hook_documents_follow_the_schema() {
+    let dir = fresh_dir("schemas", "hooks");
+    let c = client();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let events = [
+        "PreToolUse",
+        "PostToolUse",
+        "UserPromptSubmit",
+        "Stop",
+        "SessionStart",
+        "PreCompact",
+    ];
+    for event in events {
+        let spec =
+            json!({"event": event, "matcher": "", "timeout_ms": 5000, "on_failure": "continue"});
+        check("hook_spec", &spec);
+        let reg = tandem::hooks::HookSpec::parse(&spec.to_string()).unwrap();
+        c.add_hook(&reg, None, Box::new(InputProbe(seen.clone())))
+            .unwrap();
+    }
+    let hooks = json!({"Stop": [{"matcher": null, "hooks": [{"type": "command", "command": "true", "timeout": 5}]}]});
+    let options = json!({"workdir": dir, "approval": "none", "hooks": hooks, "compaction": {"keep_recent": 1},
+        "hook_settings_files": [".claude/settings.json"],
+        "script": [[{"tool_call": {"name": "write_file", "args": {"path": "a.txt", "content": "x"}}}],
+                   [{"text": "done"}], [{"text": "two"}], [{"text": "summary"}]]});
+    check("session_options", &options);
+    let id = c.start_session(Some(&options.to_string())).unwrap();
+    for p in ["one", "two"] {
+        c.send_prompt(&id, text(p)).unwrap();
+        turn_end(&c, &id);
+    }
+    c.compact(&id).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let names: BTreeSet<&str> = seen
+        .iter()
+        .map(|v| v["hook_event_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, events.into_iter().collect(), "{seen:?}");
+    for input in &seen {
+        check("hook_input", input);
+    }
+    for answer in [
+        json!({}),
+        json!({"decision": "deny", "reason": "no"}),
+        json!({"decision": "allow", "tool_input": {"path": "b.txt"}}),
+        json!({"prompt": "p", "additional_context": "c", "tool_result": "r", "is_error": false}),
+        json!({"error": "crashed"}),
+    ] {
+        check("hook_answer", &answer);
+        assert!(
+            tandem::hooks::Answer::parse(&answer.to_string()).is_ok()
+                != answer.get("error").is_some()
+        );
+    }
+    let v = validator("hook_answer");
+    for bad in [json!({"decision": "maybe"}), json!({"bogus": 1})] {
+        assert!(!v.is_valid(&bad), "schema accepts {bad}");
+        assert!(tandem::hooks::Answer::parse(&bad.to_string()).is_err());
+    }
+}

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::Client;
 use crate::error::{Error, Result};
 use crate::hooks::{HookEvent, HookSink, Outcome, Registration, Scope};
-use crate::session::machine::transcript::{ContentPart, Level};
+use crate::session::machine::transcript::{Body, ContentPart, Level};
 
 impl Client {
     /// Adds a hook callback for every session (`session` `None`) or for live session `session`; returns its ID.
@@ -120,9 +120,13 @@ impl Client {
     /// SessionStart: runs the hooks of a session that just started (`source` `startup`, or `resume` when it came
     /// back with a stored conversation); their context waits for the session's first prompt.
     pub(super) fn session_start_hooks(&self, id: &str) -> Result<()> {
-        let resumed = self
-            .live()?
-            .with_state(id, |s| !s.transcript().is_empty())?;
+        // A conversation that came back from the store already holds prompts (system notices alone do not count).
+        let resumed = self.live()?.with_state(id, |s| {
+            s.transcript()
+                .messages()
+                .iter()
+                .any(|m| matches!(m.body, Body::User { .. }))
+        })?;
         let source = if resumed { "resume" } else { "startup" };
         let scope = self.hook_scope(id)?;
         let input = BTreeMap::from([("source", json!(source))]);
