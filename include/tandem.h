@@ -329,6 +329,10 @@ enum tandem_event_kind
    * `mcp_server_status`
    */
   TANDEM_EVENT_KIND_MCP_SERVER_STATUS = 29,
+  /**
+   * `hook_failed`
+   */
+  TANDEM_EVENT_KIND_HOOK_FAILED = 30,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1189,6 +1193,10 @@ tandem_status tandem_session_list(tandem_client *client, char **out);
  * `tandem_session_commands` (`/plan`, `/compact`, `/model NAME`, a skill's name...) is run instead of being sent:
  * the result is `TANDEM_PROMPT_RESULT_COMMAND`, a `command_ran` event carries what it returned, and the command's
  * own failure is this call's error.
+ *
+ * Other prompts first go through the `UserPromptSubmit` hooks (docs/hooks.md), on the client's threads while this
+ * call waits: one that refuses the prompt makes this call fail with `TANDEM_ERR_INVALID_ARGUMENT` (the last error
+ * names its reason) and nothing is sent.
  */
 tandem_status tandem_session_send_prompt(tandem_client *client,
                                          const char *id,

@@ -438,6 +438,30 @@ fn failing_hooks_take_their_documented_default() {
         waited += 1;
     }
     assert!(gone(), "the hook's background process outlived its timeout");
+    let failed: Vec<(String, Value, String)> = events
+        .iter()
+        .filter(|e| e["kind"] == "hook_failed")
+        .map(|e| {
+            (
+                e["hook_event"].as_str().unwrap().to_string(),
+                e["command"].clone(),
+                e["on_failure"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(failed.len(), 6, "{failed:?}");
+    assert_eq!(
+        failed[0],
+        ("PreToolUse".into(), json!("exit 1"), "continue".into())
+    );
+    assert!(
+        failed.contains(&("PreToolUse".into(), Value::Null, "deny".into())),
+        "{failed:?}"
+    );
+    assert!(
+        failed.contains(&("PostToolUse".into(), Value::Null, "continue".into())),
+        "{failed:?}"
+    );
     let notes = c.messages(&id).unwrap().to_string();
     for why in [
         "exit code 1",

@@ -552,6 +552,22 @@ fn hook_documents_follow_the_schema() {
                 != answer.get("error").is_some()
         );
     }
+    // A failing hook is reported by a hook_failed event.
+    let failing =
+        tandem::hooks::HookSpec::parse(r#"{"event": "UserPromptSubmit", "on_failure": "deny"}"#)
+            .unwrap();
+    struct Broken;
+    impl tandem::hooks::HookSink for Broken {
+        fn call(&self, _: &str) -> Result<Option<String>, String> {
+            Ok(Some("{not json".into()))
+        }
+        fn release(&self) {}
+    }
+    c.add_hook(&failing, Some(&id), Box::new(Broken)).unwrap();
+    assert!(c.send_prompt(&id, text("three")).is_err());
+    let (failed, _) = wait_for(&c, Duration::from_secs(10), |e| e["kind"] == "hook_failed");
+    check("event", &failed);
+    assert_eq!(failed["on_failure"], "deny");
     let v = validator("hook_answer");
     for bad in [json!({"decision": "maybe"}), json!({"bogus": 1})] {
         assert!(!v.is_valid(&bad), "schema accepts {bad}");

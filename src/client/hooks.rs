@@ -46,7 +46,8 @@ impl Client {
     }
 
     /// Runs hooks from a host thread: on the runtime (callbacks on its blocking pool, so a hook never runs on the
-    /// calling thread), waiting on a std channel. Failures are told to the host as system messages.
+    /// calling thread), waiting on a std channel. Failures are told to the host: a `hook_failed` event and a system
+    /// message.
     fn run_hooks(
         &self,
         scope: Scope,
@@ -77,9 +78,9 @@ impl Client {
         });
         let out = rx.recv().map_err(|_| Error::ShuttingDown)?;
         for f in &out.failures {
-            let text = format!("{f}; its on_failure default was taken");
-            self.live()?
-                .add_system_message(&session, text, Level::Error)?;
+            let m = self.live()?;
+            m.publish(&session, crate::events::Payload::HookFailed(f.clone()))?;
+            m.add_system_message(&session, crate::hooks::failure_notice(f), Level::Error)?;
         }
         Ok(out)
     }

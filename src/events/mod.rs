@@ -336,6 +336,9 @@ pub enum Payload {
         /// The names the server's tools are offered under (`mcp__<server>__<tool>`); empty unless ready.
         tools: Vec<String>,
     },
+    /// A hook failed (timed out, exited with an error, answered malformed JSON) and its `on_failure` default was
+    /// taken (docs/hooks.md).
+    HookFailed(crate::vocab::model::HookFailure),
     /// A slash command sent as a prompt (`/plan`, `/compact`, ...) was run instead of being sent to the model.
     CommandRan {
         /// The command's name, without the slash.
@@ -380,6 +383,7 @@ impl Payload {
             Payload::SandboxLimited { .. } => EventKind::SandboxLimited,
             Payload::SubagentFinished { .. } => EventKind::SubagentFinished,
             Payload::McpServerStatus { .. } => EventKind::McpServerStatus,
+            Payload::HookFailed(_) => EventKind::HookFailed,
         }
     }
 
@@ -515,6 +519,8 @@ pub enum EventKind {
     BoundaryViolated = 28,
     /// `mcp_server_status`
     McpServerStatus = 29,
+    /// `hook_failed`
+    HookFailed = 30,
 }
 
 #[cfg(test)]

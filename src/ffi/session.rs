@@ -137,6 +137,10 @@ pub unsafe extern "C" fn tandem_session_list(
 /// `tandem_session_commands` (`/plan`, `/compact`, `/model NAME`, a skill's name...) is run instead of being sent:
 /// the result is `TANDEM_PROMPT_RESULT_COMMAND`, a `command_ran` event carries what it returned, and the command's
 /// own failure is this call's error.
+///
+/// Other prompts first go through the `UserPromptSubmit` hooks (docs/hooks.md), on the client's threads while this
+/// call waits: one that refuses the prompt makes this call fail with `TANDEM_ERR_INVALID_ARGUMENT` (the last error
+/// names its reason) and nothing is sent.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_send_prompt(
     client: *mut tandem_client,

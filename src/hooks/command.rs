@@ -127,7 +127,7 @@ pub struct Finished {
 const OUTPUT_LIMIT: u64 = 1 << 20;
 
 /// Kills the command's process group when the run ends early (timeout, or the turn was aborted and the future
-/// dropped), so nothing it started outlives it.
+/// dropped), so nothing it started outlives a hook that did not finish.
 struct Group(Option<u32>);
 
 impl Drop for Group {
@@ -187,9 +187,10 @@ pub async fn run(
             timeout.as_millis()
         )
     })?;
+    // It exited and closed its output: what it started in the background (a notifier, say) may live on, as it
+    // does under Claude Code.
+    group.0 = None;
     let status = status.map_err(|e| format!("cannot wait for the hook: {e}"))?;
-    // The shell exited; whatever it left running in its group goes with it.
-    drop(group.0.take().map(crate::sys::kill_process_group));
     Ok(Finished {
         code: status.code(),
         stdout,

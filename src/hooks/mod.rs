@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::sync::lock;
+use crate::vocab::model::HookFailure;
 
 /// The steps a hook can see, by Claude Code's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
@@ -359,9 +360,7 @@ impl Hooks {
             let answer = match run_one(&hook, scope, event, text).await {
                 Ok(answer) => answer,
                 Err(why) => {
-                    outcome
-                        .failures
-                        .push(format!("hook {}: {why}", hook.label()));
+                    outcome.failures.push(hook.failure(&why));
                     match hook.on_failure {
                         OnFailure::Continue => continue,
                         OnFailure::Deny => Answer::deny(format!("hook failed: {why}")),
@@ -377,12 +376,33 @@ impl Hooks {
 }
 
 impl Hook {
-    fn label(&self) -> String {
-        match &self.action {
-            Action::Callback(_) => format!("{} ({})", self.id, self.event.name()),
-            Action::Command(c) => format!("{} ({}, command {c:?})", self.id, self.event.name()),
+    fn failure(&self, why: &str) -> HookFailure {
+        HookFailure {
+            hook_id: self.id,
+            hook_event: self.event.name().into(),
+            command: match &self.action {
+                Action::Callback(_) => None,
+                Action::Command(c) => Some(c.clone()),
+            },
+            reason: why.to_string(),
+            on_failure: match self.on_failure {
+                OnFailure::Continue => "continue".into(),
+                OnFailure::Deny => "deny".into(),
+            },
         }
     }
+}
+
+/// The system message telling the transcript that a hook failed.
+pub fn failure_notice(f: &HookFailure) -> String {
+    let what = match &f.command {
+        Some(c) => format!("hook {} ({}, command {c:?})", f.hook_id, f.hook_event),
+        None => format!("hook {} ({})", f.hook_id, f.hook_event),
+    };
+    format!(
+        "{what}: {}; its on_failure default ({}) was taken",
+        f.reason, f.on_failure
+    )
 }
 
 /// Runs one hook within its timeout: a callback on the blocking pool (a callback that overruns is left to finish
@@ -506,7 +526,7 @@ pub struct Outcome {
     /// PostToolUse: the replaced result and its error flag.
     pub tool_result: Option<(String, Option<bool>)>,
     /// Hooks that failed (with their label and why), whatever their default decided.
-    pub failures: Vec<String>,
+    pub failures: Vec<HookFailure>,
 }
 
 impl Outcome {

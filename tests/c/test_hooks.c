@@ -119,6 +119,13 @@ static void test_deny_rewrite_and_context(void)
     const char *read = nth_result(c, &log, id);
     CHECK(read != NULL && strstr(read, "Blocked by a PreToolUse hook: hook failed: malformed answer") != NULL);
     CHECK(pull_until(c, &log, id, "turn_ended", WAIT_MS) != NULL);
+    /* The malformed answer was reported, with the default it took. */
+    CHECK(evlog_count(&log, id, "hook_failed") == 1);
+    for (size_t i = 0; i < log.len; i++)
+        if (ev_is(log.items[i], id, "hook_failed")) {
+            CHECK(json_str_is(log.items[i], "on_failure", "deny"));
+            CHECK(json_str_is(log.items[i], "hook_event", "PreToolUse"));
+        }
     CHECK(atomic_load(&pre_calls) == 2);
     CHECK(atomic_load(&bad_sets) == 3);
 

@@ -62,6 +62,9 @@ def test_hooks_deny_rewrite_and_add_context(client: tandem.Client, workdir: Path
     assert (workdir / "final.txt").read_text() == "rewritten"
     assert seen[0]["hook_event_name"] == "PreToolUse" and seen[0]["tandem_tool_name"] == "write_file"
     assert "lint crashed" in str(session.messages())
+    failed = [e for e in log if isinstance(e, tandem.HookFailed)]
+    assert [(e.hook_event, e.command, e.on_failure) for e in failed] == [("PostToolUse", None, "continue")]
+    assert "RuntimeError: lint crashed" in failed[0].reason
 
     client.remove_hook(prompt_hook)
     with pytest.raises(tandem.NotFoundError):

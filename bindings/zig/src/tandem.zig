@@ -199,6 +199,7 @@ pub const EventKind = enum(u32) {
     subagent_finished = c.TANDEM_EVENT_KIND_SUBAGENT_FINISHED,
     boundary_violated = c.TANDEM_EVENT_KIND_BOUNDARY_VIOLATED,
     mcp_server_status = c.TANDEM_EVENT_KIND_MCP_SERVER_STATUS,
+    hook_failed = c.TANDEM_EVENT_KIND_HOOK_FAILED,
     /// A kind newer than this wrapper.
     unknown = 0,
 };

@@ -154,11 +154,13 @@ impl Native {
     }
 }
 
-/// Tells the host, with a system notice, which hooks failed and that their default was taken.
+/// Tells the host which hooks failed and that their default was taken: a `hook_failed` event, and a system notice
+/// in the transcript.
 fn report_failures(out: &Outcome, link: &dyn TurnLink) {
     for f in &out.failures {
+        link.emit(ProviderEvent::HookFailed(f.clone()));
         link.emit(ProviderEvent::SystemMessage {
-            text: format!("{f}; its on_failure default was taken"),
+            text: crate::hooks::failure_notice(f),
             level: Level::Error,
         });
     }

@@ -172,6 +172,7 @@ impl SessionState {
             }
             ProviderEvent::FileChanged(change) => self.file_changed(change, now, fx),
             ProviderEvent::BoundaryViolated(v) => self.boundary_violated(v, fx),
+            ProviderEvent::HookFailed(f) => fx.push(Effect::Emit(Payload::HookFailed(f))),
             ProviderEvent::ApprovalTimedOut { tool_call_id } => {
                 self.approval_timed_out(&tool_call_id, fx)
             }

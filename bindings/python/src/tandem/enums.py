@@ -113,6 +113,7 @@ class EventKind(_NamedIntEnum):
     SUBAGENT_FINISHED = 27
     BOUNDARY_VIOLATED = 28
     MCP_SERVER_STATUS = 29
+    HOOK_FAILED = 30
 
     @property
     def label(self) -> str:

@@ -412,6 +412,19 @@ class McpServerStatus(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class HookFailed(Event):
+    """A hook failed (timeout, error, malformed answer) and its ``on_failure`` default (``continue`` or ``deny``)
+    was taken; ``command`` is ``None`` for a callback."""
+
+    KIND: ClassVar[str] = "hook_failed"
+    hook_id: int
+    hook_event: str
+    command: Optional[str]
+    reason: str
+    on_failure: str
+
+
+@dataclasses.dataclass(frozen=True)
 class CommandRan(Event):
     """A slash command sent as a prompt was run: its name, arguments and result."""
 
@@ -453,6 +466,7 @@ _KINDS: Dict[str, Type[Event]] = {
         SubagentFinished,
         BoundaryViolated,
         McpServerStatus,
+        HookFailed,
     )
 }
 

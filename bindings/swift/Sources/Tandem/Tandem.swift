@@ -84,6 +84,7 @@ public enum EventKind: String, Sendable {
     case subagentFinished = "subagent_finished"
     case boundaryViolated = "boundary_violated"
     case mcpServerStatus = "mcp_server_status"
+    case hookFailed = "hook_failed"
     /// A kind newer than this binding.
     case unknown = ""
 }
