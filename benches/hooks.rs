@@ -69,7 +69,7 @@ fn setup(dir: &str, script: &str, hook: Hook, event: &str) -> (*mut tandem_clien
         String::new()
     };
     let options = CString::new(format!(
-        r#"{{"model": "scripted:bench", "approval": "none", "workdir": "{dir}", "script": {script}{command}}}"#
+        r#"{{"model": "scripted:bench", "approval": "none", "max_turns": 1000, "workdir": "{dir}", "script": {script}{command}}}"#
     ))
     .unwrap();
     let mut id = ptr::null_mut();
@@ -107,10 +107,8 @@ fn wait_turn_end(c: *mut tandem_client, id: &CStr) {
             unsafe { tandem_client_next_session_event(c, id.as_ptr(), 30_000, &mut out) },
             "next event",
         );
-        let ended = unsafe { CStr::from_ptr(out) }
-            .to_bytes()
-            .windows(22)
-            .any(|w| w == br#""kind":"turn_ended","#);
+        let json = unsafe { CStr::from_ptr(out) }.to_bytes();
+        let ended = memchr::memmem::find(json, br#""kind":"turn_ended""#).is_some();
         unsafe { tandem_string_free(out) };
         if ended {
             return;

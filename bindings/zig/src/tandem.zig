@@ -8,8 +8,8 @@
 //!   and its parsed `std.json.Value`; call `event.deinit()`.
 //! - `Client` owns the C client; `deinit` shuts it down and frees it. `Session` is a client pointer plus an owned ID.
 //! - Callbacks (`Client.subscribe`, `Client.registerTool`, `Client.setProvider`, `Client.addHook`) take a comptime
-//!   context type, a context value (a pointer the caller keeps alive while the callback is registered) and a comptime handler
-//!   `fn (Context, ...) void`; they run on tandem-owned threads. What they get is borrowed for the call.
+//!   context type, a context value (a pointer the caller keeps alive while the callback is registered) and a
+//!   comptime handler `fn (Context, ...) void`; they run on tandem-owned threads. What they get is borrowed for the call.
 //! - Every function of include/tandem.h is wrapped (scripts/test-zig.sh checks it).
 //!
 //! ```zig
