@@ -158,6 +158,75 @@ static void test_deny_rewrite_and_context(void)
     CHECK(atomic_load(&frees) == 4);
 }
 
+/* Re-entrancy: inside a hook, tandem calls work (here the session's status), shutting the client down is refused,
+ * and a hook may remove itself: its userdata_free runs after the callback returned. */
+typedef struct {
+    tandem_client *client;
+    const char *session;
+    uint64_t self;
+    atomic_int calls, status_ok, reentrant, removed, freed_inside;
+} reentry;
+
+static atomic_int reentry_frees;
+static void reentry_free(void *userdata)
+{
+    (void)userdata;
+    atomic_fetch_add(&reentry_frees, 1);
+}
+
+static void reentrant_hook(void *userdata, const char *input, tandem_hook_reply *reply)
+{
+    (void)input;
+    reentry *r = userdata;
+    atomic_fetch_add(&r->calls, 1);
+    tandem_session_status st;
+    if (tandem_session_get_status(r->client, r->session, &st) == TANDEM_OK)
+        atomic_fetch_add(&r->status_ok, 1);
+    if (tandem_client_shutdown(r->client, 1000) == TANDEM_ERR_REENTRANT_CALL)
+        atomic_fetch_add(&r->reentrant, 1);
+    if (tandem_client_remove_hook(r->client, r->self) == TANDEM_OK)
+        atomic_fetch_add(&r->removed, 1);
+    /* Removed, but still running: the userdata is not freed under our feet. */
+    atomic_fetch_add(&r->freed_inside, atomic_load(&reentry_frees));
+    tandem_hook_reply_set(reply, "{\"additional_context\":\"checked\"}");
+}
+
+static void test_reentrant_calls_and_self_removal(void)
+{
+    tandem_client *c = NULL;
+    REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &c), TANDEM_OK);
+    char *id = NULL;
+    REQUIRE_STATUS(tandem_session_start(c, "{\"model\":\"scripted:echo\"}", &id), TANDEM_OK);
+    static reentry r;
+    r.client = c;
+    r.session = id;
+    atomic_store(&reentry_frees, 0);
+    REQUIRE_STATUS(tandem_client_add_hook(c, NULL, "{\"event\":\"UserPromptSubmit\"}", reentrant_hook, &r, reentry_free,
+                                          &r.self),
+                   TANDEM_OK);
+    tandem_prompt_result result;
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "first", &result), TANDEM_OK);
+    evlog log = {0};
+    CHECK(pull_until(c, &log, id, "turn_ended", WAIT_MS) != NULL);
+    CHECK(atomic_load(&r.calls) == 1);
+    CHECK(atomic_load(&r.status_ok) == 1);
+    CHECK(atomic_load(&r.reentrant) == 1);
+    CHECK(atomic_load(&r.removed) == 1);
+    CHECK(atomic_load(&r.freed_inside) == 0);
+    CHECK(atomic_load(&reentry_frees) == 1);
+    /* The hook is gone: the next prompt does not run it. */
+    CHECK_STATUS(tandem_session_send_prompt(c, id, "second", &result), TANDEM_OK);
+    CHECK(pull_until(c, &log, id, "turn_ended", WAIT_MS) != NULL);
+    CHECK(atomic_load(&r.calls) == 1);
+    char *msgs = messages_of(c, id);
+    CHECK(msgs != NULL && strstr(msgs, "checked") != NULL);
+    tandem_string_free(msgs);
+    evlog_free(&log);
+    tandem_string_free(id);
+    tandem_client_free(c);
+    CHECK(atomic_load(&reentry_frees) == 1);
+}
+
 int main(int argc, char **argv)
 {
     check_init(argc, argv);
@@ -166,5 +235,6 @@ int main(int argc, char **argv)
         return 1;
     }
     RUN(test_deny_rewrite_and_context);
+    RUN(test_reentrant_calls_and_self_removal);
     return check_summary();
 }
