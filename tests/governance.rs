@@ -235,11 +235,18 @@ fn the_model_launches_two_sub_agents_in_one_turn_and_gets_both_answers() {
         assert!(events.iter().any(|e| e["session_id"] == child.as_str()
             && e["kind"] == "turn_ended"
             && e["parent_id"] == id.as_str()));
-        let stopped =
-            |e: &Value| e["kind"] == "session_stopped" && e["session_id"] == child.as_str();
-        if !events.iter().any(stopped) {
-            wait_for(&c, Duration::from_secs(10), stopped);
-        }
+    }
+    // Stopped before or after the parent's turn ended: both `session_stopped` events, in whichever order.
+    let mut stopped: std::collections::BTreeSet<String> = events
+        .iter()
+        .filter(|e| e["kind"] == "session_stopped")
+        .map(|e| e["session_id"].as_str().unwrap().to_string())
+        .collect();
+    while !children.iter().all(|ch| stopped.contains(ch)) {
+        let (e, _) = wait_for(&c, Duration::from_secs(10), |e| {
+            e["kind"] == "session_stopped"
+        });
+        stopped.insert(e["session_id"].as_str().unwrap().to_string());
     }
     std::fs::remove_dir_all(dir).unwrap();
 }

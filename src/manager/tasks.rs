@@ -5,18 +5,19 @@
 //! not themselves sub-agents (so a model delegates one level deep; hosts may start deeper trees); `tools` and
 //! `tool_permissions` (`"task": "deny"`) take it away like any tool.
 
-use std::sync::Weak;
+use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::{json, Map, Value};
 
 use super::Manager;
 use crate::events::{StopReason, TurnEnd};
 use crate::session::Finished;
+use crate::sync::lock;
 use crate::tools::{SourceFuture, ToolContext, ToolOutcome, ToolSource};
 use crate::vocab::model::ToolSpec;
 
 /// The tool's name.
-pub(super) const TASK: &str = "task";
+pub(super) use crate::tools::TASK_TOOL as TASK;
 
 /// The `task` tool of one session.
 #[derive(Debug)]
@@ -72,23 +73,41 @@ fn options(args: &Value) -> Result<(String, Map<String, Value>), String> {
     Ok((prompt, given))
 }
 
-/// Stops the sub-agent when the call ends, however it ends (answered, or dropped by the parent's abort). Stopping
-/// waits for the sub-agent's actor, so it happens on a blocking thread.
+/// What a call and the blocking thread starting its sub-agent share: whether the call is gone, and the sub-agent
+/// once started. Whichever comes second stops the sub-agent, so an abort during the start leaves none behind.
+#[derive(Default)]
+struct Started {
+    call_gone: bool,
+    child: Option<String>,
+}
+
+/// Stops sub-agent `child` of `manager` (from a blocking thread: stopping waits for its actor).
+fn stop(manager: &Manager, child: &str) {
+    let why = Some("its task call ended".to_string());
+    let _ = manager.stop_with(child, StopReason::Stopped, why);
+}
+
+/// Stops the sub-agent when the call ends, however it ends (answered, or dropped by the parent's abort), on a
+/// blocking thread.
 struct StopOnDrop {
     manager: Weak<Manager>,
-    child: String,
+    started: Arc<Mutex<Started>>,
 }
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        let Some(m) = self.manager.upgrade() else {
+        let child = {
+            let mut s = lock(&self.started);
+            s.call_gone = true;
+            s.child.take()
+        };
+        let (Some(child), Some(m)) = (child, self.manager.upgrade()) else {
             return;
         };
-        let (me, child) = (self.manager.clone(), std::mem::take(&mut self.child));
+        let me = self.manager.clone();
         m.rt.spawn_blocking(move || {
             if let Some(m) = me.upgrade() {
-                let why = Some("its task call ended".to_string());
-                let _ = m.stop_with(&child, StopReason::Stopped, why);
+                stop(&m, &child);
             }
         });
     }
@@ -122,18 +141,32 @@ impl Tasks {
             return ToolOutcome::error("the client is shutting down");
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let started = m.launch_subagent(Some(&self.parent), &prompt, given, Some(tx));
-        drop(m);
-        let child = match started {
-            Ok(handle) => handle["session_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            Err(e) => return ToolOutcome::error(format!("could not start the sub-agent: {e}")),
-        };
         let _stop = StopOnDrop {
             manager: self.manager.clone(),
-            child: child.clone(),
+            started: Arc::default(),
+        };
+        let (parent, shared) = (self.parent.clone(), _stop.started.clone());
+        // A start reads the store and the project's context files: off the async workers.
+        let started = tokio::task::spawn_blocking(move || {
+            let handle = m.launch_subagent(Some(&parent), &prompt, given, Some(tx))?;
+            let child = handle["session_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let mut s = lock(&shared);
+            if s.call_gone {
+                drop(s);
+                stop(&m, &child);
+            } else {
+                s.child = Some(child.clone());
+            }
+            Ok::<_, crate::error::Error>(child)
+        })
+        .await;
+        let child = match started {
+            Ok(Ok(child)) => child,
+            Ok(Err(e)) => return ToolOutcome::error(format!("could not start the sub-agent: {e}")),
+            Err(e) => return ToolOutcome::error(format!("could not start the sub-agent: {e}")),
         };
         match rx.await {
             Ok(finished) => outcome(&child, finished),

@@ -185,6 +185,9 @@ pub fn is_builtin(name: &str) -> bool {
     BUILTIN.contains(&name)
 }
 
+/// The name of the sub-agent tool a session's manager adds (`manager::tasks`); host tools may not take it either.
+pub const TASK_TOOL: &str = "task";
+
 /// A boxed future a [`ToolSource`] returns.
 pub type SourceFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
