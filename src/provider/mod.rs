@@ -23,7 +23,7 @@ pub fn accepts_images(provider: &str, model: &str) -> bool {
     let (backend, name) = model.split_once(':').unwrap_or(("", model));
     let name = name.to_ascii_lowercase();
     match backend {
-        "openai" => !["gpt-3.5", "o1-mini", "o3-mini", "davinci", "babbage"]
+        "openai" | "openai-responses" => !["gpt-3.5", "o1-mini", "o3-mini", "davinci", "babbage"]
             .iter()
             .any(|p| name.starts_with(p)),
         "ollama" => [
