@@ -5,16 +5,18 @@
 #
 #   scripts/bench.sh              # everything (about 5 minutes on 2 cores)
 #   scripts/bench.sh --no-pi      # without the pi peer (no npm needed); its rows are left out
+#   scripts/bench.sh --no-peers   # without Codex and Claude Code (benches/peers.rs); their rows are left out
 #   scripts/bench.sh --no-write   # print only, leave BENCHMARKS.md alone
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-use_pi=1 write=1
+use_pi=1 use_peers=1 write=1
 for a in "$@"; do
     case "$a" in
         --no-pi) use_pi=0 ;;
+        --no-peers) use_peers=0 ;;
         --no-write) write=0 ;;
-        *) echo "usage: scripts/bench.sh [--no-pi] [--no-write]" >&2; exit 2 ;;
+        *) echo "usage: scripts/bench.sh [--no-pi] [--no-peers] [--no-write]" >&2; exit 2 ;;
     esac
 done
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
@@ -37,10 +39,18 @@ else
     pi_version="not run (--no-pi)"
 fi
 
+# Codex and Claude Code (tools/peers/package-lock.json, npm ci, locked) for benches/peers.rs; bench only.
+if [ "$use_peers" = 1 ]; then
+    TANDEM_BENCH_PEERS="$(scripts/install-peers.sh)"
+    export TANDEM_BENCH_PEERS
+else
+    unset TANDEM_BENCH_PEERS
+fi
+
 # benches/mcp.rs also measures server-everything when the pinned MCP servers are installed (npm ci, locked).
 TANDEM_MCP_DIR="$(scripts/install-mcp.sh | sed -n 1p)" || unset TANDEM_MCP_DIR
 export TANDEM_MCP_DIR
-benches=(streaming dispatch scale persistence footprint store_reopen mcp)
+benches=(streaming dispatch scale persistence footprint store_reopen mcp peers)
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 for b in "${benches[@]}"; do
     echo "== $b" >&2
@@ -67,6 +77,8 @@ machine="$machine, rustc $(rustc --version | cut -d' ' -f2), node $(node --versi
     echo "processes on the machine share its CPUs; wall-clock numbers move with that load)."
     echo "Date: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src benches || echo ' (with local changes)')."
     echo "Peer: pi $pi_version (\`@mariozechner/pi-coding-agent\`, pinned in tools/pi), \`pi --mode rpc\`."
+    peers_line="$(sed -n 's/^Peers: //p' "$out/peers.md" | head -1)"
+    echo "Peers of section 7: ${peers_line:-not run (--no-peers)}"
     echo
     echo "## Summary"
     echo
@@ -129,6 +141,12 @@ machine="$machine, rustc $(rustc --version | cut -d' ' -f2), node $(node --versi
     echo "(python3) and, when installed, \`@modelcontextprotocol/server-everything\` (node, pinned in tools/mcp)."
     echo
     details mcp
+    echo
+    echo "## 7. Peers: Codex and Claude Code (\`benches/peers.rs\`)"
+    echo
+    cat benches/peers.md
+    echo
+    details peers
     echo
     echo "## Conversation store (\`benches/store_reopen.rs\`)"
     echo
