@@ -373,5 +373,21 @@ fn main() {
             );
         }
     }
+    if let [(n1, a), (n2, b)] = summary.as_slice() {
+        // What one more delta costs each side, from the two sizes' turn ends.
+        let per = |i: usize| (b[i].end - a[i].end) / (n2 - n1) as f64 * 1000.0;
+        row(
+            &format!("7. cost per extra delta, turn end N={n1} to N={n2}"),
+            &format!(
+                "tandem {:.1} / {:.1} µs (Responses / Anthropic), Codex {:.1} µs, Claude Code {:.1} µs",
+                per(0),
+                per(2),
+                per(1),
+                per(3)
+            ),
+            "below every peer",
+            Some(per(0) < per(1) && per(2) < per(3)),
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
