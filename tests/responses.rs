@@ -1,7 +1,7 @@
 //! The OpenAI Responses API backend (`openai-responses:<model>`) end to end, against a local mock server speaking
-//! the wire format byte by byte; every request body is checked against OpenAI's published request schema
-//! (tests/openai/create-response.schema.json, extracted from github.com/openai/openai-openapi by
-//! tests/openai/extract.py).
+//! the wire format byte by byte. Every request body tandem sends and every event the mock sends are checked against
+//! OpenAI's published schemas (`CreateResponse`, `ResponseStreamEvent` in tests/openai/responses-api.schema.json,
+//! extracted from github.com/openai/openai-openapi at a pinned commit by tests/openai/extract.py).
 
 mod common;
 
@@ -20,11 +20,29 @@ fn text(t: &str) -> Vec<ContentPart> {
     vec![ContentPart::Text { text: t.into() }]
 }
 
+/// The events as a stream, numbered (`sequence_number`) and each checked against the published event schema.
 fn sse(events: &[Value]) -> String {
     events
         .iter()
-        .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+        .enumerate()
+        .map(|(i, e)| {
+            let mut e = e.clone();
+            e["sequence_number"] = json!(i);
+            check("ResponseStreamEvent", &e);
+            format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap())
+        })
         .collect()
+}
+
+/// A complete response object (every field the schema requires) with `status` and, when given, `usage`.
+fn response(status: &str, usage: Option<Value>) -> Value {
+    let mut r = json!({"id": "resp_1", "object": "response", "created_at": 0, "status": status, "model": "gpt-5",
+        "output": [], "error": null, "incomplete_details": null, "instructions": null, "metadata": {},
+        "parallel_tool_calls": true, "temperature": 1.0, "top_p": 1.0, "tool_choice": "auto", "tools": []});
+    if let Some(u) = usage {
+        r["usage"] = u;
+    }
+    r
 }
 
 fn usage(input: u64, cached: u64, output: u64) -> Value {
@@ -36,12 +54,12 @@ fn usage(input: u64, cached: u64, output: u64) -> Value {
 /// (arguments in 3-byte deltas), `response.completed` with usage.
 fn reply(reasoning: Option<(&str, &str)>, say: &str, call: Option<(&str, &str, Value)>) -> String {
     let mut ev = vec![
-        json!({"type": "response.created", "sequence_number": 0, "response": {"id": "resp_1", "object": "response", "status": "in_progress", "output": []}}),
-        json!({"type": "response.in_progress", "sequence_number": 1, "response": {"id": "resp_1", "status": "in_progress"}}),
+        json!({"type": "response.created", "response": response("in_progress", None)}),
+        json!({"type": "response.in_progress", "response": response("in_progress", None)}),
     ];
     let mut i = 0;
     if let Some((summary, enc)) = reasoning {
-        ev.push(json!({"type": "response.output_item.added", "output_index": i, "item": {"type": "reasoning", "id": "rs_1", "summary": []}}));
+        ev.push(json!({"type": "response.output_item.added", "output_index": i, "item": {"type": "reasoning", "id": "rs_1", "summary": [], "status": "in_progress"}}));
         ev.push(json!({"type": "response.reasoning_summary_part.added", "item_id": "rs_1", "output_index": i, "summary_index": 0, "part": {"type": "summary_text", "text": ""}}));
         ev.push(json!({"type": "response.reasoning_summary_text.delta", "item_id": "rs_1", "output_index": i, "summary_index": 0, "delta": summary}));
         ev.push(json!({"type": "response.reasoning_summary_text.done", "item_id": "rs_1", "output_index": i, "summary_index": 0, "text": summary}));
@@ -52,69 +70,92 @@ fn reply(reasoning: Option<(&str, &str)>, say: &str, call: Option<(&str, &str, V
     let (a, b) = say.split_at(say.len() / 2);
     ev.push(json!({"type": "response.output_item.added", "output_index": i, "item": {"type": "message", "id": "msg_1", "role": "assistant", "status": "in_progress", "content": []}}));
     for d in [a, b] {
-        ev.push(json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": i, "content_index": 0, "delta": d}));
+        ev.push(json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": i, "content_index": 0, "delta": d, "logprobs": []}));
     }
     ev.push(json!({"type": "response.output_item.done", "output_index": i, "item": {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
-        "content": [{"type": "output_text", "text": say, "annotations": []}]}}));
+        "content": [{"type": "output_text", "text": say, "annotations": [], "logprobs": []}]}}));
     i += 1;
     if let Some((call_id, name, args)) = call {
-        ev.push(json!({"type": "response.output_item.added", "output_index": i, "item": {"type": "function_call", "id": "fc_1", "call_id": call_id, "name": name, "arguments": ""}}));
+        ev.push(json!({"type": "response.output_item.added", "output_index": i, "item": {"type": "function_call", "id": "fc_1", "call_id": call_id, "name": name, "arguments": "", "status": "in_progress"}}));
         let args = args.to_string();
         for piece in args.as_bytes().chunks(3) {
             let piece = String::from_utf8(piece.to_vec()).unwrap();
             ev.push(json!({"type": "response.function_call_arguments.delta", "item_id": "fc_1", "output_index": i, "delta": piece}));
         }
-        ev.push(json!({"type": "response.function_call_arguments.done", "item_id": "fc_1", "output_index": i, "arguments": args}));
+        ev.push(json!({"type": "response.function_call_arguments.done", "item_id": "fc_1", "output_index": i, "name": name, "arguments": args}));
         ev.push(json!({"type": "response.output_item.done", "output_index": i, "item": {"type": "function_call", "id": "fc_1", "call_id": call_id,
             "name": name, "arguments": args, "status": "completed"}}));
     }
-    ev.push(json!({"type": "response.completed", "response": {"id": "resp_1", "status": "completed", "usage": usage(1000, 400, 50)}}));
+    ev.push(json!({"type": "response.completed", "response": response("completed", Some(usage(1000, 400, 50)))}));
     sse(&ev)
 }
 
-/// OpenAI's published schema of a `POST /v1/responses` request.
-fn schema() -> &'static jsonschema::Validator {
-    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let text = std::fs::read_to_string("tests/openai/create-response.schema.json").unwrap();
-        jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
-    })
+/// OpenAI's published schema `def` (`CreateResponse`: a request body; `ResponseStreamEvent`: a streamed event).
+fn schema(def: &str) -> jsonschema::Validator {
+    static DEFS: OnceLock<Value> = OnceLock::new();
+    let mut root = DEFS
+        .get_or_init(|| {
+            let text = std::fs::read_to_string("tests/openai/responses-api.schema.json").unwrap();
+            serde_json::from_str(&text).unwrap()
+        })
+        .clone();
+    root["$ref"] = json!(format!("#/$defs/{def}"));
+    jsonschema::validator_for(&root).unwrap()
+}
+
+/// Asserts that `doc` is valid by the published schema `def`.
+fn check(def: &str, doc: &Value) {
+    static VALIDATORS: OnceLock<std::collections::HashMap<&str, jsonschema::Validator>> =
+        OnceLock::new();
+    let v = &VALIDATORS.get_or_init(|| {
+        ["CreateResponse", "ResponseStreamEvent"]
+            .into_iter()
+            .map(|d| (d, schema(d)))
+            .collect()
+    })[def];
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{def}: {errors:#?}\n{doc:#}");
 }
 
 #[test]
-fn the_published_schema_rejects_malformed_items() {
+fn the_published_schemas_reject_malformed_items_and_events() {
+    let request = schema("CreateResponse");
     let ok = json!({"model": "m", "input": [{"type": "function_call", "call_id": "c", "name": "t", "arguments": "{}"}],
         "tools": [{"type": "function", "name": "t", "parameters": {}, "strict": false}]});
-    assert!(schema().is_valid(&ok));
+    assert!(request.is_valid(&ok));
     let mut no_call_id = ok.clone();
     no_call_id["input"][0]
         .as_object_mut()
         .unwrap()
         .remove("call_id");
-    assert!(!schema().is_valid(&no_call_id));
+    assert!(!request.is_valid(&no_call_id));
     let mut no_strict = ok.clone();
     no_strict["tools"][0]
         .as_object_mut()
         .unwrap()
         .remove("strict");
-    assert!(!schema().is_valid(&no_strict));
+    assert!(!request.is_valid(&no_strict));
     let mut bad_image = ok;
     bad_image["input"] = json!([{"type": "message", "role": "user", "content": [{"type": "input_image", "image_url": "data:,"}]}]);
-    assert!(!schema().is_valid(&bad_image), "input_image needs detail");
-}
-
-/// Asserts that `body` is a valid `POST /v1/responses` request by OpenAI's published schema.
-fn check_schema(body: &Value) {
-    let errors: Vec<String> = schema()
-        .iter_errors(body)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}\n{body:#}");
+    assert!(!request.is_valid(&bad_image), "input_image needs detail");
+    let events = schema("ResponseStreamEvent");
+    let delta = json!({"type": "response.output_text.delta", "item_id": "m", "output_index": 0, "content_index": 0,
+        "delta": "x", "logprobs": [], "sequence_number": 3});
+    assert!(events.is_valid(&delta));
+    let mut no_seq = delta.clone();
+    no_seq.as_object_mut().unwrap().remove("sequence_number");
+    assert!(!events.is_valid(&no_seq));
+    let mut bad_kind = delta;
+    bad_kind["type"] = json!("response.output_text.deltas");
+    assert!(!events.is_valid(&bad_kind));
 }
 
 fn recv(seen: &std::sync::mpsc::Receiver<Seen>) -> Seen {
     let r = seen.recv().unwrap();
-    check_schema(&r.body);
+    check("CreateResponse", &r.body);
     r
 }
 
@@ -250,8 +291,8 @@ fn unencrypted_reasoning_is_not_sent_back_and_thinking_off_asks_for_none() {
         json!({"type": "response.output_item.done", "output_index": 0, "item": {"type": "reasoning", "id": "rs_9",
             "summary": [{"type": "summary_text", "text": "Hmm."}]}}),
         json!({"type": "response.output_item.done", "output_index": 1, "item": {"type": "message", "id": "m", "role": "assistant",
-            "content": [{"type": "output_text", "text": "One.", "annotations": []}]}}),
-        json!({"type": "response.completed", "response": {"usage": usage(10, 0, 5)}}),
+            "status": "completed", "content": [{"type": "output_text", "text": "One.", "annotations": [], "logprobs": []}]}}),
+        json!({"type": "response.completed", "response": response("completed", Some(usage(10, 0, 5)))}),
     ]);
     let (url, seen) = serve(vec![
         Reply::Send(200, vec![], plain, 64),
@@ -295,10 +336,11 @@ fn unencrypted_reasoning_is_not_sent_back_and_thinking_off_asks_for_none() {
 #[test]
 fn overloads_are_retried_and_stream_errors_end_the_turn() {
     std::env::set_var("TANDEM_TEST_RESPONSES_KEY", KEY);
+    let mut failure = response("failed", None);
+    failure["error"] = json!({"code": "server_error", "message": "The server had an error"});
     let failed = sse(&[
-        json!({"type": "response.created", "response": {"id": "r", "status": "in_progress"}}),
-        json!({"type": "response.failed", "response": {"id": "r", "status": "failed",
-            "error": {"code": "server_error", "message": "The server had an error"}}}),
+        json!({"type": "response.created", "response": response("in_progress", None)}),
+        json!({"type": "response.failed", "response": failure}),
     ]);
     let error = sse(&[
         json!({"type": "error", "code": "context_length_exceeded", "message": "Too long.", "param": "input"}),

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Extracts the request schema of `POST /v1/responses` (CreateResponse and every schema it refers to) from OpenAI's
-published OpenAPI document (github.com/openai/openai-openapi, MIT) into create-response.schema.json, a JSON Schema
-(2020-12) that tests/responses.rs validates tandem's request bodies against.
+"""Extracts the schemas of the Responses API, the request of `POST /v1/responses` (CreateResponse) and its streamed
+events (ResponseStreamEvent), with every schema they refer to, from OpenAI's published OpenAPI document
+(github.com/openai/openai-openapi, MIT) into responses-api.schema.json, JSON Schema (2020-12) `$defs` that
+tests/responses.rs validates tandem's request bodies and its mock server's events against.
 
-    python3 tests/openai/extract.py <openapi.json> <commit> > tests/openai/create-response.schema.json
+    python3 tests/openai/extract.py <openapi.json> <commit> > tests/openai/responses-api.schema.json
 """
 import json
 import sys
@@ -24,7 +25,7 @@ def refs(o):
 def main():
     spec = json.load(open(sys.argv[1]))
     schemas = spec["components"]["schemas"]
-    seen, stack = set(), ["CreateResponse"]
+    seen, stack = set(), ["CreateResponse", "ResponseStreamEvent"]
     while stack:
         name = stack.pop()
         if name not in seen:
@@ -41,9 +42,8 @@ def main():
             defs[name] = json.loads(json.dumps(schema).replace('{"$recursiveRef": "#"}', f'{{"$ref": "#/$defs/{name}"}}'))
     out = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$comment": f"CreateResponse from github.com/openai/openai-openapi openapi.json at commit {sys.argv[2]} "
-        "(MIT, (c) OpenAI), extracted by tests/openai/extract.py",
-        "$ref": "#/$defs/CreateResponse",
+        "$comment": f"CreateResponse and ResponseStreamEvent from github.com/openai/openai-openapi openapi.json at "
+        f"commit {sys.argv[2]} (MIT, (c) OpenAI), extracted by tests/openai/extract.py",
         "$defs": defs,
     }
     json.dump(out, sys.stdout, indent=1, sort_keys=True)
