@@ -191,8 +191,9 @@ impl StreamDecoder {
             out(Chunk::Thinking("\n\n".into()));
         }
         self.summary_at = Some((index, part));
-        self.mark_streamed(index);
+        // Only text counts: the item's signature must land on a thinking block of its own.
         if !delta.is_empty() {
+            self.mark_streamed(index);
             out(Chunk::Thinking(delta.into()));
         }
     }

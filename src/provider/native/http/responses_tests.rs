@@ -97,6 +97,8 @@ fn reasoning_without_summary_is_redacted_and_without_encryption_is_not_kept() {
     let item = json!({"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": ENC});
     let plain = json!({"type": "reasoning", "id": "rs_3", "summary": [{"type": "summary_text", "text": "Whole."}]});
     let body = [
+        // An empty summary delta streams nothing: the item still gets a block of its own.
+        json!({"type": "response.reasoning_summary_text.delta", "output_index": 0, "summary_index": 0, "delta": ""}),
         json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
         json!({"type": "response.output_item.done", "output_index": 1, "item": plain}),
         json!({"type": "response.output_item.done", "output_index": 2, "item": {"type": "message", "content": [{"type": "output_text", "text": "Unstreamed."}]}}),
