@@ -149,6 +149,8 @@ mod image_tests {
         assert!(accepts_images("native", "anthropic:claude-sonnet-4-5"));
         assert!(accepts_images("native", "openai:gpt-4.1"));
         assert!(!accepts_images("native", "openai:gpt-3.5-turbo"));
+        assert!(accepts_images("native", "openai-responses:gpt-5"));
+        assert!(!accepts_images("native", "openai-responses:o3-mini"));
         assert!(!accepts_images("native", "ollama:qwen2.5-coder"));
         assert!(accepts_images("native", "ollama:llava:13b"));
         assert!(accepts_images("native", "ollama:qwen2.5vl:7b"));

@@ -518,6 +518,15 @@ mod tests {
         let m = HttpModel::new("anthropic", "claude-x", &o, SharedClient::default()).unwrap();
         assert_eq!(m.url, "https://api.anthropic.com/v1/messages");
         assert_eq!(m.key_env, "ANTHROPIC_API_KEY");
+        let m = HttpModel::new("openai-responses", "gpt-5", &o, SharedClient::default()).unwrap();
+        assert_eq!(
+            (m.url.as_str(), m.key_env.as_str(), m.wire),
+            (
+                "https://api.openai.com/v1/responses",
+                "OPENAI_API_KEY",
+                Wire::Responses
+            )
+        );
         let m = HttpModel::new("ollama", "llama3", &o, SharedClient::default()).unwrap();
         assert_eq!(m.url, "http://localhost:11434/v1/chat/completions");
         assert!(!m.key_required);
