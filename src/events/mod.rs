@@ -40,6 +40,17 @@ impl Event {
         serde_json::to_string(&doc).expect("event payloads always serialize")
     }
 
+    /// Appends the event's JSON document (as [`Event::to_json`] renders it) to `out`: the dispatcher renders a
+    /// whole batch into one reused buffer instead of allocating a string per event.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let doc = EventJson {
+            seq: self.seq,
+            session_id: self.session_id.as_deref(),
+            payload: &self.payload,
+        };
+        serde_json::to_writer(out, &doc).expect("event payloads always serialize");
+    }
+
     /// A batch of events as one JSON array of their documents, oldest first (what `tandem_client_next_events`
     /// returns; `[]` for none).
     pub fn batch_to_json(events: &[Arc<Event>]) -> String {
