@@ -313,7 +313,7 @@ impl Native {
     /// one `AgentEnd`. Cancellation (dropping the future) emits nothing further.
     pub async fn run_turn(
         self: Arc<Self>,
-        mut context: Vec<ModelMessage>,
+        mut context: Arc<Vec<ModelMessage>>,
         link: Arc<dyn TurnLink>,
     ) {
         let emit = |e| link.emit(e);
@@ -414,14 +414,17 @@ impl Native {
             if calls.is_empty() {
                 break;
             }
-            context.push(ModelMessage::Assistant {
+            // The context is shared with the session: the first tool round of a turn copies it.
+            let own = Arc::make_mut(&mut context);
+            own.push(ModelMessage::Assistant {
                 thinking,
                 text,
                 tool_calls: calls.clone(),
             });
             let results = self.run_batch(&calls, &link).await;
+            let own = Arc::make_mut(&mut context);
             for (call, (result, is_error)) in calls.into_iter().zip(results) {
-                context.push(ModelMessage::ToolResult {
+                own.push(ModelMessage::ToolResult {
                     tool_call_id: call.id,
                     name: call.name,
                     content: result,
@@ -431,10 +434,12 @@ impl Native {
             // Steering reaches the model between tool batches, as one user message.
             let steering = link.take_steering().await;
             if !steering.is_empty() {
-                context.push(ModelMessage::User(combine_entries(steering)));
+                Arc::make_mut(&mut context).push(ModelMessage::User(combine_entries(steering)));
             }
             tool_rounds += 1;
         }
+        // Released before the turn ends, so the session extends its kept context without copying it.
+        drop(context);
         emit(ProviderEvent::AgentEnd { usage });
     }
 }
@@ -442,7 +447,7 @@ impl Native {
 impl crate::provider::Provider for Native {
     fn run_turn(
         self: Arc<Self>,
-        context: Vec<ModelMessage>,
+        context: Arc<Vec<ModelMessage>>,
         link: Arc<dyn TurnLink>,
     ) -> model::BoxFuture<'static, ()> {
         Box::pin(Native::run_turn(self, context, link))
