@@ -62,7 +62,8 @@ use super::types::{
 /// - `sandbox`: how `shell` commands are confined: `workspace-write` (default), `read-only`, `off`, or
 ///   `{mode, network, writable_roots}` (docs/tools.md).
 /// - `mcp_servers`: MCP servers whose tools the session offers as `mcp__<server>__<tool>`, added to the client's
-///   (`{name: {command, args, env, cwd} | {type: "http", url, headers}}` or ACP's array form; docs/options.md).
+///   (`{name: {command, args, env, cwd} | {type: "http", url, headers}}` or ACP's array form; docs/options.md);
+///   `TANDEM_ERR_NOT_SUPPORTED` in a build without the Cargo feature `mcp`.
 /// - `shell_env`: variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist; API keys never are.
 ///
 /// Options of the native loop (`base_url`, `api_key_env`, `tools`, `tool_permissions`, `approval`, `max_turns`,

@@ -146,6 +146,11 @@ pub fn parse(field: &str, value: &Value) -> Result<Vec<ServerConfig>> {
         }
         out.push(server);
     }
+    if cfg!(not(feature = "mcp")) && !out.is_empty() {
+        return Err(Error::NotSupported(format!(
+            "{field}: this build of tandem has no MCP support (built without the Cargo feature `mcp`)"
+        )));
+    }
     Ok(out)
 }
 
