@@ -42,7 +42,7 @@ pub trait Provider: Send + Sync {
     /// `AgentEnd` lets the session extend it for the next turn without a copy.
     fn run_turn(
         self: Arc<Self>,
-        context: Arc<Vec<ModelMessage>>,
+        context: crate::vocab::model::SharedContext,
         link: Arc<dyn TurnLink>,
     ) -> BoxFuture<'static, ()>;
 

@@ -20,9 +20,7 @@ use scripted::Script;
 
 use crate::error::{Error, Result};
 use crate::provider::host::model::HostModel;
-use crate::provider::{
-    estimate_tokens, Env, ModelMessage, ProviderEvent, ThinkingBlock, ToolCallRequest,
-};
+use crate::provider::{Env, ModelMessage, ProviderEvent, ThinkingBlock, ToolCallRequest};
 use crate::tools::ToolSet;
 use crate::vocab::content::combine_entries;
 use crate::vocab::content::{Level, Usage};
@@ -313,7 +311,7 @@ impl Native {
     /// one `AgentEnd`. Cancellation (dropping the future) emits nothing further.
     pub async fn run_turn(
         self: Arc<Self>,
-        mut context: Arc<Vec<ModelMessage>>,
+        mut context: crate::vocab::model::SharedContext,
         link: Arc<dyn TurnLink>,
     ) {
         let emit = |e| link.emit(e);
@@ -342,7 +340,11 @@ impl Native {
                 break;
             }
             emit(ProviderEvent::ContextUsage {
-                estimated_tokens: estimate_tokens(&context, self.system_prompt.as_deref()),
+                // The context carries its messages' weights: no pass over a long conversation per call.
+                estimated_tokens: crate::provider::estimate_from_weight(
+                    context.weight(),
+                    self.system_prompt.as_deref(),
+                ),
                 context_limit: self.context_limit.or_else(|| self.model.context_limit()),
             });
             let mut text = String::new();
@@ -415,16 +417,14 @@ impl Native {
                 break;
             }
             // The context is shared with the session: the first tool round of a turn copies it.
-            let own = Arc::make_mut(&mut context);
-            own.push(ModelMessage::Assistant {
+            context.push(ModelMessage::Assistant {
                 thinking,
                 text,
                 tool_calls: calls.clone(),
             });
             let results = self.run_batch(&calls, &link).await;
-            let own = Arc::make_mut(&mut context);
             for (call, (result, is_error)) in calls.into_iter().zip(results) {
-                own.push(ModelMessage::ToolResult {
+                context.push(ModelMessage::ToolResult {
                     tool_call_id: call.id,
                     name: call.name,
                     content: result,
@@ -434,7 +434,7 @@ impl Native {
             // Steering reaches the model between tool batches, as one user message.
             let steering = link.take_steering().await;
             if !steering.is_empty() {
-                Arc::make_mut(&mut context).push(ModelMessage::User(combine_entries(steering)));
+                context.push(ModelMessage::User(combine_entries(steering)));
             }
             tool_rounds += 1;
         }
@@ -447,7 +447,7 @@ impl Native {
 impl crate::provider::Provider for Native {
     fn run_turn(
         self: Arc<Self>,
-        context: Arc<Vec<ModelMessage>>,
+        context: crate::vocab::model::SharedContext,
         link: Arc<dyn TurnLink>,
     ) -> model::BoxFuture<'static, ()> {
         Box::pin(Native::run_turn(self, context, link))

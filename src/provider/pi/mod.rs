@@ -389,7 +389,7 @@ impl Provider for Pi {
 
     fn run_turn(
         self: Arc<Self>,
-        context: Arc<Vec<ModelMessage>>,
+        context: crate::vocab::model::SharedContext,
         link: Arc<dyn TurnLink>,
     ) -> BoxFuture<'static, ()> {
         Box::pin(async move {

@@ -2,10 +2,8 @@
 //! turn), and kept incrementally between turns ([`Kept`]): a turn after 10,000 messages folds in only the messages
 //! added since the last one instead of rebuilding (and copying) the whole context.
 
-use std::sync::Arc;
-
 use crate::vocab::content::{Body, Compaction, ContentPart, Message};
-use crate::vocab::model::{ModelMessage, ThinkingBlock, ToolCallRequest};
+use crate::vocab::model::{ModelMessage, SharedContext, ThinkingBlock, ToolCallRequest};
 
 /// The model context of `messages` for a model that takes images (`images`) or not: for one that does not, each
 /// image becomes a short text note in its place (the transcript keeps the image; switching to a model that reads
@@ -70,7 +68,7 @@ fn compaction_start(messages: &[Message]) -> (usize, Option<&Compaction>) {
 pub struct Kept {
     /// How many transcript messages `closed` covers.
     upto: usize,
-    closed: Arc<Vec<ModelMessage>>,
+    closed: SharedContext,
     /// The image setting `closed` was built with.
     images: bool,
 }
@@ -82,7 +80,7 @@ impl Kept {
         &mut self,
         transcript: &mut super::transcript::Transcript,
         images: bool,
-    ) -> Arc<Vec<ModelMessage>> {
+    ) -> SharedContext {
         let changed = transcript.take_changed_from();
         let messages = transcript.messages();
         let compacted = messages[self.upto.min(messages.len())..].iter().any(|m| {
@@ -104,24 +102,28 @@ impl Kept {
             .rposition(|m| matches!(m.body, Body::User { .. }))
         {
             let end = self.upto + last_user + 1;
-            let mut fold = Fold::new(Arc::make_mut(&mut self.closed), images);
+            let mut added = Vec::new();
+            let mut fold = Fold::new(&mut added, images);
             for m in &messages[self.upto..end] {
                 fold.feed(m);
             }
             fold.finish();
+            self.closed.extend(added);
             self.upto = end;
         }
         let rest = &messages[self.upto..];
         if rest.iter().all(|m| !for_model(&m.body)) {
             return self.closed.clone();
         }
-        let mut out = (*self.closed).clone();
-        let mut fold = Fold::new(&mut out, images);
+        let mut added = Vec::new();
+        let mut fold = Fold::new(&mut added, images);
         for m in rest {
             fold.feed(m);
         }
         fold.finish();
-        Arc::new(out)
+        let mut out = self.closed.clone();
+        out.extend(added);
+        out
     }
 
     /// Starts from the beginning of the model's view of `messages` (its last compaction's summary, if any).
@@ -133,7 +135,7 @@ impl Kept {
         }
         *self = Kept {
             upto: start,
-            closed: Arc::new(closed),
+            closed: SharedContext::new(closed),
             images,
         };
     }

@@ -179,7 +179,7 @@ pub enum Effect {
         turn_id: u64,
         /// The model context: the transcript as the model sees it, ending with the prompt (shared with the
         /// session, which keeps it between turns).
-        context: std::sync::Arc<Vec<ModelMessage>>,
+        context: crate::vocab::model::SharedContext,
     },
     /// Cancel the provider's turn `turn_id`.
     CancelTurn {

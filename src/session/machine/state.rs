@@ -481,9 +481,7 @@ impl SessionState {
 
     /// The context the next model call sends (images left out for a model that does not take them), from the
     /// context kept since the last call plus the messages added since.
-    pub(super) fn model_context(
-        &mut self,
-    ) -> std::sync::Arc<Vec<crate::vocab::model::ModelMessage>> {
+    pub(super) fn model_context(&mut self) -> crate::vocab::model::SharedContext {
         let images = self.takes_images();
         self.context.context(&mut self.transcript, images)
     }

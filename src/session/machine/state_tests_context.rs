@@ -1,6 +1,7 @@
-//! The kept model context equals a full rebuild from the transcript after every kind of transcript change: turns
-//! with thinking, text and tool results, steering, aborts, collapse toggles, branch and switch of branch,
-//! compaction, a loaded conversation, a new conversation, and a switch to a model that does not take images.
+//! The kept model context (and its token estimate) equals a full rebuild from the transcript after every kind of
+//! transcript change: turns with thinking, text and tool results, steering, aborts, collapse toggles, branch and
+//! switch of branch, compaction, a loaded conversation, a new conversation, and a switch to a model that does not
+//! take images.
 
 use super::*;
 use crate::session::machine::context::model_context;
@@ -35,6 +36,14 @@ fn same(s: &mut SessionState, after: &str, started: Option<&[Effect]>) {
     let full = model_context(s.transcript.messages(), images);
     let kept = s.model_context();
     assert_eq!(*kept, full, "after {after}");
+    // The weights it carries give the token estimate a pass over the whole context gives.
+    for system in [None, Some("You are a coding agent.")] {
+        assert_eq!(
+            crate::provider::estimate_from_weight(kept.weight(), system),
+            crate::provider::estimate_tokens(&full, system),
+            "the estimate after {after}"
+        );
+    }
     if let Some(fx) = started {
         if let Some(ctx) = fx.iter().find_map(|e| match e {
             Effect::StartTurn { context, .. } => Some(context.clone()),
