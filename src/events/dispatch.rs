@@ -464,8 +464,15 @@ mod tests {
         let b = bus.new_log("b");
         let mut published = Vec::new();
         for i in 0..2000 {
-            let (log, payload) = match i % 3 {
+            let (log, payload) = match i % 4 {
                 0 => (&b, Payload::MessagesChanged),
+                1 => (
+                    &b,
+                    Payload::ThinkingDelta {
+                        message_id: i,
+                        delta: format!("\\t{i}\u{7f}é"),
+                    },
+                ),
                 _ => (
                     &a,
                     Payload::TextDelta {
