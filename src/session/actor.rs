@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::handle::{Exit, ReplyTo, SessionHandle};
 use super::link::ActorLink;
 use super::machine::state::{Command, Effect, Input, Reply};
 use super::machine::transcript;
+use super::mailbox::{self, TryRecvError};
 use super::publish::{apply_all, flush};
 use super::{read, SharedPersister, SharedState};
 use crate::error::{Error, Result};
@@ -61,8 +61,8 @@ pub(super) enum Msg {
 
 /// Executes effects: events go to the bus, turns to the provider.
 struct Actor {
-    rx: mpsc::UnboundedReceiver<Msg>,
-    tx: mpsc::UnboundedSender<Msg>,
+    rx: mailbox::Receiver<Msg>,
+    tx: mailbox::Sender<Msg>,
     state: SharedState,
     log: Arc<SessionLog>,
     bus: Arc<EventBus>,
@@ -138,7 +138,7 @@ pub fn spawn(
     persist: Option<SharedPersister>,
     start: Start,
 ) -> (SessionHandle, JoinHandle<Exit>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mailbox::channel();
     let stopped = Arc::new(AtomicBool::new(false));
     let id: Arc<str> = log.id().into();
     let actor = Actor {
@@ -262,8 +262,8 @@ impl Actor {
                     next = Some(Some(other));
                     break;
                 }
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => {
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
                     next = Some(None);
                     break;
                 }

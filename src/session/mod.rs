@@ -5,6 +5,7 @@ pub mod actor;
 pub mod handle;
 mod link;
 pub mod machine;
+mod mailbox;
 pub mod options;
 pub mod persist;
 mod publish;
