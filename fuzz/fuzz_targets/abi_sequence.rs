@@ -61,8 +61,8 @@ struct Sub {
     frees: *const AtomicUsize,
 }
 
-/// The highest event kind the library defines: a kind above it is a broken promise of the header. Update it with
-/// each new kind (this target then catches a kind the enum forgot).
+/// The highest event kind the library defines: a kind above it is a broken promise of the header. A kind added after
+/// this one fails here until this names it, so the bound can never silently lag behind the enum again.
 const LAST_KIND: u32 = tandem::events::EventKind::McpServerStatus as u32;
 
 unsafe extern "C" fn on_event(userdata: *mut c_void, event: *const tandem_event) {
