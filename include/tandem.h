@@ -329,6 +329,14 @@ enum tandem_event_kind
    * `mcp_server_status`
    */
   TANDEM_EVENT_KIND_MCP_SERVER_STATUS = 29,
+  /**
+   * `context_files_loaded`
+   */
+  TANDEM_EVENT_KIND_CONTEXT_FILES_LOADED = 32,
+  /**
+   * `budget_exhausted`
+   */
+  TANDEM_EVENT_KIND_BUDGET_EXHAUSTED = 33,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -805,6 +813,30 @@ tandem_status tandem_session_events_since(tandem_client *client,
                                           char **out);
 
 /**
+ * The project context files session `id` loaded into its system prompt, lowest precedence first (the order of the
+ * prompt): a JSON array of `{path, reason, bytes, loaded_bytes, truncated, error?}`, `reason` one of `configured`,
+ * `ancestor`, `workdir`, `subdirectory` (docs/context-files.md). `[]` when the session has none, has them turned off
+ * (`context_files: false`) or runs the pi provider (which reads them itself). The list is as of the session's last
+ * model call (or its start); `TANDEM_EVENT_KIND_CONTEXT_FILES_LOADED` reports each change. `*out` is owned by the caller
+ * (free with `tandem_string_free`). Thread-safe.
+ */
+tandem_status tandem_session_context_files(tandem_client *client,
+                                           const char *id,
+                                           char **out);
+
+/**
+ * Changes session `id`'s budget while it runs: `budget_json` is `{"max_cost": USD | null, "max_tokens_total":
+ * tokens | null}`; a key left out keeps its value, `null` removes the limit. The limits apply to the session and
+ * all its sub-agents from their next model call; a sub-agent's own limits never let it spend past an ancestor's.
+ * The running totals are in `tandem_session_snapshot`'s `budget`. Malformed JSON is `TANDEM_ERR_INVALID_JSON`; an
+ * unknown key or a value that is not a positive number (or null) is `TANDEM_ERR_INVALID_ARGUMENT`, and nothing
+ * changes. The change lasts for the live session (a resumed session takes its options again). Thread-safe.
+ */
+tandem_status tandem_session_set_budget(tandem_client *client,
+                                        const char *id,
+                                        const char *budget_json);
+
+/**
  * The session's MCP servers: `[{"name", "transport" ("stdio" or "http"), "enabled", "state" ("starting",
  * "ready", "restarting", "failed" or "disabled"), "detail" (why it failed, or null), "stderr" (its last stderr
  * lines), "tools": [{"name" (as offered: mcp__<server>__<tool>), "tool" (the server's name for it),
@@ -1045,7 +1077,13 @@ tandem_status tandem_session_clear_queues(tandem_client *client, const char *id)
  * - `tools`: allow-list of the tools offered to the model (built-in and host tools; default all).
  * - `max_turns`: tool rounds per prompt (default 100); reaching it ends the turn (`turn_limit_reached`), and
  *   `tandem_session_continue` resumes it.
- * - `max_cost`: cost limit in USD; the turn ends with an error once the session's cost reaches it.
+ * - `max_cost`: cost limit in USD of the session and all its sub-agents; once their cost reaches it, the turn ends
+ *   with reason `budget_exhausted` (event `TANDEM_EVENT_KIND_BUDGET_EXHAUSTED`). Changeable: `tandem_session_set_budget`.
+ * - `max_tokens_total`: token limit (input, output and cache tokens) of the session and all its sub-agents, enforced
+ *   like `max_cost`.
+ * - `context_files`: project context files in the system prompt (default on): `AGENTS.md`, else `CLAUDE.md`, from
+ *   the repository root down to the workdir and in subdirectories the tools touch; `false` turns them off,
+ *   `{names, paths, max_bytes, max_total_bytes}` changes them (docs/context-files.md; native and host providers).
  * - `prices`: `{input, output, cache_read, cache_write}` in USD per million tokens, overriding the model's list
  *   prices.
  * - `retry`: `{max_retries, base_delay_ms, max_delay_ms}` for failed model calls (HTTP backends default to 3
@@ -1054,7 +1092,8 @@ tandem_status tandem_session_clear_queues(tandem_client *client, const char *id)
  * - `idle_timeout_ms`: idle reclamation (default 14400000, 4 h; 0 never): a session with nothing running, no approval
  *   pending and nothing queued that the host has not called on for this long saves its state and stops
  *   (`session_stopped` with reason `idle`); `tandem_session_start_or_get` brings its conversation back.
- * - `system_prompt`: the system prompt (active skills are appended; `""` sends none).
+ * - `system_prompt`: the system prompt (project context files and active skills are appended; `""` sends only
+ *   those).
  * - `script`: the scripted model's responses (docs/options.md, "Scripted model steps").
  * - `restart`: `{max_attempts, base_delay_ms, max_delay_ms, window_ms}`, this session's restart policy over the
  *   client's.
@@ -1070,7 +1109,8 @@ tandem_status tandem_session_clear_queues(tandem_client *client, const char *id)
  * - `shell_env`: variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist; API keys never are.
  *
  * Options of the native loop (`base_url`, `api_key_env`, `tools`, `tool_permissions`, `approval`, `max_turns`,
- * `max_cost`, `prices`, `retry`, `system_prompt`, `script`) do not apply to pi sessions. Malformed JSON is
+ * `max_cost`, `max_tokens_total`, `prices`, `retry`, `system_prompt`, `script`, `context_files`) do not apply to pi
+ * sessions. Malformed JSON is
  * `TANDEM_ERR_INVALID_JSON`; an unknown key, a wrong type or a value out of range is `TANDEM_ERR_INVALID_ARGUMENT`
  * with a last-error message naming it.
  *
@@ -1235,9 +1275,10 @@ tandem_status tandem_session_metadata(tandem_client *client,
                                       char **out);
 
 /**
- * What an editor shows: `{status, pending_approval, error, active_tool_name, sandbox}` (`sandbox`: what the OS
- * sandbox enforces for the session's shell commands on this machine, with a `not_enforced` list; null without a
- * shell tool). `*out` is owned by the caller.
+ * What an editor shows: `{status, pending_approval, error, active_tool_name, sandbox, budget}` (`sandbox`: what the
+ * OS sandbox enforces for the session's shell commands on this machine, with a `not_enforced` list; null without a
+ * shell tool; `budget`: `{session_id, max_cost, max_tokens_total, own, tree, tree_tokens, exhausted, children}`, the
+ * running totals of the session and its sub-agents, see docs/governance.md). `*out` is owned by the caller.
  */
 tandem_status tandem_session_snapshot(tandem_client *client,
                                       const char *id,
@@ -1254,7 +1295,7 @@ tandem_status tandem_session_add_system_message(tandem_client *client,
 /**
  * Registers a tool the host implements. `spec_json` is `{"name", "description", "parameters" (a JSON Schema with
  * "type": "object"), "destructive" (default false)}`; names are 1-64 characters from `[A-Za-z0-9_-]` and may not
- * be a built-in tool's. Every session of the client offers the tool to its model unless the session's `tools`
+ * be a built-in tool's nor `task` (the sub-agent tool, docs/governance.md). Every session of the client offers the tool to its model unless the session's `tools`
  * option leaves it out; destructive tools go through the session's approval policy and are refused in plan mode.
  *
  * `callback` runs on a tandem-owned thread for each call, possibly on several threads at once; answer each call

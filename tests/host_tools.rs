@@ -259,6 +259,18 @@ fn registration_is_validated_and_released_exactly_once() {
         c.register_tool(spec("read_file", false), builtin),
         Err(Error::AlreadyExists(_))
     ));
+    let task = Box::new(Sink {
+        mode: Mode::Now,
+        seen: Default::default(),
+        released: released.clone(),
+    });
+    assert!(
+        matches!(
+            c.register_tool(spec("task", false), task),
+            Err(Error::AlreadyExists(_))
+        ),
+        "task is the sub-agent tool's name"
+    );
     c.shutdown(Duration::from_secs(5)).unwrap();
     assert_eq!(
         first.load(Ordering::SeqCst),

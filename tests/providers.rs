@@ -300,15 +300,27 @@ fn missing_keys_stalls_drops_and_budgets_end_the_turn_cleanly() {
     c.send_prompt(&id, text("x")).unwrap();
     let (end, _) = turn_end(&c, &id);
     assert_eq!(end["reason"], "completed");
-    // The session has spent $1 of its $0.50: the next turn ends at once with an error.
+    // The session has spent $1 of its $0.50: the next turn ends at once, over budget.
     c.send_prompt(&id, text("more")).unwrap();
     let (end, events) = turn_end(&c, &id);
-    assert_eq!(end["reason"], "error");
+    assert_eq!(end["reason"], "budget_exhausted");
+    let stop = events
+        .iter()
+        .find(|e| e["kind"] == "budget_exhausted")
+        .unwrap();
+    assert_eq!(
+        (
+            stop["limit"].as_str(),
+            stop["spent"].as_f64(),
+            stop["allowed"].as_f64()
+        ),
+        (Some("max_cost"), Some(1.0), Some(0.5))
+    );
+    assert_eq!(stop["budget_session_id"], id.as_str());
     assert!(events.iter().any(|e| e["kind"] == "error"
-        && e["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Session cost limit reached ($1.00 / $0.50)")));
+        && e["message"].as_str().unwrap().starts_with(&format!(
+            "Budget exhausted: the session tree of {id} has spent $1.00 of its max_cost ($0.50)"
+        ))));
 }
 
 #[test]

@@ -482,3 +482,39 @@ fn mcp_servers_follow_the_schema() {
         .unwrap();
     assert_eq!(ok["tools"][0]["gated"], true, "untrusted");
 }
+
+#[test]
+fn governance_documents_follow_the_schema() {
+    let c = client();
+    let dir = std::env::temp_dir().join(format!("tandem-schema-gov-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join(".git")).unwrap();
+    std::fs::write(dir.join("AGENTS.md"), "Be brief.\n").unwrap();
+    let script = json!([[{"tool_call": {"name": "task", "args": {"prompt": "a b", "model": "scripted:echo"}}}], [{"text": "x"}]]);
+    let opts = json!({"model": "scripted:x", "workdir": dir, "approval": "none", "max_tokens_total": 4, "script": script});
+    let id = c.start_session(Some(&opts.to_string())).unwrap();
+    check("context_files", &c.context_files(&id).unwrap());
+    c.send_prompt(&id, vec![ContentPart::Text { text: "go".into() }])
+        .unwrap();
+    let (end, events) = turn_end(&c, &id);
+    assert_eq!(end["reason"], "budget_exhausted");
+    let kinds: BTreeSet<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    for k in [
+        "context_files_loaded",
+        "budget_exhausted",
+        "subagent_finished",
+    ] {
+        assert!(kinds.contains(k), "no {k}: {kinds:?}");
+    }
+    assert!(events.iter().any(|e| e["parent_id"] == id.as_str()));
+    for e in &events {
+        check("event", e);
+    }
+    check("snapshot", &c.snapshot(&id).unwrap());
+    check("budget", &c.set_budget(&id, r#"{"max_cost": 1}"#).unwrap());
+    check(
+        "budget_input",
+        &json!({"max_cost": null, "max_tokens_total": 5}),
+    );
+    assert!(!validator("budget_input").is_valid(&json!({"max_tokens_total": 0})));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -395,6 +395,8 @@ struct Event {
     uint32_t kind = 0;
     /// The session's ID; empty for client-level events (events_dropped).
     std::string session_id;
+    /// The parent session of a sub-agent's event (so a host can show the tree); empty for top-level sessions.
+    std::string parent_id;
     /// The JSON tag, e.g. "text_delta".
     std::string kind_name;
     /// The whole event as JSON: {"seq", "session_id", "kind", ...}.
@@ -410,6 +412,7 @@ struct Event {
         const json::Value &d = *e.data_;
         e.seq = static_cast<uint64_t>(d["seq"].as_number());
         e.session_id = d.get_string("session_id");
+        e.parent_id = d.get_string("parent_id");
         e.kind_name = d.get_string("kind");
         e.kind = kind_from_name(e.kind_name);
         e.json = std::move(text);
@@ -426,7 +429,14 @@ struct Event {
             "retrying", "options_restored", "command_ran", "sandbox_limited", "subagent_finished", "boundary_violated",
             "mcp_server_status"};
         for (uint32_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (name == names[i]) return i + 1;  // the C values are 1-based in this order
+            if (name == names[i]) return i + 1;  // the C values are 1-based in this order up to 29
+        static const struct {
+            const char *name;
+            uint32_t kind;
+        } later[] = {{"context_files_loaded", TANDEM_EVENT_KIND_CONTEXT_FILES_LOADED},
+                     {"budget_exhausted", TANDEM_EVENT_KIND_BUDGET_EXHAUSTED}};
+        for (const auto &k : later)
+            if (name == k.name) return k.kind;
         return 0;
     }
 
@@ -608,8 +618,17 @@ public:
     std::string usage() const { return str(tandem_session_usage); }
     /// The session's metadata document.
     std::string metadata() const { return str(tandem_session_metadata); }
-    /// {status, pending_approval, error, active_tool_name}.
+    /// {status, pending_approval, error, active_tool_name, sandbox, budget} (budget: the limits and running totals
+    /// of this session and its sub-agents).
     std::string snapshot() const { return str(tandem_session_snapshot); }
+    /// The project context files in the system prompt, lowest precedence first:
+    /// [{"path", "reason", "bytes", "loaded_bytes", "truncated", "error"?}] ([] when none or turned off).
+    std::string context_files() const { return str(tandem_session_context_files); }
+    /// Changes the limits of this session's tree at runtime: {"max_cost": usd|null, "max_tokens_total": n|null}
+    /// (a key left out keeps its value, null removes the limit).
+    void set_budget(const std::string &budget_json) const {
+        detail::check(tandem_session_set_budget(c(), id_.c_str(), budget_json.c_str()));
+    }
     /// {"events": [...], "latest_seq", "truncated"}: the history after `seq`.
     std::string events_since(uint64_t seq) const {
         return detail::call_string(tandem_session_events_since, c(), id_.c_str(), seq);

@@ -385,9 +385,24 @@ impl Client {
         self.live()?.with_state(id, |s| s.metadata())
     }
 
+    /// The project context files session `id` loaded (see [`crate::tools::context`]).
+    pub fn context_files(&self, id: &str) -> Result<Value> {
+        self.live()?.context_files(id)
+    }
+
+    /// Changes session `id`'s budget limits at runtime; returns its budget report.
+    pub fn set_budget(&self, id: &str, budget_json: &str) -> Result<Value> {
+        self.live()?.set_budget(id, budget_json)
+    }
+
     /// The editor snapshot.
     pub fn snapshot(&self, id: &str) -> Result<Value> {
-        self.live()?.with_state(id, |s| s.snapshot())
+        let m = self.live()?;
+        let mut snap = m.with_state(id, |s| s.snapshot())?;
+        if let Value::Object(o) = &mut snap {
+            o.insert("budget".into(), m.budget(id)?);
+        }
+        Ok(snap)
     }
 
     /// Appends a system message.

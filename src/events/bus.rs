@@ -18,6 +18,8 @@ use crate::sys::ReadyFd;
 #[derive(Debug)]
 pub struct SessionLog {
     id: Arc<str>,
+    /// A sub-agent's parent session, carried by each of its events.
+    parent: Option<Arc<str>>,
     inner: Mutex<LogInner>,
 }
 
@@ -31,8 +33,14 @@ struct LogInner {
 impl SessionLog {
     /// A new stream for session `id` keeping the last `capacity` events.
     pub fn new(id: &str, capacity: usize) -> Arc<Self> {
+        SessionLog::under(id, None, capacity)
+    }
+
+    /// A new stream for sub-agent `id` of `parent` (`None`: a top-level session).
+    pub fn under(id: &str, parent: Option<&str>, capacity: usize) -> Arc<Self> {
         Arc::new(SessionLog {
             id: id.into(),
+            parent: parent.map(Into::into),
             inner: Mutex::new(LogInner {
                 next_seq: 1,
                 history: VecDeque::new(),
@@ -114,6 +122,11 @@ impl EventBus {
         SessionLog::new(session_id, self.history_capacity)
     }
 
+    /// A new event stream for sub-agent `session_id` of `parent` (its events carry the parent's ID).
+    pub fn new_log_under(&self, session_id: &str, parent: Option<&str>) -> Arc<SessionLog> {
+        SessionLog::under(session_id, parent, self.history_capacity)
+    }
+
     /// The subscription dispatcher.
     pub fn dispatcher(&self) -> &Arc<Dispatcher> {
         &self.dispatcher
@@ -130,6 +143,7 @@ impl EventBus {
         let event = Arc::new(Event {
             seq,
             session_id: Some(log.id.clone()),
+            parent_session_id: log.parent.clone(),
             payload,
         });
         if inner.history.len() == inner.capacity {

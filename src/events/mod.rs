@@ -17,6 +17,9 @@ pub struct Event {
     pub seq: u64,
     /// The session this event belongs to, or `None` for client-level events.
     pub session_id: Option<Arc<str>>,
+    /// The parent of a sub-agent's session (so a host can show the tree), `parent_id` in the JSON; `None` for
+    /// top-level sessions.
+    pub parent_session_id: Option<Arc<str>>,
     /// What happened.
     pub payload: Payload,
 }
@@ -25,6 +28,9 @@ pub struct Event {
 struct EventJson<'a> {
     seq: u64,
     session_id: Option<&'a str>,
+    /// `parent_id`: `subagent_finished` has its own `parent_session_id` (the session it is published on).
+    #[serde(rename = "parent_id", skip_serializing_if = "Option::is_none")]
+    parent_session_id: Option<&'a str>,
     #[serde(flatten)]
     payload: &'a Payload,
 }
@@ -35,6 +41,7 @@ impl Event {
         let doc = EventJson {
             seq: self.seq,
             session_id: self.session_id.as_deref(),
+            parent_session_id: self.parent_session_id.as_deref(),
             payload: &self.payload,
         };
         serde_json::to_string(&doc).expect("event payloads always serialize")
@@ -59,6 +66,7 @@ impl Event {
         let doc = EventJson {
             seq: self.seq,
             session_id: self.session_id.as_deref(),
+            parent_session_id: self.parent_session_id.as_deref(),
             payload: &self.payload,
         };
         serde_json::to_value(doc).expect("event payloads always serialize")
@@ -96,6 +104,9 @@ pub enum TurnEnd {
     Aborted,
     /// The session crashed mid-turn; the turn was marked interrupted on restart.
     Interrupted,
+    /// A budget of the session's tree (`max_cost`, `max_tokens_total`) ran out before a model call (a
+    /// `budget_exhausted` event came first).
+    BudgetExhausted,
     /// The turn ran, but its end could not be written to the store (an `error` event says why): the host must not
     /// take it as saved. The session keeps working in memory and retries the write.
     StorageError,
@@ -336,6 +347,14 @@ pub enum Payload {
         /// The names the server's tools are offered under (`mcp__<server>__<tool>`); empty unless ready.
         tools: Vec<String>,
     },
+    /// The session's project context files (AGENTS.md, ...) were loaded, or changed since the last model call:
+    /// the whole list as `tandem_session_context_files` returns it.
+    ContextFilesLoaded {
+        /// `[{path, reason, bytes, loaded_bytes, truncated, error?}]`, lowest precedence first.
+        files: Value,
+    },
+    /// A budget of the session's tree ran out: the turn ends with reason `budget_exhausted`.
+    BudgetExhausted(crate::vocab::settings::BudgetStop),
     /// A slash command sent as a prompt (`/plan`, `/compact`, ...) was run instead of being sent to the model.
     CommandRan {
         /// The command's name, without the slash.
@@ -380,6 +399,8 @@ impl Payload {
             Payload::SandboxLimited { .. } => EventKind::SandboxLimited,
             Payload::SubagentFinished { .. } => EventKind::SubagentFinished,
             Payload::McpServerStatus { .. } => EventKind::McpServerStatus,
+            Payload::ContextFilesLoaded { .. } => EventKind::ContextFilesLoaded,
+            Payload::BudgetExhausted(_) => EventKind::BudgetExhausted,
         }
     }
 
@@ -515,6 +536,10 @@ pub enum EventKind {
     BoundaryViolated = 28,
     /// `mcp_server_status`
     McpServerStatus = 29,
+    /// `context_files_loaded`
+    ContextFilesLoaded = 32,
+    /// `budget_exhausted`
+    BudgetExhausted = 33,
 }
 
 #[cfg(test)]
@@ -526,6 +551,7 @@ mod tests {
         let ev = Event {
             seq: 7,
             session_id: Some("session-1".into()),
+            parent_session_id: None,
             payload: Payload::TextDelta {
                 message_id: 3,
                 delta: "hi".into(),
@@ -539,6 +565,7 @@ mod tests {
         let ev = Event {
             seq: 1,
             session_id: None,
+            parent_session_id: None,
             payload: Payload::EventsDropped { count: 2 },
         };
         let v: Value = serde_json::from_str(&ev.to_json()).unwrap();

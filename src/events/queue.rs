@@ -27,6 +27,7 @@ impl Popped {
             Popped::Dropped(count) => Arc::new(Event {
                 seq: client_seq.fetch_add(1, Ordering::Relaxed),
                 session_id: None,
+                parent_session_id: None,
                 payload: Payload::EventsDropped { count },
             }),
         }
@@ -179,6 +180,7 @@ mod tests {
         Arc::new(Event {
             seq,
             session_id: Some(session.into()),
+            parent_session_id: None,
             payload,
         })
     }

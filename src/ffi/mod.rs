@@ -12,6 +12,7 @@ pub mod compaction;
 pub mod conversations;
 pub mod events;
 pub mod foreign;
+pub mod governance;
 pub mod mcp;
 pub mod models;
 pub mod prompt;

@@ -41,7 +41,13 @@ use super::types::{
 /// - `tools`: allow-list of the tools offered to the model (built-in and host tools; default all).
 /// - `max_turns`: tool rounds per prompt (default 100); reaching it ends the turn (`turn_limit_reached`), and
 ///   `tandem_session_continue` resumes it.
-/// - `max_cost`: cost limit in USD; the turn ends with an error once the session's cost reaches it.
+/// - `max_cost`: cost limit in USD of the session and all its sub-agents; once their cost reaches it, the turn ends
+///   with reason `budget_exhausted` (event `TANDEM_EVENT_KIND_BUDGET_EXHAUSTED`). Changeable: `tandem_session_set_budget`.
+/// - `max_tokens_total`: token limit (input, output and cache tokens) of the session and all its sub-agents, enforced
+///   like `max_cost`.
+/// - `context_files`: project context files in the system prompt (default on): `AGENTS.md`, else `CLAUDE.md`, from
+///   the repository root down to the workdir and in subdirectories the tools touch; `false` turns them off,
+///   `{names, paths, max_bytes, max_total_bytes}` changes them (docs/context-files.md; native and host providers).
 /// - `prices`: `{input, output, cache_read, cache_write}` in USD per million tokens, overriding the model's list
 ///   prices.
 /// - `retry`: `{max_retries, base_delay_ms, max_delay_ms}` for failed model calls (HTTP backends default to 3
@@ -50,7 +56,8 @@ use super::types::{
 /// - `idle_timeout_ms`: idle reclamation (default 14400000, 4 h; 0 never): a session with nothing running, no approval
 ///   pending and nothing queued that the host has not called on for this long saves its state and stops
 ///   (`session_stopped` with reason `idle`); `tandem_session_start_or_get` brings its conversation back.
-/// - `system_prompt`: the system prompt (active skills are appended; `""` sends none).
+/// - `system_prompt`: the system prompt (project context files and active skills are appended; `""` sends only
+///   those).
 /// - `script`: the scripted model's responses (docs/options.md, "Scripted model steps").
 /// - `restart`: `{max_attempts, base_delay_ms, max_delay_ms, window_ms}`, this session's restart policy over the
 ///   client's.
@@ -66,7 +73,8 @@ use super::types::{
 /// - `shell_env`: variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist; API keys never are.
 ///
 /// Options of the native loop (`base_url`, `api_key_env`, `tools`, `tool_permissions`, `approval`, `max_turns`,
-/// `max_cost`, `prices`, `retry`, `system_prompt`, `script`) do not apply to pi sessions. Malformed JSON is
+/// `max_cost`, `max_tokens_total`, `prices`, `retry`, `system_prompt`, `script`, `context_files`) do not apply to pi
+/// sessions. Malformed JSON is
 /// `TANDEM_ERR_INVALID_JSON`; an unknown key, a wrong type or a value out of range is `TANDEM_ERR_INVALID_ARGUMENT`
 /// with a last-error message naming it.
 ///
@@ -315,9 +323,10 @@ pub unsafe extern "C" fn tandem_session_metadata(
     session_json(client, id, out, |c, id| c.metadata(id))
 }
 
-/// What an editor shows: `{status, pending_approval, error, active_tool_name, sandbox}` (`sandbox`: what the OS
-/// sandbox enforces for the session's shell commands on this machine, with a `not_enforced` list; null without a
-/// shell tool). `*out` is owned by the caller.
+/// What an editor shows: `{status, pending_approval, error, active_tool_name, sandbox, budget}` (`sandbox`: what the
+/// OS sandbox enforces for the session's shell commands on this machine, with a `not_enforced` list; null without a
+/// shell tool; `budget`: `{session_id, max_cost, max_tokens_total, own, tree, tree_tokens, exhausted, children}`, the
+/// running totals of the session and its sub-agents, see docs/governance.md). `*out` is owned by the caller.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_snapshot(
     client: *mut tandem_client,

@@ -72,7 +72,7 @@ impl HostToolSink for CallbackTool {
 
 /// Registers a tool the host implements. `spec_json` is `{"name", "description", "parameters" (a JSON Schema with
 /// "type": "object"), "destructive" (default false)}`; names are 1-64 characters from `[A-Za-z0-9_-]` and may not
-/// be a built-in tool's. Every session of the client offers the tool to its model unless the session's `tools`
+/// be a built-in tool's nor `task` (the sub-agent tool, docs/governance.md). Every session of the client offers the tool to its model unless the session's `tools`
 /// option leaves it out; destructive tools go through the session's approval policy and are refused in plan mode.
 ///
 /// `callback` runs on a tandem-owned thread for each call, possibly on several threads at once; answer each call

@@ -23,20 +23,28 @@ impl Drop for Seed {
 }
 
 impl Manager {
-    /// The tools of session `id` started with `o`, with its MCP servers' when it has any.
+    /// The tools of session `id` started with `o`, with its MCP servers' when it has any, and the `task` tool
+    /// when `tasks`.
     pub(super) fn tool_set(
         &self,
         id: &str,
         o: &Resolved,
         mcp: Option<&Arc<crate::mcp::McpServers>>,
+        tasks: bool,
     ) -> ToolSet {
-        let set = ToolSet::new(o.workdir.clone(), o.tools.as_deref())
+        let mut set = ToolSet::new(o.workdir.clone(), o.tools.as_deref())
             .with_shell(o.shell.clone())
             .with_host(self.host_tools.clone(), id);
-        match mcp {
-            Some(m) => set.with_source(m.clone()),
-            None => set,
+        if let Some(m) = mcp {
+            set = set.with_source(m.clone());
         }
+        if tasks {
+            set = set.with_source(Arc::new(super::tasks::Tasks {
+                manager: self.me.clone(),
+                parent: id.into(),
+            }));
+        }
+        set
     }
 
     /// The MCP servers of a session started with `opts` (the client's, then the session's own replacing those of

@@ -8,6 +8,7 @@ pub mod registry;
 pub mod start_options;
 mod subagents;
 mod supervise;
+mod tasks;
 
 pub use start_options::Settings;
 
@@ -40,6 +41,10 @@ pub struct Seed {
     activity: Arc<std::sync::atomic::AtomicU64>,
     /// The session's MCP servers (the client's and its own); they outlive incarnations.
     mcp: Option<Arc<crate::mcp::McpServers>>,
+    /// The session's node in its tree's budget.
+    budget: Arc<crate::provider::budget::Budget>,
+    /// The session's project context files (native and host providers; `None` when turned off).
+    context: Option<Arc<crate::tools::context::ContextFiles>>,
 }
 
 /// Starts, finds, supervises and stops sessions.
@@ -56,6 +61,8 @@ pub struct Manager {
     host_tools: Arc<crate::tools::host::HostTools>,
     /// The HTTP client and host provider every session's provider shares.
     shared: crate::provider::Shared,
+    /// `task` tool calls waiting for their sub-agent's answer, by sub-agent ID.
+    waiters: Mutex<std::collections::HashMap<String, subagents::Waiter>>,
     /// Fault injection for the supervision tests: this many restarts fail to start their provider.
     #[cfg(test)]
     start_faults: std::sync::atomic::AtomicU32,
@@ -91,6 +98,7 @@ impl Manager {
             store,
             host_tools,
             shared,
+            waiters: Default::default(),
             #[cfg(test)]
             start_faults: Default::default(),
         })
@@ -190,17 +198,37 @@ impl Manager {
         if let Some(s) = sub {
             state.inherit_skills(s.skills);
         }
-        state.set_sandbox(self.tool_set(&id, &opts, None).sandbox_report());
+        state.set_sandbox(self.tool_set(&id, &opts, None, false).sandbox_report());
         state.configure_compaction(crate::session::machine::compaction::AutoCompact {
             threshold: opts.compaction_threshold,
             keep_recent: opts.keep_recent,
             context_limit: opts.context_limit,
         });
         let (token, persist) = self.restore(&id, &opts, &mut state, now)?;
+        let parent_budget = match state.identity().parent_session_id.as_deref() {
+            Some(p) => Some(reg.active(p)?.1.budget.clone()),
+            None => None,
+        };
+        let limits = crate::provider::budget::Limits {
+            max_cost: opts.max_cost,
+            max_tokens_total: opts.max_tokens_total,
+        };
+        let budget =
+            crate::provider::budget::Budget::new(&id, parent_budget, limits, &state.usage());
+        // pi reads the project's AGENTS.md itself.
+        let context = match (&opts.context_files, opts.provider.as_str()) {
+            (Some(c), "native" | "host") => Some(crate::tools::context::ContextFiles::new(
+                c.clone(),
+                opts.workdir.as_deref(),
+            )),
+            _ => None,
+        };
         if persist.is_some() {
             state.enable_persistence(now);
         }
-        let log = self.bus.new_log(&id);
+        let log = self
+            .bus
+            .new_log_under(&id, state.identity().parent_session_id.as_deref());
         let seed = Seed {
             token,
             persist,
@@ -211,6 +239,8 @@ impl Manager {
             order: self.order.fetch_add(1, Ordering::Relaxed),
             activity: Arc::new(crate::time::mono_ms().into()),
             options: opts,
+            budget,
+            context,
         };
         let handle = self.spawn_incarnation(&id, &seed, 1, None)?;
         let ident = read(&seed.state).identity().clone();
@@ -226,6 +256,14 @@ impl Manager {
         if let Some(r) = resumed {
             let touched = read(&seed.state).touched_count();
             self.bus.publish(&seed.log, r.event(touched));
+        }
+        if let Some(c) = &seed.context {
+            // Known from the start, so the host (and tandem_session_context_files) can tell before the first turn.
+            if let Some(files) = c.refresh() {
+                let files = serde_json::to_value(files).unwrap_or_default();
+                self.bus
+                    .publish(&seed.log, Payload::ContextFilesLoaded { files });
+            }
         }
         let gaps = read(&seed.state).sandbox_gaps();
         if !gaps.is_empty() {
@@ -262,12 +300,22 @@ impl Manager {
         if let Some(name) = &o.http.api_key_env {
             crate::tools::shell::mark_key_variable(name);
         }
-        let tools = Arc::new(self.tool_set(id, o, seed.mcp.as_ref()));
+        // The model of a top-level native or host session with a project may hand work to sub-agents.
+        let tasks = !read(&seed.state).identity().background
+            && o.workdir.is_some()
+            && matches!(o.provider.as_str(), "native" | "host");
+        let tools = Arc::new(self.tool_set(id, o, seed.mcp.as_ref(), tasks));
         // A restarted session keeps the model, thinking level and skills it had switched to.
         let config = read(&seed.state).provider_config();
+        let (bus, log) = (self.bus.clone(), seed.log.clone());
         let env = crate::provider::Env {
             shared: self.shared.clone(),
             session_id: id.into(),
+            budget: seed.budget.clone(),
+            context: seed.context.clone(),
+            publish: Arc::new(move |payload| {
+                bus.publish(&log, payload);
+            }),
         };
         let provider = crate::provider::build(
             &o.provider_options(),
@@ -365,6 +413,31 @@ impl Manager {
         })
     }
 
+    /// The project context files session `id` loaded, lowest precedence first (`[]` when it has none or they are
+    /// turned off).
+    pub fn context_files(&self, id: &str) -> Result<Value> {
+        self.active(id, |_, s| {
+            let files = s.context.as_ref().map(|c| c.loaded()).unwrap_or_default();
+            serde_json::to_value(files).unwrap_or_default()
+        })
+    }
+
+    /// Session `id`'s budget: its limits, its own and its tree's usage, each sub-agent's.
+    pub fn budget(&self, id: &str) -> Result<Value> {
+        self.active(id, |_, s| s.budget.report())
+    }
+
+    /// Changes session `id`'s limits (`{"max_cost": x|null, "max_tokens_total": n|null}`; a key left out stays);
+    /// they apply from its tree's next model call. Returns the budget report.
+    pub fn set_budget(&self, id: &str, json: &str) -> Result<Value> {
+        let given: Value = Error::parse_json("budget_json", json)?;
+        self.active(id, |_, s| {
+            let limits = s.budget.limits().updated(&given)?;
+            s.budget.set_limits(limits);
+            Ok(s.budget.report())
+        })?
+    }
+
     /// The session's token.
     pub fn token(&self, id: &str) -> Result<String> {
         self.active(id, |_, s| s.token.clone())
@@ -444,6 +517,9 @@ impl Manager {
         if let Slot::Active(handle) = &entry.slot {
             handle.stop();
         }
+        // A `task` call waiting for this session learns that it stopped.
+        let id = read(&entry.seed.state).identity().id.clone();
+        lock(&self.waiters).remove(&id);
         if let Some(m) = &entry.seed.mcp {
             // Before session_stopped, so no server status follows it.
             m.shutdown();

@@ -89,6 +89,7 @@ impl Manager {
         let host = self.host_tools.names();
         let known = |name: &str| {
             crate::tools::is_builtin(name)
+                || name == super::tasks::TASK
                 || host.iter().any(|h| h == name)
                 || self.is_mcp_name(opts, name)
         };

@@ -26,7 +26,19 @@ impl Manager {
         task: &str,
         options_json: Option<&str>,
     ) -> Result<Value> {
-        let mut given = super::start_options::given_options(options_json)?;
+        let given = super::start_options::given_options(options_json)?;
+        self.launch_subagent(parent, task, given, None)
+    }
+
+    /// [`Manager::start_subagent`] with the options given as an object; `waiter` (a `task` tool call) gets the
+    /// sub-agent's first finished turn instead of the parent's transcript, and is dropped if it stops first.
+    pub(super) fn launch_subagent(
+        &self,
+        parent: Option<&str>,
+        task: &str,
+        mut given: Map<String, Value>,
+        waiter: Option<Waiter>,
+    ) -> Result<Value> {
         // Not a session option: it says how the sub-agent relates to its parent, and is not stored for a resume.
         let detached = match given.remove("detached") {
             None => false,
@@ -57,6 +69,10 @@ impl Manager {
             detached,
         };
         let json = serde_json::to_value(&handle).expect("handles serialize");
+        if let Some(w) = waiter {
+            // Before the task is handed over, so even the quickest answer finds it.
+            lock(&self.waiters).insert(id.clone(), w);
+        }
         let log = {
             let mut reg = lock(&self.reg);
             reg.add_subagent(handle);
@@ -89,6 +105,8 @@ impl Manager {
                         tokio::time::sleep(Duration::from_millis(ms)).await
                     }
                     RetryStep::GiveUp(msg) => {
+                        // A task call waiting for this sub-agent gets its error now.
+                        lock(&m.waiters).remove(&id);
                         let handle = lock(&m.reg).active(&id).map(|(h, _)| h.clone());
                         if let Ok(h) = handle {
                             let _ = h
@@ -167,6 +185,16 @@ impl Manager {
         let found = lock(&self.reg)
             .active(parent)
             .map(|(h, s)| (h.clone(), s.log.clone()));
+        let waiter = lock(&self.waiters).remove(child);
+        if let Some(w) = waiter {
+            // A `task` call: the answer is its tool result, so the parent's transcript gets no note.
+            if let Ok((_, log)) = &found {
+                self.bus
+                    .publish(log, finished_event(parent, child, &finished));
+            }
+            let _ = w.send(finished);
+            return;
+        }
         let Ok((handle, log)) = found else { return };
         let how = serde_json::to_value(finished.reason).expect("turn ends serialize");
         let how = how.as_str().unwrap_or("ended");
@@ -178,15 +206,8 @@ impl Manager {
         let _ = handle
             .call_async(Command::AddSystemMessage(note, Level::Info))
             .await;
-        self.bus.publish(
-            &log,
-            Payload::SubagentFinished {
-                subagent_session_id: child.into(),
-                parent_session_id: parent.into(),
-                answer: finished.answer,
-                reason: finished.reason,
-            },
-        );
+        self.bus
+            .publish(&log, finished_event(parent, child, &finished));
     }
 
     /// [`Manager::stop_children`] from a task on the runtime: stopping a session waits for its actor, which may be
@@ -215,6 +236,19 @@ impl Manager {
         }
     }
 }
+
+/// `subagent_finished` of sub-agent `child` of `parent`.
+fn finished_event(parent: &str, child: &str, finished: &Finished) -> Payload {
+    Payload::SubagentFinished {
+        subagent_session_id: child.into(),
+        parent_session_id: parent.into(),
+        answer: finished.answer.clone(),
+        reason: finished.reason,
+    }
+}
+
+/// Where a `task` call waits for its sub-agent's answer.
+pub(super) type Waiter = tokio::sync::oneshot::Sender<Finished>;
 
 /// Active skills, (name, SKILL.md content).
 type Skills = Vec<(String, String)>;

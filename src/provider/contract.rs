@@ -22,10 +22,6 @@ pub trait TurnLink: Send + Sync {
     /// The session's edit boundaries as the session has them now, by resolved absolute path (a copy, so tool
     /// threads never touch the session's state).
     fn boundaries(&self) -> BoxFuture<'_, Arc<Boundaries>>;
-    /// USD the session had spent before this turn (for `max_cost`).
-    fn session_cost(&self) -> f64 {
-        0.0
-    }
 }
 
 /// Edit boundaries by resolved absolute path.

@@ -1,5 +1,6 @@
 //! Providers: the contract a session drives (`contract.rs`) and its implementations (native loop, host, pi).
 
+pub mod budget;
 pub mod contract;
 pub mod host;
 pub mod native;
@@ -63,6 +64,12 @@ pub struct Env {
     pub shared: Shared,
     /// The session's ID.
     pub session_id: String,
+    /// The session's node in its tree's budget.
+    pub budget: std::sync::Arc<budget::Budget>,
+    /// The session's project context files (`None`: the `context_files` option turned them off).
+    pub context: Option<std::sync::Arc<crate::tools::context::ContextFiles>>,
+    /// Publishes an event on the session's stream straight away (for what the session's state does not keep).
+    pub publish: std::sync::Arc<dyn Fn(crate::events::Payload) + Send + Sync>,
 }
 
 /// The part of a session's resolved options that its provider reads: the provider kind and what each kind needs.

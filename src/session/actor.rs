@@ -526,8 +526,6 @@ impl Actor {
                     let link = Arc::new(ActorLink {
                         tx: self.tx.clone(),
                         turn_id,
-                        // Usage grows only when a turn ends, so the cost before this turn stays as it is now.
-                        session_cost: read(&self.state).usage().cost,
                     });
                     let task = tokio::spawn(self.provider.clone().run_turn(context, link));
                     self.turn = Some((turn_id, task));

@@ -19,18 +19,12 @@ use crate::vocab::model::ProviderEvent;
 pub(super) struct ActorLink {
     pub(super) tx: mpsc::UnboundedSender<Msg>,
     pub(super) turn_id: u64,
-    /// USD the session had spent before this turn.
-    pub(super) session_cost: f64,
 }
 
 /// How long the loop waits for the session to hand over steering (the session answers at once unless busy).
 const STEERING_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl TurnLink for ActorLink {
-    fn session_cost(&self) -> f64 {
-        self.session_cost
-    }
-
     fn boundaries(&self) -> BoxFuture<'_, Arc<crate::provider::contract::Boundaries>> {
         Box::pin(async move {
             let (tx, rx) = tokio::sync::oneshot::channel();

@@ -79,6 +79,11 @@ pub struct SessionOptions {
     pub idle_timeout_ms: Option<u64>,
     /// MCP servers added to the client's (see [`crate::mcp::config`]).
     pub mcp_servers: Option<Value>,
+    /// Project context files: `false`, or `{names, paths, max_bytes, max_total_bytes}` (see
+    /// [`crate::tools::context`]).
+    pub context_files: Option<Value>,
+    /// Token limit of the session's tree (input, output and cache tokens of every model call).
+    pub max_tokens_total: Option<u64>,
 }
 
 /// The `retry` option.
@@ -161,6 +166,10 @@ pub struct Resolved {
     pub idle_timeout: Option<std::time::Duration>,
     /// The session's own MCP servers (added to the client's; same names replace the client's).
     pub mcp_servers: Vec<crate::mcp::ServerConfig>,
+    /// Project context files (`None`: turned off).
+    pub context_files: Option<crate::tools::context::ContextConfig>,
+    /// Token limit of the session's tree.
+    pub max_tokens_total: Option<u64>,
     /// The options as the store keeps them for a resume: what the host gave (no client defaults, no
     /// `session_id`), with the workdir made absolute. Secrets are never options: keys are env var names.
     pub stored: serde_json::Map<String, Value>,
@@ -183,7 +192,6 @@ impl Resolved {
                 http: self.http.clone(),
                 context_limit: self.context_limit,
                 retry: self.retry,
-                max_cost: self.max_cost,
             },
             pi: PiOptions {
                 command: self.pi_command.clone(),
@@ -271,6 +279,14 @@ pub fn resolve(
             return Err(Error::invalid("max_cost must be a positive number of USD"));
         }
     }
+    if opts.max_tokens_total == Some(0) {
+        return Err(Error::invalid("max_tokens_total must be at least 1"));
+    }
+    let context_files =
+        crate::tools::context::ContextConfig::parse(opts.context_files.as_ref(), |p| {
+            crate::ids::expand_path(p).map_err(|e| e.to_string())
+        })
+        .map_err(Error::invalid)?;
     let max_turns = opts.max_turns.unwrap_or(100);
     if max_turns == 0 {
         return Err(Error::invalid("max_turns must be at least 1"));
@@ -362,6 +378,8 @@ pub fn resolve(
         shell,
         idle_timeout,
         mcp_servers,
+        context_files,
+        max_tokens_total: opts.max_tokens_total,
         skill_dirs: opts
             .skill_dirs
             .iter()

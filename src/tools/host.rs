@@ -147,10 +147,12 @@ impl Drop for CancelOnDrop {
 }
 
 impl HostTools {
-    /// Registers a tool; `AlreadyExists` when the name is taken (built-in names included).
+    /// Registers a tool; `AlreadyExists` when the name is taken (built-in names and `task` included).
     pub fn register(&self, spec: HostToolSpec, sink: Box<dyn HostToolSink>) -> Result<()> {
         let mut tools = self.tools.write().unwrap_or_else(|e| e.into_inner());
-        let taken = tools.contains_key(&spec.name) || super::is_builtin(&spec.name);
+        let taken = tools.contains_key(&spec.name)
+            || super::is_builtin(&spec.name)
+            || spec.name == super::TASK_TOOL;
         let reg = Registered { spec, sink };
         if taken {
             // `reg` drops here and releases the userdata: the host handed it over with the call.

@@ -9,6 +9,7 @@
 mod args;
 mod change;
 pub mod confine;
+pub mod context;
 pub(crate) mod diff;
 pub(crate) mod edit;
 mod files;
@@ -184,6 +185,9 @@ pub fn is_builtin(name: &str) -> bool {
     BUILTIN.contains(&name)
 }
 
+/// The name of the sub-agent tool a session's manager adds (`manager::tasks`); host tools may not take it either.
+pub const TASK_TOOL: &str = "task";
+
 /// A boxed future a [`ToolSource`] returns.
 pub type SourceFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
@@ -200,6 +204,12 @@ pub trait ToolSource: Send + Sync + fmt::Debug {
     /// `Some(gated)` when the source owns tool `name` (whether a call is destructive: asks for approval, refused
     /// in plan mode); `None` when it does not.
     fn destructive(&self, name: &str) -> Option<bool>;
+    /// Whether calls of `name` (a tool it owns) may run concurrently with each other and with reading calls even
+    /// though they are gated (they are approved one at a time, in call order, then run together). Sub-agent tasks
+    /// are: each works in its own session.
+    fn concurrent(&self, _name: &str) -> bool {
+        false
+    }
     /// Runs a call of tool `name` (one it owns) with `args`, reporting progress through `ctx`; dropping the future
     /// cancels the call.
     fn call<'a>(
@@ -217,7 +227,7 @@ pub struct ToolSet {
     enabled: Vec<&'static str>,
     allow: Option<Vec<String>>,
     host: Option<(Arc<host::HostTools>, String)>,
-    source: Option<Arc<dyn ToolSource>>,
+    sources: Vec<Arc<dyn ToolSource>>,
     shell: crate::sandbox::Policy,
 }
 
@@ -237,7 +247,7 @@ impl ToolSet {
             enabled,
             allow: allow.map(<[String]>::to_vec),
             host: None,
-            source: None,
+            sources: Vec::new(),
             shell: crate::sandbox::Policy::default(),
         }
     }
@@ -268,9 +278,10 @@ impl ToolSet {
         self
     }
 
-    /// Adds tools from `source` (MCP servers), limited by the same allow-list.
+    /// Adds tools from `source` (MCP servers, sub-agent tasks), limited by the same allow-list. A name two sources
+    /// offer is the earlier source's.
     pub fn with_source(mut self, source: Arc<dyn ToolSource>) -> Self {
-        self.source = Some(source);
+        self.sources.push(source);
         self
     }
 
@@ -282,8 +293,18 @@ impl ToolSet {
 
     /// The source that owns `name`, if it is admitted, with whether the tool is destructive.
     fn source_tool(&self, name: &str) -> Option<(&Arc<dyn ToolSource>, bool)> {
-        let source = self.source.as_ref().filter(|_| self.admitted(name))?;
-        source.destructive(name).map(|d| (source, d))
+        if !self.admitted(name) {
+            return None;
+        }
+        self.sources
+            .iter()
+            .find_map(|s| s.destructive(name).map(|d| (s, d)))
+    }
+
+    /// Whether calls of `name` run concurrently although gated (see [`ToolSource::concurrent`]).
+    pub fn concurrent(&self, name: &str) -> bool {
+        self.source_tool(name)
+            .is_some_and(|(s, _)| s.concurrent(name))
     }
 
     /// Why a call of `name` cannot run now (a tool of a source that is down), checked before the gate.
@@ -292,9 +313,9 @@ impl ToolSet {
         source.unavailable(name)
     }
 
-    /// Waits until the tool source (if any) has finished starting.
+    /// Waits until the tool sources (if any) have finished starting.
     pub async fn ready(&self) {
-        if let Some(s) = &self.source {
+        for s in &self.sources {
             s.ready().await;
         }
     }
@@ -342,7 +363,7 @@ impl ToolSet {
         if let Some((h, _)) = &self.host {
             out.extend(h.specs(self.allow.as_deref()));
         }
-        if let Some(s) = &self.source {
+        for s in &self.sources {
             out.extend(s.specs().into_iter().filter(|t| self.admitted(&t.name)));
         }
         out

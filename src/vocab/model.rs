@@ -70,6 +70,9 @@ pub enum ProviderEvent {
     FileChanged(FileChange),
     /// A change a tool made (reported by a `FileChanged` just before) left the file's edit boundary.
     BoundaryViolated(super::files::BoundaryViolation),
+    /// A budget of the session's tree ran out: the turn ends (an `AgentEnd` follows) with reason
+    /// `budget_exhausted`.
+    BudgetExhausted(super::settings::BudgetStop),
     /// The loop stopped waiting for approval of this tool call.
     ApprovalTimedOut {
         /// The tool call.

@@ -162,3 +162,41 @@ impl RestartOptions {
         Ok(p)
     }
 }
+/// Why a budget stopped a turn: the first limit reached on the way from the session to the root of its tree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetStop {
+    /// `max_cost` or `max_tokens_total`.
+    pub limit: String,
+    /// The session whose limit it is (the session itself or an ancestor).
+    pub budget_session_id: String,
+    /// What that session's tree has spent in the limit's unit (USD or tokens).
+    pub spent: f64,
+    /// The limit.
+    pub allowed: f64,
+    /// That tree's cost in USD.
+    pub cost: f64,
+    /// That tree's tokens.
+    pub tokens: u64,
+}
+
+impl BudgetStop {
+    /// The message for the transcript and the `error` event.
+    pub fn message(&self) -> String {
+        let (spent, allowed) = if self.limit == "max_cost" {
+            (
+                format!("${:.2}", self.spent),
+                format!("${:.2}", self.allowed),
+            )
+        } else {
+            (
+                format!("{} tokens", self.spent),
+                format!("{} tokens", self.allowed),
+            )
+        };
+        format!(
+            "Budget exhausted: the session tree of {} has spent {spent} of its {} ({allowed}). Raise it \
+             (tandem_session_set_budget) or start a new conversation.",
+            self.budget_session_id, self.limit
+        )
+    }
+}

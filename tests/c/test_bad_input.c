@@ -535,6 +535,37 @@ static void check_id_text_setter(const char *name, tandem_status (*fn)(tandem_cl
     fixture_down(&f);
 }
 
+static void test_bad_tandem_session_context_files(void)
+{
+    check_id_out_function("tandem_session_context_files", tandem_session_context_files, true);
+}
+
+static void test_bad_tandem_session_set_budget(void)
+{
+    check_id_text_setter("tandem_session_set_budget", tandem_session_set_budget, "{\"max_cost\":1}",
+                         "{\"max_tokens_total\":0}", TANDEM_ERR_INVALID_ARGUMENT);
+    check_context = "tandem_session_set_budget";
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_session_set_budget(f.c, f.id, "{\"max_cost\":"), TANDEM_ERR_INVALID_JSON);
+    CHECK_STATUS(tandem_session_set_budget(f.c, f.id, "[1]"), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_set_budget(f.c, f.id, "{\"max_cost\":\"lots\"}"), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_session_set_budget(f.c, f.id, "{\"ceiling\":1}"), TANDEM_ERR_INVALID_ARGUMENT);
+    /* A huge document is parsed and refused like any other. */
+    size_t n = 1u << 20;
+    char *huge = malloc(n + 32);
+    REQUIRE(huge != NULL);
+    strcpy(huge, "{\"max_cost\":1");
+    size_t head = strlen(huge);
+    memset(huge + head, ' ', n);
+    strcpy(huge + head + n, "}");
+    CHECK_STATUS(tandem_session_set_budget(f.c, f.id, huge), TANDEM_OK);
+    huge[head + n] = ',';
+    CHECK_STATUS(tandem_session_set_budget(f.c, f.id, huge), TANDEM_ERR_INVALID_JSON);
+    free(huge);
+    fixture_down(&f);
+}
+
 static void test_bad_tandem_session_list_skills(void)
 {
     check_id_out_function("tandem_session_list_skills", tandem_session_list_skills, true);
@@ -1264,6 +1295,8 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_session_usage);
     RUN(test_bad_tandem_session_metadata);
     RUN(test_bad_tandem_session_snapshot);
+    RUN(test_bad_tandem_session_context_files);
+    RUN(test_bad_tandem_session_set_budget);
     RUN(test_bad_tandem_session_add_system_message);
     RUN(test_bad_tandem_session_new_conversation);
     RUN(test_bad_tandem_session_load_conversation);

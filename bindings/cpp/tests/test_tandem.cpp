@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -836,6 +837,50 @@ void test_mcp_servers() {
     CHECK_THROWS(TANDEM_ERR_NOT_FOUND, session.set_mcp_enabled("nope", true));
 }
 
+// Governance: the model's task tool runs two sub-agents in one turn and gets both answers; their events name the
+// parent; a token budget across the tree ends the next turn with budget_exhausted until raised; context files.
+void test_governance() {
+    tandem::Client client(CONFIG);
+    char dir[] = "/tmp/tandem-cpp-gov-XXXXXX";
+    CHECK(mkdtemp(dir) != nullptr);
+    std::string work(dir);
+    CHECK(std::system(("mkdir -p " + work + "/.git && echo 'Be brief.' > " + work + "/AGENTS.md").c_str()) == 0);
+    std::string script = R"([[{"tool_call": {"name": "task", "args": {"prompt": "alpha", "model": "scripted:echo"}}},
+        {"tool_call": {"name": "task", "args": {"prompt": "beta", "model": "scripted:echo"}}}], [{"text": "done"}]])";
+    tandem::Session session = client.start_session(R"({"model": "scripted:x", "approval": "none", "workdir": ")" +
+                                                   work + R"(", "max_tokens_total": 4, "script": )" + script + "}");
+    auto files = tandem::json::parse(session.context_files());
+    CHECK_EQ(files.size(), size_t(1));
+    CHECK_EQ(files[size_t(0)]["reason"].as_string(), std::string("workdir"));
+    session.send("delegate");
+    std::vector<tandem::Event> log;
+    auto ended = pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, session.id()));
+    CHECK(ended.has_value());
+    // alpha and beta report 1 + 1 tokens each: the tree's 4 are spent before the parent's next model call.
+    if (ended) CHECK_EQ(ended->data()["reason"].as_string(), std::string("budget_exhausted"));
+    std::vector<std::string> results;
+    bool child_events = false, stopped = false;
+    for (const auto &e : log) {
+        if (e.kind == TANDEM_EVENT_KIND_TOOL_ENDED && e.session_id == session.id())
+            results.push_back(e.data()["result"].as_string());
+        child_events |= e.parent_id == session.id();
+        stopped |= e.kind == TANDEM_EVENT_KIND_BUDGET_EXHAUSTED && e.data()["limit"].as_string() == "max_tokens_total";
+    }
+    std::sort(results.begin(), results.end());
+    CHECK(results == (std::vector<std::string>{"alpha", "beta"}));
+    CHECK(child_events);
+    CHECK(stopped);
+    CHECK_EQ(tandem::Event::kind_from_name("budget_exhausted"), uint32_t(TANDEM_EVENT_KIND_BUDGET_EXHAUSTED));
+    CHECK_EQ(tandem::json::parse(session.snapshot())["budget"]["tree_tokens"].as_number(), 4.0);
+    CHECK_THROWS(TANDEM_ERR_INVALID_ARGUMENT, session.set_budget(R"({"max_tokens_total": 0})"));
+    session.set_budget(R"({"max_tokens_total": null})");
+    session.send("go on");
+    ended = pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, session.id()));
+    CHECK(ended.has_value());
+    if (ended) CHECK_EQ(ended->data()["reason"].as_string(), std::string("completed"));
+    CHECK(std::system(("rm -rf " + work).c_str()) == 0);
+}
+
 }  // namespace
 
 int main() {
@@ -854,6 +899,7 @@ int main() {
         {"host_provider", test_host_provider},
         {"async_tool", test_async_tool},
         {"mcp_servers", test_mcp_servers},
+        {"governance", test_governance},
     };
     int failed_tests = 0;
     for (const auto &t : tests) {

@@ -199,6 +199,8 @@ pub const EventKind = enum(u32) {
     subagent_finished = c.TANDEM_EVENT_KIND_SUBAGENT_FINISHED,
     boundary_violated = c.TANDEM_EVENT_KIND_BOUNDARY_VIOLATED,
     mcp_server_status = c.TANDEM_EVENT_KIND_MCP_SERVER_STATUS,
+    context_files_loaded = c.TANDEM_EVENT_KIND_CONTEXT_FILES_LOADED,
+    budget_exhausted = c.TANDEM_EVENT_KIND_BUDGET_EXHAUSTED,
     /// A kind newer than this wrapper.
     unknown = 0,
 };
@@ -252,6 +254,11 @@ pub const Event = struct {
     /// Top-level member `key`, or `null`.
     pub fn get(self: Event, key: []const u8) ?std.json.Value {
         return self.parsed.value.object.get(key);
+    }
+
+    /// The parent session of a sub-agent's event (to show the tree), or `null` for top-level sessions.
+    pub fn parentId(self: Event) ?[]const u8 {
+        return self.string("parent_id");
     }
 
     /// Top-level string member `key` (`"delta"`, `"reason"`, ...), or `null` if missing or not a string.
@@ -791,9 +798,22 @@ pub const Session = struct {
         return self.jsonCall(allocator, c.tandem_session_metadata);
     }
 
-    /// `{status, pending_approval, error, active_tool_name}` as JSON, owned by `allocator`.
+    /// `{status, pending_approval, error, active_tool_name, sandbox, budget}` as JSON, owned by `allocator`
+    /// (`budget`: the limits and running totals of this session and its sub-agents).
     pub fn snapshot(self: Session, allocator: std.mem.Allocator) ![]u8 {
         return self.jsonCall(allocator, c.tandem_session_snapshot);
+    }
+
+    /// The project context files in the system prompt, lowest precedence first, as a JSON array of
+    /// `{path, reason, bytes, loaded_bytes, truncated, error?}` owned by `allocator`.
+    pub fn contextFiles(self: Session, allocator: std.mem.Allocator) ![]u8 {
+        return self.jsonCall(allocator, c.tandem_session_context_files);
+    }
+
+    /// Changes the limits of this session's tree at runtime: `{"max_cost": usd|null, "max_tokens_total": n|null}`
+    /// (a key left out keeps its value, null removes the limit).
+    pub fn setBudget(self: Session, budget_json: [:0]const u8) Error!void {
+        return self.withName(c.tandem_session_set_budget, budget_json);
     }
 
     /// Files the session's tools changed, as JSON, owned by `allocator`.

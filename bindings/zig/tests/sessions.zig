@@ -203,3 +203,50 @@ test "errors: statuses become error values with a message" {
     var it = client.events(testing.allocator, 1000);
     while (try it.next()) |e| e.deinit();
 }
+
+test "governance: two task sub-agents answer, a token budget stops the tree, context files are listed" {
+    var client = try tandem.Client.init(config);
+    defer client.deinit();
+    var tmp = testing.tmpDir(.{});
+    defer tmp.cleanup();
+    try tmp.dir.makeDir(".git");
+    try tmp.dir.writeFile(.{ .sub_path = "AGENTS.md", .data = "Be brief.\n" });
+    const dir = try tmp.dir.realpathAlloc(testing.allocator, ".");
+    defer testing.allocator.free(dir);
+    var buf: [2048]u8 = undefined;
+    const opts = try std.fmt.bufPrintZ(&buf,
+        \\{{"model": "scripted:x", "approval": "none", "workdir": "{s}", "max_tokens_total": 4, "script": [[{{"tool_call": {{"name": "task", "args": {{"prompt": "alpha", "model": "scripted:echo"}}}}}}, {{"tool_call": {{"name": "task", "args": {{"prompt": "beta", "model": "scripted:echo"}}}}}}], [{{"text": "done"}}]]}}
+    , .{dir});
+    var session = try client.startSession(testing.allocator, opts);
+    defer session.deinit();
+    const files = try session.contextFiles(testing.allocator);
+    defer testing.allocator.free(files);
+    try testing.expect(std.mem.indexOf(u8, files, "\"reason\":\"workdir\"") != null);
+    _ = try session.sendPrompt("delegate");
+    var log = std.ArrayList(tandem.Event).init(testing.allocator);
+    defer freeAll(&log);
+    const ended = try pullUntil(client, session.id, .turn_ended, &log);
+    defer ended.deinit();
+    // Each echo sub-agent reports 1 + 1 tokens: the tree's 4 are spent before the parent's next model call.
+    try testing.expectEqualStrings("budget_exhausted", ended.string("reason").?);
+    var alpha = false;
+    var beta = false;
+    var from_children = false;
+    var stopped = false;
+    for (log.items) |e| {
+        const parents = e.session_id != null and std.mem.eql(u8, e.session_id.?, session.id);
+        if (parents and e.kind == .tool_ended) {
+            alpha = alpha or std.mem.eql(u8, e.string("result").?, "alpha");
+            beta = beta or std.mem.eql(u8, e.string("result").?, "beta");
+        }
+        if (e.parentId()) |p| from_children = from_children or std.mem.eql(u8, p, session.id);
+        stopped = stopped or (parents and e.kind == .budget_exhausted);
+    }
+    try testing.expect(alpha and beta and from_children and stopped);
+    try testing.expectError(tandem.Error.InvalidArgument, session.setBudget("{\"max_tokens_total\": 0}"));
+    try session.setBudget("{\"max_tokens_total\": null}");
+    _ = try session.sendPrompt("go on");
+    const again = try pullUntil(client, session.id, .turn_ended, null);
+    defer again.deinit();
+    try testing.expectEqualStrings("completed", again.string("reason").?);
+}

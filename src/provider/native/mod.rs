@@ -41,9 +41,10 @@ pub const CUT_NOTICE: &str =
 pub struct Native {
     model: Arc<dyn Model>,
     tools: Arc<ToolSet>,
-    /// The configured system prompt, and the one sent (with active skills).
+    /// The configured system prompt (or the default one), and the active skills; the prompt sent is composed per
+    /// model call, with the project context files as they are then.
     base_prompt: Option<String>,
-    system_prompt: Option<String>,
+    skills: Vec<(String, String)>,
     max_turns: u32,
     approval: ApprovalMode,
     permissions: BTreeMap<String, Permission>,
@@ -61,7 +62,6 @@ pub struct Native {
     context_limit: Option<u64>,
     /// The `retry` option; unset, HTTP backends retry 3 times and scripted models never.
     retry: Option<RetryPolicy>,
-    max_cost: Option<f64>,
 }
 
 /// The context window of `model` (`provider:name`) when known: the HTTP backends' table; scripted and host models
@@ -120,10 +120,19 @@ fn build_model(
     }
 }
 
-/// The system prompt: the configured one, then each active skill under its own heading.
-pub fn compose_prompt(base: Option<&str>, skills: &[(String, String)]) -> Option<String> {
+/// The system prompt: the configured one (or the default), the project context files, then each active skill
+/// under its own heading.
+pub fn compose_prompt(
+    base: Option<&str>,
+    context: Option<&str>,
+    skills: &[(String, String)],
+) -> Option<String> {
+    let base = match (base, context) {
+        (Some(b), Some(c)) => Some(format!("{b}\n\n{c}")),
+        (b, c) => b.or(c).map(str::to_string),
+    };
     if skills.is_empty() {
-        return base.map(str::to_string);
+        return base;
     }
     let mut out = base.map_or(String::new(), |b| format!("{b}\n\n"));
     out.push_str("# Active skills");
@@ -171,8 +180,6 @@ pub struct NativeOptions {
     pub context_limit: Option<u64>,
     /// The `retry` option, when given.
     pub retry: Option<RetryPolicy>,
-    /// Cost limit in USD.
-    pub max_cost: Option<f64>,
 }
 
 impl Native {
@@ -200,8 +207,8 @@ impl Native {
         Ok(Native {
             model: build_model(&o.model, o.script.clone(), cursor.clone(), &o.http, env)?,
             tools,
-            system_prompt: base_prompt.clone(),
             base_prompt,
+            skills: Vec::new(),
             max_turns: o.max_turns,
             approval: o.approval,
             permissions: o.tool_permissions.clone(),
@@ -214,7 +221,6 @@ impl Native {
             env: env.clone(),
             context_limit: o.context_limit,
             retry: o.retry,
-            max_cost: o.max_cost,
         })
     }
 
@@ -231,7 +237,7 @@ impl Native {
             )?,
             tools: self.tools.clone(),
             base_prompt: self.base_prompt.clone(),
-            system_prompt: compose_prompt(self.base_prompt.as_deref(), &config.skills),
+            skills: config.skills.clone(),
             max_turns: self.max_turns,
             approval: self.approval,
             permissions: self.permissions.clone(),
@@ -244,7 +250,6 @@ impl Native {
             env: self.env.clone(),
             context_limit: self.context_limit,
             retry: self.retry,
-            max_cost: self.max_cost,
         })
     }
 
@@ -293,15 +298,29 @@ impl Native {
         }
     }
 
-    /// The message ending a turn over budget, or `None` while under it.
-    fn over_budget(&self, link: &Arc<dyn TurnLink>, turn: Option<&Usage>) -> Option<String> {
-        let limit = self.max_cost?;
-        let spent = link.session_cost() + turn.map_or(0.0, |u| u.cost);
-        (spent >= limit).then(|| {
-            format!(
-                "Session cost limit reached (${spent:.2} / ${limit:.2}). Raise max_cost or start a new conversation."
-            )
-        })
+    /// The system prompt for the next model call: the project context files are checked first (a `stat` each;
+    /// read again only when changed) and a change is reported with `context_files_loaded`.
+    async fn system_prompt(&self) -> Option<String> {
+        let section = match &self.env.context {
+            Some(ctx) => {
+                let c = ctx.clone();
+                let changed = tokio::task::spawn_blocking(move || c.refresh())
+                    .await
+                    .ok()
+                    .flatten();
+                if let Some(files) = changed {
+                    let files = serde_json::to_value(files).unwrap_or_default();
+                    (self.env.publish)(crate::events::Payload::ContextFilesLoaded { files });
+                }
+                ctx.section()
+            }
+            None => None,
+        };
+        compose_prompt(
+            self.base_prompt.as_deref(),
+            section.as_deref(),
+            &self.skills,
+        )
     }
 
     /// The thinking level model calls use.
@@ -337,25 +356,27 @@ impl Native {
                 )));
                 break;
             }
-            if let Some(message) = self.over_budget(&link, usage.as_ref()) {
-                emit(ProviderEvent::Error(message));
+            if let Some(stop) = self.env.budget.exhausted() {
+                emit(ProviderEvent::BudgetExhausted(stop));
                 break;
             }
+            let system_prompt = self.system_prompt().await;
             emit(ProviderEvent::ContextUsage {
-                estimated_tokens: estimate_tokens(&context, self.system_prompt.as_deref()),
+                estimated_tokens: estimate_tokens(&context, system_prompt.as_deref()),
                 context_limit: self.context_limit.or_else(|| self.model.context_limit()),
             });
             let mut text = String::new();
             let mut thinking: Vec<ThinkingBlock> = Vec::new();
             let mut calls: Vec<ToolCallRequest> = Vec::new();
             let request = ModelRequest {
-                system_prompt: self.system_prompt.as_deref(),
+                system_prompt: system_prompt.as_deref(),
                 messages: &context,
                 tools: &specs,
                 thinking: self.thinking,
             };
             let notify = |event| link.emit(event);
             let mut cut = false;
+            let mut call_usage: Option<Usage> = None;
             let result = self
                 .call_model(&request, &notify, &mut |chunk| match chunk {
                     Chunk::Text(t) => {
@@ -392,9 +413,14 @@ impl Native {
                     }
                     Chunk::MaxTokens => cut = true,
                     Chunk::ToolCall(c) => calls.push(c),
-                    Chunk::Usage(u) => usage.get_or_insert_with(Usage::default).add(&u),
+                    Chunk::Usage(u) => call_usage.get_or_insert_with(Usage::default).add(&u),
                 })
                 .await;
+            // Recorded per call, so a tree's budget sees what its running sub-agents spend as they spend it.
+            if let Some(u) = call_usage {
+                self.env.budget.record(&u);
+                usage.get_or_insert_with(Usage::default).add(&u);
+            }
             if let Err(e) = result {
                 // A substantial partial answer, or a turn cut off by a stall or a dropped connection (even between
                 // tool rounds), is kept so the host can `continue` it.
@@ -476,16 +502,21 @@ mod tests {
 
     #[test]
     fn skills_follow_the_configured_prompt_under_headings() {
-        assert_eq!(compose_prompt(Some("Base."), &[]), Some("Base.".into()));
-        assert_eq!(compose_prompt(None, &[]), None);
+        assert_eq!(
+            compose_prompt(Some("Base."), None, &[]),
+            Some("Base.".into())
+        );
+        assert_eq!(compose_prompt(None, None, &[]), None);
+        assert_eq!(compose_prompt(None, Some("Ctx."), &[]), Some("Ctx.".into()));
         let p = compose_prompt(
             Some("Base."),
+            Some("# Project instructions"),
             &[("review".into(), "  Be careful.\n".into())],
         )
         .unwrap();
         assert_eq!(
             p,
-            "Base.\n\n# Active skills\n\n## Skill: review\n\nBe careful."
+            "Base.\n\n# Project instructions\n\n# Active skills\n\n## Skill: review\n\nBe careful."
         );
     }
 }

@@ -38,9 +38,12 @@ impl Native {
         }
     }
 
-    /// Calls that must run alone: they change things, or wait for the host.
+    /// Calls that must run alone: they change things, or wait for the host; except those of tools that run
+    /// concurrently although gated (sub-agent tasks).
     fn runs_alone(&self, call: &ToolCallRequest) -> bool {
-        self.tools.is_destructive(&call.name) || matches!(self.policy(&call.name), Policy::Ask)
+        !self.tools.concurrent(&call.name)
+            && (self.tools.is_destructive(&call.name)
+                || matches!(self.policy(&call.name), Policy::Ask))
     }
 
     /// Runs a batch of calls and returns their results in call order. Consecutive calls that only read run
@@ -88,10 +91,20 @@ impl Native {
         for &i in group {
             announce(&calls[i], link);
         }
+        // Gated one at a time in call order (the session has one pending approval at a time); each admitted call
+        // starts at once, so the calls run together.
         let mut set = JoinSet::new();
         for &i in group {
-            let (me, link, call) = (self.clone(), link.clone(), calls[i].clone());
-            set.spawn(async move { (i, me.run_started(call, link).await) });
+            let call = calls[i].clone();
+            if let Some(refused) = self.admit(&call, link).await {
+                results[i] = Some(finish(call, refused, link));
+                continue;
+            }
+            let (me, link) = (self.clone(), link.clone());
+            set.spawn(async move {
+                let result = me.execute(&call, &link).await;
+                (i, finish(call, result, &link))
+            });
         }
         while let Some(joined) = set.join_next().await {
             match joined {
@@ -119,33 +132,31 @@ impl Native {
         call: ToolCallRequest,
         link: Arc<dyn TurnLink>,
     ) -> CallResult {
-        let (result, is_error) = self.gate_and_run(&call, &link).await;
-        link.emit(ProviderEvent::ToolEnd {
-            id: call.id,
-            name: call.name,
-            result: result.clone(),
-            is_error,
-        });
-        (result, is_error)
+        let result = match self.admit(&call, &link).await {
+            Some(refused) => refused,
+            None => self.execute(&call, &link).await,
+        };
+        finish(call, result, &link)
     }
 
-    /// Runs one call through permissions, the session's gate (plan mode, trust, approval) and the tool. A tool the
-    /// session does not have is refused first: the host is never asked to approve a call that cannot run.
-    async fn gate_and_run(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> CallResult {
+    /// Puts one call through permissions and the session's gate (plan mode, trust, approval): `None` when it may
+    /// run, else its refusal. A tool the session does not have is refused first: the host is never asked to
+    /// approve a call that cannot run.
+    async fn admit(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> Option<CallResult> {
         // A tool of an MCP server that is down fails at once: asking to approve a call that cannot run helps nobody.
         if let Some(why) = self.tools.unavailable(&call.name) {
-            return (why, true);
+            return Some((why, true));
         }
         if !self.tools.has(&call.name) {
-            return (format!("Tool '{}' not found", call.name), true);
+            return Some((format!("Tool '{}' not found", call.name), true));
         }
         let protected = self.tools.protected(&call.name, &call.args);
         let ask = match self.policy(&call.name) {
             Policy::Deny => {
-                return (
+                return Some((
                     format!("Tool '{}' is denied by per-tool permissions", call.name),
                     true,
-                )
+                ))
             }
             // A write to `.git/` or `.tandem/` asks whatever the approval mode or permissions say.
             Policy::Ask => true,
@@ -169,9 +180,9 @@ impl Native {
             preview,
         };
         match link.gate(request, self.approval_timeout).await {
-            Gate::Run => self.execute(call, link).await,
-            Gate::Refuse(text) => (text, true),
-            Gate::Wait => ("internal error: the gate did not decide".into(), true),
+            Gate::Run => None,
+            Gate::Refuse(text) => Some((text, true)),
+            Gate::Wait => Some(("internal error: the gate did not decide".into(), true)),
         }
     }
 
@@ -198,6 +209,10 @@ impl Native {
                 })
             });
         let out = self.tools.call(&call.name, &call.args, &ctx).await;
+        // Context files of the directory the call worked in load for the following model calls.
+        if let Some(c) = &self.env.context {
+            c.touch(&call.name, &call.args);
+        }
         if let Some(mut change) = out.file_change {
             change.line_edits = out.line_edits;
             link.emit(ProviderEvent::FileChanged(change));
@@ -239,6 +254,17 @@ pub(crate) fn report(seen: Vec<Observed>, link: &dyn TurnLink) -> Option<String>
         }
     }
     note
+}
+
+/// Reports the end of `call` with `result` and hands the result on.
+fn finish(call: ToolCallRequest, result: CallResult, link: &Arc<dyn TurnLink>) -> CallResult {
+    link.emit(ProviderEvent::ToolEnd {
+        id: call.id,
+        name: call.name,
+        result: result.0.clone(),
+        is_error: result.1,
+    });
+    result
 }
 
 /// Shows `call` as pending: the session's gate sends `tool_started` when it lets the call run.

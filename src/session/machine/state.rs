@@ -16,6 +16,8 @@ pub use crate::vocab::settings::Status;
 pub(super) struct Turn {
     pub(super) id: u64,
     pub(super) had_error: bool,
+    /// A budget of the session's tree ran out.
+    pub(super) over_budget: bool,
 }
 
 /// Identity and configuration fixed at start.
@@ -440,6 +442,7 @@ impl SessionState {
         self.turn = Some(Turn {
             id: turn_id,
             had_error: false,
+            over_budget: false,
         });
         if self.auto_compaction(turn_id, now, fx) {
             return;

@@ -172,6 +172,14 @@ impl SessionState {
             }
             ProviderEvent::FileChanged(change) => self.file_changed(change, now, fx),
             ProviderEvent::BoundaryViolated(v) => self.boundary_violated(v, fx),
+            ProviderEvent::BudgetExhausted(stop) => {
+                if let Some(t) = self.turn.as_mut() {
+                    t.over_budget = true;
+                }
+                let message = stop.message();
+                fx.push(Effect::Emit(Payload::BudgetExhausted(stop)));
+                self.provider_event(ProviderEvent::Error(message), now, fx);
+            }
             ProviderEvent::ApprovalTimedOut { tool_call_id } => {
                 self.approval_timed_out(&tool_call_id, fx)
             }
@@ -261,7 +269,9 @@ impl SessionState {
         if pending.is_empty() {
             self.settle_status(fx);
         }
-        let reason = if turn.had_error {
+        let reason = if turn.over_budget {
+            TurnEnd::BudgetExhausted
+        } else if turn.had_error {
             TurnEnd::Error
         } else {
             TurnEnd::Completed

@@ -148,6 +148,8 @@ PROTOTYPES: Dict[str, Tuple[Any, Sequence[Any]]] = {
     "tandem_session_usage": (_status, (_client, _str, _out_str)),
     "tandem_session_metadata": (_status, (_client, _str, _out_str)),
     "tandem_session_snapshot": (_status, (_client, _str, _out_str)),
+    "tandem_session_context_files": (_status, (_client, _str, _out_str)),
+    "tandem_session_set_budget": (_status, (_client, _str, _str)),
     "tandem_session_events_since": (_status, (_client, _str, _u64, _out_str)),
     "tandem_session_add_system_message": (_status, (_client, _str, _str, _u32)),
     # conversations

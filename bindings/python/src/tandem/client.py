@@ -1033,9 +1033,21 @@ class Session:
         return result
 
     def snapshot(self) -> Dict[str, Any]:
-        """What an editor shows: ``{status, pending_approval, error, active_tool_name}``."""
+        """What an editor shows: ``{status, pending_approval, error, active_tool_name, sandbox, budget}``
+        (``budget``: limits and running totals of this session and its sub-agents)."""
         result: Dict[str, Any] = _call_json(_lib.load().tandem_session_snapshot, self._c(), self._bid)
         return result
+
+    def context_files(self) -> List[Dict[str, Any]]:
+        """The project context files in the system prompt, lowest precedence first: ``[{path, reason, bytes,
+        loaded_bytes, truncated, error?}]`` (``[]`` when there are none or ``context_files`` is off)."""
+        result: List[Dict[str, Any]] = _call_json(_lib.load().tandem_session_context_files, self._c(), self._bid)
+        return result
+
+    def set_budget(self, budget: Dict[str, Any]) -> None:
+        """Changes the limits of this session's tree at runtime: ``{"max_cost": usd | None, "max_tokens_total": n |
+        None}`` (a key left out keeps its value, ``None`` removes the limit)."""
+        _check(_lib.load().tandem_session_set_budget(self._c(), self._bid, _dumps(budget)))
 
     def events_since(self, seq: int = 0) -> Dict[str, Any]:
         """Replays the session's bounded history: ``{"events": [Event...], "latest_seq": n, "truncated": bool}``

@@ -113,6 +113,8 @@ class EventKind(_NamedIntEnum):
     SUBAGENT_FINISHED = 27
     BOUNDARY_VIOLATED = 28
     MCP_SERVER_STATUS = 29
+    CONTEXT_FILES_LOADED = 32
+    BUDGET_EXHAUSTED = 33
 
     @property
     def label(self) -> str:

@@ -124,6 +124,12 @@ class Event:
                 raise ValueError(f"{cls.KIND} event without {f.name!r}: {data}")
         return out
 
+    @property
+    def parent_id(self) -> Optional[str]:
+        """The parent session of a sub-agent's event (``None`` for top-level sessions), to show the tree."""
+        value = self.raw.get("parent_id")
+        return None if value is None else str(value)
+
     @classmethod
     def from_dict(cls: Type[_E], data: Dict[str, Any]) -> _E:
         """Builds the event from its decoded JSON document."""
@@ -412,6 +418,29 @@ class McpServerStatus(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class ContextFilesLoaded(Event):
+    """The project context files (AGENTS.md, ...) were loaded or changed: the whole list, lowest precedence first,
+    each ``{path, reason, bytes, loaded_bytes, truncated, error?}`` (as :meth:`Session.context_files`)."""
+
+    KIND: ClassVar[str] = "context_files_loaded"
+    files: List[Dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class BudgetExhausted(Event):
+    """A budget of the session's tree ran out (``limit``: ``max_cost`` or ``max_tokens_total``, owned by session
+    ``budget_session_id``): the turn ends with reason ``budget_exhausted``."""
+
+    KIND: ClassVar[str] = "budget_exhausted"
+    limit: str
+    budget_session_id: str
+    spent: float
+    allowed: float
+    cost: float
+    tokens: int
+
+
+@dataclasses.dataclass(frozen=True)
 class CommandRan(Event):
     """A slash command sent as a prompt was run: its name, arguments and result."""
 
@@ -453,6 +482,8 @@ _KINDS: Dict[str, Type[Event]] = {
         SubagentFinished,
         BoundaryViolated,
         McpServerStatus,
+        ContextFilesLoaded,
+        BudgetExhausted,
     )
 }
 

@@ -140,8 +140,21 @@ extension Session {
     /// The session's metadata document.
     public func metadataJSON() throws -> String { try callString { tandem_session_metadata(client.raw, id, $0) } }
 
-    /// `{status, pending_approval, error, active_tool_name}`.
+    /// `{status, pending_approval, error, active_tool_name, sandbox, budget}` (`budget`: the limits and running
+    /// totals of this session and its sub-agents).
     public func snapshotJSON() throws -> String { try callString { tandem_session_snapshot(client.raw, id, $0) } }
+
+    /// The project context files in the system prompt, lowest precedence first:
+    /// `[{path, reason, bytes, loaded_bytes, truncated, error?}]`.
+    public func contextFilesJSON() throws -> String {
+        try callString { tandem_session_context_files(client.raw, id, $0) }
+    }
+
+    /// Changes the limits of this session's tree at runtime: `{"max_cost": usd|null, "max_tokens_total": n|null}`
+    /// (a key left out keeps its value, null removes the limit).
+    public func setBudget(_ budgetJSON: String) throws {
+        try check(tandem_session_set_budget(client.raw, id, budgetJSON))
+    }
 
     /// `{"events": [...], "latest_seq", "truncated"}`: the kept events after `seq`.
     public func eventsSinceJSON(seq: UInt64 = 0) throws -> String {

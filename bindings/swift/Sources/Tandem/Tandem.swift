@@ -84,6 +84,7 @@ public enum EventKind: String, Sendable {
     case subagentFinished = "subagent_finished"
     case boundaryViolated = "boundary_violated"
     case mcpServerStatus = "mcp_server_status"
+    case contextFilesLoaded = "context_files_loaded", budgetExhausted = "budget_exhausted"
     /// A kind newer than this binding.
     case unknown = ""
 }
@@ -96,6 +97,8 @@ public struct Event: @unchecked Sendable {
     public let kind: EventKind
     /// The session's ID; nil for client-level events.
     public let sessionID: String?
+    /// The parent session of a sub-agent's event (to show the tree); nil for top-level sessions.
+    public let parentID: String?
     /// The event as JSON: {"seq", "session_id", "kind", ...}.
     public let json: String
     /// The decoded document.
@@ -111,6 +114,7 @@ public struct Event: @unchecked Sendable {
         self.seq = (object["seq"] as? NSNumber)?.uint64Value ?? 0
         self.kind = EventKind(rawValue: object["kind"] as? String ?? "") ?? .unknown
         self.sessionID = object["session_id"] as? String
+        self.parentID = object["parent_id"] as? String
     }
 
     /// A top-level string member ("delta", "reason", ...), or nil.

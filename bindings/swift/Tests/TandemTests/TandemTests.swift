@@ -34,6 +34,31 @@ final class TandemTests: XCTestCase {
         XCTAssertEqual(libraryVersion(), "\(TANDEM_VERSION_MAJOR).\(TANDEM_VERSION_MINOR).\(TANDEM_VERSION_PATCH)")
     }
 
+    func testGovernance() throws {
+        let client = try Client(config: config)
+        let dir = try tempDir()
+        try FileManager.default.createDirectory(atPath: dir + "/.git", withIntermediateDirectories: true)
+        try "Be brief.\n".write(toFile: dir + "/AGENTS.md", atomically: true, encoding: .utf8)
+        let task = { (p: String) in #"{"tool_call": {"name": "task", "args": {"prompt": "\#(p)", "model": "scripted:echo"}}}"# }
+        let options = #"{"model": "scripted:x", "approval": "none", "max_tokens_total": 4, "workdir": "\#(dir)", "script": [["# +
+            task("alpha") + ", " + task("beta") + #"], [{"text": "done"}]]}"#
+        let session = try client.startSession(options: options)
+        XCTAssertTrue(try session.contextFilesJSON().contains(#""reason":"workdir""#))
+        _ = try session.send("delegate")
+        var log: [Event] = []
+        let ended = try pull(client, until: .turnEnded, of: session, log: &log)
+        // Each echo sub-agent reports 1 + 1 tokens: the tree's 4 are spent before the parent's next model call.
+        XCTAssertEqual(ended.string("reason"), "budget_exhausted")
+        let results = log.filter { $0.kind == .toolEnded && $0.sessionID == session.id }.compactMap { $0.string("result") }
+        XCTAssertEqual(results.sorted(), ["alpha", "beta"])
+        XCTAssertTrue(log.contains { $0.parentID == session.id })
+        XCTAssertTrue(log.contains { $0.kind == .budgetExhausted })
+        XCTAssertThrowsError(try session.setBudget(#"{"max_tokens_total": 0}"#))
+        try session.setBudget(#"{"max_tokens_total": null}"#)
+        _ = try session.send("go on")
+        XCTAssertEqual(try pull(client, until: .turnEnded, of: session, log: &log).string("reason"), "completed")
+    }
+
     func testStreaming() throws {
         let client = try Client(config: config)
         let session = try client.startSession(options: #"{"model": "scripted:echo"}"#)
