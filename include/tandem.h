@@ -330,6 +330,10 @@ enum tandem_event_kind
    */
   TANDEM_EVENT_KIND_MCP_SERVER_STATUS = 29,
   /**
+   * `hook_failed`
+   */
+  TANDEM_EVENT_KIND_HOOK_FAILED = 30,
+  /**
    * `context_files_loaded`
    */
   TANDEM_EVENT_KIND_CONTEXT_FILES_LOADED = 32,
@@ -405,9 +409,20 @@ typedef uint32_t tandem_approval_decision;
 #endif // __cplusplus
 
 /**
+ * The steps a hook can see, by Claude Code's names.
+ */
+typedef struct HookEvent HookEvent;
+
+/**
  * A tandem client: a runtime, its sessions and their events. Opaque; create with `tandem_client_new`.
  */
 typedef struct tandem_client tandem_client;
+
+/**
+ * The answer slot of one hook call. Opaque: a number dressed as a pointer, valid only inside the callback that
+ * received it and on its thread (tandem never dereferences it, so a stale one is an error, not a crash).
+ */
+typedef struct tandem_hook_reply tandem_hook_reply;
 
 /**
  * A host tool call in progress. Opaque: a handle, valid from the callback until `tandem_tool_call_complete`
@@ -446,6 +461,16 @@ typedef void (*tandem_event_callback)(void *userdata, const tandem_event *event)
  * Frees a subscription's userdata; called exactly once when the subscription ends.
  */
 typedef void (*tandem_userdata_free)(void *userdata);
+
+/**
+ * A hook's callback. `input_json` (borrowed for the call) is the hook input document; the callback answers by
+ * calling `tandem_hook_reply_set(reply, answer_json)` before it returns, or not at all to let the step go on
+ * unchanged. Runs on a thread of the client's blocking pool, never on the thread that made the call being hooked
+ * and never on the event dispatcher.
+ */
+typedef void (*tandem_hook_callback)(void *userdata,
+                                     const char *input_json,
+                                     tandem_hook_reply *reply);
 
 /**
  * One model call for the host provider. Borrowed: valid only during the callback (copy what you keep).
@@ -506,6 +531,8 @@ typedef struct {
 typedef void (*tandem_tool_callback)(void *userdata,
                                      tandem_tool_call *call,
                                      const tandem_tool_invocation *invocation);
+
+
 
 
 
@@ -837,6 +864,56 @@ tandem_status tandem_session_set_budget(tandem_client *client,
                                         const char *budget_json);
 
 /**
+ * Adds a hook: for every session of the client when `session_id_or_null` is NULL, else for that live session only
+ * (the hook goes with the session: when it stops, the hook is removed and `userdata_free` called;
+ * `TANDEM_ERR_NOT_FOUND`, with `userdata_free` called at once, when no such session is live). `spec_json` is
+ * `{"event": "PreToolUse" | "PostToolUse" | "UserPromptSubmit" | "Stop" | "SessionStart" | "PreCompact",
+ * "matcher" (optional regex over the tool name, tandem's or Claude Code's; the session start's source; the
+ * compaction's trigger), "timeout_ms" (default 60000, 1 to 3600000), "on_failure": "continue" (default) |
+ * "deny"}` (`hook_spec` in the schema). The callback gets the hook input (`hook_input`) and answers with
+ * `tandem_hook_reply_set` (`hook_answer`); see docs/hooks.md for what each event's answer may do.
+ *
+ * Threading: the callback runs on a thread of the client's blocking pool, possibly on several threads at once
+ * (concurrent sessions, read-only tool calls run together), never on the thread whose call is hooked and never on
+ * the event dispatcher. The hooked step waits for it up to `timeout_ms`; a callback that overruns is left to return
+ * on its own and its answer is dropped. A hook that times out, answers malformed JSON or answers
+ * `{"error": "..."}` takes its `on_failure` default, and the session gets a system message saying so. The
+ * callback may call any tandem function (`tandem_client_shutdown` and `tandem_client_free` return
+ * `TANDEM_ERR_REENTRANT_CALL` there); a call that runs hooks itself (a prompt sent from a UserPromptSubmit hook)
+ * runs them again, so beware of loops.
+ *
+ * On success `*out_hook_id` gets the hook's ID (never 0) for `tandem_client_remove_hook`. `userdata_free` (may be
+ * NULL) is called exactly once: after the hook is removed (or its session stopped) and its last running call
+ * returned, at shutdown or free, or right away if this call fails after its arguments were checked (shutdown,
+ * unknown session). Errors before that (NULL, invalid UTF-8, malformed or invalid spec) leave `userdata` with the
+ * caller.
+ */
+tandem_status tandem_client_add_hook(tandem_client *client,
+                                     const char *session_id_or_null,
+                                     const char *spec_json,
+                                     tandem_hook_callback callback,
+                                     void *userdata,
+                                     tandem_userdata_free userdata_free,
+                                     uint64_t *out_hook_id);
+
+/**
+ * Removes hook `hook_id` (a client's or a session's): it is not called for steps that start after this returns.
+ * A call already running finishes, and `userdata_free` runs after it (so a hook may remove itself).
+ * `TANDEM_ERR_NOT_FOUND` for unknown or already removed IDs. Any thread.
+ */
+tandem_status tandem_client_remove_hook(tandem_client *client,
+                                        uint64_t hook_id);
+
+/**
+ * Answers the hook call `reply` with `answer_json` (`hook_answer` in the schema; copied, so the host keeps its
+ * string). Only inside the callback that received `reply`, on its thread: anywhere else `TANDEM_ERR_NOT_FOUND`.
+ * Setting it again replaces the answer. Malformed JSON is `TANDEM_ERR_INVALID_JSON` and is still recorded, so the
+ * hook's `on_failure` default applies unless a later call replaces it.
+ */
+tandem_status tandem_hook_reply_set(tandem_hook_reply *reply,
+                                    const char *answer_json);
+
+/**
  * The session's MCP servers: `[{"name", "transport" ("stdio" or "http"), "enabled", "state" ("starting",
  * "ready", "restarting", "failed" or "disabled"), "detail" (why it failed, or null), "stderr" (its last stderr
  * lines), "tools": [{"name" (as offered: mcp__<server>__<tool>), "tool" (the server's name for it),
@@ -1107,6 +1184,11 @@ tandem_status tandem_session_clear_queues(tandem_client *client, const char *id)
  * - `mcp_servers`: MCP servers whose tools the session offers as `mcp__<server>__<tool>`, added to the client's
  *   (`{name: {command, args, env, cwd} | {type: "http", url, headers}}` or ACP's array form; docs/options.md).
  * - `shell_env`: variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist; API keys never are.
+ * - `hooks`: Claude Code command hooks, the `hooks` object of a Claude Code settings file (`{"PreToolUse":
+ *   [{"matcher": "Write|Edit", "hooks": [{"type": "command", "command": "...", "timeout": 60}]}], ...}`; events
+ *   `PreToolUse`, `PostToolUse`, `UserPromptSubmit`, `Stop`, `SessionStart`, `PreCompact`; docs/hooks.md).
+ * - `hook_settings_files`: Claude Code settings files (relative to the workdir, e.g. `.claude/settings.json`)
+ *   whose `hooks` are added after `hooks`; missing files are skipped.
  *
  * Options of the native loop (`base_url`, `api_key_env`, `tools`, `tool_permissions`, `approval`, `max_turns`,
  * `max_cost`, `max_tokens_total`, `prices`, `retry`, `system_prompt`, `script`, `context_files`) do not apply to pi
@@ -1151,6 +1233,10 @@ tandem_status tandem_session_list(tandem_client *client, char **out);
  * `tandem_session_commands` (`/plan`, `/compact`, `/model NAME`, a skill's name...) is run instead of being sent:
  * the result is `TANDEM_PROMPT_RESULT_COMMAND`, a `command_ran` event carries what it returned, and the command's
  * own failure is this call's error.
+ *
+ * Other prompts first go through the `UserPromptSubmit` hooks (docs/hooks.md), on the client's threads while this
+ * call waits: one that refuses the prompt makes this call fail with `TANDEM_ERR_INVALID_ARGUMENT` (the last error
+ * names its reason) and nothing is sent.
  */
 tandem_status tandem_session_send_prompt(tandem_client *client,
                                          const char *id,

@@ -22,7 +22,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 2
 BUILD="$ROOT/target/c-tests"
 LIBDIR="$ROOT/target/debug"
-TESTS=(test_client test_sessions test_subagents test_events test_bad_input test_store test_host_provider test_threads test_mcp test_governance)
+TESTS=(test_client test_sessions test_subagents test_events test_bad_input test_store test_host_provider test_threads test_mcp test_governance test_hooks)
 MODES=("$@")
 [ ${#MODES[@]} -eq 0 ] && MODES=(plain asan valgrind header)
 for m in "${MODES[@]}"; do

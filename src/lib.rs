@@ -14,6 +14,7 @@ pub mod events;
 pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hooks;
 pub mod ids;
 pub mod manager;
 pub mod mcp;

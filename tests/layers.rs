@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["vocab"],
     &["events"],
     &["store", "skills", "sandbox"],
-    &["tools", "mcp"],
+    &["tools", "mcp", "hooks"],
     &["provider"],
     &["session"],
     &["manager"],

@@ -518,3 +518,95 @@ fn governance_documents_follow_the_schema() {
     assert!(!validator("budget_input").is_valid(&json!({"max_tokens_total": 0})));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Records every hook input it sees.
+struct InputProbe(std::sync::Arc<std::sync::Mutex<Vec<Value>>>);
+
+impl tandem::hooks::HookSink for InputProbe {
+    fn call(&self, input: &str) -> Result<Option<String>, String> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(serde_json::from_str(input).unwrap());
+        Ok(None)
+    }
+    fn release(&self) {}
+}
+
+#[test]
+fn hook_documents_follow_the_schema() {
+    let dir = fresh_dir("schemas", "hooks");
+    let c = client();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let events = [
+        "PreToolUse",
+        "PostToolUse",
+        "UserPromptSubmit",
+        "Stop",
+        "SessionStart",
+        "PreCompact",
+    ];
+    for event in events {
+        let spec =
+            json!({"event": event, "matcher": "", "timeout_ms": 5000, "on_failure": "continue"});
+        check("hook_spec", &spec);
+        let reg = tandem::hooks::HookSpec::parse(&spec.to_string()).unwrap();
+        c.add_hook(&reg, None, Box::new(InputProbe(seen.clone())))
+            .unwrap();
+    }
+    let hooks = json!({"Stop": [{"matcher": null, "hooks": [{"type": "command", "command": "true", "timeout": 5}]}]});
+    let options = json!({"workdir": dir, "approval": "none", "hooks": hooks, "compaction": {"keep_recent": 1},
+        "hook_settings_files": [".claude/settings.json"],
+        "script": [[{"tool_call": {"name": "write_file", "args": {"path": "a.txt", "content": "x"}}}],
+                   [{"text": "done"}], [{"text": "two"}], [{"text": "summary"}]]});
+    check("session_options", &options);
+    let id = c.start_session(Some(&options.to_string())).unwrap();
+    for p in ["one", "two"] {
+        c.send_prompt(&id, text(p)).unwrap();
+        turn_end(&c, &id);
+    }
+    c.compact(&id).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let names: BTreeSet<&str> = seen
+        .iter()
+        .map(|v| v["hook_event_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, events.into_iter().collect(), "{seen:?}");
+    for input in &seen {
+        check("hook_input", input);
+    }
+    for answer in [
+        json!({}),
+        json!({"decision": "deny", "reason": "no"}),
+        json!({"decision": "allow", "tool_input": {"path": "b.txt"}}),
+        json!({"prompt": "p", "additional_context": "c", "tool_result": "r", "is_error": false}),
+        json!({"error": "crashed"}),
+    ] {
+        check("hook_answer", &answer);
+        assert!(
+            tandem::hooks::Answer::parse(&answer.to_string()).is_ok()
+                != answer.get("error").is_some()
+        );
+    }
+    // A failing hook is reported by a hook_failed event.
+    let failing =
+        tandem::hooks::HookSpec::parse(r#"{"event": "UserPromptSubmit", "on_failure": "deny"}"#)
+            .unwrap();
+    struct Broken;
+    impl tandem::hooks::HookSink for Broken {
+        fn call(&self, _: &str) -> Result<Option<String>, String> {
+            Ok(Some("{not json".into()))
+        }
+        fn release(&self) {}
+    }
+    c.add_hook(&failing, Some(&id), Box::new(Broken)).unwrap();
+    assert!(c.send_prompt(&id, text("three")).is_err());
+    let (failed, _) = wait_for(&c, Duration::from_secs(10), |e| e["kind"] == "hook_failed");
+    check("event", &failed);
+    assert_eq!(failed["on_failure"], "deny");
+    let v = validator("hook_answer");
+    for bad in [json!({"decision": "maybe"}), json!({"bogus": 1})] {
+        assert!(!v.is_valid(&bad), "schema accepts {bad}");
+        assert!(tandem::hooks::Answer::parse(&bad.to_string()).is_err());
+    }
+}

@@ -427,7 +427,7 @@ struct Event {
             "tool_auto_approved", "approval_pending", "approval_resolved", "file_changed", "prompt_queued",
             "queues_recalled", "context_usage", "turn_limit_reached", "turn_ended", "error", "events_dropped",
             "retrying", "options_restored", "command_ran", "sandbox_limited", "subagent_finished", "boundary_violated",
-            "mcp_server_status"};
+            "mcp_server_status", "hook_failed"};
         for (uint32_t i = 0; i < sizeof names / sizeof names[0]; i++)
             if (name == names[i]) return i + 1;  // the C values are 1-based in this order up to 29
         static const struct {
@@ -523,6 +523,43 @@ private:
     std::shared_ptr<State> state_;
     uint64_t id_ = 0;
 };
+
+// ---- hooks -------------------------------------------------------------------------------------------------------
+
+/// A hook (Client::add_hook, Session::add_hook): gets the hook input document (docs/hooks.md) and returns the answer
+/// document, e.g. {"decision": "deny", "reason": "..."}, or std::nullopt to let the step go on. It runs on a
+/// tandem-owned thread; an exception answers {"error": what()}, so the hook's on_failure default applies.
+using HookHandler = std::function<std::optional<std::string>(const std::string &input_json)>;
+
+namespace detail {
+struct HookRegistration {
+    static void trampoline(void *userdata, const char *input, tandem_hook_reply *reply) {
+        const HookHandler &handler = **static_cast<std::shared_ptr<HookHandler> *>(userdata);
+        std::optional<std::string> answer;
+        try {
+            answer = handler(input != nullptr ? input : "{}");
+        } catch (const std::exception &e) {
+            answer = "{\"error\":" + json::quote(e.what()) + "}";
+        } catch (...) {
+            answer = "{\"error\":\"unknown C++ exception\"}";
+        }
+        if (answer) tandem_hook_reply_set(reply, answer->c_str());
+    }
+    static void release(void *userdata) { delete static_cast<std::shared_ptr<HookHandler> *>(userdata); }
+    /// Registers `handler` through `add(callback, userdata, userdata_free, &id)`; returns the hook's ID.
+    template <typename Add>
+    static uint64_t add(HookHandler handler, Add add) {
+        auto shared = std::make_shared<HookHandler>(std::move(handler));
+        auto *userdata = new std::shared_ptr<HookHandler>(shared);
+        uint64_t id = 0;
+        tandem_status st = add(&trampoline, static_cast<void *>(userdata), &release, &id);
+        // A failure after the arguments were checked has released the userdata already; one before has not.
+        if (st != TANDEM_OK && shared.use_count() == 2) delete userdata;
+        check(st);
+        return id;
+    }
+};
+}  // namespace detail
 
 // ---- sessions ----------------------------------------------------------------------------------------------------
 
@@ -724,6 +761,14 @@ public:
     /// The boundary of `path`: "null" or {"start_line", "end_line"}.
     std::string boundary_for(const std::string &path) const {
         return detail::call_string(tandem_session_boundary_for, c(), id_.c_str(), path.c_str());
+    }
+
+    /// Adds a hook for this session only (tandem_client_add_hook; `spec_json` as for Client::add_hook); it is
+    /// removed when the session stops. Returns its ID for Client::remove_hook.
+    uint64_t add_hook(const std::string &spec_json, HookHandler handler) const {
+        return detail::HookRegistration::add(std::move(handler), [&](auto cb, void *ud, auto fr, uint64_t *id) {
+            return tandem_client_add_hook(c(), id_.c_str(), spec_json.c_str(), cb, ud, fr, id);
+        });
     }
 
     /// The underlying C client, for calls this wrapper does not cover.
@@ -1050,6 +1095,18 @@ public:
     }
     /// Unregisters host tool `name`.
     void unregister_tool(const std::string &name) { detail::check(tandem_client_unregister_tool(c(), name.c_str())); }
+
+    // -- hooks
+
+    /// Adds a hook for every session (tandem_client_add_hook). `spec_json` is {"event", "matcher", "timeout_ms",
+    /// "on_failure"} (docs/hooks.md). Returns the hook's ID for remove_hook().
+    uint64_t add_hook(const std::string &spec_json, HookHandler handler) {
+        return detail::HookRegistration::add(std::move(handler), [&](auto cb, void *ud, auto fr, uint64_t *id) {
+            return tandem_client_add_hook(c(), nullptr, spec_json.c_str(), cb, ud, fr, id);
+        });
+    }
+    /// Removes a hook of the client or of one of its sessions (tandem_client_remove_hook); a running call finishes.
+    void remove_hook(uint64_t hook_id) { detail::check(tandem_client_remove_hook(c(), hook_id)); }
 
     // -- the host provider
 

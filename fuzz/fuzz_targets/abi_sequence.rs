@@ -63,7 +63,7 @@ struct Sub {
 
 /// The highest event kind the library defines: a kind above it is a broken promise of the header. A kind added after
 /// this one fails here until this names it, so the bound can never silently lag behind the enum again.
-const LAST_KIND: u32 = tandem::events::EventKind::McpServerStatus as u32;
+const LAST_KIND: u32 = tandem::events::EventKind::BudgetExhausted as u32;
 
 unsafe extern "C" fn on_event(userdata: *mut c_void, event: *const tandem_event) {
     let s = &*(userdata as *const Sub);

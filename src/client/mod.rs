@@ -2,6 +2,7 @@
 //! Rust API that the C ABI wraps; its session calls are in `sessions.rs`, its host callbacks in `callbacks.rs`.
 
 mod callbacks;
+mod hooks;
 mod models;
 mod sessions;
 
@@ -249,6 +250,7 @@ impl Client {
         }
         self.manager.stop_all(StopReason::Shutdown);
         self.host_tools.clear();
+        self.shared.hooks.clear();
         self.shared.host.close();
         self.bus.shutdown();
         if let Some(rt) = lock(&self.runtime).take() {

@@ -15,12 +15,20 @@ use crate::vocab::settings::Status;
 impl Client {
     /// Starts a session from options JSON; returns its ID.
     pub fn start_session(&self, options_json: Option<&str>) -> Result<String> {
-        self.live()?.start(options_json)
+        let id = self.live()?.start(options_json)?;
+        self.session_start_hooks(&id)?;
+        Ok(id)
     }
 
     /// Returns live session `id` or starts it.
     pub fn start_or_get_session(&self, id: &str, options_json: Option<&str>) -> Result<String> {
-        self.live()?.start_or_get(id, options_json)
+        let m = self.live()?;
+        let started = !m.is_live(id);
+        let id = m.start_or_get(id, options_json)?;
+        if started {
+            self.session_start_hooks(&id)?;
+        }
+        Ok(id)
     }
 
     /// Stops a session.
@@ -45,6 +53,7 @@ impl Client {
         if self.run_command(id, &parts, false)?.is_some() {
             return Ok(PromptOutcome::Command);
         }
+        let parts = self.prompt_hooks(id, parts)?;
         self.live()?.prompt(id, parts, false)
     }
 
@@ -53,6 +62,7 @@ impl Client {
         if self.run_command(id, &parts, true)?.is_some() {
             return Ok(PromptOutcome::Command);
         }
+        let parts = self.prompt_hooks(id, parts)?;
         self.live()?.prompt(id, parts, true)
     }
 

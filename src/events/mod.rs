@@ -347,6 +347,9 @@ pub enum Payload {
         /// The names the server's tools are offered under (`mcp__<server>__<tool>`); empty unless ready.
         tools: Vec<String>,
     },
+    /// A hook failed (timed out, exited with an error, answered malformed JSON) and its `on_failure` default was
+    /// taken (docs/hooks.md).
+    HookFailed(crate::vocab::model::HookFailure),
     /// The session's project context files (AGENTS.md, ...) were loaded, or changed since the last model call:
     /// the whole list as `tandem_session_context_files` returns it.
     ContextFilesLoaded {
@@ -399,6 +402,7 @@ impl Payload {
             Payload::SandboxLimited { .. } => EventKind::SandboxLimited,
             Payload::SubagentFinished { .. } => EventKind::SubagentFinished,
             Payload::McpServerStatus { .. } => EventKind::McpServerStatus,
+            Payload::HookFailed(_) => EventKind::HookFailed,
             Payload::ContextFilesLoaded { .. } => EventKind::ContextFilesLoaded,
             Payload::BudgetExhausted(_) => EventKind::BudgetExhausted,
         }
@@ -536,6 +540,8 @@ pub enum EventKind {
     BoundaryViolated = 28,
     /// `mcp_server_status`
     McpServerStatus = 29,
+    /// `hook_failed`
+    HookFailed = 30,
     /// `context_files_loaded`
     ContextFilesLoaded = 32,
     /// `budget_exhausted`

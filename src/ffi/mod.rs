@@ -13,6 +13,7 @@ pub mod conversations;
 pub mod events;
 pub mod foreign;
 pub mod governance;
+pub mod hooks;
 pub mod mcp;
 pub mod models;
 pub mod prompt;

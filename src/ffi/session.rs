@@ -71,6 +71,11 @@ use super::types::{
 /// - `mcp_servers`: MCP servers whose tools the session offers as `mcp__<server>__<tool>`, added to the client's
 ///   (`{name: {command, args, env, cwd} | {type: "http", url, headers}}` or ACP's array form; docs/options.md).
 /// - `shell_env`: variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist; API keys never are.
+/// - `hooks`: Claude Code command hooks, the `hooks` object of a Claude Code settings file (`{"PreToolUse":
+///   [{"matcher": "Write|Edit", "hooks": [{"type": "command", "command": "...", "timeout": 60}]}], ...}`; events
+///   `PreToolUse`, `PostToolUse`, `UserPromptSubmit`, `Stop`, `SessionStart`, `PreCompact`; docs/hooks.md).
+/// - `hook_settings_files`: Claude Code settings files (relative to the workdir, e.g. `.claude/settings.json`)
+///   whose `hooks` are added after `hooks`; missing files are skipped.
 ///
 /// Options of the native loop (`base_url`, `api_key_env`, `tools`, `tool_permissions`, `approval`, `max_turns`,
 /// `max_cost`, `max_tokens_total`, `prices`, `retry`, `system_prompt`, `script`, `context_files`) do not apply to pi
@@ -140,6 +145,10 @@ pub unsafe extern "C" fn tandem_session_list(
 /// `tandem_session_commands` (`/plan`, `/compact`, `/model NAME`, a skill's name...) is run instead of being sent:
 /// the result is `TANDEM_PROMPT_RESULT_COMMAND`, a `command_ran` event carries what it returned, and the command's
 /// own failure is this call's error.
+///
+/// Other prompts first go through the `UserPromptSubmit` hooks (docs/hooks.md), on the client's threads while this
+/// call waits: one that refuses the prompt makes this call fail with `TANDEM_ERR_INVALID_ARGUMENT` (the last error
+/// names its reason) and nothing is sent.
 #[no_mangle]
 pub unsafe extern "C" fn tandem_session_send_prompt(
     client: *mut tandem_client,

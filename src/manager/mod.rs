@@ -151,7 +151,7 @@ impl Manager {
     }
 
     /// Whether session `id` is running or waiting to restart in this client.
-    fn is_live(&self, id: &str) -> bool {
+    pub fn is_live(&self, id: &str) -> bool {
         lock(&self.reg).existing(id).map_or(true, |s| s.is_some())
     }
 
@@ -276,6 +276,9 @@ impl Manager {
             // Nothing can reach the new actor yet (it is not registered), so the first batch is written here.
             session::flush(&seed.state, &seed.log, &self.bus, p);
         }
+        self.shared
+            .hooks
+            .add_commands(&id, &seed.options.command_hooks);
         reg.insert(&id, handle, seed);
         Ok(id)
     }
@@ -383,6 +386,11 @@ impl Manager {
         let state = self.handle(id)?.state;
         let guard = read(&state);
         Ok(f(&guard))
+    }
+
+    /// The session's workdir (`None` when it has none).
+    pub fn workdir(&self, id: &str) -> Result<Option<std::path::PathBuf>> {
+        self.active(id, |_, s| s.options.workdir.clone())
     }
 
     /// The session's event stream.
@@ -520,6 +528,8 @@ impl Manager {
         // A `task` call waiting for this session learns that it stopped.
         let id = read(&entry.seed.state).identity().id.clone();
         lock(&self.waiters).remove(&id);
+        // The session's hooks go with it (a running one finishes; its userdata is freed after that).
+        self.shared.hooks.remove_session(entry.seed.log.id());
         if let Some(m) = &entry.seed.mcp {
             // Before session_stopped, so no server status follows it.
             m.shutdown();

@@ -55,6 +55,8 @@ pub struct Shared {
     pub http: native::http::SharedClient,
     /// The host provider callback and its open requests.
     pub host: std::sync::Arc<host::HostProvider>,
+    /// The client's hooks and its sessions'.
+    pub hooks: std::sync::Arc<crate::hooks::Hooks>,
 }
 
 /// A provider's view of its client: the shared parts and the session it serves.

@@ -84,6 +84,11 @@ pub struct SessionOptions {
     pub context_files: Option<Value>,
     /// Token limit of the session's tree (input, output and cache tokens of every model call).
     pub max_tokens_total: Option<u64>,
+    /// Claude Code command hooks: the `hooks` object of a Claude Code settings file (see [`crate::hooks::command`]).
+    pub hooks: Option<Value>,
+    /// Claude Code settings files whose `hooks` are added after `hooks` (relative to the workdir; missing files are
+    /// skipped).
+    pub hook_settings_files: Option<Vec<String>>,
 }
 
 /// The `retry` option.
@@ -170,6 +175,8 @@ pub struct Resolved {
     pub context_files: Option<crate::tools::context::ContextConfig>,
     /// Token limit of the session's tree.
     pub max_tokens_total: Option<u64>,
+    /// The session's command hooks: `hooks`, then those of `hook_settings_files`.
+    pub command_hooks: Vec<crate::hooks::command::CommandHook>,
     /// The options as the store keeps them for a resume: what the host gave (no client defaults, no
     /// `session_id`), with the workdir made absolute. Secrets are never options: keys are env var names.
     pub stored: serde_json::Map<String, Value>,
@@ -342,6 +349,16 @@ pub fn resolve(
         Some(v) => crate::mcp::config::parse("mcp_servers", v)?,
         None => Vec::new(),
     };
+    let mut command_hooks = match &opts.hooks {
+        Some(v) => crate::hooks::command::parse("hooks", v)?,
+        None => Vec::new(),
+    };
+    if let Some(files) = &opts.hook_settings_files {
+        command_hooks.extend(crate::hooks::command::from_settings_files(
+            files,
+            workdir.as_deref(),
+        )?);
+    }
     let restart = match &opts.restart {
         Some(r) => r.apply(client_restart)?,
         None => client_restart.clone(),
@@ -380,6 +397,7 @@ pub fn resolve(
         mcp_servers,
         context_files,
         max_tokens_total: opts.max_tokens_total,
+        command_hooks,
         skill_dirs: opts
             .skill_dirs
             .iter()

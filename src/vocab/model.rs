@@ -73,6 +73,8 @@ pub enum ProviderEvent {
     /// A budget of the session's tree ran out: the turn ends (an `AgentEnd` follows) with reason
     /// `budget_exhausted`.
     BudgetExhausted(super::settings::BudgetStop),
+    /// A hook failed (timeout, error, malformed answer) and its `on_failure` default was taken.
+    HookFailed(HookFailure),
     /// The loop stopped waiting for approval of this tool call.
     ApprovalTimedOut {
         /// The tool call.
@@ -190,4 +192,19 @@ pub struct ToolSpec {
     pub description: String,
     /// JSON Schema of its arguments.
     pub input_schema: Value,
+}
+
+/// A hook that failed: the `hook_failed` event's fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HookFailure {
+    /// The hook's ID (what `tandem_client_add_hook` returned; command hooks have one too).
+    pub hook_id: u64,
+    /// The event it ran on (`PreToolUse`, ...).
+    pub hook_event: String,
+    /// The command line of a command hook; null for a callback.
+    pub command: Option<String>,
+    /// Why it failed.
+    pub reason: String,
+    /// The default that was taken: `continue` or `deny`.
+    pub on_failure: String,
 }

@@ -88,6 +88,8 @@ pub enum SideKind {
     Compact {
         /// The first message kept verbatim.
         first_kept_id: u64,
+        /// Started by itself (the context was over the threshold) rather than asked for.
+        auto: bool,
     },
     /// Summarize the whole conversation into a file under the workdir.
     Summarize,

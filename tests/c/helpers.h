@@ -57,6 +57,7 @@ static const struct {
     {"subagent_finished", TANDEM_EVENT_KIND_SUBAGENT_FINISHED},
     {"boundary_violated", TANDEM_EVENT_KIND_BOUNDARY_VIOLATED},
     {"mcp_server_status", TANDEM_EVENT_KIND_MCP_SERVER_STATUS},
+    {"hook_failed", TANDEM_EVENT_KIND_HOOK_FAILED},
     {"context_files_loaded", TANDEM_EVENT_KIND_CONTEXT_FILES_LOADED},
     {"budget_exhausted", TANDEM_EVENT_KIND_BUDGET_EXHAUSTED},
 };

@@ -1226,6 +1226,99 @@ static void test_bad_tandem_session_add_system_message(void)
     fixture_down(&f);
 }
 
+static int hook_frees;
+static void count_hook_free(void *userdata)
+{
+    (void)userdata;
+    hook_frees++;
+}
+
+static void never_called_hook(void *userdata, const char *input_json, tandem_hook_reply *reply)
+{
+    (void)userdata;
+    (void)input_json;
+    (void)reply;
+}
+
+static void test_bad_tandem_client_add_hook(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    hook_frees = 0;
+    uint64_t id = 77;
+    const char *spec = "{\"event\":\"PreToolUse\"}";
+    CHECK_STATUS(tandem_client_add_hook(NULL, NULL, spec, never_called_hook, NULL, count_hook_free, &id),
+                 TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_add_hook(f.c, NULL, spec, NULL, NULL, count_hook_free, &id), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_add_hook(f.c, NULL, spec, never_called_hook, NULL, count_hook_free, NULL),
+                 TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_add_hook(f.c, BAD_SURROGATE, spec, never_called_hook, NULL, count_hook_free, &id),
+                 TANDEM_ERR_INVALID_UTF8);
+    static const struct {
+        const char *spec;
+        tandem_status want;
+    } bad[] = {
+        {NULL, TANDEM_ERR_NULL_ARGUMENT},
+        {BAD, TANDEM_ERR_INVALID_UTF8},
+        {"{\"event\":", TANDEM_ERR_INVALID_JSON},
+        {"{\"event\":\"Nope\"}", TANDEM_ERR_INVALID_ARGUMENT},
+        {"{\"event\":\"Stop\",\"extra\":1}", TANDEM_ERR_INVALID_ARGUMENT},
+        {"{\"event\":\"PreToolUse\",\"matcher\":\"(\"}", TANDEM_ERR_INVALID_ARGUMENT},
+        {"{\"event\":\"Stop\",\"timeout_ms\":0}", TANDEM_ERR_INVALID_ARGUMENT},
+        {"{\"event\":\"Stop\",\"timeout_ms\":3600001}", TANDEM_ERR_INVALID_ARGUMENT},
+        {"{\"event\":\"Stop\",\"on_failure\":\"explode\"}", TANDEM_ERR_INVALID_ARGUMENT},
+        {"[]", TANDEM_ERR_INVALID_ARGUMENT},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_STATUS(tandem_client_add_hook(f.c, NULL, bad[i].spec, never_called_hook, NULL, count_hook_free, &id),
+                     bad[i].want);
+        CHECK_STATUS(tandem_client_add_hook(f.c, f.id, bad[i].spec, never_called_hook, NULL, count_hook_free, &id),
+                     bad[i].want);
+    }
+    /* Failed calls write nothing, and argument errors leave the userdata with the caller. */
+    CHECK(id == 77);
+    CHECK(hook_frees == 0);
+    /* An unknown session is refused after the arguments were checked: the userdata is freed at once. */
+    CHECK_STATUS(tandem_client_add_hook(f.c, UNKNOWN, spec, never_called_hook, NULL, count_hook_free, &id),
+                 TANDEM_ERR_NOT_FOUND);
+    CHECK(hook_frees == 1);
+    CHECK_STATUS(tandem_client_add_hook(f.c, NULL, spec, never_called_hook, NULL, count_hook_free, &id), TANDEM_OK);
+    CHECK(id != 0 && id != 77);
+    /* A session's hook goes with its session; the client's with the client. */
+    CHECK_STATUS(tandem_client_add_hook(f.c, f.id, spec, never_called_hook, NULL, count_hook_free, &id), TANDEM_OK);
+    CHECK_STATUS(tandem_session_stop(f.c, f.id), TANDEM_OK);
+    CHECK(hook_frees == 2);
+    fixture_down(&f);
+    CHECK(hook_frees == 3);
+}
+
+static void test_bad_tandem_client_remove_hook(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    hook_frees = 0;
+    uint64_t id = 0;
+    CHECK_STATUS(tandem_client_add_hook(f.c, NULL, "{\"event\":\"Stop\"}", never_called_hook, NULL, count_hook_free, &id),
+                 TANDEM_OK);
+    CHECK_STATUS(tandem_client_remove_hook(NULL, id), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_remove_hook(f.c, 0), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_client_remove_hook(f.c, id + 1000), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_client_remove_hook(f.c, id), TANDEM_OK);
+    CHECK(hook_frees == 1);
+    CHECK_STATUS(tandem_client_remove_hook(f.c, id), TANDEM_ERR_NOT_FOUND);
+    fixture_down(&f);
+    CHECK(hook_frees == 1);
+}
+
+static void test_bad_tandem_hook_reply_set(void)
+{
+    /* Outside a hook callback every reply is stale: made-up handles are never dereferenced. */
+    CHECK_STATUS(tandem_hook_reply_set(NULL, "{}"), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_hook_reply_set((tandem_hook_reply *)(uintptr_t)1, "{}"), TANDEM_ERR_NOT_FOUND);
+    CHECK_STATUS(tandem_hook_reply_set((tandem_hook_reply *)(uintptr_t)0xdeadbeef, NULL), TANDEM_ERR_NOT_FOUND);
+    /* Inside one (NULL, invalid UTF-8, malformed JSON) is covered by tests/c/test_hooks.c. */
+}
+
 int main(int argc, char **argv)
 {
     check_init(argc, argv);
@@ -1309,5 +1402,8 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_client_set_provider);
     RUN(test_bad_tandem_provider_emit);
     RUN(test_bad_tandem_provider_request_is_cancelled);
+    RUN(test_bad_tandem_client_add_hook);
+    RUN(test_bad_tandem_client_remove_hook);
+    RUN(test_bad_tandem_hook_reply_set);
     return check_summary();
 }

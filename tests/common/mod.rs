@@ -129,3 +129,19 @@ pub fn tool_calls(c: &Client, id: &str) -> Vec<Value> {
         .cloned()
         .collect()
 }
+
+/// A one-part text prompt.
+pub fn prompt(t: &str) -> Vec<tandem::session::transcript::ContentPart> {
+    vec![tandem::session::transcript::ContentPart::Text { text: t.into() }]
+}
+
+/// A fresh, canonical directory under the temp dir named after the test file (`prefix`) and the test (`name`).
+pub fn fresh_dir(prefix: &str, name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "tandem-{prefix}-{name}-{}-{}",
+        std::process::id(),
+        tandem::time::mono_ms()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d.canonicalize().unwrap()
+}

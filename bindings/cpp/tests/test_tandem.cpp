@@ -883,6 +883,54 @@ void test_governance() {
 
 }  // namespace
 
+void test_hooks() {
+    tandem::Client client(CONFIG);
+    std::string dir = make_tempdir();
+    tandem::Session session = client.start_session(
+        R"({"model": "scripted:x", "approval": "none", "workdir": )" + tandem::json::quote(dir) +
+        R"(, "script": [[{"tool_call": {"name": "write_file", "args": {"path": "a.env", "content": "x"}}}],
+            [{"tool_call": {"name": "write_file", "args": {"path": "b.txt", "content": "draft"}}}],
+            [{"text": "ok"}]]})");
+    std::atomic<int> calls{0};
+    session.add_hook(R"({"event": "PreToolUse", "matcher": "Write|Edit"})",
+                     [&](const std::string &input) -> std::optional<std::string> {
+                         calls++;
+                         auto in = tandem::json::parse(input);
+                         if (in["tool_input"]["path"].as_string() == "a.env")
+                             return R"({"decision": "deny", "reason": "no env files"})";
+                         return R"({"tool_input": {"path": "c.txt", "content": "final"}})";
+                     });
+    uint64_t post = client.add_hook(R"({"event": "PostToolUse", "matcher": "Write"})",
+                                    [](const std::string &) -> std::optional<std::string> {
+                                        return R"({"additional_context": "formatted"})";
+                                    });
+    client.add_hook(R"({"event": "UserPromptSubmit"})", [](const std::string &input) -> std::optional<std::string> {
+        if (input.find("deploy") != std::string::npos) throw std::runtime_error("no deploys");
+        return std::nullopt;
+    });
+    CHECK_THROWS(TANDEM_ERR_INVALID_JSON, client.add_hook("{", [](const std::string &) { return std::nullopt; }));
+    CHECK_THROWS(TANDEM_ERR_INVALID_ARGUMENT,
+                 client.add_hook(R"({"event": "Later"})", [](const std::string &) { return std::nullopt; }));
+    // A throwing prompt hook answers {"error": ...}: its default (continue) lets the prompt through.
+    session.send("deploy");
+    std::vector<tandem::Event> log;
+    pull_until(client, log, kind_is(TANDEM_EVENT_KIND_TURN_ENDED, session.id()));
+    std::vector<std::string> results;
+    for (const auto &e : log)
+        if (e.kind == TANDEM_EVENT_KIND_TOOL_ENDED) results.push_back(e.data()["result"].as_string());
+    CHECK_EQ(results.size(), size_t(2));
+    if (results.size() == 2) {
+        CHECK_EQ(results[0], std::string("Blocked by a PreToolUse hook: no env files"));
+        CHECK(results[1].size() >= 11 && results[1].substr(results[1].size() - 11) == "\n\nformatted");
+    }
+    CHECK_EQ(calls.load(), 2);
+    CHECK_EQ(read_file(dir + "/c.txt"), std::string("final"));
+    CHECK(session.messages().find("no deploys") != std::string::npos);
+    client.remove_hook(post);
+    CHECK_THROWS(TANDEM_ERR_NOT_FOUND, client.remove_hook(post));
+    std::filesystem::remove_all(dir);
+}
+
 int main() {
     struct {
         const char *name;
@@ -900,6 +948,7 @@ int main() {
         {"async_tool", test_async_tool},
         {"mcp_servers", test_mcp_servers},
         {"governance", test_governance},
+        {"hooks", test_hooks},
     };
     int failed_tests = 0;
     for (const auto &t : tests) {

@@ -7,9 +7,9 @@
 //! - Events come from an iterator (`client.events(allocator, timeout_ms)`) as `Event` values that own their JSON
 //!   and its parsed `std.json.Value`; call `event.deinit()`.
 //! - `Client` owns the C client; `deinit` shuts it down and frees it. `Session` is a client pointer plus an owned ID.
-//! - Callbacks (`Client.subscribe`, `Client.registerTool`, `Client.setProvider`) take a comptime context type, a
-//!   context value (a pointer the caller keeps alive while the callback is registered) and a comptime handler
-//!   `fn (Context, ...) void`; they run on tandem-owned threads. What they get is borrowed for the call.
+//! - Callbacks (`Client.subscribe`, `Client.registerTool`, `Client.setProvider`, `Client.addHook`) take a comptime
+//!   context type, a context value (a pointer the caller keeps alive while the callback is registered) and a
+//!   comptime handler `fn (Context, ...) void`; they run on tandem-owned threads. What they get is borrowed for the call.
 //! - Every function of include/tandem.h is wrapped (scripts/test-zig.sh checks it).
 //!
 //! ```zig
@@ -199,6 +199,7 @@ pub const EventKind = enum(u32) {
     subagent_finished = c.TANDEM_EVENT_KIND_SUBAGENT_FINISHED,
     boundary_violated = c.TANDEM_EVENT_KIND_BOUNDARY_VIOLATED,
     mcp_server_status = c.TANDEM_EVENT_KIND_MCP_SERVER_STATUS,
+    hook_failed = c.TANDEM_EVENT_KIND_HOOK_FAILED,
     context_files_loaded = c.TANDEM_EVENT_KIND_CONTEXT_FILES_LOADED,
     budget_exhausted = c.TANDEM_EVENT_KIND_BUDGET_EXHAUSTED,
     /// A kind newer than this wrapper.
@@ -317,6 +318,30 @@ pub const ToolCall = struct {
         return c.tandem_tool_call_is_cancelled(self.handle);
     }
 };
+
+/// One hook call (`Client.addHook`): the hook input document (borrowed for the callback) and the
+/// reply slot. Answer with `reply` before the callback returns (the last answer counts), or not at all to let the
+/// step go on unchanged.
+pub const HookCall = struct {
+    handle: *c.tandem_hook_reply,
+    /// The hook input, a JSON object (docs/hooks.md).
+    input_json: []const u8,
+
+    /// Answers with `answer_json` (copied), e.g. `{"decision": "deny", "reason": "..."}`. `error.InvalidJson` for
+    /// malformed JSON (recorded anyway, so the hook's `on_failure` default applies unless a later reply replaces it).
+    pub fn reply(self: HookCall, answer_json: [:0]const u8) Error!void {
+        try check(c.tandem_hook_reply_set(self.handle, answer_json.ptr));
+    }
+};
+
+/// The C callback for a hook handler `fn (Context, HookCall) void`.
+fn HookTrampoline(comptime Context: type, comptime handler: fn (Context, HookCall) void) type {
+    return struct {
+        fn call(userdata: ?*anyopaque, input: [*c]const u8, reply: ?*c.tandem_hook_reply) callconv(.c) void {
+            handler(@ptrCast(@alignCast(userdata)), .{ .handle = reply.?, .input_json = std.mem.span(input) });
+        }
+    };
+}
 
 /// One model call for the host provider (`Client.setProvider`). In the callback its strings are borrowed; `clone`
 /// makes a copy another thread can answer later (free it with `deinit`). The event helpers build their JSON with
@@ -561,6 +586,29 @@ pub const Client = struct {
     /// Unregisters host tool `name`; calls already running finish.
     pub fn unregisterTool(self: Client, name: [:0]const u8) Error!void {
         try check(c.tandem_client_unregister_tool(self.ptr, name.ptr));
+    }
+
+    /// Adds a hook for every session, or for session `session_id` only (removed when it stops); `spec_json`:
+    /// `{"event", "matcher", "timeout_ms", "on_failure"}`, see docs/hooks.md. `handler(context, call)` runs on a
+    /// tandem-owned thread (several at once are possible) and answers with `call.reply`. `context` (a pointer) must
+    /// stay valid until the hook is removed and its calls have returned, or the client is deinitialized. Returns the
+    /// hook's ID for `removeHook`.
+    pub fn addHook(
+        self: Client,
+        session_id: ?[:0]const u8,
+        spec_json: [:0]const u8,
+        comptime Context: type,
+        context: Context,
+        comptime handler: fn (Context, HookCall) void,
+    ) Error!u64 {
+        var id: u64 = 0;
+        try check(c.tandem_client_add_hook(self.ptr, optZ(session_id), spec_json.ptr, HookTrampoline(Context, handler).call, @ptrCast(context), null, &id));
+        return id;
+    }
+
+    /// Removes a hook of the client or of one of its sessions; a call already running finishes.
+    pub fn removeHook(self: Client, hook_id: u64) Error!void {
+        try check(c.tandem_client_remove_hook(self.ptr, hook_id));
     }
 
     /// Registers the host provider, replacing any previous one: sessions started with `"provider": "host"` call

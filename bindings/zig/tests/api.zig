@@ -625,3 +625,62 @@ test "MCP servers: listed with their tools, disabled and enabled at run time" {
     try waitState(client, session.id, "ready");
     try testing.expectError(error.NotFound, session.setMcpEnabled("nope", true));
 }
+
+const Guard = struct {
+    calls: std.atomic.Value(u32) = std.atomic.Value(u32).init(0),
+    bad_json: std.atomic.Value(u32) = std.atomic.Value(u32).init(0),
+
+    fn onPreToolUse(self: *Guard, call: tandem.HookCall) void {
+        _ = self.calls.fetchAdd(1, .monotonic);
+        if (std.mem.indexOf(u8, call.input_json, "\"path\":\"a.env\"") != null) {
+            call.reply("{\"decision\": \"deny\", \"reason\": \"no env files\"}") catch {};
+        } else {
+            call.reply("{\"tool_input\": {\"path\": \"c.txt\", \"content\": \"final\"}}") catch {};
+        }
+    }
+
+    fn onPostToolUse(self: *Guard, call: tandem.HookCall) void {
+        // Malformed JSON is refused with a status, then a good answer replaces it.
+        if (call.reply("{\"additional_context\": ")) |_| {} else |err| {
+            if (err == error.InvalidJson) _ = self.bad_json.fetchAdd(1, .monotonic);
+        }
+        call.reply("{\"additional_context\": \"formatted\"}") catch {};
+    }
+};
+
+test "hooks deny, rewrite and add context" {
+    var tmp = std.testing.tmpDir(.{});
+    defer tmp.cleanup();
+    const dir = try tmpPath(&tmp);
+    defer testing.allocator.free(dir);
+    var client = try tandem.Client.init(config);
+    defer client.deinit();
+    const options = try std.fmt.allocPrintZ(testing.allocator,
+        \\{{"model": "scripted:x", "approval": "none", "workdir": "{s}", "script": [
+        \\ [{{"tool_call": {{"name": "write_file", "args": {{"path": "a.env", "content": "x"}}}}}}],
+        \\ [{{"tool_call": {{"name": "write_file", "args": {{"path": "b.txt", "content": "draft"}}}}}}],
+        \\ [{{"text": "ok"}}]]}}
+    , .{dir});
+    defer testing.allocator.free(options);
+    var session = try client.startSession(testing.allocator, options);
+    defer session.deinit();
+    var guard = Guard{};
+    _ = try client.addHook(session.id, "{\"event\": \"PreToolUse\", \"matcher\": \"Write|Edit\"}", *Guard, &guard, Guard.onPreToolUse);
+    const post = try client.addHook(null, "{\"event\": \"PostToolUse\", \"matcher\": \"write_file\"}", *Guard, &guard, Guard.onPostToolUse);
+    try testing.expectError(error.InvalidArgument, client.addHook(null, "{\"event\": \"Later\"}", *Guard, &guard, Guard.onPostToolUse));
+    _ = try session.sendPrompt("go");
+    const denied = try waitFor(client, session.id, .tool_ended);
+    defer denied.deinit();
+    try testing.expectEqualStrings("Blocked by a PreToolUse hook: no env files", denied.string("result").?);
+    const rewritten = try waitFor(client, session.id, .tool_ended);
+    defer rewritten.deinit();
+    try testing.expect(std.mem.endsWith(u8, rewritten.string("result").?, "\n\nformatted"));
+    try testing.expectEqualStrings("completed", try turnEnded(client, session.id));
+    try testing.expectEqual(@as(u32, 2), guard.calls.load(.monotonic));
+    try testing.expectEqual(@as(u32, 1), guard.bad_json.load(.monotonic));
+    const written = try tmp.dir.readFileAlloc(testing.allocator, "c.txt", 100);
+    defer testing.allocator.free(written);
+    try testing.expectEqualStrings("final", written);
+    try client.removeHook(post);
+    try testing.expectError(error.NotFound, client.removeHook(post));
+}

@@ -1,6 +1,7 @@
 //! The native agent loop: model call, tool calls, results, next call, until a final answer or a limit.
 
 pub mod demo;
+mod hooks;
 pub mod http;
 pub mod model;
 pub mod prompt;
@@ -25,7 +26,7 @@ use crate::provider::{
 };
 use crate::tools::ToolSet;
 use crate::vocab::content::combine_entries;
-use crate::vocab::content::{Level, Usage};
+use crate::vocab::content::{ContentPart, Level, Usage};
 use crate::vocab::gate::{ApprovalMode, Permission};
 use crate::vocab::settings::ProviderConfig;
 use crate::vocab::settings::ThinkingLevel;
@@ -339,6 +340,7 @@ impl Native {
         emit(ProviderEvent::AgentStart);
         let mut usage: Option<Usage> = None;
         let mut tool_rounds: u32 = 0;
+        let mut stopped_once = false;
         // MCP servers still starting are waited for (each within its start-up timeout), so the first turn offers
         // their tools.
         self.tools.ready().await;
@@ -438,7 +440,28 @@ impl Native {
                 });
             }
             if calls.is_empty() {
-                break;
+                // A Stop hook that denies the end keeps the turn going with its reason (within max_turns).
+                let Some(reason) = self.stop_hooks(&text, stopped_once, &link).await else {
+                    break;
+                };
+                if tool_rounds + 1 >= self.max_turns {
+                    break;
+                }
+                emit(ProviderEvent::SystemMessage {
+                    text: format!("A Stop hook kept the turn going: {reason}"),
+                    level: Level::Info,
+                });
+                context.push(ModelMessage::Assistant {
+                    thinking,
+                    text,
+                    tool_calls: Vec::new(),
+                });
+                context.push(ModelMessage::User(vec![ContentPart::Text {
+                    text: format!("Stop hook feedback: {reason}"),
+                }]));
+                stopped_once = true;
+                tool_rounds += 1;
+                continue;
             }
             context.push(ModelMessage::Assistant {
                 thinking,

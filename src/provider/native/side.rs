@@ -23,6 +23,11 @@ impl Native {
         kind: &SideKind,
         mut context: Vec<ModelMessage>,
     ) -> Result<SideResult, String> {
+        if let SideKind::Compact { auto, .. } = kind {
+            if let Some(reason) = self.pre_compact_hooks(*auto).await {
+                return Err(format!("blocked by a PreCompact hook: {reason}"));
+            }
+        }
         let (system, ask) = match kind {
             SideKind::Compact { .. } => (COMPACT_SYSTEM, COMPACT_ASK),
             SideKind::Summarize => (SUMMARY_SYSTEM, SUMMARY_ASK),

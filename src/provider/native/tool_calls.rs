@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use super::{Boundaries, Native, TurnLink};
+use crate::hooks::Decision;
 use crate::provider::{ProviderEvent, ToolCallRequest};
 use crate::tools::watch::{violation_note, Observed, Watch};
 use crate::tools::{preview, ToolContext};
@@ -95,14 +96,16 @@ impl Native {
         // starts at once, so the calls run together.
         let mut set = JoinSet::new();
         for &i in group {
-            let call = calls[i].clone();
-            if let Some(refused) = self.admit(&call, link).await {
-                results[i] = Some(finish(call, refused, link));
-                continue;
-            }
+            let call = match self.admit(&calls[i], link).await {
+                Ok(call) => call,
+                Err(refused) => {
+                    results[i] = Some(finish(calls[i].clone(), refused, link));
+                    continue;
+                }
+            };
             let (me, link) = (self.clone(), link.clone());
             set.spawn(async move {
-                let result = me.execute(&call, &link).await;
+                let result = me.run_admitted(&call, &link).await;
                 (i, finish(call, result, &link))
             });
         }
@@ -132,32 +135,51 @@ impl Native {
         call: ToolCallRequest,
         link: Arc<dyn TurnLink>,
     ) -> CallResult {
-        let result = match self.admit(&call, &link).await {
-            Some(refused) => refused,
-            None => self.execute(&call, &link).await,
-        };
-        finish(call, result, &link)
+        match self.admit(&call, &link).await {
+            Ok(admitted) => {
+                let result = self.run_admitted(&admitted, &link).await;
+                finish(admitted, result, &link)
+            }
+            Err(refused) => finish(call, refused, &link),
+        }
     }
 
-    /// Puts one call through permissions and the session's gate (plan mode, trust, approval): `None` when it may
-    /// run, else its refusal. A tool the session does not have is refused first: the host is never asked to
-    /// approve a call that cannot run.
-    async fn admit(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> Option<CallResult> {
+    /// Runs an admitted call and its after-tool hooks.
+    async fn run_admitted(&self, call: &ToolCallRequest, link: &Arc<dyn TurnLink>) -> CallResult {
+        let result = self.execute(call, link).await;
+        self.post_tool_hooks(call, result, link).await
+    }
+
+    /// Puts one call through permissions, the before-tool hooks and the session's gate (plan mode, trust,
+    /// approval): the call to run (with the arguments a hook rewrote), else its refusal. A tool the session does
+    /// not have is refused first: the host is never asked to approve a call that cannot run.
+    async fn admit(
+        &self,
+        call: &ToolCallRequest,
+        link: &Arc<dyn TurnLink>,
+    ) -> Result<ToolCallRequest, CallResult> {
         // A tool of an MCP server that is down fails at once: asking to approve a call that cannot run helps nobody.
         if let Some(why) = self.tools.unavailable(&call.name) {
-            return Some((why, true));
+            return Err((why, true));
         }
         if !self.tools.has(&call.name) {
-            return Some((format!("Tool '{}' not found", call.name), true));
+            return Err((format!("Tool '{}' not found", call.name), true));
         }
+        let (call, hooked) = match self.pre_tool_hooks(call, link).await {
+            Ok(c) => c,
+            Err(refused) => return Err(refused),
+        };
         let protected = self.tools.protected(&call.name, &call.args);
         let ask = match self.policy(&call.name) {
             Policy::Deny => {
-                return Some((
+                return Err((
                     format!("Tool '{}' is denied by per-tool permissions", call.name),
                     true,
                 ))
             }
+            // A hook's `ask` asks, its `allow` does not (except for protected paths).
+            _ if hooked == Decision::Ask => true,
+            _ if hooked == Decision::Allow => protected.is_some(),
             // A write to `.git/` or `.tandem/` asks whatever the approval mode or permissions say.
             Policy::Ask => true,
             Policy::Run => protected.is_some(),
@@ -180,9 +202,9 @@ impl Native {
             preview,
         };
         match link.gate(request, self.approval_timeout).await {
-            Gate::Run => None,
-            Gate::Refuse(text) => Some((text, true)),
-            Gate::Wait => Some(("internal error: the gate did not decide".into(), true)),
+            Gate::Run => Ok(call),
+            Gate::Refuse(text) => Err((text, true)),
+            Gate::Wait => Err(("internal error: the gate did not decide".into(), true)),
         }
     }
 

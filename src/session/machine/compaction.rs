@@ -101,7 +101,10 @@ impl SessionState {
         };
         self.side_call = true;
         fx.push(Effect::SideCall {
-            kind: SideKind::Compact { first_kept_id },
+            kind: SideKind::Compact {
+                first_kept_id,
+                auto: false,
+            },
             context,
         });
         Reply::Deferred
@@ -139,7 +142,10 @@ impl SessionState {
         ));
         self.messages_changed(now, fx);
         fx.push(Effect::SideCall {
-            kind: SideKind::Compact { first_kept_id },
+            kind: SideKind::Compact {
+                first_kept_id,
+                auto: true,
+            },
             context,
         });
         true
@@ -242,7 +248,7 @@ impl SessionState {
             }
         };
         match kind {
-            SideKind::Compact { first_kept_id } => {
+            SideKind::Compact { first_kept_id, .. } => {
                 let info = self.record_compaction(first_kept_id, &done.text, now, fx);
                 Reply::Json(json!({"compacted": true, "info": info, "summary": done.text}))
             }
@@ -269,7 +275,7 @@ impl SessionState {
         fx: &mut Vec<Effect>,
     ) -> Reply {
         match (kind, result) {
-            (SideKind::Compact { first_kept_id }, Ok(done)) => {
+            (SideKind::Compact { first_kept_id, .. }, Ok(done)) => {
                 self.record_compaction(first_kept_id, &done.text, now, fx);
             }
             (_, result) => {

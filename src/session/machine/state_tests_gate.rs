@@ -364,7 +364,13 @@ fn compaction_summarizes_before_a_user_prompt_and_the_context_starts_from_it() {
             _ => None,
         })
         .unwrap();
-    assert_eq!(kind, SideKind::Compact { first_kept_id: 6 });
+    assert_eq!(
+        kind,
+        SideKind::Compact {
+            first_kept_id: 6,
+            auto: false
+        }
+    );
     assert_eq!(context.len(), 4, "one, A, two, B are summarized");
     assert!(matches!(
         prompt(&mut s, "during").0,
@@ -429,7 +435,10 @@ fn failed_side_calls_report_and_release_the_session() {
     s.apply(Input::Command(Command::Compact { keep_recent: 1 }), T0);
     let (reply, _) = s.apply(
         Input::SideCallDone {
-            kind: SideKind::Compact { first_kept_id: 4 },
+            kind: SideKind::Compact {
+                first_kept_id: 4,
+                auto: false,
+            },
             result: Err("HTTP 500: x".into()),
         },
         T0,

@@ -180,6 +180,7 @@ impl SessionState {
                 fx.push(Effect::Emit(Payload::BudgetExhausted(stop)));
                 self.provider_event(ProviderEvent::Error(message), now, fx);
             }
+            ProviderEvent::HookFailed(f) => fx.push(Effect::Emit(Payload::HookFailed(f))),
             ProviderEvent::ApprovalTimedOut { tool_call_id } => {
                 self.approval_timed_out(&tool_call_id, fx)
             }

@@ -71,6 +71,7 @@ EVENT_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(CEvent))
 USERDATA_FREE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 TOOL_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(CToolInvocation))
 PROVIDER_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(CProviderRequest))
+HOOK_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
 
 # ---- prototypes ------------------------------------------------------------------------------------------------
 
@@ -112,6 +113,12 @@ PROTOTYPES: Dict[str, Tuple[Any, Sequence[Any]]] = {
     "tandem_client_set_provider": (_status, (_client, PROVIDER_CALLBACK, ctypes.c_void_p, USERDATA_FREE)),
     "tandem_provider_emit": (_status, (_client, _str, _str)),
     "tandem_provider_request_is_cancelled": (ctypes.c_bool, (_client, _u64)),
+    "tandem_client_add_hook": (
+        _status,
+        (_client, _str, _str, HOOK_CALLBACK, ctypes.c_void_p, USERDATA_FREE, ctypes.POINTER(ctypes.c_uint64)),
+    ),
+    "tandem_client_remove_hook": (_status, (_client, _u64)),
+    "tandem_hook_reply_set": (_status, (ctypes.c_void_p, _str)),
     "tandem_conversation_list": (_status, (_client, _out_str)),
     "tandem_conversation_delete": (_status, (_client, _str)),
     "tandem_subagent_start": (_status, (_client, _str, _str, _str, _out_str)),

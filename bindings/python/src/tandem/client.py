@@ -48,6 +48,8 @@ ErrorHook = Callable[[BaseException, Event], None]
 #: How many callback exceptions a subscription reports by default; later ones are only counted.
 MAX_REPORTED_ERRORS = 10
 ToolHandler = Callable[["ToolCall"], Optional[str]]
+#: A hook: gets the hook input document, returns the answer document (``None``: no opinion, the step goes on).
+HookHandler = Callable[[Dict[str, Any]], Optional[Mapping[str, Any]]]
 ProviderHandler = Callable[["ProviderRequest"], None]
 
 _MAX_TIMEOUT_MS = 0xFFFF_FFFF
@@ -227,11 +229,32 @@ def _py_provider_trampoline(userdata: Optional[int], request: Any) -> None:
         _in_callback.active = False
 
 
+class _Hook:
+    def __init__(self, handler: HookHandler) -> None:
+        self.handler = handler
+
+
+def _py_hook_trampoline(userdata: Optional[int], input_json: Optional[bytes], reply: Optional[int]) -> None:
+    hook = _lookup(userdata)
+    if hook is None:
+        return
+    _in_callback.active = True
+    try:
+        answer = hook.handler(json.loads(input_json or b"{}"))
+        if answer is not None:
+            _lib.load().tandem_hook_reply_set(reply, _dumps(dict(answer)))
+    except BaseException as exc:  # noqa: BLE001 - a failing hook takes its on_failure default, never unwinds into C
+        _lib.load().tandem_hook_reply_set(reply, _dumps({"error": f"{type(exc).__name__}: {exc}"}))
+    finally:
+        _in_callback.active = False
+
+
 # The C function pointers handed to tandem (module globals: they must outlive every subscription and tool).
 _userdata_free = _lib.USERDATA_FREE(_py_userdata_free)
 _event_trampoline = _lib.EVENT_CALLBACK(_py_event_trampoline)
 _tool_trampoline = _lib.TOOL_CALLBACK(_py_tool_trampoline)
 _provider_trampoline = _lib.PROVIDER_CALLBACK(_py_provider_trampoline)
+_hook_trampoline = _lib.HOOK_CALLBACK(_py_hook_trampoline)
 
 
 def in_callback() -> bool:
@@ -849,6 +872,53 @@ class Client:
         """Unregisters host tool ``name`` (``tandem_client_unregister_tool``); running calls finish."""
         _check(_lib.load().tandem_client_unregister_tool(self._ptr(), _encode(name, "name")))
 
+    # -- hooks
+
+    def add_hook(
+        self,
+        event: str,
+        handler: HookHandler,
+        *,
+        session: Union[str, "Session", None] = None,
+        matcher: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        on_failure: str = "continue",
+    ) -> int:
+        """Adds a hook (``tandem_client_add_hook``) for every session, or for ``session`` only (removed when it
+        stops); returns its ID for :meth:`remove_hook`.
+
+        ``event`` is ``"PreToolUse"``, ``"PostToolUse"``, ``"UserPromptSubmit"``, ``"Stop"``, ``"SessionStart"``
+        or ``"PreCompact"``; ``matcher`` a regex over the tool name (tandem's or Claude Code's, e.g.
+        ``"Write|Edit"``). ``handler(input)`` runs on a tandem-owned thread with the hook input (docs/hooks.md) and
+        returns the answer, e.g. ``{"decision": "deny", "reason": "..."}``, ``{"tool_input": {...}}``,
+        ``{"additional_context": "..."}``, or ``None`` to let the step go on. An exception, or no answer within
+        ``timeout_ms`` (default 60000), takes ``on_failure`` (``"continue"`` or ``"deny"``)."""
+        session_id = session.id if isinstance(session, Session) else session
+        spec: Dict[str, Any] = {"event": event, "on_failure": on_failure}
+        if matcher is not None:
+            spec["matcher"] = matcher
+        if timeout_ms is not None:
+            spec["timeout_ms"] = timeout_ms
+        token = _register(_Hook(handler))
+        out = ctypes.c_uint64()
+        try:
+            _check(
+                _lib.load().tandem_client_add_hook(
+                    self._ptr(), _encode_opt(session_id, "session"), _dumps(spec), _hook_trampoline, token,
+                    _userdata_free, ctypes.byref(out),
+                )
+            )
+        except BaseException:
+            with _registry_lock:  # tandem may or may not have called userdata_free; either way it is ours now
+                _registry.pop(token, None)
+            raise
+        return int(out.value)
+
+    def remove_hook(self, hook_id: int) -> None:
+        """Removes a hook of the client or of any of its sessions (``tandem_client_remove_hook``); a call already
+        running finishes. :class:`NotFoundError` for unknown IDs."""
+        _check(_lib.load().tandem_client_remove_hook(self._ptr(), hook_id))
+
 
 # ---- sessions -------------------------------------------------------------------------------------------------------
 
@@ -889,6 +959,11 @@ class Session:
     def stop(self) -> None:
         """Stops the session (a running turn is aborted); blocks until it has stopped (``tandem_session_stop``)."""
         _check(_lib.load().tandem_session_stop(self._c(), self._bid))
+
+    def add_hook(self, event: str, handler: HookHandler, **options: Any) -> int:
+        """Adds a hook for this session only, removed when it stops: :meth:`Client.add_hook` with
+        ``session=self`` (same ``matcher``, ``timeout_ms`` and ``on_failure`` options)."""
+        return self.client.add_hook(event, handler, session=self, **options)
 
     def token(self) -> str:
         """The session's token (43 characters of base64url, stable across restarts)."""

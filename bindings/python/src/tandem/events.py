@@ -418,6 +418,19 @@ class McpServerStatus(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class HookFailed(Event):
+    """A hook failed (timeout, error, malformed answer) and its ``on_failure`` default (``continue`` or ``deny``)
+    was taken; ``command`` is ``None`` for a callback."""
+
+    KIND: ClassVar[str] = "hook_failed"
+    hook_id: int
+    hook_event: str
+    command: Optional[str]
+    reason: str
+    on_failure: str
+
+
+@dataclasses.dataclass(frozen=True)
 class ContextFilesLoaded(Event):
     """The project context files (AGENTS.md, ...) were loaded or changed: the whole list, lowest precedence first,
     each ``{path, reason, bytes, loaded_bytes, truncated, error?}`` (as :meth:`Session.context_files`)."""
@@ -482,6 +495,7 @@ _KINDS: Dict[str, Type[Event]] = {
         SubagentFinished,
         BoundaryViolated,
         McpServerStatus,
+        HookFailed,
         ContextFilesLoaded,
         BudgetExhausted,
     )

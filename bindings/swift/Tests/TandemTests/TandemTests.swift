@@ -366,6 +366,36 @@ final class TandemTests: XCTestCase {
         XCTAssertEqual(status { try client.unregisterTool("slow_add") }, .notFound)
     }
 
+    func testHooksDenyRewriteAndAddContext() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let client = try Client(config: config)
+        let session = try client.startSession(options: """
+            {"model": "scripted:x", "approval": "none", "workdir": "\(dir)", "script": [
+              [{"tool_call": {"name": "write_file", "args": {"path": "a.env", "content": "x"}}}],
+              [{"tool_call": {"name": "write_file", "args": {"path": "b.txt", "content": "draft"}}}],
+              [{"text": "ok"}]]}
+            """)
+        try session.addHook(specJSON: #"{"event": "PreToolUse", "matcher": "Write|Edit"}"#) { input in
+            let args = input["tool_input"] as? [String: Any] ?? [:]
+            if args["path"] as? String == "a.env" { return ["decision": "deny", "reason": "no env files"] }
+            return ["tool_input": ["path": "c.txt", "content": "final"]]
+        }
+        let post = try client.addHook(specJSON: #"{"event": "PostToolUse", "matcher": "Write"}"#) { _ in
+            ["additional_context": "formatted"]
+        }
+        XCTAssertEqual(status { try client.addHook(specJSON: #"{"event": "Later"}"#) { _ in nil } }, .invalidArgument)
+        try session.send("go")
+        var log: [Event] = []
+        try pull(client, until: .turnEnded, of: session, log: &log)
+        let results = log.filter { $0.kind == .toolEnded }.compactMap { $0.string("result") }
+        XCTAssertEqual(results.first, "Blocked by a PreToolUse hook: no env files")
+        XCTAssertTrue(results.last?.hasSuffix("\n\nformatted") ?? false)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/c.txt", encoding: .utf8), "final")
+        try client.removeHook(post)
+        XCTAssertEqual(status { try client.removeHook(post) }, .notFound)
+    }
+
     func testHostProviderAnsweredFromAnotherThread() throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
