@@ -282,6 +282,11 @@ fn main() {
             q(&mut lat, 1.0),
         )
     };
+    // The machine's load while the sessions stream (1-minute load average, read before the runs).
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(String::from))
+        .unwrap_or_else(|| "unknown".into());
     let (samples, p50, p99, max) = latencies(true);
     let (bsamples, bp50, bp99, bmax) = latencies(false);
 
@@ -314,17 +319,17 @@ fn main() {
     row(
         "2. dispatch rate, 1M scripted deltas into a C callback",
         &format!("{:.2} M events/s", rate / 1e6),
-        ">= 1 M events/s",
-        Some(rate >= 1e6 && d >= DELTAS as f64),
+        ">= 5 M events/s",
+        Some(rate >= 5e6 && d >= DELTAS as f64),
     );
     row(
         "2. tandem time / baseline time (same run)",
         &format!("{:.2}x ({:.1} ms / {:.1} ms)", t / b, t * 1e3, b * 1e3),
-        "<= 3x",
-        Some(t / b <= 3.0),
+        "<= 1.5x",
+        Some(t / b <= 1.5),
     );
     row(
-        "2. delta-to-callback latency, 100 sessions streaming (staggered)",
+        &format!("2. delta-to-callback latency, {sessions} sessions streaming (staggered; load average {load})"),
         &format!("p50 {p50:.3} ms, p99 {p99:.3} ms"),
         "p99 < 1 ms",
         Some(p99 < 1.0),

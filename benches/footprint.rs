@@ -1,8 +1,9 @@
-//! Benchmark 5: footprint. Size of the stripped `libtandem.so`, time of `tandem_client_new` (and free), and the
-//! resident memory of a fresh client.
+//! Benchmark 5: footprint. Size of the stripped `libtandem.so` (and what the optional MCP support adds to it), time
+//! of `tandem_client_new` (and free), the resident memory of a fresh client and of an idle session.
 //!
 //! Run with `cargo bench --bench footprint` after a release build (or `scripts/bench.sh`, which builds it);
-//! `TANDEM_BENCH_LIB` names the library (default `$CARGO_TARGET_DIR/release/libtandem.so`).
+//! `TANDEM_BENCH_LIB` names the library (default `$CARGO_TARGET_DIR/release/libtandem.so`), and
+//! `TANDEM_BENCH_LIB_NO_MCP`, if set, one built with `--no-default-features` (without the `mcp` feature).
 
 mod support;
 
@@ -12,7 +13,45 @@ use std::ptr;
 use std::time::{Duration, Instant};
 
 use support::{median, ms, row, rss_kib};
-use tandem::ffi::client::{tandem_client_free, tandem_client_new};
+use tandem::ffi::client::{tandem_client_free, tandem_client_new, tandem_string_free};
+use tandem::ffi::session::{tandem_session_start, tandem_session_stop};
+
+/// Idle sessions started for the per-session memory.
+const IDLE: usize = 10_000;
+
+/// Resident memory per idle `scripted:echo` session: the VmRSS growth over IDLE sessions started through the C
+/// ABI on a client without a store, divided by IDLE.
+fn idle_session_kib() -> f64 {
+    let config = CString::new(r#"{"store_dir": null, "pull_events": false}"#).unwrap();
+    let mut c = ptr::null_mut();
+    assert_eq!(
+        unsafe { tandem_client_new(config.as_ptr(), &mut c) } as u32,
+        0
+    );
+    let options = CString::new(r#"{"model": "scripted:echo"}"#).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let rss0 = rss_kib();
+    let ids: Vec<*mut std::ffi::c_char> = (0..IDLE)
+        .map(|_| {
+            let mut id = ptr::null_mut();
+            assert_eq!(
+                unsafe { tandem_session_start(c, options.as_ptr(), &mut id) } as u32,
+                0
+            );
+            id
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let kib = (rss_kib() as f64 - rss0 as f64) / IDLE as f64;
+    for id in ids {
+        unsafe {
+            tandem_session_stop(c, id);
+            tandem_string_free(id);
+        }
+    }
+    unsafe { tandem_client_free(c) };
+    kib
+}
 
 fn stripped_size(lib: &std::path::Path) -> Option<(u64, u64)> {
     let out = std::env::temp_dir().join(format!("libtandem-stripped-{}.so", std::process::id()));
@@ -68,6 +107,7 @@ fn main() {
         free.push(ms(t.elapsed()));
     }
     let (new, free) = (median(&mut new), median(&mut free));
+    let idle = idle_session_kib();
 
     support::header();
     match stripped_size(&lib) {
@@ -88,6 +128,24 @@ fn main() {
             None,
         ),
     }
+    if let Some(no_mcp) = std::env::var_os("TANDEM_BENCH_LIB_NO_MCP") {
+        let sizes = (
+            stripped_size(&lib),
+            stripped_size(std::path::Path::new(&no_mcp)),
+        );
+        if let (Some((_, with)), Some((_, without))) = sizes {
+            row(
+                "5. what the `mcp` feature (rmcp, reqwest 0.13, rustls set-up) adds to the stripped library",
+                &format!(
+                    "{:+.2} MiB ({:.2} MiB built with --no-default-features)",
+                    (with as f64 - without as f64) / 1048576.0,
+                    without as f64 / 1048576.0
+                ),
+                "reported",
+                None,
+            );
+        }
+    }
     row(
         &format!("5. `tandem_client_new`, 101 runs (`tandem_client_free`: {free:.2} ms)"),
         &format!("{new:.2} ms"),
@@ -99,5 +157,11 @@ fn main() {
         &format!("{fresh_kib:.0} KiB"),
         "reported",
         None,
+    );
+    row(
+        &format!("5. resident memory per idle session ({IDLE} `scripted:echo` sessions, VmRSS delta / sessions)"),
+        &format!("{idle:.1} KiB"),
+        "<= 8 KiB",
+        Some(idle <= 8.0),
     );
 }

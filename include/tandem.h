@@ -627,7 +627,8 @@ tandem_status tandem_workdir_session_id(const char *path,
  * `event_queue_capacity` (default 65536), `event_history_capacity` (per session, default 1024), `pull_events`
  * (default true; set false if you only use callbacks), `restart` {`max_attempts`, `base_delay_ms`, `max_delay_ms`,
  * `window_ms`}, `session_defaults` (session options merged under every start), `mcp_servers` (MCP servers every
- * session of the client gets, in the forms of the session option; docs/options.md). Unknown keys are rejected.
+ * session of the client gets, in the forms of the session option; docs/options.md; `TANDEM_ERR_NOT_SUPPORTED` in a
+ * build without the Cargo feature `mcp`). Unknown keys are rejected.
  *
  * On success `*out` is a new client the caller owns: free it with `tandem_client_free`. Several clients may
  * coexist. The client must not be used in a forked child (calls return `TANDEM_ERR_FORKED`).
@@ -1182,7 +1183,8 @@ tandem_status tandem_session_clear_queues(tandem_client *client, const char *id)
  * - `sandbox`: how `shell` commands are confined: `workspace-write` (default), `read-only`, `off`, or
  *   `{mode, network, writable_roots}` (docs/tools.md).
  * - `mcp_servers`: MCP servers whose tools the session offers as `mcp__<server>__<tool>`, added to the client's
- *   (`{name: {command, args, env, cwd} | {type: "http", url, headers}}` or ACP's array form; docs/options.md).
+ *   (`{name: {command, args, env, cwd} | {type: "http", url, headers}}` or ACP's array form; docs/options.md);
+ *   `TANDEM_ERR_NOT_SUPPORTED` in a build without the Cargo feature `mcp`.
  * - `shell_env`: variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist; API keys never are.
  * - `hooks`: Claude Code command hooks, the `hooks` object of a Claude Code settings file (`{"PreToolUse":
  *   [{"matcher": "Write|Edit", "hooks": [{"type": "command", "command": "...", "timeout": 60}]}], ...}`; events

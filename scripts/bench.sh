@@ -40,7 +40,7 @@ fi
 # benches/mcp.rs also measures server-everything when the pinned MCP servers are installed (npm ci, locked).
 TANDEM_MCP_DIR="$(scripts/install-mcp.sh | sed -n 1p)" || unset TANDEM_MCP_DIR
 export TANDEM_MCP_DIR
-benches=(streaming dispatch scale persistence footprint store_reopen mcp)
+benches=(streaming dispatch scale persistence long_conversation footprint store_reopen mcp)
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 for b in "${benches[@]}"; do
     echo "== $b" >&2
@@ -112,6 +112,15 @@ machine="$machine, rustc $(rustc --version | cut -d' ' -f2), node $(node --versi
     echo "Journals are built in the realistic mix of \`benches/support/journal.rs\`; fsync policy \`turn\` (the default)."
     echo
     details persistence
+    echo
+    echo "## 4b. Long conversations (\`benches/long_conversation.rs\`)"
+    echo
+    echo "A whole \`scripted:echo\` turn (prompt to \`turn_ended\`, journal write and fsync included) on a conversation of"
+    echo "10,000 stored messages against one of 10, alternating turn by turn; the model context is kept between turns and"
+    echo "extended by the new messages. Request bytes: an \`openai:bench\` session kept open against one reopened before"
+    echo "every turn (its context built from the whole transcript), same prompts, on copies of one conversation."
+    echo
+    details long_conversation
     echo
     echo "## 5. Footprint (\`benches/footprint.rs\`)"
     echo

@@ -88,6 +88,10 @@ done <"$TANDEM_SKIPPED_LOG"
 rm -f "$TANDEM_SKIPPED_LOG"
 [ ${#skipped_tests[@]} -eq 0 ] || printf '%sskipped tests: %s%s\n' "$dim" "${skipped_tests[*]}" "$reset"
 
+section "library without its optional parts (cargo test --no-default-features --test no_mcp)"
+# Hosts that leave MCP out get a library that refuses MCP configuration clearly (docs/footprint in BENCHMARKS.md).
+cargo test --locked --no-default-features --test no_mcp
+
 section "include/tandem.h is up to date"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     # The build above regenerated the header; any difference from the committed one means it is stale.

@@ -3,6 +3,7 @@
 //! tools and calls fail, each failure is reported once, and no server process (nor a child of one) outlives the
 //! client. Also list_changed, abort with `notifications/cancelled`, run-time disable, the call timeout, trust scopes
 //! and server prompts as slash commands.
+#![cfg(feature = "mcp")]
 
 mod common;
 

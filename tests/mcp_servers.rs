@@ -1,6 +1,7 @@
 //! MCP servers no one here wrote, driven by the scripted model: `@modelcontextprotocol/server-everything` over stdio
 //! and over streamable HTTP, and `@modelcontextprotocol/server-filesystem` rooted in a temp dir (both pinned in
 //! tools/mcp/package-lock.json and installed by scripts/install-mcp.sh, or found through `TANDEM_MCP_DIR`).
+#![cfg(feature = "mcp")]
 
 mod common;
 

@@ -423,6 +423,7 @@ fn host_provider_requests_and_events_follow_the_schema() {
 }
 
 #[test]
+#[cfg(feature = "mcp")] // starts MCP servers; tests/no_mcp.rs covers the build without them
 fn mcp_servers_follow_the_schema() {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/fake_server.py");
     let servers = json!({

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,8 @@ pub struct MockServer {
     /// `http://127.0.0.1:<port>`.
     pub url: String,
     bodies: Arc<Mutex<HashMap<usize, Arc<Vec<u8>>>>>,
+    /// The body length of the last request served (what the model was sent).
+    last_request: Arc<AtomicUsize>,
 }
 
 const WORDS: [&str; 8] = [
@@ -72,16 +75,27 @@ impl MockServer {
             sizes.iter().map(|&n| (n, Arc::new(body(n)))).collect();
         let bodies = Arc::new(Mutex::new(bodies));
         let b = bodies.clone();
+        let last_request = Arc::new(AtomicUsize::new(0));
+        let last = last_request.clone();
         epoch();
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
-                let b = b.clone();
+                let (b, last) = (b.clone(), last.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(conn, &b);
+                    let _ = serve(conn, &b, &last);
                 });
             }
         });
-        MockServer { url, bodies }
+        MockServer {
+            url,
+            bodies,
+            last_request,
+        }
+    }
+
+    /// The body length of the last request served.
+    pub fn last_request_bytes(&self) -> usize {
+        self.last_request.load(Ordering::SeqCst)
     }
 
     /// The base URL that streams N deltas.
@@ -105,7 +119,11 @@ impl MockServer {
     }
 }
 
-fn serve(conn: TcpStream, bodies: &Mutex<HashMap<usize, Arc<Vec<u8>>>>) -> std::io::Result<()> {
+fn serve(
+    conn: TcpStream,
+    bodies: &Mutex<HashMap<usize, Arc<Vec<u8>>>>,
+    last_request: &AtomicUsize,
+) -> std::io::Result<()> {
     conn.set_nodelay(true)?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut conn = conn;
@@ -131,6 +149,7 @@ fn serve(conn: TcpStream, bodies: &Mutex<HashMap<usize, Arc<Vec<u8>>>>) -> std::
         }
         let mut req = vec![0; length];
         reader.read_exact(&mut req)?;
+        last_request.store(length, Ordering::SeqCst);
         let parts: Vec<&str> = path.split('/').collect();
         match parts.as_slice() {
             ["", "n", n, ..] => {

@@ -137,39 +137,65 @@ impl EventBus {
     /// Sequence assignment, history and enqueueing happen under the stream's lock, so every consumer sees a
     /// session's events in sequence order.
     pub fn publish(&self, log: &SessionLog, payload: Payload) -> u64 {
-        let mut inner = lock(&log.inner);
-        let seq = inner.next_seq;
-        inner.next_seq += 1;
-        let event = Arc::new(Event {
-            seq,
-            session_id: Some(log.id.clone()),
-            parent_session_id: log.parent.clone(),
-            payload,
-        });
-        if inner.history.len() == inner.capacity {
-            inner.history.pop_front();
-        }
-        inner.history.push_back(event.clone());
-        self.enqueue(event);
-        seq
+        let mut batch = Vec::with_capacity(1);
+        let seq = self.publish_all(log, std::iter::once(payload), &mut batch);
+        seq.unwrap_or_default()
     }
 
-    fn enqueue(&self, event: Arc<Event>) {
-        let lifecycle = matches!(
-            event.payload,
-            Payload::SessionStarted { .. } | Payload::SessionStopped { .. }
-        );
-        if self.pull_enabled || lifecycle {
+    /// Emits `payloads` on `log`'s stream, in order, as one batch: the stream's lock, the pull queue's lock and
+    /// the dispatcher's queue are each taken once for all of them (and the dispatcher woken at most once), with
+    /// the same sequence numbers and order as publishing them one by one. `scratch` is a buffer the caller reuses
+    /// between batches (left empty). Returns the last sequence number, `None` for no payloads.
+    pub fn publish_all(
+        &self,
+        log: &SessionLog,
+        payloads: impl IntoIterator<Item = Payload>,
+        scratch: &mut Vec<Arc<Event>>,
+    ) -> Option<u64> {
+        let mut inner = lock(&log.inner);
+        for payload in payloads {
+            let seq = inner.next_seq;
+            inner.next_seq += 1;
+            let event = Arc::new(Event {
+                seq,
+                session_id: Some(log.id.clone()),
+                parent_session_id: log.parent.clone(),
+                payload,
+            });
+            if inner.history.len() == inner.capacity {
+                inner.history.pop_front();
+            }
+            inner.history.push_back(event.clone());
+            scratch.push(event);
+        }
+        let last = scratch.last().map(|e| e.seq);
+        self.enqueue(scratch);
+        last
+    }
+
+    /// Hands `events` (drained) to the pull queue and the dispatcher.
+    fn enqueue(&self, events: &mut Vec<Arc<Event>>) {
+        let lifecycle = |e: &Event| {
+            matches!(
+                e.payload,
+                Payload::SessionStarted { .. } | Payload::SessionStopped { .. }
+            )
+        };
+        if self.pull_enabled || events.iter().any(|e| lifecycle(e)) {
             let mut pull = lock(&self.pull);
-            if let Some(id) = event.session_id.as_ref().filter(|_| lifecycle) {
-                if matches!(event.payload, Payload::SessionStarted { .. }) {
-                    pull.open.insert(id.clone());
-                } else {
-                    pull.open.remove(id);
+            for event in events.iter() {
+                if let Some(id) = event.session_id.as_ref().filter(|_| lifecycle(event)) {
+                    if matches!(event.payload, Payload::SessionStarted { .. }) {
+                        pull.open.insert(id.clone());
+                    } else {
+                        pull.open.remove(id);
+                    }
+                }
+                if self.pull_enabled {
+                    pull.queue.push(event.clone());
                 }
             }
             if self.pull_enabled {
-                pull.queue.push(event.clone());
                 self.sync_ready(&mut pull);
                 if self.filtered_waiters.load(Ordering::Relaxed) > 0 {
                     self.pull_cv.notify_all();
@@ -178,7 +204,7 @@ impl EventBus {
                 }
             }
         }
-        self.dispatcher.enqueue(event);
+        self.dispatcher.enqueue(events);
     }
 
     /// Makes the readiness descriptor (if any) match the queue: readable while anything is queued for pulling or

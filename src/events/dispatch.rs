@@ -11,21 +11,22 @@ use super::Event;
 use crate::error::{Error, Result};
 use crate::sync::lock;
 
-/// An event ready for delivery: JSON rendered once, as C strings, whatever the number of subscribers.
+/// An event ready for delivery, borrowed for the call: its JSON is rendered once per event, whatever the number of
+/// subscribers, into a buffer the dispatcher reuses for every batch (no allocation per event).
 #[derive(Debug)]
-pub struct Prepared {
+pub struct Prepared<'a> {
     /// The event itself.
-    pub event: Arc<Event>,
+    pub event: &'a Event,
     /// NUL-terminated session ID, if any (shared between consecutive events of the same session).
-    pub session_id: Option<Arc<CStr>>,
+    pub session_id: Option<&'a CStr>,
     /// NUL-terminated JSON document.
-    pub json: CString,
+    pub json: &'a CStr,
 }
 
 /// Receives events on the dispatcher thread.
 pub trait EventSink: Send + Sync {
     /// Called for each event, never concurrently with itself and never while tandem holds a lock.
-    fn deliver(&self, event: &Prepared);
+    fn deliver(&self, event: &Prepared<'_>);
     /// Called exactly once, when the subscription ends; nothing is delivered afterwards.
     fn release(&self);
 }
@@ -111,16 +112,21 @@ impl Dispatcher {
         CURRENT.with(|c| matches!(c.get(), Some((id, _)) if id == self.id))
     }
 
-    /// Queues an event for subscribers (a no-op while there are none).
-    pub fn enqueue(&self, event: Arc<Event>) {
+    /// Queues `events` (drained) for subscribers, waking the dispatcher at most once (a no-op while there are no
+    /// subscribers).
+    pub fn enqueue(&self, events: &mut Vec<Arc<Event>>) {
         if !self.has_subs.load(Ordering::Acquire) {
+            events.clear();
             return;
         }
         let mut work = lock(&self.work);
         if work.stop {
+            events.clear();
             return;
         }
-        work.queue.push(event);
+        for event in events.drain(..) {
+            work.queue.push(event);
+        }
         let idle = work.idle;
         drop(work);
         if idle {
@@ -206,7 +212,7 @@ impl Dispatcher {
     }
 
     fn run(&self) {
-        let mut batch = Vec::new();
+        let mut batch = Batch::default();
         // The C form of the last session ID seen: a stream's consecutive events reuse it instead of allocating.
         let mut sid: Option<(Arc<str>, Arc<CStr>)> = None;
         loop {
@@ -221,42 +227,24 @@ impl Dispatcher {
                     return;
                 }
                 while let Some(item) = work.queue.pop() {
-                    batch.push(item);
-                    if batch.len() == 256 {
+                    batch.events.push(item.into_event(&self.client_seq));
+                    if batch.events.len() == BATCH {
                         break;
                     }
                 }
             }
-            for item in batch.drain(..) {
-                let event = item.into_event(&self.client_seq);
-                self.deliver(event, &mut sid);
-            }
+            batch.render(&mut sid);
+            self.deliver(&batch);
+            batch.clear();
         }
     }
 
-    fn deliver(&self, event: Arc<Event>, sid: &mut Option<(Arc<str>, Arc<CStr>)>) {
-        let session_id = event.session_id.as_ref().map(|s| match sid {
-            Some((id, c)) if Arc::ptr_eq(id, s) || **id == **s => c.clone(),
-            _ => {
-                let c: Arc<CStr> = CString::new(&**s).expect("session IDs have no NUL").into();
-                *sid = Some((s.clone(), c.clone()));
-                c
-            }
-        });
-        let prepared = Prepared {
-            session_id,
-            json: CString::new(event.to_json()).expect("JSON escapes NUL"),
-            event,
-        };
+    /// Delivers a rendered batch: to each subscription in turn, the batch's events it wants, in sequence order.
+    /// A subscription is marked running once for its share of the batch (not per event), and its `active` flag is
+    /// checked before every event, so an unsubscribe still returns only when its callback has run for the last time.
+    fn deliver(&self, batch: &Batch) {
         let list = lock(&self.subs).list.clone();
         for sub in list.iter() {
-            let wanted = match (&sub.filter, &prepared.event.session_id) {
-                (Some(f), Some(s)) => f == s,
-                _ => true,
-            };
-            if !wanted {
-                continue;
-            }
             {
                 let mut subs = lock(&self.subs);
                 if !sub.active.load(Ordering::Acquire) {
@@ -265,10 +253,22 @@ impl Dispatcher {
                 subs.running = Some(sub.id);
             }
             CURRENT.with(|c| c.set(Some((self.id, sub.id))));
-            // A panicking Rust sink must not kill the dispatcher; C callbacks cannot unwind into us.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                sub.sink.deliver(&prepared)
-            }));
+            for prepared in batch.iter() {
+                let wanted = match (&sub.filter, &prepared.event.session_id) {
+                    (Some(f), Some(s)) => f == s,
+                    _ => true,
+                };
+                if !wanted {
+                    continue;
+                }
+                if !sub.active.load(Ordering::Acquire) {
+                    break;
+                }
+                // A panicking Rust sink must not kill the dispatcher; C callbacks cannot unwind into us.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    sub.sink.deliver(&prepared)
+                }));
+            }
             CURRENT.with(|c| c.set(None));
             let mut subs = lock(&self.subs);
             subs.running = None;
@@ -279,11 +279,67 @@ impl Dispatcher {
     }
 }
 
-/// A sink backed by a Rust closure, for the safe API and tests.
-pub struct FnSink<F: Fn(&Prepared) + Send + Sync>(pub F);
+/// Most events the dispatcher takes from its queue at once (one lock of the queue, one rendering pass).
+const BATCH: usize = 256;
 
-impl<F: Fn(&Prepared) + Send + Sync> EventSink for FnSink<F> {
-    fn deliver(&self, event: &Prepared) {
+/// Events taken from the queue together, rendered into one buffer: each event's JSON followed by a NUL, so the
+/// callbacks get pointers into the buffer instead of a string allocated per event.
+#[derive(Default)]
+struct Batch {
+    events: Vec<Arc<Event>>,
+    /// The NUL-terminated JSON documents, one after another.
+    json: Vec<u8>,
+    /// Where each event's document ends in `json` (after its NUL).
+    ends: Vec<usize>,
+    /// Each event's session ID in C form.
+    sids: Vec<Option<Arc<CStr>>>,
+}
+
+impl Batch {
+    fn render(&mut self, sid: &mut Option<(Arc<str>, Arc<CStr>)>) {
+        for event in &self.events {
+            event.write_json(&mut self.json);
+            // serde_json escapes NUL in strings, so the terminator is the document's only NUL.
+            self.json.push(0);
+            self.ends.push(self.json.len());
+            self.sids.push(event.session_id.as_ref().map(|s| match sid {
+                Some((id, c)) if Arc::ptr_eq(id, s) || **id == **s => c.clone(),
+                _ => {
+                    let c: Arc<CStr> = CString::new(&**s).expect("session IDs have no NUL").into();
+                    *sid = Some((s.clone(), c.clone()));
+                    c
+                }
+            }));
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Prepared<'_>> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        self.events
+            .iter()
+            .zip(starts.zip(&self.ends))
+            .zip(&self.sids)
+            .map(|((event, (start, &end)), sid)| Prepared {
+                event,
+                session_id: sid.as_deref(),
+                json: CStr::from_bytes_with_nul(&self.json[start..end])
+                    .expect("one NUL, at the end"),
+            })
+    }
+
+    fn clear(&mut self) {
+        self.events.clear();
+        self.json.clear();
+        self.ends.clear();
+        self.sids.clear();
+    }
+}
+
+/// A sink backed by a Rust closure, for the safe API and tests.
+pub struct FnSink<F: Fn(&Prepared<'_>) + Send + Sync>(pub F);
+
+impl<F: Fn(&Prepared<'_>) + Send + Sync> EventSink for FnSink<F> {
+    fn deliver(&self, event: &Prepared<'_>) {
         (self.0)(event)
     }
     fn release(&self) {}
@@ -293,7 +349,7 @@ impl<F: Fn(&Prepared) + Send + Sync> EventSink for FnSink<F> {
 mod tests {
     use super::*;
     use crate::events::bus::EventBus;
-    use crate::events::Payload;
+    use crate::events::{Event, Payload};
     use std::sync::mpsc;
     use std::time::Duration;
 
@@ -302,7 +358,7 @@ mod tests {
         released: Arc<AtomicU64>,
     }
     impl EventSink for Probe {
-        fn deliver(&self, e: &Prepared) {
+        fn deliver(&self, e: &Prepared<'_>) {
             let _ = lock(&self.tx).send(e.json.to_str().unwrap().to_string());
         }
         fn release(&self) {
@@ -378,6 +434,114 @@ mod tests {
         assert!(matches!(own, Some(Error::ReentrantCall(_))), "{own:?}");
         assert!(theirs);
         bus.shutdown();
+    }
+
+    type Seen = Arc<Mutex<Vec<(u64, Option<String>, String)>>>;
+
+    /// A sink recording (seq, session ID, JSON) of every event it gets.
+    fn recorder() -> (Seen, Box<dyn EventSink>) {
+        let seen: Seen = Arc::default();
+        let s = seen.clone();
+        let sink = FnSink(move |p: &Prepared<'_>| {
+            lock(&s).push((
+                p.event.seq,
+                p.session_id.map(|c| c.to_str().unwrap().to_string()),
+                p.json.to_str().unwrap().to_string(),
+            ))
+        });
+        (seen, Box::new(sink))
+    }
+
+    #[test]
+    fn batches_render_each_event_as_its_own_document_for_every_subscription() {
+        let bus = EventBus::new(1 << 16, 8, false);
+        let d = bus.dispatcher().clone();
+        let (all, sink) = recorder();
+        d.subscribe(None, sink).unwrap();
+        let (only_b, sink) = recorder();
+        d.subscribe(Some("b"), sink).unwrap();
+        // `a` is a sub-agent's log: its deltas carry `parent_id` on the hand-rendered path too.
+        let a = bus.new_log_under("a", Some("b"));
+        let b = bus.new_log("b");
+        let mut published = Vec::new();
+        for i in 0..2000 {
+            let (log, payload) = match i % 4 {
+                0 => (&b, Payload::MessagesChanged),
+                1 => (
+                    &b,
+                    Payload::ThinkingDelta {
+                        message_id: i,
+                        delta: format!("\\t{i}\u{7f}é"),
+                    },
+                ),
+                _ => (
+                    &a,
+                    Payload::TextDelta {
+                        message_id: 1,
+                        delta: format!("d{i}\u{0}\"\n"),
+                    },
+                ),
+            };
+            let seq = bus.publish(log, payload.clone());
+            let event = Event {
+                seq,
+                session_id: Some(log.id().into()),
+                parent_session_id: (log.id() == "a").then(|| "b".into()),
+                payload,
+            };
+            published.push((seq, Some(log.id().to_string()), event.to_json()));
+        }
+        bus.shutdown();
+        assert_eq!(*lock(&all), published);
+        let wanted: Vec<_> = published
+            .into_iter()
+            .filter(|(_, id, _)| id.as_deref() == Some("b"))
+            .collect();
+        assert_eq!(*lock(&only_b), wanted);
+    }
+
+    #[test]
+    fn a_subscription_ended_by_another_callback_gets_nothing_after_the_unsubscribe() {
+        let bus = EventBus::new(1 << 16, 8, false);
+        let d = bus.dispatcher().clone();
+        let (victim_seen, victim) = recorder();
+        let target = Arc::new(AtomicU64::new(0));
+        let at_unsubscribe = Arc::new(Mutex::new(None));
+        let (d2, t2, v2, at2) = (
+            d.clone(),
+            target.clone(),
+            victim_seen.clone(),
+            at_unsubscribe.clone(),
+        );
+        let calls = AtomicU64::new(0);
+        d.subscribe(
+            None,
+            Box::new(FnSink(move |_: &Prepared<'_>| {
+                if calls.fetch_add(1, Ordering::SeqCst) == 300 {
+                    d2.unsubscribe(t2.load(Ordering::SeqCst)).unwrap();
+                    *lock(&at2) = Some(lock(&v2).len());
+                }
+            })),
+        )
+        .unwrap();
+        target.store(d.subscribe(None, victim).unwrap(), Ordering::SeqCst);
+        let log = bus.new_log("s");
+        for _ in 0..1000 {
+            bus.publish(&log, Payload::MessagesChanged);
+        }
+        bus.shutdown();
+        let at = lock(&at_unsubscribe).expect("the unsubscribe ran");
+        assert_eq!(
+            lock(&victim_seen).len(),
+            at,
+            "nothing after the unsubscribe returned"
+        );
+        let seqs: Vec<u64> = lock(&victim_seen).iter().map(|(s, ..)| *s).collect();
+        assert_eq!(
+            seqs,
+            (1..=at as u64).collect::<Vec<_>>(),
+            "in order, none skipped"
+        );
     }
 
     #[test]

@@ -35,6 +35,11 @@ struct EventJson<'a> {
     payload: &'a Payload,
 }
 
+/// Appends one JSON value as serde_json formats it (numbers through itoa, strings with its escaping).
+fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    serde_json::to_writer(out, value).expect("numbers and strings always serialize");
+}
+
 impl Event {
     /// The event's JSON document: `{"seq", "session_id", "kind", ...payload}`.
     pub fn to_json(&self) -> String {
@@ -45,6 +50,46 @@ impl Event {
             payload: &self.payload,
         };
         serde_json::to_string(&doc).expect("event payloads always serialize")
+    }
+
+    /// Appends the event's JSON document (as [`Event::to_json`] renders it) to `out`: the dispatcher renders a
+    /// whole batch into one reused buffer instead of allocating a string per event.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        // Deltas are nearly every event of a stream: rendered directly, byte for byte as serde renders them, instead
+        // of through the map serializer that `flatten` needs (which escapes every key).
+        if let (
+            Payload::TextDelta { message_id, delta } | Payload::ThinkingDelta { message_id, delta },
+            Some(session_id),
+        ) = (&self.payload, &self.session_id)
+        {
+            let kind: &[u8] = match self.payload {
+                Payload::TextDelta { .. } => b"text_delta",
+                _ => b"thinking_delta",
+            };
+            out.extend_from_slice(b"{\"seq\":");
+            put(out, &self.seq);
+            out.extend_from_slice(b",\"session_id\":");
+            put(out, &**session_id);
+            if let Some(parent) = &self.parent_session_id {
+                out.extend_from_slice(b",\"parent_id\":");
+                put(out, &**parent);
+            }
+            out.extend_from_slice(b",\"kind\":\"");
+            out.extend_from_slice(kind);
+            out.extend_from_slice(b"\",\"message_id\":");
+            put(out, message_id);
+            out.extend_from_slice(b",\"delta\":");
+            put(out, delta.as_str());
+            out.push(b'}');
+            return;
+        }
+        let doc = EventJson {
+            seq: self.seq,
+            session_id: self.session_id.as_deref(),
+            parent_session_id: self.parent_session_id.as_deref(),
+            payload: &self.payload,
+        };
+        serde_json::to_writer(out, &doc).expect("event payloads always serialize");
     }
 
     /// A batch of events as one JSON array of their documents, oldest first (what `tandem_client_next_events`

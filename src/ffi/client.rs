@@ -66,7 +66,8 @@ pub unsafe extern "C" fn tandem_workdir_session_id(
 /// `event_queue_capacity` (default 65536), `event_history_capacity` (per session, default 1024), `pull_events`
 /// (default true; set false if you only use callbacks), `restart` {`max_attempts`, `base_delay_ms`, `max_delay_ms`,
 /// `window_ms`}, `session_defaults` (session options merged under every start), `mcp_servers` (MCP servers every
-/// session of the client gets, in the forms of the session option; docs/options.md). Unknown keys are rejected.
+/// session of the client gets, in the forms of the session option; docs/options.md; `TANDEM_ERR_NOT_SUPPORTED` in a
+/// build without the Cargo feature `mcp`). Unknown keys are rejected.
 ///
 /// On success `*out` is a new client the caller owns: free it with `tandem_client_free`. Several clients may
 /// coexist. The client must not be used in a forked child (calls return `TANDEM_ERR_FORKED`).

@@ -69,7 +69,8 @@ use super::types::{
 /// - `sandbox`: how `shell` commands are confined: `workspace-write` (default), `read-only`, `off`, or
 ///   `{mode, network, writable_roots}` (docs/tools.md).
 /// - `mcp_servers`: MCP servers whose tools the session offers as `mcp__<server>__<tool>`, added to the client's
-///   (`{name: {command, args, env, cwd} | {type: "http", url, headers}}` or ACP's array form; docs/options.md).
+///   (`{name: {command, args, env, cwd} | {type: "http", url, headers}}` or ACP's array form; docs/options.md);
+///   `TANDEM_ERR_NOT_SUPPORTED` in a build without the Cargo feature `mcp`.
 /// - `shell_env`: variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist; API keys never are.
 /// - `hooks`: Claude Code command hooks, the `hooks` object of a Claude Code settings file (`{"PreToolUse":
 ///   [{"matcher": "Write|Edit", "hooks": [{"type": "command", "command": "...", "timeout": 60}]}], ...}`; events

@@ -63,11 +63,7 @@ impl Manager {
         let sink: crate::mcp::StatusSink = Arc::new(move |payload| {
             bus.publish(&log, payload);
         });
-        Some(Arc::new(McpServers::new(
-            configs,
-            opts.workdir.clone(),
-            sink,
-        )))
+        McpServers::build(configs, opts.workdir.clone(), sink).map(Arc::new)
     }
 
     /// The MCP servers of live session `id` (`None` when it has none).

@@ -120,7 +120,19 @@ struct Entry {
 /// Parses an `mcp_servers` value (`field` names it in messages: `mcp_servers` of the config or the options).
 /// Names must be unique, 1-64 characters from `[A-Za-z0-9_-]`, without `__` (which separates the parts of a tool's
 /// name).
+/// Without the `mcp` feature, a well-formed list with servers is `NotSupported` (an empty one is fine).
 pub fn parse(field: &str, value: &Value) -> Result<Vec<ServerConfig>> {
+    let servers = read(field, value)?;
+    if cfg!(not(feature = "mcp")) && !servers.is_empty() {
+        return Err(Error::NotSupported(format!(
+            "{field}: this build of tandem has no MCP support (built without the Cargo feature `mcp`)"
+        )));
+    }
+    Ok(servers)
+}
+
+/// Reads and checks an `mcp_servers` value (see [`parse`]), whatever the build's features.
+fn read(field: &str, value: &Value) -> Result<Vec<ServerConfig>> {
     let entries: Vec<(Option<String>, &Value)> = match value {
         Value::Null => return Ok(Vec::new()),
         Value::Object(m) => m.iter().map(|(k, v)| (Some(k.clone()), v)).collect(),
@@ -328,18 +340,18 @@ mod tests {
     use serde_json::json;
 
     fn one(v: Value) -> Result<ServerConfig> {
-        parse("mcp_servers", &v).map(|mut l| l.remove(0))
+        read("mcp_servers", &v).map(|mut l| l.remove(0))
     }
 
     #[test]
     fn both_shapes_parse_to_the_same_servers() {
-        let object = parse(
+        let object = read(
             "mcp_servers",
             &json!({"fs": {"command": "npx", "args": ["-y", "x"], "env": {"K": "$HOME"}},
                     "web": {"type": "http", "url": "https://h/mcp", "headers": {"X": "1"}}}),
         )
         .unwrap();
-        let array = parse(
+        let array = read(
             "mcp_servers",
             &json!([{"name": "fs", "command": "npx", "args": ["-y", "x"], "env": [{"name": "K", "value": "$HOME"}]},
                     {"name": "web", "type": "http", "url": "https://h/mcp", "headers": [{"name": "X", "value": "1"}]}]),
@@ -350,7 +362,7 @@ mod tests {
         assert!(
             matches!(&object[1].transport, Transport::Http { url, .. } if url == "https://h/mcp")
         );
-        assert!(parse("mcp_servers", &Value::Null).unwrap().is_empty());
+        assert!(read("mcp_servers", &Value::Null).unwrap().is_empty());
     }
 
     #[test]
@@ -390,10 +402,23 @@ mod tests {
             (json!(3), "mcp_servers must be"),
         ];
         for (v, field) in cases {
-            let e = parse("mcp_servers", &v).unwrap_err();
+            let e = read("mcp_servers", &v).unwrap_err();
             assert!(matches!(e, Error::InvalidArgument(_)), "{v}");
             assert!(e.to_string().contains(field), "{v}: {e}");
         }
+    }
+
+    #[test]
+    fn servers_are_refused_only_in_a_build_without_mcp() {
+        let r = parse("mcp_servers", &json!({"a": {"command": "x"}}));
+        if cfg!(feature = "mcp") {
+            assert_eq!(r.unwrap().len(), 1);
+        } else {
+            assert!(matches!(r, Err(Error::NotSupported(_))), "{r:?}");
+        }
+        assert!(parse("mcp_servers", &json!({})).unwrap().is_empty());
+        let bad = parse("mcp_servers", &json!([{"command": "c"}]));
+        assert!(matches!(bad, Err(Error::InvalidArgument(_))), "{bad:?}");
     }
 
     #[test]
@@ -408,8 +433,8 @@ mod tests {
 
     #[test]
     fn session_entries_add_to_the_clients_and_replace_same_names() {
-        let base = parse("c", &json!({"a": {"command": "1"}, "b": {"command": "2"}})).unwrap();
-        let top = parse("s", &json!({"b": {"command": "3"}, "c": {"command": "4"}})).unwrap();
+        let base = read("c", &json!({"a": {"command": "1"}, "b": {"command": "2"}})).unwrap();
+        let top = read("s", &json!({"b": {"command": "3"}, "c": {"command": "4"}})).unwrap();
         let all = overlay(&base, &top);
         let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "c"]);

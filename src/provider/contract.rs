@@ -33,10 +33,12 @@ pub type Boundaries = std::collections::BTreeMap<String, crate::vocab::files::Bo
 /// Every turn reports `AgentStart`, deltas and tool events, then exactly one `AgentEnd`; dropping the turn's future
 /// is an abort and reports nothing further.
 pub trait Provider: Send + Sync {
-    /// Runs one turn. `context` is the branch's model context ending with the new user message.
+    /// Runs one turn. `context` is the branch's model context ending with the new user message, shared with the
+    /// session (which keeps it between turns): a turn that adds to it copies it, and one that drops it before its
+    /// `AgentEnd` lets the session extend it for the next turn without a copy.
     fn run_turn(
         self: Arc<Self>,
-        context: Vec<ModelMessage>,
+        context: crate::vocab::model::SharedContext,
         link: Arc<dyn TurnLink>,
     ) -> BoxFuture<'static, ()>;
 

@@ -8,7 +8,6 @@ pub mod pi;
 
 pub use contract::{Provider, TurnLink};
 
-use crate::vocab::content::ContentPart;
 pub use crate::vocab::model::{
     FileChange, ModelMessage, ProviderEvent, ThinkingBlock, ToolCallRequest,
 };
@@ -117,36 +116,21 @@ pub fn check_model(provider: &str, model: &str) -> crate::error::Result<()> {
     }
 }
 
-/// A rough token estimate (characters / 3.5 + 4 per message), as the seed computes it.
+/// A rough token estimate (characters / 3.5 + 4 per message), as the seed computes it: the messages' weights
+/// summed in order, then the system prompt's share.
 pub fn estimate_tokens(context: &[ModelMessage], system_prompt: Option<&str>) -> u64 {
-    let chars = |s: &str| s.chars().count() as f64;
-    let mut total = system_prompt.map_or(0.0, |s| chars(s) / 3.5 + 12.0);
+    let mut weight = 0.0;
     for m in context {
-        total += 4.0
-            + match m {
-                ModelMessage::User(parts) => parts
-                    .iter()
-                    .map(|p| match p {
-                        ContentPart::Text { text } => chars(text),
-                        ContentPart::Image { .. } => 0.0,
-                    })
-                    .sum::<f64>(),
-                ModelMessage::Assistant {
-                    thinking,
-                    text,
-                    tool_calls,
-                } => {
-                    chars(text)
-                        + thinking.iter().map(|b| chars(&b.text)).sum::<f64>()
-                        + tool_calls
-                            .iter()
-                            .map(|c| chars(&c.args.to_string()) + chars(&c.name))
-                            .sum::<f64>()
-                }
-                ModelMessage::ToolResult { content, .. } => chars(content),
-            } / 3.5;
+        weight += m.estimate_weight();
     }
-    total.round() as u64
+    estimate_from_weight(weight, system_prompt)
+}
+
+/// The token estimate of a context whose messages weigh `weight` (see [`ModelMessage::estimate_weight`]) under
+/// `system_prompt`: the same number [`estimate_tokens`] gives for those messages.
+pub fn estimate_from_weight(weight: f64, system_prompt: Option<&str>) -> u64 {
+    let system = system_prompt.map_or(0.0, |s| s.chars().count() as f64 / 3.5 + 12.0);
+    (weight + system).round() as u64
 }
 
 #[cfg(test)]

@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::handle::{Exit, ReplyTo, SessionHandle};
 use super::link::ActorLink;
-use super::machine::journal::Batch;
 use super::machine::state::{Command, Effect, Input, Reply};
 use super::machine::transcript;
+use super::mailbox::{self, TryRecvError};
+use super::publish::{apply_all, flush};
 use super::{read, SharedPersister, SharedState};
 use crate::error::{Error, Result};
 use crate::events::bus::{EventBus, SessionLog};
@@ -61,8 +61,8 @@ pub(super) enum Msg {
 
 /// Executes effects: events go to the bus, turns to the provider.
 struct Actor {
-    rx: mpsc::UnboundedReceiver<Msg>,
-    tx: mpsc::UnboundedSender<Msg>,
+    rx: mailbox::Receiver<Msg>,
+    tx: mailbox::Sender<Msg>,
     state: SharedState,
     log: Arc<SessionLog>,
     bus: Arc<EventBus>,
@@ -84,115 +84,6 @@ struct Actor {
     idle: Option<Idle>,
     /// Told of each turn that ends with the session at rest (sub-agents).
     on_finished: Option<OnFinished>,
-}
-
-/// Applies `input` to `state`, writes the batch of changes it returns, then publishes the resulting events (so a
-/// host that hears of a turn's end can rely on it being stored); returns the reply, the effects left for the actor,
-/// and when deferred deltas are due in a batch (monotonic ms).
-pub fn apply_and_publish(
-    state: &SharedState,
-    log: &SessionLog,
-    bus: &EventBus,
-    persist: Option<&SharedPersister>,
-    input: Input,
-) -> (Reply, Vec<Effect>, Option<u64>) {
-    let flush = matches!(input, Input::Flush { .. });
-    let (reply, effects, flush_at) = {
-        let mut s = lock(state);
-        let (reply, effects) = s.apply(input, crate::time::now());
-        (reply, effects, s.persist_deadline())
-    };
-    let mut wrote = false;
-    // A turn's end that did not reach the store is reported as such, every time: the host must not take it as saved.
-    let ends_turn = effects
-        .iter()
-        .any(|fx| matches!(fx, Effect::Emit(Payload::TurnEnded { .. })));
-    let mut unsaved: Option<String> = None;
-    let mut rest = Vec::new();
-    for fx in effects {
-        match fx {
-            // The machine puts the batch first, so it is written before the events are published.
-            Effect::Persist(batch) => {
-                if let Some(p) = persist {
-                    unsaved = write(log, bus, p, Some(&batch), !ends_turn);
-                    wrote = true;
-                }
-            }
-            Effect::Emit(Payload::TurnEnded { usage, .. }) if unsaved.is_some() => {
-                let why = unsaved.take().unwrap_or_default();
-                bus.publish(
-                    log,
-                    Payload::Error {
-                        message: format!(
-                            "This turn could not be saved: {why}. It is kept in memory and saving is retried."
-                        ),
-                    },
-                );
-                bus.publish(
-                    log,
-                    Payload::TurnEnded {
-                        usage,
-                        reason: TurnEnd::StorageError,
-                    },
-                );
-            }
-            Effect::Emit(payload) => {
-                bus.publish(log, payload);
-            }
-            other => rest.push(other),
-        }
-    }
-    if flush && !wrote {
-        if let Some(p) = persist {
-            // Nothing new, but lines a failed write left behind are due.
-            write(log, bus, p, None, true);
-        }
-    }
-    (reply, rest, flush_at)
-}
-
-/// Writes `batch` (and whatever earlier writes left pending); a save that starts failing is reported as an `error`
-/// event when `report` is set. Returns why the store is not up to date, `None` when everything is stored.
-fn write(
-    log: &SessionLog,
-    bus: &EventBus,
-    persist: &SharedPersister,
-    batch: Option<&Batch>,
-    report: bool,
-) -> Option<String> {
-    let mut p = lock(persist);
-    if let Some(message) = p.save(batch) {
-        if report {
-            bus.publish(log, Payload::Error { message });
-        }
-    }
-    if p.is_clean() {
-        return None;
-    }
-    Some(
-        p.failure()
-            .unwrap_or("the store has not written it yet")
-            .to_string(),
-    )
-}
-
-/// Writes everything pending and makes it durable; returns whether everything is stored. Only the actor calls
-/// this while it runs; the manager calls it when no actor does (before the first one is reachable, after the last
-/// one stopped).
-pub fn flush(
-    state: &SharedState,
-    log: &SessionLog,
-    bus: &EventBus,
-    persist: &SharedPersister,
-) -> bool {
-    apply_and_publish(
-        state,
-        log,
-        bus,
-        Some(persist),
-        Input::Flush { durable: true },
-    );
-    lock(persist).is_clean()
 }
 
 /// Why an incarnation starts after a crash: its first act closes the interrupted turn, then announces the restart.
@@ -247,7 +138,7 @@ pub fn spawn(
     persist: Option<SharedPersister>,
     start: Start,
 ) -> (SessionHandle, JoinHandle<Exit>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mailbox::channel();
     let stopped = Arc::new(AtomicBool::new(false));
     let id: Arc<str> = log.id().into();
     let actor = Actor {
@@ -313,66 +204,22 @@ impl Actor {
             };
             tokio::select! {
                 biased;
-                msg = self.rx.recv() => match msg.inspect(|_| self.touch()) {
-                                        Some(Msg::Command(cmd, reply)) => match self.not_ready(&cmd) {
-                        Some(e) => reply(Reply::Failed(e)),
-                        None => match self.apply(Input::Command(cmd)) {
-                            Reply::Deferred => self.side_reply = Some(reply),
-                            r => reply(r),
-                        },
-                    },
-                    Some(Msg::SideDone { call, kind, result }) => {
-                        if self.side.as_ref().map(|(c, _)| *c) != Some(call) {
-                            // A cancelled call's late answer: the machine has moved on.
-                            continue;
+                msg = self.rx.recv() => {
+                    self.touch();
+                    // Deltas already queued behind this one are taken with it: one lock of the state and one
+                    // publish for the batch, in the same order and with the same sequence numbers.
+                    let next = match msg {
+                        Some(Msg::Provider { turn_id, event }) if streaming(&event) => {
+                            self.stream(turn_id, event)
                         }
-                        self.side = None;
-                        let r = self.apply(Input::SideCallDone { kind, result });
-                        if let Some(reply) = self.side_reply.take() {
-                            reply(r);
+                        other => Some(other),
+                    };
+                    if let Some(msg) = next {
+                        if let Some(exit) = self.handle(msg) {
+                            return exit;
                         }
                     }
-                    Some(Msg::Provider { turn_id, event }) => {
-                        self.apply(Input::Provider { turn_id, event });
-                    }
-                    Some(Msg::Steering { turn_id, reply }) => {
-                        let r = self.apply(Input::TakeSteering { turn_id });
-                        reply(r);
-                    }
-                    Some(Msg::Gate { turn_id, request, reply }) => {
-                        let id = request.tool_call_id.clone();
-                        match self.apply(Input::Gate { turn_id, request }) {
-                            Reply::Gate(Gate::Wait) => {
-                                self.waiting.insert(id, reply);
-                            }
-                            Reply::Gate(g) => {
-                                let _ = reply.send(g);
-                            }
-                            other => {
-                                let _ = reply.send(Gate::Refuse(format!("internal error: gate answered {other:?}")));
-                            }
-                        }
-                    }
-                    Some(Msg::Switch { cmd, journal, reply }) => reply(self.switch(cmd, journal)),
-                    Some(Msg::Boundaries(reply)) => {
-                        let _ = reply.send(read(&self.state).boundaries());
-                    }
-                    Some(Msg::Stop(done)) => {
-                        self.apply(Input::Command(Command::Abort));
-                        self.cancel_turn();
-                        self.flush();
-                        // Released before the stop is acknowledged, so the session's files are free for the
-                        // next start as soon as stop returns.
-                        self.persist = None;
-                        self.stopped.store(true, Ordering::Release);
-                        done();
-                        return Exit::Stopped;
-                    }
-                    None => {
-                        self.stopped.store(true, Ordering::Release);
-                        return Exit::Stopped;
-                    }
-                },
+                }
                 () = flush => {
                     self.apply(Input::Flush { durable: false });
                 }
@@ -397,6 +244,108 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// Applies the streaming event `event` of turn `turn_id` together with the streaming events queued right
+    /// behind it (at most [`STREAM_BATCH`]). Returns the first message that is not one, taken from the channel
+    /// and still to be handled (`Some(None)` when the channel closed).
+    fn stream(&mut self, turn_id: u64, event: ProviderEvent) -> Option<Option<Msg>> {
+        let mut inputs = Vec::with_capacity(16);
+        inputs.push(Input::Provider { turn_id, event });
+        let mut next = None;
+        while inputs.len() < STREAM_BATCH {
+            match self.rx.try_recv() {
+                Ok(Msg::Provider { turn_id, event }) if streaming(&event) => {
+                    inputs.push(Input::Provider { turn_id, event });
+                }
+                Ok(other) => {
+                    next = Some(Some(other));
+                    break;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    next = Some(None);
+                    break;
+                }
+            }
+        }
+        self.apply_inputs(inputs);
+        next
+    }
+
+    /// Handles one message of the channel (`None`: it closed); returns how the actor ends, if it does.
+    fn handle(&mut self, msg: Option<Msg>) -> Option<Exit> {
+        match msg {
+            Some(Msg::Command(cmd, reply)) => match self.not_ready(&cmd) {
+                Some(e) => reply(Reply::Failed(e)),
+                None => match self.apply(Input::Command(cmd)) {
+                    Reply::Deferred => self.side_reply = Some(reply),
+                    r => reply(r),
+                },
+            },
+            Some(Msg::SideDone { call, kind, result }) => {
+                if self.side.as_ref().map(|(c, _)| *c) != Some(call) {
+                    // A cancelled call's late answer: the machine has moved on.
+                    return None;
+                }
+                self.side = None;
+                let r = self.apply(Input::SideCallDone { kind, result });
+                if let Some(reply) = self.side_reply.take() {
+                    reply(r);
+                }
+            }
+            Some(Msg::Provider { turn_id, event }) => {
+                self.apply(Input::Provider { turn_id, event });
+            }
+            Some(Msg::Steering { turn_id, reply }) => {
+                let r = self.apply(Input::TakeSteering { turn_id });
+                reply(r);
+            }
+            Some(Msg::Gate {
+                turn_id,
+                request,
+                reply,
+            }) => {
+                let id = request.tool_call_id.clone();
+                match self.apply(Input::Gate { turn_id, request }) {
+                    Reply::Gate(Gate::Wait) => {
+                        self.waiting.insert(id, reply);
+                    }
+                    Reply::Gate(g) => {
+                        let _ = reply.send(g);
+                    }
+                    other => {
+                        let _ = reply.send(Gate::Refuse(format!(
+                            "internal error: gate answered {other:?}"
+                        )));
+                    }
+                }
+            }
+            Some(Msg::Switch {
+                cmd,
+                journal,
+                reply,
+            }) => reply(self.switch(cmd, journal)),
+            Some(Msg::Boundaries(reply)) => {
+                let _ = reply.send(read(&self.state).boundaries());
+            }
+            Some(Msg::Stop(done)) => {
+                self.apply(Input::Command(Command::Abort));
+                self.cancel_turn();
+                self.flush();
+                // Released before the stop is acknowledged, so the session's files are free for the next start as
+                // soon as stop returns.
+                self.persist = None;
+                self.stopped.store(true, Ordering::Release);
+                done();
+                return Some(Exit::Stopped);
+            }
+            None => {
+                self.stopped.store(true, Ordering::Release);
+                return Some(Exit::Stopped);
+            }
+        }
+        None
     }
 
     /// Records activity now (the idle period starts over).
@@ -492,16 +441,21 @@ impl Actor {
     }
 
     fn apply(&mut self, input: Input) -> Reply {
+        self.apply_inputs(std::iter::once(input))
+    }
+
+    /// Applies `inputs` in order (see [`apply_all`]) and executes their effects; returns the last one's reply.
+    fn apply_inputs(&mut self, inputs: impl IntoIterator<Item = Input>) -> Reply {
         let ends_before = self
             .on_finished
             .as_ref()
             .map(|_| read(&self.state).turn_ends().0);
-        let (reply, effects, flush_at) = apply_and_publish(
+        let (reply, effects, flush_at) = apply_all(
             &self.state,
             &self.log,
             &self.bus,
             self.persist.as_ref(),
-            input,
+            inputs,
         );
         self.flush_at = flush_at;
         if let (Some(before), Some(hook)) = (ends_before, &self.on_finished) {
@@ -602,6 +556,21 @@ impl Actor {
             self.provider.turn_aborted();
         }
     }
+}
+
+/// Most streaming events the actor applies and publishes as one batch: enough to amortize the locks and wake-ups
+/// when a stream arrives faster than it is handled, few enough that the batch's first delta is not held back.
+const STREAM_BATCH: usize = 256;
+
+/// Whether a provider event is a streaming one (a delta or a tool's progress), which the actor batches: these only
+/// change the transcript and emit events, so applying several before executing effects changes nothing.
+fn streaming(event: &ProviderEvent) -> bool {
+    matches!(
+        event,
+        ProviderEvent::TextDelta(_)
+            | ProviderEvent::ThinkingDelta(_)
+            | ProviderEvent::ToolUpdate { .. }
+    )
 }
 
 /// How long a compaction or summary call may take before the waiting host gets an error.

@@ -4,10 +4,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use super::actor::Msg;
 use super::machine::state::{Command, Reply};
+use super::mailbox;
 use super::SharedState;
 use crate::error::{Error, Result};
 
@@ -28,7 +27,7 @@ pub enum Exit {
 /// The sending side of a running actor.
 #[derive(Clone)]
 pub struct SessionHandle {
-    pub(super) tx: mpsc::UnboundedSender<Msg>,
+    pub(super) tx: mailbox::Sender<Msg>,
     /// The shared state.
     pub state: SharedState,
     pub(super) id: Arc<str>,

@@ -3,8 +3,8 @@
 use super::*;
 use crate::session::machine::state::{Identity, SessionState};
 
-fn handle() -> (SessionHandle, mpsc::UnboundedReceiver<Msg>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+fn handle() -> (SessionHandle, mailbox::Receiver<Msg>) {
+    let (tx, rx) = mailbox::channel();
     let state = SessionState::new(
         Identity {
             id: "s".into(),

@@ -4,11 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use super::actor::Msg;
 use super::handle::ReplyTo;
 use super::machine::state::Reply;
+use super::mailbox;
 use crate::provider::native::model::BoxFuture;
 use crate::provider::TurnLink;
 use crate::vocab::content::ContentPart;
@@ -17,7 +16,7 @@ use crate::vocab::model::ProviderEvent;
 
 /// A turn's link to its actor: events and steering requests go through the actor's channel, tagged with the turn.
 pub(super) struct ActorLink {
-    pub(super) tx: mpsc::UnboundedSender<Msg>,
+    pub(super) tx: mailbox::Sender<Msg>,
     pub(super) turn_id: u64,
 }
 

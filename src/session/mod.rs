@@ -5,20 +5,21 @@ pub mod actor;
 pub mod handle;
 mod link;
 pub mod machine;
+mod mailbox;
 pub mod options;
 pub mod persist;
+mod publish;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 // The machine's parts that hosts' Rust code and the tests name by their earlier paths.
 pub use machine::{approvals, boundaries, state, transcript};
 
-pub use actor::{
-    apply_and_publish, flush, panic_message, spawn, Finished, Idle, OnFinished, Restart, Start,
-};
+pub use actor::{panic_message, spawn, Finished, Idle, OnFinished, Restart, Start};
 pub use handle::{Exit, ReplyTo, SessionHandle};
 use machine::state::SessionState;
 pub use machine::state::Status;
+pub use publish::{apply_all, apply_and_publish, flush};
 
 use crate::sync::lock;
 

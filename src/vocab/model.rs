@@ -183,6 +183,86 @@ pub enum ModelMessage {
     },
 }
 
+impl ModelMessage {
+    /// The message's share of the rough token estimate: 4 plus its characters / 3.5 (text, thinking, tool calls'
+    /// names and arguments, results; images count nothing), as the seed computes it.
+    pub fn estimate_weight(&self) -> f64 {
+        let chars = |s: &str| s.chars().count() as f64;
+        4.0 + match self {
+            ModelMessage::User(parts) => parts
+                .iter()
+                .map(|p| match p {
+                    ContentPart::Text { text } => chars(text),
+                    ContentPart::Image { .. } => 0.0,
+                })
+                .sum::<f64>(),
+            ModelMessage::Assistant {
+                thinking,
+                text,
+                tool_calls,
+            } => {
+                chars(text)
+                    + thinking.iter().map(|b| chars(&b.text)).sum::<f64>()
+                    + tool_calls
+                        .iter()
+                        .map(|c| chars(&c.args.to_string()) + chars(&c.name))
+                        .sum::<f64>()
+            }
+            ModelMessage::ToolResult { content, .. } => chars(content),
+        } / 3.5
+    }
+}
+
+/// A model context shared between a session, which keeps it between turns, and its turns: cloning it copies
+/// nothing, and a turn that adds to it copies it on its first push. It carries the running sum of its messages'
+/// [`ModelMessage::estimate_weight`], so the token estimate of a model call does not read the whole context.
+#[derive(Debug, Clone, Default)]
+pub struct SharedContext {
+    messages: std::sync::Arc<Vec<ModelMessage>>,
+    weight: f64,
+}
+
+impl SharedContext {
+    /// A context of `messages`.
+    pub fn new(messages: Vec<ModelMessage>) -> Self {
+        let mut c = SharedContext::default();
+        c.extend(messages);
+        c
+    }
+
+    /// Adds a message at the end (copying the messages first if another holder shares them).
+    pub fn push(&mut self, m: ModelMessage) {
+        self.weight += m.estimate_weight();
+        std::sync::Arc::make_mut(&mut self.messages).push(m);
+    }
+
+    /// Adds messages at the end, in order.
+    pub fn extend(&mut self, messages: impl IntoIterator<Item = ModelMessage>) {
+        for m in messages {
+            self.push(m);
+        }
+    }
+
+    /// The sum of the messages' estimate weights, in order (what [`crate::vocab::model`] users add a system
+    /// prompt's share to).
+    pub fn weight(&self) -> f64 {
+        self.weight
+    }
+}
+
+impl std::ops::Deref for SharedContext {
+    type Target = [ModelMessage];
+    fn deref(&self) -> &[ModelMessage] {
+        &self.messages
+    }
+}
+
+impl PartialEq for SharedContext {
+    fn eq(&self, other: &Self) -> bool {
+        self.messages == other.messages
+    }
+}
+
 /// A tool as the model sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolSpec {

@@ -21,9 +21,7 @@ use scripted::Script;
 
 use crate::error::{Error, Result};
 use crate::provider::host::model::HostModel;
-use crate::provider::{
-    estimate_tokens, Env, ModelMessage, ProviderEvent, ThinkingBlock, ToolCallRequest,
-};
+use crate::provider::{Env, ModelMessage, ProviderEvent, ThinkingBlock, ToolCallRequest};
 use crate::tools::ToolSet;
 use crate::vocab::content::combine_entries;
 use crate::vocab::content::{ContentPart, Level, Usage};
@@ -333,7 +331,7 @@ impl Native {
     /// one `AgentEnd`. Cancellation (dropping the future) emits nothing further.
     pub async fn run_turn(
         self: Arc<Self>,
-        mut context: Vec<ModelMessage>,
+        mut context: crate::vocab::model::SharedContext,
         link: Arc<dyn TurnLink>,
     ) {
         let emit = |e| link.emit(e);
@@ -364,7 +362,11 @@ impl Native {
             }
             let system_prompt = self.system_prompt().await;
             emit(ProviderEvent::ContextUsage {
-                estimated_tokens: estimate_tokens(&context, system_prompt.as_deref()),
+                // The context carries its messages' weights: no pass over a long conversation per call.
+                estimated_tokens: crate::provider::estimate_from_weight(
+                    context.weight(),
+                    system_prompt.as_deref(),
+                ),
                 context_limit: self.context_limit.or_else(|| self.model.context_limit()),
             });
             let mut text = String::new();
@@ -463,6 +465,7 @@ impl Native {
                 tool_rounds += 1;
                 continue;
             }
+            // The context is shared with the session: the first tool round of a turn copies it.
             context.push(ModelMessage::Assistant {
                 thinking,
                 text,
@@ -484,6 +487,8 @@ impl Native {
             }
             tool_rounds += 1;
         }
+        // Released before the turn ends, so the session extends its kept context without copying it.
+        drop(context);
         emit(ProviderEvent::AgentEnd { usage });
     }
 }
@@ -491,7 +496,7 @@ impl Native {
 impl crate::provider::Provider for Native {
     fn run_turn(
         self: Arc<Self>,
-        context: Vec<ModelMessage>,
+        context: crate::vocab::model::SharedContext,
         link: Arc<dyn TurnLink>,
     ) -> model::BoxFuture<'static, ()> {
         Box::pin(Native::run_turn(self, context, link))

@@ -389,13 +389,16 @@ impl Provider for Pi {
 
     fn run_turn(
         self: Arc<Self>,
-        context: Vec<ModelMessage>,
+        context: crate::vocab::model::SharedContext,
         link: Arc<dyn TurnLink>,
     ) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             link.emit(ProviderEvent::AgentStart);
             let mut usage = None;
-            if let Err(e) = self.turn(&context, &link, &mut usage).await {
+            let result = self.turn(&context, &link, &mut usage).await;
+            // Released before the turn ends, so the session extends its kept context without copying it.
+            drop(context);
+            if let Err(e) = result {
                 link.emit(ProviderEvent::Error(e));
             }
             link.emit(ProviderEvent::AgentEnd { usage });

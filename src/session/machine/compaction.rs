@@ -123,7 +123,7 @@ impl SessionState {
         if self.side_call {
             return false;
         }
-        let estimate = estimate_tokens(&context_from_transcript(self.transcript.messages()), None);
+        let estimate = estimate_tokens(&self.model_context(), None);
         if (estimate as f64) <= auto.threshold * limit as f64 {
             return false;
         }

@@ -1,22 +1,25 @@
-//! The model context a turn sends, derived from the transcript every time (so branches and compactions take
-//! effect on the next turn).
+//! The model context a turn sends, derived from the transcript (so branches and compactions take effect on the next
+//! turn), and kept incrementally between turns ([`Kept`]): a turn after 10,000 messages folds in only the messages
+//! added since the last one instead of rebuilding (and copying) the whole context.
 
-use crate::vocab::content::{Body, ContentPart, Message};
-use crate::vocab::model::{ModelMessage, ThinkingBlock, ToolCallRequest};
+use crate::vocab::content::{Body, Compaction, ContentPart, Message};
+use crate::vocab::model::{ModelMessage, SharedContext, ThinkingBlock, ToolCallRequest};
 
 /// The model context of `messages` for a model that takes images (`images`) or not: for one that does not, each
 /// image becomes a short text note in its place (the transcript keeps the image; switching to a model that reads
 /// images sends it again).
 pub fn model_context(messages: &[Message], images: bool) -> Vec<ModelMessage> {
-    let mut ctx = context_from_transcript(messages);
-    if !images {
-        for m in &mut ctx {
-            if let ModelMessage::User(parts) = m {
-                leave_out_images(parts);
-            }
-        }
+    let (start, summary) = compaction_start(messages);
+    let mut out = Vec::new();
+    let mut fold = Fold::new(&mut out, images);
+    if let Some(c) = summary {
+        fold.summary(c);
     }
-    ctx
+    for m in &messages[start..] {
+        fold.feed(m);
+    }
+    fold.finish();
+    out
 }
 
 /// Replaces each image of `parts` with a short text note, for a model that does not take images.
@@ -34,8 +37,12 @@ pub fn leave_out_images(parts: &mut [ContentPart]) {
 /// Thinking goes back with its response (providers that sign it need it); system notices and usage entries are the
 /// host's, not the model's.
 pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
-    let mut out = Vec::new();
-    // After a compaction the model sees its summary, then the messages it kept.
+    model_context(messages, true)
+}
+
+/// Where the model's view of `messages` starts: after the last compaction the model sees its summary, then the
+/// messages it kept (from `first_kept_id` on; IDs grow along the transcript).
+fn compaction_start(messages: &[Message]) -> (usize, Option<&Compaction>) {
     let last_compaction = messages.iter().rev().find_map(|m| match &m.body {
         Body::System {
             compaction: Some(c),
@@ -43,40 +50,151 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
         } => Some(c),
         _ => None,
     });
-    let messages: Vec<&Message> = match last_compaction {
-        Some(c) => {
-            out.push(ModelMessage::User(vec![ContentPart::Text {
-                text: format!(
-                    "[Conversation summary: earlier context was compacted]\n\n{}",
-                    c.summary
-                ),
-            }]));
-            messages
-                .iter()
-                .filter(|m| m.id >= c.first_kept_id)
-                .collect()
+    match last_compaction {
+        Some(c) => (
+            messages.partition_point(|m| m.id < c.first_kept_id),
+            Some(c),
+        ),
+        None => (0, None),
+    }
+}
+
+/// The model context kept between turns: the context of the transcript's first `upto` messages, which end with a
+/// user message (so no response is open there and later messages cannot change it), shared with the turns that
+/// were handed it. Messages added later are folded in when the next context is asked for; a change at an earlier
+/// position (branch, switch of branch, compaction, loaded or new conversation, edits of old messages) or another
+/// image setting makes it start over from the transcript.
+#[derive(Debug, Clone, Default)]
+pub struct Kept {
+    /// How many transcript messages `closed` covers.
+    upto: usize,
+    closed: SharedContext,
+    /// The image setting `closed` was built with.
+    images: bool,
+}
+
+impl Kept {
+    /// The model context of `transcript` now, for a model that takes images or not: equal to
+    /// [`model_context`] of its messages, without copying what was kept (a turn that adds to it copies it then).
+    pub fn context(
+        &mut self,
+        transcript: &mut super::transcript::Transcript,
+        images: bool,
+    ) -> SharedContext {
+        let changed = transcript.take_changed_from();
+        let messages = transcript.messages();
+        let compacted = messages[self.upto.min(messages.len())..].iter().any(|m| {
+            matches!(
+                &m.body,
+                Body::System {
+                    compaction: Some(_),
+                    ..
+                }
+            )
+        });
+        if changed < self.upto || images != self.images || compacted {
+            self.start_over(messages, images);
         }
-        None => messages.iter().collect(),
-    };
-    let mut pending: Option<Pending> = None;
-    let mut results: Vec<ModelMessage> = Vec::new();
-    let flush = |out: &mut Vec<ModelMessage>,
-                 pending: &mut Option<Pending>,
-                 results: &mut Vec<ModelMessage>| {
-        if let Some(p) = pending.take() {
-            out.push(ModelMessage::Assistant {
+        // Fold in everything up to the last user message; what follows it may still change (a response, a tool
+        // call's result), so it is folded for this context only.
+        if let Some(last_user) = messages[self.upto..]
+            .iter()
+            .rposition(|m| matches!(m.body, Body::User { .. }))
+        {
+            let end = self.upto + last_user + 1;
+            let mut added = Vec::new();
+            let mut fold = Fold::new(&mut added, images);
+            for m in &messages[self.upto..end] {
+                fold.feed(m);
+            }
+            fold.finish();
+            self.closed.extend(added);
+            self.upto = end;
+        }
+        let rest = &messages[self.upto..];
+        if rest.iter().all(|m| !for_model(&m.body)) {
+            return self.closed.clone();
+        }
+        let mut added = Vec::new();
+        let mut fold = Fold::new(&mut added, images);
+        for m in rest {
+            fold.feed(m);
+        }
+        fold.finish();
+        let mut out = self.closed.clone();
+        out.extend(added);
+        out
+    }
+
+    /// Starts from the beginning of the model's view of `messages` (its last compaction's summary, if any).
+    fn start_over(&mut self, messages: &[Message], images: bool) {
+        let (start, summary) = compaction_start(messages);
+        let mut closed = Vec::new();
+        if let Some(c) = summary {
+            Fold::new(&mut closed, images).summary(c);
+        }
+        *self = Kept {
+            upto: start,
+            closed: SharedContext::new(closed),
+            images,
+        };
+    }
+}
+
+/// Whether a transcript entry is part of the model's context (system notices and usage entries are the host's).
+fn for_model(body: &Body) -> bool {
+    !matches!(body, Body::System { .. } | Body::Usage(_))
+}
+
+/// Folds transcript messages, in order, into model messages appended to `out`.
+struct Fold<'a> {
+    out: &'a mut Vec<ModelMessage>,
+    images: bool,
+    /// The response being rebuilt, and the results of its tool calls (which follow it).
+    pending: Option<Pending>,
+    results: Vec<ModelMessage>,
+}
+
+impl<'a> Fold<'a> {
+    fn new(out: &'a mut Vec<ModelMessage>, images: bool) -> Self {
+        Fold {
+            out,
+            images,
+            pending: None,
+            results: Vec::new(),
+        }
+    }
+
+    /// The summary a compaction left, which the model sees in place of the messages before `first_kept_id`.
+    fn summary(&mut self, c: &Compaction) {
+        self.out.push(ModelMessage::User(vec![ContentPart::Text {
+            text: format!(
+                "[Conversation summary: earlier context was compacted]\n\n{}",
+                c.summary
+            ),
+        }]));
+    }
+
+    fn flush(&mut self) {
+        if let Some(p) = self.pending.take() {
+            self.out.push(ModelMessage::Assistant {
                 thinking: p.thinking,
                 text: p.text,
                 tool_calls: p.calls,
             });
         }
-        out.append(results);
-    };
-    for m in messages {
+        self.out.append(&mut self.results);
+    }
+
+    fn feed(&mut self, m: &Message) {
         match &m.body {
             Body::User { parts, .. } => {
-                flush(&mut out, &mut pending, &mut results);
-                out.push(ModelMessage::User(parts.clone()));
+                self.flush();
+                let mut parts = parts.clone();
+                if !self.images {
+                    leave_out_images(&mut parts);
+                }
+                self.out.push(ModelMessage::User(parts));
             }
             Body::Thinking {
                 text,
@@ -85,13 +203,14 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
                 ..
             } => {
                 // Thinking opens a response: after text or tool calls it belongs to the next one.
-                if pending
+                if self
+                    .pending
                     .as_ref()
                     .is_some_and(|p| !p.calls.is_empty() || !p.text.is_empty())
                 {
-                    flush(&mut out, &mut pending, &mut results);
+                    self.flush();
                 }
-                pending
+                self.pending
                     .get_or_insert_with(Default::default)
                     .thinking
                     .push(ThinkingBlock {
@@ -101,10 +220,10 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
                     });
             }
             Body::Assistant { text } => {
-                if pending.as_ref().is_some_and(|p| !p.calls.is_empty()) {
-                    flush(&mut out, &mut pending, &mut results);
+                if self.pending.as_ref().is_some_and(|p| !p.calls.is_empty()) {
+                    self.flush();
                 }
-                pending
+                self.pending
                     .get_or_insert_with(Default::default)
                     .text
                     .push_str(text);
@@ -118,7 +237,7 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
                 is_error,
                 ..
             } => {
-                pending
+                self.pending
                     .get_or_insert_with(Default::default)
                     .calls
                     .push(ToolCallRequest {
@@ -131,7 +250,7 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
                 } else {
                     result.clone()
                 };
-                results.push(ModelMessage::ToolResult {
+                self.results.push(ModelMessage::ToolResult {
                     tool_call_id: tool_call_id.clone(),
                     name: name.clone(),
                     content,
@@ -141,8 +260,11 @@ pub fn context_from_transcript(messages: &[Message]) -> Vec<ModelMessage> {
             Body::System { .. } | Body::Usage(_) => {}
         }
     }
-    flush(&mut out, &mut pending, &mut results);
-    out
+
+    /// Closes the response still open, if any.
+    fn finish(mut self) {
+        self.flush();
+    }
 }
 
 /// An assistant response being rebuilt from transcript entries.

@@ -177,8 +177,9 @@ pub enum Effect {
     StartTurn {
         /// The new turn's ID.
         turn_id: u64,
-        /// The model context: the transcript as the model sees it, ending with the prompt.
-        context: Vec<ModelMessage>,
+        /// The model context: the transcript as the model sees it, ending with the prompt (shared with the
+        /// session, which keeps it between turns).
+        context: crate::vocab::model::SharedContext,
     },
     /// Cancel the provider's turn `turn_id`.
     CancelTurn {

@@ -3,7 +3,6 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::context::model_context;
 pub use super::inputs::{Command, EditOp, Effect, Input, PromptOutcome, QueueOp, Reply};
 use super::journal::When;
 use super::transcript::{Body, ContentPart, Level, Transcript, Usage};
@@ -117,6 +116,8 @@ pub struct SessionState {
     pub(super) journal_ops: Vec<super::conversations::JournalOp>,
     /// Whether changes go to the store, and when the last batch did.
     pub(super) journal: super::journal::JournalClock,
+    /// The model context kept between turns.
+    pub(super) context: super::context::Kept,
 }
 
 impl SessionState {
@@ -165,6 +166,7 @@ impl SessionState {
             conversation_id: String::new(),
             journal_ops: Vec::new(),
             journal: Default::default(),
+            context: Default::default(),
         }
     }
 
@@ -480,9 +482,11 @@ impl SessionState {
         crate::provider::accepts_images(&self.ident.provider, &self.ident.model)
     }
 
-    /// The context the next model call sends (images left out for a model that does not take them).
-    pub(super) fn model_context(&self) -> Vec<crate::vocab::model::ModelMessage> {
-        model_context(self.transcript.messages(), self.takes_images())
+    /// The context the next model call sends (images left out for a model that does not take them), from the
+    /// context kept since the last call plus the messages added since.
+    pub(super) fn model_context(&mut self) -> crate::vocab::model::SharedContext {
+        let images = self.takes_images();
+        self.context.context(&mut self.transcript, images)
     }
 
     /// The status at rest: plan stays plan, an error stays visible until the next turn, otherwise idle.

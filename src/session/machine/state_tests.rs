@@ -83,7 +83,7 @@ fn a_prompt_starts_a_turn_over_the_transcript_context() {
         "status changes on AgentStart, not on send"
     );
     let start = fx.iter().find_map(|e| match e {
-        Effect::StartTurn { turn_id, context } => Some((*turn_id, context.clone())),
+        Effect::StartTurn { turn_id, context } => Some((*turn_id, context.to_vec())),
         _ => None,
     });
     let (turn_id, context) = start.expect("a StartTurn effect");
@@ -579,6 +579,8 @@ fn edit(s: &mut SessionState, op: EditOp) -> Reply {
     s.apply(Input::Command(Command::Edit(op)), T0).0
 }
 
+#[path = "state_tests_context.rs"]
+mod context;
 #[path = "state_tests_edits.rs"]
 mod edits;
 #[path = "state_tests_gate.rs"]

@@ -28,7 +28,7 @@ fn branching_saves_the_transcript_and_the_next_turn_sees_the_branch() {
     // A new turn on the cut transcript gets fresh IDs and sees only the kept context.
     let (_, fx) = prompt(&mut s, "three");
     let ctx = fx.iter().find_map(|e| match e {
-        Effect::StartTurn { context, .. } => Some(context.clone()),
+        Effect::StartTurn { context, .. } => Some(context.to_vec()),
         _ => None,
     });
     assert_eq!(

@@ -396,7 +396,7 @@ fn compaction_summarizes_before_a_user_prompt_and_the_context_starts_from_it() {
     );
     let (_, fx) = prompt(&mut s, "four");
     let ctx = fx.iter().find_map(|e| match e {
-        Effect::StartTurn { context, .. } => Some(context.clone()),
+        Effect::StartTurn { context, .. } => Some(context.to_vec()),
         _ => None,
     });
     let ctx = ctx.unwrap();

@@ -9,11 +9,23 @@ pub use crate::vocab::content::{
 ///
 /// It remembers which messages changed since [`Transcript::take_dirty`] was last called, so the store writes only
 /// what a turn changed rather than the whole conversation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Transcript {
     messages: Vec<Message>,
     next_id: u64,
     dirty: std::collections::BTreeSet<u64>,
+    /// The lowest position whose message changed, or was removed, since [`Transcript::take_changed_from`] was last
+    /// called (appending changes no position before it): the kept model context is valid up to there.
+    changed_from: usize,
+}
+
+impl PartialEq for Transcript {
+    /// Equal messages, IDs and store bookkeeping; the context bookkeeping is not part of the content.
+    fn eq(&self, other: &Self) -> bool {
+        self.messages == other.messages
+            && self.next_id == other.next_id
+            && self.dirty == other.dirty
+    }
 }
 
 impl Default for Transcript {
@@ -22,6 +34,7 @@ impl Default for Transcript {
             messages: Vec::new(),
             next_id: 1,
             dirty: Default::default(),
+            changed_from: 0,
         }
     }
 }
@@ -46,6 +59,12 @@ impl Transcript {
         !self.dirty.is_empty()
     }
 
+    /// The lowest position whose message changed or was removed since the last call (the length when none did:
+    /// only appends since), and starts over. The kept model context (`context::Kept`) uses it.
+    pub fn take_changed_from(&mut self) -> usize {
+        std::mem::replace(&mut self.changed_from, usize::MAX).min(self.messages.len())
+    }
+
     /// Message `id`, if present.
     pub fn get(&self, id: u64) -> Option<&Message> {
         self.position(id).map(|i| &self.messages[i])
@@ -63,6 +82,7 @@ impl Transcript {
             messages,
             next_id: next_id.max(max + 1),
             dirty: Default::default(),
+            changed_from: 0,
         }
     }
 
@@ -73,17 +93,20 @@ impl Transcript {
 
     /// The newest message if `pred` accepts it (then it is marked changed).
     pub fn last_mut_if(&mut self, pred: impl Fn(&Body) -> bool) -> Option<&mut Message> {
+        let at = self.messages.len().saturating_sub(1);
         let last = self.messages.last_mut().filter(|m| pred(&m.body))?;
         self.dirty.insert(last.id);
+        self.changed_from = self.changed_from.min(at);
         Some(last)
     }
 
     /// Calls `f` on every message's content; `f` returns whether it changed the message, and only those are
     /// marked changed.
     pub fn update_each(&mut self, mut f: impl FnMut(&mut Body) -> bool) {
-        for m in &mut self.messages {
+        for (i, m) in self.messages.iter_mut().enumerate() {
             if f(&mut m.body) {
                 self.dirty.insert(m.id);
+                self.changed_from = self.changed_from.min(i);
             }
         }
     }
@@ -96,9 +119,11 @@ impl Transcript {
 
     /// Like [`Transcript::tool_call_mut`], with the message's ID.
     pub fn tool_call_with_id_mut(&mut self, tool_call_id: &str) -> Option<(u64, &mut Body)> {
-        let m = self.messages.iter_mut().rev().find(
+        let i = self.messages.iter().rposition(
             |m| matches!(&m.body, Body::ToolCall { tool_call_id: t, .. } if t == tool_call_id),
         )?;
+        self.changed_from = self.changed_from.min(i);
+        let m = &mut self.messages[i];
         self.dirty.insert(m.id);
         Some((m.id, &mut m.body))
     }
@@ -122,12 +147,14 @@ impl Transcript {
     pub fn body_mut(&mut self, id: u64) -> Option<&mut Body> {
         let i = self.position(id)?;
         self.dirty.insert(id);
+        self.changed_from = self.changed_from.min(i);
         Some(&mut self.messages[i].body)
     }
 
     /// Keeps the first `len` messages (IDs already handed out are never reused).
     pub fn truncate(&mut self, len: usize) {
         self.messages.truncate(len);
+        self.changed_from = self.changed_from.min(len);
     }
 
     /// Replaces the messages, keeping their IDs; later messages get IDs above every ID seen so far.
@@ -135,6 +162,7 @@ impl Transcript {
         let max = messages.iter().map(|m| m.id).max().unwrap_or(0);
         self.next_id = self.next_id.max(max + 1);
         self.messages = messages;
+        self.changed_from = 0;
     }
 
     /// Up to `limit` messages with IDs below `before_id` (0 = from the newest), newest first.
