@@ -212,5 +212,25 @@ fn main() {
             }
         );
     }
+    // The bar: an in-process hook costs microseconds, not a process spawn (the command hook's cost).
+    let callback = (
+        (turn[1] - turn[0]) * 1000.0 / CALLS as f64,
+        prompt[1] - prompt[0],
+    );
+    let command = (
+        (turn[2] - turn[0]) * 1000.0 / CALLS as f64,
+        prompt[2] - prompt[0],
+    );
+    println!();
+    support::header();
+    support::row(
+        "8. hook overhead per call, no-op C callback: PreToolUse / UserPromptSubmit",
+        &format!(
+            "{:+.1} µs / {:+.1} µs (command hook `true`: {:+.0} µs / {:+.0} µs)",
+            callback.0, callback.1, command.0, command.1
+        ),
+        "microseconds, not a process spawn",
+        Some(callback.0.max(callback.1) < 1000.0 && callback.0 < command.0 / 10.0),
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

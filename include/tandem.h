@@ -974,7 +974,7 @@ tandem_status tandem_session_cycle_thinking_level(tandem_client *client,
 
 /**
  * Models the session can use: `[{"model", "provider", "name", "current"}]`, owned by the caller. For Anthropic,
- * OpenAI and ollama models the provider's own list (`GET …/models`, waited for at most 10 s); for a pi session
+ * OpenAI (both APIs) and ollama models the provider's own list (`GET …/models`, waited for at most 10 s); for a pi session
  * pi's list (`get_available_models`, from a pi process started to answer, at most 30 s); otherwise, or when that
  * fails, the configured `models` rotation (or the current model alone).
  */
@@ -1138,9 +1138,10 @@ tandem_status tandem_session_clear_queues(tandem_client *client, const char *id)
  * - `provider`: `native` (default; tandem's agent loop), `host` (the host's model, see
  *   `tandem_client_set_provider`) or `pi` (turns run in a `pi --mode rpc` subprocess, see docs/providers.md).
  * - `pi_command`: argv of pi (default `["pi"]`).
- * - `model`: `provider:model` with provider `scripted`, `anthropic`, `openai`, `ollama` or `host`, or for pi any
+ * - `model`: `provider:model` with provider `scripted`, `anthropic`, `openai` (Chat Completions),
+ *   `openai-responses` (the Responses API, see docs/providers.md), `ollama` or `host`, or for pi any
  *   model pi knows; default `scripted:echo`, `host:default` for the host provider, `pi:default` for pi.
- * - `base_url`: the HTTP backend's URL (Anthropic: without `/v1`; OpenAI-compatible: with it; ollama defaults to
+ * - `base_url`: the HTTP backend's URL (Anthropic: without `/v1`; OpenAI and OpenAI-compatible: with it; ollama defaults to
  *   `http://localhost:11434/v1`).
  * - `api_key_env`: the variable the API key is read from at each model call (default `ANTHROPIC_API_KEY` /
  *   `OPENAI_API_KEY`); the key is never stored.

@@ -5,16 +5,18 @@
 #
 #   scripts/bench.sh              # everything (about 5 minutes on 2 cores)
 #   scripts/bench.sh --no-pi      # without the pi peer (no npm needed); its rows are left out
+#   scripts/bench.sh --no-peers   # without Codex and Claude Code (benches/peers.rs); their rows are left out
 #   scripts/bench.sh --no-write   # print only, leave BENCHMARKS.md alone
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-use_pi=1 write=1
+use_pi=1 use_peers=1 write=1
 for a in "$@"; do
     case "$a" in
         --no-pi) use_pi=0 ;;
+        --no-peers) use_peers=0 ;;
         --no-write) write=0 ;;
-        *) echo "usage: scripts/bench.sh [--no-pi] [--no-write]" >&2; exit 2 ;;
+        *) echo "usage: scripts/bench.sh [--no-pi] [--no-peers] [--no-write]" >&2; exit 2 ;;
     esac
 done
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
@@ -22,6 +24,10 @@ out="$CARGO_TARGET_DIR/bench"
 mkdir -p "$out"
 
 cargo build --release --lib
+# The same library without its optional parts (--no-default-features), for the footprint bench's "what each part
+# adds" rows.
+cargo build --release --lib --no-default-features --target-dir "$CARGO_TARGET_DIR/no-default"
+export TANDEM_BENCH_LIB_NO_MCP="$CARGO_TARGET_DIR/no-default/release/libtandem.so"
 cargo bench --no-run
 cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude benches/c/stream_host.c -o "$out/stream_host" \
     -L"$CARGO_TARGET_DIR/release" -Wl,-rpath,"$CARGO_TARGET_DIR/release" -ltandem -lpthread
@@ -37,10 +43,18 @@ else
     pi_version="not run (--no-pi)"
 fi
 
+# Codex and Claude Code (tools/peers/package-lock.json, npm ci, locked) for benches/peers.rs; bench only.
+if [ "$use_peers" = 1 ]; then
+    TANDEM_BENCH_PEERS="$(scripts/install-peers.sh)"
+    export TANDEM_BENCH_PEERS
+else
+    unset TANDEM_BENCH_PEERS
+fi
+
 # benches/mcp.rs also measures server-everything when the pinned MCP servers are installed (npm ci, locked).
 TANDEM_MCP_DIR="$(scripts/install-mcp.sh | sed -n 1p)" || unset TANDEM_MCP_DIR
 export TANDEM_MCP_DIR
-benches=(streaming dispatch scale persistence long_conversation footprint store_reopen mcp)
+benches=(streaming dispatch scale persistence long_conversation footprint store_reopen mcp hooks peers)
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 for b in "${benches[@]}"; do
     echo "== $b" >&2
@@ -67,6 +81,8 @@ machine="$machine, rustc $(rustc --version | cut -d' ' -f2), node $(node --versi
     echo "processes on the machine share its CPUs; wall-clock numbers move with that load)."
     echo "Date: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src benches || echo ' (with local changes)')."
     echo "Peer: pi $pi_version (\`@mariozechner/pi-coding-agent\`, pinned in tools/pi), \`pi --mode rpc\`."
+    peers_line="$(sed -n 's/^Peers: //p' "$out/peers.md" | head -1)"
+    echo "Peers of section 7: ${peers_line:-not run (--no-peers)}"
     echo
     echo "## Summary"
     echo
@@ -138,6 +154,24 @@ machine="$machine, rustc $(rustc --version | cut -d' ' -f2), node $(node --versi
     echo "(python3) and, when installed, \`@modelcontextprotocol/server-everything\` (node, pinned in tools/mcp)."
     echo
     details mcp
+    echo
+    echo "## 7. Peers: Codex and Claude Code (\`benches/peers.rs\`)"
+    echo
+    cat benches/peers.md
+    echo
+    details peers
+    echo
+    echo "## 8. Hooks (\`benches/hooks.rs\`)"
+    echo
+    echo "Through the C ABI. PreToolUse: a scripted turn of 200 sequential \`read_file\` calls (each a model step, the hook,"
+    echo "the gate, the call, the result), prompt to \`turn_ended\`; the overhead per call is the difference to the run"
+    echo "without hooks divided by 200. UserPromptSubmit: the duration of \`tandem_session_send_prompt\` itself (an idle"
+    echo "session, so it starts a turn), median of 300 prompts per run. The C callback answers nothing (the step goes on);"
+    echo "the command hook is \`true\` run by \`/bin/sh -c\` with the input on stdin. An in-process hook runs on the"
+    echo "blocking pool (so its timeout can be kept without trusting it): two thread hand-offs per tool call, three per"
+    echo "prompt; with no hook registered for an event nothing is built or spawned."
+    echo
+    details hooks
     echo
     echo "## Conversation store (\`benches/store_reopen.rs\`)"
     echo

@@ -16,3 +16,23 @@ node_env() {
     PATH="$venv/bin:$PATH"
     export PATH
 }
+
+# Installs exactly the npm lock in directory $2 (package.json and package-lock.json, integrity checked by `npm ci`)
+# into $3, unless a matching install is there (all of the paths after $3, relative to it, exist); then checks it
+# with `npm ls`. $1 is the repository root.
+npm_lock_install() {
+    local root=$1 lock=$2 dest=$3
+    shift 3
+    node_env "$root" >&2 || return 1
+    mkdir -p "$dest"
+    local p have=1
+    for p in "$@"; do [ -e "$dest/$p" ] || have=0; done
+    if [ "$have" = 1 ] && cmp -s "$lock/package-lock.json" "$dest/package-lock.json"; then
+        return 0
+    fi
+    cp "$lock/package.json" "$lock/package-lock.json" "$dest/"
+    # Cached tarballs first (integrity still checked against the lock); a stalled download is cut and retried.
+    (cd "$dest" && npm ci --no-audit --no-fund --silent --prefer-offline --fetch-timeout=60000 --fetch-retries=4 \
+        --foreground-scripts >&2) || return 1
+    (cd "$dest" && npm ls --all >/dev/null) || { echo "$dest does not match $lock/package-lock.json" >&2; return 1; }
+}

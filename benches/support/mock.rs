@@ -5,6 +5,8 @@
 //! `POST /paced/<N>/<interval_us>/<phase_us>/v1/chat/completions` streams N deltas, one every `interval_us` after
 //! a first wait of `phase_us`, each carrying the microseconds since [`epoch`] at which it was written, for latency
 //! measurements in the same process.
+//! `POST /r/<N>/v1/responses` and `POST /a/<N>/v1/messages` answer with the same N deltas in the OpenAI Responses
+//! API and the Anthropic Messages API formats ([`super::wire`]), for the peers benchmark.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -23,9 +25,20 @@ pub fn epoch() -> Instant {
 pub struct MockServer {
     /// `http://127.0.0.1:<port>`.
     pub url: String,
-    bodies: Arc<Mutex<HashMap<usize, Arc<Vec<u8>>>>>,
+    bodies: Arc<Mutex<Bodies>>,
     /// The body length of the last request served (what the model was sent).
     last_request: Arc<AtomicUsize>,
+}
+
+/// Pre-rendered bodies by wire (`n`: Chat Completions, `r`: Responses, `a`: Anthropic) and N.
+type Bodies = HashMap<(char, usize), Arc<Vec<u8>>>;
+
+fn render(wire: char, n: usize) -> Arc<Vec<u8>> {
+    Arc::new(match wire {
+        'r' => super::wire::responses(n),
+        'a' => super::wire::anthropic(n),
+        _ => body(n),
+    })
 }
 
 const WORDS: [&str; 8] = [
@@ -71,8 +84,7 @@ impl MockServer {
     pub fn start(sizes: &[usize]) -> MockServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding the mock server");
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let bodies: HashMap<usize, Arc<Vec<u8>>> =
-            sizes.iter().map(|&n| (n, Arc::new(body(n)))).collect();
+        let bodies: Bodies = sizes.iter().map(|&n| (('n', n), render('n', n))).collect();
         let bodies = Arc::new(Mutex::new(bodies));
         let b = bodies.clone();
         let last_request = Arc::new(AtomicUsize::new(0));
@@ -100,12 +112,19 @@ impl MockServer {
 
     /// The base URL that streams N deltas.
     pub fn base_url(&self, n: usize) -> String {
+        self.wire_url('n', n)
+    }
+
+    /// The base URL that streams N deltas in wire format `wire` (`n`, `r` or `a`, see [`Bodies`]): with `/v1` for
+    /// the OpenAI APIs, without it for Anthropic's (whose clients add it).
+    pub fn wire_url(&self, wire: char, n: usize) -> String {
         self.bodies
             .lock()
             .unwrap()
-            .entry(n)
-            .or_insert_with(|| Arc::new(body(n)));
-        format!("{}/n/{n}/v1", self.url)
+            .entry((wire, n))
+            .or_insert_with(|| render(wire, n));
+        let v1 = if wire == 'a' { "" } else { "/v1" };
+        format!("{}/{wire}/{n}{v1}", self.url)
     }
 
     /// The base URL that streams N timestamped deltas, one every `interval`, the first after `phase`.
@@ -121,7 +140,7 @@ impl MockServer {
 
 fn serve(
     conn: TcpStream,
-    bodies: &Mutex<HashMap<usize, Arc<Vec<u8>>>>,
+    bodies: &Mutex<Bodies>,
     last_request: &AtomicUsize,
 ) -> std::io::Result<()> {
     conn.set_nodelay(true)?;
@@ -152,13 +171,14 @@ fn serve(
         last_request.store(length, Ordering::SeqCst);
         let parts: Vec<&str> = path.split('/').collect();
         match parts.as_slice() {
-            ["", "n", n, ..] => {
+            ["", wire @ ("n" | "r" | "a"), n, ..] => {
                 let n: usize = n.parse().unwrap_or(0);
+                let wire = wire.chars().next().unwrap_or('n');
                 let body = bodies
                     .lock()
                     .unwrap()
-                    .entry(n)
-                    .or_insert_with(|| Arc::new(body(n)))
+                    .entry((wire, n))
+                    .or_insert_with(|| render(wire, n))
                     .clone();
                 let mut out = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\n\r\n",

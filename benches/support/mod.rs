@@ -4,6 +4,7 @@
 
 pub mod journal;
 pub mod mock;
+pub mod wire;
 
 use std::time::Duration;
 

@@ -67,7 +67,12 @@ impl Client {
         let backend = current.split_once(':').map_or("", |(b, _)| b);
         let target = model.unwrap_or(&current);
         let same = target.split_once(':').is_some_and(|(b, _)| b == backend);
-        if !(same && matches!(backend, "anthropic" | "openai" | "ollama")) {
+        if !(same
+            && matches!(
+                backend,
+                "anthropic" | "openai" | "openai-responses" | "ollama"
+            ))
+        {
             return Ok(None);
         }
         let name = current.split_once(':').map_or("", |(_, n)| n);

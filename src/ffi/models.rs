@@ -61,7 +61,7 @@ pub unsafe extern "C" fn tandem_session_cycle_thinking_level(
 }
 
 /// Models the session can use: `[{"model", "provider", "name", "current"}]`, owned by the caller. For Anthropic,
-/// OpenAI and ollama models the provider's own list (`GET …/models`, waited for at most 10 s); for a pi session
+/// OpenAI (both APIs) and ollama models the provider's own list (`GET …/models`, waited for at most 10 s); for a pi session
 /// pi's list (`get_available_models`, from a pi process started to answer, at most 30 s); otherwise, or when that
 /// fails, the configured `models` rotation (or the current model alone).
 #[no_mangle]

@@ -24,9 +24,10 @@ use super::types::{
 /// - `provider`: `native` (default; tandem's agent loop), `host` (the host's model, see
 ///   `tandem_client_set_provider`) or `pi` (turns run in a `pi --mode rpc` subprocess, see docs/providers.md).
 /// - `pi_command`: argv of pi (default `["pi"]`).
-/// - `model`: `provider:model` with provider `scripted`, `anthropic`, `openai`, `ollama` or `host`, or for pi any
+/// - `model`: `provider:model` with provider `scripted`, `anthropic`, `openai` (Chat Completions),
+///   `openai-responses` (the Responses API, see docs/providers.md), `ollama` or `host`, or for pi any
 ///   model pi knows; default `scripted:echo`, `host:default` for the host provider, `pi:default` for pi.
-/// - `base_url`: the HTTP backend's URL (Anthropic: without `/v1`; OpenAI-compatible: with it; ollama defaults to
+/// - `base_url`: the HTTP backend's URL (Anthropic: without `/v1`; OpenAI and OpenAI-compatible: with it; ollama defaults to
 ///   `http://localhost:11434/v1`).
 /// - `api_key_env`: the variable the API key is read from at each model call (default `ANTHROPIC_API_KEY` /
 ///   `OPENAI_API_KEY`); the key is never stored.

@@ -23,7 +23,7 @@ pub fn accepts_images(provider: &str, model: &str) -> bool {
     let (backend, name) = model.split_once(':').unwrap_or(("", model));
     let name = name.to_ascii_lowercase();
     match backend {
-        "openai" => !["gpt-3.5", "o1-mini", "o3-mini", "davinci", "babbage"]
+        "openai" | "openai-responses" => !["gpt-3.5", "o1-mini", "o3-mini", "davinci", "babbage"]
             .iter()
             .any(|p| name.starts_with(p)),
         "ollama" => [
@@ -142,6 +142,8 @@ mod image_tests {
         assert!(accepts_images("native", "anthropic:claude-sonnet-4-5"));
         assert!(accepts_images("native", "openai:gpt-4.1"));
         assert!(!accepts_images("native", "openai:gpt-3.5-turbo"));
+        assert!(accepts_images("native", "openai-responses:gpt-5"));
+        assert!(!accepts_images("native", "openai-responses:o3-mini"));
         assert!(!accepts_images("native", "ollama:qwen2.5-coder"));
         assert!(accepts_images("native", "ollama:llava:13b"));
         assert!(accepts_images("native", "ollama:qwen2.5vl:7b"));

@@ -224,9 +224,11 @@ async fn setsid_daemons_end_with_the_call_and_when_it_is_dropped() {
 /// A shell snippet that starts `sleep <arg>` as a `setsid` daemon and returns once it runs (so a test that finds no
 /// such process afterwards knows it was killed, not that it had not started yet).
 fn started_daemon(arg: &str) -> String {
+    // Waits for `sleep` itself: before setsid execs it, /proc/$!/cmdline is `setsid sleep <arg>`, which names the
+    // argument too (matching that let the test look for the daemon before it existed, on a loaded machine).
     format!(
         "setsid sleep {arg} </dev/null >/dev/null 2>&1 & \
-         until grep -q {arg} /proc/$!/cmdline 2>/dev/null; do sleep 0.01; done"
+         until tr '\\0' ' ' </proc/$!/cmdline 2>/dev/null | grep -qx 'sleep {arg} '; do sleep 0.01; done"
     )
 }
 

@@ -145,3 +145,18 @@ pub fn fresh_dir(prefix: &str, name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d.canonicalize().unwrap()
 }
+
+/// Waits for the end of the turn of the read-a-file scenario the provider tests share (thought "Need the file.",
+/// "Reading.", a `read_file` call whose result has "alpha", "It says alpha."), checks its events and returns them.
+pub fn read_round(c: &Client, id: &str) -> (Value, Vec<Value>) {
+    let (end, events) = turn_end(c, id);
+    assert_eq!(end["reason"], "completed", "{events:#?}");
+    assert_eq!(text_of(&events, id), "Reading.It says alpha.");
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "thinking_delta" && e["delta"] == "Need the file."));
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "tool_ended" && e["result"].as_str().unwrap().contains("alpha")));
+    (end, events)
+}

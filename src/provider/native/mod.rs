@@ -67,7 +67,9 @@ pub struct Native {
 /// have none.
 pub fn context_limit(model: &str) -> Option<u64> {
     match model.split_once(':') {
-        Some(("anthropic" | "openai" | "ollama", name)) => http::prices::context_limit(name),
+        Some(("anthropic" | "openai" | "openai-responses" | "ollama", name)) => {
+            http::prices::context_limit(name)
+        }
         _ => None,
     }
 }
@@ -81,10 +83,12 @@ pub fn check_model(model: &str) -> Result<()> {
     })?;
     match backend {
         "scripted" => Ok(()),
-        "anthropic" | "openai" | "ollama" | "host" if name.is_empty() => Err(Error::invalid(
-            format!("model {model:?} has no model name after the provider"),
-        )),
-        "anthropic" | "openai" | "ollama" | "host" => Ok(()),
+        "anthropic" | "openai" | "openai-responses" | "ollama" | "host" if name.is_empty() => {
+            Err(Error::invalid(format!(
+                "model {model:?} has no model name after the provider"
+            )))
+        }
+        "anthropic" | "openai" | "openai-responses" | "ollama" | "host" => Ok(()),
         other => Err(Error::invalid(format!(
             "unknown model provider {other:?} in {model:?}"
         ))),

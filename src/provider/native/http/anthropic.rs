@@ -79,10 +79,12 @@ fn messages(context: &[ModelMessage], thinking: bool) -> Vec<Value> {
                 tool_calls,
             } => {
                 let mut content = Vec::new();
-                // Signed blocks go back unchanged; unsigned ones (other backends) would be rejected.
+                // Signed blocks go back unchanged; unsigned ones and reasoning items of the Responses API (other
+                // backends) would be rejected.
                 if thinking {
                     for b in blocks {
                         match &b.signature {
+                            Some(s) if s.starts_with(super::responses::REASONING_TAG) => {}
                             Some(data) if b.redacted => content.push(json!({
                                 "type": "redacted_thinking",
                                 "data": data,
@@ -315,12 +317,6 @@ impl Decoder for StreamDecoder {
             _ => {}
         }
         Ok(false)
-    }
-
-    fn eof(&mut self, _out: &mut (dyn FnMut(Chunk) + Send)) -> Result<(), ModelError> {
-        Err(ModelError::transient(
-            "connection closed before the response was complete",
-        ))
     }
 }
 

@@ -1,9 +1,11 @@
-//! HTTP model backends: the Anthropic Messages API and OpenAI-compatible Chat Completions, streamed over SSE.
+//! HTTP model backends: the Anthropic Messages API, OpenAI-compatible Chat Completions and the OpenAI Responses API,
+//! streamed over SSE.
 
 pub mod anthropic;
 pub mod models;
 pub mod openai;
 pub mod prices;
+pub mod responses;
 pub mod retry;
 pub mod sse;
 
@@ -120,6 +122,8 @@ pub enum Wire {
     Anthropic,
     /// `POST {base}/chat/completions` (base defaults to `https://api.openai.com/v1`).
     OpenAi,
+    /// `POST {base}/responses` (base defaults to `https://api.openai.com/v1`).
+    Responses,
 }
 
 /// Turns a stream's events into chunks.
@@ -130,8 +134,13 @@ pub trait Decoder: Send {
         event: &SseEvent,
         out: &mut (dyn FnMut(Chunk) + Send),
     ) -> std::result::Result<bool, ModelError>;
-    /// The connection closed before the end marker: fine if the response was complete anyway.
-    fn eof(&mut self, out: &mut (dyn FnMut(Chunk) + Send)) -> std::result::Result<(), ModelError>;
+    /// The connection closed before the end marker: fine if the response was complete anyway (by default it is
+    /// not: the stream was cut off).
+    fn eof(&mut self, _out: &mut (dyn FnMut(Chunk) + Send)) -> std::result::Result<(), ModelError> {
+        Err(ModelError::transient(
+            "connection closed before the response was complete",
+        ))
+    }
 }
 
 /// A model served over HTTP.
@@ -150,7 +159,7 @@ pub struct HttpModel {
 }
 
 impl HttpModel {
-    /// The model `name` of `provider` (`anthropic`, `openai` or `ollama`).
+    /// The model `name` of `provider` (`anthropic`, `openai`, `openai-responses` or `ollama`).
     pub fn new(
         provider: &str,
         name: &str,
@@ -166,6 +175,12 @@ impl HttpModel {
             ),
             "openai" => (
                 Wire::OpenAi,
+                "https://api.openai.com/v1",
+                "OPENAI_API_KEY",
+                true,
+            ),
+            "openai-responses" => (
+                Wire::Responses,
                 "https://api.openai.com/v1",
                 "OPENAI_API_KEY",
                 true,
@@ -191,6 +206,7 @@ impl HttpModel {
                 format!("{base}/v1/models?limit=1000"),
             ),
             Wire::OpenAi => (format!("{base}/chat/completions"), format!("{base}/models")),
+            Wire::Responses => (format!("{base}/responses"), format!("{base}/models")),
         };
         Ok(HttpModel {
             wire,
@@ -244,7 +260,7 @@ impl HttpModel {
                     h.insert("x-api-key", secret(k.to_string())?);
                 }
             }
-            Wire::OpenAi => {
+            Wire::OpenAi | Wire::Responses => {
                 if let Some(k) = key {
                     h.insert("authorization", secret(format!("Bearer {k}"))?);
                 }
@@ -267,6 +283,10 @@ impl HttpModel {
             Wire::OpenAi => (
                 openai::request_body(&self.name, req),
                 Box::new(openai::StreamDecoder::new(self.prices)),
+            ),
+            Wire::Responses => (
+                responses::request_body(&self.name, req),
+                Box::new(responses::StreamDecoder::new(self.prices)),
             ),
         };
         let request = self
@@ -448,6 +468,32 @@ pub fn parse_args(name: &str, json: &str) -> std::result::Result<Value, ModelErr
     }
 }
 
+/// Feeds `input` to `decoder` in pieces cut at `cuts`, then ends the stream: the chunks, and how it ended (decoder
+/// tests).
+#[cfg(test)]
+pub(crate) fn decode_split(
+    decoder: &mut dyn Decoder,
+    input: &[u8],
+    cuts: &[usize],
+) -> (Vec<Chunk>, std::result::Result<bool, ModelError>) {
+    let mut parser = SseParser::default();
+    let mut chunks = Vec::new();
+    let mut events = Vec::new();
+    let mut start = 0;
+    for end in cuts.iter().copied().chain([input.len()]) {
+        parser.feed(&input[start..end], &mut events);
+        start = end;
+        for e in events.drain(..) {
+            match decoder.event(&e, &mut |c| chunks.push(c)) {
+                Ok(false) => {}
+                other => return (chunks, other),
+            }
+        }
+    }
+    let r = decoder.eof(&mut |c| chunks.push(c)).map(|_| false);
+    (chunks, r)
+}
+
 /// Merges adjacent text and thinking pieces so that streams split differently compare equal (decoder tests).
 #[cfg(test)]
 pub(crate) fn merged(chunks: Vec<Chunk>) -> Vec<Chunk> {
@@ -472,6 +518,15 @@ mod tests {
         let m = HttpModel::new("anthropic", "claude-x", &o, SharedClient::default()).unwrap();
         assert_eq!(m.url, "https://api.anthropic.com/v1/messages");
         assert_eq!(m.key_env, "ANTHROPIC_API_KEY");
+        let m = HttpModel::new("openai-responses", "gpt-5", &o, SharedClient::default()).unwrap();
+        assert_eq!(
+            (m.url.as_str(), m.key_env.as_str(), m.wire),
+            (
+                "https://api.openai.com/v1/responses",
+                "OPENAI_API_KEY",
+                Wire::Responses
+            )
+        );
         let m = HttpModel::new("ollama", "llama3", &o, SharedClient::default()).unwrap();
         assert_eq!(m.url, "http://localhost:11434/v1/chat/completions");
         assert!(!m.key_required);

@@ -81,16 +81,20 @@ pub fn request_body(model: &str, req: &ModelRequest<'_>) -> Value {
             })
             .collect();
     }
-    let effort = match req.thinking {
+    if let Some(e) = reasoning_effort(req.thinking) {
+        body["reasoning_effort"] = json!(e);
+    }
+    body
+}
+
+/// OpenAI's reasoning effort for a thinking level (`None`: leave it to the model), in both APIs.
+pub fn reasoning_effort(level: ThinkingLevel) -> Option<&'static str> {
+    match level {
         ThinkingLevel::Off => None,
         ThinkingLevel::Low => Some("low"),
         ThinkingLevel::Medium => Some("medium"),
         ThinkingLevel::High => Some("high"),
-    };
-    if let Some(e) = effort {
-        body["reasoning_effort"] = json!(e);
     }
-    body
 }
 
 /// Plain text as a string (what every compatible server accepts); with images, the parts array.

@@ -3,8 +3,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::provider::native::http::merged;
-use crate::provider::native::http::sse::SseParser;
+use crate::provider::native::http::{decode_split, merged};
 use crate::provider::ThinkingBlock;
 use crate::vocab::model::ToolSpec;
 
@@ -25,28 +24,16 @@ pub const STREAM: &str = concat!(
 );
 
 fn decode(input: &[u8], cuts: &[usize]) -> (Vec<Chunk>, Result<bool, ModelError>) {
-    let mut parser = SseParser::default();
-    let mut decoder = StreamDecoder::new(Some(Prices {
-        input: 2.5,
-        output: 10.0,
-        cache_read: 1.25,
-        cache_write: 0.0,
-    }));
-    let mut chunks = Vec::new();
-    let mut events = Vec::new();
-    let mut start = 0;
-    for end in cuts.iter().copied().chain([input.len()]) {
-        parser.feed(&input[start..end], &mut events);
-        start = end;
-        for e in events.drain(..) {
-            match decoder.event(&e, &mut |c| chunks.push(c)) {
-                Ok(false) => {}
-                other => return (chunks, other),
-            }
-        }
-    }
-    let r = decoder.eof(&mut |c| chunks.push(c)).map(|_| false);
-    (chunks, r)
+    decode_split(
+        &mut StreamDecoder::new(Some(Prices {
+            input: 2.5,
+            output: 10.0,
+            cache_read: 1.25,
+            cache_write: 0.0,
+        })),
+        input,
+        cuts,
+    )
 }
 
 #[test]
