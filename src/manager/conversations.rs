@@ -94,7 +94,7 @@ impl Manager {
             conversation_id,
             journal,
             session_lock,
-            opts.stored.clone(),
+            opts.stored(),
         );
         Ok((token, Some(Arc::new(Mutex::new(persister)))))
     }

@@ -215,12 +215,12 @@ impl Manager {
         };
         let budget =
             crate::provider::budget::Budget::new(&id, parent_budget, limits, &state.usage());
-        // pi reads the project's AGENTS.md itself.
+        // pi reads the project's AGENTS.md itself. A session with neither a workdir nor configured paths has no
+        // files to look for, and an idle session's few hundred bytes count (BENCHMARKS.md, footprint).
         let context = match (&opts.context_files, opts.provider.as_str()) {
-            (Some(c), "native" | "host") => Some(crate::tools::context::ContextFiles::new(
-                c.clone(),
-                opts.workdir.as_deref(),
-            )),
+            (Some(c), "native" | "host") if opts.workdir.is_some() || !c.paths.is_empty() => Some(
+                crate::tools::context::ContextFiles::new(c.clone(), opts.workdir.as_deref()),
+            ),
             _ => None,
         };
         if persist.is_some() {

@@ -71,7 +71,9 @@ pub struct SubagentHandle {
 /// Sessions by ID plus the ID counter and sub-agent handles.
 #[derive(Debug)]
 pub struct Registry<H, S> {
-    entries: HashMap<String, Entry<H, S>>,
+    /// Boxed: the map keeps spare slots as it grows, and an entry (with the session's options) is large, so inline
+    /// entries cost an idle session ~1 KiB of empty slots (BENCHMARKS.md, footprint).
+    entries: HashMap<String, Box<Entry<H, S>>>,
     next_id: u64,
     next_timer: u64,
     subagents: Vec<SubagentHandle>,
@@ -111,7 +113,7 @@ impl<H, S> Registry<H, S> {
 
     /// The live entry for `id`: `NotFound` if unknown, `RestartPending` while it restarts.
     pub fn active(&self, id: &str) -> Result<(&H, &S)> {
-        match self.entries.get(id) {
+        match self.entries.get(id).map(|e| &**e) {
             None => Err(Error::no_session(id)),
             Some(Entry {
                 slot: Slot::Pending { .. },
@@ -127,27 +129,27 @@ impl<H, S> Registry<H, S> {
 
     /// The entry for `id` in any state.
     pub fn get(&self, id: &str) -> Option<&Entry<H, S>> {
-        self.entries.get(id)
+        self.entries.get(id).map(|e| &**e)
     }
 
     /// Registers a freshly started session.
     pub fn insert(&mut self, id: &str, handle: H, seed: S) {
         self.entries.insert(
             id.into(),
-            Entry {
+            Box::new(Entry {
                 slot: Slot::Active(handle),
                 generation: 1,
                 window: None,
                 last_crash: None,
                 seed,
-            },
+            }),
         );
     }
 
     /// Removes `id` (and its sub-agent handle), returning the entry.
     pub fn remove(&mut self, id: &str) -> Option<Entry<H, S>> {
         self.subagents.retain(|h| h.session_id != id);
-        self.entries.remove(id)
+        self.entries.remove(id).map(|e| *e)
     }
 
     /// Live entries.
@@ -231,6 +233,7 @@ impl<H, S> Registry<H, S> {
     pub fn take_timer(&mut self, id: &str, timer: u64) -> Option<&mut Entry<H, S>> {
         self.entries
             .get_mut(id)
+            .map(|e| &mut **e)
             .filter(|e| matches!(e.slot, Slot::Pending { timer: t } if t == timer))
     }
 

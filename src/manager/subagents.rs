@@ -138,7 +138,7 @@ impl Manager {
         let (mut base, config, provider) = self.active(parent, |h, seed| {
             let s = read(&h.state);
             (
-                seed.options.stored.clone(),
+                seed.options.stored(),
                 s.provider_config(),
                 seed.options.provider.clone(),
             )

@@ -178,11 +178,17 @@ pub struct Resolved {
     /// The session's command hooks: `hooks`, then those of `hook_settings_files`.
     pub command_hooks: Vec<crate::hooks::command::CommandHook>,
     /// The options as the store keeps them for a resume: what the host gave (no client defaults, no
-    /// `session_id`), with the workdir made absolute. Secrets are never options: keys are env var names.
-    pub stored: serde_json::Map<String, Value>,
+    /// `session_id`), with the workdir made absolute. Secrets are never options: keys are env var names. Kept as
+    /// compact JSON text: a live map costs every idle session a B-tree node (~600 bytes) for two rare readers.
+    stored: Box<str>,
 }
 
 impl Resolved {
+    /// The options as the store keeps them (see the field's documentation).
+    pub fn stored(&self) -> serde_json::Map<String, Value> {
+        serde_json::from_str(&self.stored).unwrap_or_default()
+    }
+
     /// What the session's provider reads of these options.
     pub fn provider_options(&self) -> ProviderOptions {
         ProviderOptions {
@@ -369,7 +375,7 @@ pub fn resolve(
         stored.insert("workdir".into(), Value::String(w.display().to_string()));
     }
     Ok(Resolved {
-        stored,
+        stored: Value::Object(stored).to_string().into(),
         session_id: opts.session_id,
         model,
         provider,
