@@ -16,3 +16,30 @@ node_env() {
     PATH="$venv/bin:$PATH"
     export PATH
 }
+
+# Installs the npm packages pinned in tools/<name>/package-lock.json into target/<name> with `npm ci` and prints that
+# directory, then on a second line the `node` that runs them. A matching install (same lock, and each node_modules
+# path given after the name present) is reused. Node.js comes from node_env.
+npm_lock_install() {
+    local root=$1 name=$2
+    shift 2
+    local dest="$root/target/$name" have=1 m
+    node_env "$root" >&2
+    mkdir -p "$dest"
+    for m in "$@"; do
+        [ -d "$dest/node_modules/$m" ] || have=0
+    done
+    if [ "$have" = 1 ] && cmp -s "$root/tools/$name/package-lock.json" "$dest/package-lock.json"; then
+        echo "$dest"
+        command -v node
+        return 0
+    fi
+    cp "$root/tools/$name/package.json" "$root/tools/$name/package-lock.json" "$dest/"
+    # Cached tarballs first (integrity still checked against the lock); a stalled download is cut and retried.
+    (cd "$dest" && npm ci --no-audit --no-fund --silent --prefer-offline --fetch-timeout=60000 --fetch-retries=4 >&2)
+    # npm ci installs exactly the lock; `npm ls` fails on anything missing, extraneous or not matching it.
+    (cd "$dest" && npm ls --all >/dev/null) ||
+        { echo "install-$name: target/$name does not match tools/$name/package-lock.json" >&2; return 1; }
+    echo "$dest"
+    command -v node
+}

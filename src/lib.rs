@@ -6,6 +6,8 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+#[cfg(feature = "acp")]
+pub mod acp;
 pub mod client;
 pub mod commands;
 pub mod error;

@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["session"],
     &["manager"],
     &["client", "commands"],
-    &["ffi", "fuzzing"],
+    &["ffi", "fuzzing", "acp", "bin"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -129,3 +129,28 @@ pub fn tool_calls(c: &Client, id: &str) -> Vec<Value> {
         .cloned()
         .collect()
 }
+
+/// Runs `scripts/<script>` (an npm install of pinned packages: install-mcp.sh, install-acp.sh) and returns the
+/// directory it printed and the `node` to run them with; the directory in `$override_var` instead when that is set.
+/// Fails, never skips, without npm.
+pub fn npm_install(script: &str, override_var: &str) -> (std::path::PathBuf, String) {
+    if let Some(d) = std::env::var_os(override_var) {
+        return (std::path::PathBuf::from(d), "node".into());
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
+    let out = std::process::Command::new("bash")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
+    assert!(
+        out.status.success(),
+        "scripts/{script} failed (it needs npm and Node.js >= 20): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut lines = stdout.lines();
+    let dir = std::path::PathBuf::from(lines.next().unwrap());
+    (dir, lines.next().unwrap_or("node").to_string())
+}

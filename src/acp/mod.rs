@@ -1,0 +1,17 @@
+//! The Agent Client Protocol (ACP, protocol version 1): tandem as an ACP agent that editors (Zed, JetBrains,
+//! Neovim, Emacs, VS Code extensions) drive over stdio, on the wire types of `agent-client-protocol-schema` and
+//! tandem's own JSON-RPC transport (docs/acp.md says why).
+//!
+//! [`rpc`] is the newline-delimited JSON-RPC connection, [`agent::serve`] the agent (sessions, prompts, modes,
+//! loading), `turn` the per-session pump from events to updates and approvals to permission requests, `updates`
+//! the mapping of events and stored transcripts, `editor` the client's `fs/*` as the file tools' editor, `prompt`
+//! content blocks as content parts.
+
+pub mod agent;
+mod editor;
+mod prompt;
+pub mod rpc;
+mod turn;
+mod updates;
+
+pub use agent::{serve, AgentOptions};
