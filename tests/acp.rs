@@ -331,6 +331,33 @@ fn plan_mode_refuses_writes() {
 }
 
 #[test]
+fn model_and_thinking_are_config_options_the_editor_sets() {
+    let d = Dirs::new("config");
+    let spec = json!({"args": d.args(json!([[{"text": "ok"}]])), "prompts": ["hi"],
+        "config": [["thinking", "high"], ["model", "scripted:echo"], ["colour", "blue"]]});
+    let r = drive(&d, spec);
+    let opened = &r["opened"]["configOptions"];
+    assert_eq!(
+        (&opened[0]["id"], &opened[0]["currentValue"]),
+        (&json!("model"), &json!("scripted:script"))
+    );
+    assert_eq!(
+        (&opened[1]["id"], &opened[1]["currentValue"]),
+        (&json!("thinking"), &json!("off"))
+    );
+    assert_eq!(r["config"][0]["configOptions"][1]["currentValue"], "high");
+    assert_eq!(
+        r["config"][1]["configOptions"][0]["currentValue"],
+        "scripted:echo"
+    );
+    assert!(
+        r["config"][2]["error"].as_str().unwrap().contains("colour"),
+        "{r}"
+    );
+    assert_eq!(r["stop_reasons"], json!(["end_turn"]));
+}
+
+#[test]
 fn with_no_key_and_no_model_it_runs_the_offline_demo() {
     let d = Dirs::new("demo");
     std::fs::write(d.work().join("README.md"), "# demo\nTODO: a thing\n").unwrap();

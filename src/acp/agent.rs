@@ -9,8 +9,9 @@ use agent_client_protocol_schema::v1::{
     AgentCapabilities, CurrentModeUpdate, Implementation, InitializeRequest, InitializeResponse,
     ListSessionsResponse, LoadSessionRequest, LoadSessionResponse, McpCapabilities,
     NewSessionRequest, NewSessionResponse, PromptCapabilities, PromptRequest, PromptResponse,
-    SessionCapabilities, SessionInfo, SessionListCapabilities, SessionMode, SessionModeState,
-    SessionUpdate, SetSessionModeRequest,
+    SessionCapabilities, SessionConfigOption, SessionConfigOptionValue, SessionInfo,
+    SessionListCapabilities, SessionMode, SessionModeState, SessionUpdate,
+    SetSessionConfigOptionRequest, SetSessionConfigOptionResponse, SetSessionModeRequest,
 };
 use agent_client_protocol_schema::ProtocolVersion;
 use serde::de::DeserializeOwned;
@@ -161,6 +162,7 @@ impl Agent {
             "session/list" => self.list_sessions(params).await,
             "session/prompt" => self.prompt(parse(params)?).await,
             "session/set_mode" => self.set_mode(parse(params)?).await,
+            "session/set_config_option" => self.set_config_option(parse(params)?).await,
             m => Err(RpcError::new(-32601, format!("method not found: {m}"))),
         }
     }
@@ -262,7 +264,12 @@ impl Agent {
             self.detach(&id).await;
             return Err(e);
         }
-        to_json(NewSessionResponse::new(id).modes(modes("exec")))
+        let config = self.config_options(&id).await?;
+        to_json(
+            NewSessionResponse::new(id)
+                .modes(modes("exec"))
+                .config_options(config),
+        )
     }
 
     async fn load_session(&self, req: LoadSessionRequest) -> Result<Value, RpcError> {
@@ -295,7 +302,12 @@ impl Agent {
         for u in replay(Some(&req.cwd), &messages) {
             send_update(&self.conn, &id, u);
         }
-        to_json(LoadSessionResponse::new().modes(modes("exec")))
+        let config = self.config_options(&id).await?;
+        to_json(
+            LoadSessionResponse::new()
+                .modes(modes("exec"))
+                .config_options(config),
+        )
     }
 
     /// Stored sessions, newest first: each session's newest conversation. The store does not keep a session's
@@ -350,6 +362,44 @@ impl Agent {
             .await
             .map_err(|_| RpcError::internal("the session stopped"))??;
         to_json(PromptResponse::new(reason))
+    }
+
+    /// The model and thinking options of session `id` as they are now.
+    async fn config_options(&self, id: &str) -> Result<Vec<SessionConfigOption>, RpcError> {
+        let sid = id.to_string();
+        let (models, meta) = self
+            .blocking(move |c| Ok((c.available_models(&sid)?, c.metadata(&sid)?)))
+            .await?;
+        Ok(super::config::options(&models, &meta))
+    }
+
+    /// `model` switches the model, `thinking` the thinking level; answers with the options as they are then.
+    async fn set_config_option(
+        &self,
+        req: SetSessionConfigOptionRequest,
+    ) -> Result<Value, RpcError> {
+        let id = req.session_id.0.to_string();
+        let SessionConfigOptionValue::ValueId { value } = &req.value else {
+            return Err(RpcError::invalid_params(
+                "model and thinking take a value ID",
+            ));
+        };
+        let (sid, value) = (id.clone(), value.0.to_string());
+        match &*req.config_id.0 {
+            "model" => self.blocking(move |c| c.set_model(&sid, &value)).await?,
+            "thinking" => {
+                self.blocking(move |c| c.set_thinking_level(&sid, &value))
+                    .await?
+            }
+            other => {
+                return Err(RpcError::invalid_params(format!(
+                    "unknown config option {other}: model or thinking"
+                )))
+            }
+        }
+        to_json(SetSessionConfigOptionResponse::new(
+            self.config_options(&id).await?,
+        ))
     }
 
     async fn set_mode(&self, req: SetSessionModeRequest) -> Result<Value, RpcError> {

@@ -4,10 +4,11 @@
 //!
 //! [`rpc`] is the newline-delimited JSON-RPC connection, [`agent::serve`] the agent (sessions, prompts, modes,
 //! loading), `turn` the per-session pump from events to updates and approvals to permission requests, `updates`
-//! the mapping of events and stored transcripts, `editor` the client's `fs/*` as the file tools' editor, `prompt`
+//! the mapping of events and stored transcripts, `config` the model and thinking options, `editor` the client's `fs/*` as the file tools' editor, `prompt`
 //! content blocks as content parts.
 
 pub mod agent;
+mod config;
 mod editor;
 mod prompt;
 pub mod rpc;

@@ -5,9 +5,10 @@
 //
 // SPEC_JSON: {"agent": path of tandem-acp, "args": [...], "cwd": dir, "fs": {"read": bool, "write": bool},
 //   "buffers": {path: text}, "permission": option id to pick ("allow_once", "allow_always", "reject") or "cancel",
-//   "prompts": [text, ...], "cancel_after_chunk": bool, "load": session id or null, "list": bool, "mode": id}
-// Output: {"init", "session_id", "stop_reasons", "errors", "updates", "permissions", "reads", "writes", "list",
-//   "exit_code"}. The driver asserts nothing itself: the Rust test does.
+//   "prompts": [text, ...], "cancel_after_chunk": bool, "load": session id or null, "list": bool, "mode": id,
+//   "config": [[config id, value], ...]}
+// Output: {"init", "session_id", "opened" (the new/load answer), "config" (each set_config_option's answer or
+//   error), "stop_reasons", "errors", "updates", "permissions", "reads", "writes", "list", "exit_code"}. The driver asserts nothing itself: the Rust test does.
 
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
@@ -23,6 +24,8 @@ const acp = await import(pathToFileURL(require.resolve("@agentclientprotocol/sdk
 const out = {
   init: null,
   session_id: null,
+  opened: null,
+  config: [],
   stop_reasons: [],
   errors: [],
   updates: [],
@@ -75,12 +78,25 @@ try {
     }
     let sessionId = spec.load;
     if (sessionId) {
-      await ctx.request(acp.methods.agent.session.load, { sessionId, cwd: spec.cwd, mcpServers: [] });
+      out.opened = await ctx.request(acp.methods.agent.session.load, {
+        sessionId,
+        cwd: spec.cwd,
+        mcpServers: [],
+      });
     } else {
-      const s = await ctx.request(acp.methods.agent.session.new, { cwd: spec.cwd, mcpServers: [] });
-      sessionId = s.sessionId;
+      out.opened = await ctx.request(acp.methods.agent.session.new, { cwd: spec.cwd, mcpServers: [] });
+      sessionId = out.opened.sessionId;
     }
     out.session_id = sessionId;
+    for (const [configId, value] of spec.config ?? []) {
+      try {
+        out.config.push(
+          await ctx.request(acp.methods.agent.session.setConfigOption, { sessionId, configId, value }),
+        );
+      } catch (e) {
+        out.config.push({ error: String(e?.message ?? e) });
+      }
+    }
     if (spec.mode) {
       await ctx.request(acp.methods.agent.session.setMode, { sessionId, modeId: spec.mode });
     }
