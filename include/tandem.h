@@ -1058,8 +1058,11 @@ tandem_status tandem_session_clear_queues(tandem_client *client, const char *id)
  * - `session_id`: the session's ID (`A-Z a-z 0-9 . _ -`, 1-128 characters; default `session-N`). One that is taken
  *   is `TANDEM_ERR_ALREADY_EXISTS`; a stored conversation with this ID is continued.
  * - `provider`: `native` (default; tandem's agent loop), `host` (the host's model, see
- *   `tandem_client_set_provider`) or `pi` (turns run in a `pi --mode rpc` subprocess, see docs/providers.md).
+ *   `tandem_client_set_provider`), `pi` (turns run in a `pi --mode rpc` subprocess) or `acp` (turns run by an
+ *   Agent Client Protocol agent, `acp_command`), see docs/providers.md.
  * - `pi_command`: argv of pi (default `["pi"]`).
+ * - `acp_command`: argv of the ACP agent the `acp` provider runs (required with `"provider": "acp"`; prefix `env
+ *   NAME=value` for its environment), see docs/providers.md.
  * - `model`: `provider:model` with provider `scripted`, `anthropic`, `openai`, `ollama` or `host`, or for pi any
  *   model pi knows; default `scripted:echo`, `host:default` for the host provider, `pi:default` for pi.
  * - `base_url`: the HTTP backend's URL (Anthropic: without `/v1`; OpenAI-compatible: with it; ollama defaults to

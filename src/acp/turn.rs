@@ -144,6 +144,7 @@ async fn ask(client: Arc<Client>, conn: Arc<Connection>, id: String, approval: V
     let (approval_id, name) = (s("approval_id"), s("name"));
     let args = approval.get("args").cloned().unwrap_or(Value::Null);
     let fields = ToolCallUpdateFields::new()
+        .name(name.clone())
         .title(tool_title(&name, &args))
         .kind(tool_kind(&name))
         .raw_input(args);

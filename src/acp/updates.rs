@@ -55,6 +55,7 @@ fn locations(workdir: Option<&Path>, args: &Value) -> Vec<ToolCallLocation> {
 /// The tool call a `tool_started` (or a stored call) opens.
 pub fn tool_call(workdir: Option<&Path>, id: &str, name: &str, args: &Value) -> ToolCall {
     ToolCall::new(id.to_string(), tool_title(name, args))
+        .name(name.to_string())
         .kind(tool_kind(name))
         .status(ToolCallStatus::Pending)
         .locations(locations(workdir, args))
