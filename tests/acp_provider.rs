@@ -73,6 +73,28 @@ fn said(c: &Client, id: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Asserts that `hay` contains `needle`; `what` says why it should.
+fn contains(hay: &str, needle: &str, what: &str) {
+    assert!(hay.contains(needle), "{what}: {needle:?} not in {hay}");
+}
+
+/// Starts a session with `options` whose first turn fails with an error naming `why`; returns its client.
+fn first_turn_fails(options: &str, why: &str) -> Client {
+    let (c, id) = session(options);
+    c.send_prompt(&id, text("hi")).unwrap();
+    let (err, _) = wait_for(&c, WAIT, |e| e["kind"] == "error");
+    contains(err["message"].as_str().unwrap(), why, "the turn's error");
+    assert_eq!(turn_ended(&c, &id)["reason"], "error");
+    c
+}
+
+/// A client without a store and a session started with `options`.
+fn session(options: &str) -> (Client, String) {
+    let c = Client::new(Some(r#"{"store_dir": null}"#)).unwrap();
+    let id = c.start_session(Some(options)).unwrap();
+    (c, id)
+}
+
 fn turn_ended(c: &Client, id: &str) -> Value {
     let (ev, _) = wait_for(c, WAIT, |e| {
         e["kind"] == "turn_ended" && e["session_id"] == id
@@ -114,8 +136,7 @@ fn the_agents_write_is_an_approval_here_and_goes_through_tandems_file_tools() {
     let write = |id: &str, path: &str| json!({"tool_call": {"id": id, "name": "write_file", "args": {"path": path, "content": "x\n"}}});
     let script =
         json!([[write("w1", "a.txt")], [write("w2", "../escape.txt")], [{"text": "done"}]]);
-    let c = Client::new(Some(r#"{"store_dir": null}"#)).unwrap();
-    let id = c.start_session(Some(&d.acp_options(&script))).unwrap();
+    let (c, id) = session(&d.acp_options(&script));
     c.send_prompt(&id, text("write")).unwrap();
     for call in ["w1", "w2"] {
         let (ev, _) = wait_for(&c, WAIT, |e| e["kind"] == "approval_pending");
@@ -139,10 +160,7 @@ fn the_agents_write_is_an_approval_here_and_goes_through_tandems_file_tools() {
     assert_eq!(said[1]["status"], "complete", "{said:?}");
     assert_eq!(said[2]["is_error"], true, "{said:?}");
     let touched = c.touched_files(&id).unwrap().to_string();
-    assert!(
-        touched.contains("a.txt"),
-        "the write is recorded here: {touched}"
-    );
+    contains(&touched, "a.txt", "the write is recorded here");
 }
 
 #[test]
@@ -150,8 +168,7 @@ fn a_rejected_permission_fails_the_agents_call_and_abort_cancels_its_turn() {
     let d = Dirs::new("reject");
     let write = json!({"tool_call": {"id": "w1", "name": "write_file", "args": {"path": "a.txt", "content": "x"}}});
     let script = json!([[write], [{"text": "ok"}], [{"text": "slow"}, {"delay_ms": 600000}]]);
-    let c = Client::new(Some(r#"{"store_dir": null}"#)).unwrap();
-    let id = c.start_session(Some(&d.acp_options(&script))).unwrap();
+    let (c, id) = session(&d.acp_options(&script));
     c.send_prompt(&id, text("write")).unwrap();
     wait_for(&c, WAIT, |e| e["kind"] == "approval_pending");
     c.respond_to_approval(&id, None, Decision::Reject).unwrap();
@@ -167,19 +184,89 @@ fn a_rejected_permission_fails_the_agents_call_and_abort_cancels_its_turn() {
 
 #[test]
 fn an_agent_that_cannot_start_fails_the_turn_with_its_reason() {
-    let c = Client::new(Some(r#"{"store_dir": null}"#)).unwrap();
     let bad = json!({"provider": "acp", "acp_command": ["/nonexistent/tandem-test/agent"]});
-    let id = c.start_session(Some(&bad.to_string())).unwrap();
-    c.send_prompt(&id, text("hi")).unwrap();
-    let (err, _) = wait_for(&c, WAIT, |e| e["kind"] == "error");
-    assert!(
-        err["message"]
-            .as_str()
-            .unwrap()
-            .contains("cannot start the ACP agent"),
-        "{err}"
-    );
-    assert_eq!(turn_ended(&c, &id)["reason"], "error");
+    let c = first_turn_fails(&bad.to_string(), "cannot start the ACP agent");
     let missing = c.start_session(Some(r#"{"provider": "acp"}"#)).unwrap_err();
     assert!(missing.to_string().contains("acp_command"), "{missing}");
+}
+
+/// Options of a session whose agent is tests/acp/fault_agent.mjs in `mode`.
+fn fault_options(d: &Dirs, mode: &str, extra: Value) -> String {
+    let (sdk, node) = npm_install("install-acp.sh", "TANDEM_ACP_SDK_DIR");
+    let agent = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/acp/fault_agent.mjs");
+    let command = json!([node, agent, sdk, mode, d.0.join("state")]);
+    let mut o = json!({"provider": "acp", "acp_command": command, "workdir": d.work()});
+    for (k, v) in extra.as_object().unwrap() {
+        o[k] = v.clone();
+    }
+    o.to_string()
+}
+
+#[test]
+fn an_agent_crashing_mid_turn_fails_that_turn_and_the_next_loads_its_session_again() {
+    let d = Dirs::new("crash");
+    let (c, id) = session(&fault_options(&d, "crash", json!({})));
+    c.send_prompt(&id, text("one")).unwrap();
+    let (err, _) = wait_for(&c, WAIT, |e| e["kind"] == "error");
+    let msg = err["message"].as_str().unwrap();
+    assert!(
+        msg.contains("exited mid-turn") && msg.contains("crashing on purpose"),
+        "{msg}"
+    );
+    assert_eq!(turn_ended(&c, &id)["reason"], "error");
+    // The provider is not ready while the restart waits out its backoff.
+    while let Err(e) = c.send_prompt(&id, text("two")) {
+        assert!(matches!(e, tandem::Error::ProviderNotReady(_)), "{e}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    let msgs = c.messages(&id).unwrap().to_string();
+    contains(
+        &msgs,
+        "loaded fault-1",
+        "the new process loaded the session",
+    );
+    contains(&msgs, "loaded its session", "the host is told");
+}
+
+#[test]
+fn garbage_on_the_agents_stdout_does_not_break_the_turn() {
+    let d = Dirs::new("garbage");
+    let (c, id) = session(&fault_options(&d, "garbage", json!({})));
+    c.send_prompt(&id, text("hi")).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    assert_eq!(said(&c, &id)[1], json!({"assistant": "still here"}));
+}
+
+#[test]
+fn an_agent_that_never_answers_initialize_fails_the_turn() {
+    let d = Dirs::new("silent");
+    let opts = fault_options(&d, "silent", json!({"stream_idle_timeout_ms": 500}));
+    first_turn_fails(&opts, "did not initialize within 500 ms");
+}
+
+#[test]
+fn a_permission_asked_after_cancel_is_answered_cancelled_and_never_reaches_the_host() {
+    let d = Dirs::new("late");
+    let (c, id) = session(&fault_options(&d, "late_permission", json!({})));
+    c.send_prompt(&id, text("one")).unwrap();
+    wait_for(&c, WAIT, |e| {
+        e["kind"] == "text_delta" && e["delta"] == "waiting"
+    });
+    c.abort(&id).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "aborted");
+    c.send_prompt(&id, text("two")).unwrap();
+    let (_, seen) = wait_for(&c, WAIT, |e| {
+        e["kind"] == "turn_ended" && e["session_id"] == id
+    });
+    assert!(
+        seen.iter().all(|e| e["kind"] != "approval_pending"),
+        "{seen:?}"
+    );
+    let msgs = c.messages(&id).unwrap().to_string();
+    contains(
+        &msgs,
+        "late permission: cancelled",
+        "the late request was answered",
+    );
 }

@@ -205,6 +205,7 @@ impl Resolved {
                 command: self.acp_command.clone(),
                 workdir: self.workdir.clone(),
                 approval_timeout: self.approval_timeout,
+                setup_timeout: self.http.idle_timeout,
             },
         }
     }

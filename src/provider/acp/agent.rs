@@ -12,9 +12,6 @@ use tokio::sync::mpsc;
 use super::rpc::{self, Connection, Incoming};
 use crate::provider::pi::process::{keep_tail, GroupKill};
 
-/// How long the agent may take to answer `initialize` and open its session (npx may download it first).
-pub(crate) const SETUP_LIMIT: Duration = Duration::from_secs(60);
-
 /// A running agent with an open ACP session.
 pub(crate) struct AgentProcess {
     // Field order matters: the group is killed before the child handle (itself `kill_on_drop`) is dropped.
@@ -25,6 +22,8 @@ pub(crate) struct AgentProcess {
     pub(crate) incoming: mpsc::UnboundedReceiver<Incoming>,
     /// The ACP session tandem works in.
     pub(crate) session_id: String,
+    /// The answer of the last prompt, while it has not come (its turn was aborted).
+    pub(crate) pending: Option<tokio::task::JoinHandle<Result<Value, rpc::RpcError>>>,
 }
 
 /// What opening the session did: a new session, or the earlier one loaded again.
@@ -44,6 +43,7 @@ impl AgentProcess {
         cwd: &Path,
         files: bool,
         resume: Option<&str>,
+        limit: Duration,
     ) -> Result<(AgentProcess, Opened), String> {
         let program = argv.first().ok_or("acp_command is empty")?;
         let mut cmd = tokio::process::Command::new(program);
@@ -74,14 +74,15 @@ impl AgentProcess {
             conn,
             incoming,
             session_id: String::new(),
+            pending: None,
         };
-        let opened = match tokio::time::timeout(SETUP_LIMIT, agent.open(cwd, files, resume)).await {
+        let opened = match tokio::time::timeout(limit, agent.open(cwd, files, resume)).await {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => return Err(format!("{e}{}", agent.exit_note().await)),
             Err(_) => {
                 return Err(format!(
-                    "the ACP agent did not initialize within {} s{}",
-                    SETUP_LIMIT.as_secs(),
+                    "the ACP agent did not initialize within {} ms{}",
+                    limit.as_millis(),
                     agent.exit_note().await
                 ))
             }
@@ -146,6 +147,34 @@ impl AgentProcess {
         Ok(Opened::New(note))
     }
 
+    /// Waits (at most `limit`) for the answer of a prompt whose turn was aborted, answering the requests the agent
+    /// still makes for it as cancelled, then drops what else it sent for it. `false` when the agent would not
+    /// settle (it is better replaced).
+    pub(crate) async fn settle(&mut self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        if let Some(pending) = self.pending.as_mut() {
+            loop {
+                tokio::select! {
+                    _ = &mut *pending => break,
+                    msg = self.incoming.recv() => match msg {
+                        None => return false,
+                        Some(Incoming::Request { id, method, .. }) => refuse(&self.conn, id, &method),
+                        Some(Incoming::Notification { .. }) => {}
+                    },
+                    () = tokio::time::sleep_until(deadline) => return false,
+                }
+            }
+            self.pending = None;
+        }
+        // Requests sent before the answer are queued still.
+        while let Ok(msg) = self.incoming.try_recv() {
+            if let Incoming::Request { id, method, .. } = msg {
+                refuse(&self.conn, id, &method);
+            }
+        }
+        true
+    }
+
     /// `: <how it exited>` when the process has exited (with its stderr's tail), else nothing.
     pub(crate) async fn exit_note(&mut self) -> String {
         let status = match tokio::time::timeout(Duration::from_millis(500), self.child.wait()).await
@@ -162,6 +191,16 @@ impl AgentProcess {
             format!(" (it exited: {status}: {tail})")
         }
     }
+}
+
+/// Answers a request of a cancelled prompt: a permission as cancelled, anything else as an error.
+fn refuse(conn: &Connection, id: Value, method: &str) {
+    let answer = if method == "session/request_permission" {
+        Ok(json!({"outcome": {"outcome": "cancelled"}}))
+    } else {
+        Err(rpc::RpcError::new(-32800, "the turn was cancelled"))
+    };
+    conn.respond(id, answer);
 }
 
 /// Sends `session/cancel` when a turn's future is dropped mid-run (tandem's abort).

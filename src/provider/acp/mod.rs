@@ -33,6 +33,8 @@ use turn::Turn;
 
 /// The model name of ACP sessions: the agent runs the model it is configured with.
 pub const DEFAULT_MODEL: &str = "acp:default";
+/// How long the prompt of an aborted turn may take to answer `cancelled` before the agent is replaced.
+const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
 /// What the ACP provider reads from the session's options.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +45,9 @@ pub struct AcpOptions {
     pub workdir: Option<PathBuf>,
     /// How long a permission request waits for the host.
     pub approval_timeout: Duration,
+    /// How long the agent may take to answer `initialize` and open its session (`stream_idle_timeout_ms`: an agent
+    /// that sends nothing for that long is as dead as a silent model stream).
+    pub setup_timeout: Duration,
 }
 
 /// Checks an ACP session's model: the agent picks its own, so only [`DEFAULT_MODEL`] (or another `acp:` name,
@@ -116,6 +121,12 @@ impl Acp {
         slot: &'a mut Slot,
         link: &Arc<dyn TurnLink>,
     ) -> std::result::Result<&'a mut AgentProcess, String> {
+        if let Some(a) = slot.agent.as_mut() {
+            // What an aborted turn's prompt still sends is stale: it must not show up as this turn's.
+            if !a.settle(SETTLE_LIMIT).await {
+                slot.agent = None;
+            }
+        }
         if slot.agent.is_none() {
             if let Some(at) = slot.retry_at {
                 tokio::time::sleep_until(at).await;
@@ -128,8 +139,9 @@ impl Acp {
                 }
             };
             let files = self.shared.tools.workdir().is_some();
+            let resume = slot.last_session.as_deref();
             let started =
-                AgentProcess::start(&o.command, &cwd, files, slot.last_session.as_deref()).await;
+                AgentProcess::start(&o.command, &cwd, files, resume, o.setup_timeout).await;
             let (agent, opened) = match started {
                 Ok(a) => a,
                 Err(e) => {
@@ -184,11 +196,16 @@ impl Acp {
             .collect();
         let params = json!({"sessionId": agent.session_id, "prompt": prompt});
         let conn = agent.conn.clone();
-        let mut answer = Box::pin(async move { conn.request("session/prompt", params).await });
+        agent.pending = Some(tokio::spawn(async move {
+            conn.request("session/prompt", params).await
+        }));
         let mut cancel = CancelOnDrop(Some((agent.conn.clone(), agent.session_id.clone())));
         let ended = loop {
             tokio::select! {
-                r = &mut answer => break Some(r),
+                r = agent.pending.as_mut().expect("set above") => {
+                    agent.pending = None;
+                    break Some(r.unwrap_or_else(|e| Err(rpc::RpcError::internal(e.to_string()))));
+                }
                 msg = agent.incoming.recv() => match msg {
                     None => break None,
                     Some(Incoming::Notification { method, params }) if method == "session/update" => {
