@@ -9,7 +9,10 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::http_mock::{serve, Reply};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+use common::http_mock::{read_request, serve, Reply};
 use common::*;
 use serde_json::json;
 use tandem::session::transcript::ContentPart;
@@ -137,4 +140,63 @@ fn codex_streams_an_answer_from_the_mock_responses_api() {
         request.body.to_string().contains("say hello"),
         "the prompt reached the model"
     );
+}
+
+/// A mock whose first answer streams the word `start` and then nothing more (its connection held open until the
+/// client closes it), and whose second answer is `then`.
+fn stall_then(then: String) -> String {
+    let started = answer(&["start"]);
+    // Everything up to the first delta: the answer's end never comes.
+    let started = started[..started.find("event: response.output_item.done").unwrap()].to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        read_request(&mut s);
+        let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+        let _ = s
+            .write_all(head.as_bytes())
+            .and_then(|_| s.write_all(started.as_bytes()))
+            .and_then(|_| s.flush());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+        });
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        read_request(&mut s);
+        let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+        let _ = s
+            .write_all(head.as_bytes())
+            .and_then(|_| s.write_all(then.as_bytes()));
+    });
+    url
+}
+
+#[test]
+fn abort_cancels_codex_while_its_model_streams_and_the_next_prompt_runs() {
+    let url = stall_then(answer(&["after"]));
+    let codex = Codex::new("cancel", &url);
+    let c = Client::new(Some(r#"{"store_dir": null}"#)).unwrap();
+    let id = c.start_session(Some(&codex.options())).unwrap();
+    c.send_prompt(&id, text("think forever")).unwrap();
+    wait_for(&c, WAIT, |e| {
+        e["kind"] == "text_delta" && e["delta"] == "start"
+    });
+    c.abort(&id).unwrap();
+    let (ended, _) = wait_for(&c, WAIT, |e| {
+        e["kind"] == "turn_ended" && e["session_id"] == id
+    });
+    assert_eq!(ended["reason"], "aborted");
+    c.send_prompt(&id, text("again")).unwrap();
+    let (_, events) = wait_for(&c, WAIT, |e| {
+        e["kind"] == "turn_ended" && e["session_id"] == id
+    });
+    assert_eq!(events.last().unwrap()["reason"], "completed", "{events:?}");
+    assert_eq!(text_of(&events, &id), "after");
 }

@@ -120,5 +120,8 @@ try {
   out.errors.push(String(e?.stack ?? e));
 }
 child.stdin.end();
+// An agent that does not exit when its client goes away is killed (and reported as such) after 10 s.
+const grace = setTimeout(() => child.kill("SIGKILL"), 10000);
 out.exit_code = await exited;
+clearTimeout(grace);
 process.stdout.write(JSON.stringify(out) + "\n");
