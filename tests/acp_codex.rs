@@ -151,29 +151,24 @@ fn stall_then(then: String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
-        let Ok((mut s, _)) = listener.accept() else {
+        // One request per connection, answered with an event stream whose body is `body`.
+        let reply = |body: &str| {
+            let (mut s, _) = listener.accept().ok()?;
+            read_request(&mut s);
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+            s.write_all(head.as_bytes()).ok()?;
+            s.write_all(body.as_bytes()).and_then(|_| s.flush()).ok()?;
+            Some(s)
+        };
+        let Some(mut held) = reply(&started) else {
             return;
         };
-        read_request(&mut s);
-        let head =
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
-        let _ = s
-            .write_all(head.as_bytes())
-            .and_then(|_| s.write_all(started.as_bytes()))
-            .and_then(|_| s.flush());
         std::thread::spawn(move || {
             let mut buf = [0u8; 64];
-            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            while matches!(held.read(&mut buf), Ok(n) if n > 0) {}
         });
-        let Ok((mut s, _)) = listener.accept() else {
-            return;
-        };
-        read_request(&mut s);
-        let head =
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
-        let _ = s
-            .write_all(head.as_bytes())
-            .and_then(|_| s.write_all(then.as_bytes()));
+        reply(&then);
     });
     url
 }
