@@ -18,6 +18,8 @@ pub mod ids;
 pub mod manager;
 pub mod mcp;
 pub mod provider;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod sandbox;
 pub mod session;
 pub mod skills;
