@@ -199,3 +199,67 @@ fn the_gateway_speaks_tls_with_the_given_certificate() {
     });
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_viewer_that_does_not_read_gets_events_dropped_and_catches_up_while_the_driver_streams_on() {
+    // 16 MB of deltas, paced so a reading driver keeps up: more than the socket buffers hold, so the silent viewer's
+    // outbox fills.
+    let chunk = "x".repeat(16 * 1024);
+    let turn: Vec<Value> = (0..1000)
+        .flat_map(|_| [json!({"text": chunk}), json!({"delay_ms": 1})])
+        .collect();
+    let c = client(None);
+    let id = c
+        .start_session(Some(&json!({"script": [turn]}).to_string()))
+        .unwrap();
+    let token = c.token(&id).unwrap();
+    let url = c.listen(Some(r#"{"max_queued_bytes": 2097152}"#)).unwrap();
+    rt().block_on(async {
+        let att = json!({"session_id": id, "token": token, "cursor": 0});
+        let mut driver = Peer::connect(&url).await;
+        let mut viewer = Peer::connect_small_buffer(&url).await;
+        driver.ok("session.attach", att.clone()).await;
+        viewer.ok("session.attach", att).await;
+        driver.ok("send_prompt", json!({"text": "stream"})).await;
+        // The driver follows the turn to its end while the viewer reads nothing (so it never held the session up).
+        let (seqs, _) = follow(&mut driver).await;
+        assert_eq!(seqs, (1..=*seqs.last().unwrap()).collect::<Vec<_>>());
+        // The viewer finds the marker after what it was sent, resumes from its cursor, and has every seq once.
+        let (got, drops) = follow(&mut viewer).await;
+        assert!(drops >= 1, "16 MB never fit the viewer's buffers");
+        assert_eq!(got[..seqs.len()], seqs[..]);
+    });
+}
+
+/// Reads a peer's events until `turn_ended`, resuming with `session.catch_up` after each `events_dropped` (whose
+/// cursor must be the last seq it was sent); the seqs it got and how many drops it saw.
+async fn follow(p: &mut Peer) -> (Vec<u64>, usize) {
+    let mut seqs: Vec<u64> = Vec::new();
+    let mut drops = 0;
+    let mut pending = 0;
+    let mut ended = false;
+    loop {
+        let n = p.note().await.expect("the stream goes on");
+        match n["method"].as_str() {
+            Some("event") => {
+                pending = pending.max(1) - 1;
+                seqs.extend(seqs_of(&n["params"]));
+                ended |= n["params"]["kind"] == "turn_ended";
+                if ended && pending == 0 {
+                    return (seqs, drops);
+                }
+            }
+            Some("events_dropped") => {
+                drops += 1;
+                let resume_from = n["params"]["resume_from"].as_u64().unwrap();
+                assert_eq!(seqs.last().copied().unwrap_or(0), resume_from);
+                let up = p
+                    .ok("session.catch_up", json!({"cursor": resume_from}))
+                    .await;
+                assert_eq!(up["resync"], false, "{up}");
+                pending = up["events"].as_u64().unwrap();
+            }
+            _ => {}
+        }
+    }
+}

@@ -138,6 +138,13 @@ impl Outbox {
         if inner.dropped || inner.session.as_deref() != event.session_id.as_deref() {
             return;
         }
+        // Merging keeps the bytes (a merged delta holds the text of all it merged), so the byte bound comes first.
+        if inner.bytes + size > self.limits.max_bytes {
+            Self::drop_events(&mut inner);
+            drop(inner);
+            self.notify.notify_one();
+            return;
+        }
         let half =
             inner.events * 2 >= self.limits.max_events || inner.bytes * 2 >= self.limits.max_bytes;
         if half && !inner.paused {
@@ -159,7 +166,7 @@ impl Outbox {
                 }
             }
         }
-        if inner.events >= self.limits.max_events || inner.bytes + size > self.limits.max_bytes {
+        if inner.events >= self.limits.max_events {
             Self::drop_events(&mut inner);
         } else {
             let item = Item::Event {
@@ -254,6 +261,22 @@ mod tests {
         // Nothing more until the next catch-up.
         o.push(&delta(11, "i"), "0123456789");
         assert!(o.pop().is_none());
+    }
+
+    #[test]
+    fn merged_deltas_count_their_bytes_against_the_bound() {
+        let o = Outbox::new(Limits {
+            max_events: 100,
+            max_bytes: 35,
+        });
+        o.begin_catch_up(&"s".into());
+        o.resume();
+        // 10 bytes each: two kept, the third merged (past half the bytes), the fourth would pass 35.
+        for (seq, t) in [(1, "a"), (2, "b"), (3, "c")] {
+            o.push(&delta(seq, t), "0123456789");
+        }
+        o.push(&delta(4, "d"), "0123456789");
+        assert_eq!(drain(&o), vec!["dropped"]);
     }
 
     #[test]

@@ -51,6 +51,25 @@ impl Peer {
         Peer::from(ws)
     }
 
+    /// Connects over plain ws with a small socket receive buffer (a peer that stops reading backs up sooner).
+    pub async fn connect_small_buffer(url: &str) -> Peer {
+        let addr: std::net::SocketAddr = url
+            .trim_start_matches("ws://")
+            .parse()
+            .expect("ws://IP:port");
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(addr).await.expect("connect");
+        let (ws, _) = tokio::time::timeout(
+            WAIT,
+            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)),
+        )
+        .await
+        .expect("handshake in time")
+        .expect("handshake");
+        Peer::from(ws)
+    }
+
     /// Wraps an established WebSocket.
     pub fn from(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Peer {
         Peer {
