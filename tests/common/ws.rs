@@ -39,6 +39,8 @@ pub struct Peer {
     pub notes: VecDeque<Value>,
     /// Whether the gateway closed the connection.
     pub closed: bool,
+    /// Every frame received, in order.
+    pub log: Vec<Value>,
 }
 
 impl Peer {
@@ -77,6 +79,7 @@ impl Peer {
             next: 1,
             notes: VecDeque::new(),
             closed: false,
+            log: Vec::new(),
         }
     }
 
@@ -93,7 +96,9 @@ impl Peer {
                 .expect("a frame in time");
             match m {
                 Some(Ok(Message::Text(t))) => {
-                    return Some(serde_json::from_str(&t).expect("frames are JSON"))
+                    let v: Value = serde_json::from_str(&t).expect("frames are JSON");
+                    self.log.push(v.clone());
+                    return Some(v);
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
                     self.closed = true;
