@@ -2,6 +2,7 @@
 //! and docs/remote.md names every method.
 #![cfg(feature = "remote")]
 
+mod common;
 #[path = "common/ws.rs"]
 mod ws;
 
@@ -27,19 +28,7 @@ fn schema() -> Value {
 }
 
 fn check(def: &str, doc: &Value) {
-    let mut root = schema();
-    root["$ref"] = json!(format!("#/$defs/{def}"));
-    let v =
-        jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("{def} does not compile: {e}"));
-    let errors: Vec<String> = v
-        .iter_errors(doc)
-        .map(|e| format!("{e} at {}", e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{def} rejects {doc:#}:\n{}",
-        errors.join("\n")
-    );
+    common::check_schema("schemas/remote.schema.json", def, doc);
 }
 
 fn names(v: &Value) -> BTreeSet<String> {

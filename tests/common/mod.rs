@@ -129,3 +129,24 @@ pub fn tool_calls(c: &Client, id: &str) -> Vec<Value> {
         .cloned()
         .collect()
 }
+
+/// A validator for definition `def` of the JSON Schema file `file` (relative to the crate root).
+pub fn schema_validator(file: &str, def: &str) -> jsonschema::Validator {
+    let mut root: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    root["$ref"] = serde_json::json!(format!("#/$defs/{def}"));
+    jsonschema::validator_for(&root)
+        .unwrap_or_else(|e| panic!("schema {def} does not compile: {e}"))
+}
+
+/// Fails unless `doc` validates against definition `def` of `file`, listing every error.
+pub fn check_schema(file: &str, def: &str, doc: &Value) {
+    let errors: Vec<String> = schema_validator(file, def)
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{def} rejects {doc:#}:\n{}",
+        errors.join("\n")
+    );
+}
