@@ -64,6 +64,11 @@ fn attaching_needs_the_sessions_own_token_and_nothing_is_sent_before() {
         let e = p.call("snapshot", json!({})).await.unwrap_err();
         assert_eq!(error_name(&e), "unauthorized");
         assert_eq!(p.close_code().await, Some(1008));
+        // A malformed first frame is answered, and the connection closed: authentication gets one try.
+        let mut p = Peer::connect(&url).await;
+        p.send_raw("{").await;
+        assert_eq!(p.recv().await.unwrap()["error"]["code"], -32700);
+        assert_eq!(p.close_code().await, Some(1008));
         // No gateway token configured: `auth` can never succeed, and listing needs it.
         let mut p = Peer::connect(&url).await;
         assert_eq!(
@@ -346,4 +351,46 @@ fn tempdir(what: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+#[test]
+fn tandem_server_documents_its_flags_and_refuses_bad_ones() {
+    let bin = env!("CARGO_BIN_EXE_tandem-server");
+    let out = std::process::Command::new(bin)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--store-dir",
+        "--listen",
+        "--cert",
+        "--key",
+        "--gateway-token-file",
+        "--insecure",
+        "TANDEM_GATEWAY_TOKEN",
+    ] {
+        assert!(help.contains(flag), "--help does not mention {flag}");
+    }
+    let out = std::process::Command::new(bin)
+        .args([
+            "--listen",
+            "0.0.0.0:0",
+            "--config",
+            r#"{"store_dir": null}"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("tandem-server: ") && err.contains("insecure"),
+        "{err}"
+    );
+    let out = std::process::Command::new(bin)
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -52,7 +52,11 @@ where
     // tungstenite closes frames past twice the limit; between the limit and that, the request is refused and the
     // connection stays usable.
     let hard = shared.max_message.saturating_mul(2);
+    // Small buffers: tungstenite's defaults (128 KiB to read, 128 KiB before a write) cost ~200 KiB per idle
+    // viewer; peers send little, and the writer flushes after each batch anyway.
     let config = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(16 * 1024)
         .max_message_size(Some(hard))
         .max_frame_size(Some(hard));
     let ws = tokio::time::timeout(
@@ -80,9 +84,11 @@ where
         auth: Auth::None,
         attached: None,
     };
+    // One deadline for the whole authentication, however many frames come before it.
+    let auth_deadline = tokio::time::Instant::now() + AUTH_WAIT;
     loop {
         let next = if matches!(state.auth, Auth::None) {
-            match tokio::time::timeout(AUTH_WAIT, stream.next()).await {
+            match tokio::time::timeout_at(auth_deadline, stream.next()).await {
                 Ok(m) => m,
                 Err(_) => {
                     state
@@ -123,6 +129,12 @@ where
             continue;
         }
         if !state.request(text.as_str()).await {
+            break;
+        }
+        if matches!(state.auth, Auth::None) {
+            // The first request did not authenticate (malformed, or bad params): no second chance on this
+            // connection, so nobody holds one open unauthenticated.
+            state.close(CloseCode::Policy, "authenticate first").await;
             break;
         }
     }
