@@ -225,17 +225,15 @@ fn viewers_read_but_only_the_driver_drives_and_roles_can_change_hands() {
         }
         // A driver that leaves frees the role; the next attach takes it.
         drop(d);
-        let mut n = Peer::connect(&url).await;
-        let mut role = n.ok("session.attach", att.clone()).await["role"].clone();
-        for _ in 0..100 {
-            if role == "driver" {
+        // The remaining viewer hears that nobody drives any more.
+        loop {
+            let n = v.note().await.expect("a roles notification");
+            if n["method"] == "roles" && n["params"]["driver"].is_null() {
                 break;
             }
-            // The gateway sees the dropped connection a moment later.
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            n.ok("session.detach", json!({})).await;
-            role = n.ok("session.attach", att.clone()).await["role"].clone();
         }
+        let mut n = Peer::connect(&url).await;
+        let role = n.ok("session.attach", att.clone()).await["role"].clone();
         assert_eq!(role, "driver");
     });
 }
@@ -298,7 +296,7 @@ fn malformed_and_oversized_requests_get_errors_and_the_connection_stays_or_close
         ];
         for (frame, code) in cases {
             p.send_raw(frame).await;
-            let answer = p.recv().await.expect("an answer");
+            let answer = p.reply().await;
             assert_eq!(answer["error"]["code"], code, "{frame}: {answer}");
             assert_eq!(answer["jsonrpc"], "2.0");
         }
@@ -306,7 +304,7 @@ fn malformed_and_oversized_requests_get_errors_and_the_connection_stays_or_close
         let big = json!({"jsonrpc": "2.0", "id": 9, "method": "add_system_message",
                          "params": {"text": "y".repeat(3000)}});
         p.send_raw(&big.to_string()).await;
-        let answer = p.recv().await.expect("an answer");
+        let answer = p.reply().await;
         assert_eq!(answer["error"]["data"]["error"], "too_large", "{answer}");
         assert_eq!(p.ok("get_status", json!({})).await, "idle");
         // Far over it, the gateway closes with 1009 (message too big).
@@ -336,7 +334,9 @@ fn plain_ws_is_refused_off_loopback_and_the_gateway_listens_once() {
             .await;
         // Stopping disconnects attached peers; listening again works.
         c.stop_listening().unwrap();
-        assert!(p.recv().await.is_none());
+        // Frames already on their way (the roles notification) may come first; then the connection ends.
+        while p.recv().await.is_some() {}
+        assert!(p.closed);
         let again = c.listen(None).unwrap();
         let mut p = Peer::connect(&again).await;
         p.ok("session.attach", json!({"session_id": id, "token": token}))

@@ -95,9 +95,9 @@ fn real_frames_validate() {
         let _ = v.call("abort", json!({})).await;
         let _ = p.call("no_such_method", json!({})).await;
         p.send_raw("{").await;
-        p.recv().await;
+        p.reply().await;
         p.send_raw(&"x".repeat(5000)).await;
-        p.recv().await;
+        p.reply().await;
         let up = json!({"cursor": 1});
         check("catch_up_params", &up);
         p.ok("session.catch_up", up).await;

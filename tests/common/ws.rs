@@ -155,6 +155,21 @@ impl Peer {
         }
     }
 
+    /// The next response (a frame with an `id`, null for requests that could not be read); notifications on the
+    /// way are kept in `notes`.
+    pub async fn reply(&mut self) -> Value {
+        loop {
+            let v = self
+                .recv()
+                .await
+                .expect("a response before the connection closed");
+            if v.get("id").is_some() {
+                return v;
+            }
+            self.notes.push_back(v);
+        }
+    }
+
     /// Calls `method` and expects success.
     pub async fn ok(&mut self, method: &str, params: Value) -> Value {
         match self.call(method, params).await {
