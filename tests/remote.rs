@@ -394,3 +394,30 @@ fn tandem_server_documents_its_flags_and_refuses_bad_ones() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_peer_that_stops_answering_pings_is_disconnected_and_its_driver_role_freed() {
+    let (_c, id, token, url) = served(STREAMING, json!({"ping_interval_ms": 100}));
+    rt().block_on(async {
+        let att = json!({"session_id": id, "token": token});
+        let mut gone = Peer::connect(&url).await;
+        assert_eq!(
+            gone.ok("session.attach", att.clone()).await["role"],
+            "driver"
+        );
+        let mut v = Peer::connect(&url).await;
+        v.ok("session.attach", att).await;
+        // `gone` is never read again, so it never answers a ping; `v` keeps reading (and answering).
+        loop {
+            let n = v.note().await.expect("v stays connected");
+            if n["method"] == "roles" && n["params"]["driver"].is_null() {
+                break;
+            }
+        }
+        assert!(!v.closed);
+        v.ok("session.take_over", json!({})).await;
+        // Its connection is over (what it reads first are the pings it left unanswered).
+        while gone.recv().await.is_some() {}
+        assert!(gone.closed);
+    });
+}

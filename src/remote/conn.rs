@@ -74,6 +74,7 @@ where
         rx,
         outbox.clone(),
         shared.client.clone(),
+        shared.ping,
     ));
     let mut state = Conn {
         shared: shared.clone(),
@@ -98,7 +99,15 @@ where
                 }
             }
         } else {
-            stream.next().await
+            // The writer pings every `ping`; a live peer answers (its pong is a frame), a vanished one does not, and
+            // its connection (and driver role) must not linger.
+            match tokio::time::timeout(shared.ping * 2, stream.next()).await {
+                Ok(m) => m,
+                Err(_) => {
+                    state.close(CloseCode::Away, "no answer to pings").await;
+                    break;
+                }
+            }
         };
         let text = match next {
             None | Some(Ok(Message::Close(_))) => break,

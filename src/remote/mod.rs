@@ -37,6 +37,7 @@ struct Options {
     max_queued_bytes: Option<usize>,
     max_connections: Option<usize>,
     auth_failures_per_minute: Option<usize>,
+    ping_interval_ms: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +84,8 @@ pub struct Shared {
     rate: auth::RateLimit,
     limits: outbox::Limits,
     max_message: usize,
+    /// How often the writer pings; a connection that sends nothing (not even a pong) for two of these is closed.
+    ping: Duration,
     next_conn: AtomicU64,
 }
 
@@ -170,6 +173,13 @@ pub fn listen(
             1024,
             64 << 20,
         )?,
+        ping: Duration::from_millis(within(
+            "ping_interval_ms",
+            o.ping_interval_ms,
+            30_000,
+            100,
+            3_600_000,
+        )? as u64),
         next_conn: AtomicU64::new(1),
     });
     let max_connections = within("max_connections", o.max_connections, 1024, 1, 65_536)?;

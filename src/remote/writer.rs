@@ -22,11 +22,14 @@ pub async fn run<S>(
     mut rx: mpsc::Receiver<Out>,
     outbox: Arc<Outbox>,
     client: Weak<Client>,
+    ping: std::time::Duration,
 ) where
     S: Sink<Message, Error = WsError> + Unpin,
 {
     // The newest seq the client has been sent (or had before the catch-up).
     let mut last = 0u64;
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping, ping);
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             biased;
@@ -48,6 +51,11 @@ pub async fn run<S>(
                 }
             },
             () = outbox.notified() => {}
+            _ = pings.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
         }
         if !drain(&mut sink, &outbox, &client, &mut last).await {
             return;
