@@ -7,6 +7,7 @@ CFLAGS ?= -O2 -g
 WARNINGS := -std=c11 -Wall -Wextra -Wpedantic -Werror
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
+BINDIR ?= $(PREFIX)/bin
 INCLUDEDIR ?= $(PREFIX)/include
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 # The SONAME build.rs gives the library: libtandem.so.0.<minor> while the major version is 0, else .<major>.
@@ -32,7 +33,8 @@ test:
 	scripts/test-all.sh
 
 install: build
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
+	install -m 755 target/release/tandem-acp $(DESTDIR)$(BINDIR)/tandem-acp
 	install -m 755 target/release/libtandem.so $(DESTDIR)$(LIBDIR)/libtandem.so.$(VERSION)
 	ln -sf libtandem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtandem.so

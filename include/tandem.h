@@ -1129,6 +1129,40 @@ tandem_status tandem_session_recall_queues(tandem_client *client,
 tandem_status tandem_session_clear_queues(tandem_client *client, const char *id);
 
 /**
+ * Starts the client's remote gateway: a WebSocket server speaking JSON-RPC 2.0 (protocol in docs/remote.md) through
+ * which other processes attach to this client's sessions with a session's token (`tandem_session_token`), as the
+ * driver or as viewers, and catch up on its events from a cursor.
+ *
+ * `options_json` may be NULL for defaults. Keys: `address` (IP:port, default `127.0.0.1:0`, port 0 = any free
+ * one), `tls` {`cert_file`, `key_file`} (PEM files; the gateway then speaks `wss://`), `insecure` (default false:
+ * without `tls`, an address that is not loopback is refused with `TANDEM_ERR_INVALID_ARGUMENT` unless this is
+ * true), `gateway_token_file` (a file whose first line is the gateway token, which lets a peer list and start
+ * sessions; at least 16 characters), `gateway_token_env` (the environment variable holding it instead, default
+ * `TANDEM_GATEWAY_TOKEN`; without either, listing and starting sessions is refused), `max_message_bytes` (largest
+ * request, default 1048576), `max_queued_events` / `max_queued_bytes` (per connection, default 4096 / 8388608:
+ * past half of them a slow peer's deltas are merged, past them its events are dropped for an `events_dropped`
+ * notification), `max_connections` (default 1024), `auth_failures_per_minute` (per peer address, default 10),
+ * `ping_interval_ms` (default 30000: a connection silent for twice this, pongs included, is closed). A
+ * token is never accepted in the options. Unknown keys are rejected.
+ *
+ * On success `*address_out` is the URL to connect to (e.g. `ws://127.0.0.1:40123`), a string the caller owns:
+ * free it with `tandem_string_free`. `TANDEM_ERR_ALREADY_EXISTS` while the client listens already,
+ * `TANDEM_ERR_IO` when the address cannot be bound or a TLS file read, `TANDEM_ERR_NOT_SUPPORTED` in a build without
+ * the `remote` feature. The gateway stops with `tandem_client_stop_listening` or the client's shutdown.
+ * Thread-safe.
+ */
+tandem_status tandem_client_listen(tandem_client *client,
+                                   const char *options_json,
+                                   char **address_out);
+
+/**
+ * Stops the client's remote gateway: no new connections, and every attached peer is disconnected (its role and
+ * subscription end). Sessions keep running. Succeeds (doing nothing) when the client is not listening.
+ * Thread-safe.
+ */
+tandem_status tandem_client_stop_listening(tandem_client *client);
+
+/**
  * Starts a session. `options_json` is a JSON object or NULL (meaning `{}`), merged over the client's
  * `session_defaults` key by key. Every key is optional; docs/options.md is the complete reference (values, ranges,
  * defaults, nested keys) and `$defs.session_options` in schemas/tandem.schema.json the machine-readable one. The
@@ -1136,8 +1170,11 @@ tandem_status tandem_session_clear_queues(tandem_client *client, const char *id)
  * - `session_id`: the session's ID (`A-Z a-z 0-9 . _ -`, 1-128 characters; default `session-N`). One that is taken
  *   is `TANDEM_ERR_ALREADY_EXISTS`; a stored conversation with this ID is continued.
  * - `provider`: `native` (default; tandem's agent loop), `host` (the host's model, see
- *   `tandem_client_set_provider`) or `pi` (turns run in a `pi --mode rpc` subprocess, see docs/providers.md).
+ *   `tandem_client_set_provider`), `pi` (turns run in a `pi --mode rpc` subprocess) or `acp` (turns run by an
+ *   Agent Client Protocol agent, `acp_command`), see docs/providers.md.
  * - `pi_command`: argv of pi (default `["pi"]`).
+ * - `acp_command`: argv of the ACP agent the `acp` provider runs (required with `"provider": "acp"`; prefix `env
+ *   NAME=value` for its environment), see docs/providers.md.
  * - `model`: `provider:model` with provider `scripted`, `anthropic`, `openai` (Chat Completions),
  *   `openai-responses` (the Responses API, see docs/providers.md), `ollama` or `host`, or for pi any
  *   model pi knows; default `scripted:echo`, `host:default` for the host provider, `pi:default` for pi.

@@ -54,7 +54,7 @@ fi
 # benches/mcp.rs also measures server-everything when the pinned MCP servers are installed (npm ci, locked).
 TANDEM_MCP_DIR="$(scripts/install-mcp.sh | sed -n 1p)" || unset TANDEM_MCP_DIR
 export TANDEM_MCP_DIR
-benches=(streaming dispatch scale persistence long_conversation footprint store_reopen mcp hooks peers)
+benches=(streaming dispatch scale persistence long_conversation footprint store_reopen mcp hooks peers remote)
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 for b in "${benches[@]}"; do
     echo "== $b" >&2
@@ -71,6 +71,13 @@ cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 machine="$cpu, $(nproc) CPUs available, $(free -g | awk '/^Mem:/{print $2}') GiB RAM, $(uname -sr)"
 machine="$machine, rustc $(rustc --version | cut -d' ' -f2), node $(node --version 2>/dev/null || echo none)"
 
+REMOTE_BENCH_TEXT="The gateway in the bench process (\`tandem_client_listen\` on loopback), peers are tokio-tungstenite clients.
+Catch-up: a session whose history holds one 10,000-delta turn; a fresh connection attaches with \`cursor: 0\` and
+reads every catch-up event (median of 5). Fan-out: 100 viewers of one session streaming 200 deltas 5 ms apart;
+latency is a viewer's receipt minus the delivery of the same seq to a local subscriber (the dispatcher hands each
+event to the gateway's outboxes at that point); gateway CPU is the client's runtime and dispatcher threads
+(/proc/self/task, 10 ms ticks) over the turn. Idle viewers: a gateway in a child process (the bench binary itself),
+1,000 viewers attached; its VmRSS growth per viewer, and its CPU over 2 s with them attached."
 {
     echo "# Benchmarks"
     echo
@@ -172,6 +179,12 @@ machine="$machine, rustc $(rustc --version | cut -d' ' -f2), node $(node --versi
     echo "prompt; with no hook registered for an event nothing is built or spawned."
     echo
     details hooks
+    echo
+    echo "## 9. Remote gateway (\`benches/remote.rs\`)"
+    echo
+    echo "$REMOTE_BENCH_TEXT"
+    echo
+    details remote
     echo
     echo "## Conversation store (\`benches/store_reopen.rs\`)"
     echo

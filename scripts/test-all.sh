@@ -12,6 +12,10 @@ cd "$(dirname "$0")/.."
 # directory, not to the user's ~/.local/share/tandem.
 XDG_DATA_HOME=$(mktemp -d)
 export XDG_DATA_HOME
+# A CI run builds everything once: incremental compilation's caches would only take disk space there.
+if [ -n "${CI:-}" ]; then
+    export CARGO_INCREMENTAL=0
+fi
 
 if [ -t 1 ]; then
     bold=$'\033[1m' red=$'\033[31m' green=$'\033[32m' dim=$'\033[2m' reset=$'\033[0m'
@@ -212,6 +216,8 @@ summary="PASSED: $((steps - ${#skipped[@]})) of $steps steps in $((SECONDS - sta
 for s in "${skipped[@]}"; do summary="$summary; skipped: $s"; done
 for s in "${skipped_tests[@]}"; do summary="$summary; skipped test: $s"; done
 printf '\n%s%s%s\n' "$green" "$summary" "$reset"
+printf '%sbuild outputs: target %s, fuzz/target %s%s\n' "$dim" "$(du -sh target 2>/dev/null | cut -f1)" \
+    "$(du -sh fuzz/target 2>/dev/null | cut -f1)" "$reset"
 rm -rf "$XDG_DATA_HOME"
 # The plain closing line CI reads: every step that ran passed.
 echo "steps: $((steps - ${#skipped[@]})) passed, 0 failed"

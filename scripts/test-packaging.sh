@@ -12,7 +12,7 @@ prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 echo "== make install PREFIX=$prefix"
 make --no-print-directory install PREFIX="$prefix" >/dev/null
-for f in lib/libtandem.so.$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1) lib/libtandem.a include/tandem.h lib/pkgconfig/tandem.pc; do
+for f in lib/libtandem.so.$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1) lib/libtandem.a include/tandem.h lib/pkgconfig/tandem.pc bin/tandem-acp; do
     [ -f "$prefix/$f" ] || fail "make install did not install $f"
 done
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"

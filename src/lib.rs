@@ -6,6 +6,8 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+#[cfg(feature = "acp")]
+pub mod acp;
 pub mod client;
 pub mod commands;
 pub mod error;
@@ -19,6 +21,8 @@ pub mod ids;
 pub mod manager;
 pub mod mcp;
 pub mod provider;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod sandbox;
 pub mod session;
 pub mod skills;

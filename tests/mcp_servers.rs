@@ -26,25 +26,7 @@ fn text(t: &str) -> Vec<ContentPart> {
 /// The install directory and the `node` to run the servers with. Fails, never skips, without npm.
 fn install() -> &'static (PathBuf, String) {
     static DIR: OnceLock<(PathBuf, String)> = OnceLock::new();
-    DIR.get_or_init(|| {
-        if let Some(d) = std::env::var_os("TANDEM_MCP_DIR") {
-            return (PathBuf::from(d), "node".into());
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-mcp.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .expect("run scripts/install-mcp.sh");
-        assert!(
-            out.status.success(),
-            "scripts/install-mcp.sh failed (the MCP tests need npm and Node.js >= 20): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        let mut lines = stdout.lines();
-        let dir = PathBuf::from(lines.next().unwrap());
-        (dir, lines.next().unwrap_or("node").to_string())
-    })
+    DIR.get_or_init(|| npm_install("install-mcp.sh", "TANDEM_MCP_DIR"))
 }
 
 fn server_js(package: &str) -> String {

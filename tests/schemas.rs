@@ -11,25 +11,11 @@ use tandem::session::state::{EditOp, QueueOp};
 use tandem::session::transcript::ContentPart;
 
 fn validator(def: &str) -> jsonschema::Validator {
-    let mut root: Value =
-        serde_json::from_str(&std::fs::read_to_string("schemas/tandem.schema.json").unwrap())
-            .unwrap();
-    root["$ref"] = json!(format!("#/$defs/{def}"));
-    jsonschema::validator_for(&root)
-        .unwrap_or_else(|e| panic!("schema {def} does not compile: {e}"))
+    schema_validator("schemas/tandem.schema.json", def)
 }
 
 fn check(def: &str, doc: &Value) {
-    let v = validator(def);
-    let errors: Vec<String> = v
-        .iter_errors(doc)
-        .map(|e| format!("{e} at {}", e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{def} rejects {doc:#}:\n{}",
-        errors.join("\n")
-    );
+    check_schema("schemas/tandem.schema.json", def, doc);
 }
 
 fn text(t: &str) -> Vec<ContentPart> {

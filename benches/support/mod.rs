@@ -42,7 +42,12 @@ pub fn status_field(pid: u32, name: &str) -> u64 {
 
 /// CPU time (user + system) of process `pid` so far, from /proc/<pid>/stat (clock-tick resolution).
 pub fn cpu_of(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu(std::path::Path::new(&format!("/proc/{pid}/stat")))
+}
+
+/// CPU time (user + system) in a /proc `stat` file: a process's, or a thread's (/proc/<pid>/task/<tid>/stat).
+pub fn stat_cpu(path: &std::path::Path) -> Duration {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name, which is in parentheses and may contain spaces.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<u64> = rest

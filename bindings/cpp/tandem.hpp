@@ -990,6 +990,14 @@ public:
         detail::check(tandem_client_shutdown(c(), detail::to_timeout_ms(timeout)));
     }
 
+    /// Serves this client's sessions over WebSocket (docs/remote.md) with JSON options ("" for defaults: plain ws on
+    /// 127.0.0.1, any free port); returns the URL to connect to, e.g. "ws://127.0.0.1:40123".
+    std::string listen(const std::string &options_json = "") const {
+        return detail::call_string(tandem_client_listen, c(), options_json.empty() ? nullptr : options_json.c_str());
+    }
+    /// Stops the remote gateway and disconnects its peers; sessions keep running. Nothing happens when not listening.
+    void stop_listening() const { detail::check(tandem_client_stop_listening(c())); }
+
     /// Starts a session with JSON options ("" for defaults), e.g. R"({"model": "scripted:echo", "workdir": "/x"})".
     Session start_session(const std::string &options_json = "") const {
         std::string id = detail::call_string(tandem_session_start, c(),

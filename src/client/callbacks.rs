@@ -20,6 +20,19 @@ impl Client {
         self.host_tools.register(spec, sink)
     }
 
+    /// Sends session `session_id`'s file tool reads and writes to `editor` (an ACP client's `fs/*`), still confined
+    /// to the workdir and checked against edit boundaries; `None` sends them back to the disk. The session need not
+    /// be running yet, so an editor can be set before its first turn.
+    pub fn set_editor_files(
+        &self,
+        session_id: &str,
+        editor: Option<std::sync::Arc<dyn crate::tools::EditorFiles>>,
+    ) -> Result<()> {
+        self.live()?;
+        self.host_tools.set_editor(session_id, editor);
+        Ok(())
+    }
+
     /// Registers the host provider callback (see [`crate::provider::host`]), replacing any previous one; `None`
     /// unregisters. After shutdown the sink is released at once.
     pub fn set_provider(

@@ -135,6 +135,9 @@ pub struct Client {
     shut_down: AtomicBool,
     host_tools: Arc<crate::tools::host::HostTools>,
     shared: crate::provider::Shared,
+    /// The remote gateway serving this client's sessions, while it listens.
+    #[cfg(feature = "remote")]
+    gateway: Mutex<Option<crate::remote::Gateway>>,
 }
 
 /// Client numbers, from 1 (0 marks threads of no client's runtime).
@@ -208,6 +211,8 @@ impl Client {
             shut_down: AtomicBool::new(false),
             host_tools,
             shared,
+            #[cfg(feature = "remote")]
+            gateway: Mutex::new(None),
         })
     }
 
@@ -248,6 +253,8 @@ impl Client {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        // No remote call may start while sessions stop.
+        self.stop_listening()?;
         self.manager.stop_all(StopReason::Shutdown);
         self.host_tools.clear();
         self.shared.hooks.clear();
@@ -301,10 +308,63 @@ impl Client {
         self.bus.dispatcher().unsubscribe(id)
     }
 
+    /// Serves this client's sessions over the network (see [`crate::remote`]); returns the URL clients connect to.
+    /// `AlreadyExists` while it listens already; `NotSupported` in a build without the `remote` feature.
+    pub fn listen(self: &Arc<Self>, options_json: Option<&str>) -> Result<String> {
+        self.live()?;
+        #[cfg(feature = "remote")]
+        {
+            let mut gateway = lock(&self.gateway);
+            if let Some(g) = gateway.as_ref() {
+                return Err(Error::AlreadyExists(format!(
+                    "the client already listens on {}: stop listening first",
+                    g.address()
+                )));
+            }
+            let handle = lock(&self.runtime)
+                .as_ref()
+                .map(|rt| rt.handle().clone())
+                .ok_or(Error::ShuttingDown)?;
+            let g = crate::remote::listen(self, &handle, options_json)?;
+            let address = g.address().to_string();
+            *gateway = Some(g);
+            Ok(address)
+        }
+        #[cfg(not(feature = "remote"))]
+        {
+            let _ = options_json;
+            Err(Error::NotSupported(
+                "this build of tandem has no remote gateway (cargo feature `remote`)".into(),
+            ))
+        }
+    }
+
+    /// Stops the remote gateway, closing its connections; nothing happens when it is not listening.
+    pub fn stop_listening(&self) -> Result<()> {
+        self.check_process()?;
+        #[cfg(feature = "remote")]
+        if let Some(g) = lock(&self.gateway).take() {
+            g.stop();
+        }
+        Ok(())
+    }
+
     /// Events of session `id` after `seq`, from its bounded history.
     pub fn events_since(&self, id: &str, seq: u64) -> Result<EventsSince> {
         let log = self.live()?.log(id)?;
         Ok(self.bus.events_since(&log, seq))
+    }
+
+    /// The name of session `id`'s event stream (see [`crate::events::bus::SessionLog::stream`]) with the events
+    /// after `seq` in it: a cursor is a stream name and a sequence number.
+    pub fn stream_since(&self, id: &str, seq: u64) -> Result<(Arc<str>, EventsSince)> {
+        let log = self.live()?.log(id)?;
+        Ok((log.stream().clone(), self.bus.events_since(&log, seq)))
+    }
+
+    /// The broker token of session `id`, running or stored; `None` when there is no such session.
+    pub fn broker_token(&self, id: &str) -> Result<Option<String>> {
+        self.live()?.broker_token(id)
     }
 }
 

@@ -20,7 +20,22 @@ pub struct SessionLog {
     id: Arc<str>,
     /// A sub-agent's parent session, carried by each of its events.
     parent: Option<Arc<str>>,
+    /// Names this stream among every stream of every process: a session stopped and started again gets a new
+    /// stream whose sequence numbers start at 1 again, so a remote cursor names the stream it counts in.
+    stream: Arc<str>,
     inner: Mutex<LogInner>,
+}
+
+/// A new stream name: a random per-process prefix (from the OS RNG, a counter if that fails) and a counter.
+fn next_stream() -> Arc<str> {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(1);
+    let prefix = PREFIX.get_or_init(|| {
+        crate::ids::new_token()
+            .map(|t| t.chars().take(16).collect())
+            .unwrap_or_else(|_| format!("p{}", std::process::id()))
+    });
+    format!("{prefix}-{}", COUNTER.fetch_add(1, Ordering::Relaxed)).into()
 }
 
 #[derive(Debug)]
@@ -41,6 +56,7 @@ impl SessionLog {
         Arc::new(SessionLog {
             id: id.into(),
             parent: parent.map(Into::into),
+            stream: next_stream(),
             inner: Mutex::new(LogInner {
                 next_seq: 1,
                 history: VecDeque::new(),
@@ -52,6 +68,11 @@ impl SessionLog {
     /// The session ID.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The stream's name (see the field): equal names mean comparable sequence numbers.
+    pub fn stream(&self) -> &Arc<str> {
+        &self.stream
     }
 }
 

@@ -92,6 +92,16 @@ pub unsafe fn opt_str<'a>(p: *const c_char, name: &'static str) -> Result<Option
 /// # Safety
 /// `p` is NULL or a live pointer from `tandem_client_new`.
 pub unsafe fn client<'a>(p: *const super::types::tandem_client) -> Result<&'a Client> {
+    client_shared(p).map(|c| &**c)
+}
+
+/// Borrows the shared client behind a handle (for what outlives the call, as the remote gateway does).
+///
+/// # Safety
+/// `p` is NULL or a live pointer from `tandem_client_new`.
+pub unsafe fn client_shared<'a>(
+    p: *const super::types::tandem_client,
+) -> Result<&'a std::sync::Arc<Client>> {
     p.as_ref()
         .map(|c| &c.inner)
         .ok_or(Error::NullArgument("client"))

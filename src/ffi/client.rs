@@ -80,7 +80,9 @@ pub unsafe extern "C" fn tandem_client_new(
         let out = Out::new(out, "out")?;
         let config = opt_str(config_json, "config_json")?;
         let inner = Client::new(config)?;
-        out.write(Box::into_raw(Box::new(tandem_client { inner })));
+        out.write(Box::into_raw(Box::new(tandem_client {
+            inner: std::sync::Arc::new(inner),
+        })));
         Ok(())
     })
 }
@@ -124,6 +126,9 @@ pub unsafe extern "C" fn tandem_client_free(client: *mut tandem_client) {
             std::mem::forget(boxed);
             return;
         }
+        // Shut down here, on the caller's thread: a gateway task holding the client for a moment must never be
+        // the one that drops it (that would stop the runtime from one of its own threads).
+        let _ = boxed.inner.shutdown(Duration::from_secs(5));
         drop(boxed);
     })
 }

@@ -19,6 +19,7 @@ pub mod models;
 pub mod prompt;
 pub mod provider;
 pub mod queues;
+pub mod remote;
 pub mod session;
 pub mod tools;
 pub mod transcript;

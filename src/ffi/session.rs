@@ -22,8 +22,11 @@ use super::types::{
 /// - `session_id`: the session's ID (`A-Z a-z 0-9 . _ -`, 1-128 characters; default `session-N`). One that is taken
 ///   is `TANDEM_ERR_ALREADY_EXISTS`; a stored conversation with this ID is continued.
 /// - `provider`: `native` (default; tandem's agent loop), `host` (the host's model, see
-///   `tandem_client_set_provider`) or `pi` (turns run in a `pi --mode rpc` subprocess, see docs/providers.md).
+///   `tandem_client_set_provider`), `pi` (turns run in a `pi --mode rpc` subprocess) or `acp` (turns run by an
+///   Agent Client Protocol agent, `acp_command`), see docs/providers.md.
 /// - `pi_command`: argv of pi (default `["pi"]`).
+/// - `acp_command`: argv of the ACP agent the `acp` provider runs (required with `"provider": "acp"`; prefix `env
+///   NAME=value` for its environment), see docs/providers.md.
 /// - `model`: `provider:model` with provider `scripted`, `anthropic`, `openai` (Chat Completions),
 ///   `openai-responses` (the Responses API, see docs/providers.md), `ollama` or `host`, or for pi any
 ///   model pi knows; default `scripted:echo`, `host:default` for the host provider, `pi:default` for pi.

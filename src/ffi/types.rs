@@ -259,7 +259,8 @@ pub type tandem_userdata_free = Option<unsafe extern "C" fn(userdata: *mut c_voi
 
 /// A tandem client: a runtime, its sessions and their events. Opaque; create with `tandem_client_new`.
 pub struct tandem_client {
-    pub(crate) inner: crate::client::Client,
+    /// Shared with the remote gateway's tasks, which hold it weakly (so the handle alone keeps the client alive).
+    pub(crate) inner: std::sync::Arc<crate::client::Client>,
 }
 
 #[cfg(test)]

@@ -451,6 +451,21 @@ impl Manager {
         self.active(id, |_, s| s.token.clone())
     }
 
+    /// The token of session `id` whether it runs or is only stored (a start would restore it); `None` when it is
+    /// neither. What the remote gateway checks an attach against before starting anything.
+    pub fn broker_token(&self, id: &str) -> Result<Option<String>> {
+        if let Ok(t) = self.token(id) {
+            return Ok(Some(t));
+        }
+        match &self.store {
+            Some(store) => Ok(store
+                .session_record(id)?
+                .map(|r| r.token)
+                .filter(|t| !t.is_empty())),
+            None => Ok(None),
+        }
+    }
+
     /// Sends `cmd` to session `id` and waits for the reply; a refused command is its error.
     pub fn call(&self, id: &str, cmd: Command) -> Result<Reply> {
         match self.handle(id)?.call(cmd)? {

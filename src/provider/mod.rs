@@ -1,5 +1,6 @@
 //! Providers: the contract a session drives (`contract.rs`) and its implementations (native loop, host, pi).
 
+pub mod acp;
 pub mod budget;
 pub mod contract;
 pub mod host;
@@ -76,12 +77,14 @@ pub struct Env {
 /// The part of a session's resolved options that its provider reads: the provider kind and what each kind needs.
 #[derive(Debug, Clone)]
 pub struct ProviderOptions {
-    /// Provider kind: `native`, `host` or `pi`.
+    /// Provider kind: `native`, `host`, `pi` or `acp`.
     pub kind: String,
     /// What the native loop (also the host provider's) reads.
     pub native: native::NativeOptions,
     /// What the pi provider reads.
     pub pi: pi::PiOptions,
+    /// What the ACP provider reads.
+    pub acp: acp::AcpOptions,
 }
 
 /// Builds the provider the session options ask for, set to the session's current model, thinking level and skills
@@ -102,6 +105,7 @@ pub fn build(
                 provider
             }),
         "pi" => Ok(std::sync::Arc::new(pi::Pi::new(&o.pi, config)?)),
+        "acp" => Ok(std::sync::Arc::new(acp::Acp::new(&o.acp, tools, config)?)),
         other => Err(crate::error::Error::invalid(format!(
             "the {other} provider is not available in this build of tandem"
         ))),
@@ -112,6 +116,7 @@ pub fn build(
 pub fn check_model(provider: &str, model: &str) -> crate::error::Result<()> {
     match provider {
         "pi" => pi::check_model(model),
+        "acp" => acp::check_model(model),
         _ => native::check_model(model),
     }
 }

@@ -70,6 +70,8 @@ pub struct SessionOptions {
     pub stream_idle_timeout_ms: Option<u64>,
     /// The pi provider's command line before `--mode rpc --no-session` (default `["pi"]`).
     pub pi_command: Option<Vec<String>>,
+    /// The ACP provider's agent command line (program first; required with `"provider": "acp"`).
+    pub acp_command: Option<Vec<String>>,
     /// The `shell` tool's sandbox: a mode or `{mode, network, writable_roots}` (see [`crate::sandbox`]).
     pub sandbox: Option<Value>,
     /// Variables (or `PREFIX*`) passed to `shell` commands beyond the base allowlist.
@@ -165,6 +167,8 @@ pub struct Resolved {
     pub max_cost: Option<f64>,
     /// The pi provider's command line (program first).
     pub pi_command: Vec<String>,
+    /// The ACP provider's agent command line (program first; empty for other providers).
+    pub acp_command: Vec<String>,
     /// What `shell` commands are confined to and which variables they get.
     pub shell: crate::sandbox::Policy,
     /// How long an idle session without host activity lives (`None`: forever).
@@ -210,6 +214,12 @@ impl Resolved {
                 command: self.pi_command.clone(),
                 workdir: self.workdir.clone(),
             },
+            acp: crate::provider::acp::AcpOptions {
+                command: self.acp_command.clone(),
+                workdir: self.workdir.clone(),
+                approval_timeout: self.approval_timeout,
+                setup_timeout: self.http.idle_timeout,
+            },
         }
     }
 }
@@ -248,10 +258,10 @@ pub fn resolve(
     }
     let provider = opts.provider.clone().unwrap_or_else(|| "native".into());
     match provider.as_str() {
-        "native" | "host" | "pi" => {}
+        "native" | "host" | "pi" | "acp" => {}
         other => {
             return Err(Error::invalid(format!(
-                "unknown provider {other:?}; expected native, pi or host"
+                "unknown provider {other:?}; expected native, pi, acp or host"
             )))
         }
     }
@@ -259,6 +269,8 @@ pub fn resolve(
     let model = opts.model.clone().unwrap_or_else(|| {
         if provider == "pi" {
             crate::provider::pi::DEFAULT_MODEL.into()
+        } else if provider == "acp" {
+            crate::provider::acp::DEFAULT_MODEL.into()
         } else if provider == "host" {
             "host:default".into()
         } else if script.is_some() {
@@ -339,6 +351,14 @@ pub fn resolve(
             "pi_command must be a non-empty array of arguments, the program first",
         ));
     }
+    let acp_command = opts.acp_command.clone().unwrap_or_default();
+    let acp_ok = acp_command.first().is_some_and(|p| !p.is_empty())
+        && !acp_command.iter().any(|a| a.contains('\0'));
+    if (provider == "acp" || opts.acp_command.is_some()) && !acp_ok {
+        return Err(Error::invalid(
+            "acp_command must be a non-empty array of arguments, the program first (the acp provider needs it)",
+        ));
+    }
     let shell =
         crate::sandbox::Policy::from_options(opts.sandbox.as_ref(), opts.shell_env.as_deref())
             .map_err(Error::invalid)?;
@@ -398,6 +418,7 @@ pub fn resolve(
         retry,
         max_cost: opts.max_cost,
         pi_command,
+        acp_command,
         shell,
         idle_timeout,
         mcp_servers,
@@ -546,6 +567,10 @@ mod tests {
             r#"{"provider": "pi", "model": "m1"}"#,
             r#"{"provider": "pi", "pi_command": []}"#,
             r#"{"provider": "pi", "pi_command": [""]}"#,
+            r#"{"provider": "acp"}"#,
+            r#"{"provider": "acp", "acp_command": []}"#,
+            r#"{"acp_command": [""]}"#,
+            r#"{"provider": "acp", "acp_command": ["a"], "model": "openai:gpt-4.1"}"#,
         ] {
             assert!(
                 matches!(r(bad), Err(Error::InvalidArgument(_))),

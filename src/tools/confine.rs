@@ -13,6 +13,7 @@
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::fs::{Dir, File, Metadata, OpenOptions, OpenOptionsExt};
@@ -23,6 +24,8 @@ pub struct Root {
     dir: Dir,
     path: PathBuf,
     mount: Option<u64>,
+    /// The editor whose buffers reads and writes go to (ACP's client `fs/*`), after the same checks as on disk.
+    editor: Option<Arc<dyn super::EditorFiles>>,
 }
 
 /// `path escapes workdir: <arg>`, the refusal of everything that leads (or would lead) out of the workdir.
@@ -65,7 +68,15 @@ impl Root {
             dir,
             path: path.to_path_buf(),
             mount,
+            editor: None,
         })
+    }
+
+    /// Sends the contents of file reads and writes to `editor` (when it takes them), once the path has passed
+    /// every check a read or write on disk passes: the editor sees only files this handle would open.
+    pub fn with_editor(mut self, editor: Option<Arc<dyn super::EditorFiles>>) -> Root {
+        self.editor = editor;
+        self
     }
 
     /// The workdir's path.
@@ -139,9 +150,21 @@ impl Root {
     ) -> Result<(Vec<u8>, bool), String> {
         let file = self.open_regular(abs, arg, follow)?;
         let mut bytes = Vec::new();
-        file.take(limit as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| fail(e, "read", arg))?;
+        match self.editor.as_ref().filter(|e| e.reads()) {
+            // The file was opened (and checked) beneath the handle; its content is the editor's buffer.
+            Some(editor) => {
+                drop(file);
+                bytes = editor
+                    .read(abs)
+                    .map_err(|e| format!("cannot read {arg}: {e}"))?
+                    .into_bytes();
+            }
+            None => {
+                file.take(limit as u64 + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| fail(e, "read", arg))?;
+            }
+        }
         let more = bytes.len() > limit;
         bytes.truncate(limit);
         Ok((bytes, more))
@@ -217,6 +240,12 @@ impl Root {
             Err(e) if e.kind() == io::ErrorKind::NotFound => 0o666,
             Err(e) => return Err(fail(e, "write", arg)),
         };
+        if let Some(editor) = self.editor.as_ref().filter(|e| e.writes()) {
+            // The parent was opened beneath the handle and the entry is a regular file or none: the editor writes.
+            return editor
+                .write(abs, &String::from_utf8_lossy(content))
+                .map_err(|e| format!("cannot write {arg}: {e}"));
+        }
         let tmp = temp_name(&name);
         let written = (|| -> io::Result<()> {
             let mut o = OpenOptions::new();
@@ -273,6 +302,8 @@ impl Root {
             dir,
             path: path.clone(),
             mount: self.mount,
+            // Tandem's own files (saved attachments) go to the disk, never to an editor's buffers.
+            editor: None,
         };
         let target = path.join(name);
         sub.write_atomic(&target, name, content, true)?;

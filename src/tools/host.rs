@@ -96,6 +96,8 @@ impl Drop for Registered {
 #[derive(Default)]
 pub struct HostTools {
     tools: RwLock<BTreeMap<String, Arc<Registered>>>,
+    /// Editors holding sessions' files, by session ID (see [`super::EditorFiles`]).
+    editors: RwLock<HashMap<String, Arc<dyn super::EditorFiles>>>,
 }
 
 impl std::fmt::Debug for HostTools {
@@ -147,6 +149,21 @@ impl Drop for CancelOnDrop {
 }
 
 impl HostTools {
+    /// Sends session `session_id`'s file reads and writes to `editor` (`None`: back to the disk).
+    pub fn set_editor(&self, session_id: &str, editor: Option<Arc<dyn super::EditorFiles>>) {
+        let mut editors = self.editors.write().unwrap_or_else(|e| e.into_inner());
+        match editor {
+            Some(e) => editors.insert(session_id.to_string(), e),
+            None => editors.remove(session_id),
+        };
+    }
+
+    /// The editor of session `session_id`, if one was set.
+    pub fn editor(&self, session_id: &str) -> Option<Arc<dyn super::EditorFiles>> {
+        let editors = self.editors.read().unwrap_or_else(|e| e.into_inner());
+        editors.get(session_id).cloned()
+    }
+
     /// Registers a tool; `AlreadyExists` when the name is taken (built-in names and `task` included).
     pub fn register(&self, spec: HostToolSpec, sink: Box<dyn HostToolSink>) -> Result<()> {
         let mut tools = self.tools.write().unwrap_or_else(|e| e.into_inner());

@@ -27,6 +27,8 @@ pub mod watch;
 mod write;
 
 #[cfg(test)]
+mod editor_tests;
+#[cfg(test)]
 mod escape_tests;
 #[cfg(test)]
 mod testutil;
@@ -73,6 +75,21 @@ const BUILTIN: &[&str] = &[
     "shell",
 ];
 
+/// An editor that holds the session's files (an ACP client advertising `fs.readTextFile` / `fs.writeTextFile`):
+/// the file tools read its buffers, unsaved changes included, and write through it. Paths reach it only after the
+/// workdir handle has checked them ([`confine::Root::with_editor`]), so it is never asked for a file outside the
+/// workdir, and edit boundaries are checked on the text it returns. Calls run on the blocking pool and may block.
+pub trait EditorFiles: Send + Sync {
+    /// Whether reads go to the editor.
+    fn reads(&self) -> bool;
+    /// Whether writes go to the editor.
+    fn writes(&self) -> bool;
+    /// The text of the file at `path` (absolute, inside the workdir).
+    fn read(&self, path: &Path) -> Result<String, String>;
+    /// Replaces the text of the file at `path` (absolute, inside the workdir), creating it.
+    fn write(&self, path: &Path, content: &str) -> Result<(), String>;
+}
+
 /// What a tool call may ask of its caller while it runs.
 ///
 /// Cheap to clone (the callbacks are shared), `Send + Sync`, and `'static`, so file tools can carry it onto the
@@ -84,6 +101,7 @@ pub struct ToolContext {
     pub tool_call_id: String,
     boundary_for: Arc<BoundaryLookup>,
     progress: Arc<dyn Fn(&str) + Send + Sync>,
+    editor: Option<Arc<dyn EditorFiles>>,
 }
 
 /// Finds the edit boundary of a file from its resolved absolute path.
@@ -96,7 +114,14 @@ impl ToolContext {
             tool_call_id: tool_call_id.into(),
             boundary_for: Arc::new(|_| None),
             progress: Arc::new(|_| {}),
+            editor: None,
         }
+    }
+
+    /// Sends the file tools' reads and writes to `editor` (see [`EditorFiles`]).
+    pub fn with_editor(mut self, editor: Option<Arc<dyn EditorFiles>>) -> ToolContext {
+        self.editor = editor;
+        self
     }
 
     /// Looks up edit boundaries: `f` gets the resolved absolute path of the file an editing tool is about to change.
@@ -399,7 +424,11 @@ impl ToolSet {
         let root = root.clone();
         let name = name.to_string();
         let args = args.clone();
-        let ctx = ctx.clone();
+        let editor = self.host.as_ref().and_then(|(h, id)| h.editor(id));
+        let ctx = match editor {
+            Some(e) => ctx.clone().with_editor(Some(e)),
+            None => ctx.clone(),
+        };
         let label = name.clone();
         let task = tokio::task::spawn_blocking(move || run_file_tool(&root, &name, &args, &ctx));
         match tokio::time::timeout(FILE_TOOL_TIMEOUT, task).await {
@@ -417,7 +446,7 @@ impl ToolSet {
 /// Runs a file tool synchronously (the caller keeps it off the async workers).
 fn run_file_tool(root: &Path, name: &str, args: &Value, ctx: &ToolContext) -> ToolOutcome {
     let root = match confine::Root::open(root) {
-        Ok(r) => r,
+        Ok(r) => r.with_editor(ctx.editor.clone()),
         Err(e) => return ToolOutcome::error(e),
     };
     let root = &root;

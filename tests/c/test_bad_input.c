@@ -93,6 +93,49 @@ static void test_bad_tandem_client_shutdown(void)
     CHECK_STATUS(tandem_client_shutdown(NULL, 1000), TANDEM_ERR_NULL_ARGUMENT);
 }
 
+static void test_bad_tandem_client_listen(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    char *out = SENTINEL_STR;
+    CHECK_STATUS(tandem_client_listen(NULL, NULL, &out), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_listen(f.c, NULL, NULL), TANDEM_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(tandem_client_listen(f.c, BAD, &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_client_listen(f.c, "{\"address\": \"" BAD_TRUNCATED "\"}", &out), TANDEM_ERR_INVALID_UTF8);
+    CHECK_STATUS(tandem_client_listen(f.c, "{\"address\":", &out), TANDEM_ERR_INVALID_JSON);
+    char *deep = deep_json();
+    CHECK_STATUS(tandem_client_listen(f.c, deep, &out), TANDEM_ERR_INVALID_JSON);
+    free(deep);
+    CHECK_STATUS(tandem_client_listen(f.c, "{\"unknown_key\": 1}", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_client_listen(f.c, "{\"address\": \"not an address\"}", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    /* Plain ws off loopback, and a token in the options, are refused. */
+    CHECK_STATUS(tandem_client_listen(f.c, "{\"address\": \"0.0.0.0:0\"}", &out), TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_client_listen(f.c, "{\"gateway_token\": \"0123456789abcdef\"}", &out),
+                 TANDEM_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(tandem_client_listen(f.c, "{\"tls\": {\"cert_file\": \"/nonexistent.pem\", \"key_file\": \"/nonexistent.pem\"}}",
+                                      &out),
+                 TANDEM_ERR_IO);
+    CHECK(out == SENTINEL_STR);
+    /* Once listening, a second listen is refused. */
+    CHECK_STATUS(tandem_client_listen(f.c, NULL, &out), TANDEM_OK);
+    CHECK(strncmp(out, "ws://127.0.0.1:", 15) == 0);
+    char *again = SENTINEL_STR;
+    CHECK_STATUS(tandem_client_listen(f.c, NULL, &again), TANDEM_ERR_ALREADY_EXISTS);
+    CHECK(again == SENTINEL_STR);
+    tandem_string_free(out);
+    fixture_down(&f);
+}
+
+static void test_bad_tandem_client_stop_listening(void)
+{
+    fixture f;
+    REQUIRE(fixture_up(&f));
+    CHECK_STATUS(tandem_client_stop_listening(NULL), TANDEM_ERR_NULL_ARGUMENT);
+    /* Not listening: nothing to stop, and that is not an error. */
+    CHECK(tandem_client_stop_listening(f.c) == TANDEM_OK);
+    fixture_down(&f);
+}
+
 static void test_bad_tandem_client_free(void)
 {
     tandem_client_free(NULL); /* no-op, no crash */
@@ -1326,6 +1369,8 @@ int main(int argc, char **argv)
     RUN(test_bad_tandem_workdir_session_id);
     RUN(test_bad_tandem_client_new);
     RUN(test_bad_tandem_client_shutdown);
+    RUN(test_bad_tandem_client_listen);
+    RUN(test_bad_tandem_client_stop_listening);
     RUN(test_bad_tandem_client_free);
     RUN(test_bad_tandem_client_next_event);
     RUN(test_bad_tandem_client_next_events);

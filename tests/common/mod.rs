@@ -160,3 +160,49 @@ pub fn read_round(c: &Client, id: &str) -> (Value, Vec<Value>) {
         .any(|e| e["kind"] == "tool_ended" && e["result"].as_str().unwrap().contains("alpha")));
     (end, events)
 }
+
+/// Runs `scripts/<script>` (an npm install of pinned packages: install-mcp.sh, install-acp.sh) and returns the
+/// directory it printed and the `node` to run them with; the directory in `$override_var` instead when that is set.
+/// Fails, never skips, without npm.
+pub fn npm_install(script: &str, override_var: &str) -> (std::path::PathBuf, String) {
+    if let Some(d) = std::env::var_os(override_var) {
+        return (std::path::PathBuf::from(d), "node".into());
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
+    let out = std::process::Command::new("bash")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
+    assert!(
+        out.status.success(),
+        "scripts/{script} failed (it needs npm and Node.js >= 20): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut lines = stdout.lines();
+    let dir = std::path::PathBuf::from(lines.next().unwrap());
+    (dir, lines.next().unwrap_or("node").to_string())
+}
+
+/// A validator for definition `def` of the JSON Schema file `file` (relative to the crate root).
+pub fn schema_validator(file: &str, def: &str) -> jsonschema::Validator {
+    let mut root: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    root["$ref"] = serde_json::json!(format!("#/$defs/{def}"));
+    jsonschema::validator_for(&root)
+        .unwrap_or_else(|e| panic!("schema {def} does not compile: {e}"))
+}
+
+/// Fails unless `doc` validates against definition `def` of `file`, listing every error.
+pub fn check_schema(file: &str, def: &str, doc: &Value) {
+    let errors: Vec<String> = schema_validator(file, def)
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{def} rejects {doc:#}:\n{}",
+        errors.join("\n")
+    );
+}

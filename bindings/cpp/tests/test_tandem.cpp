@@ -163,6 +163,12 @@ void test_errors() {
     CHECK_THROWS(TANDEM_ERR_ALREADY_EXISTS, client.start_session(R"({"session_id": "mine"})"));
     CHECK_EQ(client.start_or_get_session("mine").id(), std::string("mine"));
     CHECK_THROWS(TANDEM_ERR_NO_PENDING_APPROVAL, client.session("mine").approve());
+    // The remote gateway: plain ws only on loopback, and one at a time.
+    CHECK_THROWS(TANDEM_ERR_INVALID_ARGUMENT, client.listen(R"({"address": "0.0.0.0:0"})"));
+    CHECK(client.listen().rfind("ws://127.0.0.1:", 0) == 0);
+    CHECK_THROWS(TANDEM_ERR_ALREADY_EXISTS, client.listen());
+    client.stop_listening();
+    CHECK(client.listen().rfind("ws://127.0.0.1:", 0) == 0);
     // After the client is gone, a session handle fails cleanly instead of touching freed memory.
     tandem::Session orphan = client.session("mine");
     client = tandem::Client(CONFIG);

@@ -71,3 +71,21 @@ def test_error_for_unknown_status() -> None:
 
     err = error_for(77, "from the future")
     assert type(err) is tandem.TandemError and err.status == 77 and err.status_name == "TANDEM_UNKNOWN_STATUS"
+
+
+def test_the_remote_gateway_listens_once_on_loopback(client: tandem.Client) -> None:
+    import socket
+
+    with pytest.raises(tandem.InvalidArgumentError) as info:
+        client.listen(address="0.0.0.0:0")
+    assert "insecure" in info.value.message
+    url = client.listen()
+    assert url.startswith("ws://127.0.0.1:")
+    with pytest.raises(tandem.AlreadyExistsError):
+        client.listen()
+    host, port = url[len("ws://") :].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10):
+        pass
+    client.stop_listening()
+    client.stop_listening()
+    assert client.listen().startswith("ws://127.0.0.1:")

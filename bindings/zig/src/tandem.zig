@@ -457,6 +457,19 @@ pub const Client = struct {
         try check(c.tandem_client_shutdown(self.ptr, timeout_ms));
     }
 
+    /// Serves this client's sessions over WebSocket (docs/remote.md) with JSON options (`null` for the defaults:
+    /// plain ws on 127.0.0.1, any free port). Returns the URL to connect to, copied with `allocator`.
+    pub fn listen(self: Client, allocator: std.mem.Allocator, options_json: ?[:0]const u8) ![]u8 {
+        var out: [*c]u8 = null;
+        try check(c.tandem_client_listen(self.ptr, if (options_json) |s| s.ptr else null, &out));
+        return takeString(allocator, out);
+    }
+
+    /// Stops the remote gateway and disconnects its peers; sessions keep running. Nothing happens when not listening.
+    pub fn stopListening(self: Client) Error!void {
+        try check(c.tandem_client_stop_listening(self.ptr));
+    }
+
     /// Starts a session with JSON options (`null` for the defaults). The session's ID is copied with `allocator`.
     pub fn startSession(self: Client, allocator: std.mem.Allocator, options_json: ?[:0]const u8) !Session {
         var out: [*c]u8 = null;

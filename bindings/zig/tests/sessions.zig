@@ -196,6 +196,13 @@ test "errors: statuses become error values with a message" {
     defer session.deinit();
     try testing.expectError(error.AlreadyExists, client.startSession(testing.allocator, "{\"session_id\": \"mine\"}"));
     try testing.expectError(error.NoPendingApproval, session.approve(null));
+    // The remote gateway: plain ws only on loopback, and one at a time.
+    try testing.expectError(error.InvalidArgument, client.listen(testing.allocator, "{\"address\": \"0.0.0.0:0\"}"));
+    const url = try client.listen(testing.allocator, null);
+    defer testing.allocator.free(url);
+    try testing.expect(std.mem.startsWith(u8, url, "ws://127.0.0.1:"));
+    try testing.expectError(error.AlreadyExists, client.listen(testing.allocator, null));
+    try client.stopListening();
     try session.stop();
     try testing.expectError(error.NotFound, session.status());
     // After shutdown the iterator ends instead of failing.

@@ -57,11 +57,28 @@ pub fn check_model(model: &str) -> Result<()> {
     }
 }
 
-/// The delay before start attempt number `failures + 1`.
-fn backoff(failures: u32) -> Duration {
+/// The delay before start attempt number `failures + 1` (the ACP provider's too).
+pub(crate) fn backoff(failures: u32) -> Duration {
     BACKOFF_BASE
         .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
         .min(BACKOFF_CAP)
+}
+
+/// Why a provider whose process exited or failed to start (`what`: its name) is not ready: it waits out its
+/// backoff until `retry_at` (shared with the ACP provider).
+pub(crate) fn restarting(
+    what: &str,
+    running: bool,
+    retry_at: Option<Instant>,
+    last_exit: Option<&str>,
+) -> std::result::Result<(), String> {
+    match (running, retry_at, last_exit) {
+        (false, Some(at), Some(why)) if at > Instant::now() => Err(format!(
+            "{what} is being restarted ({why}); next attempt in {} ms",
+            at.saturating_duration_since(Instant::now()).as_millis()
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The process slot shared by a session's provider and its reconfigured successors.
@@ -378,13 +395,12 @@ impl Provider for Pi {
         let Ok(slot) = self.shared.slot.try_lock() else {
             return Ok(());
         };
-        match (&slot.process, slot.retry_at, &slot.last_exit) {
-            (None, Some(at), Some(why)) if at > Instant::now() => Err(format!(
-                "pi is being restarted ({why}); next attempt in {} ms",
-                at.saturating_duration_since(Instant::now()).as_millis()
-            )),
-            _ => Ok(()),
-        }
+        restarting(
+            "pi",
+            slot.process.is_some(),
+            slot.retry_at,
+            slot.last_exit.as_deref(),
+        )
     }
 
     fn run_turn(

@@ -18,7 +18,7 @@ use crate::vocab::settings::ThinkingLevel;
 const STDERR_TAIL: usize = 2_000;
 
 /// Kills the process group when dropped, so nothing pi started outlives the session.
-struct GroupKill(u32);
+pub(crate) struct GroupKill(pub(crate) u32);
 
 impl Drop for GroupKill {
     fn drop(&mut self) {
@@ -223,7 +223,7 @@ async fn read_records(
     }
 }
 
-async fn keep_tail(mut stderr: tokio::process::ChildStderr, tail: Arc<Mutex<String>>) {
+pub(crate) async fn keep_tail(mut stderr: tokio::process::ChildStderr, tail: Arc<Mutex<String>>) {
     let mut buf = vec![0u8; 8 * 1024];
     while let Ok(n) = stderr.read(&mut buf).await {
         if n == 0 {

@@ -97,6 +97,8 @@ PROTOTYPES: Dict[str, Tuple[Any, Sequence[Any]]] = {
     "tandem_client_new": (_status, (_str, ctypes.POINTER(ctypes.c_void_p))),
     "tandem_client_shutdown": (_status, (_client, _u32)),
     "tandem_client_free": (None, (_client,)),
+    "tandem_client_listen": (_status, (_client, _str, _out_str)),
+    "tandem_client_stop_listening": (_status, (_client,)),
     "tandem_client_next_event": (_status, (_client, _u32, _out_str)),
     "tandem_client_next_session_event": (_status, (_client, _str, _u32, _out_str)),
     "tandem_client_next_events": (_status, (_client, _u32, _out_str)),

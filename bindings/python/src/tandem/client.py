@@ -741,6 +741,22 @@ class Client:
 
     # -- sessions
 
+    def listen(self, options: Optional[Options] = None, **kwargs: Any) -> str:
+        """Serves this client's sessions over WebSocket (``tandem_client_listen``; protocol in docs/remote.md) and
+        returns the URL to connect to, e.g. ``"ws://127.0.0.1:40123"``. Options as a mapping and/or keywords:
+        ``address`` (default ``"127.0.0.1:0"``), ``tls`` ``{"cert_file", "key_file"}``, ``insecure``,
+        ``gateway_token_file``, ``gateway_token_env``, ``max_message_bytes``, ``max_queued_events``,
+        ``max_queued_bytes``, ``max_connections``, ``auth_failures_per_minute``, ``ping_interval_ms``.
+        :class:`AlreadyExistsError` while it listens; :class:`InvalidArgumentError` for plain ws off loopback without
+        ``insecure=True``."""
+        merged = {**(options or {}), **kwargs}
+        return _call_string(_lib.load().tandem_client_listen, self._ptr(), _dumps(merged))
+
+    def stop_listening(self) -> None:
+        """Stops the remote gateway and disconnects its peers (``tandem_client_stop_listening``); sessions keep
+        running. Does nothing when not listening."""
+        _check(_lib.load().tandem_client_stop_listening(self._ptr()))
+
     def start_session(self, options: Optional[Options] = None, **kwargs: Any) -> "Session":
         """Starts a session (``tandem_session_start``). Options come as a mapping and/or keywords: ``model``
         (``"provider:model"``, default ``"scripted:echo"``), ``workdir``, ``session_id``, ``approval``, ``script``,

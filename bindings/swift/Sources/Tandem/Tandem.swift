@@ -143,6 +143,15 @@ public final class Client: @unchecked Sendable {
     /// Stops every session, ends every subscription (finishing their streams) and wakes event pullers.
     public func shutdown(timeoutMs: UInt32 = 5000) throws { try check(tandem_client_shutdown(raw, timeoutMs)) }
 
+    /// Serves this client's sessions over WebSocket (docs/remote.md) with JSON options (nil for the defaults: plain
+    /// ws on 127.0.0.1, any free port); returns the URL to connect to.
+    public func listen(options: String? = nil) throws -> String {
+        try withOptionalCString(options) { opts in try callString { tandem_client_listen(raw, opts, $0) } }
+    }
+
+    /// Stops the remote gateway and disconnects its peers; sessions keep running. Nothing happens when not listening.
+    public func stopListening() throws { try check(tandem_client_stop_listening(raw)) }
+
     /// Starts a session with JSON options (nil for the defaults).
     public func startSession(options: String? = nil) throws -> Session {
         let id = try withOptionalCString(options) { opts in try callString { tandem_session_start(raw, opts, $0) } }

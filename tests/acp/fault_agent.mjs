@@ -1,0 +1,84 @@
+// An ACP agent made with the official TypeScript SDK (@agentclientprotocol/sdk) that misbehaves on purpose, for the
+// ACP provider's fault tests (tests/acp_provider.rs):
+//
+//   node fault_agent.mjs SDK_DIR MODE [STATE_FILE]
+//
+// crash            the first process says one chunk and exits (status 3, a line on stderr) mid-turn; a later one
+//                  (STATE_FILE exists) answers with the session it was asked to load
+// garbage          writes lines that are not JSON-RPC around a normal answer
+// silent           never answers initialize
+// late_permission  on session/cancel asks for a permission after the cancel; the next prompt says how that request
+//                  was answered
+
+import { existsSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
+import { pathToFileURL } from "node:url";
+
+const [sdkDir, mode, state] = process.argv.slice(2);
+const require = createRequire(join(sdkDir, "package.json"));
+const acp = await import(pathToFileURL(require.resolve("@agentclientprotocol/sdk")).href);
+
+let loaded = null;
+let cancelled = null;
+let lateAnswer = null;
+
+const say = (client, sessionId, text) =>
+  client.notify(acp.methods.client.session.update, {
+    sessionId,
+    update: { sessionUpdate: "agent_message_chunk", content: { type: "text", text } },
+  });
+
+const app = acp
+  .agent({ name: "fault-agent" })
+  .onRequest(acp.methods.agent.initialize, async () => {
+    if (mode === "silent") return new Promise(() => {});
+    return { protocolVersion: 1, agentCapabilities: { loadSession: true } };
+  })
+  .onRequest(acp.methods.agent.session.new, async () => ({ sessionId: "fault-1" }))
+  .onRequest(acp.methods.agent.session.load, async ({ params }) => {
+    loaded = params.sessionId;
+    return {};
+  })
+  .onNotification(acp.methods.agent.session.cancel, async ({ params, client }) => {
+    if (mode === "late_permission") {
+      lateAnswer = client
+        .request(acp.methods.client.session.requestPermission, {
+          sessionId: params.sessionId,
+          toolCall: { toolCallId: "late-1", title: "late", rawInput: {} },
+          options: [
+            { optionId: "yes", name: "Allow", kind: "allow_once" },
+            { optionId: "no", name: "Reject", kind: "reject_once" },
+          ],
+        })
+        .then((r) => r.outcome.outcome, (e) => `error ${e.message}`);
+    }
+    cancelled?.();
+  })
+  .onRequest(acp.methods.agent.session.prompt, async ({ params, client }) => {
+    const sid = params.sessionId;
+    if (mode === "crash" && !existsSync(state)) {
+      writeFileSync(state, "crashed");
+      await say(client, sid, "about to crash");
+      process.stderr.write("fault agent: crashing on purpose\n");
+      setTimeout(() => process.exit(3), 50);
+      return new Promise(() => {});
+    }
+    if (mode === "crash") {
+      await say(client, sid, `loaded ${loaded}`);
+    } else if (mode === "garbage") {
+      process.stdout.write("this is not json\n");
+      await say(client, sid, "still here");
+      process.stdout.write("{\"jsonrpc\": \"2.0\", broken\n");
+    } else if (mode === "late_permission" && lateAnswer) {
+      await say(client, sid, `late permission: ${await lateAnswer}`);
+    } else if (mode === "late_permission") {
+      await say(client, sid, "waiting");
+      await new Promise((resolve) => (cancelled = resolve));
+      return { stopReason: "cancelled" };
+    }
+    return { stopReason: "end_turn" };
+  });
+
+app.connect(acp.ndJsonStream(Writable.toWeb(process.stdout), Readable.toWeb(process.stdin)));

@@ -1,0 +1,272 @@
+//! The ACP provider (`"provider": "acp"`) against a real ACP agent: tandem-acp itself running the scripted model (a
+//! round trip: ACP provider → tandem-acp → scripted model), so the transcript can be compared with the same
+//! scripted conversation run directly; its permission requests become this session's approvals and its file writes
+//! go through this session's file tools (confined, bounded, recorded).
+#![cfg(feature = "acp")]
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use tandem::session::approvals::Decision;
+use tandem::session::transcript::ContentPart;
+use tandem::Client;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn text(t: &str) -> Vec<ContentPart> {
+    vec![ContentPart::Text { text: t.into() }]
+}
+
+/// A temp directory (the workdir and the inner agent's store and config) removed on drop.
+struct Dirs(PathBuf);
+
+impl Dirs {
+    fn new(name: &str) -> Dirs {
+        let p = std::env::temp_dir().join(format!("tandem-acpp-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(p.join("work")).unwrap();
+        Dirs(p.canonicalize().unwrap())
+    }
+
+    fn work(&self) -> PathBuf {
+        self.0.join("work")
+    }
+
+    /// Options of a session whose provider is tandem-acp running `script`.
+    fn acp_options(&self, script: &Value) -> String {
+        let config = self.0.join("inner.json");
+        let c = json!({"session_defaults": {"model": "scripted:script", "script": script}});
+        std::fs::write(&config, c.to_string()).unwrap();
+        let command = [
+            env!("CARGO_BIN_EXE_tandem-acp"),
+            "--store-dir",
+            &self.0.join("inner-store").display().to_string(),
+            "--config",
+            &config.display().to_string(),
+        ];
+        json!({"provider": "acp", "acp_command": command, "workdir": self.work()}).to_string()
+    }
+}
+
+impl Drop for Dirs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The transcript without IDs, times and the session-start notice: what the conversation said.
+fn said(c: &Client, id: &str) -> Vec<Value> {
+    let msgs = c.messages(id).unwrap();
+    msgs.as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] != "system" && m["kind"] != "usage")
+        .map(|m| match m["kind"].as_str().unwrap() {
+            "tool_call" => json!({"tool": m["name"], "args": m["args"], "status": m["status"],
+                "is_error": m["is_error"]}),
+            k => json!({k: m["text"]}),
+        })
+        .collect()
+}
+
+/// Asserts that `hay` contains `needle`; `what` says why it should.
+fn contains(hay: &str, needle: &str, what: &str) {
+    assert!(hay.contains(needle), "{what}: {needle:?} not in {hay}");
+}
+
+/// Starts a session with `options` whose first turn fails with an error naming `why`; returns its client.
+fn first_turn_fails(options: &str, why: &str) -> Client {
+    let (c, id) = session(options);
+    c.send_prompt(&id, text("hi")).unwrap();
+    let (err, _) = wait_for(&c, WAIT, |e| e["kind"] == "error");
+    contains(err["message"].as_str().unwrap(), why, "the turn's error");
+    assert_eq!(turn_ended(&c, &id)["reason"], "error");
+    c
+}
+
+/// A client without a store and a session started with `options`.
+fn session(options: &str) -> (Client, String) {
+    let c = Client::new(Some(r#"{"store_dir": null}"#)).unwrap();
+    let id = c.start_session(Some(options)).unwrap();
+    (c, id)
+}
+
+fn turn_ended(c: &Client, id: &str) -> Value {
+    let (ev, _) = wait_for(c, WAIT, |e| {
+        e["kind"] == "turn_ended" && e["session_id"] == id
+    });
+    ev
+}
+
+#[test]
+fn a_round_trip_through_tandem_acp_says_what_the_direct_run_says() {
+    let d = Dirs::new("trip");
+    let script =
+        json!([[{"thinking": "plan"}, {"text": "Hello "}, {"text": "there"}], [{"text": "again"}]]);
+    let c = Client::new(Some(r#"{"store_dir": null}"#)).unwrap();
+    let via = c.start_session(Some(&d.acp_options(&script))).unwrap();
+    let direct_opts = json!({"model": "scripted:script", "script": script, "workdir": d.work()});
+    let direct = c.start_session(Some(&direct_opts.to_string())).unwrap();
+    for id in [&via, &direct] {
+        for prompt in ["hi", "more"] {
+            c.send_prompt(id, text(prompt)).unwrap();
+            assert_eq!(turn_ended(&c, id)["reason"], "completed");
+        }
+    }
+    assert_eq!(said(&c, &via), said(&c, &direct));
+    assert_eq!(
+        said(&c, &via),
+        [
+            json!({"user": "hi"}),
+            json!({"thinking": "plan"}),
+            json!({"assistant": "Hello there"}),
+            json!({"user": "more"}),
+            json!({"assistant": "again"})
+        ]
+    );
+}
+
+#[test]
+fn the_agents_write_is_an_approval_here_and_goes_through_tandems_file_tools() {
+    let d = Dirs::new("write");
+    let write = |id: &str, path: &str| json!({"tool_call": {"id": id, "name": "write_file", "args": {"path": path, "content": "x\n"}}});
+    let script =
+        json!([[write("w1", "a.txt")], [write("w2", "../escape.txt")], [{"text": "done"}]]);
+    let (c, id) = session(&d.acp_options(&script));
+    c.send_prompt(&id, text("write")).unwrap();
+    for call in ["w1", "w2"] {
+        let (ev, _) = wait_for(&c, WAIT, |e| e["kind"] == "approval_pending");
+        assert_eq!(ev["approval"]["tool_call_id"], call);
+        assert_eq!(
+            ev["approval"]["name"], "write_file",
+            "the agent's own tool name"
+        );
+        c.respond_to_approval(&id, None, Decision::Approve).unwrap();
+    }
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    assert_eq!(
+        std::fs::read_to_string(d.work().join("a.txt")).unwrap(),
+        "x\n"
+    );
+    assert!(
+        !d.0.join("escape.txt").exists(),
+        "the escape was refused by tandem's file code"
+    );
+    let said = said(&c, &id);
+    assert_eq!(said[1]["status"], "complete", "{said:?}");
+    assert_eq!(said[2]["is_error"], true, "{said:?}");
+    let touched = c.touched_files(&id).unwrap().to_string();
+    contains(&touched, "a.txt", "the write is recorded here");
+}
+
+#[test]
+fn a_rejected_permission_fails_the_agents_call_and_abort_cancels_its_turn() {
+    let d = Dirs::new("reject");
+    let write = json!({"tool_call": {"id": "w1", "name": "write_file", "args": {"path": "a.txt", "content": "x"}}});
+    let script = json!([[write], [{"text": "ok"}], [{"text": "slow"}, {"delay_ms": 600000}]]);
+    let (c, id) = session(&d.acp_options(&script));
+    c.send_prompt(&id, text("write")).unwrap();
+    wait_for(&c, WAIT, |e| e["kind"] == "approval_pending");
+    c.respond_to_approval(&id, None, Decision::Reject).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    assert!(!d.work().join("a.txt").exists());
+    c.send_prompt(&id, text("slow")).unwrap();
+    wait_for(&c, WAIT, |e| {
+        e["kind"] == "text_delta" && e["delta"] == "slow"
+    });
+    c.abort(&id).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "aborted");
+}
+
+#[test]
+fn an_agent_that_cannot_start_fails_the_turn_with_its_reason() {
+    let bad = json!({"provider": "acp", "acp_command": ["/nonexistent/tandem-test/agent"]});
+    let c = first_turn_fails(&bad.to_string(), "cannot start the ACP agent");
+    let missing = c.start_session(Some(r#"{"provider": "acp"}"#)).unwrap_err();
+    assert!(missing.to_string().contains("acp_command"), "{missing}");
+}
+
+/// Options of a session whose agent is tests/acp/fault_agent.mjs in `mode`.
+fn fault_options(d: &Dirs, mode: &str, extra: Value) -> String {
+    let (sdk, node) = npm_install("install-acp.sh", "TANDEM_ACP_SDK_DIR");
+    let agent = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/acp/fault_agent.mjs");
+    let command = json!([node, agent, sdk, mode, d.0.join("state")]);
+    let mut o = json!({"provider": "acp", "acp_command": command, "workdir": d.work()});
+    for (k, v) in extra.as_object().unwrap() {
+        o[k] = v.clone();
+    }
+    o.to_string()
+}
+
+#[test]
+fn an_agent_crashing_mid_turn_fails_that_turn_and_the_next_loads_its_session_again() {
+    let d = Dirs::new("crash");
+    let (c, id) = session(&fault_options(&d, "crash", json!({})));
+    c.send_prompt(&id, text("one")).unwrap();
+    let (err, _) = wait_for(&c, WAIT, |e| e["kind"] == "error");
+    let msg = err["message"].as_str().unwrap();
+    assert!(
+        msg.contains("exited mid-turn") && msg.contains("crashing on purpose"),
+        "{msg}"
+    );
+    assert_eq!(turn_ended(&c, &id)["reason"], "error");
+    // The provider is not ready while the restart waits out its backoff.
+    while let Err(e) = c.send_prompt(&id, text("two")) {
+        assert!(matches!(e, tandem::Error::ProviderNotReady(_)), "{e}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    let msgs = c.messages(&id).unwrap().to_string();
+    contains(
+        &msgs,
+        "loaded fault-1",
+        "the new process loaded the session",
+    );
+    contains(&msgs, "loaded its session", "the host is told");
+}
+
+#[test]
+fn garbage_on_the_agents_stdout_does_not_break_the_turn() {
+    let d = Dirs::new("garbage");
+    let (c, id) = session(&fault_options(&d, "garbage", json!({})));
+    c.send_prompt(&id, text("hi")).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    assert_eq!(said(&c, &id)[1], json!({"assistant": "still here"}));
+}
+
+#[test]
+fn an_agent_that_never_answers_initialize_fails_the_turn() {
+    let d = Dirs::new("silent");
+    let opts = fault_options(&d, "silent", json!({"stream_idle_timeout_ms": 500}));
+    first_turn_fails(&opts, "did not initialize within 500 ms");
+}
+
+#[test]
+fn a_permission_asked_after_cancel_is_answered_cancelled_and_never_reaches_the_host() {
+    let d = Dirs::new("late");
+    let (c, id) = session(&fault_options(&d, "late_permission", json!({})));
+    c.send_prompt(&id, text("one")).unwrap();
+    wait_for(&c, WAIT, |e| {
+        e["kind"] == "text_delta" && e["delta"] == "waiting"
+    });
+    c.abort(&id).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "aborted");
+    c.send_prompt(&id, text("two")).unwrap();
+    let (_, seen) = wait_for(&c, WAIT, |e| {
+        e["kind"] == "turn_ended" && e["session_id"] == id
+    });
+    assert!(
+        seen.iter().all(|e| e["kind"] != "approval_pending"),
+        "{seen:?}"
+    );
+    let msgs = c.messages(&id).unwrap().to_string();
+    contains(
+        &msgs,
+        "late permission: cancelled",
+        "the late request was answered",
+    );
+}
