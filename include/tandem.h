@@ -1142,8 +1142,10 @@ tandem_status tandem_session_clear_queues(tandem_client *client, const char *id)
  * request, default 1048576), `max_queued_events` / `max_queued_bytes` (per connection, default 4096 / 8388608:
  * past half of them a slow peer's deltas are merged, past them its events are dropped for an `events_dropped`
  * notification), `max_connections` (default 1024), `auth_failures_per_minute` (per peer address, default 10),
- * `ping_interval_ms` (default 30000: a connection silent for twice this, pongs included, is closed). A
- * token is never accepted in the options. Unknown keys are rejected.
+ * `ping_interval_ms` (default 30000: a connection silent for twice this, pongs included, is closed),
+ * `token_max_age_s` (default none: session tokens older than this since they were issued no longer attach; a peer
+ * with the gateway token renews one with `sessions.renew_token`). A token is never accepted in the options.
+ * Unknown keys are rejected.
  *
  * On success `*address_out` is the URL to connect to (e.g. `ws://127.0.0.1:40123`), a string the caller owns:
  * free it with `tandem_string_free`. `TANDEM_ERR_ALREADY_EXISTS` while the client listens already,

@@ -16,6 +16,7 @@ const GATEWAY_METHODS: &[&str] = &[
     "auth",
     "sessions.list",
     "sessions.start",
+    "sessions.renew_token",
     "session.attach",
     "session.catch_up",
     "session.detach",
@@ -73,7 +74,7 @@ fn real_frames_validate() {
     check("listen_options", &options);
     check(
         "listen_options",
-        &json!({"tls": {"cert_file": "c.pem", "key_file": "k.pem"}, "address": "[::1]:0"}),
+        &json!({"tls": {"cert_file": "c.pem", "key_file": "k.pem"}, "address": "[::1]:0", "token_max_age_s": 86400}),
     );
     let c = client(None);
     let url = c.listen(Some(&options.to_string())).unwrap();
@@ -85,6 +86,10 @@ fn real_frames_validate() {
         check("sessions_start_params", &start);
         let started = p.ok("sessions.start", start).await;
         check("sessions_start_result", &started);
+        let renew = json!({"session_id": started["session_id"]});
+        check("sessions_renew_token_params", &renew);
+        let started = p.ok("sessions.renew_token", renew).await;
+        check("sessions_renew_token_result", &started);
         let att = json!({"session_id": started["session_id"], "token": started["token"], "cursor": 0});
         check("attach_params", &att);
         check("attach_result", &p.ok("session.attach", att.clone()).await);

@@ -79,6 +79,7 @@ pub fn build(store: &Store, conv: &str, session: &str, messages: u64) -> u64 {
         .save_session_record(&SessionRecord {
             session_id: session.into(),
             token: "x".repeat(43),
+            token_issued_ms: None,
             conversation_id: conv.into(),
             options: None,
         })

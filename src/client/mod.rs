@@ -363,8 +363,14 @@ impl Client {
     }
 
     /// The broker token of session `id`, running or stored; `None` when there is no such session.
-    pub fn broker_token(&self, id: &str) -> Result<Option<String>> {
+    pub fn broker_token(&self, id: &str) -> Result<Option<crate::manager::BrokerToken>> {
         self.live()?.broker_token(id)
+    }
+
+    /// Gives running session `id` a new token, issued now, and returns it: the old one no longer attaches to it
+    /// through a gateway (peers attached with it stay attached). The store keeps the new token.
+    pub fn renew_token(&self, id: &str) -> Result<String> {
+        self.live()?.renew_token(id)
     }
 }
 

@@ -26,10 +26,10 @@ impl Manager {
         opts: &Resolved,
         state: &mut SessionState,
         now: Now,
-    ) -> Result<(String, Option<SharedPersister>)> {
+    ) -> Result<(super::BrokerToken, Option<SharedPersister>)> {
         let Some(store) = self.store.as_ref().filter(|_| opts.persist) else {
             state.set_conversation_id(new_conversation_id(now.wall_ms)?);
-            return Ok((crate::ids::new_token()?, None));
+            return Ok((super::BrokerToken::fresh()?, None));
         };
         // An unwritable store is not fatal: the session works in memory and saving is retried.
         let session_lock = match store.lock_session(id) {
@@ -43,8 +43,12 @@ impl Manager {
             None
         });
         let token = match record.as_ref().filter(|r| !r.token.is_empty()) {
-            Some(r) => r.token.clone(),
-            None => crate::ids::new_token()?,
+            Some(r) => super::BrokerToken {
+                token: r.token.clone(),
+                // A record from before issue times were kept: counted from now (see `broker_token`).
+                issued_ms: r.token_issued_ms.unwrap_or(now.wall_ms),
+            },
+            None => super::BrokerToken::fresh()?,
         };
         let mut journal = None;
         let mut conversation_id = None;
@@ -112,7 +116,8 @@ impl Manager {
         let (handle, persist, token) = {
             let reg = lock(&self.reg);
             let (h, seed) = reg.active(id)?;
-            (h.clone(), seed.persist.clone(), seed.token.clone())
+            let token = lock(&seed.token).token.clone();
+            (h.clone(), seed.persist.clone(), token)
         };
         let conversation_id = new_conversation_id(crate::time::wall_ms())?;
         let store = persist.as_ref().map(|p| lock(p).store().clone());

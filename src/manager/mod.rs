@@ -9,8 +9,10 @@ pub mod start_options;
 mod subagents;
 mod supervise;
 mod tasks;
+mod tokens;
 
 pub use start_options::Settings;
+pub use tokens::BrokerToken;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -30,7 +32,7 @@ use registry::{Registry, Slot};
 
 /// What outlives a session's incarnations: its token, options, state, event stream and script position.
 pub struct Seed {
-    token: String,
+    token: Mutex<BrokerToken>,
     options: Resolved,
     state: SharedState,
     log: Arc<SessionLog>,
@@ -230,7 +232,7 @@ impl Manager {
             .bus
             .new_log_under(&id, state.identity().parent_session_id.as_deref());
         let seed = Seed {
-            token,
+            token: Mutex::new(token),
             persist,
             state: Arc::new(Mutex::new(state)),
             mcp: self.mcp_servers(&opts, &log),
@@ -444,26 +446,6 @@ impl Manager {
             s.budget.set_limits(limits);
             Ok(s.budget.report())
         })?
-    }
-
-    /// The session's token.
-    pub fn token(&self, id: &str) -> Result<String> {
-        self.active(id, |_, s| s.token.clone())
-    }
-
-    /// The token of session `id` whether it runs or is only stored (a start would restore it); `None` when it is
-    /// neither. What the remote gateway checks an attach against before starting anything.
-    pub fn broker_token(&self, id: &str) -> Result<Option<String>> {
-        if let Ok(t) = self.token(id) {
-            return Ok(Some(t));
-        }
-        match &self.store {
-            Some(store) => Ok(store
-                .session_record(id)?
-                .map(|r| r.token)
-                .filter(|t| !t.is_empty())),
-            None => Ok(None),
-        }
     }
 
     /// Sends `cmd` to session `id` and waits for the reply; a refused command is its error.

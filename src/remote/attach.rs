@@ -51,10 +51,14 @@ impl Conn {
         let expected = self
             .blocking(move |c| Ok(c.broker_token(&sid).ok().flatten()))
             .await?;
+        // An expired token is refused exactly like a wrong one (and counts as a failure for the rate limit).
+        let max_age = self.shared.token_max_age_ms;
+        let now = crate::time::wall_ms();
         self.check_token(p.opt_str("token")?, |g| {
-            expected
-                .as_deref()
-                .is_some_and(|e| super::auth::tokens_equal(e, g))
+            expected.as_ref().is_some_and(|e| {
+                super::auth::tokens_equal(&e.token, g)
+                    && !max_age.is_some_and(|m| e.expired(m, now))
+            })
         })?;
         self.mark_session_auth();
         if let Some(a) = &self.attached {

@@ -307,6 +307,24 @@ impl Conn {
                     .await
                     .map(Some);
             }
+            "sessions.renew_token" => {
+                self.need_gateway()?;
+                let id = p.str_of("session_id")?.to_string();
+                return self
+                    .blocking(move |c| {
+                        // Only a session the client runs or stores has a token to renew; a start restores it.
+                        if c.broker_token(&id)?.is_none() {
+                            return Err(
+                                crate::error::Error::NotFound(format!("no session {id}")).into()
+                            );
+                        }
+                        c.start_or_get_session(&id, None)?;
+                        let token = c.renew_token(&id)?;
+                        Ok(json!({"session_id": id, "token": token}))
+                    })
+                    .await
+                    .map(Some);
+            }
             "session.hand_over" => {
                 let to = p.opt_u64("to")?;
                 let s = self.session()?;

@@ -38,6 +38,7 @@ struct Options {
     max_connections: Option<usize>,
     auth_failures_per_minute: Option<usize>,
     ping_interval_ms: Option<usize>,
+    token_max_age_s: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +87,8 @@ pub struct Shared {
     max_message: usize,
     /// How often the writer pings; a connection that sends nothing (not even a pong) for two of these is closed.
     ping: Duration,
+    /// Session tokens older than this (ms since they were issued) no longer attach; `None`: they do not expire.
+    token_max_age_ms: Option<u64>,
     next_conn: AtomicU64,
 }
 
@@ -180,6 +183,12 @@ pub fn listen(
             100,
             3_600_000,
         )? as u64),
+        token_max_age_ms: match o.token_max_age_s {
+            Some(s) => {
+                Some(within("token_max_age_s", Some(s), 0, 1, 10 * 365 * 86_400)? as u64 * 1000)
+            }
+            None => None,
+        },
         next_conn: AtomicU64::new(1),
     });
     let max_connections = within("max_connections", o.max_connections, 1024, 1, 65_536)?;
@@ -257,6 +266,8 @@ mod tests {
             r#"{"bogus": 1}"#,
             r#"[]"#,
             r#"{"tls": {"cert_file": "c"}}"#,
+            r#"{"token_max_age_s": 0}"#,
+            r#"{"token_max_age_s": -1}"#,
         ] {
             assert!(
                 matches!(Options::parse(Some(bad)), Err(Error::InvalidArgument(_))),

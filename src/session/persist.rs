@@ -20,7 +20,7 @@ const RETRY_AFTER: Duration = Duration::from_millis(STREAM_FLUSH_MS);
 pub struct Persister {
     store: Arc<Store>,
     session_id: String,
-    token: String,
+    token: crate::manager::BrokerToken,
     conversation_id: String,
     journal: Option<Journal>,
     session_lock: Option<File>,
@@ -44,7 +44,7 @@ impl Persister {
     pub fn new(
         store: Arc<Store>,
         session_id: String,
-        token: String,
+        token: crate::manager::BrokerToken,
         conversation_id: String,
         journal: Option<Journal>,
         session_lock: Option<File>,
@@ -177,11 +177,27 @@ impl Persister {
             .append(bytes, sync)
     }
 
+    /// Replaces the session's token. A record already in the store is rewritten now (write, then rename); when
+    /// that fails the old token stays, here and in the store.
+    pub fn set_token(&mut self, token: &crate::manager::BrokerToken) -> Result<()> {
+        let old = std::mem::replace(&mut self.token, token.clone());
+        if self.record_saved {
+            self.record_saved = false;
+            if let Err(e) = self.save_record() {
+                self.token = old;
+                self.record_saved = true;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     fn save_record(&mut self) -> Result<()> {
         if !self.record_saved {
             self.store.save_session_record(&SessionRecord {
                 session_id: self.session_id.clone(),
-                token: self.token.clone(),
+                token: self.token.token.clone(),
+                token_issued_ms: Some(self.token.issued_ms),
                 conversation_id: self.conversation_id.clone(),
                 options: Some(self.options.clone()),
             })?;
@@ -195,7 +211,7 @@ impl Persister {
             version: FORMAT_VERSION,
             conversation_id: self.conversation_id.clone(),
             session_id: self.session_id.clone(),
-            token: self.token.clone(),
+            token: self.token.token.clone(),
             created_at: crate::time::rfc3339(crate::time::wall_ms()),
             model: b.origin.model.clone(),
             provider: b.origin.provider.clone(),

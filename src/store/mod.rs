@@ -37,8 +37,11 @@ pub enum FsyncPolicy {
 pub struct SessionRecord {
     /// Session ID.
     pub session_id: String,
-    /// Its token (stable across restarts and reloads).
+    /// Its token (stable across restarts and reloads; replaced only by a renewal).
     pub token: String,
+    /// When the token was issued (ms since the epoch); absent in records of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_issued_ms: Option<u64>,
     /// Its current conversation.
     pub conversation_id: String,
     /// The options it was started with (see `Resolved::stored`); absent in records of older versions.

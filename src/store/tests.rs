@@ -172,6 +172,7 @@ fn session_records_are_replaced_atomically_and_checked() {
     let rec = SessionRecord {
         session_id: "s".into(),
         token: "tok".into(),
+        token_issued_ms: Some(1_700_000_000_000),
         conversation_id: "c".into(),
         options: serde_json::json!({"model": "scripted:echo", "workdir": "/w"})
             .as_object()

@@ -746,8 +746,8 @@ class Client:
         returns the URL to connect to, e.g. ``"ws://127.0.0.1:40123"``. Options as a mapping and/or keywords:
         ``address`` (default ``"127.0.0.1:0"``), ``tls`` ``{"cert_file", "key_file"}``, ``insecure``,
         ``gateway_token_file``, ``gateway_token_env``, ``max_message_bytes``, ``max_queued_events``,
-        ``max_queued_bytes``, ``max_connections``, ``auth_failures_per_minute``, ``ping_interval_ms``.
-        :class:`AlreadyExistsError` while it listens; :class:`InvalidArgumentError` for plain ws off loopback without
+        ``max_queued_bytes``, ``max_connections``, ``auth_failures_per_minute``, ``ping_interval_ms``,
+        ``token_max_age_s``. :class:`AlreadyExistsError` while it listens; :class:`InvalidArgumentError` for plain ws off loopback without
         ``insecure=True``."""
         merged = {**(options or {}), **kwargs}
         return _call_string(_lib.load().tandem_client_listen, self._ptr(), _dumps(merged))
