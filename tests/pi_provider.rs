@@ -347,7 +347,9 @@ fn a_turn_streams_pi_text_and_pi_keeps_the_history() {
 fn pi_changes_outside_a_boundary_are_reported_and_pi_is_told() {
     let mock = Mock::start(vec![
         Reply::Tool("bash", json!({"command": "printf 'A\\nb\\nc\\n' > f.txt"})),
-        say("Changed it."),
+        // A model that takes a second to answer after the tool: pi reads the steering message tandem sends when
+        // the tool ends before this answer ends its run (on a loaded machine an instant answer could beat it).
+        Reply::Say(vec!["Changed it.".into()], Duration::from_secs(1)),
     ]);
     let s = Setup::new("bounds", &mock);
     std::fs::write(s.dir.join("f.txt"), "a\nb\nc\n").unwrap();
