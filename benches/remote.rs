@@ -1,4 +1,4 @@
-//! Benchmark 7: the remote gateway (issue 18). Attach with a catch-up of 10,000 events; one streaming session fanned
+//! Benchmark 9: the remote gateway (issue 18). Attach with a catch-up of 10,000 events; one streaming session fanned
 //! out to 100 viewers (delta latency to the median and the slowest viewer, the gateway's CPU per delta); the memory
 //! of 1,000 idle attached viewers, measured on a gateway in a child process.
 //!
@@ -279,13 +279,13 @@ fn main() {
     println!();
     support::header();
     row(
-        "7. remote attach with catch-up of 10,000 events (connect, attach, read all)",
+        "9. remote attach with catch-up of 10,000 events (connect, attach, read all)",
         &format!("{catch_up_ms:.1} ms"),
         "reported",
         None,
     );
     row(
-        "7. one session fanned out to 100 viewers: delta latency p50 / p99, median viewer",
+        "9. one session fanned out to 100 viewers: delta latency p50 / p99, median viewer",
         &format!(
             "{:.3} ms / {:.3} ms",
             fan.median_viewer.0, fan.median_viewer.1
@@ -294,7 +294,7 @@ fn main() {
         None,
     );
     row(
-        "7. same, slowest viewer",
+        "9. same, slowest viewer",
         &format!(
             "{:.3} ms / {:.3} ms",
             fan.slowest_viewer.0, fan.slowest_viewer.1
@@ -303,13 +303,13 @@ fn main() {
         None,
     );
     row(
-        "7. gateway CPU per delta fanned out to 100 viewers (client runtime and dispatcher threads)",
+        "9. gateway CPU per delta fanned out to 100 viewers (client runtime and dispatcher threads)",
         &format!("{:.1} µs ({:.2} µs per viewer)", fan.cpu_per_delta_us, fan.cpu_per_delta_us / 100.0),
         "reported",
         None,
     );
     row(
-        "7. gateway memory per idle attached viewer, 1,000 viewers (VmRSS delta of the gateway process)",
+        "9. gateway memory per idle attached viewer, 1,000 viewers (VmRSS delta of the gateway process)",
         &format!("{kib_per_viewer:.1} KiB (gateway CPU over 2 s idle: {idle_cpu_ms:.0} ms)"),
         "reported",
         None,

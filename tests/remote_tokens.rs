@@ -64,6 +64,18 @@ fn old_tokens_are_refused_before_any_data_and_renewal_holds_across_a_restart() {
     let rt = rt();
 
     let c = client(Some(&store));
+    for bad in [
+        json!({"token_max_age_s": 0}),
+        json!({"token_max_age_s": "1h"}),
+    ] {
+        assert!(
+            matches!(
+                c.listen(Some(&bad.to_string())),
+                Err(tandem::Error::InvalidArgument(_))
+            ),
+            "{bad}"
+        );
+    }
     let url = relisten(&c, &token_file, None);
     let (id, first) = rt.block_on(async {
         let mut admin = Peer::connect(&url).await;

@@ -266,7 +266,6 @@ mod tests {
             r#"{"bogus": 1}"#,
             r#"[]"#,
             r#"{"tls": {"cert_file": "c"}}"#,
-            r#"{"token_max_age_s": 0}"#,
             r#"{"token_max_age_s": -1}"#,
         ] {
             assert!(
