@@ -89,6 +89,9 @@ pub struct Connection {
     next_id: AtomicU64,
 }
 
+/// How many bytes of queued messages one write gathers at most.
+const WRITE_BATCH: usize = 256 * 1024;
+
 /// Starts a connection reading `reader` and writing `writer` on the current runtime. The receiver ends (`None`)
 /// when the peer closes its end or sends a line too long to be a message; requests still waiting then fail.
 pub fn spawn<R, W>(reader: R, writer: W) -> (Arc<Connection>, mpsc::UnboundedReceiver<Incoming>)
@@ -106,9 +109,19 @@ where
     });
     tokio::spawn(async move {
         let mut writer = writer;
-        while let Some(mut line) = lines.recv().await {
-            line.push('\n');
-            if writer.write_all(line.as_bytes()).await.is_err() || writer.flush().await.is_err() {
+        let mut buf = Vec::new();
+        while let Some(line) = lines.recv().await {
+            // Every message already queued goes out in the same write: a streamed turn queues its chunks faster
+            // than one write each can carry them (tokio's stdout makes each write a hand-off to another thread).
+            buf.clear();
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
+            while buf.len() < WRITE_BATCH {
+                let Ok(more) = lines.try_recv() else { break };
+                buf.extend_from_slice(more.as_bytes());
+                buf.push(b'\n');
+            }
+            if writer.write_all(&buf).await.is_err() || writer.flush().await.is_err() {
                 break;
             }
         }
