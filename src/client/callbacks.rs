@@ -93,7 +93,7 @@ impl Client {
 
     /// Unregisters a host tool.
     pub fn unregister_tool(&self, name: &str) -> Result<()> {
-        self.live()?;
+        self.local("tandem_client_unregister_tool")?;
         self.host_tools.unregister(name)
     }
 }

@@ -12,12 +12,19 @@ macro_rules! via_remote {
     };
 }
 
-/// Refuses call `$name` in a remote client: the gateway protocol has no method for it.
+/// Refuses call `$name` in a remote client: the gateway protocol has no method for it. With a session ID, a session
+/// the client has not attached is `NotFound` first, as it would be locally.
 macro_rules! local_only {
     ($client:expr, $name:expr) => {
         #[cfg(feature = "remote")]
         if $client.remote.is_some() {
             return Err(crate::client::remote::unsupported($name));
+        }
+    };
+    ($client:expr, $id:expr, $name:expr) => {
+        #[cfg(feature = "remote")]
+        if let Some(r) = $client.remote.as_deref() {
+            return Err(r.unsupported_for($id, $name));
         }
     };
 }

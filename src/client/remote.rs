@@ -132,6 +132,10 @@ impl Session {
         };
         let stopped = payload.kind == EventKind::SessionStopped;
         let mut st = lock(&self.state);
+        if st.ended {
+            // Its stream ended here (session_stopped, or this client's shutdown): nothing comes after that.
+            return;
+        }
         let restart = std::mem::take(&mut st.restart);
         self.bus
             .publish_at(&self.log, seq, Payload::Remote(payload), restart);
@@ -255,18 +259,28 @@ impl Remote {
 
     /// `sessions.start` (with `session_id`: start or get), then `session.attach`; returns the session's ID.
     pub fn start(&self, options_json: Option<&str>, id: Option<&str>) -> Result<String> {
-        if let Some(id) = id {
-            if self.attached(id).is_ok() {
-                return Ok(id.to_string());
-            }
-        }
         let mut params = json!({});
         if let Some(text) = options_json {
             let options: Value = Error::parse_json("options_json", text)?;
             if !options.is_object() {
                 return Err(Error::invalid("options_json must be a JSON object"));
             }
+            if let Some(id) = id {
+                if options
+                    .get("session_id")
+                    .is_some_and(|given| given.as_str() != Some(id))
+                {
+                    return Err(Error::invalid(
+                        "options_json carries a session_id different from id",
+                    ));
+                }
+            }
             params["options"] = options;
+        }
+        if let Some(id) = id {
+            if self.attached(id).is_ok() {
+                return Ok(id.to_string());
+            }
         }
         if let Some(id) = id {
             params["session_id"] = json!(id);
@@ -316,14 +330,15 @@ impl Remote {
     /// Session method `method` of session `id` on the gateway.
     pub fn call(&self, id: &str, method: &str, params: Value) -> Result<Value> {
         let a = self.attached(id)?;
-        a.link.call(method, params).map_err(|f| {
-            let e = f.into_error();
-            if matches!(e, Error::NotFound(_)) {
-                // The session went away on the gateway: so it does here.
-                lock(&self.sessions).remove(id);
-            }
-            e
-        })
+        a.link.call(method, params).map_err(Failure::into_error)
+    }
+
+    /// The error of call `name` (no remote form) on session `id`: `NotFound` when it is not attached, as locally.
+    pub fn unsupported_for(&self, id: &str, name: &str) -> Error {
+        match self.attached(id) {
+            Err(e) => e,
+            Ok(_) => unsupported(name),
+        }
     }
 
     /// Stops session `id` on the gateway and returns once its `session_stopped` was published here.
@@ -364,9 +379,26 @@ impl Remote {
         Ok(self.bus.events_since(&a.session.log, seq))
     }
 
-    /// Closes every session's connection (the sessions keep running on the gateway).
+    /// Closes every session's connection; the sessions keep running on the gateway. Each attached session's stream
+    /// ends here as a local client's does at shutdown: with a `session_stopped` (reason `shutdown`) this client
+    /// publishes itself, one seq past the last it saw.
     pub fn close(&self) {
-        lock(&self.sessions).clear();
+        let attached: Vec<Arc<Attached>> = lock(&self.sessions).drain().map(|(_, a)| a).collect();
+        for a in attached {
+            a.link.close();
+            let session = &a.session;
+            let mut st = lock(&session.state);
+            if !st.ended {
+                st.ended = true;
+                self.bus.publish(
+                    &session.log,
+                    Payload::SessionStopped {
+                        reason: crate::events::StopReason::Shutdown,
+                        detail: None,
+                    },
+                );
+            }
+        }
     }
 }
 

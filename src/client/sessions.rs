@@ -151,6 +151,9 @@ impl Client {
         task: &str,
         options_json: Option<&str>,
     ) -> Result<Value> {
+        if let Some(parent) = parent {
+            local_only!(self, parent, "tandem_subagent_start");
+        }
         local_only!(self, "tandem_subagent_start");
         self.live()?.start_subagent(parent, task, options_json)
     }
@@ -163,7 +166,19 @@ impl Client {
 
     /// Applies a transcript or boundary edit; returns its JSON result (`null` when it has none).
     pub fn edit(&self, id: &str, op: EditOp) -> Result<Value> {
-        local_only!(self, "the transcript and boundary edits (tandem_session_edit_*, set_boundary, clear_boundary)");
+        local_only!(
+            self,
+            id,
+            match op {
+                EditOp::BranchAt(_) => "tandem_session_branch_at",
+                EditOp::SwitchBranch(_) => "tandem_session_switch_branch",
+                EditOp::ToggleCollapse(_) => "tandem_session_toggle_tool_collapse",
+                EditOp::ToggleAllCollapses => "tandem_session_toggle_all_tool_collapses",
+                EditOp::SetBoundary { .. } => "tandem_session_set_boundary",
+                EditOp::ClearBoundary(_) => "tandem_session_clear_boundary",
+                EditOp::ClearAllBoundaries => "tandem_session_clear_all_boundaries",
+            }
+        );
         match self.live()?.call(id, Command::Edit(op))? {
             Reply::Json(v) => Ok(v),
             _ => Ok(Value::Null),
@@ -226,7 +241,11 @@ impl Client {
     /// The text of MCP prompt `name` (`mcp__<server>__<prompt>`) of session `id` with `args`, from its server.
     /// Blocks for the server's answer (at most the server's `timeout_ms`).
     pub fn mcp_prompt_text(&self, id: &str, name: &str, args: &str) -> Result<String> {
-        local_only!(self, "MCP prompts as slash commands (mcp__server__prompt)");
+        local_only!(
+            self,
+            id,
+            "MCP prompts as slash commands (mcp__server__prompt)"
+        );
         let Some(mcp) = self.live()?.mcp_of(id)? else {
             return Err(Error::NotFound(format!("session {id} has no MCP servers")));
         };
@@ -368,6 +387,7 @@ impl Client {
 
     /// Sets the edit boundary of `path`: lines `start_line..=end_line` (0-based).
     pub fn set_boundary(&self, id: &str, path: &str, start_line: u32, end_line: u32) -> Result<()> {
+        local_only!(self, id, "tandem_session_set_boundary");
         let path = self.boundary_path(id, path)?;
         self.edit(
             id,
@@ -382,6 +402,7 @@ impl Client {
 
     /// Removes the edit boundary of `path`.
     pub fn clear_boundary(&self, id: &str, path: &str) -> Result<()> {
+        local_only!(self, id, "tandem_session_clear_boundary");
         let path = self.boundary_path(id, path)?;
         self.edit(id, EditOp::ClearBoundary(path)).map(drop)
     }

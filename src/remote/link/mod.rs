@@ -149,6 +149,11 @@ impl Link {
         answer.recv().unwrap_or_else(|_| Err(self.gone()))
     }
 
+    /// Closes the connection (at once, without a close handshake); calls fail from now on.
+    pub fn close(&self) {
+        self.task.abort();
+    }
+
     fn gone(&self) -> Failure {
         lock(&self.dead)
             .clone()
