@@ -265,3 +265,38 @@ fn bad_remote_configs_are_refused_with_clear_messages() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+#[test]
+fn a_remote_client_speaks_tls_with_a_private_ca() {
+    let dir = tempdir("tls");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let file = dir.join("token");
+    std::fs::write(&file, TOKEN).unwrap();
+    let g = ws::client(None);
+    let opts = json!({"tls": {"cert_file": dir.join("cert.pem"), "key_file": dir.join("key.pem")},
+                      "gateway_token_file": file});
+    let url = g.listen(Some(&opts.to_string())).unwrap();
+    let port = url.rsplit(':').next().unwrap();
+    let url = format!("wss://localhost:{port}");
+    // The webpki roots alone do not know a private CA.
+    let plain = json!({"remote": {"url": url, "gateway_token_file": file}});
+    match Client::new(Some(&plain.to_string())) {
+        Err(Error::Io(m)) => assert!(m.contains("TLS"), "{m}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    let config = json!({"remote": {"url": url, "gateway_token_file": file, "ca_file": dir.join("cert.pem")}});
+    let rc = Client::new(Some(&config.to_string())).expect("wss with the CA file");
+    let id = rc
+        .start_session(Some(r#"{"script": [[{"text": "over tls"}]]}"#))
+        .unwrap();
+    rc.send_prompt(&id, vec![ContentPart::Text { text: "hi".into() }])
+        .unwrap();
+    let seen = until_turn_end(&rc, &id);
+    assert!(seen.iter().any(|(_, k)| k == "text_delta"));
+    assert_eq!(
+        seen,
+        seqs_and_kinds(&g.events_since(&id, 0).unwrap().events)[..seen.len()].to_vec()
+    );
+}
