@@ -219,6 +219,8 @@ pub struct Remote {
     bus: Arc<EventBus>,
     control: Link,
     sessions: Mutex<HashMap<String, Arc<Attached>>>,
+    /// Held while a session is started and attached, so two starts of one ID do not attach it twice.
+    starting: Mutex<()>,
 }
 
 /// How long a remote stop waits for the session's `session_stopped` to arrive.
@@ -254,6 +256,7 @@ impl Remote {
             bus,
             control,
             sessions: Mutex::new(HashMap::new()),
+            starting: Mutex::new(()),
         })
     }
 
@@ -277,6 +280,7 @@ impl Remote {
             }
             params["options"] = options;
         }
+        let _starting = lock(&self.starting);
         if let Some(id) = id {
             if self.attached(id).is_ok() {
                 return Ok(id.to_string());

@@ -179,8 +179,8 @@ enum End {
     Closed,
     /// The connection could not be made.
     Unreachable(Failure),
-    /// It was made and then dropped.
-    Dropped,
+    /// It was made and then dropped; `greeted`: after the hello was answered.
+    Dropped { greeted: bool },
     /// The gateway refused the hello: nothing to retry.
     Refused(Failure),
 }
@@ -195,34 +195,52 @@ async fn run(
     let mut ready = Some(ready);
     let mut delay = Duration::from_millis(50);
     loop {
-        let give_up = match connection(&target, &*peer, &mut calls, &mut ready).await {
+        let failed = match connection(&target, &*peer, &mut calls, &mut ready).await {
             End::Closed => return,
-            End::Refused(f) => Some(f),
-            End::Unreachable(f) if ready.is_some() => Some(f),
-            End::Unreachable(f) => {
-                // Calls made while the gateway cannot be reached fail rather than wait without bound.
-                while let Ok(c) = calls.try_recv() {
-                    let _ = c.reply.send(Err(f.clone()));
-                }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(MAX_BACKOFF);
-                None
+            End::Refused(f) => {
+                give_up(f, &dead, &mut ready);
+                return;
             }
-            End::Dropped => {
+            End::Dropped { greeted: true } => {
                 delay = Duration::from_millis(50);
                 None
             }
+            End::Unreachable(f) => Some(f),
+            // Closed before the hello was answered (a gateway at its connection limit, say): like a failed
+            // connection.
+            End::Dropped { greeted: false } => Some(Failure::Lost(format!(
+                "the gateway at {} closed the connection before answering",
+                target.url()
+            ))),
         };
-        if give_up.is_none() && peer.finished() {
-            return;
-        }
-        if let Some(f) = give_up {
-            *lock(&dead) = Some(f.clone());
-            if let Some(r) = ready.take() {
-                let _ = r.send(Err(f));
+        if let Some(f) = failed {
+            if ready.is_some() {
+                // The first connection: `Link::open` reports it.
+                give_up(f, &dead, &mut ready);
+                return;
             }
+            // Calls made while the gateway cannot be reached fail rather than wait without bound.
+            while let Ok(c) = calls.try_recv() {
+                let _ = c.reply.send(Err(f.clone()));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(MAX_BACKOFF);
+        }
+        if peer.finished() {
             return;
         }
+    }
+}
+
+/// Ends the link for good with `f`: later calls fail with it, and a `Link::open` still waiting gets it.
+fn give_up(
+    f: Failure,
+    dead: &Mutex<Option<Failure>>,
+    ready: &mut Option<std_mpsc::SyncSender<Result<(), Failure>>>,
+) {
+    *lock(dead) = Some(f.clone());
+    if let Some(r) = ready.take() {
+        let _ = r.send(Err(f));
     }
 }
 
@@ -247,7 +265,7 @@ async fn connection(
         .await
         .is_err()
     {
-        return End::Dropped;
+        return End::Dropped { greeted: false };
     }
     pending.insert(next, None);
     next += 1;
@@ -265,12 +283,12 @@ async fn connection(
                 pending.insert(next, Some(call.reply));
                 next += 1;
                 if sink.send(Message::text(frame)).await.is_err() {
-                    break End::Dropped;
+                    break End::Dropped { greeted };
                 }
             }
             frame = stream.next() => {
                 let text = match frame {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break End::Dropped,
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break End::Dropped { greeted },
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(_)) => continue,
                 };
@@ -313,7 +331,7 @@ async fn connection(
                     let frame = wire::request(next, method, &params);
                     next += 1;
                     if sink.send(Message::text(frame)).await.is_err() {
-                        break End::Dropped;
+                        break End::Dropped { greeted };
                     }
                 }
             }
@@ -323,4 +341,53 @@ async fn connection(
         let _ = reply.send(Err(lost(target.url())));
     }
     end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_errors_map_to_the_local_calls_statuses() {
+        let rpc = |name: &str| Failure::Rpc {
+            name: name.into(),
+            message: "why".into(),
+        };
+        assert_eq!(rpc("not_found").into_error(), Error::NotFound("why".into()));
+        assert_eq!(rpc("busy").into_error(), Error::Busy("why".into()));
+        assert_eq!(
+            rpc("no_pending_approval").into_error(),
+            Error::NoPendingApproval("why".into())
+        );
+        assert_eq!(
+            rpc("not_driver").into_error(),
+            Error::Busy("not_driver: why".into())
+        );
+        assert!(matches!(
+            rpc("unauthorized").into_error(),
+            Error::InvalidArgument(m) if m.starts_with("unauthorized:")
+        ));
+        assert!(matches!(
+            rpc("method_not_found").into_error(),
+            Error::NotSupported(_)
+        ));
+        assert!(matches!(
+            rpc("something_new").into_error(),
+            Error::Internal(_)
+        ));
+        assert_eq!(
+            Failure::Lost("gone".into()).into_error(),
+            Error::Io("gone".into())
+        );
+        let from = Failure::from_error(
+            &serde_json::json!({"code": -32002, "message": "m", "data": {"error": "not_driver"}}),
+        );
+        assert_eq!(
+            from,
+            Failure::Rpc {
+                name: "not_driver".into(),
+                message: "m".into()
+            }
+        );
+    }
 }
