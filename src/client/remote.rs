@@ -413,3 +413,89 @@ pub fn unsupported(call: &str) -> Error {
          \"Remote clients\", lists the calls that are)"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        let bus = EventBus::new(1024, 1024, true);
+        Session {
+            id: "s".into(),
+            token: "t".into(),
+            log: bus.new_log("s"),
+            bus,
+            state: Mutex::new(State::default()),
+            ended: Condvar::new(),
+        }
+    }
+
+    fn event(seq: u64, kind: &str) -> Value {
+        json!({"seq": seq, "session_id": "s", "kind": kind, "message_id": 1, "delta": "x"})
+    }
+
+    #[test]
+    fn the_cursor_is_the_last_seq_published_and_duplicates_are_skipped() {
+        let s = session();
+        assert_eq!(s.hello().1["cursor"], 0);
+        assert!(s.hello().1.get("stream").is_none());
+        let a = s
+            .answered(Ok(json!({"stream": "A", "role": "driver", "events": 2})))
+            .unwrap();
+        assert_eq!((a.events, a.then), (2, None));
+        for seq in [1, 2, 2, 1, 3] {
+            s.notified("event", event(seq, "text_delta"));
+        }
+        // Another session's event is not this one's.
+        s.notified(
+            "event",
+            json!({"seq": 9, "session_id": "other", "kind": "text_delta"}),
+        );
+        let since = s.bus.events_since(&s.log, 0);
+        let seqs: Vec<u64> = since
+            .events
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(seqs, [1, 2, 3]);
+        let (method, p) = s.hello();
+        assert_eq!(
+            (method, &p["cursor"], &p["stream"]),
+            ("session.attach", &json!(3), &json!("A"))
+        );
+        // Dropped events are caught up from where the gateway says.
+        let (method, p) = s
+            .notified("events_dropped", json!({"resume_from": 3}))
+            .unwrap();
+        assert_eq!(
+            (method, &p["cursor"], &p["stream"]),
+            ("session.catch_up", &json!(3), &json!("A"))
+        );
+    }
+
+    #[test]
+    fn a_driver_back_as_a_viewer_takes_over_and_a_new_stream_restarts_seqs() {
+        let s = session();
+        s.answered(Ok(json!({"stream": "A", "role": "driver", "events": 0})))
+            .unwrap();
+        s.notified("event", event(5, "text_delta"));
+        let again = s
+            .answered(Ok(json!({"stream": "B", "role": "viewer", "events": 1})))
+            .unwrap();
+        assert_eq!(again.then.map(|(m, _)| m), Some("session.take_over"));
+        s.answered(Ok(Value::Null)).unwrap();
+        assert!(lock(&s.state).driver);
+        // The gateway restarted: its new stream counts from 1 again.
+        s.notified("event", event(1, "text_delta"));
+        assert_eq!(s.bus.latest_seq(&s.log), 1);
+        // session_stopped ends it: nothing after, and no reconnecting.
+        s.notified(
+            "event",
+            json!({"seq": 2, "session_id": "s", "kind": "session_stopped", "reason": "stopped"}),
+        );
+        s.notified("event", event(3, "text_delta"));
+        assert!(s.finished());
+        assert_eq!(s.bus.latest_seq(&s.log), 2);
+        assert!(s.answered(Err(Failure::Lost("x".into()))).is_err());
+    }
+}
