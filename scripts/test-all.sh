@@ -112,6 +112,9 @@ else
     skip "scripts/test-c.sh does not exist yet"
 fi
 
+section "C session tests against a remote client (scripts/test-c-remote.sh)"
+bash scripts/test-c-remote.sh
+
 section "fuzz targets: corpus replay and a short run each (scripts/test-fuzz.sh)"
 bash scripts/test-fuzz.sh
 

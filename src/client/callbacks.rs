@@ -13,7 +13,9 @@ impl Client {
         spec: crate::tools::host::HostToolSpec,
         sink: Box<dyn crate::tools::host::HostToolSink>,
     ) -> Result<()> {
-        if let Err(e) = self.live() {
+        if let Err(e) =
+            self.local("tandem_client_register_tool (host tools run in the gateway's process)")
+        {
             sink.release();
             return Err(e);
         }
@@ -28,6 +30,7 @@ impl Client {
         session_id: &str,
         editor: Option<std::sync::Arc<dyn crate::tools::EditorFiles>>,
     ) -> Result<()> {
+        local_only!(self, "tandem_session_set_editor_files");
         self.live()?;
         self.host_tools.set_editor(session_id, editor);
         Ok(())
@@ -39,7 +42,9 @@ impl Client {
         &self,
         sink: Option<Box<dyn crate::provider::host::HostProviderSink>>,
     ) -> Result<()> {
-        if let Err(e) = self.live() {
+        if let Err(e) =
+            self.local("tandem_client_set_provider (a host provider runs in the gateway's process)")
+        {
             if let Some(s) = sink {
                 s.release();
             }
@@ -88,7 +93,7 @@ impl Client {
 
     /// Unregisters a host tool.
     pub fn unregister_tool(&self, name: &str) -> Result<()> {
-        self.live()?;
+        self.local("tandem_client_unregister_tool")?;
         self.host_tools.unregister(name)
     }
 }

@@ -20,10 +20,12 @@ impl Client {
         session: Option<&str>,
         sink: Box<dyn HookSink>,
     ) -> Result<u64> {
-        let ok = self.live().and_then(|m| match session {
-            Some(id) if !m.is_live(id) => Err(Error::no_session(id)),
-            _ => Ok(()),
-        });
+        let ok = self
+            .local("tandem_client_add_hook (hooks run in the gateway's process)")
+            .and_then(|m| match session {
+                Some(id) if !m.is_live(id) => Err(Error::no_session(id)),
+                _ => Ok(()),
+            });
         if let Err(e) = ok {
             sink.release();
             return Err(e);

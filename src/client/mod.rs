@@ -1,9 +1,39 @@
 //! The client: configuration and lifecycle (one tokio runtime, the session manager and the event bus), with a safe
 //! Rust API that the C ABI wraps; its session calls are in `sessions.rs`, its host callbacks in `callbacks.rs`.
 
+/// In a remote client (see [`remote`]), returns what `$body` gives for the remote form of the call; expands to
+/// nothing in a build without the `remote` feature.
+macro_rules! via_remote {
+    ($client:expr, $r:ident => $body:expr) => {
+        #[cfg(feature = "remote")]
+        if let Some($r) = $client.remote.as_deref() {
+            return $body;
+        }
+    };
+}
+
+/// Refuses call `$name` in a remote client: the gateway protocol has no method for it. With a session ID, a session
+/// the client has not attached is `NotFound` first, as it would be locally.
+macro_rules! local_only {
+    ($client:expr, $name:expr) => {
+        #[cfg(feature = "remote")]
+        if $client.remote.is_some() {
+            return Err(crate::client::remote::unsupported($name));
+        }
+    };
+    ($client:expr, $id:expr, $name:expr) => {
+        #[cfg(feature = "remote")]
+        if let Some(r) = $client.remote.as_deref() {
+            return Err(r.unsupported_for($id, $name));
+        }
+    };
+}
+
 mod callbacks;
 mod hooks;
 mod models;
+#[cfg(feature = "remote")]
+pub mod remote;
 mod sessions;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -45,6 +75,9 @@ pub struct Config {
     pub session_defaults: Option<Value>,
     /// MCP servers of every session (sessions' own `mcp_servers` add to these; see [`crate::mcp::config`]).
     pub mcp_servers: Option<Value>,
+    /// `{url, gateway_token_file | gateway_token_env, ca_file}`: a remote client, whose sessions run on that
+    /// gateway (see [`remote`]).
+    pub remote: Option<Value>,
 }
 
 fn nullable<'de, D: serde::Deserializer<'de>>(
@@ -87,6 +120,29 @@ impl Config {
         }
         if let Some(v) = &c.mcp_servers {
             crate::mcp::config::parse("mcp_servers", v)?;
+        }
+        if let Some(r) = &c.remote {
+            #[cfg(feature = "remote")]
+            remote::check_config(r)?;
+            #[cfg(not(feature = "remote"))]
+            let _ = r;
+            #[cfg(not(feature = "remote"))]
+            return Err(Error::NotSupported(
+                "this build of tandem has no remote client mode (cargo feature `remote`)".into(),
+            ));
+            #[allow(unreachable_code)]
+            for (key, set) in [
+                ("session_defaults", c.session_defaults.is_some()),
+                ("mcp_servers", c.mcp_servers.is_some()),
+                ("restart", c.restart.is_some()),
+                ("fsync", c.fsync.is_some()),
+            ] {
+                if set {
+                    return Err(Error::invalid(format!(
+                        "{key} is the gateway's setting: a remote client (remote) does not take it"
+                    )));
+                }
+            }
         }
         if let Some(Some(dir)) = &c.store_dir {
             if dir.is_empty() {
@@ -138,6 +194,9 @@ pub struct Client {
     /// The remote gateway serving this client's sessions, while it listens.
     #[cfg(feature = "remote")]
     gateway: Mutex<Option<crate::remote::Gateway>>,
+    /// In a remote client, its gateway connection: session calls go there.
+    #[cfg(feature = "remote")]
+    remote: Option<Arc<remote::Remote>>,
 }
 
 /// Client numbers, from 1 (0 marks threads of no client's runtime).
@@ -177,8 +236,13 @@ impl Client {
             config.event_history_capacity.unwrap_or(1024),
             config.pull_events.unwrap_or(true),
         );
-        let store = config
-            .store_root()?
+        // A remote client's sessions are stored by its gateway.
+        let store = if config.remote.is_some() {
+            None
+        } else {
+            config.store_root()?
+        };
+        let store = store
             .map(|root| {
                 let store = crate::store::Store::new(root, config.fsync.unwrap_or_default());
                 store.check_writable().map(|()| Arc::new(store))
@@ -202,7 +266,18 @@ impl Client {
             host_tools.clone(),
             shared.clone(),
         );
+        #[cfg(feature = "remote")]
+        let remote = match &config.remote {
+            Some(r) => Some(Arc::new(remote::Remote::connect(
+                runtime.handle().clone(),
+                bus.clone(),
+                r,
+            )?)),
+            None => None,
+        };
         Ok(Client {
+            #[cfg(feature = "remote")]
+            remote,
             number,
             runtime: Mutex::new(Some(runtime)),
             manager,
@@ -217,12 +292,37 @@ impl Client {
     }
 
     /// Fails in a forked child and after shutdown.
-    fn live(&self) -> Result<&Manager> {
+    fn alive(&self) -> Result<()> {
         self.check_process()?;
         if self.shut_down.load(Ordering::Acquire) {
             return Err(Error::ShuttingDown);
         }
+        Ok(())
+    }
+
+    /// The local session manager; fails in a forked child, after shutdown, and in a remote client (for a call
+    /// with no remote form that did not say so by name).
+    fn live(&self) -> Result<&Manager> {
+        self.local("this call")
+    }
+
+    /// [`Client::live`] for call `name`, which a remote client refuses by that name.
+    fn local(&self, name: &str) -> Result<&Manager> {
+        self.alive()?;
+        #[cfg(feature = "remote")]
+        if self.remote.is_some() {
+            return Err(remote::unsupported(name));
+        }
+        let _ = name;
         Ok(&self.manager)
+    }
+
+    /// Whether this client's sessions run on a remote gateway (config key `remote`).
+    pub fn is_remote(&self) -> bool {
+        #[cfg(feature = "remote")]
+        return self.remote.is_some();
+        #[cfg(not(feature = "remote"))]
+        false
     }
 
     /// `Forked` when called in a process other than the one that created the client.
@@ -255,6 +355,10 @@ impl Client {
         }
         // No remote call may start while sessions stop.
         self.stop_listening()?;
+        #[cfg(feature = "remote")]
+        if let Some(r) = &self.remote {
+            r.close();
+        }
         self.manager.stop_all(StopReason::Shutdown);
         self.host_tools.clear();
         self.shared.hooks.clear();
@@ -295,7 +399,7 @@ impl Client {
 
     /// Adds a subscription (optionally for one session); returns its ID.
     pub fn subscribe(&self, session_id: Option<&str>, sink: Box<dyn EventSink>) -> Result<u64> {
-        if let Err(e) = self.live() {
+        if let Err(e) = self.alive() {
             sink.release();
             return Err(e);
         }
@@ -311,6 +415,7 @@ impl Client {
     /// Serves this client's sessions over the network (see [`crate::remote`]); returns the URL clients connect to.
     /// `AlreadyExists` while it listens already; `NotSupported` in a build without the `remote` feature.
     pub fn listen(self: &Arc<Self>, options_json: Option<&str>) -> Result<String> {
+        local_only!(self, "tandem_client_listen");
         self.live()?;
         #[cfg(feature = "remote")]
         {
@@ -351,6 +456,10 @@ impl Client {
 
     /// Events of session `id` after `seq`, from its bounded history.
     pub fn events_since(&self, id: &str, seq: u64) -> Result<EventsSince> {
+        via_remote!(self, r => {
+            self.alive()?;
+            r.events_since(id, seq)
+        });
         let log = self.live()?.log(id)?;
         Ok(self.bus.events_since(&log, seq))
     }
@@ -364,12 +473,14 @@ impl Client {
 
     /// The broker token of session `id`, running or stored; `None` when there is no such session.
     pub fn broker_token(&self, id: &str) -> Result<Option<crate::manager::BrokerToken>> {
+        local_only!(self, "tandem_session_token of a stored session");
         self.live()?.broker_token(id)
     }
 
     /// Gives running session `id` a new token, issued now, and returns it: the old one no longer attaches to it
     /// through a gateway (peers attached with it stay attached). The store keeps the new token.
     pub fn renew_token(&self, id: &str) -> Result<String> {
+        local_only!(self, "renewing a session's token");
         self.live()?.renew_token(id)
     }
 }

@@ -28,6 +28,10 @@ impl Client {
     /// ones; when the list cannot be had, the model is taken and a model the provider does not know fails the next
     /// turn.
     pub fn set_model(&self, id: &str, model: &str) -> Result<()> {
+        via_remote!(self, r => {
+            self.alive()?;
+            r.call(id, "set_model", serde_json::json!({"model": model})).map(drop)
+        });
         let manager = self.live()?;
         crate::provider::check_model(&manager.provider_kind(id)?, model)?;
         if let Some(known) = self.provider_models(id, Some(model))? {
@@ -45,6 +49,10 @@ impl Client {
     /// `get_available_models`), else, or when that fails, the configured `models` rotation. Blocks for the
     /// provider's answer (at most 10 s; 30 s for pi, which starts a process to answer).
     pub fn available_models(&self, id: &str) -> Result<Value> {
+        via_remote!(self, r => {
+            self.alive()?;
+            r.call(id, "available_models", serde_json::json!({}))
+        });
         let m = self.live()?;
         match self.provider_models(id, None)? {
             Some(list) => m.with_state(id, |s| s.models_json(list)),
@@ -112,6 +120,10 @@ impl Client {
     /// Slash commands a host can offer: the built-ins, then one per skill found and one per MCP server prompt (for
     /// a pi session: the commands pi lists, which a prompt `/name` reaches pi with). Blocks for pi's answer (at most 30 s).
     pub fn commands(&self, id: &str) -> Result<Value> {
+        via_remote!(self, r => {
+            self.alive()?;
+            r.call(id, "commands", serde_json::json!({}))
+        });
         let mut all = self.tandem_commands(id)?;
         let options = self.live()?.provider_options(id)?;
         if options.kind == "pi" {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::dispatch::Dispatcher;
 use super::queue::EventQueue;
-use super::{Event, Payload};
+use super::{Event, EventKind, Payload};
 use crate::error::{Error, Result};
 use crate::sync::lock;
 use crate::sys::ReadyFd;
@@ -73,6 +73,22 @@ impl SessionLog {
     /// The stream's name (see the field): equal names mean comparable sequence numbers.
     pub fn stream(&self) -> &Arc<str> {
         &self.stream
+    }
+
+    /// Makes `payload` event `seq` of this stream (the next one continues after it) and keeps it in the history.
+    fn record(&self, inner: &mut LogInner, seq: u64, payload: Payload) -> Arc<Event> {
+        inner.next_seq = seq + 1;
+        let event = Arc::new(Event {
+            seq,
+            session_id: Some(self.id.clone()),
+            parent_session_id: self.parent.clone(),
+            payload,
+        });
+        if inner.history.len() == inner.capacity {
+            inner.history.pop_front();
+        }
+        inner.history.push_back(event.clone());
+        event
     }
 }
 
@@ -176,37 +192,46 @@ impl EventBus {
         let mut inner = lock(&log.inner);
         for payload in payloads {
             let seq = inner.next_seq;
-            inner.next_seq += 1;
-            let event = Arc::new(Event {
-                seq,
-                session_id: Some(log.id.clone()),
-                parent_session_id: log.parent.clone(),
-                payload,
-            });
-            if inner.history.len() == inner.capacity {
-                inner.history.pop_front();
-            }
-            inner.history.push_back(event.clone());
-            scratch.push(event);
+            scratch.push(log.record(&mut inner, seq, payload));
         }
         let last = scratch.last().map(|e| e.seq);
         self.enqueue(scratch);
         last
     }
 
+    /// Emits `payload` on `log`'s stream with the sequence number `seq` another process gave it (a remote gateway's
+    /// event): the stream continues from there. Events at or below the stream's newest seq are ignored (a duplicate
+    /// of one already published) unless `restart` says the remote stream began anew. Returns whether it was
+    /// published.
+    pub fn publish_at(&self, log: &SessionLog, seq: u64, payload: Payload, restart: bool) -> bool {
+        let mut inner = lock(&log.inner);
+        if seq < inner.next_seq && !restart {
+            return false;
+        }
+        let event = log.record(&mut inner, seq, payload);
+        self.enqueue(&mut vec![event]);
+        true
+    }
+
+    /// The newest sequence number published on `log` (0 before any).
+    pub fn latest_seq(&self, log: &SessionLog) -> u64 {
+        lock(&log.inner).next_seq - 1
+    }
+
     /// Hands `events` (drained) to the pull queue and the dispatcher.
     fn enqueue(&self, events: &mut Vec<Arc<Event>>) {
+        // By kind, so events republished from a remote gateway open and close streams too.
         let lifecycle = |e: &Event| {
             matches!(
-                e.payload,
-                Payload::SessionStarted { .. } | Payload::SessionStopped { .. }
+                e.kind(),
+                EventKind::SessionStarted | EventKind::SessionStopped
             )
         };
         if self.pull_enabled || events.iter().any(|e| lifecycle(e)) {
             let mut pull = lock(&self.pull);
             for event in events.iter() {
                 if let Some(id) = event.session_id.as_ref().filter(|_| lifecycle(event)) {
-                    if matches!(event.payload, Payload::SessionStarted { .. }) {
+                    if event.kind() == EventKind::SessionStarted {
                         pull.open.insert(id.clone());
                     } else {
                         pull.open.remove(id);

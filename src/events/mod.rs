@@ -2,7 +2,10 @@
 
 pub mod bus;
 pub mod dispatch;
+mod kinds;
 pub mod queue;
+
+pub use kinds::RemotePayload;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -412,6 +415,10 @@ pub enum Payload {
         /// What the command returned (null for commands that return nothing).
         result: Value,
     },
+    /// An event a remote gateway sent (see `crate::client::remote`), republished as it came: its JSON fields
+    /// other than `seq`, `session_id` and `parent_id`, and its kind.
+    #[serde(untagged)]
+    Remote(RemotePayload),
 }
 
 impl Payload {
@@ -450,6 +457,7 @@ impl Payload {
             Payload::HookFailed(_) => EventKind::HookFailed,
             Payload::ContextFilesLoaded { .. } => EventKind::ContextFilesLoaded,
             Payload::BudgetExhausted(_) => EventKind::BudgetExhausted,
+            Payload::Remote(r) => r.kind,
         }
     }
 

@@ -67,7 +67,13 @@ pub unsafe extern "C" fn tandem_workdir_session_id(
 /// (default true; set false if you only use callbacks), `restart` {`max_attempts`, `base_delay_ms`, `max_delay_ms`,
 /// `window_ms`}, `session_defaults` (session options merged under every start), `mcp_servers` (MCP servers every
 /// session of the client gets, in the forms of the session option; docs/options.md; `TANDEM_ERR_NOT_SUPPORTED` in a
-/// build without the Cargo feature `mcp`). Unknown keys are rejected.
+/// build without the Cargo feature `mcp`), `remote` (a remote client: `{"url": "ws://host:port" | "wss://...",
+/// "gateway_token_file": PATH | "gateway_token_env": NAME, "ca_file": PATH}`; its session calls go to that gateway
+/// and its events come from it, with the gateway's seqs; docs/remote.md, "Remote clients", lists the calls with no
+/// remote form (`TANDEM_ERR_NOT_SUPPORTED`). The gateway token is never in the JSON itself. A gateway that cannot be
+/// reached is `TANDEM_ERR_IO`, a refused token `TANDEM_ERR_INVALID_ARGUMENT` ("unauthorized: ..."); a viewer's driver
+/// call is `TANDEM_ERR_BUSY` with a message starting "not_driver:". `TANDEM_ERR_NOT_SUPPORTED` in a build without
+/// the Cargo feature `remote`). Unknown keys are rejected.
 ///
 /// On success `*out` is a new client the caller owns: free it with `tandem_client_free`. Several clients may
 /// coexist. The client must not be used in a forked child (calls return `TANDEM_ERR_FORKED`).

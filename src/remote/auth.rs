@@ -31,6 +31,11 @@ impl Secret {
     pub fn matches(&self, given: &str) -> bool {
         tokens_equal(&self.0, given)
     }
+
+    /// The secret itself, for sending it to a gateway (a remote client's `auth`); never for logs or errors.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Constant-time equality (the length, which is public for tokens of a fixed form, is the only thing that leaks).

@@ -5,6 +5,7 @@
 mod attach;
 pub mod auth;
 mod conn;
+pub mod link;
 pub mod methods;
 mod outbox;
 mod roles;

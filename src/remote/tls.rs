@@ -11,15 +11,7 @@ use crate::error::{Error, Result};
 
 /// A TLS acceptor for `cert_file` (PEM chain, leaf first) and `key_file` (PEM private key).
 pub fn acceptor(cert_file: &str, key_file: &str) -> Result<tokio_rustls::TlsAcceptor> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
-        .map_err(|e| Error::Io(format!("cannot read tls cert_file {cert_file}: {e}")))?
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| Error::invalid(format!("tls cert_file {cert_file}: {e}")))?;
-    if certs.is_empty() {
-        return Err(Error::invalid(format!(
-            "tls cert_file {cert_file} holds no certificate"
-        )));
-    }
+    let certs = certificates(cert_file, "tls cert_file")?;
     let key = PrivateKeyDer::from_pem_file(key_file)
         .map_err(|e| Error::invalid(format!("tls key_file {key_file}: {e}")))?;
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -31,6 +23,20 @@ pub fn acceptor(cert_file: &str, key_file: &str) -> Result<tokio_rustls::TlsAcce
     .with_single_cert(certs, key)
     .map_err(|e| Error::invalid(format!("tls certificate and key do not fit: {e}")))?;
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The certificates of PEM file `path` (at least one); errors name it as `what`.
+pub fn certificates(path: &str, what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| Error::Io(format!("cannot read {what} {path}: {e}")))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::invalid(format!("{what} {path}: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::invalid(format!(
+            "{what} {path} holds no certificate"
+        )));
+    }
+    Ok(certs)
 }
 
 /// Refuses plain ws on an address other hosts can reach, unless the options said `"insecure": true`.

@@ -38,6 +38,8 @@
 static atomic_int check_failures_now;     /* failures recorded in the running test case */
 static int check_cases_passed;
 static int check_cases_failed;
+static int check_cases_skipped;           /* test cases that returned through check_skip() */
+static bool check_skipped_now;
 static const char *check_only;            /* run only test cases whose name contains this (argv[1]) */
 static const char *check_context;         /* optional label printed with failures (e.g. the function under test) */
 
@@ -129,11 +131,17 @@ static inline void check_run(const char *name, void (*fn)(void))
         return;
     atomic_store(&check_failures_now, 0);
     check_context = NULL;
+    check_skipped_now = false;
     uint64_t t0 = now_ms();
     fn();
     check_context = NULL;
     uint64_t dt = now_ms() - t0;
     int failures = atomic_load(&check_failures_now);
+    if (check_skipped_now && failures == 0) {
+        check_cases_skipped++;
+        fflush(stdout);
+        return;
+    }
     if (failures == 0) {
         check_cases_passed++;
         printf("ok   %s (%llu ms)\n", name, (unsigned long long)dt);
@@ -153,8 +161,18 @@ static inline void check_init(int argc, char **argv)
     check_only = argc > 1 ? argv[1] : NULL;
 }
 
+/* Marks the running test case as skipped, printing "SKIP name: why" (the caller then returns). */
+static inline void check_skip(const char *name, const char *why)
+{
+    check_skipped_now = true;
+    printf("SKIP %s: %s\n", name, why);
+    fflush(stdout);
+}
+
 static inline int check_summary(void)
 {
+    if (check_cases_skipped > 0)
+        printf("%d skipped\n", check_cases_skipped);
     printf("%d passed, %d failed\n", check_cases_passed, check_cases_failed);
     fflush(stdout);
     return check_cases_failed == 0 ? 0 : 1;

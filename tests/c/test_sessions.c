@@ -946,6 +946,7 @@ static void answer_later(void *userdata, tandem_tool_call *call, const tandem_to
 
 static void test_host_tools(void)
 {
+    SKIP_TEST_IF_REMOTE("host tools run in the gateway's process: tandem_client_register_tool has no remote form");
     tandem_client *c = NULL;
     REQUIRE_STATUS(tandem_client_new(TEST_CONFIG, &c), TANDEM_OK);
     tool_state now = {0}, later = {0};
@@ -1083,6 +1084,7 @@ static void test_approvals_and_trust(void)
  * its boundary is reported as boundary_violated (after its file_changed) and told to the model in the result. */
 static void test_boundaries_for_delete_and_shell(void)
 {
+    SKIP_TEST_IF_REMOTE("tandem_session_set_boundary has no remote form");
     char dir[] = "/tmp/tandem-c-bounds-XXXXXX";
     REQUIRE(mkdtemp(dir) != NULL);
     char file[64], opts[1024];

@@ -552,8 +552,9 @@ class Client:
     """A tandem client: a runtime, its sessions and their events (``tandem_client_new``).
 
     ``config`` is the client configuration (keys ``store_dir``, ``fsync``, ``worker_threads``,
-    ``event_queue_capacity``, ``event_history_capacity``, ``pull_events``, ``restart``, ``session_defaults``);
-    ``None`` uses the defaults, which store conversations under ``$XDG_DATA_HOME/tandem``. Use it as a context
+    ``event_queue_capacity``, ``event_history_capacity``, ``pull_events``, ``restart``, ``session_defaults``,
+    ``mcp_servers``, ``remote``: ``{"url": "ws://host:port", "gateway_token_file": path}`` makes a remote client whose
+    sessions run on that gateway, see docs/remote.md, "Remote clients"); ``None`` uses the defaults, which store conversations under ``$XDG_DATA_HOME/tandem``. Use it as a context
     manager, or call :meth:`close`::
 
         with tandem.Client({"store_dir": None}) as client:
