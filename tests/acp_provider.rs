@@ -38,8 +38,16 @@ impl Dirs {
 
     /// Options of a session whose provider is tandem-acp running `script`.
     fn acp_options(&self, script: &Value) -> String {
+        self.acp_options_with(script, json!({}))
+    }
+
+    /// Options of a session whose provider is tandem-acp running `script`, its sessions' defaults with `extra`.
+    fn acp_options_with(&self, script: &Value, extra: Value) -> String {
         let config = self.0.join("inner.json");
-        let c = json!({"session_defaults": {"model": "scripted:script", "script": script}});
+        let mut c = json!({"session_defaults": {"model": "scripted:script", "script": script}});
+        for (k, v) in extra.as_object().unwrap() {
+            c["session_defaults"][k] = v.clone();
+        }
         std::fs::write(&config, c.to_string()).unwrap();
         let command = [
             env!("CARGO_BIN_EXE_tandem-acp"),
@@ -269,4 +277,87 @@ fn a_permission_asked_after_cancel_is_answered_cancelled_and_never_reaches_the_h
         "late permission: cancelled",
         "the late request was answered",
     );
+}
+
+/// Waits until the agent reports `want` (its model, thought level or mode, in the session's metadata).
+fn agent_reports(c: &Client, id: &str, key: &str, want: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let meta = c.metadata(id).unwrap();
+        if meta["acp_agent"][key] == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never reported {key} {want}: {meta}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn model_thinking_and_plan_switches_reach_the_agents_config_options_and_modes() {
+    let d = Dirs::new("config");
+    // The agent runs the built-in echo model, and can switch to the demo (no script: it would win over both).
+    let inner = json!({"model": "scripted:echo", "script": null,
+        "models": ["scripted:echo", "scripted:demo"]});
+    let (c, id) = session(&d.acp_options_with(&json!([]), inner));
+    c.send_prompt(&id, text("hi")).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    assert_eq!(said(&c, &id)[1], json!({"assistant": "hi"}));
+    // The agent's session is open: its model option is the list, its current value marked.
+    assert_eq!(
+        c.available_models(&id).unwrap(),
+        json!([
+            {"model": "acp:scripted:echo", "provider": "acp", "name": "scripted:echo", "current": true},
+            {"model": "acp:scripted:demo", "provider": "acp", "name": "scripted:demo", "current": false}
+        ])
+    );
+    let unknown = c.set_model(&id, "acp:scripted:nope").unwrap_err();
+    assert!(matches!(unknown, tandem::Error::NotFound(_)), "{unknown}");
+    assert!(unknown.to_string().contains("scripted:demo"), "{unknown}");
+    c.set_model(&id, "acp:scripted:demo").unwrap();
+    c.set_thinking_level(&id, "high").unwrap();
+    // Sent to the agent at once, between turns.
+    agent_reports(&c, &id, "model", "scripted:demo");
+    agent_reports(&c, &id, "thought_level", "high");
+    assert_eq!(c.available_models(&id).unwrap()[1]["current"], true);
+    assert_eq!(
+        c.cycle_thinking_level(&id).unwrap(),
+        json!({"level": "off"})
+    );
+    agent_reports(&c, &id, "thought_level", "off");
+    // The agent now runs the demo: it lists the (empty) workdir and says so.
+    c.send_prompt(&id, text("look around")).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    let last = said(&c, &id).last().unwrap().to_string();
+    contains(&last, "no regular files to read", "the demo model answered");
+    // tandem-acp has plan and exec modes: plan mode switches the agent's mode too, and back.
+    agent_reports(&c, &id, "mode", "exec");
+    c.enter_plan(&id).unwrap();
+    agent_reports(&c, &id, "mode", "plan");
+    c.enter_exec(&id).unwrap();
+    agent_reports(&c, &id, "mode", "exec");
+    // Without a rotation of its own, the session cycles through the agent's models.
+    let cycled = c.cycle_model(&id).unwrap();
+    assert_eq!(cycled["model"], "acp:scripted:echo", "{cycled}");
+    agent_reports(&c, &id, "model", "scripted:echo");
+}
+
+#[test]
+fn an_agent_without_config_options_cannot_switch_model_or_thinking() {
+    let d = Dirs::new("noconfig");
+    let (c, id) = session(&fault_options(&d, "garbage", json!({})));
+    c.send_prompt(&id, text("hi")).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    for e in [
+        c.set_model(&id, "acp:other").unwrap_err(),
+        c.set_thinking_level(&id, "high").unwrap_err(),
+    ] {
+        assert!(matches!(e, tandem::Error::NotSupported(_)), "{e}");
+        assert!(e.to_string().contains("offers no"), "{e}");
+    }
+    // No modes: plan mode stays tandem's own.
+    c.enter_plan(&id).unwrap();
+    assert_eq!(c.metadata(&id).unwrap()["acp_agent"]["mode"], Value::Null);
 }

@@ -1,6 +1,7 @@
 //! The client: configuration and lifecycle (one tokio runtime, the session manager and the event bus), with a safe
 //! Rust API that the C ABI wraps; its session calls are in `sessions.rs`, its host callbacks in `callbacks.rs`.
 
+mod acp;
 mod callbacks;
 mod hooks;
 mod models;

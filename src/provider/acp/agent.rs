@@ -22,6 +22,8 @@ pub(crate) struct AgentProcess {
     pub(crate) incoming: mpsc::UnboundedReceiver<Incoming>,
     /// The ACP session tandem works in.
     pub(crate) session_id: String,
+    /// The answer of `session/new` or `session/load`: the session's config options and modes.
+    pub(crate) advertised: Value,
     /// The answer of the last prompt, while it has not come (its turn was aborted).
     pub(crate) pending: Option<tokio::task::JoinHandle<Result<Value, rpc::RpcError>>>,
 }
@@ -74,6 +76,7 @@ impl AgentProcess {
             conn,
             incoming,
             session_id: String::new(),
+            advertised: Value::Null,
             pending: None,
         };
         let opened = match tokio::time::timeout(limit, agent.open(cwd, files, resume)).await {
@@ -118,10 +121,11 @@ impl AgentProcess {
             if can_load {
                 let params = json!({"sessionId": id, "cwd": cwd, "mcpServers": []});
                 match self.conn.request("session/load", params).await {
-                    Ok(_) => {
+                    Ok(v) => {
                         // The history the agent replayed is tandem's transcript already.
                         while self.incoming.try_recv().is_ok() {}
                         self.session_id = id.to_string();
+                        self.advertised = v;
                         return Ok(Opened::Loaded);
                     }
                     Err(e) => {
@@ -144,6 +148,7 @@ impl AgentProcess {
             .as_str()
             .ok_or("the ACP agent's session/new answer has no sessionId")?
             .to_string();
+        self.advertised = v;
         Ok(Opened::New(note))
     }
 

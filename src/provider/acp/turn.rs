@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::agent::s;
+use super::control::Control;
 use super::rpc::RpcError;
 use crate::provider::{ProviderEvent, TurnLink};
 use crate::tools::{ToolContext, ToolSet};
@@ -35,6 +36,8 @@ pub(crate) struct Turn {
     /// The call the agent is working on, named in file changes its `fs/*` requests make.
     current: Option<String>,
     pub(crate) usage: Option<Usage>,
+    /// Where changes of the agent's options and mode are noted.
+    control: Arc<Control>,
 }
 
 /// The text of an ACP content list (`[{type: content, content: {type: text, text}}, ...]`); diffs and terminals
@@ -57,6 +60,7 @@ impl Turn {
         link: Arc<dyn TurnLink>,
         tools: Arc<ToolSet>,
         approval_timeout: Duration,
+        control: Arc<Control>,
     ) -> Turn {
         Turn {
             link,
@@ -65,6 +69,7 @@ impl Turn {
             calls: HashMap::new(),
             current: None,
             usage: None,
+            control,
         }
     }
 
@@ -173,7 +178,9 @@ impl Turn {
                 estimated_tokens: update["used"].as_u64().unwrap_or(0),
                 context_limit: update["size"].as_u64(),
             }),
-            // Plans, commands, modes and the rest have no place in tandem's transcript.
+            "config_option_update" => self.control.options_changed(&update["configOptions"]),
+            "current_mode_update" => self.control.mode_changed(s(update, "currentModeId")),
+            // Plans, commands and the rest have no place in tandem's transcript.
             _ => {}
         }
     }
