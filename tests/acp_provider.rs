@@ -361,3 +361,41 @@ fn an_agent_without_config_options_cannot_switch_model_or_thinking() {
     c.enter_plan(&id).unwrap();
     assert_eq!(c.metadata(&id).unwrap()["acp_agent"]["mode"], Value::Null);
 }
+
+#[test]
+fn a_session_started_again_after_tandem_restarts_loads_the_agents_session() {
+    let d = Dirs::new("resume");
+    let store = d.0.join("outer-store");
+    let config = json!({"store_dir": store}).to_string();
+    let options = d.acp_options_with(&json!([]), json!({"model": "scripted:echo", "script": null}));
+    let c = Client::new(Some(&config)).unwrap();
+    let id = c.start_or_get_session("resumed", Some(&options)).unwrap();
+    c.send_prompt(&id, text("first")).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    drop(c);
+    // The agent's session ID is kept beside the session's record.
+    let kept = std::fs::read_to_string(store.join("sessions/resumed.acp")).unwrap();
+    let agent_session = serde_json::from_str::<Value>(&kept).unwrap()["acp_session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = Client::new(Some(&config)).unwrap();
+    let id = c.start_or_get_session("resumed", Some(&options)).unwrap();
+    c.send_prompt(&id, text("second")).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    let msgs = c.messages(&id).unwrap().to_string();
+    contains(&msgs, "loaded its earlier session", "the host is told");
+    assert!(!msgs.contains("without the earlier conversation"), "{msgs}");
+    drop(c);
+    // The agent (tandem-acp) went on with the same session: its stored conversation has both prompts.
+    let inner = json!({"store_dir": d.0.join("inner-store")}).to_string();
+    let agent = Client::new(Some(&inner)).unwrap();
+    let sessions = agent.list_conversations().unwrap();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    agent.start_or_get_session(&agent_session, None).unwrap();
+    let users: Vec<Value> = said(&agent, &agent_session)
+        .into_iter()
+        .filter(|m| m.get("user").is_some())
+        .collect();
+    assert_eq!(users, [json!({"user": "first"}), json!({"user": "second"})]);
+}
