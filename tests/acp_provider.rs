@@ -367,7 +367,10 @@ fn a_session_started_again_after_tandem_restarts_loads_the_agents_session() {
     let d = Dirs::new("resume");
     let store = d.0.join("outer-store");
     let config = json!({"store_dir": store}).to_string();
-    let options = d.acp_options_with(&json!([]), json!({"model": "scripted:echo", "script": null}));
+    let options = d.acp_options_with(
+        &json!([]),
+        json!({"model": "scripted:echo", "script": null}),
+    );
     let c = Client::new(Some(&config)).unwrap();
     let id = c.start_or_get_session("resumed", Some(&options)).unwrap();
     c.send_prompt(&id, text("first")).unwrap();
@@ -398,4 +401,52 @@ fn a_session_started_again_after_tandem_restarts_loads_the_agents_session() {
         .filter(|m| m.get("user").is_some())
         .collect();
     assert_eq!(users, [json!({"user": "first"}), json!({"user": "second"})]);
+}
+
+#[test]
+fn an_agents_terminal_runs_as_an_approved_shell_call_and_a_rejected_one_is_an_error() {
+    let d = Dirs::new("terminal");
+    let (c, id) = session(&fault_options(&d, "terminal", json!({})));
+    c.send_prompt(&id, text("run it")).unwrap();
+    let (ev, _) = wait_for(&c, WAIT, |e| e["kind"] == "approval_pending");
+    assert_eq!(ev["approval"]["name"], "shell");
+    contains(
+        &ev["approval"]["args"].to_string(),
+        "printf",
+        "the host sees the command",
+    );
+    c.respond_to_approval(&id, None, Decision::Approve).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    let said1 = said(&c, &id);
+    assert_eq!(
+        said1.last().unwrap(),
+        &json!({"assistant": "exit=3 output=three truncated=true"}),
+        "{said1:?}"
+    );
+    assert_eq!(said1[1]["tool"], "shell", "{said1:?}");
+    assert_eq!(
+        said1[1]["is_error"], true,
+        "the command exited 3: {said1:?}"
+    );
+    c.send_prompt(&id, text("again")).unwrap();
+    wait_for(&c, WAIT, |e| e["kind"] == "approval_pending");
+    c.respond_to_approval(&id, None, Decision::Reject).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    let last = said(&c, &id).last().unwrap().to_string();
+    contains(&last, "terminal error:", "the agent got an error");
+}
+
+#[test]
+fn a_session_without_a_workdir_offers_no_terminal() {
+    let d = Dirs::new("noterminal");
+    let opts = fault_options(&d, "terminal", json!({}));
+    let mut o: Value = serde_json::from_str(&opts).unwrap();
+    o.as_object_mut().unwrap().remove("workdir");
+    let (c, id) = session(&o.to_string());
+    c.send_prompt(&id, text("run it")).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    assert_eq!(
+        said(&c, &id).last().unwrap(),
+        &json!({"assistant": "no terminal capability"})
+    );
 }

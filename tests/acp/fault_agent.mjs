@@ -9,6 +9,8 @@
 // silent           never answers initialize
 // late_permission  on session/cancel asks for a permission after the cancel; the next prompt says how that request
 //                  was answered
+// terminal         each prompt runs `sh -c "printf 'one two three'; exit 3"` in a terminal (output limited to 5
+//                  bytes), waits for it, reads its output, releases it and says what it saw (or the error)
 
 import { existsSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -23,6 +25,7 @@ const acp = await import(pathToFileURL(require.resolve("@agentclientprotocol/sdk
 let loaded = null;
 let cancelled = null;
 let lateAnswer = null;
+let clientCaps = null;
 
 const say = (client, sessionId, text) =>
   client.notify(acp.methods.client.session.update, {
@@ -32,8 +35,9 @@ const say = (client, sessionId, text) =>
 
 const app = acp
   .agent({ name: "fault-agent" })
-  .onRequest(acp.methods.agent.initialize, async () => {
+  .onRequest(acp.methods.agent.initialize, async ({ params }) => {
     if (mode === "silent") return new Promise(() => {});
+    clientCaps = params.clientCapabilities;
     return { protocolVersion: 1, agentCapabilities: { loadSession: true } };
   })
   .onRequest(acp.methods.agent.session.new, async () => ({ sessionId: "fault-1" }))
@@ -71,6 +75,24 @@ const app = acp
       process.stdout.write("this is not json\n");
       await say(client, sid, "still here");
       process.stdout.write("{\"jsonrpc\": \"2.0\", broken\n");
+    } else if (mode === "terminal" && !clientCaps?.terminal) {
+      await say(client, sid, "no terminal capability");
+    } else if (mode === "terminal") {
+      const t = acp.methods.client.terminal;
+      try {
+        const { terminalId } = await client.request(t.create, {
+          sessionId: sid,
+          command: "sh",
+          args: ["-c", "printf 'one two three'; exit 3"],
+          outputByteLimit: 5,
+        });
+        const exit = await client.request(t.waitForExit, { sessionId: sid, terminalId });
+        const out = await client.request(t.output, { sessionId: sid, terminalId });
+        await client.request(t.release, { sessionId: sid, terminalId });
+        await say(client, sid, `exit=${exit.exitCode} output=${out.output} truncated=${out.truncated}`);
+      } catch (e) {
+        await say(client, sid, `terminal error: ${e.message}`);
+      }
     } else if (mode === "late_permission" && lateAnswer) {
       await say(client, sid, `late permission: ${await lateAnswer}`);
     } else if (mode === "late_permission") {

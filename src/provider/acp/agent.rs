@@ -38,12 +38,13 @@ pub(crate) enum Opened {
 }
 
 impl AgentProcess {
-    /// Starts `argv` in `cwd`, initializes it (advertising the file methods when `files`) and opens a session:
+    /// Starts `argv` in `cwd`, initializes it (advertising the file methods and terminals when `caps` says so) and
+    /// opens a session:
     /// `resume` is loaded again when the agent can load sessions, else a new one is started.
     pub(crate) async fn start(
         argv: &[String],
         cwd: &Path,
-        files: bool,
+        caps: (bool, bool),
         resume: Option<&str>,
         limit: Duration,
     ) -> Result<(AgentProcess, Opened), String> {
@@ -79,7 +80,7 @@ impl AgentProcess {
             advertised: Value::Null,
             pending: None,
         };
-        let opened = match tokio::time::timeout(limit, agent.open(cwd, files, resume)).await {
+        let opened = match tokio::time::timeout(limit, agent.open(cwd, caps, resume)).await {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => return Err(format!("{e}{}", agent.exit_note().await)),
             Err(_) => {
@@ -96,12 +97,12 @@ impl AgentProcess {
     async fn open(
         &mut self,
         cwd: &Path,
-        files: bool,
+        (files, terminal): (bool, bool),
         resume: Option<&str>,
     ) -> Result<Opened, String> {
         let init = json!({
             "protocolVersion": 1,
-            "clientCapabilities": {"fs": {"readTextFile": files, "writeTextFile": files}, "terminal": false},
+            "clientCapabilities": {"fs": {"readTextFile": files, "writeTextFile": files}, "terminal": terminal},
             "clientInfo": {"name": "tandem", "version": crate::VERSION},
         });
         let v = self

@@ -4,9 +4,10 @@
 //! The agent keeps its own conversation and runs its own tools, but what it may do goes through tandem: its
 //! permission requests are tandem approvals (the host answers them; trust scopes apply to its tool names), its file
 //! reads and writes are served by tandem's file tools (confined to the workdir, edit boundaries enforced, file
-//! changes recorded), and it gets no terminal. An abort sends `session/cancel`. The process is kept between turns;
-//! if it dies, the turn ends with an error and the next one starts it again after a backoff, loading the earlier
-//! ACP session when the agent can (else a new one, and the host is told). With a store, that session's ID is kept
+//! changes recorded), and its terminals run tandem's `shell` tool after an approval ([`terminal`]). An abort sends
+//! `session/cancel`. The process is kept between turns; if it dies, the turn ends with an error and the next one
+//! starts it again after a backoff, loading the earlier ACP session when the agent can (else a new one, and the
+//! host is told). With a store, that session's ID is kept
 //! beside the session's record, so a session started again after tandem restarts loads it too. Model, thinking
 //! level and plan mode switches reach the agent through its config options and modes ([`control`]).
 
@@ -14,6 +15,7 @@ mod agent;
 pub mod control;
 pub mod rpc;
 mod saved;
+mod terminal;
 mod turn;
 
 use std::path::PathBuf;
@@ -196,10 +198,13 @@ impl Acp {
                     std::env::current_dir().map_err(|e| format!("no working directory: {e}"))?
                 }
             };
-            let files = self.shared.tools.workdir().is_some();
+            let tools = &self.shared.tools;
+            let files = tools.workdir().is_some();
+            let terminal = files && tools.has("shell");
             let resume = slot.last_session.as_deref();
             let started =
-                AgentProcess::start(&o.command, &cwd, files, resume, o.setup_timeout).await;
+                AgentProcess::start(&o.command, &cwd, (files, terminal), resume, o.setup_timeout)
+                    .await;
             let (agent, opened) = match started {
                 Ok(a) => a,
                 Err(e) => {

@@ -2,7 +2,7 @@
 //! requests go through the session's gate (a tandem approval the host answers), and its `fs/*` requests run
 //! tandem's own file tools (workdir confinement, edit boundaries, file changes recorded).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::agent::s;
 use super::control::Control;
 use super::rpc::RpcError;
+use super::terminal::{self, Terminals};
 use crate::provider::{ProviderEvent, TurnLink};
 use crate::tools::{ToolContext, ToolSet};
 use crate::vocab::content::Usage;
@@ -38,6 +39,11 @@ pub(crate) struct Turn {
     pub(crate) usage: Option<Usage>,
     /// Where changes of the agent's options and mode are noted.
     control: Arc<Control>,
+    /// Calls the host approved through the agent's permission requests (their terminals need no second approval).
+    approved: HashSet<String>,
+    /// Calls made for terminals created outside an approved call, ended when their command has.
+    standalone: HashSet<String>,
+    terminals: Terminals,
 }
 
 /// The text of an ACP content list (`[{type: content, content: {type: text, text}}, ...]`); diffs and terminals
@@ -70,6 +76,9 @@ impl Turn {
             current: None,
             usage: None,
             control,
+            approved: HashSet::new(),
+            standalone: HashSet::new(),
+            terminals: Terminals::default(),
         }
     }
 
@@ -216,6 +225,18 @@ impl Turn {
                 let args = json!({"path": s(params, "path"), "content": s(params, "content")});
                 self.file_tool("write_file", args).await.map(|_| json!({}))
             }
+            "terminal/create" => self.create_terminal(params).await,
+            m if m.starts_with("terminal/") => {
+                let tid = s(params, "terminalId").to_string();
+                let before = self.terminals.finished(&tid);
+                let answer = self.terminals.request(m, params).await;
+                if let Some((call, output, failed)) = self.terminals.finished(&tid).or(before) {
+                    if self.standalone.remove(&call) {
+                        self.end(&call, &output, failed);
+                    }
+                }
+                answer
+            }
             m => Err(RpcError::new(-32601, format!("method not found: {m}"))),
         }
     }
@@ -227,6 +248,9 @@ impl Turn {
         let id = self.propose(call);
         let args = call.get("rawInput").cloned().unwrap_or(Value::Null);
         let refused = self.gate(&id, &args, true).await.is_some();
+        if !refused {
+            self.approved.insert(id.clone());
+        }
         let want: &[&str] = if refused {
             &["reject_once", "reject_always"]
         } else {
@@ -240,6 +264,48 @@ impl Turn {
             Some(o) => json!({"outcome": {"outcome": "selected", "optionId": o["optionId"]}}),
             None => json!({"outcome": {"outcome": "cancelled"}}),
         }
+    }
+
+    /// `terminal/create`: the command runs as a `shell` call, approved by the host, unless the agent is working on a
+    /// call the host approved through its permission request (the terminal is that call's work).
+    async fn create_terminal(&mut self, params: &Value) -> Result<Value, RpcError> {
+        let Some(workdir) = self.tools.workdir().map(std::path::Path::to_path_buf) else {
+            return Err(RpcError::new(
+                -32601,
+                "terminals need the session's workdir",
+            ));
+        };
+        if !self.tools.has("shell") {
+            return Err(RpcError::new(-32601, "the session's shell tool is off"));
+        }
+        let line = terminal::command_line(params, &workdir)?;
+        let under = self.current.clone().filter(|c| {
+            self.approved.contains(c) && matches!(self.calls.get(c), Some((_, Stage::Started)))
+        });
+        let call = match under {
+            Some(c) => c,
+            None => {
+                let id = format!("acp-terminal-{}", self.calls.len() + 1);
+                let args = json!({"command": line});
+                self.link.emit(ProviderEvent::ToolProposed {
+                    id: id.clone(),
+                    name: "shell".into(),
+                    args: args.clone(),
+                });
+                self.calls
+                    .insert(id.clone(), ("shell".into(), Stage::Proposed));
+                if let Some(refusal) = self.gate(&id, &args, true).await {
+                    return Err(RpcError::new(-32002, refusal));
+                }
+                self.standalone.insert(id.clone());
+                id
+            }
+        };
+        let limit = params["outputByteLimit"]
+            .as_u64()
+            .map(|l| usize::try_from(l).unwrap_or(usize::MAX));
+        let tid = self.terminals.create(self.tools.clone(), call, line, limit);
+        Ok(json!({"terminalId": tid}))
     }
 
     /// Runs tandem's file tool `name` for the agent, in the session's workdir, under its boundaries; a change is
@@ -262,6 +328,8 @@ impl Turn {
 
     /// Ends every call the agent left open (the turn ended or failed under it).
     pub(crate) fn close(&mut self, why: &str) {
+        // Its terminals end with it.
+        self.terminals = Terminals::default();
         let open: Vec<String> = self
             .calls
             .iter()
