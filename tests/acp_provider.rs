@@ -450,3 +450,35 @@ fn a_session_without_a_workdir_offers_no_terminal() {
         &json!({"assistant": "no terminal capability"})
     );
 }
+
+#[test]
+fn the_agents_plan_updates_become_plan_updated_events() {
+    let d = Dirs::new("plan");
+    let (c, id) = session(&fault_options(&d, "plan", json!({})));
+    c.send_prompt(&id, text("plan it")).unwrap();
+    let (_, seen) = wait_for(&c, WAIT, |e| {
+        e["kind"] == "turn_ended" && e["session_id"] == id
+    });
+    let plans: Vec<&Value> = seen
+        .iter()
+        .filter(|e| e["kind"] == "plan_updated")
+        .collect();
+    let entry = |content: &str, status: &str| json!({"content": content, "priority": "high", "status": status});
+    assert_eq!(plans.len(), 2, "{seen:?}");
+    assert_eq!(
+        plans[0]["entries"],
+        json!([entry("read", "in_progress"), entry("write", "pending")]),
+        "the malformed entry is left out"
+    );
+    assert_eq!(
+        plans[1]["entries"],
+        json!([entry("read", "completed"), entry("write", "in_progress")])
+    );
+    for p in plans {
+        check_schema("schemas/tandem.schema.json", "event", p);
+    }
+    assert_eq!(
+        said(&c, &id).last().unwrap(),
+        &json!({"assistant": "planned"})
+    );
+}

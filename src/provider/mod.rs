@@ -105,7 +105,12 @@ pub fn build(
                 provider
             }),
         "pi" => Ok(std::sync::Arc::new(pi::Pi::new(&o.pi, config)?)),
-        "acp" => Ok(std::sync::Arc::new(acp::Acp::new(&o.acp, tools, config)?)),
+        "acp" => Ok(std::sync::Arc::new(acp::Acp::new(
+            &o.acp,
+            tools,
+            config,
+            env.publish.clone(),
+        )?)),
         other => Err(crate::error::Error::invalid(format!(
             "the {other} provider is not available in this build of tandem"
         ))),

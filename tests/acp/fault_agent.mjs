@@ -9,6 +9,7 @@
 // silent           never answers initialize
 // late_permission  on session/cancel asks for a permission after the cancel; the next prompt says how that request
 //                  was answered
+// plan             sends a plan (with one malformed entry), then its update, then an answer
 // terminal         each prompt runs `sh -c "printf 'one two three'; exit 3"` in a terminal (output limited to 5
 //                  bytes), waits for it, reads its output, releases it and says what it saw (or the error)
 
@@ -75,6 +76,18 @@ const app = acp
       process.stdout.write("this is not json\n");
       await say(client, sid, "still here");
       process.stdout.write("{\"jsonrpc\": \"2.0\", broken\n");
+    } else if (mode === "plan") {
+      const entry = (content, status) => ({ content, priority: "high", status });
+      for (const entries of [
+        [entry("read", "in_progress"), entry("write", "pending"), { content: "bad", priority: "urgent" }],
+        [entry("read", "completed"), entry("write", "in_progress")],
+      ]) {
+        await client.notify(acp.methods.client.session.update, {
+          sessionId: sid,
+          update: { sessionUpdate: "plan", entries },
+        });
+      }
+      await say(client, sid, "planned");
     } else if (mode === "terminal" && !clientCaps?.terminal) {
       await say(client, sid, "no terminal capability");
     } else if (mode === "terminal") {

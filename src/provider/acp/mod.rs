@@ -4,7 +4,7 @@
 //! The agent keeps its own conversation and runs its own tools, but what it may do goes through tandem: its
 //! permission requests are tandem approvals (the host answers them; trust scopes apply to its tool names), its file
 //! reads and writes are served by tandem's file tools (confined to the workdir, edit boundaries enforced, file
-//! changes recorded), and its terminals run tandem's `shell` tool after an approval ([`terminal`]). An abort sends
+//! changes recorded), and its terminals run tandem's `shell` tool after an approval (`terminal.rs`). An abort sends
 //! `session/cancel`. The process is kept between turns; if it dies, the turn ends with an error and the next one
 //! starts it again after a backoff, loading the earlier ACP session when the agent can (else a new one, and the
 //! host is told). With a store, that session's ID is kept
@@ -88,9 +88,13 @@ struct Slot {
     last_session: Option<String>,
 }
 
+/// Publishes an event on the session's stream at once (for what the transcript does not keep: plans).
+pub(crate) type Publish = Arc<dyn Fn(crate::events::Payload) + Send + Sync>;
+
 struct Shared {
     options: AcpOptions,
     tools: Arc<ToolSet>,
+    publish: Publish,
     slot: Mutex<Slot>,
     /// The model and thinking level the session last configured, to tell which one a reconfiguration switched.
     last: std::sync::Mutex<(String, ThinkingLevel)>,
@@ -127,6 +131,7 @@ impl Acp {
         options: &AcpOptions,
         tools: Arc<ToolSet>,
         config: &ProviderConfig,
+        publish: Publish,
     ) -> Result<Acp> {
         check_model(&config.model)?;
         if options.command.is_empty() {
@@ -135,6 +140,7 @@ impl Acp {
         let shared = Arc::new(Shared {
             options: options.clone(),
             tools,
+            publish,
             slot: Mutex::new(Slot {
                 agent: None,
                 failures: 0,
@@ -371,6 +377,7 @@ impl Provider for Acp {
                 self.shared.tools.clone(),
                 self.shared.options.approval_timeout,
                 self.shared.options.control.clone(),
+                self.shared.publish.clone(),
             );
             let result = self.turn(&context, &link, &mut t).await;
             // Released before the turn ends, so the session extends its kept context without copying it.

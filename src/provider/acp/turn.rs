@@ -39,6 +39,7 @@ pub(crate) struct Turn {
     pub(crate) usage: Option<Usage>,
     /// Where changes of the agent's options and mode are noted.
     control: Arc<Control>,
+    publish: super::Publish,
     /// Calls the host approved through the agent's permission requests (their terminals need no second approval).
     approved: HashSet<String>,
     /// Calls made for terminals created outside an approved call, ended when their command has.
@@ -61,12 +62,34 @@ fn content_text(content: &Value) -> String {
     out
 }
 
+/// An ACP plan's entries as `plan_updated` has them: `{content, priority, status}`, entries with another shape left
+/// out.
+fn plan_entries(entries: &Value) -> Value {
+    const PRIORITIES: &[&str] = &["high", "medium", "low"];
+    const STATUSES: &[&str] = &["pending", "in_progress", "completed"];
+    let valid = |e: &&Value| {
+        e["content"].is_string()
+            && PRIORITIES.contains(&s(e, "priority"))
+            && STATUSES.contains(&s(e, "status"))
+    };
+    Value::Array(
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(valid)
+            .map(|e| json!({"content": e["content"], "priority": e["priority"], "status": e["status"]}))
+            .collect(),
+    )
+}
+
 impl Turn {
     pub(crate) fn new(
         link: Arc<dyn TurnLink>,
         tools: Arc<ToolSet>,
         approval_timeout: Duration,
         control: Arc<Control>,
+        publish: super::Publish,
     ) -> Turn {
         Turn {
             link,
@@ -76,6 +99,7 @@ impl Turn {
             current: None,
             usage: None,
             control,
+            publish,
             approved: HashSet::new(),
             standalone: HashSet::new(),
             terminals: Terminals::default(),
@@ -189,7 +213,10 @@ impl Turn {
             }),
             "config_option_update" => self.control.options_changed(&update["configOptions"]),
             "current_mode_update" => self.control.mode_changed(s(update, "currentModeId")),
-            // Plans, commands and the rest have no place in tandem's transcript.
+            "plan" => (self.publish)(crate::events::Payload::PlanUpdated {
+                entries: plan_entries(&update["entries"]),
+            }),
+            // Commands and the rest have no place in tandem's transcript.
             _ => {}
         }
     }
