@@ -146,8 +146,10 @@ fn the_agents_write_is_an_approval_here_and_goes_through_tandems_file_tools() {
         json!([[write("w1", "a.txt")], [write("w2", "../escape.txt")], [{"text": "done"}]]);
     let (c, id) = session(&d.acp_options(&script));
     c.send_prompt(&id, text("write")).unwrap();
+    let mut seen = Vec::new();
     for call in ["w1", "w2"] {
-        let (ev, _) = wait_for(&c, WAIT, |e| e["kind"] == "approval_pending");
+        let (ev, before) = wait_for(&c, WAIT, |e| e["kind"] == "approval_pending");
+        seen.extend(before);
         assert_eq!(ev["approval"]["tool_call_id"], call);
         assert_eq!(
             ev["approval"]["name"], "write_file",
@@ -155,7 +157,16 @@ fn the_agents_write_is_an_approval_here_and_goes_through_tandems_file_tools() {
         );
         c.respond_to_approval(&id, None, Decision::Approve).unwrap();
     }
-    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    let (ended, rest) = wait_for(&c, WAIT, |e| {
+        e["kind"] == "turn_ended" && e["session_id"] == id
+    });
+    seen.extend(rest);
+    assert_eq!(ended["reason"], "completed");
+    let changes = seen.iter().filter(|e| e["kind"] == "file_changed").count();
+    assert_eq!(
+        changes, 1,
+        "the write is recorded once, not again from the agent's diff: {seen:?}"
+    );
     assert_eq!(
         std::fs::read_to_string(d.work().join("a.txt")).unwrap(),
         "x\n"

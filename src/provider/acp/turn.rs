@@ -44,6 +44,10 @@ pub(crate) struct Turn {
     approved: HashSet<String>,
     /// Calls made for terminals created outside an approved call, ended when their command has.
     standalone: HashSet<String>,
+    /// The `diff`s the agent reported for each call (recorded as file changes when the call completes).
+    diffs: HashMap<String, Vec<Value>>,
+    /// (call, path) of the changes tandem's own file tools made for the agent, not to be recorded twice.
+    written: HashSet<(String, String)>,
     terminals: Terminals,
 }
 
@@ -102,6 +106,8 @@ impl Turn {
             publish,
             approved: HashSet::new(),
             standalone: HashSet::new(),
+            diffs: HashMap::new(),
+            written: HashSet::new(),
             terminals: Terminals::default(),
         }
     }
@@ -192,8 +198,21 @@ impl Turn {
                     self.gate(&id, &args, false).await;
                 }
                 let text = content_text(&update["content"]);
+                let diffs: Vec<Value> = update["content"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c["type"] == "diff" && c["path"].is_string())
+                    .cloned()
+                    .collect();
+                if !diffs.is_empty() {
+                    self.diffs.insert(id.clone(), diffs);
+                }
                 match status {
-                    "completed" => self.end(&id, &text, false),
+                    "completed" => {
+                        self.record_diffs(&id);
+                        self.end(&id, &text, false);
+                    }
                     "failed" => self.end(&id, &text, true),
                     _ if !text.is_empty() => {
                         if let Some((name, Stage::Started)) = self.calls.get(&id) {
@@ -348,9 +367,29 @@ impl Turn {
         }
         if let Some(mut change) = out.file_change {
             change.line_edits = out.line_edits;
+            self.written
+                .insert((change.tool_call_id.clone(), change.path.clone()));
             self.link.emit(ProviderEvent::FileChanged(change));
         }
         Ok(out.text)
+    }
+
+    /// Records the edits completed call `id` made by itself (its `diff` content: an agent such as codex-acp applies
+    /// patches without tandem's file tools) as file changes, except those tandem's own file tools made for it.
+    fn record_diffs(&mut self, id: &str) {
+        for d in self.diffs.remove(id).unwrap_or_default() {
+            let path = s(&d, "path");
+            if self.written.contains(&(id.to_string(), path.to_string())) {
+                continue;
+            }
+            let change = crate::tools::file_change_of(
+                id,
+                std::path::Path::new(path),
+                d["oldText"].as_str(),
+                Some(s(&d, "newText")),
+            );
+            self.link.emit(ProviderEvent::FileChanged(change));
+        }
     }
 
     /// Ends every call the agent left open (the turn ended or failed under it).
