@@ -24,19 +24,18 @@ fn text(t: &str) -> Vec<ContentPart> {
     vec![ContentPart::Text { text: t.into() }]
 }
 
-/// A streamed Responses API answer whose one output item is `item` (complete, no deltas).
-fn item_answer(item: Value) -> String {
-    let response = |status: &str| {
-        json!({"id": "resp_2", "object": "response", "created_at": 0, "status": status, "model": "mock-model",
-            "output": [], "usage": {"input_tokens": 5, "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": 3, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 8}})
-    };
-    let events = [
-        json!({"type": "response.created", "response": response("in_progress")}),
-        json!({"type": "response.output_item.added", "output_index": 0, "item": item}),
-        json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
-        json!({"type": "response.completed", "response": response("completed")}),
-    ];
+/// The Responses API `response` object in state `status`.
+fn response(status: &str) -> Value {
+    json!({"id": "resp_1", "object": "response", "created_at": 0, "status": status, "model": "mock-model",
+        "output": [], "usage": {"input_tokens": 5, "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": 3, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 8}})
+}
+
+/// `items` (output item events) as a whole streamed answer: created, the items, completed; numbered.
+fn stream(items: Vec<Value>) -> String {
+    let mut events = vec![json!({"type": "response.created", "response": response("in_progress")})];
+    events.extend(items);
+    events.push(json!({"type": "response.completed", "response": response("completed")}));
     events
         .iter()
         .enumerate()
@@ -48,16 +47,18 @@ fn item_answer(item: Value) -> String {
         .collect()
 }
 
+/// A streamed Responses API answer whose one output item is `item` (complete, no deltas).
+fn item_answer(item: Value) -> String {
+    stream(vec![
+        json!({"type": "response.output_item.added", "output_index": 0, "item": item}),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+    ])
+}
+
 /// A streamed Responses API answer saying `words` as one message, one delta per word.
 fn answer(words: &[&str]) -> String {
-    let response = |status: &str| {
-        json!({"id": "resp_1", "object": "response", "created_at": 0, "status": status, "model": "mock-model",
-            "output": [], "usage": {"input_tokens": 5, "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": 3, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 8}})
-    };
     let all: String = words.concat();
     let mut events = vec![
-        json!({"type": "response.created", "response": response("in_progress")}),
         json!({"type": "response.output_item.added", "output_index": 0,
             "item": {"id": "m1", "type": "message", "status": "in_progress", "role": "assistant", "content": []}}),
         json!({"type": "response.content_part.added", "item_id": "m1", "output_index": 0, "content_index": 0,
@@ -74,16 +75,7 @@ fn answer(words: &[&str]) -> String {
         "item": {"id": "m1", "type": "message", "status": "completed", "role": "assistant",
             "content": [{"type": "output_text", "text": all, "annotations": []}]}}),
     );
-    events.push(json!({"type": "response.completed", "response": response("completed")}));
-    events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let mut e = e.clone();
-            e["sequence_number"] = json!(i);
-            format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap())
-        })
-        .collect()
+    stream(events)
 }
 
 /// A Codex home whose model provider is the mock at `url`, and a workdir; removed on drop.
