@@ -493,3 +493,25 @@ fn the_agents_plan_updates_become_plan_updated_events() {
         &json!({"assistant": "planned"})
     );
 }
+
+#[test]
+fn terminals_follow_the_sessions_rule_for_the_shell_tool() {
+    for (rule, said_last) in [
+        ("allow", "exit=3 output=three truncated=true"),
+        ("deny", "terminal error:"),
+    ] {
+        let d = Dirs::new(&format!("termrule-{rule}"));
+        let extra = json!({"tool_permissions": {"shell": rule}});
+        let (c, id) = session(&fault_options(&d, "terminal", extra));
+        c.send_prompt(&id, text("run it")).unwrap();
+        let (_, seen) = wait_for(&c, WAIT, |e| {
+            e["kind"] == "turn_ended" && e["session_id"] == id
+        });
+        assert!(
+            seen.iter().all(|e| e["kind"] != "approval_pending"),
+            "{rule}: {seen:?}"
+        );
+        let last = said(&c, &id).last().unwrap().to_string();
+        contains(&last, said_last, rule);
+    }
+}

@@ -223,6 +223,7 @@ impl Resolved {
                 setup_timeout: self.http.idle_timeout,
                 control: self.acp_control.clone().unwrap_or_default(),
                 saved_session: None,
+                terminal_policy: None,
             },
         }
     }

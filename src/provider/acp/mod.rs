@@ -59,6 +59,9 @@ pub struct AcpOptions {
     pub control: Arc<Control>,
     /// Where the agent's ACP session ID is kept (in the store's sessions directory; `None`: not persisted).
     pub saved_session: Option<PathBuf>,
+    /// How the agent's terminals are approved, the session's rule for its `shell` tool: `Allow` runs them, `Deny`
+    /// refuses them, `Ask` or `None` asks the host.
+    pub terminal_policy: Option<crate::vocab::gate::Permission>,
 }
 
 /// The agent's model value for tandem model `model` (`acp:<value>`); `None` for [`DEFAULT_MODEL`], which leaves
@@ -378,7 +381,8 @@ impl Provider for Acp {
                 self.shared.options.approval_timeout,
                 self.shared.options.control.clone(),
                 self.shared.publish.clone(),
-            );
+            )
+            .with_terminal_policy(self.shared.options.terminal_policy);
             let result = self.turn(&context, &link, &mut t).await;
             // Released before the turn ends, so the session extends its kept context without copying it.
             drop(context);

@@ -15,7 +15,7 @@ use super::terminal::{self, Terminals};
 use crate::provider::{ProviderEvent, TurnLink};
 use crate::tools::{ToolContext, ToolSet};
 use crate::vocab::content::Usage;
-use crate::vocab::gate::{Gate, GateRequest};
+use crate::vocab::gate::{Gate, GateRequest, Permission};
 
 /// Where a tool call the agent reported stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,8 @@ pub(crate) struct Turn {
     /// (call, path) of the changes tandem's own file tools made for the agent, not to be recorded twice.
     written: HashSet<(String, String)>,
     terminals: Terminals,
+    /// Whether terminals ask (`None`: they do), run, or are refused: the session's rule for `shell`.
+    terminal_policy: Option<Permission>,
 }
 
 /// The text of an ACP content list (`[{type: content, content: {type: text, text}}, ...]`); diffs and terminals
@@ -109,6 +111,7 @@ impl Turn {
             diffs: HashMap::new(),
             written: HashSet::new(),
             terminals: Terminals::default(),
+            terminal_policy: None,
         }
     }
 
@@ -135,9 +138,16 @@ impl Turn {
         id
     }
 
-    /// Asks the session's gate about pending call `id`: `ask` for a permission the agent requested (an approval),
-    /// else it is only let run. Returns the refusal text, if refused (the call has then ended).
-    async fn gate(&mut self, id: &str, args: &Value, ask: bool) -> Option<String> {
+    /// Asks the session's gate about pending call `id`: `ask` for an approval (a permission the agent requested, a
+    /// terminal), else it is only let run (`destructive`: refused in plan mode). Returns the refusal text, if
+    /// refused (the call has then ended).
+    async fn gate(
+        &mut self,
+        id: &str,
+        args: &Value,
+        ask: bool,
+        destructive: bool,
+    ) -> Option<String> {
         let Some((name, Stage::Proposed)) = self.calls.get(id).cloned() else {
             return None;
         };
@@ -145,7 +155,7 @@ impl Turn {
             tool_call_id: id.to_string(),
             name: name.clone(),
             args: args.clone(),
-            destructive: ask,
+            destructive: destructive || ask,
             ask,
             protected: false,
             preview: if ask {
@@ -195,7 +205,7 @@ impl Turn {
                 if matches!(status, "in_progress" | "completed" | "failed") {
                     // The agent runs it without having asked: the session still sees it start.
                     let args = update.get("rawInput").cloned().unwrap_or(Value::Null);
-                    self.gate(&id, &args, false).await;
+                    self.gate(&id, &args, false, false).await;
                 }
                 let text = content_text(&update["content"]);
                 let diffs: Vec<Value> = update["content"]
@@ -293,7 +303,7 @@ impl Turn {
         let call = &params["toolCall"];
         let id = self.propose(call);
         let args = call.get("rawInput").cloned().unwrap_or(Value::Null);
-        let refused = self.gate(&id, &args, true).await.is_some();
+        let refused = self.gate(&id, &args, true, true).await.is_some();
         if !refused {
             self.approved.insert(id.clone());
         }
@@ -312,6 +322,12 @@ impl Turn {
         }
     }
 
+    /// Sets how terminals are approved (see [`super::AcpOptions::terminal_policy`]).
+    pub(crate) fn with_terminal_policy(mut self, policy: Option<Permission>) -> Turn {
+        self.terminal_policy = policy;
+        self
+    }
+
     /// `terminal/create`: the command runs as a `shell` call, approved by the host, unless the agent is working on a
     /// call the host approved through its permission request (the terminal is that call's work).
     async fn create_terminal(&mut self, params: &Value) -> Result<Value, RpcError> {
@@ -323,6 +339,12 @@ impl Turn {
         };
         if !self.tools.has("shell") {
             return Err(RpcError::new(-32601, "the session's shell tool is off"));
+        }
+        if self.terminal_policy == Some(Permission::Deny) {
+            return Err(RpcError::new(
+                -32002,
+                "the session's tool_permissions deny the shell tool",
+            ));
         }
         let line = terminal::command_line(params, &workdir)?;
         let under = self.current.clone().filter(|c| {
@@ -340,7 +362,8 @@ impl Turn {
                 });
                 self.calls
                     .insert(id.clone(), ("shell".into(), Stage::Proposed));
-                if let Some(refusal) = self.gate(&id, &args, true).await {
+                let ask = self.terminal_policy != Some(Permission::Allow);
+                if let Some(refusal) = self.gate(&id, &args, ask, true).await {
                     return Err(RpcError::new(-32002, refusal));
                 }
                 self.standalone.insert(id.clone());
