@@ -515,3 +515,26 @@ fn terminals_follow_the_sessions_rule_for_the_shell_tool() {
         contains(&last, said_last, rule);
     }
 }
+
+#[test]
+fn a_terminal_left_running_is_killed_when_the_turn_ends() {
+    let d = Dirs::new("termleak");
+    let extra = json!({"tool_permissions": {"shell": "allow"}});
+    let (c, id) = session(&fault_options(&d, "terminal_leak", extra));
+    c.send_prompt(&id, text("run it")).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    assert_eq!(
+        said(&c, &id).last().unwrap(),
+        &json!({"assistant": "left it running"})
+    );
+    // The command held the lock while the turn ran; killed with the turn, it lets go.
+    let lock = std::fs::File::open(d.work().join("held.lock")).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while lock.try_lock().is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the terminal's command still runs after the turn ended"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -9,6 +9,8 @@
 // silent           never answers initialize
 // late_permission  on session/cancel asks for a permission after the cancel; the next prompt says how that request
 //                  was answered
+// terminal_leak    runs a command holding an flock on held.lock in a terminal, waits until it holds it, and ends
+//                  the turn leaving it running
 // plan             sends a plan (with one malformed entry), then its update, then an answer
 // terminal         each prompt runs `sh -c "printf 'one two three'; exit 3"` in a terminal (output limited to 5
 //                  bytes), waits for it, reads its output, releases it and says what it saw (or the error)
@@ -76,6 +78,19 @@ const app = acp
       process.stdout.write("this is not json\n");
       await say(client, sid, "still here");
       process.stdout.write("{\"jsonrpc\": \"2.0\", broken\n");
+    } else if (mode === "terminal_leak") {
+      const t = acp.methods.client.terminal;
+      const { terminalId } = await client.request(t.create, {
+        sessionId: sid,
+        command: "flock",
+        args: ["-x", "held.lock", "sh", "-c", "echo locked; exec sleep 600"],
+      });
+      for (let i = 0; i < 400; i++) {
+        const out = await client.request(t.output, { sessionId: sid, terminalId });
+        if (out.output.includes("locked")) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await say(client, sid, "left it running");
     } else if (mode === "plan") {
       const entry = (content, status) => ({ content, priority: "high", status });
       for (const entries of [
