@@ -434,10 +434,19 @@ fn an_agents_terminal_runs_as_an_approved_shell_call_and_a_rejected_one_is_an_er
         &json!({"assistant": "exit=3 output=three truncated=true"}),
         "{said1:?}"
     );
-    assert_eq!(said1[1]["tool"], "shell", "{said1:?}");
+    assert_eq!(said1[1]["tool"], "run", "the agent's call: {said1:?}");
     assert_eq!(
-        said1[1]["is_error"], true,
+        said1[2]["tool"], "shell",
+        "the terminal's own call: {said1:?}"
+    );
+    assert_eq!(
+        said1[2]["is_error"], true,
         "the command exited 3: {said1:?}"
+    );
+    assert_eq!(
+        tool_calls(&c, &id)[0]["result"],
+        "one two three",
+        "the call showing the terminal has its whole output"
     );
     c.send_prompt(&id, text("again")).unwrap();
     wait_for(&c, WAIT, |e| e["kind"] == "approval_pending");

@@ -13,7 +13,8 @@
 //                  the turn leaving it running
 // plan             sends a plan (with one malformed entry), then its update, then an answer
 // terminal         each prompt runs `sh -c "printf 'one two three'; exit 3"` in a terminal (output limited to 5
-//                  bytes), waits for it, reads its output, releases it and says what it saw (or the error)
+//                  bytes) for a tool call `run`, waits for it, reads its output, releases it, completes the call
+//                  showing the terminal, and says what it saw (or the error)
 
 import { existsSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -107,6 +108,8 @@ const app = acp
       await say(client, sid, "no terminal capability");
     } else if (mode === "terminal") {
       const t = acp.methods.client.terminal;
+      const update = (u) => client.notify(acp.methods.client.session.update, { sessionId: sid, update: u });
+      await update({ sessionUpdate: "tool_call", toolCallId: "run-1", title: "run", kind: "execute" });
       try {
         const { terminalId } = await client.request(t.create, {
           sessionId: sid,
@@ -117,8 +120,15 @@ const app = acp
         const exit = await client.request(t.waitForExit, { sessionId: sid, terminalId });
         const out = await client.request(t.output, { sessionId: sid, terminalId });
         await client.request(t.release, { sessionId: sid, terminalId });
+        await update({
+          sessionUpdate: "tool_call_update",
+          toolCallId: "run-1",
+          status: "failed",
+          content: [{ type: "terminal", terminalId }],
+        });
         await say(client, sid, `exit=${exit.exitCode} output=${out.output} truncated=${out.truncated}`);
       } catch (e) {
+        await update({ sessionUpdate: "tool_call_update", toolCallId: "run-1", status: "failed" });
         await say(client, sid, `terminal error: ${e.message}`);
       }
     } else if (mode === "late_permission" && lateAnswer) {

@@ -35,6 +35,8 @@ struct Term {
 #[derive(Default)]
 pub(crate) struct Terminals {
     open: HashMap<String, Term>,
+    /// The output of released terminals: a tool call may still name them in its content.
+    released: HashMap<String, String>,
     next: u64,
 }
 
@@ -191,6 +193,14 @@ impl Terminals {
         id
     }
 
+    /// The output so far of terminal `id` (open or released), for a tool call whose content shows it.
+    pub(crate) fn output_of(&self, id: &str) -> Option<String> {
+        match self.open.get(id) {
+            Some(t) => Some(lock(&t.output).clone()),
+            None => self.released.get(id).cloned(),
+        }
+    }
+
     /// Terminal `id`'s call, full output and whether it failed, once its command has ended.
     pub(crate) fn finished(&self, id: &str) -> Option<(String, String, bool)> {
         let t = self.open.get(id)?;
@@ -247,6 +257,7 @@ impl Terminals {
                 self.term(params)?;
                 if let Some(t) = self.open.remove(&id) {
                     t.task.abort();
+                    self.released.insert(id, lock(&t.output).clone());
                 }
                 Ok(json!({}))
             }

@@ -54,7 +54,7 @@ pub(crate) struct Turn {
 }
 
 /// The text of an ACP content list (`[{type: content, content: {type: text, text}}, ...]`); diffs and terminals
-/// are left out.
+/// are left out (the caller adds a shown terminal's output).
 fn content_text(content: &Value) -> String {
     let mut out = String::new();
     for c in content.as_array().into_iter().flatten() {
@@ -207,7 +207,20 @@ impl Turn {
                     let args = update.get("rawInput").cloned().unwrap_or(Value::Null);
                     self.gate(&id, &args, false, false).await;
                 }
-                let text = content_text(&update["content"]);
+                let mut text = content_text(&update["content"]);
+                // A call showing a terminal (the agent ran its command there): the terminal's output is its text.
+                let shown = update["content"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c["type"] == "terminal")
+                    .filter_map(|c| self.terminals.output_of(s(c, "terminalId")));
+                for out in shown.collect::<Vec<_>>() {
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(&out);
+                }
                 let diffs: Vec<Value> = update["content"]
                     .as_array()
                     .into_iter()
