@@ -547,3 +547,32 @@ fn a_terminal_left_running_is_killed_when_the_turn_ends() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_new_conversation_opens_a_new_acp_session() {
+    let d = Dirs::new("newconv");
+    let options = d.acp_options_with(
+        &json!([]),
+        json!({"model": "scripted:echo", "script": null}),
+    );
+    let (c, id) = session(&options);
+    c.send_prompt(&id, text("first")).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    c.send_prompt(&id, text("more")).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    c.new_conversation(&id).unwrap();
+    c.send_prompt(&id, text("second")).unwrap();
+    assert_eq!(turn_ended(&c, &id)["reason"], "completed");
+    drop(c);
+    // tandem-acp kept two sessions: the first conversation's two turns, then the new one's.
+    let inner = json!({"store_dir": d.0.join("inner-store")}).to_string();
+    let agent = Client::new(Some(&inner)).unwrap();
+    let stored = agent.list_conversations().unwrap();
+    let mut turns: Vec<u64> = stored
+        .iter()
+        .map(|s| s["turn_count"].as_u64().unwrap())
+        .collect();
+    turns.sort_unstable();
+    assert_eq!(turns, [1, 2], "{stored:?}");
+    assert_ne!(stored[0]["session_id"], stored[1]["session_id"]);
+}

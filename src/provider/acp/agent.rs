@@ -140,6 +140,12 @@ impl AgentProcess {
                 note = Some("it cannot load its earlier session".to_string());
             }
         }
+        self.new_session(cwd).await?;
+        Ok(Opened::New(note))
+    }
+
+    /// Opens a new ACP session in `cwd` (`session/new`) and works in it from now on.
+    pub(crate) async fn new_session(&mut self, cwd: &Path) -> Result<(), String> {
         let v = self
             .conn
             .request("session/new", json!({"cwd": cwd, "mcpServers": []}))
@@ -150,7 +156,7 @@ impl AgentProcess {
             .ok_or("the ACP agent's session/new answer has no sessionId")?
             .to_string();
         self.advertised = v;
-        Ok(Opened::New(note))
+        Ok(())
     }
 
     /// Waits (at most `limit`) for the answer of a prompt whose turn was aborted, answering the requests the agent

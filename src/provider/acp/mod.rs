@@ -89,6 +89,9 @@ struct Slot {
     last_exit: Option<String>,
     /// The ACP session of the last agent, loaded again by the next one when it can.
     last_session: Option<String>,
+    /// Whether the agent's current session has had a prompt (a turn starting a new conversation then opens a new
+    /// one).
+    prompted: bool,
 }
 
 /// Publishes an event on the session's stream at once (for what the transcript does not keep: plans).
@@ -150,6 +153,7 @@ impl Acp {
                 retry_at: None,
                 last_exit: None,
                 last_session: options.saved_session.as_deref().and_then(saved::read),
+                prompted: false,
             }),
             last: std::sync::Mutex::new((config.model.clone(), config.thinking_level)),
         });
@@ -184,11 +188,13 @@ impl Acp {
         slot.last_exit = Some(why);
     }
 
-    /// A running agent with its session, started (after the backoff) if needed.
+    /// A running agent with its session, started (after the backoff) if needed. `fresh`: the turn starts a new
+    /// conversation (its context is only its prompt), so the agent works in a new ACP session.
     async fn ready<'a>(
         &self,
         slot: &'a mut Slot,
         link: &Arc<dyn TurnLink>,
+        fresh: bool,
     ) -> std::result::Result<&'a mut AgentProcess, String> {
         if let Some(a) = slot.agent.as_mut() {
             // What an aborted turn's prompt still sends is stale: it must not show up as this turn's.
@@ -196,21 +202,25 @@ impl Acp {
                 slot.agent = None;
             }
         }
+        let o = &self.shared.options;
+        let cwd = match &o.workdir {
+            Some(w) => w.clone(),
+            None => std::env::current_dir().map_err(|e| format!("no working directory: {e}"))?,
+        };
+        if let Some(agent) = slot.agent.as_mut().filter(|_| fresh && slot.prompted) {
+            agent.new_session(&cwd).await?;
+            self.opened(agent, slot.last_session.as_deref(), link);
+            slot.last_session = Some(agent.session_id.clone());
+            slot.prompted = false;
+        }
         if slot.agent.is_none() {
             if let Some(at) = slot.retry_at {
                 tokio::time::sleep_until(at).await;
             }
-            let o = &self.shared.options;
-            let cwd = match &o.workdir {
-                Some(w) => w.clone(),
-                None => {
-                    std::env::current_dir().map_err(|e| format!("no working directory: {e}"))?
-                }
-            };
             let tools = &self.shared.tools;
             let files = tools.workdir().is_some();
             let terminal = files && tools.has("shell");
-            let resume = slot.last_session.as_deref();
+            let resume = slot.last_session.as_deref().filter(|_| !fresh);
             let started =
                 AgentProcess::start(&o.command, &cwd, (files, terminal), resume, o.setup_timeout)
                     .await;
@@ -245,25 +255,14 @@ impl Acp {
                     level: Level::Info,
                 });
             }
-            self.shared.options.control.opened(&agent.advertised);
-            if slot.last_session.as_deref() != Some(agent.session_id.as_str()) {
-                if let Some(path) = &self.shared.options.saved_session {
-                    if let Err(e) = saved::write(path, &agent.session_id) {
-                        link.emit(ProviderEvent::SystemMessage {
-                            text: format!(
-                                "Could not keep the ACP agent's session ID in {}: {e}; a restart of tandem \
-                                 starts it without the earlier conversation",
-                                path.display()
-                            ),
-                            level: Level::Error,
-                        });
-                    }
-                }
-            }
+            self.opened(&agent, slot.last_session.as_deref(), link);
             slot.last_session = Some(agent.session_id.clone());
+            slot.prompted = false;
             slot.agent = Some(agent);
         }
         let agent = slot.agent.as_mut().expect("started above");
+        // The caller prompts it next.
+        slot.prompted = true;
         let control = &self.shared.options.control;
         let mut notes = control.take_notes();
         notes.extend(sync(agent, control).await);
@@ -274,6 +273,27 @@ impl Acp {
             });
         }
         Ok(agent)
+    }
+
+    /// Takes in the session `agent` has just opened: its settings, and its ID kept in the store when it is not
+    /// `before`.
+    fn opened(&self, agent: &AgentProcess, before: Option<&str>, link: &Arc<dyn TurnLink>) {
+        self.shared.options.control.opened(&agent.advertised);
+        if before == Some(agent.session_id.as_str()) {
+            return;
+        }
+        if let Some(path) = &self.shared.options.saved_session {
+            if let Err(e) = saved::write(path, &agent.session_id) {
+                link.emit(ProviderEvent::SystemMessage {
+                    text: format!(
+                        "Could not keep the ACP agent's session ID in {}: {e}; a restart of tandem starts it \
+                         without the earlier conversation",
+                        path.display()
+                    ),
+                    level: Level::Error,
+                });
+            }
+        }
     }
 
     /// Runs one turn: the prompt goes to the agent, its updates and requests are served until it answers.
@@ -288,7 +308,7 @@ impl Acp {
         };
         let mut guard = self.shared.slot.lock().await;
         let slot = &mut *guard;
-        let agent = self.ready(slot, link).await?;
+        let agent = self.ready(slot, link, context.len() == 1).await?;
         let prompt: Vec<Value> = parts
             .iter()
             .map(|p| match p {
