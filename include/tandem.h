@@ -334,6 +334,10 @@ enum tandem_event_kind
    */
   TANDEM_EVENT_KIND_HOOK_FAILED = 30,
   /**
+   * `plan_updated`
+   */
+  TANDEM_EVENT_KIND_PLAN_UPDATED = 31,
+  /**
    * `context_files_loaded`
    */
   TANDEM_EVENT_KIND_CONTEXT_FILES_LOADED = 32,

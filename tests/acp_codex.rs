@@ -14,7 +14,7 @@ use std::net::TcpListener;
 
 use common::http_mock::{read_request, serve, Reply};
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use tandem::session::transcript::ContentPart;
 use tandem::Client;
 
@@ -24,16 +24,41 @@ fn text(t: &str) -> Vec<ContentPart> {
     vec![ContentPart::Text { text: t.into() }]
 }
 
+/// The Responses API `response` object in state `status`.
+fn response(status: &str) -> Value {
+    json!({"id": "resp_1", "object": "response", "created_at": 0, "status": status, "model": "mock-model",
+        "output": [], "usage": {"input_tokens": 5, "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": 3, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 8}})
+}
+
+/// `items` (output item events) as a whole streamed answer: created, the items, completed; numbered.
+fn stream(items: Vec<Value>) -> String {
+    let mut events = vec![json!({"type": "response.created", "response": response("in_progress")})];
+    events.extend(items);
+    events.push(json!({"type": "response.completed", "response": response("completed")}));
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut e = e.clone();
+            e["sequence_number"] = json!(i);
+            format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap())
+        })
+        .collect()
+}
+
+/// A streamed Responses API answer whose one output item is `item` (complete, no deltas).
+fn item_answer(item: Value) -> String {
+    stream(vec![
+        json!({"type": "response.output_item.added", "output_index": 0, "item": item}),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+    ])
+}
+
 /// A streamed Responses API answer saying `words` as one message, one delta per word.
 fn answer(words: &[&str]) -> String {
-    let response = |status: &str| {
-        json!({"id": "resp_1", "object": "response", "created_at": 0, "status": status, "model": "mock-model",
-            "output": [], "usage": {"input_tokens": 5, "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": 3, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 8}})
-    };
     let all: String = words.concat();
     let mut events = vec![
-        json!({"type": "response.created", "response": response("in_progress")}),
         json!({"type": "response.output_item.added", "output_index": 0,
             "item": {"id": "m1", "type": "message", "status": "in_progress", "role": "assistant", "content": []}}),
         json!({"type": "response.content_part.added", "item_id": "m1", "output_index": 0, "content_index": 0,
@@ -50,16 +75,7 @@ fn answer(words: &[&str]) -> String {
         "item": {"id": "m1", "type": "message", "status": "completed", "role": "assistant",
             "content": [{"type": "output_text", "text": all, "annotations": []}]}}),
     );
-    events.push(json!({"type": "response.completed", "response": response("completed")}));
-    events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let mut e = e.clone();
-            e["sequence_number"] = json!(i);
-            format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap())
-        })
-        .collect()
+    stream(events)
 }
 
 /// A Codex home whose model provider is the mock at `url`, and a workdir; removed on drop.
@@ -194,4 +210,45 @@ fn abort_cancels_codex_while_its_model_streams_and_the_next_prompt_runs() {
     });
     assert_eq!(events.last().unwrap()["reason"], "completed", "{events:?}");
     assert_eq!(text_of(&events, &id), "after");
+}
+
+/// codex-acp 0.16.0 applies a patch itself: no `fs/write_text_file`, no permission request (its default policy
+/// lets it write the workspace). tandem records the edit from the call's `diff` content.
+#[test]
+fn codexs_own_patch_is_recorded_as_a_file_change_from_its_diff() {
+    let patch = "*** Begin Patch\n*** Add File: hello.txt\n+hi there\n*** End Patch\n";
+    let call = json!({"id": "ct1", "type": "custom_tool_call", "status": "completed", "call_id": "call_1",
+        "name": "apply_patch", "input": patch});
+    let (url, _seen) = serve(vec![
+        Reply::Send(200, vec![], item_answer(call), 4096),
+        Reply::Send(200, vec![], answer(&["patched"]), 64),
+    ]);
+    let codex = Codex::new("patch", &url);
+    let c = Client::new(Some(r#"{"store_dir": null}"#)).unwrap();
+    let id = c.start_session(Some(&codex.options())).unwrap();
+    c.send_prompt(&id, text("add hello")).unwrap();
+    let (_, events) = wait_for(&c, WAIT, |e| {
+        e["kind"] == "turn_ended" && e["session_id"] == id
+    });
+    assert_eq!(events.last().unwrap()["reason"], "completed", "{events:?}");
+    let work = codex.0.join("work");
+    assert_eq!(
+        std::fs::read_to_string(work.join("hello.txt")).unwrap(),
+        "hi there\n",
+        "codex wrote the file itself"
+    );
+    assert!(
+        events.iter().all(|e| e["kind"] != "approval_pending"),
+        "{events:?}"
+    );
+    let changed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "file_changed")
+        .collect();
+    assert_eq!(changed.len(), 1, "{events:?}");
+    assert_eq!(changed[0]["tool_call_id"], "call_1");
+    assert_eq!(changed[0]["action"], "created");
+    assert_eq!(changed[0]["after"], "hi there\n");
+    let touched = c.touched_files(&id).unwrap().to_string();
+    assert!(touched.contains("hello.txt"), "{touched}");
 }

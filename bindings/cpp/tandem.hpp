@@ -427,9 +427,9 @@ struct Event {
             "tool_auto_approved", "approval_pending", "approval_resolved", "file_changed", "prompt_queued",
             "queues_recalled", "context_usage", "turn_limit_reached", "turn_ended", "error", "events_dropped",
             "retrying", "options_restored", "command_ran", "sandbox_limited", "subagent_finished", "boundary_violated",
-            "mcp_server_status", "hook_failed"};
+            "mcp_server_status", "hook_failed", "plan_updated"};
         for (uint32_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (name == names[i]) return i + 1;  // the C values are 1-based in this order up to 29
+            if (name == names[i]) return i + 1;  // the C values are 1-based in this order up to 31
         static const struct {
             const char *name;
             uint32_t kind;

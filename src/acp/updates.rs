@@ -1,5 +1,5 @@
 //! Tandem's events and transcript as ACP `session/update`s: text and thinking chunks, tool calls with their kind,
-//! locations, diffs (from `file_changed`) and results, context usage, and a stored conversation replayed.
+//! locations, diffs (from `file_changed`) and results, context usage, plans, and a stored conversation replayed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -166,6 +166,11 @@ impl Mapper {
                 *estimated_tokens,
                 *limit,
             ))],
+            Payload::PlanUpdated { entries } => {
+                serde_json::from_value(serde_json::json!({ "entries": entries }))
+                    .map(|plan| vec![SessionUpdate::Plan(plan)])
+                    .unwrap_or_default()
+            }
             _ => Vec::new(),
         }
     }
@@ -217,6 +222,17 @@ mod tests {
 
     fn wire(u: &SessionUpdate) -> Value {
         serde_json::to_value(u).unwrap()
+    }
+
+    #[test]
+    fn a_plan_goes_to_the_editor_as_a_plan_update() {
+        let entries = json!([{"content": "read", "priority": "high", "status": "completed"}]);
+        let plan = Mapper::new(None).updates(&Payload::PlanUpdated {
+            entries: entries.clone(),
+        });
+        let v = wire(&plan[0]);
+        assert_eq!(v["sessionUpdate"], "plan");
+        assert_eq!(v["entries"], entries);
     }
 
     #[test]

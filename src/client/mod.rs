@@ -29,6 +29,7 @@ macro_rules! local_only {
     };
 }
 
+mod acp;
 mod callbacks;
 mod hooks;
 mod models;

@@ -26,7 +26,8 @@ impl Client {
     /// Switches the session's model for its next model calls. When the provider lists its models (an HTTP backend
     /// for a model of the session's own backend, pi), a model missing from the list is `NotFound` naming the known
     /// ones; when the list cannot be had, the model is taken and a model the provider does not know fails the next
-    /// turn.
+    /// turn. An ACP session's model is one its agent offers (`acp:<value>`; `NotSupported` when it has no model
+    /// option).
     pub fn set_model(&self, id: &str, model: &str) -> Result<()> {
         via_remote!(self, r => {
             self.alive()?;
@@ -34,6 +35,7 @@ impl Client {
         });
         let manager = self.live()?;
         crate::provider::check_model(&manager.provider_kind(id)?, model)?;
+        self.check_acp_model(id, model)?;
         if let Some(known) = self.provider_models(id, Some(model))? {
             if !known.iter().any(|k| names(k, model)) {
                 return Err(Error::NotFound(format!(
@@ -47,13 +49,17 @@ impl Client {
 
     /// Models the session can switch to: the provider's own list (an HTTP backend's `GET …/models`, pi's
     /// `get_available_models`), else, or when that fails, the configured `models` rotation. Blocks for the
-    /// provider's answer (at most 10 s; 30 s for pi, which starts a process to answer).
+    /// provider's answer (at most 10 s; 30 s for pi, which starts a process to answer). An ACP session lists the
+    /// models its agent offers, once its agent's session is open.
     pub fn available_models(&self, id: &str) -> Result<Value> {
         via_remote!(self, r => {
             self.alive()?;
             r.call(id, "available_models", serde_json::json!({}))
         });
         let m = self.live()?;
+        if let Some(list) = self.acp_models(id)? {
+            return Ok(list);
+        }
         match self.provider_models(id, None)? {
             Some(list) => m.with_state(id, |s| s.models_json(list)),
             None => m.with_state(id, |s| s.available_models()),

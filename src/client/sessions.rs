@@ -219,23 +219,37 @@ impl Client {
         self.live()?.call(id, cmd).map(drop)
     }
 
-    /// Switches to the next model of the session's `models` rotation; returns `{model, index, total, thinking_level}`.
+    /// Switches to the next model of the session's `models` rotation (an ACP session without one: the next model its
+    /// agent offers); returns `{model, index, total, thinking_level}`.
     pub fn cycle_model(&self, id: &str) -> Result<Value> {
         via_remote!(self, r => self.remote_call(r, id, "cycle_model", json!({})));
-        self.json_call(id, Command::CycleModel)
+        match self.json_call(id, Command::CycleModel) {
+            // An ACP session without a rotation cycles through its agent's models.
+            Err(Error::NotSupported(why)) => {
+                self.acp_cycle_model(id)?.ok_or(Error::NotSupported(why))
+            }
+            other => other,
+        }
     }
 
     /// Sets the thinking level (`off`, `low`, `medium`, `high`).
     pub fn set_thinking_level(&self, id: &str, level: &str) -> Result<()> {
         via_remote!(self, r => self.remote_call(r, id, "set_thinking_level", json!({"level": level})).map(drop));
         let level = crate::vocab::settings::ThinkingLevel::parse(level)?;
+        self.check_acp_thinking(id, level)?;
         self.live()?.call(id, Command::SetThinking(level)).map(drop)
     }
 
-    /// Moves to the next thinking level; returns `{level}`.
+    /// Moves to the next thinking level (for an ACP session: the next its agent offers); returns `{level}`.
     pub fn cycle_thinking_level(&self, id: &str) -> Result<Value> {
         via_remote!(self, r => self.remote_call(r, id, "cycle_thinking_level", json!({})));
-        self.json_call(id, Command::CycleThinking)
+        match self.acp_next_thinking(id)? {
+            Some(level) => {
+                self.live()?.call(id, Command::SetThinking(level))?;
+                Ok(serde_json::json!({"level": level.name()}))
+            }
+            None => self.json_call(id, Command::CycleThinking),
+        }
     }
 
     /// The text of MCP prompt `name` (`mcp__<server>__<prompt>`) of session `id` with `args`, from its server.
@@ -349,16 +363,19 @@ impl Client {
         self.json_call(id, Command::Summarize)
     }
 
-    /// Enters plan mode: destructive tools are refused until [`Client::enter_exec`].
+    /// Enters plan mode: destructive tools are refused until [`Client::enter_exec`]. An ACP session's agent is also
+    /// switched to its `plan` mode when it has one (and back when plan mode ends).
     pub fn enter_plan(&self, id: &str) -> Result<()> {
         via_remote!(self, r => self.remote_call(r, id, "enter_plan", json!({})).map(drop));
-        self.live()?.call(id, Command::EnterPlan).map(drop)
+        self.live()?.call(id, Command::EnterPlan)?;
+        self.acp_plan(id, true)
     }
 
     /// Leaves plan mode (a no-op outside it).
     pub fn enter_exec(&self, id: &str) -> Result<()> {
         via_remote!(self, r => self.remote_call(r, id, "enter_exec", json!({})).map(drop));
-        self.live()?.call(id, Command::EnterExec).map(drop)
+        self.live()?.call(id, Command::EnterExec)?;
+        self.acp_plan(id, false)
     }
 
     /// The branches of session `id`.
@@ -478,10 +495,14 @@ impl Client {
         })
     }
 
-    /// Metadata.
+    /// Metadata; an ACP session's has `acp_agent`: `{model, thought_level, mode}` as its agent last reported them.
     pub fn metadata(&self, id: &str) -> Result<Value> {
         via_remote!(self, r => self.remote_call(r, id, "metadata", json!({})));
-        self.live()?.with_state(id, |s| s.metadata())
+        let mut meta = self.live()?.with_state(id, |s| s.metadata())?;
+        if let Some(c) = self.acp_control(id)? {
+            meta["acp_agent"] = c.report();
+        }
+        Ok(meta)
     }
 
     /// The project context files session `id` loaded (see [`crate::tools::context`]).

@@ -406,6 +406,13 @@ pub enum Payload {
     },
     /// A budget of the session's tree ran out: the turn ends with reason `budget_exhausted`.
     BudgetExhausted(crate::vocab::settings::BudgetStop),
+    /// The agent's plan changed (an ACP agent's `plan` update): the whole plan as the agent has it now. Not kept in
+    /// the transcript.
+    PlanUpdated {
+        /// `[{content, priority, status}]`: priority `high`, `medium` or `low`; status `pending`, `in_progress` or
+        /// `completed`.
+        entries: Value,
+    },
     /// A slash command sent as a prompt (`/plan`, `/compact`, ...) was run instead of being sent to the model.
     CommandRan {
         /// The command's name, without the slash.
@@ -458,6 +465,7 @@ impl Payload {
             Payload::ContextFilesLoaded { .. } => EventKind::ContextFilesLoaded,
             Payload::BudgetExhausted(_) => EventKind::BudgetExhausted,
             Payload::Remote(r) => r.kind,
+            Payload::PlanUpdated { .. } => EventKind::PlanUpdated,
         }
     }
 
@@ -595,6 +603,8 @@ pub enum EventKind {
     McpServerStatus = 29,
     /// `hook_failed`
     HookFailed = 30,
+    /// `plan_updated`
+    PlanUpdated = 31,
     /// `context_files_loaded`
     ContextFilesLoaded = 32,
     /// `budget_exhausted`

@@ -322,13 +322,12 @@ impl Manager {
                 bus.publish(&log, payload);
             }),
         };
-        let provider = crate::provider::build(
-            &o.provider_options(),
-            seed.cursor.clone(),
-            tools,
-            &config,
-            &env,
-        )?;
+        let mut provider_options = o.provider_options();
+        if let (Some(store), Some(_)) = (&self.store, &seed.persist) {
+            provider_options.acp.saved_session = store.acp_session_path(id).ok();
+        }
+        let provider =
+            crate::provider::build(&provider_options, seed.cursor.clone(), tools, &config, &env)?;
         let idle = o.idle_timeout.map(|after| session::Idle {
             after,
             activity: seed.activity.clone(),

@@ -105,10 +105,29 @@ pub fn build(
                 provider
             }),
         "pi" => Ok(std::sync::Arc::new(pi::Pi::new(&o.pi, config)?)),
-        "acp" => Ok(std::sync::Arc::new(acp::Acp::new(&o.acp, tools, config)?)),
+        "acp" => Ok(std::sync::Arc::new(acp::Acp::new(
+            &acp::AcpOptions {
+                terminal_policy: Some(terminal_policy(&o.native)),
+                ..o.acp.clone()
+            },
+            tools,
+            config,
+            env.publish.clone(),
+        )?)),
         other => Err(crate::error::Error::invalid(format!(
             "the {other} provider is not available in this build of tandem"
         ))),
+    }
+}
+
+/// The session's rule for its `shell` tool (its `tool_permissions` entry, else its approval mode), which an ACP
+/// agent's terminals follow.
+fn terminal_policy(o: &native::NativeOptions) -> crate::vocab::gate::Permission {
+    use crate::vocab::gate::{ApprovalMode, Permission};
+    match (o.tool_permissions.get("shell"), o.approval) {
+        (Some(p), _) => *p,
+        (None, ApprovalMode::None) => Permission::Allow,
+        (None, _) => Permission::Ask,
     }
 }
 

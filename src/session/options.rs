@@ -169,6 +169,8 @@ pub struct Resolved {
     pub pi_command: Vec<String>,
     /// The ACP provider's agent command line (program first; empty for other providers).
     pub acp_command: Vec<String>,
+    /// An ACP session's agent settings (one for the session's life; `None` for other providers).
+    acp_control: Option<std::sync::Arc<crate::provider::acp::control::Control>>,
     /// What `shell` commands are confined to and which variables they get.
     pub shell: crate::sandbox::Policy,
     /// How long an idle session without host activity lives (`None`: forever).
@@ -219,6 +221,9 @@ impl Resolved {
                 workdir: self.workdir.clone(),
                 approval_timeout: self.approval_timeout,
                 setup_timeout: self.http.idle_timeout,
+                control: self.acp_control.clone().unwrap_or_default(),
+                saved_session: None,
+                terminal_policy: None,
             },
         }
     }
@@ -418,6 +423,7 @@ pub fn resolve(
         retry,
         max_cost: opts.max_cost,
         pi_command,
+        acp_control: opts.acp_command.is_some().then(Default::default),
         acp_command,
         shell,
         idle_timeout,

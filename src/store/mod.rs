@@ -63,6 +63,31 @@ pub fn sync_dir(dir: &Path) {
     }
 }
 
+/// Replaces `path` with `body` atomically: written to `tmp` (0600), synced, renamed over `path`; a crash leaves the
+/// old content or the new, never a part. The error says which step failed (`create`, `write`, `sync`, `rename`).
+pub fn replace_file(
+    tmp: &Path,
+    path: &Path,
+    body: &[u8],
+) -> std::result::Result<(), (&'static str, std::io::Error)> {
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(tmp)
+        .map_err(|e| ("create", e))
+        .and_then(|mut f| {
+            f.write_all(body).map_err(|e| ("write", e))?;
+            f.sync_all().map_err(|e| ("sync", e))
+        })
+        .and_then(|()| std::fs::rename(tmp, path).map_err(|e| ("rename", e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    result
+}
+
 /// How long a lock held by someone else is waited for before that is an error. A lock is tied to its open file,
 /// and a child the host process forks (any child, by any library) holds a copy of every open file until it execs:
 /// a session stopped a moment ago may look held for that long.
@@ -163,6 +188,12 @@ impl Store {
         Ok(self.sessions().join(format!("{id}.json")))
     }
 
+    /// Where an ACP session keeps its agent's ACP session ID, beside the session's record (`id` validated):
+    /// `<id>.acp`, a name no record (`.json`) or lock (`.lock`) of any session ID can have.
+    pub fn acp_session_path(&self, id: &str) -> Result<PathBuf> {
+        Ok(self.session_path(id)?.with_extension("acp"))
+    }
+
     /// Whether a session record exists for `id` (generated IDs skip those).
     pub fn has_session(&self, id: &str) -> bool {
         self.session_path(id).is_ok_and(|p| p.exists())
@@ -194,26 +225,9 @@ impl Store {
         let path = self.session_path(&rec.session_id)?;
         make_dir(&self.sessions())?;
         let tmp = path.with_extension("json.tmp");
-        let io = |what: &str, e: std::io::Error| {
-            Error::Io(format!("cannot {what} {}: {e}", tmp.display()))
-        };
         let body = serde_json::to_vec(rec).expect("session records serialize");
-        let result = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| io("create", e))
-            .and_then(|mut f| {
-                f.write_all(&body).map_err(|e| io("write", e))?;
-                f.sync_all().map_err(|e| io("sync", e))
-            })
-            .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| io("rename", e)));
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result?;
+        replace_file(&tmp, &path, &body)
+            .map_err(|(what, e)| Error::Io(format!("cannot {what} {}: {e}", tmp.display())))?;
         sync_dir(&self.sessions());
         Ok(())
     }

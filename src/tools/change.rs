@@ -128,8 +128,9 @@ pub(super) fn file_change(
     file_change_of(&ctx.tool_call_id, path, before, after)
 }
 
-/// The file change of call `tool_call_id` to `path` (see [`file_change`]).
-pub(super) fn file_change_of(
+/// The file change of call `tool_call_id` to `path` (see [`file_change`]); also what an ACP agent that edits files
+/// itself reports.
+pub fn file_change_of(
     tool_call_id: &str,
     path: &Path,
     before: Option<&str>,

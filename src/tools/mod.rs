@@ -8,6 +8,7 @@
 
 mod args;
 mod change;
+pub use change::file_change_of;
 pub mod confine;
 pub mod context;
 pub(crate) mod diff;

@@ -9,6 +9,12 @@
 // silent           never answers initialize
 // late_permission  on session/cancel asks for a permission after the cancel; the next prompt says how that request
 //                  was answered
+// terminal_leak    runs a command holding an flock on held.lock in a terminal, waits until it holds it, and ends
+//                  the turn leaving it running
+// plan             sends a plan (with one malformed entry), then its update, then an answer
+// terminal         each prompt runs `sh -c "printf 'one two three'; exit 3"` in a terminal (output limited to 5
+//                  bytes) for a tool call `run`, waits for it, reads its output, releases it, completes the call
+//                  showing the terminal, and says what it saw (or the error)
 
 import { existsSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -23,6 +29,7 @@ const acp = await import(pathToFileURL(require.resolve("@agentclientprotocol/sdk
 let loaded = null;
 let cancelled = null;
 let lateAnswer = null;
+let clientCaps = null;
 
 const say = (client, sessionId, text) =>
   client.notify(acp.methods.client.session.update, {
@@ -32,8 +39,9 @@ const say = (client, sessionId, text) =>
 
 const app = acp
   .agent({ name: "fault-agent" })
-  .onRequest(acp.methods.agent.initialize, async () => {
+  .onRequest(acp.methods.agent.initialize, async ({ params }) => {
     if (mode === "silent") return new Promise(() => {});
+    clientCaps = params.clientCapabilities;
     return { protocolVersion: 1, agentCapabilities: { loadSession: true } };
   })
   .onRequest(acp.methods.agent.session.new, async () => ({ sessionId: "fault-1" }))
@@ -71,6 +79,58 @@ const app = acp
       process.stdout.write("this is not json\n");
       await say(client, sid, "still here");
       process.stdout.write("{\"jsonrpc\": \"2.0\", broken\n");
+    } else if (mode === "terminal_leak") {
+      const t = acp.methods.client.terminal;
+      const { terminalId } = await client.request(t.create, {
+        sessionId: sid,
+        command: "flock",
+        args: ["-x", "held.lock", "sh", "-c", "echo locked; exec sleep 600"],
+      });
+      for (let i = 0; i < 400; i++) {
+        const out = await client.request(t.output, { sessionId: sid, terminalId });
+        if (out.output.includes("locked")) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await say(client, sid, "left it running");
+    } else if (mode === "plan") {
+      const entry = (content, status) => ({ content, priority: "high", status });
+      for (const entries of [
+        [entry("read", "in_progress"), entry("write", "pending"), { content: "bad", priority: "urgent" }],
+        [entry("read", "completed"), entry("write", "in_progress")],
+      ]) {
+        await client.notify(acp.methods.client.session.update, {
+          sessionId: sid,
+          update: { sessionUpdate: "plan", entries },
+        });
+      }
+      await say(client, sid, "planned");
+    } else if (mode === "terminal" && !clientCaps?.terminal) {
+      await say(client, sid, "no terminal capability");
+    } else if (mode === "terminal") {
+      const t = acp.methods.client.terminal;
+      const update = (u) => client.notify(acp.methods.client.session.update, { sessionId: sid, update: u });
+      await update({ sessionUpdate: "tool_call", toolCallId: "run-1", title: "run", kind: "execute" });
+      try {
+        const { terminalId } = await client.request(t.create, {
+          sessionId: sid,
+          command: "sh",
+          args: ["-c", "printf 'one two three'; exit 3"],
+          outputByteLimit: 5,
+        });
+        const exit = await client.request(t.waitForExit, { sessionId: sid, terminalId });
+        const out = await client.request(t.output, { sessionId: sid, terminalId });
+        await client.request(t.release, { sessionId: sid, terminalId });
+        await update({
+          sessionUpdate: "tool_call_update",
+          toolCallId: "run-1",
+          status: "failed",
+          content: [{ type: "terminal", terminalId }],
+        });
+        await say(client, sid, `exit=${exit.exitCode} output=${out.output} truncated=${out.truncated}`);
+      } catch (e) {
+        await update({ sessionUpdate: "tool_call_update", toolCallId: "run-1", status: "failed" });
+        await say(client, sid, `terminal error: ${e.message}`);
+      }
     } else if (mode === "late_permission" && lateAnswer) {
       await say(client, sid, `late permission: ${await lateAnswer}`);
     } else if (mode === "late_permission") {

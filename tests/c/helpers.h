@@ -94,6 +94,7 @@ static const struct {
     {"boundary_violated", TANDEM_EVENT_KIND_BOUNDARY_VIOLATED},
     {"mcp_server_status", TANDEM_EVENT_KIND_MCP_SERVER_STATUS},
     {"hook_failed", TANDEM_EVENT_KIND_HOOK_FAILED},
+    {"plan_updated", TANDEM_EVENT_KIND_PLAN_UPDATED},
     {"context_files_loaded", TANDEM_EVENT_KIND_CONTEXT_FILES_LOADED},
     {"budget_exhausted", TANDEM_EVENT_KIND_BUDGET_EXHAUSTED},
 };

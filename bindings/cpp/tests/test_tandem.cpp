@@ -877,6 +877,7 @@ void test_governance() {
     CHECK(child_events);
     CHECK(stopped);
     CHECK_EQ(tandem::Event::kind_from_name("budget_exhausted"), uint32_t(TANDEM_EVENT_KIND_BUDGET_EXHAUSTED));
+    CHECK_EQ(tandem::Event::kind_from_name("plan_updated"), uint32_t(TANDEM_EVENT_KIND_PLAN_UPDATED));
     CHECK_EQ(tandem::json::parse(session.snapshot())["budget"]["tree_tokens"].as_number(), 4.0);
     CHECK_THROWS(TANDEM_ERR_INVALID_ARGUMENT, session.set_budget(R"({"max_tokens_total": 0})"));
     session.set_budget(R"({"max_tokens_total": null})");

@@ -200,6 +200,7 @@ pub const EventKind = enum(u32) {
     boundary_violated = c.TANDEM_EVENT_KIND_BOUNDARY_VIOLATED,
     mcp_server_status = c.TANDEM_EVENT_KIND_MCP_SERVER_STATUS,
     hook_failed = c.TANDEM_EVENT_KIND_HOOK_FAILED,
+    plan_updated = c.TANDEM_EVENT_KIND_PLAN_UPDATED,
     context_files_loaded = c.TANDEM_EVENT_KIND_CONTEXT_FILES_LOADED,
     budget_exhausted = c.TANDEM_EVENT_KIND_BUDGET_EXHAUSTED,
     /// A kind newer than this wrapper.

@@ -22,6 +22,8 @@ pub(crate) struct AgentProcess {
     pub(crate) incoming: mpsc::UnboundedReceiver<Incoming>,
     /// The ACP session tandem works in.
     pub(crate) session_id: String,
+    /// The answer of `session/new` or `session/load`: the session's config options and modes.
+    pub(crate) advertised: Value,
     /// The answer of the last prompt, while it has not come (its turn was aborted).
     pub(crate) pending: Option<tokio::task::JoinHandle<Result<Value, rpc::RpcError>>>,
 }
@@ -36,12 +38,13 @@ pub(crate) enum Opened {
 }
 
 impl AgentProcess {
-    /// Starts `argv` in `cwd`, initializes it (advertising the file methods when `files`) and opens a session:
+    /// Starts `argv` in `cwd`, initializes it (advertising the file methods and terminals when `caps` says so) and
+    /// opens a session:
     /// `resume` is loaded again when the agent can load sessions, else a new one is started.
     pub(crate) async fn start(
         argv: &[String],
         cwd: &Path,
-        files: bool,
+        caps: (bool, bool),
         resume: Option<&str>,
         limit: Duration,
     ) -> Result<(AgentProcess, Opened), String> {
@@ -74,9 +77,10 @@ impl AgentProcess {
             conn,
             incoming,
             session_id: String::new(),
+            advertised: Value::Null,
             pending: None,
         };
-        let opened = match tokio::time::timeout(limit, agent.open(cwd, files, resume)).await {
+        let opened = match tokio::time::timeout(limit, agent.open(cwd, caps, resume)).await {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => return Err(format!("{e}{}", agent.exit_note().await)),
             Err(_) => {
@@ -93,12 +97,12 @@ impl AgentProcess {
     async fn open(
         &mut self,
         cwd: &Path,
-        files: bool,
+        (files, terminal): (bool, bool),
         resume: Option<&str>,
     ) -> Result<Opened, String> {
         let init = json!({
             "protocolVersion": 1,
-            "clientCapabilities": {"fs": {"readTextFile": files, "writeTextFile": files}, "terminal": false},
+            "clientCapabilities": {"fs": {"readTextFile": files, "writeTextFile": files}, "terminal": terminal},
             "clientInfo": {"name": "tandem", "version": crate::VERSION},
         });
         let v = self
@@ -118,10 +122,11 @@ impl AgentProcess {
             if can_load {
                 let params = json!({"sessionId": id, "cwd": cwd, "mcpServers": []});
                 match self.conn.request("session/load", params).await {
-                    Ok(_) => {
+                    Ok(v) => {
                         // The history the agent replayed is tandem's transcript already.
                         while self.incoming.try_recv().is_ok() {}
                         self.session_id = id.to_string();
+                        self.advertised = v;
                         return Ok(Opened::Loaded);
                     }
                     Err(e) => {
@@ -135,6 +140,12 @@ impl AgentProcess {
                 note = Some("it cannot load its earlier session".to_string());
             }
         }
+        self.new_session(cwd).await?;
+        Ok(Opened::New(note))
+    }
+
+    /// Opens a new ACP session in `cwd` (`session/new`) and works in it from now on.
+    pub(crate) async fn new_session(&mut self, cwd: &Path) -> Result<(), String> {
         let v = self
             .conn
             .request("session/new", json!({"cwd": cwd, "mcpServers": []}))
@@ -144,7 +155,8 @@ impl AgentProcess {
             .as_str()
             .ok_or("the ACP agent's session/new answer has no sessionId")?
             .to_string();
-        Ok(Opened::New(note))
+        self.advertised = v;
+        Ok(())
     }
 
     /// Waits (at most `limit`) for the answer of a prompt whose turn was aborted, answering the requests the agent

@@ -431,6 +431,15 @@ class HookFailed(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class PlanUpdated(Event):
+    """The agent's plan changed (an ACP agent's ``plan`` update): the whole plan, each entry ``{content, priority,
+    status}`` (priority ``high``/``medium``/``low``; status ``pending``/``in_progress``/``completed``)."""
+
+    KIND: ClassVar[str] = "plan_updated"
+    entries: List[Dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
 class ContextFilesLoaded(Event):
     """The project context files (AGENTS.md, ...) were loaded or changed: the whole list, lowest precedence first,
     each ``{path, reason, bytes, loaded_bytes, truncated, error?}`` (as :meth:`Session.context_files`)."""
@@ -496,6 +505,7 @@ _KINDS: Dict[str, Type[Event]] = {
         BoundaryViolated,
         McpServerStatus,
         HookFailed,
+        PlanUpdated,
         ContextFilesLoaded,
         BudgetExhausted,
     )

@@ -85,6 +85,7 @@ public enum EventKind: String, Sendable {
     case boundaryViolated = "boundary_violated"
     case mcpServerStatus = "mcp_server_status"
     case hookFailed = "hook_failed"
+    case planUpdated = "plan_updated"
     case contextFilesLoaded = "context_files_loaded", budgetExhausted = "budget_exhausted"
     /// A kind newer than this binding.
     case unknown = ""
