@@ -13,6 +13,31 @@ pub fn new_token() -> Result<String> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A session's token and when it was issued (ms since the epoch). The issue time is kept with the token in the
+/// store, so a gateway's maximum token age holds across restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerToken {
+    /// The token: 32 bytes from the OS RNG, base64url.
+    pub token: String,
+    /// When it was issued, in ms since the epoch.
+    pub issued_ms: u64,
+}
+
+impl BrokerToken {
+    /// A new token from the OS RNG, issued now.
+    pub fn fresh() -> Result<BrokerToken> {
+        Ok(BrokerToken {
+            token: new_token()?,
+            issued_ms: crate::time::wall_ms(),
+        })
+    }
+
+    /// Whether the token is older than `max_age_ms` at `now_ms`.
+    pub fn expired(&self, max_age_ms: u64, now_ms: u64) -> bool {
+        now_ms.saturating_sub(self.issued_ms) > max_age_ms
+    }
+}
+
 /// Normalizes `path` the way the seed's `Path.expand` does: absolute against the process cwd, `~` expanded,
 /// `.` and `..` removed lexically, no trailing `/`. Symlinks are not resolved.
 pub fn expand_path(path: &str) -> Result<PathBuf> {
@@ -153,5 +178,26 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn a_token_expires_only_past_its_maximum_age() {
+        let t = BrokerToken {
+            token: "t".into(),
+            issued_ms: 10_000,
+        };
+        assert!(
+            !t.expired(1000, 11_000),
+            "exactly the maximum age still attaches"
+        );
+        assert!(t.expired(1000, 11_001));
+        assert!(
+            !t.expired(1000, 5_000),
+            "a clock set back never expires a token early"
+        );
+        let a = BrokerToken::fresh().unwrap();
+        let b = BrokerToken::fresh().unwrap();
+        assert_ne!(a.token, b.token);
+        assert_eq!(a.token.len(), 43, "32 bytes of the OS RNG, base64url");
     }
 }

@@ -151,6 +151,7 @@ impl Client {
         task: &str,
         options_json: Option<&str>,
     ) -> Result<Value> {
+        #[cfg(feature = "remote")]
         if let Some(parent) = parent {
             local_only!(self, parent, "tandem_subagent_start");
         }

@@ -4,32 +4,8 @@ use std::sync::Mutex;
 
 use super::Manager;
 use crate::error::Result;
+pub use crate::ids::BrokerToken;
 use crate::sync::lock;
-
-/// A session's token and when it was issued (ms since the epoch). The issue time is kept with the token in the
-/// store, so a gateway's maximum token age holds across restarts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BrokerToken {
-    /// The token: 32 bytes from the OS RNG, base64url.
-    pub token: String,
-    /// When it was issued, in ms since the epoch.
-    pub issued_ms: u64,
-}
-
-impl BrokerToken {
-    /// A new token from the OS RNG, issued now.
-    pub fn fresh() -> Result<BrokerToken> {
-        Ok(BrokerToken {
-            token: crate::ids::new_token()?,
-            issued_ms: crate::time::wall_ms(),
-        })
-    }
-
-    /// Whether the token is older than `max_age_ms` at `now_ms`.
-    pub fn expired(&self, max_age_ms: u64, now_ms: u64) -> bool {
-        now_ms.saturating_sub(self.issued_ms) > max_age_ms
-    }
-}
 
 impl Manager {
     /// The session's token.
@@ -71,31 +47,5 @@ impl Manager {
         }
         self.active(id, |_, s| *lock(&s.token) = fresh.clone())?;
         Ok(fresh.token)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_token_expires_only_past_its_maximum_age() {
-        let t = BrokerToken {
-            token: "t".into(),
-            issued_ms: 10_000,
-        };
-        assert!(
-            !t.expired(1000, 11_000),
-            "exactly the maximum age still attaches"
-        );
-        assert!(t.expired(1000, 11_001));
-        assert!(
-            !t.expired(1000, 5_000),
-            "a clock set back never expires a token early"
-        );
-        let a = BrokerToken::fresh().unwrap();
-        let b = BrokerToken::fresh().unwrap();
-        assert_ne!(a.token, b.token);
-        assert_eq!(a.token.len(), 43, "32 bytes of the OS RNG, base64url");
     }
 }

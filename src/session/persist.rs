@@ -20,7 +20,7 @@ const RETRY_AFTER: Duration = Duration::from_millis(STREAM_FLUSH_MS);
 pub struct Persister {
     store: Arc<Store>,
     session_id: String,
-    token: crate::manager::BrokerToken,
+    token: crate::ids::BrokerToken,
     conversation_id: String,
     journal: Option<Journal>,
     session_lock: Option<File>,
@@ -44,7 +44,7 @@ impl Persister {
     pub fn new(
         store: Arc<Store>,
         session_id: String,
-        token: crate::manager::BrokerToken,
+        token: crate::ids::BrokerToken,
         conversation_id: String,
         journal: Option<Journal>,
         session_lock: Option<File>,
@@ -179,7 +179,7 @@ impl Persister {
 
     /// Replaces the session's token. A record already in the store is rewritten now (write, then rename); when
     /// that fails the old token stays, here and in the store.
-    pub fn set_token(&mut self, token: &crate::manager::BrokerToken) -> Result<()> {
+    pub fn set_token(&mut self, token: &crate::ids::BrokerToken) -> Result<()> {
         let old = std::mem::replace(&mut self.token, token.clone());
         if self.record_saved {
             self.record_saved = false;
