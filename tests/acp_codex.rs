@@ -15,6 +15,7 @@ use std::net::TcpListener;
 use common::http_mock::{read_request, serve, Reply};
 use common::*;
 use serde_json::{json, Value};
+use tandem::session::approvals::Decision;
 use tandem::session::transcript::ContentPart;
 use tandem::Client;
 
@@ -83,12 +84,17 @@ struct Codex(PathBuf);
 
 impl Codex {
     fn new(name: &str, url: &str) -> Codex {
+        Codex::with_config(name, url, "")
+    }
+
+    /// A Codex home whose config.toml also has `top` (top-level keys, one a line).
+    fn with_config(name: &str, url: &str, top: &str) -> Codex {
         let p = std::env::temp_dir().join(format!("tandem-codex-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(p.join("home")).unwrap();
         std::fs::create_dir_all(p.join("work")).unwrap();
         let config = format!(
-            "model = \"gpt-5.4\"\nmodel_provider = \"mock\"\n\n[model_providers.mock]\nname = \"mock\"\n\
+            "model = \"gpt-5.4\"\nmodel_provider = \"mock\"\n{top}\n[model_providers.mock]\nname = \"mock\"\n\
              base_url = \"{url}/v1\"\nwire_api = \"responses\"\nenv_key = \"TANDEM_MOCK_KEY\"\n"
         );
         std::fs::write(p.join("home/config.toml"), config).unwrap();
@@ -212,34 +218,35 @@ fn abort_cancels_codex_while_its_model_streams_and_the_next_prompt_runs() {
     assert_eq!(text_of(&events, &id), "after");
 }
 
-/// codex-acp 0.16.0 applies a patch itself: no `fs/write_text_file`, no permission request (its default policy
-/// lets it write the workspace). tandem records the edit from the call's `diff` content.
-#[test]
-fn codexs_own_patch_is_recorded_as_a_file_change_from_its_diff() {
+/// Codex's policy letting it write anything without asking: codex-acp's mode `full-access`.
+const FULL_ACCESS: &str = "approval_policy = \"never\"\nsandbox_mode = \"danger-full-access\"\n";
+
+/// A session running codex-acp (its config.toml with `top` added) whose model first calls `apply_patch` to add
+/// hello.txt (call `call_1`), then says `patched`; prompted to add the file.
+fn patch_session(name: &str, top: &str) -> (Codex, Client, String) {
     let patch = "*** Begin Patch\n*** Add File: hello.txt\n+hi there\n*** End Patch\n";
     let call = json!({"id": "ct1", "type": "custom_tool_call", "status": "completed", "call_id": "call_1",
         "name": "apply_patch", "input": patch});
-    let (url, _seen) = serve(vec![
+    let (url, _) = serve(vec![
         Reply::Send(200, vec![], item_answer(call), 4096),
         Reply::Send(200, vec![], answer(&["patched"]), 64),
     ]);
-    let codex = Codex::new("patch", &url);
+    let codex = Codex::with_config(name, &url, top);
     let c = Client::new(Some(r#"{"store_dir": null}"#)).unwrap();
     let id = c.start_session(Some(&codex.options())).unwrap();
     c.send_prompt(&id, text("add hello")).unwrap();
-    let (_, events) = wait_for(&c, WAIT, |e| {
-        e["kind"] == "turn_ended" && e["session_id"] == id
-    });
+    (codex, c, id)
+}
+
+/// Checks that the turn of `events` completed, codex said `patched`, and its patch is on disk and recorded once as
+/// call_1's change.
+fn assert_patched(codex: &Codex, c: &Client, id: &str, events: &[Value]) {
     assert_eq!(events.last().unwrap()["reason"], "completed", "{events:?}");
-    let work = codex.0.join("work");
+    assert_eq!(text_of(events, id), "patched");
     assert_eq!(
-        std::fs::read_to_string(work.join("hello.txt")).unwrap(),
+        std::fs::read_to_string(codex.0.join("work/hello.txt")).unwrap(),
         "hi there\n",
         "codex wrote the file itself"
-    );
-    assert!(
-        events.iter().all(|e| e["kind"] != "approval_pending"),
-        "{events:?}"
     );
     let changed: Vec<&Value> = events
         .iter()
@@ -249,6 +256,68 @@ fn codexs_own_patch_is_recorded_as_a_file_change_from_its_diff() {
     assert_eq!(changed[0]["tool_call_id"], "call_1");
     assert_eq!(changed[0]["action"], "created");
     assert_eq!(changed[0]["after"], "hi there\n");
-    let touched = c.touched_files(&id).unwrap().to_string();
+    let touched = c.touched_files(id).unwrap().to_string();
     assert!(touched.contains("hello.txt"), "{touched}");
+}
+
+/// Under a policy that lets it write everything (codex-acp's `full-access` mode, set in its config.toml), codex
+/// applies a patch itself: no `fs/write_text_file`, no permission request. tandem records the edit from the call's
+/// `diff` content.
+#[test]
+fn codexs_own_patch_is_recorded_as_a_file_change_from_its_diff() {
+    let (codex, c, id) = patch_session("patch", FULL_ACCESS);
+    let (_, events) = wait_for(&c, WAIT, |e| {
+        e["kind"] == "turn_ended" && e["session_id"] == id
+    });
+    assert!(
+        events.iter().all(|e| e["kind"] != "approval_pending"),
+        "{events:?}"
+    );
+    assert_patched(&codex, &c, &id, &events);
+}
+
+/// Under its default policy in a workdir it does not trust (codex-acp's `read-only` mode), codex asks before
+/// applying a patch: the host gets an `approval_pending` for the call, with the patch's changes, and codex waits.
+/// Answers it with `decision`; returns the events up to the end of the turn.
+fn patch_answered(name: &str, decision: Decision) -> (Codex, Client, String, Vec<Value>) {
+    let (codex, c, id) = patch_session(name, "");
+    let (ev, before) = wait_for(&c, WAIT, |e| {
+        e["kind"] == "approval_pending" || e["kind"] == "turn_ended"
+    });
+    assert_eq!(ev["kind"], "approval_pending", "{before:?}");
+    let approval = &ev["approval"];
+    assert_eq!(approval["tool_call_id"], "call_1", "{approval}");
+    let path = codex.0.join("work/hello.txt");
+    let change = &approval["args"]["changes"][path.to_str().unwrap()];
+    assert_eq!(change["content"], "hi there\n", "{approval}");
+    assert!(!path.exists(), "codex waits for the answer");
+    c.respond_to_approval(&id, None, decision).unwrap();
+    let (_, events) = wait_for(&c, WAIT, |e| {
+        e["kind"] == "turn_ended" && e["session_id"] == id
+    });
+    (codex, c, id, events)
+}
+
+#[test]
+fn codexs_patch_asks_first_and_an_approval_lets_it_apply() {
+    let (codex, c, id, events) = patch_answered("approve", Decision::Approve);
+    assert_patched(&codex, &c, &id, &events);
+}
+
+#[test]
+fn a_rejected_codex_patch_leaves_the_file_alone_and_ends_the_turn() {
+    let (codex, _c, id, events) = patch_answered("reject", Decision::Reject);
+    assert!(!codex.0.join("work/hello.txt").exists());
+    assert!(
+        events.iter().all(|e| e["kind"] != "file_changed"),
+        "{events:?}"
+    );
+    let ended = events
+        .iter()
+        .find(|e| e["kind"] == "tool_ended" && e["tool_call_id"] == "call_1")
+        .expect("the call ended");
+    assert_eq!(ended["is_error"], true, "{ended}");
+    // codex answers a refused patch by stopping the turn (its `abort` option): the model is not asked again.
+    assert_eq!(text_of(&events, &id), "");
+    assert_eq!(events.last().unwrap()["reason"], "completed", "{events:?}");
 }

@@ -138,7 +138,7 @@ impl Turn {
         id
     }
 
-    /// Asks the session's gate about pending call `id`: `ask` for an approval (a permission the agent requested, a
+    /// Asks the session's gate about call `id`: `ask` for an approval (a permission the agent requested, a
     /// terminal), else it is only let run (`destructive`: refused in plan mode). Returns the refusal text, if
     /// refused (the call has then ended).
     async fn gate(
@@ -148,9 +148,12 @@ impl Turn {
         ask: bool,
         destructive: bool,
     ) -> Option<String> {
-        let Some((name, Stage::Proposed)) = self.calls.get(id).cloned() else {
+        let (name, stage) = self.calls.get(id).cloned()?;
+        // A call is only let run once, but a permission request is always the host's to answer, even for a call the
+        // agent already reported running: codex-acp shows its patch `in_progress` before asking to apply it.
+        if stage != Stage::Proposed && !ask {
             return None;
-        };
+        }
         let request = GateRequest {
             tool_call_id: id.to_string(),
             name: name.clone(),
@@ -166,7 +169,9 @@ impl Turn {
         };
         let refusal = match self.link.gate(request, self.approval_timeout).await {
             Gate::Run => {
-                self.calls.insert(id.to_string(), (name, Stage::Started));
+                if stage == Stage::Proposed {
+                    self.calls.insert(id.to_string(), (name, Stage::Started));
+                }
                 return None;
             }
             Gate::Refuse(text) => text,
