@@ -6,36 +6,20 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use common::acp::*;
 use common::*;
 use serde_json::{json, Value};
 use tandem::session::approvals::Decision;
 use tandem::session::transcript::ContentPart;
 use tandem::Client;
 
-const WAIT: Duration = Duration::from_secs(60);
-
 fn text(t: &str) -> Vec<ContentPart> {
     vec![ContentPart::Text { text: t.into() }]
 }
 
-/// A temp directory (the workdir and the inner agent's store and config) removed on drop.
-struct Dirs(PathBuf);
-
 impl Dirs {
-    fn new(name: &str) -> Dirs {
-        let p = std::env::temp_dir().join(format!("tandem-acpp-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(p.join("work")).unwrap();
-        Dirs(p.canonicalize().unwrap())
-    }
-
-    fn work(&self) -> PathBuf {
-        self.0.join("work")
-    }
-
     /// Options of a session whose provider is tandem-acp running `script`.
     fn acp_options(&self, script: &Value) -> String {
         self.acp_options_with(script, json!({}))
@@ -60,27 +44,6 @@ impl Dirs {
     }
 }
 
-impl Drop for Dirs {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The transcript without IDs, times and the session-start notice: what the conversation said.
-fn said(c: &Client, id: &str) -> Vec<Value> {
-    let msgs = c.messages(id).unwrap();
-    msgs.as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["kind"] != "system" && m["kind"] != "usage")
-        .map(|m| match m["kind"].as_str().unwrap() {
-            "tool_call" => json!({"tool": m["name"], "args": m["args"], "status": m["status"],
-                "is_error": m["is_error"]}),
-            k => json!({k: m["text"]}),
-        })
-        .collect()
-}
-
 /// Asserts that `hay` contains `needle`; `what` says why it should.
 fn contains(hay: &str, needle: &str, what: &str) {
     assert!(hay.contains(needle), "{what}: {needle:?} not in {hay}");
@@ -94,20 +57,6 @@ fn first_turn_fails(options: &str, why: &str) -> Client {
     contains(err["message"].as_str().unwrap(), why, "the turn's error");
     assert_eq!(turn_ended(&c, &id)["reason"], "error");
     c
-}
-
-/// A client without a store and a session started with `options`.
-fn session(options: &str) -> (Client, String) {
-    let c = Client::new(Some(r#"{"store_dir": null}"#)).unwrap();
-    let id = c.start_session(Some(options)).unwrap();
-    (c, id)
-}
-
-fn turn_ended(c: &Client, id: &str) -> Value {
-    let (ev, _) = wait_for(c, WAIT, |e| {
-        e["kind"] == "turn_ended" && e["session_id"] == id
-    });
-    ev
 }
 
 #[test]
@@ -207,18 +156,6 @@ fn an_agent_that_cannot_start_fails_the_turn_with_its_reason() {
     let c = first_turn_fails(&bad.to_string(), "cannot start the ACP agent");
     let missing = c.start_session(Some(r#"{"provider": "acp"}"#)).unwrap_err();
     assert!(missing.to_string().contains("acp_command"), "{missing}");
-}
-
-/// Options of a session whose agent is tests/acp/fault_agent.mjs in `mode`.
-fn fault_options(d: &Dirs, mode: &str, extra: Value) -> String {
-    let (sdk, node) = npm_install("install-acp.sh", "TANDEM_ACP_SDK_DIR");
-    let agent = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/acp/fault_agent.mjs");
-    let command = json!([node, agent, sdk, mode, d.0.join("state")]);
-    let mut o = json!({"provider": "acp", "acp_command": command, "workdir": d.work()});
-    for (k, v) in extra.as_object().unwrap() {
-        o[k] = v.clone();
-    }
-    o.to_string()
 }
 
 #[test]

@@ -1,5 +1,5 @@
 // An ACP agent made with the official TypeScript SDK (@agentclientprotocol/sdk) that misbehaves on purpose, for the
-// ACP provider's fault tests (tests/acp_provider.rs):
+// ACP provider's fault tests (tests/acp_provider.rs, tests/acp_permissions.rs):
 //
 //   node fault_agent.mjs SDK_DIR MODE [STATE_FILE]
 //
@@ -15,6 +15,10 @@
 // terminal         each prompt runs `sh -c "printf 'one two three'; exit 3"` in a terminal (output limited to 5
 //                  bytes) for a tool call `run`, waits for it, reads its output, releases it, completes the call
 //                  showing the terminal, and says what it saw (or the error)
+// running_permission  each prompt (the Nth) reports a call `patch-N` (title apply_patch) in_progress, then asks
+//                  permission for it (options `yes` allow_once, `no` reject_once); allowed, it completes the call
+//                  with the text "applied with OPTION", else it fails it; then says "permission: OPTION" (or
+//                  "permission: cancelled")
 
 import { existsSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -30,6 +34,7 @@ let loaded = null;
 let cancelled = null;
 let lateAnswer = null;
 let clientCaps = null;
+let prompts = 0;
 
 const say = (client, sessionId, text) =>
   client.notify(acp.methods.client.session.update, {
@@ -131,6 +136,29 @@ const app = acp
         await update({ sessionUpdate: "tool_call_update", toolCallId: "run-1", status: "failed" });
         await say(client, sid, `terminal error: ${e.message}`);
       }
+    } else if (mode === "running_permission") {
+      // As codex-acp does with its patch: the call is shown running before the permission is asked for it.
+      const toolCallId = `patch-${++prompts}`;
+      const rawInput = { changes: { "a.txt": "x" } };
+      const update = (u) => client.notify(acp.methods.client.session.update, { sessionId: sid, update: u });
+      const call = { toolCallId, title: "apply_patch", kind: "edit", rawInput };
+      await update({ sessionUpdate: "tool_call", ...call, status: "in_progress" });
+      const { outcome } = await client.request(acp.methods.client.session.requestPermission, {
+        sessionId: sid,
+        toolCall: call,
+        options: [
+          { optionId: "yes", name: "Allow", kind: "allow_once" },
+          { optionId: "no", name: "Reject", kind: "reject_once" },
+        ],
+      });
+      const picked = outcome.outcome === "selected" ? outcome.optionId : outcome.outcome;
+      const text = { type: "content", content: { type: "text", text: `applied with ${picked}` } };
+      await update(
+        picked === "yes"
+          ? { sessionUpdate: "tool_call_update", toolCallId, status: "completed", content: [text] }
+          : { sessionUpdate: "tool_call_update", toolCallId, status: "failed" },
+      );
+      await say(client, sid, `permission: ${picked}`);
     } else if (mode === "late_permission" && lateAnswer) {
       await say(client, sid, `late permission: ${await lateAnswer}`);
     } else if (mode === "late_permission") {

@@ -116,6 +116,7 @@ pub fn cannot_run(test: &str, why: &str) {
     }
 }
 
+pub mod acp;
 pub mod http_mock;
 
 /// The tool call messages of session `id`, in order.
