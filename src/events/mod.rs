@@ -1,7 +1,10 @@
 //! Events: the typed payloads sessions and the manager emit, their JSON form, and delivery (queue, bus, dispatcher).
 
 pub mod bus;
+mod coalesce;
 pub mod dispatch;
+mod history;
+mod json;
 mod kinds;
 pub mod queue;
 
@@ -27,99 +30,7 @@ pub struct Event {
     pub payload: Payload,
 }
 
-#[derive(Serialize)]
-struct EventJson<'a> {
-    seq: u64,
-    session_id: Option<&'a str>,
-    /// `parent_id`: `subagent_finished` has its own `parent_session_id` (the session it is published on).
-    #[serde(rename = "parent_id", skip_serializing_if = "Option::is_none")]
-    parent_session_id: Option<&'a str>,
-    #[serde(flatten)]
-    payload: &'a Payload,
-}
-
-/// Appends one JSON value as serde_json formats it (numbers through itoa, strings with its escaping).
-fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    serde_json::to_writer(out, value).expect("numbers and strings always serialize");
-}
-
 impl Event {
-    /// The event's JSON document: `{"seq", "session_id", "kind", ...payload}`.
-    pub fn to_json(&self) -> String {
-        let doc = EventJson {
-            seq: self.seq,
-            session_id: self.session_id.as_deref(),
-            parent_session_id: self.parent_session_id.as_deref(),
-            payload: &self.payload,
-        };
-        serde_json::to_string(&doc).expect("event payloads always serialize")
-    }
-
-    /// Appends the event's JSON document (as [`Event::to_json`] renders it) to `out`: the dispatcher renders a
-    /// whole batch into one reused buffer instead of allocating a string per event.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        // Deltas are nearly every event of a stream: rendered directly, byte for byte as serde renders them, instead
-        // of through the map serializer that `flatten` needs (which escapes every key).
-        if let (
-            Payload::TextDelta { message_id, delta } | Payload::ThinkingDelta { message_id, delta },
-            Some(session_id),
-        ) = (&self.payload, &self.session_id)
-        {
-            let kind: &[u8] = match self.payload {
-                Payload::TextDelta { .. } => b"text_delta",
-                _ => b"thinking_delta",
-            };
-            out.extend_from_slice(b"{\"seq\":");
-            put(out, &self.seq);
-            out.extend_from_slice(b",\"session_id\":");
-            put(out, &**session_id);
-            if let Some(parent) = &self.parent_session_id {
-                out.extend_from_slice(b",\"parent_id\":");
-                put(out, &**parent);
-            }
-            out.extend_from_slice(b",\"kind\":\"");
-            out.extend_from_slice(kind);
-            out.extend_from_slice(b"\",\"message_id\":");
-            put(out, message_id);
-            out.extend_from_slice(b",\"delta\":");
-            put(out, delta.as_str());
-            out.push(b'}');
-            return;
-        }
-        let doc = EventJson {
-            seq: self.seq,
-            session_id: self.session_id.as_deref(),
-            parent_session_id: self.parent_session_id.as_deref(),
-            payload: &self.payload,
-        };
-        serde_json::to_writer(out, &doc).expect("event payloads always serialize");
-    }
-
-    /// A batch of events as one JSON array of their documents, oldest first (what `tandem_client_next_events`
-    /// returns; `[]` for none).
-    pub fn batch_to_json(events: &[Arc<Event>]) -> String {
-        let mut json = String::from("[");
-        for (i, e) in events.iter().enumerate() {
-            if i > 0 {
-                json.push(',');
-            }
-            json.push_str(&e.to_json());
-        }
-        json.push(']');
-        json
-    }
-
-    /// The event's JSON document as a value (for documents that embed events).
-    pub fn to_value(&self) -> Value {
-        let doc = EventJson {
-            seq: self.seq,
-            session_id: self.session_id.as_deref(),
-            parent_session_id: self.parent_session_id.as_deref(),
-            payload: &self.payload,
-        };
-        serde_json::to_value(doc).expect("event payloads always serialize")
-    }
-
     /// The event's kind.
     pub fn kind(&self) -> EventKind {
         self.payload.kind()
@@ -468,74 +379,6 @@ impl Payload {
             Payload::PlanUpdated { .. } => EventKind::PlanUpdated,
         }
     }
-
-    /// Whether a full queue may drop this event. Turn ends, approvals, status changes, errors, tool boundaries and
-    /// lifecycle events are never dropped.
-    pub fn droppable(&self) -> bool {
-        matches!(
-            self,
-            Payload::TextDelta { .. }
-                | Payload::ThinkingDelta { .. }
-                | Payload::ToolUpdate { .. }
-                | Payload::MessagesChanged
-                | Payload::ContextUsage { .. }
-        )
-    }
-
-    /// Whether merging this event away loses nothing a host cannot get back by querying state (it is a pure
-    /// notification, or a partial result that a newer one replaces).
-    pub fn superseded_by_state(&self) -> bool {
-        matches!(
-            self,
-            Payload::MessagesChanged | Payload::ContextUsage { .. }
-        )
-    }
-
-    /// Merges `next` into `self` when both are deltas of the same message; returns whether it did.
-    pub fn coalesce(&mut self, next: &Payload) -> bool {
-        match (self, next) {
-            (
-                Payload::TextDelta {
-                    message_id: a,
-                    delta,
-                },
-                Payload::TextDelta {
-                    message_id: b,
-                    delta: more,
-                },
-            )
-            | (
-                Payload::ThinkingDelta {
-                    message_id: a,
-                    delta,
-                },
-                Payload::ThinkingDelta {
-                    message_id: b,
-                    delta: more,
-                },
-            ) if a == b => {
-                delta.push_str(more);
-                true
-            }
-            (
-                Payload::ToolUpdate {
-                    tool_call_id: a,
-                    partial_result,
-                    ..
-                },
-                Payload::ToolUpdate {
-                    tool_call_id: b,
-                    partial_result: newer,
-                    ..
-                },
-            ) if a == b => {
-                partial_result.clone_from(newer);
-                true
-            }
-            (Payload::MessagesChanged, Payload::MessagesChanged) => true,
-            _ => false,
-        }
-    }
 }
 
 /// Event kinds, as carried in `tandem_event.kind`. The values never change; new kinds get new values.
@@ -609,69 +452,4 @@ pub enum EventKind {
     ContextFilesLoaded = 32,
     /// `budget_exhausted`
     BudgetExhausted = 33,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_is_flat_with_kind_seq_and_session() {
-        let ev = Event {
-            seq: 7,
-            session_id: Some("session-1".into()),
-            parent_session_id: None,
-            payload: Payload::TextDelta {
-                message_id: 3,
-                delta: "hi".into(),
-            },
-        };
-        let v: Value = serde_json::from_str(&ev.to_json()).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"seq": 7, "session_id": "session-1", "kind": "text_delta", "message_id": 3, "delta": "hi"})
-        );
-        let ev = Event {
-            seq: 1,
-            session_id: None,
-            parent_session_id: None,
-            payload: Payload::EventsDropped { count: 2 },
-        };
-        let v: Value = serde_json::from_str(&ev.to_json()).unwrap();
-        assert_eq!(v["session_id"], Value::Null);
-        assert_eq!(v["kind"], "events_dropped");
-    }
-
-    #[test]
-    fn deltas_coalesce_only_within_one_message() {
-        let mut a = Payload::TextDelta {
-            message_id: 1,
-            delta: "a".into(),
-        };
-        assert!(a.coalesce(&Payload::TextDelta {
-            message_id: 1,
-            delta: "b".into()
-        }));
-        assert_eq!(
-            a,
-            Payload::TextDelta {
-                message_id: 1,
-                delta: "ab".into()
-            }
-        );
-        assert!(!a.coalesce(&Payload::TextDelta {
-            message_id: 2,
-            delta: "c".into()
-        }));
-        assert!(!a.coalesce(&Payload::ThinkingDelta {
-            message_id: 1,
-            delta: "c".into()
-        }));
-        let mut end = Payload::TurnEnded {
-            usage: None,
-            reason: TurnEnd::Completed,
-        };
-        assert!(!end.coalesce(&end.clone()));
-        assert!(!end.droppable());
-    }
 }
