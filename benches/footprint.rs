@@ -1,9 +1,10 @@
-//! Benchmark 5: footprint. Size of the stripped `libtandem.so` (and what the optional MCP support adds to it), time
+//! Benchmark 5: footprint. Size of the stripped `libtandem.so` (and what each optional feature adds to it), time
 //! of `tandem_client_new` (and free), the resident memory of a fresh client and of an idle session.
 //!
 //! Run with `cargo bench --bench footprint` after a release build (or `scripts/bench.sh`, which builds it);
-//! `TANDEM_BENCH_LIB` names the library (default `$CARGO_TARGET_DIR/release/libtandem.so`), and
-//! `TANDEM_BENCH_LIB_NO_MCP`, if set, one built with `--no-default-features` (without the `mcp` feature).
+//! `TANDEM_BENCH_LIB` names the library (default `$CARGO_TARGET_DIR/release/libtandem.so`),
+//! `TANDEM_BENCH_LIB_NO_DEFAULT`, if set, one built with `--no-default-features`, and `TANDEM_BENCH_LIB_FEATURE_MCP`,
+//! `_ACP`, `_REMOTE`, if set, ones built with `--no-default-features --features <that one>`.
 
 mod support;
 
@@ -128,22 +129,36 @@ fn main() {
             None,
         ),
     }
-    if let Some(no_mcp) = std::env::var_os("TANDEM_BENCH_LIB_NO_MCP") {
-        let sizes = (
-            stripped_size(&lib),
-            stripped_size(std::path::Path::new(&no_mcp)),
-        );
-        if let (Some((_, with)), Some((_, without))) = sizes {
+    if let Some(bare) = std::env::var_os("TANDEM_BENCH_LIB_NO_DEFAULT") {
+        if let Some((_, without)) = stripped_size(std::path::Path::new(&bare)) {
+            let mib = |b: u64| b as f64 / 1048576.0;
             row(
-                "5. what the `mcp` feature (rmcp, reqwest 0.13, rustls set-up) adds to the stripped library",
-                &format!(
-                    "{:+.2} MiB ({:.2} MiB built with --no-default-features)",
-                    (with as f64 - without as f64) / 1048576.0,
-                    without as f64 / 1048576.0
-                ),
+                "5. stripped libtandem.so built with --no-default-features (no MCP, ACP or remote gateway)",
+                &format!("{:.2} MiB", mib(without)),
                 "reported",
                 None,
             );
+            for (feature, what) in [
+                ("mcp", "rmcp, reqwest 0.13, rustls set-up"),
+                ("acp", "the ACP schema types, tandem-acp's agent"),
+                (
+                    "remote",
+                    "tokio-tungstenite, tokio-rustls, the gateway and remote clients",
+                ),
+            ] {
+                let var = format!("TANDEM_BENCH_LIB_FEATURE_{}", feature.to_uppercase());
+                let Some(path) = std::env::var_os(&var) else {
+                    continue;
+                };
+                if let Some((_, with)) = stripped_size(std::path::Path::new(&path)) {
+                    row(
+                        &format!("5. what the `{feature}` feature ({what}) adds to the stripped library alone"),
+                        &format!("{:+.2} MiB", mib(with) - mib(without)),
+                        "reported",
+                        None,
+                    );
+                }
+            }
         }
     }
     row(

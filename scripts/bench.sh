@@ -24,10 +24,21 @@ out="$CARGO_TARGET_DIR/bench"
 mkdir -p "$out"
 
 cargo build --release --lib
-# The same library without its optional parts (--no-default-features), for the footprint bench's "what each part
-# adds" rows.
-cargo build --release --lib --no-default-features --target-dir "$CARGO_TARGET_DIR/no-default"
-export TANDEM_BENCH_LIB_NO_MCP="$CARGO_TARGET_DIR/no-default/release/libtandem.so"
+# The same library without its optional parts (--no-default-features), and with each one alone, for the footprint
+# bench's "what each part adds" rows.
+# One target directory for the four builds, so the dependencies they share are built once; each library is copied
+# out before the next build replaces it.
+feat="$CARGO_TARGET_DIR/features"
+for f in none mcp acp remote; do
+    if [ "$f" = none ]; then
+        cargo build --release --lib --no-default-features --target-dir "$feat"
+    else
+        cargo build --release --lib --no-default-features --features "$f" --target-dir "$feat"
+    fi
+    cp "$feat/release/libtandem.so" "$feat/libtandem-$f.so"
+    [ "$f" = none ] || export "TANDEM_BENCH_LIB_FEATURE_${f^^}=$feat/libtandem-$f.so"
+done
+export TANDEM_BENCH_LIB_NO_DEFAULT="$feat/libtandem-none.so"
 cargo bench --no-run
 cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude benches/c/stream_host.c -o "$out/stream_host" \
     -L"$CARGO_TARGET_DIR/release" -Wl,-rpath,"$CARGO_TARGET_DIR/release" -ltandem -lpthread
