@@ -15,11 +15,9 @@ use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use support::{median, row};
+use support::{check, median, row};
 use tandem::events::EventKind;
-use tandem::ffi::client::{
-    tandem_client_free, tandem_client_new, tandem_last_error_message, tandem_string_free,
-};
+use tandem::ffi::client::{tandem_client_free, tandem_client_new, tandem_string_free};
 use tandem::ffi::events::{tandem_client_subscribe, tandem_client_unsubscribe};
 use tandem::ffi::session::{tandem_session_send_prompt, tandem_session_start, tandem_session_stop};
 use tandem::ffi::types::{tandem_client, tandem_event};
@@ -66,13 +64,6 @@ unsafe extern "C" fn on_event(userdata: *mut c_void, e: *const tandem_event) {
     } else if e.kind == EventKind::TurnEnded as u32 {
         *c.ended.lock().unwrap() = true;
         c.cv.notify_all();
-    }
-}
-
-fn check(status: tandem::ffi::types::tandem_status, what: &str) {
-    if status as u32 != 0 {
-        let msg = unsafe { CStr::from_ptr(tandem_last_error_message()) };
-        panic!("{what}: {}", msg.to_string_lossy());
     }
 }
 

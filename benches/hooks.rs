@@ -8,18 +8,18 @@
 
 mod support;
 
+use support::check;
+
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::ptr;
 use std::time::Instant;
 
 use support::median;
-use tandem::ffi::client::{
-    tandem_client_free, tandem_client_new, tandem_last_error_message, tandem_string_free,
-};
+use tandem::ffi::client::{tandem_client_free, tandem_client_new, tandem_string_free};
 use tandem::ffi::events::tandem_client_next_session_event;
 use tandem::ffi::hooks::{tandem_client_add_hook, tandem_hook_reply};
 use tandem::ffi::session::{tandem_session_send_prompt, tandem_session_start};
-use tandem::ffi::types::{tandem_client, tandem_status};
+use tandem::ffi::types::tandem_client;
 
 const CALLS: usize = 200;
 const PROMPTS: usize = 300;
@@ -27,13 +27,6 @@ const RUNS: usize = 7;
 
 /// The no-op hook: answers nothing, so every step goes on.
 unsafe extern "C" fn no_op(_: *mut c_void, _: *const c_char, _: *mut tandem_hook_reply) {}
-
-fn check(status: tandem_status, what: &str) {
-    if status as u32 != 0 {
-        let msg = unsafe { CStr::from_ptr(tandem_last_error_message()) };
-        panic!("{what}: {}", msg.to_string_lossy());
-    }
-}
 
 /// What a run has besides the session's own work.
 #[derive(Clone, Copy, PartialEq)]

@@ -9,23 +9,14 @@ use std::ffi::{CStr, CString};
 use std::ptr;
 use std::time::{Duration, Instant};
 
-use support::{median, ms, row, rss_kib, self_cpu};
-use tandem::ffi::client::{
-    tandem_client_free, tandem_client_new, tandem_last_error_message, tandem_string_free,
-};
+use support::{check, median, ms, row, rss_kib, self_cpu};
+use tandem::ffi::client::{tandem_client_free, tandem_client_new, tandem_string_free};
 use tandem::ffi::session::{tandem_session_list, tandem_session_start, tandem_session_stop};
 use tandem::ffi::types::tandem_client;
 
 const SESSIONS: usize = 10_000;
 const IDLE_SESSIONS: usize = 1_000;
 const OPTIONS: &str = r#"{"model": "scripted:echo", "tools": []}"#;
-
-fn check(status: tandem::ffi::types::tandem_status, what: &str) {
-    if status as u32 != 0 {
-        let msg = unsafe { CStr::from_ptr(tandem_last_error_message()) };
-        panic!("{what}: {}", msg.to_string_lossy());
-    }
-}
 
 fn client() -> *mut tandem_client {
     let mut c = ptr::null_mut();

@@ -110,3 +110,12 @@ pub fn header() {
     println!("| benchmark | measured (median) | target | |");
     println!("|---|---|---|---|");
 }
+
+/// Panics with tandem's last error message when a C call did not succeed.
+pub fn check(status: tandem::ffi::types::tandem_status, what: &str) {
+    if status as u32 != 0 {
+        let msg =
+            unsafe { std::ffi::CStr::from_ptr(tandem::ffi::client::tandem_last_error_message()) };
+        panic!("{what}: {}", msg.to_string_lossy());
+    }
+}
